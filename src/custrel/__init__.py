@@ -1,0 +1,18 @@
+"""custrel: customer-relationship analytics.
+
+Customer value and lifetime value, RFM, the customer pyramid, lifecycle
+stages, buy-till-you-die models and channel-partner selection, as plain
+functions over columnar customer data that return frozen, documented results.
+
+The public API is the union of the submodules' ``__all__``.
+"""
+
+from __future__ import annotations
+
+from custrel import errors, models
+from custrel.errors import *  # noqa: F403
+from custrel.models import *  # noqa: F403
+
+__version__ = "0.1.0"
+
+__all__ = sorted({*errors.__all__, *models.__all__})

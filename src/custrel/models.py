@@ -1,0 +1,1537 @@
+"""The domain vocabulary: customer classifications, records and the columnar log.
+
+This module holds what every other module shares:
+
+* the enums of the customer classification axes (relation to the firm, value
+  class, loyalty, state), the pyramid tiers and the lifecycle stage models;
+* the one-record values :class:`Customer` and :class:`Transaction`, for
+  ergonomics;
+* :class:`TransactionLog`, the columnar form every algorithm consumes, and its
+  per-customer summary :class:`CustomerSummary`.
+
+Values that only one algorithm module uses (a decision matrix, a fitted
+model) live in that module, so that this module stays the small shared core
+the import direction requires.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import enum
+import importlib
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from custrel import _validate as v
+from custrel.errors import (
+    EmptyInputError,
+    InvalidInputError,
+    InvalidTypeError,
+    MissingDependencyError,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "COST_FIELDS",
+    "DWYER_SCHURR_OH",
+    "FORD",
+    "FOUR_STAGE",
+    "IACOBUCCI_ZERRILLO",
+    "JAP_GANESAN",
+    "OPTIONAL_FIELDS",
+    "SIX_STAGE",
+    "STAGE_MODELS",
+    "Customer",
+    "CustomerState",
+    "CustomerSummary",
+    "EquityDriver",
+    "LifecyclePattern",
+    "Loyalty",
+    "RelationType",
+    "RelationshipDimension",
+    "StageModel",
+    "Tier",
+    "Transaction",
+    "TransactionLog",
+    "ValueClass",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+TimeKind = Literal["datetime", "numeric"]
+
+# ---------------------------------------------------------------------------
+# Enumerations (DOMAIN.md §1, §3, §4)
+# ---------------------------------------------------------------------------
+
+
+class RelationType(enum.Enum):
+    """A customer's relation to the firm (DOMAIN.md §1)."""
+
+    CONSUMER = "consumer"
+    INTERMEDIARY = "intermediary"  #: distributor or dealer
+    INTERNAL = "internal"
+    PUBLIC_INTEREST = "public_interest"
+
+
+class ValueClass(enum.Enum):
+    """A customer's value to the firm (DOMAIN.md §1)."""
+
+    KEY = "key"  #: VIP / key customer
+    IMPORTANT = "important"
+    ORDINARY = "ordinary"
+    SMALL = "small"
+
+
+class Loyalty(enum.Enum):
+    """A customer's loyalty class (DOMAIN.md §1)."""
+
+    LOYAL = "loyal"
+    REPEAT = "repeat"  #: an "old" customer who has bought again
+    NEW = "new"
+    POTENTIAL = "potential"
+
+
+class CustomerState(enum.Enum):
+    """A customer's state in the relationship (DOMAIN.md §1)."""
+
+    NON_CUSTOMER = "non_customer"
+    POTENTIAL = "potential"
+    TARGET = "target"
+    CURRENT = "current"
+    LOST = "lost"
+
+
+class RelationshipDimension(enum.Enum):
+    """The three measurable dimensions of a relationship (DOMAIN.md §1)."""
+
+    LENGTH = "length"  #: duration: the lifecycle
+    DEPTH = "depth"  #: quality: repeat, cross-sell, up-sell revenue and referrals
+    BREADTH = "breadth"  #: number: acquired, retained, won back
+
+
+class EquityDriver(enum.Enum):
+    """The three drivers of customer equity (DOMAIN.md §1)."""
+
+    VALUE = "value"
+    BRAND = "brand"
+    RETENTION = "retention"
+
+
+class Tier(enum.IntEnum):
+    """Customer pyramid tiers, ordered from the most to the least valuable.
+
+    Platinum and gold together are the key accounts (DOMAIN.md §3). The integer
+    values order the tiers: ``Tier.PLATINUM < Tier.LEAD``.
+    """
+
+    PLATINUM = 1
+    GOLD = 2
+    IRON = 3
+    LEAD = 4
+
+
+class LifecyclePattern(enum.Enum):
+    """Lifecycle patterns of ended relationships, by the stage they ended in (DOMAIN.md §4)."""
+
+    EARLY_ABORTION = "I"  #: ended in exploration
+    MIDWAY = "II"  #: ended in formation
+    PREMATURE = "III"  #: ended early in stability
+    LONG_LASTING = "IV"  #: ended late in stability
+
+
+@attrs.frozen
+class StageModel:
+    """An ordered set of named relationship-lifecycle stages.
+
+    Parameters
+    ----------
+    name : str
+        A short identifier, for example ``"four_stage"``.
+    stages : tuple of str
+        The stage names in lifecycle order.
+    source : str
+        Where the model comes from.
+
+    Attributes
+    ----------
+    name, stages, source
+        As given.
+
+    Examples
+    --------
+    >>> from custrel.models import FOUR_STAGE
+    >>> FOUR_STAGE.stages
+    ('exploration', 'formation', 'stability', 'decline')
+    >>> FOUR_STAGE.index("stability")
+    2
+    """
+
+    name: str
+    stages: tuple[str, ...] = attrs.field(converter=lambda x: tuple(str(i) for i in x))
+    source: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.stages) < 2:
+            raise InvalidInputError(
+                f"stages must name at least 2 stages, got {len(self.stages)} for {self.name!r}"
+            )
+        if len(set(self.stages)) != len(self.stages):
+            raise InvalidInputError(f"stages must be distinct, got {self.stages!r}")
+
+    def __len__(self) -> int:
+        return len(self.stages)
+
+    def index(self, stage: str) -> int:
+        """Return the position (0-based) of ``stage`` in the lifecycle order."""
+        try:
+            return self.stages.index(stage)
+        except ValueError:
+            raise InvalidInputError(
+                f"stage must be one of {self.stages!r} for stage model {self.name!r}, got {stage!r}"
+            ) from None
+
+
+#: The four stage stage model (DOMAIN.md §4).
+FOUR_STAGE = StageModel(
+    "four_stage", ("exploration", "formation", "stability", "decline"), "the CRM textbook (default)"
+)
+#: The six stage stage model (DOMAIN.md §4).
+SIX_STAGE = StageModel(
+    "six_stage",
+    ("potential", "development", "growth", "maturity", "decline", "termination"),
+    "the CRM textbook",
+)
+#: The dwyer schurr oh stage model (DOMAIN.md §4).
+DWYER_SCHURR_OH = StageModel(
+    "dwyer_schurr_oh",
+    ("awareness", "exploration", "expansion", "commitment", "dissolution"),
+    "Dwyer, Schurr & Oh (1987)",
+)
+#: The ford stage model (DOMAIN.md §4).
+FORD = StageModel(
+    "ford", ("pre_relationship", "early", "development", "long_term", "final"), "Ford (1980)"
+)
+#: The jap ganesan stage model (DOMAIN.md §4).
+JAP_GANESAN = StageModel(
+    "jap_ganesan",
+    ("exploration", "build_up", "maturity", "decline", "deterioration"),
+    "Jap & Ganesan (2000)",
+)
+#: The iacobucci zerrillo stage model (DOMAIN.md §4).
+IACOBUCCI_ZERRILLO = StageModel(
+    "iacobucci_zerrillo", ("beginning", "middle", "end"), "Iacobucci & Zerrillo (1996)"
+)
+#: Every predefined stage model, by name.
+STAGE_MODELS: Mapping[str, StageModel] = {
+    m.name: m
+    for m in (FOUR_STAGE, SIX_STAGE, DWYER_SCHURR_OH, FORD, JAP_GANESAN, IACOBUCCI_ZERRILLO)
+}
+
+# ---------------------------------------------------------------------------
+# One-record values
+# ---------------------------------------------------------------------------
+
+#: The four cost components of DOMAIN.md §2.1 (C1..C4).
+COST_FIELDS: tuple[str, ...] = (
+    "product_cost",
+    "service_cost",
+    "marketing_cost",
+    "transaction_cost",
+)
+#: Optional per-transaction columns of a :class:`TransactionLog`.
+OPTIONAL_FIELDS: tuple[str, ...] = ("volume", "unit_price", *COST_FIELDS, "indirect_benefit")
+
+
+@attrs.frozen
+class Customer:
+    """A customer and its classification along the axes of DOMAIN.md §1.
+
+    Parameters
+    ----------
+    customer_id : Hashable
+        The customer's identifier.
+    relation, value_class, loyalty, state : enum or None
+        The classification axes; ``None`` where unknown.
+    attributes : Mapping
+        Any further attributes (region, segment, ...).
+
+    Attributes
+    ----------
+    customer_id, relation, value_class, loyalty, state, attributes
+        As given.
+
+    Examples
+    --------
+    >>> from custrel import Customer, RelationType, ValueClass
+    >>> c = Customer("C-17", relation=RelationType.INTERMEDIARY, value_class=ValueClass.KEY)
+    >>> c.relation.value
+    'intermediary'
+    """
+
+    customer_id: Any
+    relation: RelationType | None = None
+    value_class: ValueClass | None = None
+    loyalty: Loyalty | None = None
+    state: CustomerState | None = None
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@attrs.frozen
+class Transaction:
+    """One purchase (or return) by one customer.
+
+    Parameters
+    ----------
+    customer_id : Hashable
+        Who bought.
+    time : datetime.date, datetime.datetime, numpy.datetime64 or float
+        When. A log holds either calendar times or plain numbers, not both.
+    amount : float
+        Money received; negative for a return.
+    volume, unit_price : float, optional
+        Quantity and price paid (DOMAIN.md §2.1: TV = V·p).
+    product_cost, service_cost, marketing_cost, transaction_cost : float, optional
+        The costs C1..C4 the customer consumed with this transaction.
+    indirect_benefit : float, optional
+        IB: the value of referrals and word of mouth (negative for bad word of mouth).
+
+    Attributes
+    ----------
+    customer_id, time, amount, volume, unit_price, product_cost, service_cost,
+    marketing_cost, transaction_cost, indirect_benefit
+        As given.
+
+    Examples
+    --------
+    >>> from custrel import Transaction
+    >>> t = Transaction("A", 3.0, 0.0, volume=10, unit_price=5.0, product_cost=20.0)
+    >>> t.transaction_value, t.profit
+    (50.0, 30.0)
+    """
+
+    customer_id: Any
+    time: Any
+    amount: float = attrs.field(converter=float)
+    volume: float | None = attrs.field(default=None, converter=_opt_float)
+    unit_price: float | None = attrs.field(default=None, converter=_opt_float)
+    product_cost: float | None = attrs.field(default=None, converter=_opt_float)
+    service_cost: float | None = attrs.field(default=None, converter=_opt_float)
+    marketing_cost: float | None = attrs.field(default=None, converter=_opt_float)
+    transaction_cost: float | None = attrs.field(default=None, converter=_opt_float)
+    indirect_benefit: float | None = attrs.field(default=None, converter=_opt_float)
+
+    @property
+    def transaction_value(self) -> float:
+        """TV = V·p when volume and unit price are known, else the amount."""
+        if self.volume is not None and self.unit_price is not None:
+            return self.volume * self.unit_price
+        return self.amount
+
+    @property
+    def total_cost(self) -> float:
+        """C1 + C2 + C3 + C4 (missing components count as 0)."""
+        return sum(getattr(self, f) or 0.0 for f in COST_FIELDS)
+
+    @property
+    def profit(self) -> float:
+        """P = TV − (C1 + C2 + C3 + C4) + IB (DOMAIN.md §2.1)."""
+        return self.transaction_value - self.total_cost + (self.indirect_benefit or 0.0)
+
+
+# ---------------------------------------------------------------------------
+# Time handling
+# ---------------------------------------------------------------------------
+
+#: Lengths in days of the calendar units accepted where a duration is meant.
+UNIT_DAYS: Mapping[str, float] = {
+    "day": 1.0,
+    "week": 7.0,
+    "month": 365.25 / 12.0,
+    "quarter": 365.25 / 4.0,
+    "year": 365.25,
+}
+_SECONDS_PER_DAY = 86400.0
+_DT = "datetime64[s]"
+
+
+def _time_kind(arr: npt.NDArray[Any]) -> TimeKind:
+    return "datetime" if np.issubdtype(arr.dtype, np.datetime64) else "numeric"
+
+
+def parse_times(
+    values: Any, name: str = "time", *, date_format: str | None = None
+) -> npt.NDArray[Any]:
+    """Convert ``values`` to a ``datetime64[s]`` or a float64 array.
+
+    Accepts numbers, ``datetime64`` values, :class:`datetime.date` /
+    :class:`datetime.datetime` objects and strings: ISO 8601 by default, or
+    any :func:`~datetime.datetime.strptime` ``date_format``. One kind per
+    array: mixing numbers and dates is an error, as is a missing or
+    unparseable value, named with its row.
+    """
+    if date_format is not None:
+        return _parse_with_format(values, name, date_format)
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1) if arr.ndim == 0 else arr
+        if arr.ndim != 1:
+            raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
+    if np.issubdtype(arr.dtype, np.datetime64):
+        if np.isnat(arr).any():
+            row = int(np.flatnonzero(np.isnat(arr))[0])
+            raise InvalidInputError(f"{name} is missing (NaT) at row {row}")
+        return arr.astype(_DT)
+    if arr.dtype.kind in "iuf":
+        out = arr.astype(np.float64)
+        v.check_finite(out, name)
+        return out
+    if arr.dtype.kind == "b":
+        raise InvalidTypeError(f"{name} must be dates or numbers, got booleans")
+    if arr.dtype.kind in "US":
+        return _parse_iso(arr, name)
+    # object arrays: dates, datetimes, strings, numbers, None
+    return _parse_objects(arr, name)
+
+
+def _parse_iso(arr: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
+    try:
+        out = arr.astype(_DT)
+    except ValueError:
+        for row, s in enumerate(arr.tolist()):
+            try:
+                np.datetime64(s, "s")
+            except ValueError:
+                hint = "; pass date_format (e.g. '%Y%m%d') for non-ISO dates"
+                raise InvalidInputError(
+                    f"{name} has an unparseable date {s!r} at row {row}{hint}"
+                ) from None
+        raise  # pragma: no cover - astype failed but each element parsed
+    nat = np.isnat(out)
+    if nat.any():
+        row = int(np.flatnonzero(nat)[0])
+        raise InvalidInputError(f"{name} is missing at row {row} (got {arr[row]!r})")
+    return out
+
+
+def _parse_objects(arr: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
+    items = arr.tolist()
+    kinds: set[str] = set()
+    out_dt: list[Any] = []
+    for row, item in enumerate(items):
+        if item is None or (isinstance(item, float) and np.isnan(item)):
+            raise InvalidInputError(f"{name} is missing at row {row}")
+        if isinstance(item, _dt.datetime | _dt.date | np.datetime64):
+            kinds.add("datetime")
+            out_dt.append(np.datetime64(item).astype(_DT))  # type: ignore[call-overload]
+        elif isinstance(item, str):
+            kinds.add("datetime")
+            try:
+                out_dt.append(np.datetime64(item, "s"))
+            except ValueError:
+                hint = "; pass date_format (e.g. '%Y%m%d') for non-ISO dates"
+                raise InvalidInputError(
+                    f"{name} has an unparseable date {item!r} at row {row}{hint}"
+                ) from None
+            if np.isnat(out_dt[-1]):
+                raise InvalidInputError(f"{name} is missing at row {row} (got {item!r})")
+        elif isinstance(item, int | float | np.integer | np.floating) and not isinstance(
+            item, bool
+        ):
+            kinds.add("numeric")
+            out_dt.append(item)
+        else:
+            raise InvalidTypeError(
+                f"{name} must be dates or numbers, got {type(item).__name__} {item!r} at row {row}"
+            )
+        if len(kinds) > 1:
+            raise InvalidInputError(
+                f"{name} mixes dates and numbers (row {row} is {item!r}); "
+                "a log holds one kind of time"
+            )
+    if not kinds:
+        return np.empty(0, dtype=np.float64)
+    if kinds == {"numeric"}:
+        out = np.asarray(out_dt, dtype=np.float64)
+        v.check_finite(out, name)
+        return out
+    return np.asarray(out_dt, dtype=_DT)
+
+
+def _parse_with_format(values: Any, name: str, date_format: str) -> npt.NDArray[Any]:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
+    if date_format in ("%Y%m%d", "%Y-%m-%d") and arr.dtype.kind in "iuUS":
+        # Vectorised fast path for the two commonest formats.
+        s = arr.astype("U")
+        if date_format == "%Y%m%d":
+            ok = np.char.str_len(s) == 8
+            if ok.all():
+                iso = np.char.add(
+                    np.char.add(np.char.add(s.astype("U4"), "-"), np.char.add(_mid(s, 4, 6), "-")),
+                    _mid(s, 6, 8),
+                )
+                try:
+                    return _parse_iso(iso, name)
+                except InvalidInputError:
+                    pass  # fall through to the row-by-row path for a precise message
+        else:
+            try:
+                return _parse_iso(s, name)
+            except InvalidInputError:
+                pass
+    out = np.empty(len(arr), dtype=_DT)
+    for row, item in enumerate(arr.tolist()):
+        if item is None or (isinstance(item, float) and np.isnan(item)) or item == "":
+            raise InvalidInputError(f"{name} is missing at row {row}")
+        try:
+            out[row] = np.datetime64(_dt.datetime.strptime(str(item), date_format), "s")
+        except ValueError:
+            raise InvalidInputError(
+                f"{name} has a date {item!r} at row {row} that does not match "
+                f"date_format {date_format!r}"
+            ) from None
+    return out
+
+
+def _mid(s: npt.NDArray[np.str_], start: int, stop: int) -> npt.NDArray[np.str_]:
+    # numpy string slicing without a Python loop (numpy >= 2 has np.strings.slice).
+    strings = getattr(np, "strings", None)
+    if strings is not None and hasattr(strings, "slice"):
+        return strings.slice(s, start, stop)  # type: ignore[no-any-return]
+    return np.array([x[start:stop] for x in s.tolist()])  # pragma: no cover - numpy < 2.2
+
+
+def time_to_float(value: Any, kind: TimeKind, name: str = "time") -> float:
+    """Convert one time of a log's kind to the float the log computes with.
+
+    Calendar times become seconds since the Unix epoch; numbers stay numbers.
+    """
+    if kind == "numeric":
+        if isinstance(value, _dt.date | np.datetime64 | str):
+            raise InvalidInputError(
+                f"{name} must be a number for a log with numeric times, got {value!r}"
+            )
+        return v.scalar(value, name)
+    parsed = parse_times(np.asarray([value], dtype=object), name)
+    if not np.issubdtype(parsed.dtype, np.datetime64):
+        raise InvalidInputError(
+            f"{name} must be a date for a log with calendar times, got {value!r}"
+        )
+    return float(parsed.astype(np.int64)[0])
+
+
+def _unit_seconds(unit: str | float, kind: TimeKind, name: str = "unit") -> float:
+    """Length of ``unit`` in the log's own float time (seconds for calendar logs)."""
+    if isinstance(unit, str):
+        if kind == "numeric":
+            raise InvalidInputError(
+                f"{name} must be a number (the period length) for a log with numeric times, "
+                f"got {unit!r}"
+            )
+        v.choice(unit, name, tuple(UNIT_DAYS))
+        return UNIT_DAYS[unit] * _SECONDS_PER_DAY
+    length = v.scalar(unit, name, low=0.0, low_inclusive=False)
+    return length * _SECONDS_PER_DAY if kind == "datetime" else length
+
+
+# ---------------------------------------------------------------------------
+# The columnar log
+# ---------------------------------------------------------------------------
+
+
+def _factorize(values: Any, name: str = "customer_id") -> tuple[IntArray, npt.NDArray[Any]]:
+    """Integer codes and sorted unique labels, with a fast path for integer ids."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.dtype.kind in "iu":
+        if len(arr) == 0:
+            return np.empty(0, dtype=np.int64), arr.astype(np.int64)
+        lo, hi = int(arr.min()), int(arr.max())
+        span = hi - lo + 1
+        if span <= 4 * len(arr) + 1024:
+            shifted = (arr - lo).astype(np.intp, copy=False)
+            present = np.zeros(span, dtype=bool)
+            present[shifted] = True
+            codes_of = np.cumsum(present, dtype=np.int64) - 1
+            return codes_of[shifted], np.flatnonzero(present).astype(np.int64) + lo
+        labels = np.unique(arr.astype(np.int64))
+        return np.searchsorted(labels, arr).astype(np.int64), labels
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InvalidInputError(f"{name} is missing or not finite ({arr[row]!r}) at row {row}")
+    if arr.dtype.kind == "O":
+        for row, item in enumerate(arr.tolist()):
+            if item is None or (isinstance(item, float) and np.isnan(item)):
+                raise InvalidInputError(f"{name} is missing at row {row}")
+        try:
+            labels, codes = np.unique(arr, return_inverse=True)
+        except TypeError:
+            arr = arr.astype(str)
+            labels, codes = np.unique(arr, return_inverse=True)
+        return codes.astype(np.int64), labels
+    if arr.dtype.kind in "US":
+        empty = arr == arr.dtype.type("")
+        if empty.any():
+            row = int(np.flatnonzero(empty)[0])
+            raise InvalidInputError(f"{name} is missing (empty) at row {row}")
+    labels, codes = np.unique(arr, return_inverse=True)
+    return codes.astype(np.int64).reshape(-1), labels
+
+
+def _optional_column(value: Any, name: str, n: int) -> FloatArray | None:
+    if value is None:
+        return None
+    col = v.as_float_array(value, name, ndim=1, allow_empty=True)
+    if len(col) != n:
+        raise InvalidInputError(f"{name} has {len(col)} values but the log has {n} rows")
+    if name == "volume":
+        v.check_range(col, name, low=0.0, hint="record a return as a negative amount instead")
+    return col
+
+
+def _ro(arr: npt.NDArray[Any] | None) -> Any:
+    return None if arr is None else v.readonly(arr)
+
+
+@attrs.frozen(eq=False, repr=False)
+class TransactionLog:
+    """Transactions of many customers as read-only columns (the columnar form).
+
+    Build one with :meth:`from_arrays`, :meth:`from_records`,
+    :meth:`from_csv` or :meth:`from_frame`; do not call the constructor
+    directly. Customer ids are factorised to integer codes
+    (:attr:`customer_code`) into the sorted unique ids
+    (:attr:`customer_labels`). Times are one kind per log: calendar times
+    (``datetime64[s]``) or plain numbers (``float64``). Rows keep the order
+    they were given in. Negative amounts (returns, refunds) are allowed.
+
+    Attributes
+    ----------
+    customer_code : numpy.ndarray of int64
+        Per row, the index of its customer in :attr:`customer_labels`.
+    customer_labels : numpy.ndarray
+        The distinct customer ids, sorted.
+    time : numpy.ndarray of datetime64[s] or float64
+        Per row, when it happened.
+    amount : numpy.ndarray of float64
+        Per row, money received (negative for returns).
+    volume, unit_price, product_cost, service_cost, marketing_cost, transaction_cost, indirect_benefit : numpy.ndarray or None
+        Optional per-row columns of DOMAIN.md §2.1.
+
+    Examples
+    --------
+    >>> from custrel import TransactionLog
+    >>> log = TransactionLog.from_arrays(
+    ...     customer_id=["b", "a", "b"],
+    ...     time=["2024-01-05", "2024-01-07", "2024-02-01"],
+    ...     amount=[10.0, 25.0, 5.0],
+    ... )
+    >>> log.n_rows, log.n_customers, log.time_kind
+    (3, 2, 'datetime')
+    >>> log.customer_labels.tolist()
+    ['a', 'b']
+    >>> s = log.summarize()
+    >>> s.n_purchases.tolist(), s.total_amount.tolist()
+    ([1, 2], [25.0, 15.0])
+    """
+
+    customer_code: IntArray = attrs.field(converter=v.readonly)
+    customer_labels: npt.NDArray[Any] = attrs.field(converter=v.readonly)
+    time: npt.NDArray[Any] = attrs.field(converter=v.readonly)
+    amount: FloatArray = attrs.field(converter=v.readonly)
+    volume: FloatArray | None = attrs.field(default=None, converter=_ro)
+    unit_price: FloatArray | None = attrs.field(default=None, converter=_ro)
+    product_cost: FloatArray | None = attrs.field(default=None, converter=_ro)
+    service_cost: FloatArray | None = attrs.field(default=None, converter=_ro)
+    marketing_cost: FloatArray | None = attrs.field(default=None, converter=_ro)
+    transaction_cost: FloatArray | None = attrs.field(default=None, converter=_ro)
+    indirect_benefit: FloatArray | None = attrs.field(default=None, converter=_ro)
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        customer_id: Any,
+        time: Any,
+        amount: Any,
+        volume: Any = None,
+        unit_price: Any = None,
+        product_cost: Any = None,
+        service_cost: Any = None,
+        marketing_cost: Any = None,
+        transaction_cost: Any = None,
+        indirect_benefit: Any = None,
+        date_format: str | None = None,
+    ) -> TransactionLog:
+        """Build a log from one array (or sequence) per column.
+
+        Parameters
+        ----------
+        customer_id : array_like
+            Customer ids: integers or strings (any hashable, sortable values).
+        time : array_like
+            Dates (``datetime64``, :class:`datetime.date`, ISO strings) or
+            numbers; one kind for the whole log.
+        amount : array_like of float
+            Money per transaction; negative for returns.
+        volume, unit_price, product_cost, service_cost, marketing_cost, transaction_cost, indirect_benefit : array_like, optional
+            Optional columns (DOMAIN.md §2.1). ``volume`` must be >= 0.
+        date_format : str, optional
+            A :func:`~datetime.datetime.strptime` format for string dates that
+            are not ISO 8601 (``"%Y%m%d"`` for CDNOW).
+
+        Returns
+        -------
+        TransactionLog
+
+        Raises
+        ------
+        EmptyInputError
+            If there are no rows.
+        InvalidInputError
+            On inconsistent lengths, NaN or infinite values, missing or
+            unparseable times, mixed time kinds or negative volumes; the
+            message names the column, the value and the row.
+
+        Examples
+        --------
+        >>> log = TransactionLog.from_arrays(customer_id=[1, 1, 2], time=[0, 3.5, 1], amount=[5, 6, 7])
+        >>> log.time_kind, log.n_customers
+        ('numeric', 2)
+        """
+        ids = np.asarray(customer_id)
+        n = len(ids) if ids.ndim == 1 else -1
+        if ids.ndim != 1:
+            raise InvalidInputError(f"customer_id must be 1-D, got shape {ids.shape}")
+        if n == 0:
+            raise EmptyInputError("the log is empty: customer_id has no rows")
+        amt = v.as_float_array(amount, "amount", ndim=1, allow_empty=True, finite=False)
+        times_raw = time if isinstance(time, np.ndarray) else np.asarray(time, dtype=object)
+        v.check_same_length(customer_id=ids, time=times_raw, amount=amt)
+        v.check_finite(amt, "amount")
+        times = parse_times(times_raw, "time", date_format=date_format)
+        codes, labels = _factorize(ids)
+        optional = {
+            "volume": volume,
+            "unit_price": unit_price,
+            "product_cost": product_cost,
+            "service_cost": service_cost,
+            "marketing_cost": marketing_cost,
+            "transaction_cost": transaction_cost,
+            "indirect_benefit": indirect_benefit,
+        }
+        cols = {k: _optional_column(val, k, n) for k, val in optional.items()}
+        return cls(codes, labels, times, amt.copy() if amt is amount else amt, **cols)
+
+    @classmethod
+    def from_records(cls, records: Iterable[Transaction | Mapping[str, Any]]) -> TransactionLog:
+        """Build a log from :class:`Transaction` values or mappings with the same keys.
+
+        A field that is ``None`` in every record becomes a missing column; a
+        field given for some records but not others is an error, since a
+        column cannot be partly missing.
+
+        Examples
+        --------
+        >>> from custrel import Transaction
+        >>> log = TransactionLog.from_records([Transaction("a", 1.0, 9.5), {"customer_id": "b", "time": 2.0, "amount": 3}])
+        >>> log.amount.tolist()
+        [9.5, 3.0]
+        """
+        fields = ("customer_id", "time", "amount", *OPTIONAL_FIELDS)
+        columns: dict[str, list[Any]] = {f: [] for f in fields}
+        for row, rec in enumerate(records):
+            get = (
+                rec.get if isinstance(rec, Mapping) else (lambda k, d=None, r=rec: getattr(r, k, d))
+            )
+            if isinstance(rec, Mapping):
+                unknown = set(rec) - set(fields)
+                if unknown:
+                    raise InvalidInputError(
+                        f"record at row {row} has unknown field(s) {sorted(unknown)!r}; "
+                        f"known fields are {fields!r}"
+                    )
+            elif not isinstance(rec, Transaction):
+                raise InvalidTypeError(
+                    f"records must be Transaction values or mappings, got "
+                    f"{type(rec).__name__} at row {row}"
+                )
+            for f in fields[:3]:
+                val = get(f)
+                if val is None:
+                    raise InvalidInputError(f"record at row {row} is missing {f!r}")
+                columns[f].append(val)
+            for f in OPTIONAL_FIELDS:
+                columns[f].append(get(f))
+        if not columns["customer_id"]:
+            raise EmptyInputError("the log is empty: no records were given")
+        optional: dict[str, Any] = {}
+        for f in OPTIONAL_FIELDS:
+            col = columns[f]
+            present = [x is not None for x in col]
+            if all(present):
+                optional[f] = col
+            elif any(present):
+                row = present.index(False)
+                raise InvalidInputError(
+                    f"{f} is given for some records but missing at row {row}; "
+                    "give it for every record or for none"
+                )
+        ids = np.empty(len(columns["customer_id"]), dtype=object)
+        ids[:] = columns["customer_id"]
+        if all(isinstance(x, int | np.integer) for x in columns["customer_id"]):
+            ids = np.asarray(columns["customer_id"], dtype=np.int64)
+        elif all(isinstance(x, str) for x in columns["customer_id"]):
+            ids = np.asarray(columns["customer_id"], dtype=str)
+        times = np.empty(len(columns["time"]), dtype=object)
+        times[:] = columns["time"]
+        return cls.from_arrays(customer_id=ids, time=times, amount=columns["amount"], **optional)
+
+    @classmethod
+    def from_csv(
+        cls,
+        path: str | os.PathLike[str] | Path,
+        *,
+        customer_col: str = "customer_id",
+        time_col: str = "time",
+        amount_col: str = "amount",
+        columns: Mapping[str, str] | None = None,
+        date_format: str | None = None,
+        delimiter: str = ",",
+        engine: Literal["auto", "python", "pyarrow", "polars"] = "auto",
+    ) -> TransactionLog:
+        """Read a log from a delimited text file with a header row.
+
+        Parameters
+        ----------
+        path : path-like
+            The file.
+        customer_col, time_col, amount_col : str
+            Header names of the customer id, time and amount columns.
+        columns : mapping, optional
+            Optional columns: custrel field name (``"volume"``,
+            ``"product_cost"``, ...) to header name.
+        date_format : str, optional
+            :func:`~datetime.datetime.strptime` format of the dates when they
+            are not ISO 8601. Without it, a time column of plain numbers makes
+            a numeric log.
+        delimiter : str
+            Field separator.
+        engine : {"auto", "python", "pyarrow", "polars"}
+            ``"python"`` uses the standard library and always works;
+            ``"auto"`` takes pyarrow or polars when installed (faster on large
+            files) and falls back to the standard library.
+
+        Returns
+        -------
+        TransactionLog
+
+        Raises
+        ------
+        EmptyInputError
+            If the file has a header and no rows.
+        InvalidInputError
+            If a named column is missing or a value is bad (row numbers count
+            data rows from 0, not the header).
+        """
+        v.choice(engine, "engine", ("auto", "python", "pyarrow", "polars"))
+        p = os.fspath(path)
+        if not os.path.isfile(p):
+            raise InvalidInputError(f"path {p!r} does not exist or is not a file")
+        extra = dict(columns or {})
+        for key in extra:
+            if key not in OPTIONAL_FIELDS:
+                raise InvalidInputError(
+                    f"columns has an unknown field {key!r}; known fields are {OPTIONAL_FIELDS!r}"
+                )
+        wanted = {"customer_id": customer_col, "time": time_col, "amount": amount_col, **extra}
+        raw = _read_csv_columns(p, list(wanted.values()), delimiter, engine)
+        data = {field: raw[col] for field, col in wanted.items()}
+        if len(data["customer_id"]) == 0:
+            raise EmptyInputError(f"{p!r} is empty: it has a header and no rows")
+        time_values = data.pop("time")
+        ids = data.pop("customer_id")
+        return cls.from_arrays(
+            customer_id=ids,
+            time=_coerce_time_strings(time_values, date_format),
+            date_format=date_format,
+            **{k: _to_float_column(col, wanted[k]) for k, col in data.items()},
+        )
+
+    @classmethod
+    def from_frame(
+        cls,
+        df: Any,
+        *,
+        customer_col: str = "customer_id",
+        time_col: str = "time",
+        amount_col: str = "amount",
+        columns: Mapping[str, str] | None = None,
+        date_format: str | None = None,
+    ) -> TransactionLog:
+        """Build a log from any dataframe narwhals understands (``frames`` extra).
+
+        pandas, polars (eager or lazy), pyarrow tables, dask, duckdb and
+        others. The caller's frame is only read.
+
+        Raises
+        ------
+        MissingDependencyError
+            If narwhals is not installed.
+        InvalidInputError
+            If a named column is missing or a value is bad.
+        """
+        nw = _narwhals()
+        frame = nw.from_native(df)
+        if hasattr(frame, "collect"):
+            frame = frame.collect()
+        extra = dict(columns or {})
+        wanted = {"customer_id": customer_col, "time": time_col, "amount": amount_col, **extra}
+        present = list(frame.columns)
+        for field, col in wanted.items():
+            if col not in present:
+                raise InvalidInputError(
+                    f"{field} column {col!r} is not in the frame; its columns are {present!r}"
+                )
+        data: dict[str, Any] = {}
+        for field, col in wanted.items():
+            series = frame[col]
+            if field != "customer_id" and field != "time" and series.null_count() > 0:
+                mask = series.is_null().to_numpy()
+                row = int(np.flatnonzero(mask)[0])
+                raise InvalidInputError(f"{field} column {col!r} is missing a value at row {row}")
+            data[field] = series.to_numpy()
+        ids = data.pop("customer_id")
+        if ids.dtype.kind == "O" and all(isinstance(x, str) for x in ids.tolist()):
+            ids = ids.astype(str)
+        t = data.pop("time")
+        if np.issubdtype(t.dtype, np.datetime64) and np.isnat(t).any():
+            row = int(np.flatnonzero(np.isnat(t))[0])
+            raise InvalidInputError(f"time column {time_col!r} is missing a value at row {row}")
+        if t.dtype.kind == "O":
+            t = _coerce_time_strings(t, date_format)
+        return cls.from_arrays(customer_id=ids, time=t, date_format=date_format, **data)
+
+    @classmethod
+    def concat(cls, logs: Sequence[TransactionLog]) -> TransactionLog:
+        """Join several logs (of the same time kind) row-wise.
+
+        Optional columns are kept when every log has them.
+        """
+        if not logs:
+            raise EmptyInputError("logs is empty; give at least one TransactionLog")
+        kinds = {log.time_kind for log in logs}
+        if len(kinds) > 1:
+            raise InvalidInputError("logs mix calendar and numeric times; a log holds one kind")
+        ids = np.concatenate([log.customer_labels[log.customer_code] for log in logs])
+        optional = {
+            f: np.concatenate([getattr(log, f) for log in logs])
+            for f in OPTIONAL_FIELDS
+            if all(getattr(log, f) is not None for log in logs)
+        }
+        codes, labels = _factorize(ids)
+        return cls(
+            codes,
+            labels,
+            np.concatenate([log.time for log in logs]),
+            np.concatenate([log.amount for log in logs]),
+            **optional,
+        )
+
+    # -- basic properties ---------------------------------------------------
+
+    @property
+    def n_rows(self) -> int:
+        """Number of transactions."""
+        return len(self.amount)
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    @property
+    def n_customers(self) -> int:
+        """Number of distinct customers."""
+        return len(self.customer_labels)
+
+    @property
+    def time_kind(self) -> TimeKind:
+        """``"datetime"`` for calendar times, ``"numeric"`` for plain numbers."""
+        return _time_kind(self.time)
+
+    @property
+    def customer_id(self) -> npt.NDArray[Any]:
+        """Per row, the original customer id (materialised from the codes)."""
+        return v.readonly(self.customer_labels[self.customer_code])
+
+    @property
+    def optional_columns(self) -> tuple[str, ...]:
+        """Names of the optional columns this log carries."""
+        return tuple(f for f in OPTIONAL_FIELDS if getattr(self, f) is not None)
+
+    def __repr__(self) -> str:
+        lo, hi = self.time.min(), self.time.max()
+        extra = f", columns={list(self.optional_columns)}" if self.optional_columns else ""
+        return (
+            f"TransactionLog(n_rows={self.n_rows}, n_customers={self.n_customers}, "
+            f"time={lo}..{hi}{extra})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TransactionLog):
+            return NotImplemented
+        same = (
+            self.time.dtype == other.time.dtype
+            and np.array_equal(self.customer_code, other.customer_code)
+            and np.array_equal(self.customer_labels, other.customer_labels)
+            and np.array_equal(self.time, other.time)
+            and np.array_equal(self.amount, other.amount)
+        )
+        for f in OPTIONAL_FIELDS:
+            a, b = getattr(self, f), getattr(other, f)
+            same = same and (
+                (a is None and b is None)
+                or (a is not None and b is not None and np.array_equal(a, b))
+            )
+        return bool(same)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- conversions --------------------------------------------------------
+
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """Return the columns as a dict of (writable copies of) numpy arrays."""
+        out: dict[str, npt.NDArray[Any]] = {
+            "customer_id": self.customer_labels[self.customer_code],
+            "time": self.time.copy(),
+            "amount": self.amount.copy(),
+        }
+        for f in self.optional_columns:
+            out[f] = getattr(self, f).copy()
+        return out
+
+    def to_records(self) -> list[Transaction]:
+        """Return one :class:`Transaction` per row, in row order."""
+        cols = self.to_arrays()
+        times = cols["time"].tolist() if self.time_kind == "numeric" else list(cols["time"])
+        names = list(cols)
+        lists = [times if k == "time" else cols[k].tolist() for k in names]
+        return [
+            Transaction(**dict(zip(names, row, strict=True))) for row in zip(*lists, strict=True)
+        ]
+
+    def to_frame(self, backend: Literal["pandas", "polars", "pyarrow"] = "pandas") -> Any:
+        """Return the log as a dataframe of ``backend`` (needs that library)."""
+        v.choice(backend, "backend", ("pandas", "polars", "pyarrow"))
+        try:
+            module = importlib.import_module(backend)
+        except ImportError:
+            raise MissingDependencyError(
+                f"backend {backend!r} is not installed; pip install {backend}"
+            ) from None
+        cols = self.to_arrays()
+        if backend == "pyarrow":
+            return module.table(cols)
+        return module.DataFrame(cols)
+
+    # -- row selection ------------------------------------------------------
+
+    def take(self, rows: Any) -> TransactionLog:
+        """Return a new log of the selected rows (a boolean mask or indices).
+
+        Customers left without rows disappear from :attr:`customer_labels`.
+        """
+        idx = np.asarray(rows)
+        if idx.dtype == bool:
+            if idx.shape != (self.n_rows,):
+                raise InvalidInputError(
+                    f"rows mask has shape {idx.shape}, expected ({self.n_rows},)"
+                )
+        elif idx.dtype.kind not in "iu":
+            raise InvalidTypeError(
+                f"rows must be a boolean mask or integer indices, got {idx.dtype}"
+            )
+        codes = self.customer_code[idx]
+        if codes.size == 0:
+            raise EmptyInputError("the selection leaves no rows")
+        used = np.zeros(self.n_customers, dtype=bool)
+        used[codes] = True
+        remap = np.cumsum(used) - 1
+        optional = {f: getattr(self, f)[idx] for f in self.optional_columns}
+        return TransactionLog(
+            remap[codes].astype(np.int64),
+            self.customer_labels[used],
+            self.time[idx],
+            self.amount[idx],
+            **optional,
+        )
+
+    def between(self, start: Any = None, end: Any = None) -> TransactionLog:
+        """Rows with ``start <= time <= end`` (either bound may be None)."""
+        t = self.numeric_time()
+        mask = np.ones(self.n_rows, dtype=bool)
+        if start is not None:
+            mask &= t >= time_to_float(start, self.time_kind, "start")
+        if end is not None:
+            mask &= t <= time_to_float(end, self.time_kind, "end")
+        return self.take(mask)
+
+    # -- time arithmetic ----------------------------------------------------
+
+    def numeric_time(self) -> FloatArray:
+        """Times as float64: seconds since the epoch for calendar logs, else as given."""
+        if self.time_kind == "numeric":
+            return self.time  # already float64 and read-only
+        return self.time.astype(np.int64).astype(np.float64)
+
+    def to_time_float(self, value: Any, name: str = "time") -> float:
+        """Convert one time of this log's kind to the log's float scale (see :meth:`numeric_time`)."""
+        return time_to_float(value, self.time_kind, name)
+
+    def unit_length(self, unit: str | float, name: str = "unit") -> float:
+        """The length of ``unit`` on the log's float time scale.
+
+        ``unit`` is ``"day"``, ``"week"``, ``"month"`` (365.25/12 days),
+        ``"quarter"`` or ``"year"`` (365.25 days) for calendar logs, or a number of
+        days; for numeric logs, a positive number in the log's own time.
+        """
+        return _unit_seconds(unit, self.time_kind, name)
+
+    def elapsed(self, unit: str | float = "day", *, since: Any = None) -> FloatArray:
+        """Per row, the time elapsed since ``since`` (default: the first row's time) in ``unit``."""
+        t = self.numeric_time()
+        origin = float(t.min()) if since is None else self.to_time_float(since, "since")
+        return (t - origin) / self.unit_length(unit)
+
+    def period_index(self, freq: str | float = "day", *, origin: Any = None) -> IntArray:
+        """Per row, the number (from 0) of the period it falls in.
+
+        Calendar units (``"day"``, ``"week"``, ``"month"``, ``"quarter"``,
+        ``"year"``) follow the calendar: months are calendar months, weeks
+        are 7-day blocks counted from ``origin``. A number is a period length
+        (days for calendar logs). ``origin`` defaults to the first row's
+        time; rows before it get negative numbers.
+        """
+        if self.time_kind == "datetime" and freq in ("month", "quarter", "year"):
+            months = self.time.astype("datetime64[M]").astype(np.int64)
+            start = (
+                int(months.min())
+                if origin is None
+                else int(
+                    np.datetime64(int(self.to_time_float(origin, "origin")), "s")
+                    .astype("datetime64[M]")
+                    .astype(np.int64)
+                )
+            )
+            per = {"month": 1, "quarter": 3, "year": 12}[str(freq)]
+            if freq == "year":
+                years = self.time.astype("datetime64[Y]").astype(np.int64)
+                return (years - start // 12).astype(np.int64)
+            return np.floor_divide(months - start, per).astype(np.int64)
+        t = self.numeric_time()
+        origin_f = float(t.min()) if origin is None else self.to_time_float(origin, "origin")
+        if self.time_kind == "datetime" and freq == "day":
+            # calendar days: midnight boundaries, not 24 hours after the origin
+            day_origin = np.floor(origin_f / _SECONDS_PER_DAY)
+            days: IntArray = (np.floor(t / _SECONDS_PER_DAY) - day_origin).astype(np.int64)
+            return days
+        idx: IntArray = np.floor((t - origin_f) / self.unit_length(freq, "freq")).astype(np.int64)
+        return idx
+
+    # -- values of DOMAIN.md §2.1 --------------------------------------------
+
+    def transaction_value(self) -> FloatArray:
+        """TV = V·p per row when volume and unit price are present, else the amount."""
+        if self.volume is not None and self.unit_price is not None:
+            return self.volume * self.unit_price
+        return self.amount.copy()
+
+    def total_cost(self) -> FloatArray:
+        """C1 + C2 + C3 + C4 per row (absent columns count as 0)."""
+        out = np.zeros(self.n_rows)
+        for f in COST_FIELDS:
+            col = getattr(self, f)
+            if col is not None:
+                out += col
+        return out
+
+    def profit(self) -> FloatArray:
+        """P = TV − (C1 + C2 + C3 + C4) + IB per row (DOMAIN.md §2.1)."""
+        out = self.transaction_value() - self.total_cost()
+        if self.indirect_benefit is not None:
+            out += self.indirect_benefit
+        return out
+
+    # -- per-customer summary -------------------------------------------------
+
+    def summarize(
+        self,
+        *,
+        observation_end: Any = None,
+        period: str | float = "day",
+    ) -> CustomerSummary:
+        """Per-customer first and last purchase, counts and amounts.
+
+        Parameters
+        ----------
+        observation_end : date or number, optional
+            End of the observation window (inclusive). Rows after it are left
+            out and counted in :attr:`CustomerSummary.n_rows_after_end`;
+            customers whose first purchase is after it are not in the summary.
+            Defaults to the last time in the log.
+        period : str or float
+            The period used to count distinct purchase periods
+            (see :meth:`period_index`); ``"day"`` by default.
+
+        Returns
+        -------
+        CustomerSummary
+
+        Raises
+        ------
+        InvalidInputError
+            If ``observation_end`` is before the first purchase in the log.
+
+        Notes
+        -----
+        One pass of :func:`numpy.bincount` and ``minimum.at`` / ``maximum.at``
+        over integer codes plus one sort of a composite (customer, period)
+        key; no Python loop over rows.
+        """
+        t = self.numeric_time()
+        codes = self.customer_code
+        amount = self.amount
+        periods = self.period_index(period)
+        n_after = 0
+        if observation_end is None:
+            end = float(t.max())
+        else:
+            end = self.to_time_float(observation_end, "observation_end")
+            first_time = float(t.min())
+            if end < first_time:
+                raise InvalidInputError(
+                    f"observation_end {observation_end!r} is before the first purchase in the log "
+                    f"({self._format_time(first_time)})"
+                )
+            keep = t <= end
+            n_after = int(self.n_rows - np.count_nonzero(keep))
+            if n_after:
+                t, codes, amount, periods = t[keep], codes[keep], amount[keep], periods[keep]
+        return _summarize_arrays(
+            codes,
+            self.customer_labels,
+            t,
+            amount,
+            periods,
+            end=end,
+            time_kind=self.time_kind,
+            n_after=n_after,
+            period=period,
+        )
+
+    def _format_time(self, value: float) -> str:
+        if self.time_kind == "datetime":
+            return str(np.datetime64(int(value), "s"))
+        return repr(value)
+
+
+@attrs.frozen(eq=False)
+class CustomerSummary:
+    """Per-customer summary of a :class:`TransactionLog` over an observation window.
+
+    Rows are customers, in the order of their (sorted) ids.
+
+    Attributes
+    ----------
+    customer_id : numpy.ndarray
+        The customer ids.
+    first, last : numpy.ndarray
+        First and last purchase time (``datetime64[s]`` or float, as the log).
+    n_purchases : numpy.ndarray of int64
+        Number of transactions (rows) in the window.
+    n_periods : numpy.ndarray of int64
+        Number of distinct periods (by default days) with a transaction.
+    total_amount, mean_amount : numpy.ndarray of float64
+        Sum and mean of the amounts (returns included).
+    observation_end : datetime64 or float
+        The window's end.
+    period : str or float
+        The period of :attr:`n_periods`.
+    n_rows_after_end : int
+        Rows of the log after ``observation_end`` that the window left out.
+    """
+
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
+    first: npt.NDArray[Any] = attrs.field(converter=v.readonly)
+    last: npt.NDArray[Any] = attrs.field(converter=v.readonly)
+    n_purchases: IntArray = attrs.field(converter=v.readonly)
+    n_periods: IntArray = attrs.field(converter=v.readonly)
+    total_amount: FloatArray = attrs.field(converter=v.readonly)
+    mean_amount: FloatArray = attrs.field(converter=v.readonly)
+    observation_end: Any
+    period: str | float = "day"
+    n_rows_after_end: int = 0
+
+    def __len__(self) -> int:
+        return len(self.customer_id)
+
+    @property
+    def n_customers(self) -> int:
+        """Number of customers in the summary."""
+        return len(self.customer_id)
+
+    def totals(self) -> dict[str, float]:
+        """Whole-base totals: customers, purchases, amount, mean amount per customer."""
+        n = self.n_customers
+        total = float(self.total_amount.sum())
+        purchases = int(self.n_purchases.sum())
+        return {
+            "customers": float(n),
+            "purchases": float(purchases),
+            "total_amount": total,
+            "amount_per_customer": total / n if n else float("nan"),
+            "amount_per_purchase": total / purchases if purchases else float("nan"),
+        }
+
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The columns as a dict of numpy arrays (copies)."""
+        return {
+            "customer_id": self.customer_id.copy(),
+            "first": self.first.copy(),
+            "last": self.last.copy(),
+            "n_purchases": self.n_purchases.copy(),
+            "n_periods": self.n_periods.copy(),
+            "total_amount": self.total_amount.copy(),
+            "mean_amount": self.mean_amount.copy(),
+        }
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Iterate over customers as dicts (for writing reports)."""
+        cols = self.to_arrays()
+        names = list(cols)
+        for vals in zip(*(cols[k].tolist() for k in names), strict=True):
+            yield dict(zip(names, vals, strict=True))
+
+
+def _summarize_arrays(
+    codes: IntArray,
+    labels: npt.NDArray[Any],
+    t: FloatArray,
+    amount: FloatArray,
+    periods: IntArray,
+    *,
+    end: float,
+    time_kind: TimeKind,
+    n_after: int,
+    period: str | float,
+) -> CustomerSummary:
+    k = len(labels)
+    count = np.bincount(codes, minlength=k)
+    total = np.bincount(codes, weights=amount, minlength=k)
+    first = np.full(k, np.inf)
+    last = np.full(k, -np.inf)
+    np.minimum.at(first, codes, t)
+    np.maximum.at(last, codes, t)
+    # distinct (customer, period) pairs: one sort of a composite integer key
+    pmin = int(periods.min()) if len(periods) else 0
+    span = int(periods.max()) - pmin + 1 if len(periods) else 1
+    key = codes * span + (periods - pmin)
+    if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
+        key = np.sort(key)
+    if len(key):
+        starts = np.empty(len(key), dtype=bool)
+        starts[0] = True
+        np.not_equal(key[1:], key[:-1], out=starts[1:])
+        n_periods = np.bincount(key[starts] // span, minlength=k)
+    else:
+        n_periods = np.zeros(k, dtype=np.int64)
+    present = count > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    if not present.all():
+        labels = labels[present]
+        count, n_periods = count[present], n_periods[present]
+        total, first, last, mean = total[present], first[present], last[present], mean[present]
+    if time_kind == "datetime":
+        first_out: npt.NDArray[Any] = first.astype(np.int64).astype("datetime64[s]")
+        last_out: npt.NDArray[Any] = last.astype(np.int64).astype("datetime64[s]")
+        end_out: Any = np.datetime64(int(end), "s")
+    else:
+        first_out, last_out, end_out = first, last, end
+    return CustomerSummary(
+        customer_id=labels,
+        first=first_out,
+        last=last_out,
+        n_purchases=count.astype(np.int64),
+        n_periods=n_periods.astype(np.int64),
+        total_amount=total,
+        mean_amount=mean,
+        observation_end=end_out,
+        period=period,
+        n_rows_after_end=n_after,
+    )
+
+
+# ---------------------------------------------------------------------------
+# CSV reading (standard library always; pyarrow / polars when installed)
+# ---------------------------------------------------------------------------
+
+
+def _read_csv_columns(
+    path: str, names: list[str], delimiter: str, engine: str
+) -> dict[str, npt.NDArray[Any]]:
+    if engine in ("auto", "pyarrow"):
+        try:
+            return _read_csv_pyarrow(path, names, delimiter)
+        except ImportError:
+            if engine == "pyarrow":
+                raise MissingDependencyError(
+                    "engine 'pyarrow' needs pyarrow; pip install pyarrow"
+                ) from None
+    if engine in ("auto", "polars"):
+        try:
+            return _read_csv_polars(path, names, delimiter)
+        except ImportError:
+            if engine == "polars":
+                raise MissingDependencyError(
+                    "engine 'polars' needs polars; pip install polars"
+                ) from None
+    return _read_csv_python(path, names, delimiter)
+
+
+def _check_header(path: str, header: Sequence[str], names: list[str]) -> None:
+    for name in names:
+        if name not in header:
+            raise InvalidInputError(
+                f"column {name!r} is not in the header of {path!r}; its columns are {list(header)!r}"
+            )
+
+
+def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, npt.NDArray[Any]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise EmptyInputError(f"{path!r} is empty: it has no header and no rows") from None
+        _check_header(path, header, names)
+        idx = [header.index(n) for n in names]
+        cols: list[list[str]] = [[] for _ in names]
+        for row_no, row in enumerate(reader):
+            if not row:
+                continue
+            if len(row) < len(header):
+                raise InvalidInputError(
+                    f"{path!r} row {row_no} has {len(row)} fields, the header has {len(header)}"
+                )
+            for j, i in enumerate(idx):
+                cols[j].append(row[i].strip())
+    return {
+        n: np.asarray(c, dtype=str) if c else np.empty(0, dtype=str)
+        for n, c in zip(names, cols, strict=True)
+    }
+
+
+def _read_csv_pyarrow(path: str, names: list[str], delimiter: str) -> dict[str, npt.NDArray[Any]]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with open(path, encoding="utf-8") as fh:
+        first_line = fh.readline()
+    if not first_line.strip():
+        raise EmptyInputError(f"{path!r} is empty: it has no header and no rows")
+    header = [h.strip() for h in next(csv.reader([first_line], delimiter=delimiter))]
+    _check_header(path, header, names)
+    # Read every wanted column as text: typing happens in one place (from_arrays),
+    # so both engines produce identical logs and identical error messages.
+    table = pacsv.read_csv(
+        path,
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=names,
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=True,
+        ),
+    )
+    out: dict[str, npt.NDArray[Any]] = {}
+    for n in names:
+        col = table.column(n)
+        if col.null_count:
+            mask = col.is_null().to_numpy(zero_copy_only=False)
+            row = int(np.flatnonzero(mask)[0])
+            raise InvalidInputError(f"column {n!r} is missing a value at row {row} of {path!r}")
+        out[n] = np.asarray(col.to_numpy(zero_copy_only=False).astype(str))
+    return out
+
+
+def _read_csv_polars(path: str, names: list[str], delimiter: str) -> dict[str, npt.NDArray[Any]]:
+    import polars as pl
+
+    with open(path, encoding="utf-8") as fh:
+        first_line = fh.readline()
+    if not first_line.strip():
+        raise EmptyInputError(f"{path!r} is empty: it has no header and no rows")
+    header = [h.strip() for h in next(csv.reader([first_line], delimiter=delimiter))]
+    _check_header(path, header, names)
+    df = pl.read_csv(path, separator=delimiter, columns=names, infer_schema=False)
+    out: dict[str, npt.NDArray[Any]] = {}
+    for n in names:
+        s = df[n]
+        if s.null_count():
+            row = int(np.flatnonzero(s.is_null().to_numpy())[0])
+            raise InvalidInputError(f"column {n!r} is missing a value at row {row} of {path!r}")
+        out[n] = s.to_numpy().astype(str)
+    return out
+
+
+def _to_float_column(col: npt.NDArray[Any], header: str) -> FloatArray:
+    if col.dtype.kind in "iuf":
+        return col.astype(np.float64)
+    try:
+        return col.astype(np.float64)
+    except ValueError:
+        for row, s in enumerate(col.tolist()):
+            try:
+                float(s)
+            except ValueError:
+                raise InvalidInputError(
+                    f"column {header!r} has a non-numeric value {s!r} at row {row}"
+                ) from None
+        raise  # pragma: no cover
+
+
+def _coerce_time_strings(col: npt.NDArray[Any], date_format: str | None) -> npt.NDArray[Any]:
+    """Text time columns: numbers make a numeric log unless a date format is given."""
+    if date_format is not None or col.dtype.kind not in "USO":
+        return col
+    try:
+        return col.astype(np.float64)
+    except (ValueError, TypeError):
+        return col
+
+
+def _narwhals() -> Any:
+    try:
+        return importlib.import_module("narwhals")
+    except ImportError:
+        raise MissingDependencyError(
+            "dataframe intake needs the 'frames' extra; pip install 'custrel[frames]'"
+        ) from None

@@ -1,0 +1,63 @@
+"""Hypothesis strategies shared by the test modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from custrel import TransactionLog
+
+__all__ = [
+    "finite_floats",
+    "money",
+    "probabilities",
+    "rate_arrays",
+    "transaction_logs",
+    "value_arrays",
+]
+
+finite_floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+money = st.floats(min_value=-1e4, max_value=1e5, allow_nan=False, allow_infinity=False).map(
+    lambda x: round(x, 2)
+)
+probabilities = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+
+
+def value_arrays(min_size: int = 1, max_size: int = 60, *, nonnegative: bool = False) -> Any:
+    """1-D float arrays of customer values (ties are common: values are rounded)."""
+    lo = 0.0 if nonnegative else -1e4
+    elements = st.floats(min_value=lo, max_value=1e5, allow_nan=False).map(lambda x: round(x, 0))
+    return hnp.arrays(np.float64, st.integers(min_size, max_size), elements=elements)
+
+
+def rate_arrays(min_size: int = 1, max_size: int = 10) -> Any:
+    """1-D arrays of probabilities."""
+    return hnp.arrays(np.float64, st.integers(min_size, max_size), elements=probabilities)
+
+
+@st.composite
+def transaction_logs(
+    draw: st.DrawFn,
+    *,
+    max_rows: int = 40,
+    max_customers: int = 8,
+    kind: str | None = None,
+    string_ids: bool | None = None,
+) -> TransactionLog:
+    """Small logs with calendar or numeric times, int or string ids, returns allowed."""
+    n = draw(st.integers(1, max_rows))
+    k = draw(st.integers(1, max_customers))
+    ids = draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n))
+    use_str = draw(st.booleans()) if string_ids is None else string_ids
+    kind = kind or draw(st.sampled_from(["datetime", "numeric"]))
+    days = draw(st.lists(st.integers(0, 400), min_size=n, max_size=n))
+    amounts = draw(st.lists(money, min_size=n, max_size=n))
+    if kind == "datetime":
+        time: Any = np.datetime64("2023-01-01", "s") + np.asarray(days) * np.timedelta64(1, "D")
+    else:
+        time = np.asarray(days, dtype=float) / 7.0
+    cid: Any = np.asarray([f"c{i:03d}" for i in ids]) if use_str else np.asarray(ids)
+    return TransactionLog.from_arrays(customer_id=cid, time=time, amount=amounts)
