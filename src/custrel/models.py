@@ -148,6 +148,10 @@ class LifecyclePattern(enum.Enum):
     LONG_LASTING = "IV"  #: ended late in stability
 
 
+def _str_tuple(values: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(str(x) for x in values)
+
+
 @attrs.frozen
 class StageModel:
     """An ordered set of named relationship-lifecycle stages.
@@ -176,7 +180,7 @@ class StageModel:
     """
 
     name: str
-    stages: tuple[str, ...] = attrs.field(converter=lambda x: tuple(str(i) for i in x))
+    stages: tuple[str, ...] = attrs.field(converter=_str_tuple)
     source: str = ""
 
     def __attrs_post_init__(self) -> None:
@@ -435,7 +439,7 @@ def _parse_objects(arr: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
             raise InvalidInputError(f"{name} is missing at row {row}")
         if isinstance(item, _dt.datetime | _dt.date | np.datetime64):
             kinds.add("datetime")
-            out_dt.append(np.datetime64(item).astype(_DT))  # type: ignore[call-overload]
+            out_dt.append(np.datetime64(item).astype(_DT))
         elif isinstance(item, str):
             kinds.add("datetime")
             try:
