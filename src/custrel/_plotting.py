@@ -1,0 +1,23 @@
+"""Shared matplotlib access for the plot package (private)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from custrel.errors import MissingDependencyError
+
+__all__: list[str] = []
+
+
+def pyplot() -> Any:
+    """Import matplotlib with a non-interactive backend, or say how to install it."""
+    try:
+        matplotlib = importlib.import_module("matplotlib")
+    except ImportError:
+        raise MissingDependencyError(
+            "figures need the 'plot' extra; pip install 'custrel[plot]'"
+        ) from None
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
+        matplotlib.use("Agg", force=False)
+    return importlib.import_module("matplotlib.pyplot")

@@ -1,0 +1,14 @@
+"""Matplotlib figures (the ``plot`` extra: ``pip install 'custrel[plot]'``).
+
+Each function takes a custrel result and returns a :class:`matplotlib.figure.Figure`
+without showing it; save it with ``fig.savefig(...)``. matplotlib is imported
+only when a figure is drawn, so ``import custrel`` never needs it.
+
+The figures live in one private submodule per area (``_pyramid``,
+``_lifecycle``, ``_btyd``) so the areas can grow independently; this module
+re-exports them all.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
