@@ -1190,7 +1190,7 @@ class TransactionLog:
         self,
         *,
         observation_end: Any = None,
-        period: str | float = "day",
+        period: str | float | None = None,
     ) -> CustomerSummary:
         """Per-customer first and last purchase, counts and amounts.
 
@@ -1203,7 +1203,8 @@ class TransactionLog:
             Defaults to the last time in the log.
         period : str or float
             The period used to count distinct purchase periods
-            (see :meth:`period_index`); ``"day"`` by default.
+            (see :meth:`period_index`); by default ``"day"`` for calendar
+            logs and 1.0 for numeric logs.
 
         Returns
         -------
@@ -1223,6 +1224,8 @@ class TransactionLog:
         t = self.numeric_time()
         codes = self.customer_code
         amount = self.amount
+        if period is None:
+            period = "day" if self.time_kind == "datetime" else 1.0
         periods = self.period_index(period)
         n_after = 0
         if observation_end is None:
@@ -1473,6 +1476,7 @@ def _read_csv_pyarrow(path: str, names: list[str], delimiter: str) -> dict[str, 
             include_columns=names,
             column_types={n: pa.string() for n in names},
             strings_can_be_null=True,
+            null_values=[""],  # only empty fields are missing; "nan" is a value to reject
         ),
     )
     out: dict[str, npt.NDArray[Any]] = {}
