@@ -1,0 +1,236 @@
+"""One customer report composed from the algorithm modules.
+
+:func:`customer_report` turns a :class:`~custrel.TransactionLog` into one row
+per customer (the per-customer summary, and the value, tier, segment, stage
+and model columns the other modules add) plus summary tables, and states in
+its header every assumption a number depends on. It is what ``custrel demo``
+and ``custrel report`` print and write.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from custrel import _validate as v
+from custrel.errors import InvalidInputError, InvalidTypeError
+from custrel.models import CustomerSummary, TransactionLog
+
+__all__ = ["CustomerReport", "ReportTable", "customer_report"]
+
+Progress = Callable[[str], None]
+
+
+@attrs.frozen
+class ReportTable:
+    """A small summary table of a report (totals, per tier, per segment, ...).
+
+    Attributes
+    ----------
+    title : str
+        What the table shows.
+    columns : tuple of str
+        Column headers.
+    rows : tuple of tuple
+        The rows, values already in display form (str, int or float).
+    """
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def format(self) -> str:
+        """Render as aligned plain text."""
+        cells = [list(self.columns)] + [[_fmt_cell(x) for x in row] for row in self.rows]
+        widths = [max(len(str(r[i])) for r in cells) for i in range(len(self.columns))]
+        lines = [self.title, "-" * len(self.title)]
+        for j, row in enumerate(cells):
+            lines.append(
+                "  ".join(
+                    str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                    for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
+            if j == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def _fmt_cell(x: Any) -> str:
+    if isinstance(x, float | np.floating):
+        if not np.isfinite(x):
+            return str(x)
+        return f"{x:,.2f}"
+    if isinstance(x, int | np.integer):
+        return f"{int(x):,}"
+    return str(x)
+
+
+@attrs.frozen(eq=False)
+class CustomerReport:
+    """Per-customer columns, summary tables and the assumptions behind them.
+
+    Attributes
+    ----------
+    columns : Mapping[str, numpy.ndarray]
+        One array per column, one row per customer, in display order.
+    tables : tuple of ReportTable
+        Summary tables (totals first).
+    notes : tuple of str
+        The header: what each column means and which model and assumptions
+        produced it.
+    """
+
+    columns: Mapping[str, npt.NDArray[Any]]
+    tables: tuple[ReportTable, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def n_customers(self) -> int:
+        """Number of customer rows."""
+        return len(next(iter(self.columns.values())))
+
+    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
+        """Write the per-customer columns as CSV, the notes as leading ``#`` lines.
+
+        Returns the CSV text; writes it to ``path`` too when given.
+        """
+        buf = io.StringIO()
+        for note in self.notes:
+            buf.write(f"# {note}\n")
+        writer = csv.writer(buf, lineterminator="\n")
+        names = list(self.columns)
+        writer.writerow(names)
+        lists = [_csv_values(self.columns[n]) for n in names]
+        writer.writerows(zip(*lists, strict=True))
+        text = buf.getvalue()
+        if path is not None:
+            with open(os.fspath(path), "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+        return text
+
+    def format(self, *, top: int = 10, sort_by: str | None = None) -> str:
+        """Render the notes, the tables and the ``top`` customers as plain text."""
+        top = v.positive_int(top, "top", minimum=0)
+        parts = ["\n".join(f"# {n}" for n in self.notes)]
+        parts += [t.format() for t in self.tables]
+        if top:
+            key = sort_by or "total_amount"
+            if key not in self.columns:
+                raise InvalidInputError(
+                    f"sort_by must be one of {list(self.columns)!r}, got {key!r}"
+                )
+            order = np.argsort(-np.asarray(self.columns[key], dtype=float), kind="stable")[:top]
+            shown = list(self.columns)
+            rows = tuple(tuple(_display(self.columns[c][i]) for c in shown) for i in order.tolist())
+            parts.append(
+                ReportTable(f"Top {len(rows)} customers by {key}", tuple(shown), rows).format()
+            )
+        return "\n\n".join(parts) + "\n"
+
+
+def _display(x: Any) -> Any:
+    if isinstance(x, np.datetime64):
+        return str(x.astype("datetime64[D]"))
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def _csv_values(arr: npt.NDArray[Any]) -> list[Any]:
+    if np.issubdtype(arr.dtype, np.datetime64):
+        return [str(x) for x in arr.astype("datetime64[s]")]
+    if arr.dtype.kind == "f":
+        return [repr(round(x, 6)) if np.isfinite(x) else "nan" for x in arr.tolist()]
+    return list(arr.tolist())
+
+
+def _summary_columns(summary: CustomerSummary) -> dict[str, npt.NDArray[Any]]:
+    return {
+        "customer_id": summary.customer_id,
+        "first_purchase": summary.first,
+        "last_purchase": summary.last,
+        "n_purchases": summary.n_purchases,
+        "n_purchase_days": summary.n_periods,
+        "total_amount": summary.total_amount,
+        "mean_amount": summary.mean_amount,
+    }
+
+
+def _totals_table(log: TransactionLog, summary: CustomerSummary) -> ReportTable:
+    totals = summary.totals()
+    return ReportTable(
+        "Totals",
+        ("measure", "value"),
+        (
+            ("transactions in window", int(totals["purchases"])),
+            ("transactions after window (left out)", summary.n_rows_after_end),
+            ("customers", int(totals["customers"])),
+            ("total amount", totals["total_amount"]),
+            ("amount per customer", totals["amount_per_customer"]),
+            ("amount per purchase", totals["amount_per_purchase"]),
+            (
+                "customers with one purchase",
+                int(np.count_nonzero(summary.n_purchases == 1)),
+            ),
+            (
+                "time span",
+                f"{_display(summary.first.min())} .. {_display(summary.observation_end)}",
+            ),
+        ),
+    )
+
+
+def customer_report(
+    log: TransactionLog,
+    *,
+    observation_end: Any = None,
+    progress: Progress | None = None,
+) -> CustomerReport:
+    """Build the per-customer report of a transaction log.
+
+    Parameters
+    ----------
+    log : TransactionLog
+        The transactions.
+    observation_end : date or number, optional
+        End of the observation window (inclusive); defaults to the last time
+        in the log. Later rows are left out and counted in the totals.
+    progress : callable, optional
+        Called with a short message as each step starts (the command line
+        prints these on stderr).
+
+    Returns
+    -------
+    CustomerReport
+
+    Examples
+    --------
+    >>> from custrel import TransactionLog
+    >>> from custrel.report import customer_report
+    >>> log = TransactionLog.from_arrays(customer_id=[1, 1, 2], time=[0.0, 2.0, 1.0], amount=[5.0, 7.0, 3.0])
+    >>> rep = customer_report(log)
+    >>> rep.columns["total_amount"].tolist()
+    [12.0, 3.0]
+    """
+    if not isinstance(log, TransactionLog):
+        raise InvalidTypeError(f"log must be a TransactionLog, got {type(log).__name__}")
+    say = progress or (lambda _msg: None)
+    say(f"summarising {log.n_rows:,} transactions of {log.n_customers:,} customers")
+    summary = log.summarize(observation_end=observation_end)
+    columns: dict[str, npt.NDArray[Any]] = _summary_columns(summary)
+    notes: list[str] = [
+        "custrel customer report: one row per customer",
+        f"observation window ends {_display(summary.observation_end)} (inclusive); "
+        "amounts are net of returns (negative amounts)",
+        "n_purchases counts transactions; n_purchase_days counts distinct days with a purchase",
+    ]
+    tables: list[ReportTable] = [_totals_table(log, summary)]
+    return CustomerReport(columns=columns, tables=tuple(tables), notes=tuple(notes))
