@@ -9,11 +9,23 @@ The public API is the union of the submodules' ``__all__``.
 
 from __future__ import annotations
 
-from custrel import datasets, errors, models
+from custrel import datasets, errors, frames, models, pyramid, rfm
 from custrel.datasets import *  # noqa: F403
 from custrel.errors import *  # noqa: F403
+from custrel.frames import *  # noqa: F403
 from custrel.models import *  # noqa: F403
+from custrel.pyramid import *  # noqa: F403
+from custrel.rfm import *  # noqa: F403
 
 __version__ = "0.1.0"
 
-__all__ = sorted({*datasets.__all__, *errors.__all__, *models.__all__})
+__all__ = sorted(
+    {
+        *datasets.__all__,
+        *errors.__all__,
+        *frames.__all__,
+        *models.__all__,
+        *pyramid.__all__,
+        *rfm.__all__,
+    }
+)
