@@ -27,12 +27,13 @@ autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
-doctest_global_setup = "import numpy as np\nimport custrel\n"
+# Docstring examples run in their module's namespace under pytest; give the Sphinx doctest
+# builder the same public names so one example serves both.
+doctest_global_setup = "import numpy as np\nimport custrel\nfrom custrel import *  # noqa: F403\n"
 doctest_test_doctest_blocks = "default"
 exclude_patterns = ["_build"]
 templates_path: list[str] = []
 html_theme = "alabaster"
-html_static_path = ["_static"]
 nitpicky = False
 suppress_warnings = ["ref.python"]
 

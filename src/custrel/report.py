@@ -228,8 +228,10 @@ def customer_report(
     columns: dict[str, npt.NDArray[Any]] = _summary_columns(summary)
     notes: list[str] = [
         "custrel customer report: one row per customer",
-        f"observation window ends {_display(summary.observation_end)} (inclusive); "
-        "amounts are net of returns (negative amounts)",
+        (
+            f"observation window ends {_display(summary.observation_end)} (inclusive); "
+            "amounts are net of returns (negative amounts)"
+        ),
         "n_purchases counts transactions; n_purchase_days counts distinct days with a purchase",
     ]
     tables: list[ReportTable] = [_totals_table(log, summary)]
