@@ -9,7 +9,8 @@ The public API is the union of the submodules' ``__all__``.
 
 from __future__ import annotations
 
-from custrel import datasets, errors, frames, models, pyramid, rfm
+from custrel import channels, datasets, errors, frames, models, pyramid, rfm
+from custrel.channels import *  # noqa: F403
 from custrel.datasets import *  # noqa: F403
 from custrel.errors import *  # noqa: F403
 from custrel.frames import *  # noqa: F403
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = sorted(
     {
+        *channels.__all__,
         *datasets.__all__,
         *errors.__all__,
         *frames.__all__,
