@@ -84,6 +84,9 @@ _ABC_CUSTOMER_CUTOFFS = (0.15, 0.35)
 _PYRAMID_SHARES = (0.05, 0.15, 0.30, 0.50)
 _TIERS: tuple[Tier, ...] = tuple(Tier)
 _EPS = 1e-9
+#: A cumulative share within this of a cutoff counts as having reached it, so
+#: that rounding in sums like 0.5 + 0.3 + 0.15 does not move a customer.
+_SHARE_TOL = 1e-12
 
 
 # ---------------------------------------------------------------------------
@@ -258,10 +261,11 @@ def _gini_sorted(s: FloatArray) -> float:
     total = float(s.sum())
     if total == 0.0:
         return 0.0
-    # G = 2 Σ i·x_(i) / (n Σ x) − (n + 1)/n, i = 1..n over ascending x.
-    ranks = np.arange(1, n + 1, dtype=np.float64)
-    g = 2.0 * float(np.dot(ranks, s)) / (n * total) - (n + 1.0) / n
-    return min(max(g, 0.0), (n - 1.0) / n)
+    # G = Σ_{i<j} (x_(j) − x_(i)) / (n Σ x) = Σ_k k (n − k) (x_(k+1) − x_(k)) / (n Σ x):
+    # a sum of non-negative gaps, exactly 0 for equal values.
+    k = np.arange(1, n, dtype=np.float64)
+    g = float(np.dot(k * (n - k), np.diff(s))) / (n * total)
+    return min(g, (n - 1.0) / n)
 
 
 def lorenz_curve(values: Any) -> LorenzCurve:
@@ -289,7 +293,8 @@ def lorenz_curve(values: Any) -> LorenzCurve:
     With ``x_(1) <= ... <= x_(n)`` the sorted values, the curve passes through
     ``(i/n, Σ_{j<=i} x_(j) / Σ x)`` and
 
-    .. math:: G = \frac{2 \sum_i i\,x_{(i)}}{n \sum_i x_i} - \frac{n + 1}{n},
+    .. math:: G = \frac{\sum_i \sum_j |x_i - x_j|}{2 n \sum_i x_i}
+              = \frac{\sum_{k=1}^{n-1} k (n - k) (x_{(k+1)} - x_{(k)})}{n \sum_i x_i},
 
     which is 0 when all customers hold the same value and at most
     ``(n − 1)/n < 1`` when one customer holds everything. When every value is
@@ -666,7 +671,7 @@ def abc_analysis(
         cut = _cutoffs(_ABC_VALUE_CUTOFFS if cutoffs is None else cutoffs, "cutoffs")
         before, total = _cum_before(s)
         if total > 0:
-            rank_code = np.searchsorted(cut, before, side="right").astype(np.int64)
+            rank_code = np.searchsorted(cut - _SHARE_TOL, before, side="right").astype(np.int64)
             rank_code[s <= 0] = 2
         else:
             rank_code = np.full(n, 2, dtype=np.int64)
@@ -910,7 +915,13 @@ def _tier_labels(tiers: Any, name: str) -> IntArray:
         )
     f = v.as_float_array(arr, name, ndim=1)
     v.check_integer_valued(f, name)
-    v.check_range(f, name, low=1, high=4, hint="1 = PLATINUM, 2 = GOLD, 3 = IRON, 4 = LEAD")
+    bad = (f < 1) | (f > 4)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"{name} must be tiers 1..4, got {f[row]:g} at row {row}; "
+            "1 = PLATINUM, 2 = GOLD, 3 = IRON, 4 = LEAD"
+        )
     return f.astype(np.int64)
 
 
@@ -1326,7 +1337,9 @@ def customer_pyramid(
         else:
             before, total = _cum_before(s)
             if total > 0:
-                rank_tier = np.searchsorted(cum, before, side="right").astype(np.int64) + 1
+                rank_tier = (
+                    np.searchsorted(cum - _SHARE_TOL, before, side="right").astype(np.int64) + 1
+                )
                 rank_tier[s <= 0] = Tier.LEAD
             else:
                 rank_tier = np.full(n, int(Tier.LEAD), dtype=np.int64)
@@ -1618,8 +1631,7 @@ def key_accounts(values: Any, *, value_share: float = 0.8, customer_id: Any = No
         raise InvalidInputError(
             "values must include a positive value to find key accounts, got none"
         )
-    # Relative tolerance so that a share reached up to rounding counts as reached.
-    key_sorted = (before < target - 1e-12) & (s > 0)
+    key_sorted = (before < target - _SHARE_TOL) & (s > 0)
     key_sorted = key_sorted[_tie_first(s)]
     is_key = _scatter(order, key_sorted)
     kv = float(np.maximum(x[is_key], 0).sum())
