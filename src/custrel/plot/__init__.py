@@ -11,4 +11,6 @@ re-exports them all.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from custrel.plot._pyramid import plot_lorenz, plot_pyramid
+
+__all__: list[str] = ["plot_lorenz", "plot_pyramid"]
