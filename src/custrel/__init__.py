@@ -9,7 +9,8 @@ The public API is the union of the submodules' ``__all__``.
 
 from __future__ import annotations
 
-from custrel import channels, datasets, errors, frames, models, pyramid, rfm
+from custrel import btyd, channels, datasets, errors, frames, models, pyramid, rfm
+from custrel.btyd import *  # noqa: F403
 from custrel.channels import *  # noqa: F403
 from custrel.datasets import *  # noqa: F403
 from custrel.errors import *  # noqa: F403
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = sorted(
     {
+        *btyd.__all__,
         *channels.__all__,
         *datasets.__all__,
         *errors.__all__,

@@ -1,0 +1,226 @@
+"""Shared numeric helpers for maximum-likelihood fits (private).
+
+* :func:`compress_rows` merges identical data rows into weighted rows, so a
+  likelihood is evaluated once per distinct row instead of once per customer;
+* :func:`maximize_log_likelihood` maximises a weighted log-likelihood over
+  positive parameters in log space with an analytic gradient and returns the
+  estimates with standard errors from the Hessian;
+* :func:`hessian_from_gradient` differentiates an analytic gradient by central
+  differences.
+
+Any module may import from here; algorithm modules never import each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize
+
+from custrel.errors import ConvergenceError
+
+__all__: list[str] = []
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Log-likelihood and its gradient with respect to the natural parameters,
+#: both already summed over the (weighted) data.
+LogLikelihoodAndGradient = Callable[[FloatArray], tuple[float, FloatArray]]
+
+_LOG_BOUND = 30.0  # parameters live in [e^-30, e^30]: wide, but keeps exp() finite
+
+
+def compress_rows(
+    columns: Sequence[FloatArray], weights: FloatArray
+) -> tuple[tuple[FloatArray, ...], FloatArray, IntArray]:
+    """Merge identical rows of ``columns`` and add up their weights.
+
+    Parameters
+    ----------
+    columns : sequence of 1-D float arrays of equal length
+        The row values; two rows are identical when every column is equal.
+    weights : 1-D float array
+        Per-row weights.
+
+    Returns
+    -------
+    unique : tuple of arrays
+        The distinct rows, one array per column, sorted lexicographically
+        (first column first).
+    weights : array
+        The summed weight of each distinct row.
+    inverse : array of int64
+        For each input row, the index of its distinct row.
+
+    Notes
+    -----
+    One :func:`numpy.lexsort` and one :func:`numpy.add.reduceat`; no Python
+    loop over rows.
+    """
+    n = len(weights)
+    if n == 0:
+        return tuple(c.copy() for c in columns), weights.copy(), np.empty(0, dtype=np.int64)
+    order = np.lexsort(tuple(reversed(columns)))
+    sorted_cols = [c[order] for c in columns]
+    new = np.zeros(n, dtype=bool)
+    new[0] = True
+    for c in sorted_cols:
+        new[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(new)
+    unique = tuple(c[starts] for c in sorted_cols)
+    w = np.add.reduceat(weights[order], starts)
+    group = np.cumsum(new) - 1
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = group
+    return unique, w, inverse
+
+
+def hessian_from_gradient(
+    gradient: Callable[[FloatArray], FloatArray], x: FloatArray, *, step: float = 1e-5
+) -> FloatArray:
+    """Hessian by central differences of an analytic gradient, symmetrised.
+
+    The step is relative: ``step * max(1, |x_i|)``.
+    """
+    k = len(x)
+    h = np.empty((k, k))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = step * max(1.0, abs(float(x[i])))
+        h[i] = (gradient(x + e) - gradient(x - e)) / (2.0 * e[i])
+    return 0.5 * (h + h.T)
+
+
+@attrs.frozen
+class MaximumLikelihood:
+    """Outcome of :func:`maximize_log_likelihood` (private).
+
+    Attributes
+    ----------
+    params : ndarray
+        The estimates, natural scale.
+    log_likelihood : float
+        The maximised (weighted) log-likelihood.
+    standard_errors : ndarray
+        Square roots of the diagonal of the inverse observed information,
+        natural scale (NaN where the information matrix is not positive
+        definite).
+    covariance : ndarray
+        The estimated covariance matrix of the estimates, natural scale.
+    n_iterations : int
+        Optimizer iterations.
+    message : str
+        The optimizer's message.
+    at_boundary : bool
+        Whether a parameter ended at the edge of the search box.
+    """
+
+    params: FloatArray
+    log_likelihood: float
+    standard_errors: FloatArray
+    covariance: FloatArray
+    n_iterations: int
+    message: str
+    at_boundary: bool
+
+
+def maximize_log_likelihood(
+    loglik: LogLikelihoodAndGradient,
+    x0: FloatArray,
+    *,
+    total_weight: float,
+    model: str,
+    max_iterations: int = 2000,
+) -> MaximumLikelihood:
+    """Maximise a log-likelihood over positive parameters.
+
+    The search runs over ``u = log(theta)`` with L-BFGS-B and the analytic
+    gradient (chain rule: ``dLL/du = theta * dLL/dtheta``), on the mean
+    log-likelihood per unit weight so that tolerances do not depend on the
+    data size. Standard errors come from the observed information: the
+    Hessian of the total log-likelihood in ``u`` by central differences of
+    the analytic gradient, inverted, and mapped back by the delta method
+    (``se(theta_i) = theta_i * se(u_i)``; at the optimum the gradient is
+    zero, so this equals the inverse Hessian in ``theta``).
+
+    Raises
+    ------
+    ConvergenceError
+        If the optimizer reports failure with a gradient that is not close to
+        zero, or the log-likelihood is not finite at the start or the end.
+    """
+    scale = 1.0 / total_weight
+
+    def objective(u: FloatArray) -> tuple[float, FloatArray]:
+        theta = np.exp(u)
+        ll, grad = loglik(theta)
+        if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
+            return np.inf, np.zeros_like(u)
+        return -ll * scale, -grad * theta * scale
+
+    u0 = np.log(np.asarray(x0, dtype=np.float64))
+    f0, _ = objective(u0)
+    if not np.isfinite(f0):
+        raise ConvergenceError(
+            f"{model}: the log-likelihood is not finite at the starting values {np.exp(u0)!r}; "
+            "pass other starting values"
+        )
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(u0)
+    res = optimize.minimize(
+        objective,
+        u0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": max_iterations, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20},
+    )
+    u = np.asarray(res.x, dtype=np.float64)
+    f, g = objective(u)
+    message = str(res.message)
+    if not np.isfinite(f):
+        raise ConvergenceError(
+            f"{model}: the fit failed ({message}); the log-likelihood is not finite"
+        )
+    at_boundary = bool(np.any(np.abs(u) >= _LOG_BOUND - 1e-6))
+    if not res.success and float(np.max(np.abs(g))) > 1e-5 and not at_boundary:
+        raise ConvergenceError(
+            f"{model}: the optimizer did not converge: {message} "
+            f"(after {res.nit} iterations, largest gradient {float(np.max(np.abs(g))):.3g}); "
+            "check the data or pass other starting values"
+        )
+    theta = np.exp(u)
+    ll_total = -f / scale
+
+    def total_grad_u(uu: FloatArray) -> FloatArray:
+        th = np.exp(uu)
+        _, gr = loglik(th)
+        out: FloatArray = gr * th
+        return out
+
+    hess = hessian_from_gradient(total_grad_u, u, step=1e-5)
+    info = -hess
+    covariance = np.full((len(u), len(u)), np.nan)
+    se = np.full(len(u), np.nan)
+    if np.all(np.isfinite(info)):
+        try:
+            chol = np.linalg.cholesky(info)
+        except np.linalg.LinAlgError:
+            chol = None
+        if chol is not None:
+            inv_chol = np.linalg.inv(chol)
+            cov_u = inv_chol.T @ inv_chol
+            covariance = cov_u * np.outer(theta, theta)
+            se = np.sqrt(np.diag(covariance))
+    return MaximumLikelihood(
+        params=theta,
+        log_likelihood=float(ll_total),
+        standard_errors=se,
+        covariance=covariance,
+        n_iterations=int(res.nit),
+        message=message,
+        at_boundary=at_boundary,
+    )
