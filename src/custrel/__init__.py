@@ -9,9 +9,10 @@ The public API is the union of the submodules' ``__all__``.
 
 from __future__ import annotations
 
-from custrel import btyd, channels, datasets, errors, frames, models, pyramid, rfm
+from custrel import btyd, channels, clv, datasets, errors, frames, models, pyramid, rfm
 from custrel.btyd import *  # noqa: F403
 from custrel.channels import *  # noqa: F403
+from custrel.clv import *  # noqa: F403
 from custrel.datasets import *  # noqa: F403
 from custrel.errors import *  # noqa: F403
 from custrel.frames import *  # noqa: F403
@@ -25,6 +26,7 @@ __all__ = sorted(
     {
         *btyd.__all__,
         *channels.__all__,
+        *clv.__all__,
         *datasets.__all__,
         *errors.__all__,
         *frames.__all__,
