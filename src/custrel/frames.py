@@ -154,7 +154,9 @@ def rfm_summary_from_frame(
         gives their number, not a row), or rows are after the analysis date
         with ``after="raise"``.
     EmptyInputError
-        If the frame has no rows, or every row is after the analysis date.
+        If the frame has no rows. (When every row is after the analysis
+        date, the summary is empty but counts them, as
+        :func:`custrel.rfm_summary`.)
 
     Notes
     -----
@@ -234,11 +236,6 @@ def rfm_summary_from_frame(
             f"{n_after} rows are after analysis_date {_time_scalar(date_f, kind)}; "
             "pass after='exclude' to leave them out, or choose a later analysis_date"
         )
-    if n_after == info["n_rows"]:
-        raise EmptyInputError(
-            f"every row is after analysis_date {_time_scalar(date_f, kind)}; "
-            "choose a later analysis_date"
-        )
     kept = lf.filter(~cond_after) if n_after else lf
     agg = (
         kept.group_by(customer_col)
@@ -266,11 +263,7 @@ def rfm_summary_from_frame(
         last = column("__last").astype(np.float64)
     day_customer = day_number = n_days = None
     if frequency_basis == "days":
-        day_expr = (
-            nw.col(time_col).cast(nw.Date)
-            if is_date
-            else (t.dt.date() if kind == "datetime" else t.floor().cast(nw.Int64))
-        )
+        day_expr = t.dt.truncate("1d") if kind == "datetime" else t.floor().cast(nw.Int64)
         pairs = kept.select(nw.col(customer_col), day_expr.alias("__day")).unique().collect()
         pair_ids = _ids(pairs[customer_col].to_numpy())
         day_raw = np.asarray(pairs["__day"].to_numpy())

@@ -373,8 +373,16 @@ class RFMSummary:
         ------
         InvalidInputError
             On an unknown ``monetary_basis`` or ``unit``.
+        EmptyInputError
+            If the summary has no customers (every row was after the
+            analysis date).
         """
         v.choice(monetary_basis, "monetary_basis", _MONETARY_BASES)
+        if self.n_customers == 0:
+            raise EmptyInputError(
+                f"no customer bought on or before analysis_date {self.analysis_date} "
+                f"({self.n_rows_after} rows are after it); choose a later analysis_date"
+            )
         unit_used: str | float = (
             unit if unit is not None else ("day" if self.time_kind == "datetime" else 1.0)
         )
@@ -433,7 +441,9 @@ def rfm_summary(
         What to do with rows after ``analysis_date``: ``"raise"`` (default)
         refuses them; ``"exclude"`` leaves them out and counts them in
         :attr:`RFMSummary.n_rows_after`. Customers whose every row is after
-        the date are not in the summary.
+        the date are not in the summary; when every row is after it, the
+        summary is empty (no customers) but still counts the rows, so that it
+        merges with the summaries of other slices.
 
     Returns
     -------
@@ -446,8 +456,6 @@ def rfm_summary(
     InvalidInputError
         If ``analysis_date`` is not of the log's kind of time, on an unknown
         option, or if rows lie after ``analysis_date`` and ``after="raise"``.
-    EmptyInputError
-        If every row is after ``analysis_date``.
 
     Notes
     -----
@@ -484,11 +492,6 @@ def rfm_summary(
                 f"{n_after} rows are after analysis_date {_time_scalar(date_f, kind)} "
                 f"(the first at row {row}, time {_time_scalar(float(t[row]), kind)}); "
                 "pass after='exclude' to leave them out, or choose a later analysis_date"
-            )
-        if n_after == log.n_rows:
-            raise EmptyInputError(
-                f"every row is after analysis_date {_time_scalar(date_f, kind)}; "
-                "choose a later analysis_date"
             )
         keep = ~late
         t, codes, amount = t[keep], codes[keep], amount[keep]
@@ -784,8 +787,20 @@ def rfm_table(
 
 
 def _quantile_edges(x: FloatArray, k: int) -> FloatArray:
-    """The k−1 inner j/k quantiles (linear interpolation, as numpy and pandas)."""
-    return np.quantile(x, np.arange(1, k) / k)
+    """The k−1 inner j/k quantiles, linear interpolation at an exactly computed position.
+
+    The position (n − 1)·j/k is split in integer arithmetic into a whole part
+    and a remainder, so a whole-number position gives exactly that order
+    statistic (floating point could land an ulp below it).
+    """
+    n = len(x)
+    num = (n - 1) * np.arange(1, k, dtype=np.int64)
+    lo = num // k
+    frac = (num % k) / k
+    hi = np.minimum(lo + 1, n - 1)
+    part = np.partition(x, np.unique(np.concatenate([lo, hi])))
+    out: FloatArray = part[lo] + (part[hi] - part[lo]) * frac
+    return out
 
 
 def _bin(x: FloatArray, edges: FloatArray) -> IntArray:
@@ -816,8 +831,8 @@ def _check_thresholds(thresholds: Any, k: int) -> dict[str, FloatArray]:
         if (steps <= 0).any():
             pos = int(np.flatnonzero(steps <= 0)[0]) + 1
             raise InvalidInputError(
-                f"thresholds[{dim!r}] must be strictly increasing, got {arr[pos]!r} "
-                f"after {arr[pos - 1]!r} at position {pos}"
+                f"thresholds[{dim!r}] must be strictly increasing, got {float(arr[pos])!r} "
+                f"after {float(arr[pos - 1])!r} at position {pos}"
             )
         out[dim] = arr
     return out
@@ -976,10 +991,14 @@ def rfm_scores(
     Notes
     -----
     Quantile scores use the k − 1 inner quantiles q_j = Q(j/k) of the values
-    (linear interpolation, as ``numpy.quantile`` and ``pandas.qcut``) as cut
-    points: level(x) = 1 + #{j : q_j < x}, i.e. the right-closed bins of
+    as cut points, with the linear interpolation of ``numpy.quantile`` and
+    ``pandas.qcut``: q_j = x_(i) + f·(x_(i+1) − x_(i)) at the position
+    (n − 1)·j/k = i + f of the sorted values, computed exactly in integers.
+    level(x) = 1 + #{j : q_j < x}, i.e. the right-closed bins of
     ``pandas.qcut(x, k)``. Wherever ``pandas.qcut`` succeeds (its edges are
-    distinct) the levels are identical to its labels.
+    distinct) the levels equal its labels, except that pandas computes the
+    position in floating point: when it is a whole number pandas can land an
+    ulp below the data value there and put that customer one level higher.
 
     Tie policy: the level depends only on the value, so equal values always
     get equal scores; ties are never split as equal-count binning
