@@ -9,13 +9,25 @@ The public API is the union of the submodules' ``__all__``.
 
 from __future__ import annotations
 
-from custrel import btyd, channels, clv, datasets, errors, frames, models, pyramid, rfm
+from custrel import (
+    btyd,
+    channels,
+    clv,
+    datasets,
+    errors,
+    frames,
+    lifecycle,
+    models,
+    pyramid,
+    rfm,
+)
 from custrel.btyd import *  # noqa: F403
 from custrel.channels import *  # noqa: F403
 from custrel.clv import *  # noqa: F403
 from custrel.datasets import *  # noqa: F403
 from custrel.errors import *  # noqa: F403
 from custrel.frames import *  # noqa: F403
+from custrel.lifecycle import *  # noqa: F403
 from custrel.models import *  # noqa: F403
 from custrel.pyramid import *  # noqa: F403
 from custrel.rfm import *  # noqa: F403
@@ -30,6 +42,7 @@ __all__ = sorted(
         *datasets.__all__,
         *errors.__all__,
         *frames.__all__,
+        *lifecycle.__all__,
         *models.__all__,
         *pyramid.__all__,
         *rfm.__all__,
