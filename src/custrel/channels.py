@@ -501,7 +501,7 @@ class DecisionMatrix:
         if inf.any():
             i, j = _val.first_bad(inf)
             raise InvalidInputError(
-                f"scores must be finite or nan (missing), got {x[i, j]!r} at [{i}, {j}] "
+                f"scores must be finite or nan (missing), got {float(x[i, j])!r} at [{i}, {j}] "
                 f"(criterion {criteria[j].name!r})"
             )
         ids = _as_ids(self.candidate_id, n)
