@@ -823,3 +823,51 @@ BAD: list[tuple[str, Callable[[], object], type[Exception], str]] = [
 def test_bad_inputs(call: Callable[[], object], exc: type[Exception], match: str) -> None:
     with pytest.raises(exc, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------
+# Figures (plot extra)
+# ---------------------------------------------------------------------------
+
+
+def test_figures_draw_and_save(tmp_path: Any) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from custrel.plot import plot_lorenz, plot_pyramid
+
+    values = np.random.default_rng(0).lognormal(3.0, 1.0, 200)
+    figs = [
+        plot_pyramid(customer_pyramid(values), title="mine"),
+        plot_lorenz(lorenz_curve(values)),
+        plot_lorenz(whale_curve(values - 20.0)),
+    ]
+    try:
+        assert figs[0].axes[0].get_title() == "mine"
+        labels = [t.get_text() for t in figs[0].axes[0].texts]
+        assert labels[0].startswith("platinum: 10 customers (5%)")
+        assert figs[1].axes[0].get_title().startswith("Lorenz curve (Gini 0.")
+        assert "peak" in figs[2].axes[0].get_legend().get_texts()[2].get_text()
+        for i, fig in enumerate(figs):
+            out = tmp_path / f"fig{i}.png"
+            fig.savefig(out)
+            assert out.stat().st_size > 1000
+    finally:
+        for fig in figs:
+            plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("name", "arg", "match"),
+    [
+        ("plot_pyramid", [1, 2], r"pyramid must be a Pyramid \(from customer_pyramid\), got list"),
+        ("plot_lorenz", [1, 2], r"curve must be a LorenzCurve or a WhaleCurve, got list"),
+    ],
+    ids=["pyramid-type", "lorenz-type"],
+)
+def test_figures_bad_inputs(name: str, arg: Any, match: str) -> None:
+    pytest.importorskip("matplotlib")
+    import custrel.plot
+
+    with pytest.raises(InvalidTypeError, match=match):
+        getattr(custrel.plot, name)(arg)

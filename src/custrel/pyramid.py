@@ -113,15 +113,21 @@ def _ids(customer_id: Any, n: int) -> npt.NDArray[Any]:
             ids = ids.astype(str)
         except (TypeError, ValueError):  # pragma: no cover - str() of anything works
             raise InvalidTypeError("customer_id must hold strings or integers") from None
-    order = np.argsort(ids, kind="stable")
-    s = ids[order]
+    s = np.sort(ids)
     dup = np.flatnonzero(s[1:] == s[:-1])
     if dup.size:
-        row = int(order[dup[0] + 1])
-        raise InvalidInputError(
-            f"customer_id must be unique, got {ids[row].item()!r} again at row {row}; "
-            "aggregate to one value per customer first"
-        )
+        # the first repeated id (in input order) and the row where it comes back
+        repeated = np.isin(ids, s[dup + 1])
+        seen = np.flatnonzero(repeated)
+        first_rows = {}
+        for row in seen.tolist():
+            key = ids[row].item()
+            if key in first_rows:
+                raise InvalidInputError(
+                    f"customer_id must be unique, got {key!r} again at row {row}; "
+                    "aggregate to one value per customer first"
+                )
+            first_rows[key] = row
     return v.readonly(ids.copy())
 
 
@@ -152,21 +158,24 @@ def _cutoffs(cutoffs: Any, name: str) -> FloatArray:
     return arr
 
 
-def _tie_first(sorted_values: FloatArray) -> IntArray:
-    """For each position of a sorted array, the first position of its tie group."""
-    n = len(sorted_values)
-    start = np.ones(n, dtype=bool)
-    start[1:] = sorted_values[1:] != sorted_values[:-1]
-    return np.maximum.accumulate(np.where(start, np.arange(n, dtype=np.int64), 0))
+def _top_counts(n: int, cum_shares: FloatArray) -> IntArray:
+    """Customers in classes ``0..j`` by cumulative customer shares: ``ceil(c_j n)``."""
+    return np.ceil(cum_shares * n - _EPS).astype(np.int64)
 
 
-def _rank_classes(n: int, cum_shares: FloatArray) -> IntArray:
-    """Class (0-based) of each rank 0..n-1 given cumulative customer shares of the classes.
+def _share_counts(s_desc: FloatArray, cum_shares: FloatArray) -> IntArray:
+    """Customers in classes ``0..j`` by cumulative value shares.
 
-    The first ``ceil(cum_shares[j] * n)`` ranks belong to classes ``0..j``.
+    A customer belongs to classes ``0..j`` while the customers ranked above it
+    hold less than ``c_j`` of the positive total; customers without a positive
+    value belong to none of them.
     """
-    bounds = np.ceil(cum_shares * n - _EPS).astype(np.int64)
-    return np.searchsorted(bounds, np.arange(n, dtype=np.int64), side="right").astype(np.int64)
+    before, total = _cum_before(s_desc)
+    if not total > 0:
+        return np.zeros(len(cum_shares), dtype=np.int64)
+    npos = int(np.count_nonzero(s_desc > 0))
+    m = np.searchsorted(before, cum_shares - _SHARE_TOL, side="left")
+    return np.minimum(m, npos).astype(np.int64)
 
 
 def _cum_before(sorted_desc: FloatArray) -> tuple[FloatArray, float]:
@@ -182,14 +191,27 @@ def _cum_before(sorted_desc: FloatArray) -> tuple[FloatArray, float]:
     return before, total
 
 
-def _scatter(order: IntArray, sorted_values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    out = np.empty_like(sorted_values)
-    out[order] = sorted_values
-    return out
+def _sorted_desc(values: FloatArray) -> FloatArray:
+    """The values sorted from highest to lowest (one ascending sort, reversed view)."""
+    return np.sort(values)[::-1]
 
 
-def _desc_order(values: FloatArray) -> IntArray:
-    return np.argsort(-values, kind="stable").astype(np.int64)
+def _codes(x: FloatArray, s_desc: FloatArray, top: IntArray) -> IntArray:
+    """Class (0 = best) of each customer from the size of the top classes.
+
+    ``top[j]`` customers, best first, are nominally in classes ``0..j``. The
+    lowest of their values is a threshold: every customer at or above it is
+    in a class no worse than ``j``, so tied customers never split (a tied group
+    that straddles the boundary joins the better class), and the classes follow
+    from ``len(top)`` comparisons instead of an argsort.
+    """
+    code = np.zeros(len(x), dtype=np.int64)
+    for m in top.tolist():
+        if m >= 1:
+            code += x < s_desc[m - 1]
+        else:
+            code += 1
+    return code
 
 
 def _group_stats(
@@ -256,16 +278,17 @@ def _nonnegative(values: FloatArray, name: str = "values") -> None:
     )
 
 
-def _gini_sorted(s: FloatArray) -> float:
+def _gini_sorted(s: FloatArray, cum: FloatArray | None = None) -> float:
+    """Gini of ascending values ``s``; ``cum`` is their cumulative sum if known."""
     n = len(s)
-    total = float(s.sum())
-    if total == 0.0:
-        return 0.0
-    # G = Σ_{i<j} (x_(j) − x_(i)) / (n Σ x) = Σ_k k (n − k) (x_(k+1) − x_(k)) / (n Σ x):
-    # a sum of non-negative gaps, exactly 0 for equal values.
-    k = np.arange(1, n, dtype=np.float64)
-    g = float(np.dot(k * (n - k), np.diff(s))) / (n * total)
-    return min(g, (n - 1.0) / n)
+    if s[0] == s[-1]:
+        return 0.0  # equal values: exactly 0, whatever the rounding
+    if cum is None:
+        cum = np.cumsum(s)
+    total = float(cum[-1])
+    # Σ_i (2i − n − 1) x_(i) = (n − 1) Σ x − 2 Σ_{i<n} C_i, with C_i the cumulative sums.
+    g = ((n - 1.0) * total - 2.0 * float(cum[:-1].sum())) / (n * total)
+    return min(max(g, 0.0), (n - 1.0) / n)
 
 
 def lorenz_curve(values: Any) -> LorenzCurve:
@@ -317,11 +340,12 @@ def lorenz_curve(values: Any) -> LorenzCurve:
     cum = np.empty(n + 1)
     cum[0] = 0.0
     np.cumsum(s, out=cum[1:])
-    share = cum / total if total > 0 else np.arange(n + 1) / n
+    cshare = np.arange(n + 1, dtype=np.float64) / n
+    share = cum / total if total > 0 else cshare.copy()
     return LorenzCurve(
-        customer_share=v.readonly(np.arange(n + 1, dtype=np.float64) / n),
+        customer_share=v.readonly(cshare),
         value_share=v.readonly(share),
-        gini=_gini_sorted(s),
+        gini=_gini_sorted(s, cum[1:]),
         total=total,
     )
 
@@ -660,21 +684,14 @@ def abc_analysis(
     v.choice(by, "by", ("value", "customers", "data"))
     n = len(x)
     ids = _ids(customer_id, n)
-    order = _desc_order(x)
-    s = x[order]
-    first = _tie_first(s)
+    s = _sorted_desc(x)
     pareto = break_even = sub = None
     if by == "customers":
         cut = _cutoffs(_ABC_CUSTOMER_CUTOFFS if cutoffs is None else cutoffs, "cutoffs")
-        rank_code = _rank_classes(n, cut)
+        top = _top_counts(n, cut)
     elif by == "value":
         cut = _cutoffs(_ABC_VALUE_CUTOFFS if cutoffs is None else cutoffs, "cutoffs")
-        before, total = _cum_before(s)
-        if total > 0:
-            rank_code = np.searchsorted(cut - _SHARE_TOL, before, side="right").astype(np.int64)
-            rank_code[s <= 0] = 2
-        else:
-            rank_code = np.full(n, 2, dtype=np.int64)
+        top = _share_counts(s, cut)
     else:
         if cutoffs is not None:
             raise InvalidInputError(
@@ -682,8 +699,8 @@ def abc_analysis(
             )
         ab, bc, pareto, break_even, sub = _abc_data_limits(s)
         cut = np.array([ab / n, bc / n])
-        rank_code = np.searchsorted(np.array([ab, bc]), np.arange(n), side="right").astype(np.int64)
-    code = _scatter(order, rank_code[first])
+        top = np.array([ab, bc], dtype=np.int64)
+    code = _codes(x, s, top)
     count, value_sum, cshare, vshare, mean = _group_stats(code, x, 3)
     return ABCResult(
         customer_id=ids,
@@ -1330,20 +1347,9 @@ def customer_pyramid(
             )
         sh = _shares(_PYRAMID_SHARES if shares is None else shares, "shares", 4)
         cum = np.cumsum(sh)[:3]
-        order = _desc_order(x)
-        s = x[order]
-        if by == "customers":
-            rank_tier = _rank_classes(n, cum) + 1
-        else:
-            before, total = _cum_before(s)
-            if total > 0:
-                rank_tier = (
-                    np.searchsorted(cum - _SHARE_TOL, before, side="right").astype(np.int64) + 1
-                )
-                rank_tier[s <= 0] = Tier.LEAD
-            else:
-                rank_tier = np.full(n, int(Tier.LEAD), dtype=np.int64)
-        tier = _scatter(order, rank_tier[_tie_first(s)])
+        s = _sorted_desc(x)
+        top = _top_counts(n, cum) if by == "customers" else _share_counts(s, cum)
+        tier = _codes(x, s, top) + 1
     elif by == "threshold":
         if thresholds is None:
             raise InvalidInputError(
@@ -1624,16 +1630,14 @@ def key_accounts(values: Any, *, value_share: float = 0.8, customer_id: Any = No
     target = v.scalar(value_share, "value_share", low=0.0, high=1.0, low_inclusive=False)
     n = len(x)
     ids = _ids(customer_id, n)
-    order = _desc_order(x)
-    s = x[order]
-    before, total = _cum_before(s)
+    total = float(np.maximum(x, 0.0).sum())
     if not total > 0:
         raise InvalidInputError(
             "values must include a positive value to find key accounts, got none"
         )
-    key_sorted = (before < target - _SHARE_TOL) & (s > 0)
-    key_sorted = key_sorted[_tie_first(s)]
-    is_key = _scatter(order, key_sorted)
+    s = _sorted_desc(x)
+    top = _share_counts(s, np.array([target]))
+    is_key = _codes(x, s, top) == 0
     kv = float(np.maximum(x[is_key], 0).sum())
     count = int(is_key.sum())
     return KeyAccounts(
@@ -1789,8 +1793,7 @@ def customer_priority(values: Any, *, credit_cost: Any = None, customer_id: Any 
         net = x - c
     else:
         net = x.copy()
-    order = _desc_order(net)
-    s = net[order]
-    first = _tie_first(s)
-    rank = _scatter(order, first + 1)
+    # rank = 1 + the number of customers with a strictly higher net value
+    asc = np.sort(net)
+    rank = (n - np.searchsorted(asc, net, side="right") + 1).astype(np.int64)
     return Priority(customer_id=ids, net_value=v.readonly(net), rank=v.readonly(rank))
