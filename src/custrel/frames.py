@@ -198,8 +198,9 @@ def rfm_summary_from_frame(
         stamp = np.datetime64(round(date_f), "s").item()
         lit = nw.lit(stamp)
         if is_date:
-            t = t.cast(nw.Datetime("us"))
-        cond_after = t > lit
+            cond_after = t.cast(nw.Datetime("us")) > lit  # compare dates as midnights
+        else:
+            cond_after = t > lit
     else:
         cond_after = t > nw.lit(date_f)
     amt = nw.col(amount_col)
@@ -263,7 +264,12 @@ def rfm_summary_from_frame(
         last = column("__last").astype(np.float64)
     day_customer = day_number = n_days = None
     if frequency_basis == "days":
-        day_expr = t.dt.truncate("1d") if kind == "datetime" else t.floor().cast(nw.Int64)
+        if is_date:
+            day_expr = t
+        elif kind == "datetime":
+            day_expr = t.dt.truncate("1d")
+        else:
+            day_expr = t.floor().cast(nw.Int64)
         pairs = kept.select(nw.col(customer_col), day_expr.alias("__day")).unique().collect()
         pair_ids = _ids(pairs[customer_col].to_numpy())
         day_raw = np.asarray(pairs["__day"].to_numpy())
