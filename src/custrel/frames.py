@@ -197,10 +197,8 @@ def rfm_summary_from_frame(
     if kind == "datetime":
         stamp = np.datetime64(round(date_f), "s").item()
         lit = nw.lit(stamp)
-        if is_date:
-            cond_after = t.cast(nw.Datetime("us")) > lit  # compare dates as midnights
-        else:
-            cond_after = t > lit
+        # a Date column is compared as midnights
+        cond_after = t.cast(nw.Datetime("us")) > lit if is_date else t > lit
     else:
         cond_after = t > nw.lit(date_f)
     amt = nw.col(amount_col)
