@@ -1,25 +1,297 @@
-"""Sample data: the CDNOW file format and the data bundled with the package.
+"""Sample data: a seeded synthetic generator, a bundled sample and the CDNOW format.
 
-The CDNOW data (Fader & Hardie) are whitespace-separated lines
-``customer_id  id_in_master  yyyymmdd  n_cds  dollars`` without a header;
-:func:`load_cdnow` reads them into a :class:`~custrel.TransactionLog`
-with the number of CDs as the ``volume`` column.
+* :func:`generate_transactions` simulates a customer base with real
+  structure (acquisition over time, heterogeneous purchase rates, dropout and
+  spend, optional costs) as a :class:`~custrel.TransactionLog`, vectorised so
+  that ten million rows take seconds.
+* :func:`load_sample` reads the small log bundled with the package
+  (``custrel/data/sample_transactions.csv``), made by the generator.
+* :func:`load_cdnow` reads the CDNOW data (Fader & Hardie): whitespace-separated
+  lines ``customer_id  id_in_master  yyyymmdd  n_cds  dollars`` without a
+  header, with the number of CDs as the ``volume`` column.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
+from custrel import _validate as v
 from custrel.errors import EmptyInputError, InvalidInputError
-from custrel.models import TransactionLog
+from custrel.models import UNIT_DAYS, TransactionLog, time_to_float
 
-if TYPE_CHECKING:
-    from pathlib import Path
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
-__all__ = ["load_cdnow"]
+_DAY = 86400
+#: File name of the bundled sample inside the package's ``data`` folder.
+_SAMPLE_FILE = "sample_transactions.csv"
+#: How the bundled sample was made (see ``benchmarks/make_sample.py``).
+_SAMPLE_ARGS: dict[str, Any] = {
+    "n_customers": 3000,
+    "start": "2021-01-01",
+    "end": "2023-12-31",
+    "rng": 20240101,
+}
+
+
+def generate_transactions(
+    n_customers: int,
+    *,
+    start: Any = "2021-01-01",
+    end: Any = "2023-12-31",
+    rng: np.random.Generator | int | None = None,
+    unit: str | float = "week",
+    acquisition_window: float = 0.5,
+    r: float = 0.243,
+    alpha: float = 4.414,
+    a: float = 0.793,
+    b: float = 2.426,
+    p: float = 6.25,
+    q: float = 3.74,
+    gamma: float = 15.44,
+    costs: bool = True,
+) -> TransactionLog:
+    r"""Simulate the transactions of a customer base with realistic structure.
+
+    Each customer is acquired at a random time, buys at its own rate while it
+    is alive, may drop out after each repeat purchase, and spends around its
+    own mean: the story of the BG/NBD and Gamma-Gamma models, so the later
+    models have real structure to find.
+
+    Parameters
+    ----------
+    n_customers : int
+        Number of customers (>= 1). Customer ids are the integers
+        ``1 .. n_customers``.
+    start, end : date-like or float
+        The observation window. ISO date strings, :class:`datetime.date` or
+        ``numpy.datetime64`` make a log with calendar times (whole days);
+        numbers make a log with numeric times.
+    rng : numpy.random.Generator, int or None
+        Source of randomness; an int seeds a new generator, so equal seeds
+        give equal logs.
+    unit : str or float
+        For calendar windows, the time unit the rate parameters refer to
+        (``"day"``, ``"week"``, ``"month"``, ``"quarter"``, ``"year"`` or a
+        number of days); ``"week"`` by default, as in the CDNOW fits. Ignored
+        for numeric windows, whose rates are per unit of the numbers.
+    acquisition_window : float
+        Share of the window, from ``start``, over which first purchases are
+        spread uniformly; in (0, 1].
+    r, alpha : float
+        Purchase rates while alive: ``lambda ~ Gamma(shape=r, rate=alpha)``
+        per ``unit``.
+    a, b : float
+        Dropout: after each repeat purchase a customer leaves for good with
+        probability ``p_drop ~ Beta(a, b)``.
+    p, q, gamma : float
+        Spend (Gamma-Gamma): a customer's spend rate
+        ``nu ~ Gamma(shape=q, rate=gamma)``, each amount
+        ``~ Gamma(shape=p, rate=nu)``, rounded to cents; the mean amount is
+        ``p * gamma / (q - 1)`` across customers.
+    costs : bool
+        If True (default), add ``volume`` (items), ``product_cost`` (a
+        per-customer share of the amount, ``Beta(5, 5)``, mean 50 %),
+        ``service_cost`` (``Gamma(2, 1)`` per transaction),
+        ``marketing_cost`` (10 on each customer's first purchase, the
+        acquisition cost) and ``transaction_cost`` (1 per transaction), so
+        that :meth:`~custrel.TransactionLog.profit` is meaningful and some
+        customers lose money.
+
+    Returns
+    -------
+    TransactionLog
+        Rows in time order (ties by customer id). Every customer has at
+        least its first purchase; repeat purchases follow.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``end`` is not after ``start``, the two are of different kinds,
+        or a parameter is out of range.
+
+    Notes
+    -----
+    Customer *i* is acquired (makes its first purchase) at
+    :math:`A_i \sim U(s, s + w (e - s))`, with rates
+    :math:`\lambda_i \sim \Gamma(r, \alpha)` and dropout probability
+    :math:`p_i \sim B(a, b)` (BG/NBD, Fader, Hardie & Lee 2005). Repeat
+    purchases arrive as a Poisson process of rate :math:`\lambda_i` on
+    :math:`(A_i, e]`; after each one the customer drops out with probability
+    :math:`p_i`, so it makes :math:`N_i = \min(M_i, K_i)` repeat purchases,
+    :math:`M_i \sim \text{Geom}(p_i)` and
+    :math:`K_i \sim \text{Poisson}(\lambda_i (e - A_i))`. Their times are
+    the first :math:`N_i` of :math:`K_i` uniform order statistics, drawn
+    without materialising the rest: :math:`U_{(j)} = S_j / S_{K+1}` with
+    :math:`S_j` cumulative standard exponentials and
+    :math:`S_{K+1} = S_{N} + \Gamma(K + 1 - N)`. Amounts follow the
+    Gamma-Gamma model (Fader & Hardie 2013). The defaults are the published
+    CDNOW estimates (per week): r = 0.243, alpha = 4.414, a = 0.793,
+    b = 2.426; p = 6.25, q = 3.74, gamma = 15.44.
+
+    Everything is vectorised: one draw per customer per parameter and one
+    per repeat purchase, a cumulative sum and one sort by time.
+
+    References
+    ----------
+    .. [1] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting
+       your customers the easy way: an alternative to the Pareto/NBD model."
+       Marketing Science 24(2), 275-284.
+    .. [2] Fader, P. S. and Hardie, B. G. S. (2013). "The Gamma-Gamma model
+       of monetary value."
+
+    Examples
+    --------
+    >>> from custrel.datasets import generate_transactions
+    >>> log = generate_transactions(200, rng=7)
+    >>> log.n_customers, log.time_kind, log.optional_columns[:2]
+    (200, 'datetime', ('volume', 'product_cost'))
+    >>> generate_transactions(200, rng=7) == log
+    True
+    >>> numeric = generate_transactions(50, start=0.0, end=78.0, rng=1, costs=False)
+    >>> numeric.time_kind, bool(numeric.time.max() <= 78.0)
+    ('numeric', True)
+    """
+    n = v.positive_int(n_customers, "n_customers")
+    gen = v.as_rng(rng)
+    w = v.scalar(acquisition_window, "acquisition_window", low=0.0, high=1.0, low_inclusive=False)
+    for name, value in (("r", r), ("alpha", alpha), ("a", a), ("b", b), ("p", p), ("gamma", gamma)):
+        v.scalar(value, name, low=0.0, low_inclusive=False)
+    v.scalar(q, "q", low=1.0, low_inclusive=False, hint="the mean spend needs q > 1")
+    calendar = not isinstance(start, int | float | np.integer | np.floating) or isinstance(
+        start, bool
+    )
+    kind: Literal["datetime", "numeric"] = "datetime" if calendar else "numeric"
+    s = time_to_float(start, kind, "start")
+    e = time_to_float(end, kind, "end")
+    if calendar:
+        s, e = s / _DAY, e / _DAY  # compute in days
+    if not e > s:
+        raise InvalidInputError(f"end must be after start, got start={start!r}, end={end!r}")
+    if calendar:
+        if isinstance(unit, str):
+            v.choice(unit, "unit", tuple(UNIT_DAYS))
+            unit_len = UNIT_DAYS[unit]
+        else:
+            unit_len = v.scalar(unit, "unit", low=0.0, low_inclusive=False)
+    else:
+        unit_len = 1.0
+
+    # one draw per customer
+    acquired = s + w * (e - s) * gen.random(n)
+    lam = gen.gamma(r, 1.0 / alpha, n) / unit_len  # per day (calendar) or per unit
+    p_drop = gen.beta(a, b, n)
+    nu = gen.gamma(q, 1.0 / gamma, n)
+    window = e - acquired
+    k_arrivals = gen.poisson(lam * window)
+    max_repeats = gen.geometric(np.clip(p_drop, 1e-12, 1.0))
+    n_repeat = np.minimum(k_arrivals, max_repeats).astype(np.int64)
+
+    # repeat-purchase times: the first N of K uniform order statistics
+    total_repeat = int(n_repeat.sum())
+    owner = np.repeat(np.arange(n, dtype=np.int64), n_repeat)
+    cum = np.cumsum(gen.standard_exponential(total_repeat))
+    ends = np.cumsum(n_repeat)
+    before = np.concatenate(([0.0], cum))[ends - n_repeat]  # cum value before each segment
+    s_n = np.where(n_repeat > 0, np.concatenate(([0.0], cum))[ends] - before, 0.0)
+    denom = s_n + gen.standard_gamma(np.maximum(k_arrivals - n_repeat + 1, 1).astype(np.float64))
+    cum -= before[owner]
+    cum /= denom[owner]
+    repeat_times = acquired[owner] + window[owner] * cum
+
+    cust = np.concatenate((np.arange(n, dtype=np.int64), owner))
+    times = np.concatenate((acquired, repeat_times))
+    del cum, repeat_times
+    amount = np.round(gen.gamma(p, 1.0, len(cust)) / nu[cust], 2)
+
+    if calendar:
+        days = np.minimum(np.floor(times), np.floor(e)).astype(np.int64)
+        order = np.argsort(days * n + cust, kind="stable")
+        time_col: Any = (days[order] * _DAY).astype("datetime64[s]")
+    else:
+        times = np.minimum(times, e)
+        order = np.lexsort((cust, times))
+        time_col = times[order]
+    cust = cust[order]
+    amount = amount[order]
+    extra: dict[str, Any] = {}
+    if costs:
+        first = order < n  # the first n rows before sorting are the acquisitions
+        share = gen.beta(5.0, 5.0, n)
+        extra = {
+            "volume": 1.0 + gen.poisson(amount / 25.0).astype(np.float64),
+            "product_cost": np.round(amount * share[cust], 2),
+            "service_cost": np.round(gen.gamma(2.0, 1.0, len(cust)), 2),
+            "marketing_cost": np.where(first, 10.0, 0.0),
+            "transaction_cost": np.ones(len(cust)),
+        }
+    return TransactionLog.from_arrays(customer_id=cust + 1, time=time_col, amount=amount, **extra)
+
+
+def sample_path() -> Path:
+    """The path of the bundled sample CSV file (see :func:`load_sample`).
+
+    Examples
+    --------
+    >>> from custrel.datasets import sample_path
+    >>> sample_path().name
+    'sample_transactions.csv'
+    """
+    return Path(__file__).resolve().parent / "data" / _SAMPLE_FILE
+
+
+def load_sample(**kwargs: Any) -> TransactionLog:
+    """Load the small synthetic log bundled with the package.
+
+    Three thousand customers observed from 2021-01-01 to 2023-12-31, made by
+    :func:`generate_transactions` with seed 20240101 and the default
+    (CDNOW-like) parameters; columns ``customer_id, date, amount, volume,
+    product_cost, service_cost, marketing_cost, transaction_cost``.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to :meth:`~custrel.TransactionLog.from_csv` (for example
+        ``engine="python"``).
+
+    Returns
+    -------
+    TransactionLog
+
+    Examples
+    --------
+    >>> from custrel.datasets import load_sample
+    >>> log = load_sample()
+    >>> log.n_customers, log.time_kind
+    (3000, 'datetime')
+    >>> round(float(log.profit().sum()) / float(log.amount.sum()), 2) < 0.4
+    True
+    """
+    columns = {f: f for f in _SAMPLE_COST_COLUMNS}
+    return TransactionLog.from_csv(
+        sample_path(),
+        customer_col="customer_id",
+        time_col="date",
+        amount_col="amount",
+        columns=columns,
+        **kwargs,
+    )
+
+
+_SAMPLE_COST_COLUMNS = (
+    "volume",
+    "product_cost",
+    "service_cost",
+    "marketing_cost",
+    "transaction_cost",
+)
+
+__all__ = ["generate_transactions", "load_cdnow", "load_sample", "sample_path"]
 
 
 def load_cdnow(path: str | os.PathLike[str] | Path) -> TransactionLog:
@@ -95,3 +367,11 @@ def load_cdnow(path: str | os.PathLike[str] | Path) -> TransactionLog:
         volume=cds,
         date_format="%Y%m%d",
     )
+
+
+def _write_sample(path: str | os.PathLike[str] | Path | None = None) -> Path:
+    """Regenerate the bundled sample file (maintainers only); returns its path."""
+    target = Path(path) if path is not None else sample_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    generate_transactions(**_SAMPLE_ARGS).to_csv(target, time_col="date")
+    return target

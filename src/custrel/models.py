@@ -22,7 +22,7 @@ import enum
 import importlib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import attrs
 import numpy as np
@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from custrel import _validate as v
 from custrel.errors import (
+    CustrelError,
     EmptyInputError,
     InvalidInputError,
     InvalidTypeError,
@@ -427,7 +428,22 @@ def _parse_iso(arr: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
     if nat.any():
         row = int(np.flatnonzero(nat)[0])
         raise InvalidInputError(f"{name} is missing at row {row} (got {arr[row]!r})")
+    # numpy reads "17" as the year 17 and "2024-05" as 1 May: accept only full dates
+    partial = np.char.str_len(np.char.strip(arr)) < _ISO_DATE_LEN
+    if partial.any():
+        row = int(np.flatnonzero(partial)[0])
+        raise InvalidInputError(_partial_date_message(name, arr[row].item(), row))
     return out
+
+
+_ISO_DATE_LEN = len("2024-01-31")
+
+
+def _partial_date_message(name: str, value: Any, row: int) -> str:
+    return (
+        f"{name} has an unparseable date {value!r} at row {row}; dates must be full "
+        "ISO 8601 dates (YYYY-MM-DD, optionally with a time); pass date_format for other forms"
+    )
 
 
 def _parse_objects(arr: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
@@ -451,6 +467,8 @@ def _parse_objects(arr: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
                 ) from None
             if np.isnat(out_dt[-1]):
                 raise InvalidInputError(f"{name} is missing at row {row} (got {item!r})")
+            if len(item.strip()) < _ISO_DATE_LEN:
+                raise InvalidInputError(_partial_date_message(name, item, row))
         elif isinstance(item, int | float | np.integer | np.floating) and not isinstance(
             item, bool
         ):
@@ -568,13 +586,15 @@ def _factorize(values: Any, name: str = "customer_id") -> tuple[IntArray, npt.ND
         lo, hi = int(arr.min()), int(arr.max())
         span = hi - lo + 1
         if span <= 4 * len(arr) + 1024:
-            shifted = (arr - lo).astype(np.intp, copy=False)
+            # dense ids: a presence table instead of a sort
+            idx = arr.astype(np.int64) if lo == 0 else np.subtract(arr, lo, dtype=np.int64)
             present = np.zeros(span, dtype=bool)
-            present[shifted] = True
+            present[idx] = True
+            if present.all():  # ids lo..hi all used: the shifted ids are the codes
+                return idx, np.arange(lo, hi + 1, dtype=np.int64)
             codes_of = np.cumsum(present, dtype=np.int64) - 1
-            return codes_of[shifted], np.flatnonzero(present).astype(np.int64) + lo
-        labels = np.unique(arr.astype(np.int64))
-        return np.searchsorted(labels, arr).astype(np.int64), labels
+            return np.take(codes_of, idx), np.flatnonzero(present).astype(np.int64) + lo
+        return _factorize_by_sort(arr.astype(np.int64, copy=False))
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr)
         if bad.any():
@@ -597,6 +617,19 @@ def _factorize(values: Any, name: str = "customer_id") -> tuple[IntArray, npt.ND
             raise InvalidInputError(f"{name} is missing (empty) at row {row}")
     labels, codes = np.unique(arr, return_inverse=True)
     return codes.astype(np.int64).reshape(-1), labels
+
+
+def _factorize_by_sort(arr: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any]]:
+    """Codes into the sorted unique values by one argsort (no hashing, no searchsorted)."""
+    order = np.argsort(arr, kind="stable")
+    ordered = arr[order]
+    new = np.empty(len(arr), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    labels = ordered[new]
+    codes = np.empty(len(arr), dtype=np.int64)
+    codes[order] = np.cumsum(new, dtype=np.int64) - 1
+    return codes, labels
 
 
 def _optional_column(value: Any, name: str, n: int) -> FloatArray | None:
@@ -743,8 +776,21 @@ class TransactionLog:
             "transaction_cost": transaction_cost,
             "indirect_benefit": indirect_benefit,
         }
-        cols = {k: _optional_column(val, k, n) for k, val in optional.items()}
-        return cls(codes, labels, times, amt.copy() if amt is amount else amt, **cols)
+        return cls._assemble(codes, labels, times, amt.copy() if amt is amount else amt, optional)
+
+    @classmethod
+    def _assemble(
+        cls,
+        codes: IntArray,
+        labels: npt.NDArray[Any],
+        times: npt.NDArray[Any],
+        amount: FloatArray,
+        optional: Mapping[str, Any],
+    ) -> TransactionLog:
+        """Check the optional columns and build the log from validated parts."""
+        n = len(codes)
+        cols = {k: _optional_column(optional.get(k), k, n) for k in OPTIONAL_FIELDS}
+        return cls(codes, labels, times, amount, **cols)
 
     @classmethod
     def from_records(cls, records: Iterable[Transaction | Mapping[str, Any]]) -> TransactionLog:
@@ -822,6 +868,7 @@ class TransactionLog:
         date_format: str | None = None,
         delimiter: str = ",",
         engine: Literal["auto", "python", "pyarrow", "polars"] = "auto",
+        id_type: Literal["auto", "str"] = "auto",
     ) -> TransactionLog:
         """Read a log from a delimited text file with a header row.
 
@@ -843,7 +890,13 @@ class TransactionLog:
         engine : {"auto", "python", "pyarrow", "polars"}
             ``"python"`` uses the standard library and always works;
             ``"auto"`` takes pyarrow or polars when installed (faster on large
-            files) and falls back to the standard library.
+            files) and falls back to the standard library. Every engine gives
+            the same log: the engines only split the text into fields, and
+            custrel types the values the same way for all of them.
+        id_type : {"auto", "str"}
+            ``"auto"`` reads customer ids as integers when every id is an
+            integer written plainly (``17``, not ``017``), else as text;
+            ``"str"`` always keeps the text.
 
         Returns
         -------
@@ -858,6 +911,7 @@ class TransactionLog:
             data rows from 0, not the header).
         """
         v.choice(engine, "engine", ("auto", "python", "pyarrow", "polars"))
+        v.choice(id_type, "id_type", ("auto", "str"))
         p = os.fspath(path)
         if not os.path.isfile(p):
             raise InvalidInputError(f"path {p!r} does not exist or is not a file")
@@ -868,18 +922,22 @@ class TransactionLog:
                     f"columns has an unknown field {key!r}; known fields are {OPTIONAL_FIELDS!r}"
                 )
         wanted = {"customer_id": customer_col, "time": time_col, "amount": amount_col, **extra}
-        raw = _read_csv_columns(p, list(wanted.values()), delimiter, engine)
-        data = {field: raw[col] for field, col in wanted.items()}
-        if len(data["customer_id"]) == 0:
-            raise EmptyInputError(f"{p!r} is empty: it has a header and no rows")
-        time_values = data.pop("time")
-        ids = data.pop("customer_id")
-        return cls.from_arrays(
-            customer_id=ids,
-            time=_coerce_time_strings(time_values, date_format),
-            date_format=date_format,
-            **{k: _to_float_column(col, wanted[k]) for k, col in data.items()},
+        if len(set(wanted.values())) != len(wanted):
+            raise InvalidInputError(f"each field needs its own column, got {wanted!r}")
+        raw = _read_csv_columns(
+            p, list(wanted.values()), {customer_col, time_col}, delimiter, engine
         )
+        data = {field: raw[col] for field, col in wanted.items()}
+        ids = data.pop("customer_id")
+        n_rows = len(ids.codes) if isinstance(ids, _Coded) else len(ids)
+        if n_rows == 0:
+            raise EmptyInputError(f"{p!r} is empty: it has a header and no rows")
+        times = _csv_times(data.pop("time"), date_format)
+        codes, labels = _csv_customers(ids, id_type)
+        numbers = {k: _to_float_column(col, wanted[k]) for k, col in data.items()}
+        amount = numbers.pop("amount")
+        v.check_finite(amount, "amount")
+        return cls._assemble(codes, labels, times, amount, numbers)
 
     @classmethod
     def from_frame(
@@ -1042,6 +1100,62 @@ class TransactionLog:
             Transaction(**dict(zip(names, row, strict=True))) for row in zip(*lists, strict=True)
         ]
 
+    def to_csv(
+        self,
+        path: str | os.PathLike[str] | Path,
+        *,
+        customer_col: str = "customer_id",
+        time_col: str = "time",
+        amount_col: str = "amount",
+        delimiter: str = ",",
+    ) -> None:
+        """Write the log as a delimited text file with a header row.
+
+        The optional columns keep their field names. Calendar times are
+        written as ISO 8601 (``2024-01-05`` when every time is midnight,
+        else ``2024-01-05T10:30:00``); numbers with :func:`repr`, so
+        :meth:`from_csv` reads back an equal log (with ``columns`` naming the
+        optional columns).
+
+        Parameters
+        ----------
+        path : path-like
+            The file to write (overwritten).
+        customer_col, time_col, amount_col : str
+            Header names of the three required columns.
+        delimiter : str
+            Field separator.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> log = TransactionLog.from_arrays(customer_id=["a", "b"], time=["2024-01-05", "2024-01-06"], amount=[1.5, 2])
+        >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+        >>> log.to_csv(path)
+        >>> with open(path) as fh:
+        ...     print(fh.read().strip())
+        customer_id,time,amount
+        a,2024-01-05,1.5
+        b,2024-01-06,2.0
+        >>> TransactionLog.from_csv(path) == log
+        True
+        """
+        cols = self.to_arrays()
+        header = [customer_col, time_col, amount_col, *self.optional_columns]
+        if self.time_kind == "datetime":
+            whole_days = not bool(np.any(self.time.astype(np.int64) % int(_SECONDS_PER_DAY)))
+            times: list[Any] = np.datetime_as_string(
+                self.time, unit="D" if whole_days else "s"
+            ).tolist()
+        else:
+            times = cols["time"].tolist()
+        lists = [cols["customer_id"].tolist(), times, cols["amount"].tolist()]
+        lists += [cols[f].tolist() for f in self.optional_columns]
+        with open(os.fspath(path), "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(zip(*lists, strict=True))
+
     def to_frame(self, backend: Literal["pandas", "polars", "pyarrow"] = "pandas") -> Any:
         """Return the log as a dataframe of ``backend`` (needs that library)."""
         v.choice(backend, "backend", ("pandas", "polars", "pyarrow"))
@@ -1052,6 +1166,8 @@ class TransactionLog:
                 f"backend {backend!r} is not installed; pip install {backend}"
             ) from None
         cols = self.to_arrays()
+        if backend == "polars" and self.time_kind == "datetime":
+            cols["time"] = cols["time"].astype("datetime64[us]")  # polars has no seconds unit
         if backend == "pyarrow":
             return module.table(cols)
         return module.DataFrame(cols)
@@ -1119,8 +1235,13 @@ class TransactionLog:
         """
         return _unit_seconds(unit, self.time_kind, name)
 
-    def elapsed(self, unit: str | float = "day", *, since: Any = None) -> FloatArray:
-        """Per row, the time elapsed since ``since`` (default: the first row's time) in ``unit``."""
+    def elapsed(self, unit: str | float | None = None, *, since: Any = None) -> FloatArray:
+        """Per row, the time elapsed since ``since`` (default: the first row's time) in ``unit``.
+
+        ``unit`` defaults to ``"day"`` for calendar logs and 1.0 for numeric logs.
+        """
+        if unit is None:
+            unit = "day" if self.time_kind == "datetime" else 1.0
         t = self.numeric_time()
         origin = float(t.min()) if since is None else self.to_time_float(since, "since")
         return (t - origin) / self.unit_length(unit)
@@ -1201,54 +1322,86 @@ class TransactionLog:
             out and counted in :attr:`CustomerSummary.n_rows_after_end`;
             customers whose first purchase is after it are not in the summary.
             Defaults to the last time in the log.
-        period : str or float
-            The period used to count distinct purchase periods
-            (see :meth:`period_index`); by default ``"day"`` for calendar
-            logs and 1.0 for numeric logs.
+        period : str or float, optional
+            The period used to count distinct purchase periods:
+            ``"day"``, ``"week"`` (Monday to Sunday), ``"month"``,
+            ``"quarter"``, ``"year"`` (calendar periods) or a number of days
+            for calendar logs; a positive number for numeric logs, whose
+            periods are ``[k * period, (k + 1) * period)``. By default
+            ``"day"`` for calendar logs and 1.0 for numeric logs.
 
         Returns
         -------
         CustomerSummary
+            One row per customer with a purchase in the window, in the order
+            of :attr:`customer_labels`.
 
         Raises
         ------
         InvalidInputError
-            If ``observation_end`` is before the first purchase in the log.
+            If ``observation_end`` is before the first purchase in the log,
+            or ``period`` is not a valid period for the log's kind of time.
 
         Notes
         -----
-        One pass of :func:`numpy.bincount` and ``minimum.at`` / ``maximum.at``
-        over integer codes plus one sort of a composite (customer, period)
-        key; no Python loop over rows.
+        Periods are aligned to the calendar (or to multiples of the period
+        from 0), not to the log's first purchase, so a customer's count
+        does not depend on which other customers share the log: the summary
+        of a log split by customer and concatenated equals the summary of
+        the whole.
+
+        The work is vectorised over rows: :func:`numpy.bincount` for counts
+        and sums, ``minimum.at`` / ``maximum.at`` for first and last times,
+        and one in-place sort of a composite (customer, period) integer key,
+        built in cache-sized chunks, for the distinct periods. Calendar times
+        are used as integer seconds, without a float copy. Extra memory is
+        one key array (4 or 8 bytes per row) plus one byte per row.
+
+        Examples
+        --------
+        >>> log = TransactionLog.from_arrays(customer_id=[1, 1, 1, 2],
+        ...     time=["2024-01-01T09:00", "2024-01-01T17:00", "2024-01-03", "2024-01-02"],
+        ...     amount=[10.0, 5.0, -2.0, 7.0])
+        >>> s = log.summarize()
+        >>> s.n_purchases.tolist(), s.n_periods.tolist(), s.total_amount.tolist()
+        ([3, 1], [2, 1], [13.0, 7.0])
+        >>> s.first[0], s.last[0]
+        (np.datetime64('2024-01-01T09:00:00'), np.datetime64('2024-01-03T00:00:00'))
+        >>> s2 = log.summarize(observation_end="2024-01-02")
+        >>> s2.n_purchases.tolist(), s2.n_rows_after_end
+        ([2, 1], 1)
         """
-        t = self.numeric_time()
+        datetime_kind = self.time_kind == "datetime"
+        if period is None:
+            period = "day" if datetime_kind else 1.0
+        _check_period(period, self.time_kind)
         codes = self.customer_code
         amount = self.amount
-        if period is None:
-            period = "day" if self.time_kind == "datetime" else 1.0
-        periods = self.period_index(period)
+        # calendar times as int64 seconds (a view, no copy); numbers as they are
+        t: npt.NDArray[Any] = self.time.view(np.int64) if datetime_kind else self.time
         n_after = 0
         if observation_end is None:
-            end = float(t.max())
+            end_value: Any = t.max()
         else:
-            end = self.to_time_float(observation_end, "observation_end")
-            first_time = float(t.min())
-            if end < first_time:
+            end_f = self.to_time_float(observation_end, "observation_end")
+            first_value = t.min()
+            if end_f < float(first_value):
                 raise InvalidInputError(
                     f"observation_end {observation_end!r} is before the first purchase in the log "
-                    f"({self._format_time(first_time)})"
+                    f"({self._format_time(float(first_value))}); choose an end on or after it"
                 )
-            keep = t <= end
+            end_value = np.int64(np.floor(end_f)) if datetime_kind else end_f
+            keep = t <= end_value
             n_after = int(self.n_rows - np.count_nonzero(keep))
             if n_after:
-                t, codes, amount, periods = t[keep], codes[keep], amount[keep], periods[keep]
+                t, codes, amount = t[keep], codes[keep], amount[keep]
+            del keep
         return _summarize_arrays(
             codes,
             self.customer_labels,
             t,
             amount,
-            periods,
-            end=end,
+            end=end_value,
             time_kind=self.time_kind,
             n_after=n_after,
             period=period,
@@ -1338,14 +1491,106 @@ class CustomerSummary:
             yield dict(zip(names, vals, strict=True))
 
 
+#: Rows per chunk when a per-row temporary is built in pieces (fits in cache).
+_CHUNK = 1 << 18
+
+
+def _check_period(period: str | float, kind: TimeKind) -> None:
+    if isinstance(period, str):
+        if kind == "numeric":
+            raise InvalidInputError(
+                f"period must be a positive number for a log with numeric times, got {period!r}"
+            )
+        v.choice(period, "period", tuple(UNIT_DAYS))
+    else:
+        v.scalar(period, "period", low=0.0, low_inclusive=False)
+
+
+def _absolute_periods(t: npt.NDArray[Any], kind: TimeKind, period: str | float) -> IntArray:
+    """Per value, the number of the calendar-aligned period it falls in.
+
+    ``t`` holds int64 seconds since the epoch for calendar logs, floats for
+    numeric logs. Days are calendar days, weeks run Monday to Sunday
+    (1970-01-01 was a Thursday), months, quarters and years are calendar
+    ones, a number of days counts from the epoch; numeric periods count
+    from 0.
+    """
+    if kind == "numeric":
+        return np.floor(t / float(period)).astype(np.int64)
+    if period == "day":
+        return t // 86400
+    if period == "week":
+        return (t // 86400 + 3) // 7
+    if period in ("month", "quarter"):
+        months = t.view("datetime64[s]").astype("datetime64[M]").view(np.int64)
+        return months if period == "month" else months // 3
+    if period == "year":
+        return t.view("datetime64[s]").astype("datetime64[Y]").view(np.int64)
+    seconds = float(period) * _SECONDS_PER_DAY
+    if seconds == int(seconds):
+        return t // int(seconds)
+    return np.floor(t / seconds).astype(np.int64)
+
+
+def _distinct_periods(
+    codes: IntArray,
+    t: npt.NDArray[Any],
+    counts: IntArray,
+    *,
+    kind: TimeKind,
+    period: str | float,
+    t_min: Any,
+    t_max: Any,
+) -> IntArray:
+    """Per customer, the number of distinct periods with a row.
+
+    One in-place sort of the composite key ``code * span + period``, built
+    chunk by chunk into a single uint32 (or int64) array; the number of key
+    changes inside each customer's block of the sorted key is its count.
+    """
+    k = len(counts)
+    n = len(codes)
+    lo = int(_absolute_periods(np.asarray([t_min]), kind, period)[0])
+    hi = int(_absolute_periods(np.asarray([t_max]), kind, period)[0])
+    span = hi - lo + 1
+    key_range = k * span
+    if key_range >= 2**62:  # pragma: no cover - absurdly fine periods: fall back to a lexsort
+        per = _absolute_periods(t, kind, period)
+        order = np.lexsort((per, codes))
+        sorted_codes, sorted_per = codes[order], per[order]
+        flags = np.empty(n, dtype=bool)
+        flags[0] = True
+        flags[1:] = (sorted_codes[1:] != sorted_codes[:-1]) | (sorted_per[1:] != sorted_per[:-1])
+    else:
+        key_dtype = np.uint32 if key_range < 2**32 else np.int64
+        key = np.empty(n, dtype=key_dtype)
+        for i in range(0, n, _CHUNK):
+            j = min(i + _CHUNK, n)
+            part = _absolute_periods(t[i:j], kind, period)
+            part -= lo
+            part += codes[i:j] * span
+            key[i:j] = part
+        del part
+        key.sort()
+        flags = np.empty(n, dtype=bool)
+        flags[0] = True
+        np.not_equal(key[1:], key[:-1], out=flags[1:])
+        del key
+    present = counts > 0
+    block_counts = counts[present]
+    starts = np.cumsum(block_counts) - block_counts
+    out = np.zeros(k, dtype=np.int64)
+    out[present] = np.add.reduceat(flags.view(np.uint8), starts, dtype=np.int64)
+    return out
+
+
 def _summarize_arrays(
     codes: IntArray,
     labels: npt.NDArray[Any],
-    t: FloatArray,
+    t: npt.NDArray[Any],
     amount: FloatArray,
-    periods: IntArray,
     *,
-    end: float,
+    end: Any,
     time_kind: TimeKind,
     n_after: int,
     period: str | float,
@@ -1353,24 +1598,25 @@ def _summarize_arrays(
     k = len(labels)
     count = np.bincount(codes, minlength=k)
     total = np.bincount(codes, weights=amount, minlength=k)
-    first = np.full(k, np.inf)
-    last = np.full(k, -np.inf)
+    if time_kind == "datetime":
+        info = np.iinfo(np.int64)
+        first = np.full(k, info.max, dtype=np.int64)
+        last = np.full(k, info.min, dtype=np.int64)
+    else:
+        first = np.full(k, np.inf)
+        last = np.full(k, -np.inf)
     np.minimum.at(first, codes, t)
     np.maximum.at(last, codes, t)
-    # distinct (customer, period) pairs: one sort of a composite integer key
-    pmin = int(periods.min()) if len(periods) else 0
-    span = int(periods.max()) - pmin + 1 if len(periods) else 1
-    key = codes * span + (periods - pmin)
-    if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
-        key = np.sort(key)
-    if len(key):
-        starts = np.empty(len(key), dtype=bool)
-        starts[0] = True
-        np.not_equal(key[1:], key[:-1], out=starts[1:])
-        n_periods = np.bincount(key[starts] // span, minlength=k)
-    else:
-        n_periods = np.zeros(k, dtype=np.int64)
     present = count > 0
+    n_periods = _distinct_periods(
+        codes,
+        t,
+        count,
+        kind=time_kind,
+        period=period,
+        t_min=first[present].min(),
+        t_max=last[present].max(),
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
     if not present.all():
@@ -1378,17 +1624,17 @@ def _summarize_arrays(
         count, n_periods = count[present], n_periods[present]
         total, first, last, mean = total[present], first[present], last[present], mean[present]
     if time_kind == "datetime":
-        first_out: npt.NDArray[Any] = first.astype(np.int64).astype("datetime64[s]")
-        last_out: npt.NDArray[Any] = last.astype(np.int64).astype("datetime64[s]")
+        first_out: npt.NDArray[Any] = first.view("datetime64[s]")
+        last_out: npt.NDArray[Any] = last.view("datetime64[s]")
         end_out: Any = np.datetime64(int(end), "s")
     else:
-        first_out, last_out, end_out = first, last, end
+        first_out, last_out, end_out = first, last, float(end)
     return CustomerSummary(
         customer_id=labels,
         first=first_out,
         last=last_out,
-        n_purchases=count.astype(np.int64),
-        n_periods=n_periods.astype(np.int64),
+        n_purchases=count.astype(np.int64, copy=False),
+        n_periods=n_periods,
         total_amount=total,
         mean_amount=mean,
         observation_end=end_out,
@@ -1402,12 +1648,26 @@ def _summarize_arrays(
 # ---------------------------------------------------------------------------
 
 
+class _Coded(NamedTuple):
+    """A text column as integer codes into its distinct values (from a fast engine)."""
+
+    codes: IntArray
+    values: npt.NDArray[Any]
+
+    def expand(self) -> npt.NDArray[Any]:
+        return self.values[self.codes]
+
+
+_Column = npt.NDArray[Any] | _Coded
+
+
 def _read_csv_columns(
-    path: str, names: list[str], delimiter: str, engine: str
-) -> dict[str, npt.NDArray[Any]]:
+    path: str, names: list[str], coded: set[str], delimiter: str, engine: str
+) -> dict[str, _Column]:
+    """Read the named columns: text arrays, or codes (``coded``) / floats from a fast engine."""
     if engine in ("auto", "pyarrow"):
         try:
-            return _read_csv_pyarrow(path, names, delimiter)
+            return _read_csv_pyarrow(path, names, coded, delimiter)
         except ImportError:
             if engine == "pyarrow":
                 raise MissingDependencyError(
@@ -1415,7 +1675,7 @@ def _read_csv_columns(
                 ) from None
     if engine in ("auto", "polars"):
         try:
-            return _read_csv_polars(path, names, delimiter)
+            return _read_csv_polars(path, names, coded, delimiter)
         except ImportError:
             if engine == "polars":
                 raise MissingDependencyError(
@@ -1432,7 +1692,16 @@ def _check_header(path: str, header: Sequence[str], names: list[str]) -> None:
             )
 
 
-def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, npt.NDArray[Any]]:
+def _read_header(path: str, names: list[str], delimiter: str) -> None:
+    with open(path, encoding="utf-8") as fh:
+        first_line = fh.readline()
+    if not first_line.strip():
+        raise EmptyInputError(f"{path!r} is empty: it has no header and no rows")
+    header = [h.strip() for h in next(csv.reader([first_line], delimiter=delimiter))]
+    _check_header(path, header, names)
+
+
+def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, _Column]:
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
@@ -1445,72 +1714,98 @@ def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, n
         for row_no, row in enumerate(reader):
             if not row:
                 continue
-            if len(row) < len(header):
+            if len(row) != len(header):
                 raise InvalidInputError(
                     f"{path!r} row {row_no} has {len(row)} fields, the header has {len(header)}"
                 )
             for j, i in enumerate(idx):
                 cols[j].append(row[i].strip())
-    return {
-        n: np.asarray(c, dtype=str) if c else np.empty(0, dtype=str)
-        for n, c in zip(names, cols, strict=True)
-    }
+    out: dict[str, _Column] = {}
+    for n, c in zip(names, cols, strict=True):
+        arr = np.asarray(c, dtype=str) if c else np.empty(0, dtype=str)
+        empty = arr == ""
+        if empty.any():
+            first = int(np.flatnonzero(empty)[0])
+            raise InvalidInputError(f"column {n!r} is missing a value at row {first} of {path!r}")
+        out[n] = arr
+    return out
 
 
-def _read_csv_pyarrow(path: str, names: list[str], delimiter: str) -> dict[str, npt.NDArray[Any]]:
+def _read_csv_pyarrow(
+    path: str, names: list[str], coded: set[str], delimiter: str
+) -> dict[str, _Column]:
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    with open(path, encoding="utf-8") as fh:
-        first_line = fh.readline()
-    if not first_line.strip():
-        raise EmptyInputError(f"{path!r} is empty: it has no header and no rows")
-    header = [h.strip() for h in next(csv.reader([first_line], delimiter=delimiter))]
-    _check_header(path, header, names)
-    # Read every wanted column as text: typing happens in one place (from_arrays),
-    # so both engines produce identical logs and identical error messages.
-    table = pacsv.read_csv(
-        path,
-        parse_options=pacsv.ParseOptions(delimiter=delimiter),
-        convert_options=pacsv.ConvertOptions(
-            include_columns=names,
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=True,
-            null_values=[""],  # only empty fields are missing; "nan" is a value to reject
-        ),
-    )
-    out: dict[str, npt.NDArray[Any]] = {}
+    _read_header(path, names, delimiter)
+    # Read every wanted column as text: typing happens in one place (from_csv /
+    # from_arrays), so all engines produce identical logs and identical messages.
+    try:
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=names,
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=True,
+                null_values=[""],  # only empty fields are missing; "nan" is a value to reject
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise InvalidInputError(f"{path!r} cannot be read as CSV: {exc}") from None
+    out: dict[str, _Column] = {}
     for n in names:
-        col = table.column(n)
+        col = table.column(n).combine_chunks()
         if col.null_count:
             mask = col.is_null().to_numpy(zero_copy_only=False)
             row = int(np.flatnonzero(mask)[0])
             raise InvalidInputError(f"column {n!r} is missing a value at row {row} of {path!r}")
-        out[n] = np.asarray(col.to_numpy(zero_copy_only=False).astype(str))
+        if n in coded:
+            enc = pc.dictionary_encode(col)
+            out[n] = _Coded(
+                enc.indices.to_numpy().astype(np.int64),
+                np.char.strip(np.asarray(enc.dictionary.to_pylist(), dtype=str)),
+            )
+            continue
+        try:
+            out[n] = pc.cast(col, pa.float64()).to_numpy()
+        except pa.ArrowInvalid:  # not all numbers: let from_csv name the bad value
+            out[n] = np.asarray(col.to_numpy(zero_copy_only=False).astype(str))
     return out
 
 
-def _read_csv_polars(path: str, names: list[str], delimiter: str) -> dict[str, npt.NDArray[Any]]:
+def _read_csv_polars(
+    path: str, names: list[str], coded: set[str], delimiter: str
+) -> dict[str, _Column]:
     import polars as pl
 
-    with open(path, encoding="utf-8") as fh:
-        first_line = fh.readline()
-    if not first_line.strip():
-        raise EmptyInputError(f"{path!r} is empty: it has no header and no rows")
-    header = [h.strip() for h in next(csv.reader([first_line], delimiter=delimiter))]
-    _check_header(path, header, names)
-    df = pl.read_csv(path, separator=delimiter, columns=names, infer_schema=False)
-    out: dict[str, npt.NDArray[Any]] = {}
+    _read_header(path, names, delimiter)
+    try:
+        df = pl.read_csv(path, separator=delimiter, columns=names, infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise InvalidInputError(f"{path!r} cannot be read as CSV: {exc}") from None
+    out: dict[str, _Column] = {}
     for n in names:
         s = df[n]
         if s.null_count():
             row = int(np.flatnonzero(s.is_null().to_numpy())[0])
             raise InvalidInputError(f"column {n!r} is missing a value at row {row} of {path!r}")
-        out[n] = s.to_numpy().astype(str)
+        if n in coded:
+            values = s.unique().sort()
+            codes = (s.rank("dense") - 1).to_numpy().astype(np.int64)
+            out[n] = _Coded(codes, np.char.strip(np.asarray(values.to_list(), dtype=str)))
+            continue
+        try:
+            out[n] = s.str.strip_chars().cast(pl.Float64, strict=True).to_numpy()
+        except pl.exceptions.PolarsError:  # not all numbers: let from_csv name the bad value
+            out[n] = s.to_numpy().astype(str)
     return out
 
 
-def _to_float_column(col: npt.NDArray[Any], header: str) -> FloatArray:
+def _to_float_column(col: _Column, header: str) -> FloatArray:
+    if isinstance(col, _Coded):  # pragma: no cover - numeric columns are never coded
+        col = col.expand()
     if col.dtype.kind in "iuf":
         return col.astype(np.float64)
     try:
@@ -1524,6 +1819,46 @@ def _to_float_column(col: npt.NDArray[Any], header: str) -> FloatArray:
                     f"column {header!r} has a non-numeric value {s!r} at row {row}"
                 ) from None
         raise  # pragma: no cover
+
+
+def _typed_ids(values: npt.NDArray[Any], id_type: str) -> npt.NDArray[Any]:
+    """Text ids as int64 when every one is a plain integer (``"auto"``), else as text."""
+    if id_type == "str" or values.dtype.kind not in "US" or len(values) == 0:
+        return values
+    try:
+        ints = values.astype(np.int64)
+    except (ValueError, OverflowError):
+        return values
+    # only canonical spellings ("12", "-3"; not "012" or "+3") become numbers, so no
+    # two distinct ids ever merge and the ids read back as written
+    if not np.array_equal(ints.astype(values.dtype), values):
+        return values
+    return ints
+
+
+def _csv_customers(col: _Column, id_type: str) -> tuple[IntArray, npt.NDArray[Any]]:
+    """Codes and sorted labels of a CSV customer column."""
+    if not isinstance(col, _Coded):
+        return _factorize(_typed_ids(col, id_type))
+    values = _typed_ids(col.values, id_type)
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return np.take(rank, col.codes), values[order]
+
+
+def _csv_times(col: _Column, date_format: str | None) -> npt.NDArray[Any]:
+    """Parse a CSV time column; distinct values once when the engine coded them."""
+    if isinstance(col, _Coded):
+        try:
+            parsed = parse_times(
+                _coerce_time_strings(col.values, date_format), "time", date_format=date_format
+            )
+        except CustrelError:
+            col = col.expand()  # parse again row by row for a message with the right row
+        else:
+            return np.take(parsed, col.codes)
+    return parse_times(_coerce_time_strings(col, date_format), "time", date_format=date_format)
 
 
 def _coerce_time_strings(col: npt.NDArray[Any], date_format: str | None) -> npt.NDArray[Any]:
