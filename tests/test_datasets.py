@@ -1,0 +1,200 @@
+"""Tests of custrel.datasets: the synthetic generator, the bundled sample and CDNOW."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from custrel import EmptyInputError, InvalidInputError, InvalidTypeError, TransactionLog
+from custrel.datasets import (
+    _SAMPLE_ARGS,
+    generate_transactions,
+    load_cdnow,
+    load_sample,
+    sample_path,
+)
+
+# ---------------------------------------------------------------------------
+# generate_transactions
+# ---------------------------------------------------------------------------
+
+
+def first_rows(log: TransactionLog) -> np.ndarray:
+    """Per customer, the row index of its first transaction (rows are in time order)."""
+    first = np.full(log.n_customers, log.n_rows)
+    np.minimum.at(first, log.customer_code, np.arange(log.n_rows))
+    return first
+
+
+def test_generator_is_seeded_and_structured() -> None:
+    log = generate_transactions(500, rng=3)
+    assert log == generate_transactions(500, rng=np.random.default_rng(3))
+    assert log != generate_transactions(500, rng=4)
+    assert log.customer_labels.tolist() == list(range(1, 501))
+    assert log.time_kind == "datetime"
+    t = log.time.astype(np.int64)
+    assert bool(np.all(np.diff(t) >= 0))  # time order
+    assert bool(np.all(t % 86400 == 0))  # whole days
+    assert log.time.min() >= np.datetime64("2021-01-01")
+    assert log.time.max() <= np.datetime64("2023-12-31")
+    # first purchases fall in the first half of the window (acquisition_window=0.5)
+    s = log.summarize()
+    assert s.first.max() <= np.datetime64("2022-07-02")
+    # the acquisition cost sits on each customer's first row and nowhere else
+    assert log.marketing_cost is not None
+    mc = np.zeros(log.n_rows)
+    mc[first_rows(log)] = 10.0
+    np.testing.assert_array_equal(log.marketing_cost, mc)
+    assert log.volume is not None
+    assert bool(np.all(log.volume >= 1))
+    assert log.product_cost is not None
+    assert bool(np.all(log.product_cost <= log.amount + 0.005))
+    # profit is meaningful: positive overall, but some customers lose money
+    per_customer = np.bincount(log.customer_code, weights=log.profit())
+    assert per_customer.sum() > 0
+    assert 0.05 < float(np.mean(per_customer < 0)) < 0.8
+
+
+def test_generator_mean_spend_matches_gamma_gamma() -> None:
+    # Gamma-Gamma (Fader & Hardie 2013): E[amount] = p * gamma / (q - 1)
+    # = 6.25 * 15.44 / 2.74 = 35.22; one (first) amount per customer is iid,
+    # sd about 32, so the standard error with 20,000 customers is about 0.23.
+    log = generate_transactions(20_000, rng=11, costs=False)
+    first = log.amount[first_rows(log)]
+    assert float(first.mean()) == pytest.approx(6.25 * 15.44 / 2.74, abs=1.0)
+    assert log.optional_columns == ()
+
+
+def test_generator_purchase_counts_without_dropout() -> None:
+    # rate ~ Gamma(400, 400) = 1 per unit (sd 0.05), dropout ~ Beta(0.001, 1000) ~ 0,
+    # everyone acquired at time 0, window 10: repeats ~ Poisson(10), mean 10, SE 0.05.
+    log = generate_transactions(
+        5000, start=0.0, end=10.0, rng=5, acquisition_window=1e-9, r=400, alpha=400,
+        a=0.001, b=1000, costs=False,
+    )  # fmt: skip
+    assert log.time_kind == "numeric"
+    repeats = np.bincount(log.customer_code) - 1
+    assert float(repeats.mean()) == pytest.approx(10.0, abs=0.25)
+    assert float(repeats.var()) == pytest.approx(10.0 + 0.0025 * 100, rel=0.1)
+
+
+def test_generator_dropout_is_geometric() -> None:
+    # very fast buyers (100 per unit) with dropout probability ~ 0.25 (Beta(250, 750)):
+    # the number of repeat purchases is Geometric(0.25) on {1, 2, ...}, mean 4, SE 0.05
+    log = generate_transactions(
+        5000, start=0.0, end=10.0, rng=6, r=10_000, alpha=100, a=250, b=750, costs=False
+    )
+    repeats = np.bincount(log.customer_code) - 1
+    assert float(repeats.mean()) == pytest.approx(4.0, abs=0.25)
+    assert repeats.min() >= 1
+
+
+@given(n=st.integers(1, 40), seed=st.integers(0, 2**32 - 1), calendar=st.booleans())
+def test_generator_properties(n: int, seed: int, calendar: bool) -> None:
+    window: dict[str, Any] = {} if calendar else {"start": 0.0, "end": 52.0}
+    log = generate_transactions(n, rng=seed, **window)
+    assert log.n_customers == n
+    assert log.n_rows >= n
+    assert bool(np.all(np.diff(log.numeric_time()) >= 0))
+    s = log.summarize()
+    assert bool(np.all(s.n_purchases >= 1))
+
+
+def _gen(**kw: Any) -> Any:
+    return lambda: generate_transactions(**{"n_customers": 10, **kw})
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        pytest.param(_gen(n_customers=0), InvalidInputError, r"n_customers must be >= 1, got 0", id="no-customers"),
+        pytest.param(_gen(n_customers=2.5), InvalidTypeError, r"n_customers must be an integer", id="float-count"),
+        pytest.param(_gen(start="2024-01-01", end="2023-01-01"), InvalidInputError, r"end must be after start, got start='2024-01-01', end='2023-01-01'", id="end-before-start"),
+        pytest.param(_gen(start=0.0, end="2023-01-01"), InvalidInputError, r"end must be a number for a log with numeric times, got '2023-01-01'", id="mixed-kinds"),
+        pytest.param(_gen(r=-1.0), InvalidInputError, r"r must be > 0, got -1.0", id="negative-r"),
+        pytest.param(_gen(q=1.0), InvalidInputError, r"q must be > 1, got 1.0; the mean spend needs q > 1", id="q-one"),
+        pytest.param(_gen(acquisition_window=0.0), InvalidInputError, r"acquisition_window must be in \(0, 1\], got 0.0", id="zero-acquisition"),
+        pytest.param(_gen(unit="fortnight"), InvalidInputError, r"unit must be one of 'day', 'week'", id="bad-unit"),
+        pytest.param(_gen(rng="seed"), InvalidTypeError, r"rng must be a numpy.random.Generator, an int seed or None, got str", id="bad-rng"),
+    ],
+)  # fmt: skip
+def test_generator_bad_input(make: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        make()
+
+
+# ---------------------------------------------------------------------------
+# the bundled sample
+# ---------------------------------------------------------------------------
+
+
+def test_sample_is_the_generator_output() -> None:
+    log = load_sample()
+    assert log == generate_transactions(**_SAMPLE_ARGS)
+    assert log.n_customers == 3000
+    assert log.optional_columns == (
+        "volume",
+        "product_cost",
+        "service_cost",
+        "marketing_cost",
+        "transaction_cost",
+    )
+    assert os.path.getsize(sample_path()) < 1_000_000
+    assert load_sample(engine="python") == log
+
+
+# ---------------------------------------------------------------------------
+# CDNOW
+# ---------------------------------------------------------------------------
+
+
+def test_cdnow_files(shared_data: Path) -> None:
+    # Fader & Hardie's CDNOW data: the master file holds the 23,570 customers of
+    # the first-quarter-1997 cohort and their 69,659 transactions to June 1998;
+    # the 1/10th sample 2,357 customers and 6,919 transactions.
+    master = load_cdnow(shared_data / "CDNOW_master.txt")
+    assert (master.n_customers, master.n_rows) == (23_570, 69_659)
+    assert str(master.time.min()) == "1997-01-01T00:00:00"
+    assert str(master.time.max()) == "1998-06-30T00:00:00"
+    sample = load_cdnow(shared_data / "CDNOW_sample.txt")
+    assert (sample.n_customers, sample.n_rows) == (2_357, 6_919)
+    # first rows of the sample file: customer 4 bought 2 CDs for 29.33 on 1 Jan 1997
+    assert sample.customer_id[0] == 4
+    assert sample.amount[:2].tolist() == [29.33, 29.73]
+    assert sample.volume is not None
+    assert sample.volume[:2].tolist() == [2.0, 2.0]
+    first = sample.summarize().first
+    assert first.max() <= np.datetime64("1997-03-31")  # a first-quarter cohort
+
+
+def _cdnow(text: str) -> Any:
+    def make(tmp: Path) -> Any:
+        p = tmp / "cd.txt"
+        p.write_text(text)
+        return load_cdnow(p)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        pytest.param(lambda tmp: load_cdnow(tmp / "none.txt"), InvalidInputError, r"does not exist", id="no-file"),
+        pytest.param(_cdnow(""), EmptyInputError, r"is empty: it has no rows", id="empty"),
+        pytest.param(_cdnow(" customer_id  date number_of_cds  dollar_value\n"), EmptyInputError, r"is empty", id="header-only"),
+        pytest.param(_cdnow(" 1 2 3\n"), InvalidInputError, r"has 3 fields per line, expected 5 \(sample\) or 4 \(master\)", id="three-fields"),
+        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19970101 1\n"), InvalidInputError, r"data line 1 has 3 fields, expected 4", id="short-line"),
+        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19970101 1 x\n"), InvalidInputError, r"has a non-numeric field", id="non-numeric"),
+        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19971301 1 3.0\n"), InvalidInputError, r"time has a date 19971301 at row 1 that does not match date_format '%Y%m%d'", id="bad-date"),
+        pytest.param(_cdnow(" 1 19970101 -1 2.0\n"), InvalidInputError, r"volume must be >= 0, got -1.0 at row 0", id="negative-cds"),
+    ],
+)  # fmt: skip
+def test_cdnow_bad_input(make: Any, error: type[Exception], match: str, tmp_path: Path) -> None:
+    with pytest.raises(error, match=match):
+        make(tmp_path)
