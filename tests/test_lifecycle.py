@@ -706,6 +706,13 @@ _LOG = TransactionLog.from_arrays(customer_id=[1, 2], time=[0.0, 3.0], amount=[1
             lambda: fit_sbg([1000, 1000, 1000]), ConvergenceError, "no churn", id="sbg-no-churn"
         ),
         pytest.param(
+            # retention falls (0.5 then 0.2): sBG retention can only rise, the fit degenerates
+            lambda: fit_sbg([1000, 500, 100]),
+            ConvergenceError,
+            "no heterogeneity in churn",
+            id="sbg-diverges",
+        ),
+        pytest.param(
             lambda: fit_sbg(REGULAR, weights=[1.0, 2.0]),
             InvalidInputError,
             "weights has 2 values but the data has 1 rows",

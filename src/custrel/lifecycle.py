@@ -43,7 +43,7 @@ from typing import Any
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
+from scipy import special
 
 from custrel import _validate as v
 from custrel.errors import ConvergenceError, EmptyInputError, InvalidInputError, InvalidTypeError
@@ -1621,28 +1621,33 @@ def _sbg_parse(survivors: Any) -> list[FloatArray]:
 def _sbg_stats(
     rows: list[FloatArray], w: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Stacked churn counts d_t at t=1..T and right-censored counts, with their t."""
-    t_ev, n_ev, t_cen, n_cen = [], [], [], []
+    """Churn counts at t = 1..T and right-censored counts at t, pooled over cohorts.
+
+    Cohorts share the likelihood terms of equal t, so the likelihood costs
+    O(longest cohort), not O(cohorts x periods).
+    """
+    t_max = max(len(r) for r in rows)
+    ne = np.zeros(t_max)
+    nc = np.zeros(t_max)
     for r, wi in zip(rows, w, strict=True):
-        t = np.arange(1, len(r), dtype=np.float64)
-        t_ev.append(t)
-        n_ev.append(wi * (r[:-1] - r[1:]))
-        t_cen.append(np.asarray([len(r) - 1], dtype=np.float64))
-        n_cen.append(np.asarray([wi * r[-1]]))
-    return np.concatenate(t_ev), np.concatenate(n_ev), np.concatenate(t_cen), np.concatenate(n_cen)
+        ne[1 : len(r)] += wi * (r[:-1] - r[1:])
+        nc[len(r) - 1] += wi * r[-1]
+    t = np.arange(t_max, dtype=np.float64)
+    ev, cen = ne > 0, nc > 0
+    return t[ev], ne[ev], t[cen], nc[cen]
 
 
 def _sbg_ll(
     a: float, b: float, te: FloatArray, ne: FloatArray, tc: FloatArray, nc: FloatArray
-) -> tuple[float, FloatArray, FloatArray]:
-    """Log-likelihood, gradient and Hessian in (alpha, beta)."""
+) -> tuple[float, FloatArray]:
+    """Log-likelihood and gradient in (alpha, beta)."""
     # log P(T = t) = lnB(a + 1, b + t - 1) - lnB(a, b); log S(t) = lnB(a, b + t) - lnB(a, b)
     base = special.betaln(a, b)
     ll = float(
         np.dot(ne, special.betaln(a + 1, b + te - 1) - base)
         + np.dot(nc, special.betaln(a, b + tc) - base)
     )
-    ps, pg = special.digamma, special.polygamma
+    ps = special.digamma
     n_tot = ne.sum() + nc.sum()
     # d lnB(x, y)/dx = psi(x) - psi(x + y)
     g_base = np.array([ps(a) - ps(a + b), ps(b) - ps(a + b)])
@@ -1651,10 +1656,20 @@ def _sbg_ll(
     ga = np.dot(ne, ps(ae) - ps(ae + be)) + np.dot(nc, ps(ac) - ps(ac + bc))
     gb = np.dot(ne, ps(be) - ps(ae + be)) + np.dot(nc, ps(bc) - ps(ac + bc))
     grad = np.array([ga, gb]) - n_tot * g_base
+    return ll, grad
+
+
+def _sbg_hessian(
+    a: float, b: float, te: FloatArray, ne: FloatArray, tc: FloatArray, nc: FloatArray
+) -> FloatArray:
+    """Hessian of the log-likelihood in (alpha, beta), from trigamma functions."""
 
     def t1(z: Any) -> Any:
-        return pg(1, z)
+        return special.polygamma(1, z)
 
+    n_tot = ne.sum() + nc.sum()
+    ae, be = a + 1, b + te - 1
+    ac, bc = a, b + tc
     h_base = np.array(
         [
             [t1(a) - t1(a + b), -t1(a + b)],
@@ -1664,8 +1679,52 @@ def _sbg_ll(
     haa = np.dot(ne, t1(ae) - t1(ae + be)) + np.dot(nc, t1(ac) - t1(ac + bc))
     hbb = np.dot(ne, t1(be) - t1(ae + be)) + np.dot(nc, t1(bc) - t1(ac + bc))
     hab = -np.dot(ne, t1(ae + be)) - np.dot(nc, t1(ac + bc))
-    hess = np.array([[haa, hab], [hab, hbb]]) - n_tot * h_base
-    return ll, grad, hess
+    out: FloatArray = np.array([[haa, hab], [hab, hbb]]) - n_tot * h_base
+    return out
+
+
+#: |log alpha|, |log beta| beyond this (1e6) means the Beta mixing distribution
+#: has collapsed to a point: no heterogeneity for the sBG to describe.
+_SBG_MAX_LOG = float(np.log(1e6))
+
+
+def _newton_2d(
+    fun: Any, hess: Any, z0: FloatArray, max_iter: int, bound: float = 20.0
+) -> tuple[FloatArray, int, float]:
+    """Minimise with Levenberg-damped Newton steps on an analytic Hessian, z in [-bound, bound].
+
+    Returns the point, the iterations used and the largest gradient component
+    there (NaN is reported for a point stuck on the bound, which the caller
+    treats as divergence).
+    """
+    z = np.clip(np.asarray(z0, dtype=np.float64), -bound, bound)
+    f, g = fun(z)
+    lam = 1e-6
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+        if float(np.max(np.abs(g))) < 1e-11:
+            break
+        h = hess(z)
+        if not (np.all(np.isfinite(h)) and np.all(np.isfinite(g))):
+            raise ConvergenceError(
+                f"sBG fit hit a non-finite likelihood at log-params {z.tolist()}"
+            )
+        shift = max(lam, 1e-10 - float(np.linalg.eigvalsh(h)[0]))
+        moved = False
+        while shift < 1e12:
+            step = np.linalg.solve(h + shift * np.eye(len(z)), g)
+            z_new = np.clip(z - step, -bound, bound)
+            f_new, g_new = fun(z_new)
+            if np.isfinite(f_new) and f_new <= f:
+                moved = float(np.max(np.abs(z_new - z))) > 1e-13
+                z, f, g = z_new, f_new, g_new
+                lam = max(shift / 10.0, 1e-12)
+                break
+            shift *= 10.0
+        if not moved:
+            break
+    on_bound = bool(np.any(np.abs(z) >= bound - 0.1))
+    return z, it, float("nan") if on_bound else float(np.max(np.abs(g)))
 
 
 @attrs.frozen(eq=False)
@@ -1850,22 +1909,30 @@ def fit_sbg(
 
     def fun(z: FloatArray) -> tuple[float, FloatArray]:
         a, b = float(np.exp(z[0])), float(np.exp(z[1]))
-        ll, g, _h = _sbg_ll(a, b, te, ne, tc, nc)
+        ll, g = _sbg_ll(a, b, te, ne, tc, nc)
         return -ll / scale, -g * np.array([a, b]) / scale
 
-    res = optimize.minimize(
-        fun,
-        np.log([a0, b0]),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-15.0, 15.0), (-15.0, 15.0)],
-        options={"maxiter": iters, "gtol": 1e-10, "ftol": 1e-14},
-    )
-    # a line search that stops at machine precision on a flat optimum is fine
-    if not res.success and not (res.nit > 0 and float(np.max(np.abs(res.jac))) < 1e-7):
-        raise ConvergenceError(f"sBG fit did not converge: {res.message}")
-    a, b = float(np.exp(res.x[0])), float(np.exp(res.x[1]))
-    ll, _g, h = _sbg_ll(a, b, te, ne, tc, nc)
+    def hess(z: FloatArray) -> FloatArray:
+        th = np.exp(z)
+        _ll, g = _sbg_ll(float(th[0]), float(th[1]), te, ne, tc, nc)
+        h = _sbg_hessian(float(th[0]), float(th[1]), te, ne, tc, nc)
+        out: FloatArray = -(h * np.outer(th, th) + np.diag(g * th)) / scale
+        return out
+
+    z, n_iter, gmax = _newton_2d(fun, hess, np.log([a0, b0]), iters)
+    if np.isnan(gmax) or np.any(np.abs(z) > _SBG_MAX_LOG):
+        raise ConvergenceError(
+            "sBG fit diverged (alpha or beta grows without bound): the survivors show no "
+            "heterogeneity in churn, so a plain geometric model (constant retention) fits"
+        )
+    if gmax > 1e-6:
+        raise ConvergenceError(
+            f"sBG fit did not converge in {n_iter} iterations (largest gradient {gmax:.2e}); "
+            "raise max_iterations or try another initial"
+        )
+    a, b = float(np.exp(z[0])), float(np.exp(z[1]))
+    ll, _g = _sbg_ll(a, b, te, ne, tc, nc)
+    h = _sbg_hessian(a, b, te, ne, tc, nc)
     try:
         cov = np.linalg.inv(-h)
     except np.linalg.LinAlgError as exc:
@@ -1878,7 +1945,7 @@ def fit_sbg(
         ll,
         tuple(v.readonly(r) for r in rows),
         w,
-        int(res.nit),
+        n_iter,
     )
 
 
