@@ -271,6 +271,13 @@ def test_tier_migration_balance_sheet() -> None:
     assert m.rates()[0].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]
 
 
+def test_object_ids_are_read_as_strings() -> None:
+    p = customer_pyramid([1.0, 2.0], customer_id=np.array(["a", "b"], dtype=object))
+    assert p.customer_id.dtype.kind == "U"
+    with pytest.raises(InvalidInputError, match=r"got 7 again at row 3"):
+        customer_pyramid([1.0, 2.0, 3.0, 4.0], customer_id=[7, 8, 9, 7])
+
+
 def test_tier_migration_integer_ids() -> None:
     p1 = customer_pyramid([5.0, 1.0], customer_id=[10, 20])
     p2 = customer_pyramid([1.0, 5.0], customer_id=[10, 30])

@@ -119,15 +119,15 @@ def _ids(customer_id: Any, n: int) -> npt.NDArray[Any]:
         # the first repeated id (in input order) and the row where it comes back
         repeated = np.isin(ids, s[dup + 1])
         seen = np.flatnonzero(repeated)
-        first_rows = {}
+        met: set[Any] = set()
         for row in seen.tolist():
             key = ids[row].item()
-            if key in first_rows:
+            if key in met:
                 raise InvalidInputError(
                     f"customer_id must be unique, got {key!r} again at row {row}; "
                     "aggregate to one value per customer first"
                 )
-            first_rows[key] = row
+            met.add(key)
     return v.readonly(ids.copy())
 
 
@@ -1581,7 +1581,7 @@ class KeyAccounts:
     target: float
 
     def ids(self) -> npt.NDArray[Any]:
-        """The ids of the key accounts, best first is not implied (input order)."""
+        """The ids of the key accounts, in input order."""
         return self.customer_id[self.is_key]
 
 
