@@ -1,0 +1,252 @@
+"""Figures of the relationship lifecycle (private; see custrel.plot)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from custrel import _validate as v
+from custrel._plotting import pyplot
+from custrel.errors import InvalidInputError, InvalidTypeError
+from custrel.lifecycle import (
+    NO_ACTIVITY,
+    TOO_NEW,
+    KaplanMeierResult,
+    StageClassification,
+    StageRules,
+    ValuePanel,
+    stage_history,
+)
+from custrel.models import FOUR_STAGE
+
+__all__ = ["plot_stage_mix", "plot_survival", "plot_value_curve"]
+
+_STAGE_COLOURS = {
+    "exploration": "#9ecae1",
+    "formation": "#a1d99b",
+    "stability": "#fdd49e",
+    "decline": "#fc9272",
+    TOO_NEW: "#eeeeee",
+    NO_ACTIVITY: "#ffffff",
+}
+
+
+def plot_value_curve(
+    values: ValuePanel | Any,
+    customer: Any = None,
+    *,
+    rules: StageRules | None = None,
+    title: str | None = None,
+) -> Any:
+    """Draw one customer's value per period, shaded by the lifecycle stage of each period.
+
+    The shading is :func:`custrel.stage_history`: the stage the classifier
+    saw at the end of each period, using only data up to then.
+
+    Parameters
+    ----------
+    values : ValuePanel or array-like of float
+        A panel from :func:`custrel.value_panel` (then ``customer`` picks
+        the row by its id; it may be omitted for a one-customer panel), or
+        one customer's per-period values.
+    customer : object, optional
+        The customer id to draw from a panel.
+    rules : StageRules, optional
+        Thresholds of the stage classifier.
+    title : str, optional
+        Figure title (default: "Customer <id>: value and lifecycle stage").
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InvalidInputError
+        If ``customer`` is not in the panel, or is needed and missing.
+    MissingDependencyError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> from custrel.plot import plot_value_curve
+    >>> fig = plot_value_curve([1, 2, 4, 8, 8, 8, 8, 8, 8, 4, 2])
+    >>> sorted({t.get_text() for t in fig.axes[0].get_legend().get_texts()})
+    ['decline', 'formation', 'stability', 'too_new']
+    """
+    if isinstance(values, ValuePanel):
+        ids = values.customer_id
+        if customer is None:
+            if len(ids) != 1:
+                raise InvalidInputError(f"customer is needed: the panel holds {len(ids)} customers")
+            row = 0
+        else:
+            hit = np.flatnonzero(ids == customer)
+            if len(hit) == 0:
+                raise InvalidInputError(f"customer {customer!r} is not in the panel")
+            row = int(hit[0])
+        series = np.asarray(values.values[row], dtype=np.float64)
+        x = values.period_start
+        label = ids[row]
+    else:
+        series = v.as_float_array(values, "values", ndim=1)
+        x = np.arange(len(series))
+        label = customer if customer is not None else ""
+    stages = stage_history(series[None, :], rules=rules).stages()[0]
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    xs = np.arange(len(series))
+    shown: set[str] = set()
+    start = 0
+    for i in range(1, len(series) + 1):
+        if i == len(series) or stages[i] != stages[start]:
+            st = str(stages[start])
+            ax.axvspan(
+                start - 0.5,
+                i - 0.5,
+                color=_STAGE_COLOURS.get(st, "#dddddd"),
+                alpha=0.8,
+                label=None if st in shown else st,
+                linewidth=0,
+            )
+            shown.add(st)
+            start = i
+    ax.plot(xs, series, color="#1f3b57", marker="o", markersize=3, linewidth=1.5)
+    ticks = xs[:: max(1, len(xs) // 8)]
+    ax.set_xticks(ticks)
+    if isinstance(values, ValuePanel) and np.issubdtype(np.asarray(x).dtype, np.datetime64):
+        ax.set_xticklabels([str(np.asarray(x)[t])[:10] for t in ticks], rotation=30, ha="right")
+    else:
+        ax.set_xticklabels([str(np.asarray(x)[t]) for t in ticks])
+    ax.set_xlabel("period")
+    ax.set_ylabel(values.value if isinstance(values, ValuePanel) else "value")
+    ax.set_xlim(-0.5, len(series) - 0.5)
+    order = [*FOUR_STAGE.stages, TOO_NEW, NO_ACTIVITY]
+    handles, labels = ax.get_legend_handles_labels()
+    pairs = sorted(zip(labels, handles, strict=True), key=lambda p: order.index(p[0]))
+    ax.legend([h for _, h in pairs], [lab for lab, _ in pairs], loc="upper left", fontsize="small")
+    ax.set_title(title or f"Customer {label}: value and lifecycle stage".replace("  ", " "))
+    fig.tight_layout()
+    return fig
+
+
+def plot_survival(
+    km: KaplanMeierResult,
+    *,
+    max_groups: int = 12,
+    title: str | None = None,
+) -> Any:
+    """Draw Kaplan–Meier survival curves, one per cohort, with each median marked.
+
+    Parameters
+    ----------
+    km : KaplanMeierResult
+        From :func:`custrel.survival_from_log` or :func:`custrel.kaplan_meier`.
+    max_groups : int
+        Draw at most this many groups (the first ones, in label order).
+    title : str, optional
+        Figure title (default: "Survival by acquisition cohort").
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InvalidTypeError
+        If ``km`` is not a :class:`~custrel.lifecycle.KaplanMeierResult`.
+    MissingDependencyError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import custrel
+    >>> from custrel.plot import plot_survival
+    >>> km = custrel.kaplan_meier([1, 2, 3, 4, 2, 6], groups=[0, 0, 0, 1, 1, 1])
+    >>> [t.get_text() for t in plot_survival(km).axes[0].get_legend().get_texts()]
+    ['cohort 0 (n=3)', 'cohort 1 (n=3)']
+    """
+    if not isinstance(km, KaplanMeierResult):
+        raise InvalidTypeError(
+            f"km must be a KaplanMeierResult (from kaplan_meier or survival_from_log), "
+            f"got {type(km).__name__}"
+        )
+    k = v.positive_int(max_groups, "max_groups")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for label, c in list(zip(km.groups.tolist(), km.curves, strict=True))[:k]:
+        t = np.concatenate([[0.0], c.time])
+        s = np.concatenate([[1.0], c.survival])
+        (line,) = ax.step(t, s, where="post", label=f"cohort {label} (n={c.n})")
+        med = c.median_lifetime()
+        if np.isfinite(med):
+            ax.plot([med], [0.5], marker="o", color=line.get_color(), markersize=4)
+    ax.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("lifetime (periods)")
+    ax.set_ylabel("share still active")
+    ax.legend(fontsize="small")
+    ax.set_title(title or "Survival by acquisition cohort")
+    fig.tight_layout()
+    return fig
+
+
+def plot_stage_mix(
+    stages: StageClassification,
+    *,
+    title: str | None = None,
+) -> Any:
+    """Draw the stage mix of a customer base as a bar chart.
+
+    Parameters
+    ----------
+    stages : StageClassification
+        From :func:`custrel.classify_stages` or :func:`custrel.stages_from_log`.
+    title : str, optional
+        Figure title (default: "Lifecycle stage mix").
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InvalidTypeError
+        If ``stages`` is not a :class:`~custrel.lifecycle.StageClassification`.
+    MissingDependencyError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import custrel
+    >>> from custrel.plot import plot_stage_mix
+    >>> fig = plot_stage_mix(custrel.classify_stages([[5, 9, 10, 10, 10, 10, 10, 10]]))
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()][:2]
+    ['exploration', 'formation']
+    """
+    if not isinstance(stages, StageClassification):
+        raise InvalidTypeError(f"stages must be a StageClassification, got {type(stages).__name__}")
+    counts = stages.counts()
+    names = list(counts)
+    n = max(sum(counts.values()), 1)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    bars = ax.bar(
+        names,
+        [counts[s] for s in names],
+        color=[_STAGE_COLOURS.get(s, "#dddddd") for s in names],
+        edgecolor="#555555",
+    )
+    for b, s in zip(bars, names, strict=True):
+        ax.annotate(
+            f"{100 * counts[s] / n:.0f}%",
+            (b.get_x() + b.get_width() / 2, b.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize="small",
+        )
+    ax.set_ylabel("customers")
+    ax.set_title(title or "Lifecycle stage mix")
+    fig.tight_layout()
+    return fig
