@@ -809,3 +809,60 @@ def test_quantile_edges_match_numpy(values: Any, k: int) -> None:
     np.testing.assert_allclose(
         _quantile_edges(values, k), np.quantile(values, np.arange(1, k) / k), rtol=1e-12, atol=1e-6
     )
+
+
+class TestHeatmap:
+    def scores(self) -> Any:
+        t = table([1, 1, 9, 9, 9], [5, 5, 1, 1, 1], [100, 50, 10, 20, 30])
+        cuts = {"recency": [5], "frequency": [2], "monetary_value": [40]}
+        return rfm_scores(t, k=2, thresholds=cuts, on_collapse="ignore")
+
+    def test_counts_and_means(self, tmp_path: Path) -> None:
+        from custrel.plot import plot_rfm_heatmap
+
+        s = self.scores()  # cells: 22x (2 customers), 11x (3 customers)
+        fig = plot_rfm_heatmap(s)
+        grid = fig.axes[0].images[0].get_array()
+        # rows = frequency score, columns = recency score
+        assert grid[1, 1] == 2
+        assert grid[0, 0] == 3
+        assert bool(grid.mask[0, 1])  # empty cells stay blank
+        assert bool(grid.mask[1, 0])
+        assert sorted(t.get_text() for t in fig.axes[0].texts) == ["2", "3"]
+        means = plot_rfm_heatmap(rfm_segments(s), value="mean_monetary_value")
+        m = means.axes[0].images[0].get_array()
+        assert m[1, 1] == pytest.approx(75.0)
+        assert m[0, 0] == pytest.approx(20.0)
+        share = plot_rfm_heatmap(s, x="monetary_value", value="share")
+        assert sorted(t.get_text() for t in share.axes[0].texts) == ["40%", "60%"]
+        fig.savefig(tmp_path / "rfm.png")
+        assert (tmp_path / "rfm.png").stat().st_size > 1000
+
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "message"),
+        [
+            pytest.param(
+                {"x": "recency", "y": "recency"},
+                InvalidInputError,
+                "x and y must be different",
+                id="same-axes",
+            ),
+            pytest.param(
+                {"value": "median"}, InvalidInputError, "value must be one of", id="bad-value"
+            ),
+            pytest.param({"x": "r"}, InvalidInputError, "x must be one of 'recency'", id="bad-x"),
+        ],
+    )
+    def test_bad_inputs(self, kwargs: Any, error: type[Exception], message: str) -> None:
+        from custrel.plot import plot_rfm_heatmap
+
+        with pytest.raises(error, match=message):
+            plot_rfm_heatmap(self.scores(), **kwargs)
+
+    def test_not_scores(self) -> None:
+        from custrel.plot import plot_rfm_heatmap
+
+        with pytest.raises(
+            InvalidTypeError, match="scores must be an RFMScores or RFMSegments, got RFMTable"
+        ):
+            plot_rfm_heatmap(T3)  # type: ignore[arg-type]
