@@ -186,7 +186,7 @@ def maximize_log_likelihood(
             f"{model}: the fit failed ({message}); the log-likelihood is not finite"
         )
     at_boundary = bool(np.any(np.abs(u) >= _LOG_BOUND - 1e-6))
-    if not res.success and float(np.max(np.abs(g))) > 1e-5 and not at_boundary:
+    if not res.success and float(np.max(np.abs(g))) > 1e-4 and not at_boundary:
         raise ConvergenceError(
             f"{model}: the optimizer did not converge: {message} "
             f"(after {res.nit} iterations, largest gradient {float(np.max(np.abs(g))):.3g}); "

@@ -1016,8 +1016,9 @@ class BGNBDModel(_TransactionModel):
     The hypergeometric terms are evaluated after Euler's transformation,
     :math:`(1-z)^{a-1}\,{}_2F_1(a+b-1-r, a-1; a+b+x-1; z)`, whose parameters
     do not grow with :math:`x`, so predictions stay finite for large
-    frequencies and long T. The expressions have a removable singularity at
-    :math:`a = 1`.
+    frequencies and long T. The closed forms have removable singularities at
+    :math:`a = 1` and (for a customer without repeat purchases)
+    :math:`a + b = 1`, where they are not evaluated exactly.
 
     References
     ----------
@@ -1040,7 +1041,8 @@ class BGNBDModel(_TransactionModel):
         c = a + b - 1.0 + self._shift()
         k = (b if self._modified else a + b - 1.0) / (a - 1.0)
         z = t / (alpha + t)
-        out: FloatArray = k * (1.0 - _hyp2f1_tail(a, c, c - r, z))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out: FloatArray = np.where(t > 0, k * (1.0 - _hyp2f1_tail(a, c, c - r, z)), 0.0)
         return out
 
     def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
@@ -1060,7 +1062,10 @@ class BGNBDModel(_TransactionModel):
         b_post = b + x + self._shift()
         c = a + b_post - 1.0
         z = t / (alpha + big_t + t)
-        alive_expected = c / (a - 1.0) * (1.0 - _hyp2f1_tail(a, c, c - r - x, z))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            alive_expected = np.where(
+                t > 0, c / (a - 1.0) * (1.0 - _hyp2f1_tail(a, c, c - r - x, z)), 0.0
+            )
         out: FloatArray = self._alive(x, tx, big_t) * alive_expected
         return out
 
