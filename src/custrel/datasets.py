@@ -139,11 +139,11 @@ def generate_transactions(
 
     References
     ----------
-    .. [1] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting
-       your customers the easy way: an alternative to the Pareto/NBD model."
-       Marketing Science 24(2), 275-284.
-    .. [2] Fader, P. S. and Hardie, B. G. S. (2013). "The Gamma-Gamma model
-       of monetary value."
+    - Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting your
+      customers the easy way: an alternative to the Pareto/NBD model."
+      Marketing Science 24(2), 275-284.
+    - Fader, P. S. and Hardie, B. G. S. (2013). "The Gamma-Gamma model of
+      monetary value."
 
     Examples
     --------
