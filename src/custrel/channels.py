@@ -1451,8 +1451,8 @@ def weighted_sum(
 
     References
     ----------
-    .. [1] Fishburn, P. C. (1967). Additive utilities with incomplete product
-       set. Operations Research 15, 537-542.
+    Fishburn, P. C. (1967). Additive utilities with incomplete product
+    set. Operations Research 15, 537-542.
 
     Examples
     --------
@@ -1502,8 +1502,8 @@ def weighted_product(
 
     References
     ----------
-    .. [1] Triantaphyllou, E. (2000). Multi-criteria decision making methods:
-       a comparative study. Kluwer, ch. 2.
+    Triantaphyllou, E. (2000). Multi-criteria decision making methods:
+    a comparative study. Kluwer, ch. 2.
 
     Examples
     --------
@@ -1558,8 +1558,8 @@ def topsis(
 
     References
     ----------
-    .. [1] Hwang, C. L. and Yoon, K. (1981). Multiple Attribute Decision
-       Making. Springer, pp. 128-140.
+    Hwang, C. L. and Yoon, K. (1981). Multiple Attribute Decision
+    Making. Springer, pp. 128-140.
 
     Examples
     --------
@@ -1617,9 +1617,9 @@ def vikor(
 
     References
     ----------
-    .. [1] Opricovic, S. and Tzeng, G.-H. (2004). Compromise solution by MCDM
-       methods: a comparative analysis of VIKOR and TOPSIS. European Journal
-       of Operational Research 156, 445-455.
+    Opricovic, S. and Tzeng, G.-H. (2004). Compromise solution by MCDM
+    methods: a comparative analysis of VIKOR and TOPSIS. European Journal
+    of Operational Research 156, 445-455.
 
     Examples
     --------
@@ -1815,9 +1815,10 @@ def ahp_weights(
 
     References
     ----------
-    .. [1] Saaty, T. L. (1980). The Analytic Hierarchy Process. McGraw-Hill.
-    .. [2] Saaty, T. L. (1994). Fundamentals of Decision Making and Priority
-       Theory. RWS Publications.
+    Saaty, T. L. (1980). The Analytic Hierarchy Process. McGraw-Hill.
+
+    Saaty, T. L. (1994). Fundamentals of Decision Making and Priority
+    Theory. RWS Publications.
 
     Examples
     --------
@@ -1938,7 +1939,7 @@ def entropy_weights(matrix: DecisionMatrix | Any) -> EntropyResult:
 
     References
     ----------
-    .. [1] Zeleny, M. (1982). Multiple Criteria Decision Making. McGraw-Hill.
+    Zeleny, M. (1982). Multiple Criteria Decision Making. McGraw-Hill.
 
     Examples
     --------
@@ -2343,6 +2344,7 @@ def weight_sensitivity(
     v: float = 0.5,
     grid: int = 200,
     tol: float = 1e-9,
+    include_zero_weight: bool = False,
 ) -> WeightSensitivityResult:
     """For each criterion, the smallest weight change that changes the winner.
 
@@ -2358,6 +2360,9 @@ def weight_sensitivity(
         Points scanned in each direction before bisection.
     tol : float, default 1e-9
         Bisection tolerance on δ.
+    include_zero_weight : bool, default False
+        Also scan criteria of weight 0 (by default NaN: they are outside the
+        scoring model, typically columns read only by knock-out rules).
 
     Returns
     -------
@@ -2419,7 +2424,7 @@ def weight_sensitivity(
     r_base = _normalize(p, norm, w0 > 0)
 
     for j in range(m):
-        if w0[j] >= 1.0:
+        if w0[j] >= 1.0 or (w0[j] == 0 and not include_zero_weight):
             continue
         col = p.x[:, j]
         if p.unusable[j] or col.max() == col.min():
@@ -2502,6 +2507,10 @@ class RankReversalResult:
     pairs : tuple of tuple
         Per scenario, the reversed pairs ``(a, b)`` where a was ahead of b
         before and is behind it after.
+    errors : tuple of str or None
+        Per scenario, the error message when the method cannot rank the
+        changed set (e.g. a criterion left with zero range under min-max, or
+        every candidate excluded); its counts are then 0 and False.
     """
 
     change: tuple[str, ...]
@@ -2509,6 +2518,7 @@ class RankReversalResult:
     reversed_pairs: IntArray
     winner_changed: BoolArray
     pairs: tuple[tuple[tuple[Any, Any], ...], ...]
+    errors: tuple[str | None, ...]
 
     def any_reversal(self) -> bool:
         """Whether any scenario reversed a pair or changed the winner."""
@@ -2576,6 +2586,7 @@ def rank_reversal(
     counts: list[int] = []
     wchanged: list[bool] = []
     pairs_all: list[tuple[tuple[Any, Any], ...]] = []
+    errors: list[str | None] = []
     base_winners = {cid for cid, r in base_pos.items() if r == 1}
 
     def compare(new: RankingResult, skip: Any) -> tuple[int, bool, tuple[tuple[Any, Any], ...]]:
@@ -2595,38 +2606,39 @@ def rank_reversal(
             changed = False
         return len(pr), changed, pr
 
+    def record(changed: DecisionMatrix, change: str, cid: Any) -> None:
+        changes.append(change)
+        cids.append(cid)
+        try:
+            new = _run(changed, method, normalization, rules, missing, vikor_v)
+        except InvalidInputError as exc:  # includes EmptyInputError
+            counts.append(0)
+            wchanged.append(False)
+            pairs_all.append(())
+            errors.append(str(exc))
+            return
+        k, flag, pr = compare(new, cid)
+        counts.append(k)
+        wchanged.append(flag)
+        pairs_all.append(pr)
+        errors.append(None)
+
     for cid in base.candidate_id.tolist():
         if base.candidate_id.size < 2:
             break
-        sub = matrix.drop(cid)
-        try:
-            new = _run(sub, method, normalization, rules, missing, vikor_v)
-        except EmptyInputError:
-            continue
-        k, ch, pr = compare(new, cid)
-        changes.append("remove")
-        cids.append(cid)
-        counts.append(k)
-        wchanged.append(ch)
-        pairs_all.append(pr)
+        record(matrix.drop(cid), "remove", cid)
     if add is not None:
         if not isinstance(add, DecisionMatrix):
             raise InvalidTypeError(f"add must be a DecisionMatrix, got {type(add).__name__}")
         for cid in add.candidate_id.tolist():
-            bigger = matrix.add(add.select(cid))
-            new = _run(bigger, method, normalization, rules, missing, vikor_v)
-            k, ch, pr = compare(new, cid)
-            changes.append("add")
-            cids.append(cid)
-            counts.append(k)
-            wchanged.append(ch)
-            pairs_all.append(pr)
+            record(matrix.add(add.select(cid)), "add", cid)
     return RankReversalResult(
         change=tuple(changes),
         candidate_id=tuple(cids),
         reversed_pairs=_val.readonly(np.asarray(counts, dtype=np.int64)),
         winner_changed=_val.readonly(np.asarray(wchanged, dtype=bool)),
         pairs=tuple(pairs_all),
+        errors=tuple(errors),
     )
 
 
@@ -2897,8 +2909,8 @@ def sales_forecast(
 
     References
     ----------
-    .. [1] Montgomery, D. C., Peck, E. A. and Vining, G. G. (2012).
-       Introduction to Linear Regression Analysis, 5th ed., §2.5.
+    Montgomery, D. C., Peck, E. A. and Vining, G. G. (2012).
+    Introduction to Linear Regression Analysis, 5th ed., §2.5.
 
     Examples
     --------
