@@ -1080,3 +1080,44 @@ def test_bad_inputs(call: Any, exc: type[Exception], match: str) -> None:
     with pytest.raises(exc, match=match) as info:
         call()
     assert isinstance(info.value, CustrelError)
+
+
+def test_tie_policy_differs_from_pymcdm_average_ranks() -> None:
+    # Where the definitions differ: pymcdm ranks ties by their average
+    # position (1.5, 1.5, 3); custrel gives them the best rank of the group
+    # (1, 1, 3) and lists them in `ties`, ordered by candidate_id.
+    x = np.array([[2.0, 1.0], [1.0, 2.0], [0.5, 0.5]])
+    ours = ch.weighted_sum(_matrix(x, [1, 1]), normalization="none")
+    assert ours.rank.tolist() == [1, 1, 3]
+    assert ours.ties == ((0, 1),)
+    pref, _ = _pymcdm_order(pymcdm.methods.WSM(), x, np.array([0.5, 0.5]), np.array([1, 1]))
+    assert pymcdm.methods.WSM().rank(pref).tolist() == [1.5, 1.5, 3.0]
+
+
+def test_ties_within_rounding_are_ties() -> None:
+    # 0.1 + 0.2 != 0.3 in floating point; scores equal up to rounding tie.
+    m = DecisionMatrix.from_arrays([[0.1, 0.2], [0.3, 0.0]], ["a", "b"], ["p", "q"])
+    r = ch.weighted_sum(m.with_weights([1, 1]), normalization="none")
+    assert r.ties == (("p", "q"),)
+    assert r.rank.tolist() == [1, 1]
+
+
+def test_rank_reversal_records_scenarios_the_method_cannot_rank() -> None:
+    # Removing C leaves column b constant (5, 5): min-max cannot normalise it.
+    m = DecisionMatrix.from_arrays([[1, 5], [2, 5], [3, 1]], ["a", "b"], ["A", "B", "C"])
+    rr = ch.rank_reversal(m, normalization="minmax")
+    assert rr.errors[:2] == (None, None)
+    assert rr.errors[2] is not None
+    assert "criterion 'b' has the same value 5" in rr.errors[2]
+    assert rr.reversed_pairs[2] == 0
+
+
+def test_weight_sensitivity_zero_weight_criteria_opt_in() -> None:
+    crit = [Criterion("a"), Criterion("b", weight=0)]
+    m = DecisionMatrix.from_arrays([[9, 1], [8, 9]], crit, ["X", "Y"])
+    default = ch.weight_sensitivity(m, normalization="none")
+    assert math.isnan(default.increase[1])
+    opt = ch.weight_sensitivity(m, normalization="none", include_zero_weight=True)
+    # X = 9(1-d) + d, Y = 8(1-d) + 9d: equal at d = 1/9
+    assert opt.increase[1] == pytest.approx(1 / 9, abs=1e-8)
+    assert opt.winner_if_increased[1] == "Y"
