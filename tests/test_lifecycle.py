@@ -816,3 +816,42 @@ _LOG = TransactionLog.from_arrays(customer_id=[1, 2], time=[0.0, 3.0], amount=[1
 def test_bad_inputs(call: Any, exc: type[Exception], match: str) -> None:
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_simulate_accepts_mixed_labels() -> None:
+    c = recency_chain([0.5, 0.2])
+    paths = c.simulate([1, 2, "lost"], 3, rng=0)
+    assert paths.shape == (3, 4)
+    assert paths[2].tolist() == [2, 2, 2, 2]  # lost is absorbing
+    with pytest.raises(InvalidInputError, match="unknown state 'gone' at row 1"):
+        c.simulate([1, "gone"], 2)
+
+
+def test_lifecycle_figures() -> None:
+    pytest.importorskip("matplotlib")
+    from custrel.plot import plot_stage_mix, plot_survival, plot_value_curve
+
+    log = TransactionLog.from_arrays(
+        customer_id=["a"] * 8 + ["b"] * 2,
+        time=[0, 1, 2, 3, 4, 5, 6, 7, 6, 7],
+        amount=[5, 9, 10, 10, 10, 10, 10, 10, 4, 4],
+    )
+    panel = value_panel(log, period=1.0)
+    fig = plot_value_curve(panel, "a")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["formation", "stability", "too_new"]  # lifecycle order
+    km = survival_from_log(log, period=1.0, inactive_periods=1)
+    assert len(plot_survival(km).axes[0].get_legend().get_texts()) == len(km)
+    fig = plot_stage_mix(stages_from_log(log, period=1.0))
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()][-2:] == [
+        "too_new",
+        "no_activity",
+    ]
+    with pytest.raises(InvalidInputError, match="customer is needed: the panel holds 2"):
+        plot_value_curve(panel)
+    with pytest.raises(InvalidInputError, match="customer 'z' is not in the panel"):
+        plot_value_curve(panel, "z")
+    with pytest.raises(InvalidTypeError, match="km must be a KaplanMeierResult"):
+        plot_survival(panel)
+    with pytest.raises(InvalidTypeError, match="stages must be a StageClassification"):
+        plot_stage_mix(km)

@@ -20,18 +20,18 @@ last (DOMAIN.md §4 and §2.8)?
 
 References
 ----------
-.. [1] Dwyer, F. R., Schurr, P. H. & Oh, S. (1987). Developing buyer-seller
-   relationships. *Journal of Marketing* 51(2), 11-27.
-.. [2] Fader, P. S. & Hardie, B. G. S. (2007). How to project customer
-   retention. *Journal of Interactive Marketing* 21(1), 76-90.
-.. [3] Fader, P. S. & Hardie, B. G. S. (2010). Customer-base valuation in a
-   contractual setting: the perils of ignoring heterogeneity. *Marketing
-   Science* 29(1), 85-93.
-.. [4] Pfeifer, P. E. & Carraway, R. L. (2000). Modeling customer
-   relationships as Markov chains. *Journal of Interactive Marketing* 14(2),
-   43-55.
-.. [5] Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from
-   incomplete observations. *JASA* 53(282), 457-481.
+- Dwyer, F. R., Schurr, P. H. & Oh, S. (1987). Developing buyer-seller
+  relationships. *Journal of Marketing* 51(2), 11-27.
+- Fader, P. S. & Hardie, B. G. S. (2007). How to project customer
+  retention. *Journal of Interactive Marketing* 21(1), 76-90.
+- Fader, P. S. & Hardie, B. G. S. (2010). Customer-base valuation in a
+  contractual setting: the perils of ignoring heterogeneity. *Marketing
+  Science* 29(1), 85-93.
+- Pfeifer, P. E. & Carraway, R. L. (2000). Modeling customer
+  relationships as Markov chains. *Journal of Interactive Marketing* 14(2),
+  43-55.
+- Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from
+  incomplete observations. *JASA* 53(282), 457-481.
 """
 
 from __future__ import annotations
@@ -612,15 +612,16 @@ def _features(
     start = np.where(active, nz.argmax(axis=1), t_len).astype(np.int64)
     tenure = (t_len - start).astype(np.int64)
     cols = np.arange(t_len, dtype=np.int64)
-    # rolling means of the last w periods inside the relationship (partial at its start)
+    # rolling means of the last w periods inside the relationship (partial at
+    # its start). Values before the start are 0, so the plain rolling sum is
+    # right; only the divisor shrinks near the start.
     csum = np.zeros((n, t_len + 1))
     np.cumsum(x, axis=1, out=csum[:, 1:])
-    begin = np.maximum(cols[None, :] - w + 1, start[:, None])
-    length = cols[None, :] - begin + 1
-    valid = length > 0
-    sums = csum[:, 1:] - np.take_along_axis(csum, np.clip(begin, 0, t_len), axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        roll = np.where(valid, sums / np.maximum(length, 1), -np.inf)
+    lag = np.maximum(cols + 1 - w, 0)
+    roll = csum[:, 1:] - csum[:, lag]
+    since = (cols[None, :] - start[:, None] + 1).astype(np.float64)  # periods since start
+    roll /= np.clip(np.minimum(since, w), 1.0, None)
+    roll[since <= 0] = -np.inf
     peak = roll.max(axis=1)
     cur = roll[:, -1]
     # least-squares slope over the last 2w periods inside the relationship
@@ -1428,9 +1429,9 @@ def kaplan_meier(
     -----
     :math:`\hat S(t) = \prod_{t_i \le t} (1 - d_i / n_i)` with :math:`d_i`
     losses at :math:`t_i` and :math:`n_i` customers still at risk just
-    before it (censored customers leave the risk set after their time) [5]_.
-    One lexicographic sort of (group, time); the products are cumulative sums
-    of :math:`\log(1 - d_i/n_i)` per group. Matches
+    before it (censored customers leave the risk set after their time) (Kaplan & Meier 1958).
+    One lexicographic sort of (group, time), counts per distinct time by
+    ``add.reduceat``, and a cumulative product per group. Matches
     ``lifelines.KaplanMeierFitter`` (tests cross-check it).
 
     Examples
@@ -1481,17 +1482,15 @@ def _km(
     gsize = np.bincount(gs, minlength=len(labels))
     gfirst = np.concatenate([[0], np.cumsum(gsize)[:-1]])
     at_risk = gsize[grp] - (starts - gfirst[grp])
-    q = ev / at_risk
-    zero = q >= 1.0
-    logs = np.log1p(-np.where(zero, 0.0, q))
-    cs = np.cumsum(logs)
-    zc = np.cumsum(zero)
-    # segment offsets: subtract the running totals before each group's first row
+    factor = 1.0 - ev / at_risk
     gstart_idx = np.searchsorted(grp, np.arange(len(labels)), side="left")
-    base_l = np.concatenate([[0.0], cs])[gstart_idx]
-    base_z = np.concatenate([[0], zc])[gstart_idx]
-    surv = np.exp(cs - base_l[grp]) * ((zc - base_z[grp]) == 0)
     bounds = np.append(gstart_idx, len(grp))
+    # the product per group (a loop over groups, not customers): cumprod keeps
+    # S exact where it should be (0.75 * 2/3 is 0.5, the median test is <= 0.5)
+    surv = np.empty(len(factor))
+    for i in range(len(labels)):
+        lo, hi = bounds[i], bounds[i + 1]
+        surv[lo:hi] = np.cumprod(factor[lo:hi])
     curves = tuple(
         SurvivalCurve(
             ds[starts[bounds[i] : bounds[i + 1]]],
@@ -1733,7 +1732,7 @@ class SBGModel:
 
     Each customer churns at the end of any period with its own probability
     :math:`\theta`, and :math:`\theta \sim \mathrm{Beta}(\alpha, \beta)`
-    across customers [2]_.
+    across customers (Fader & Hardie 2007).
 
     Attributes
     ----------
@@ -1818,7 +1817,7 @@ class SBGModel:
 
         with :math:`n - 1` = ``renewals``, evaluated just before the next
         renewal decision, whose payment is undiscounted (Fader & Hardie
-        2010, eq. 6 [3]_). Multiply by the value per period to get the
+        2010, eq. 6). Multiply by the value per period to get the
         residual lifetime value.
         """
         d = v.discount_rate(discount_rate)
@@ -1876,15 +1875,15 @@ def fit_sbg(
     :math:`n_{t-1} - n_t` lost at :math:`t` contribute
     :math:`\log P(T = t) = \ln B(\alpha + 1, \beta + t - 1) - \ln B(\alpha, \beta)`
     and the :math:`n_T` still active after the last period
-    :math:`\log S(T) = \ln B(\alpha, \beta + T) - \ln B(\alpha, \beta)` [2]_.
+    :math:`\log S(T) = \ln B(\alpha, \beta + T) - \ln B(\alpha, \beta)`.
     Maximised over :math:`(\log\alpha, \log\beta)` with L-BFGS-B and the
     analytic (digamma) gradient; standard errors from the analytic
     (trigamma) Hessian.
 
     References
     ----------
-    .. [1] Fader, P. S. & Hardie, B. G. S. (2007). How to project customer
-       retention. *Journal of Interactive Marketing* 21(1), 76-90.
+    Fader, P. S. & Hardie, B. G. S. (2007). How to project customer
+    retention. *Journal of Interactive Marketing* 21(1), 76-90.
 
     Examples
     --------
@@ -2183,9 +2182,12 @@ class MarkovChain:
         """
         h = v.positive_int(horizon, "horizon", minimum=0)
         gen = v.as_rng(rng)
-        codes = _encode(
-            np.asarray(initial_states, dtype=object).ravel(), self.labels, "initial_states"
+        init = (
+            initial_states
+            if isinstance(initial_states, np.ndarray)
+            else np.asarray(initial_states, dtype=object)
         )
+        codes = _encode(init.ravel(), self.labels, "initial_states")
         cum = np.cumsum(self.matrix, axis=1)
         cum[:, -1] = 1.0
         k = self.n_states
@@ -2203,10 +2205,17 @@ class MarkovChain:
 
 def _encode(values: npt.NDArray[Any], labels: tuple[Any, ...], name: str) -> IntArray:
     lookup = {lab: i for i, lab in enumerate(labels)}
-    uniq, inv = np.unique(
-        values.astype(str) if values.dtype == object and _all_str(values) else values,
-        return_inverse=True,
-    )
+    if values.dtype == object and _all_str(values):
+        values = values.astype(str)
+    try:
+        uniq, inv = np.unique(values, return_inverse=True)
+    except TypeError:  # labels of mixed types (e.g. 1, 2, "lost") do not sort
+        inv = np.empty(len(values), dtype=np.int64)
+        seen: dict[Any, int] = {}
+        for row, item in enumerate(values.tolist()):
+            inv[row] = seen.setdefault(item, len(seen))
+        uniq = np.empty(len(seen), dtype=object)
+        uniq[:] = list(seen)
     codes_u = np.empty(len(uniq), dtype=np.int64)
     for i, u in enumerate(uniq.tolist()):
         if u not in lookup:
