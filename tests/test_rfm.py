@@ -866,3 +866,14 @@ class TestHeatmap:
             InvalidTypeError, match="scores must be an RFMScores or RFMSegments, got RFMTable"
         ):
             plot_rfm_heatmap(T3)  # type: ignore[arg-type]
+
+
+def test_collapse_with_fewer_customers_than_levels_says_so() -> None:
+    t = table([1, 2], [1, 3], [5, 6])
+    with pytest.warns(
+        RFMCollapseWarning, match=r"recency uses 2 of 5 levels \(1, 5\) \(only 2 customers\)"
+    ):
+        s = rfm_scores(t)
+    assert s.recency_score.tolist() == [5, 1]
+    assert s.recency_score.flags.writeable is False
+    assert s.cell.flags.writeable is False

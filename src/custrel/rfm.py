@@ -80,6 +80,18 @@ class RFMCollapseWarning(CustrelWarning):
     scores are never given. :meth:`RFMScores.levels_used` lists the levels
     each dimension uses; pass ``on_collapse="ignore"`` to :func:`rfm_scores`
     to silence this warning or ``"raise"`` to make it an error.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from custrel import RFMTable, rfm_scores
+    >>> t = RFMTable.from_arrays(customer_id=range(5), recency=range(5),
+    ...                          frequency=[1, 1, 1, 1, 4], monetary_value=range(5))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = rfm_scores(t)
+    >>> print(caught[0].message)
+    frequency uses 2 of 5 levels (1, 5) (80% of customers share the value 1). Ties are never split; see RFMScores.levels_used(), give thresholds=..., or pass on_collapse='ignore'
     """
 
 
@@ -882,6 +894,17 @@ class RFMScores:
         Whether quantile dimensions were scored sequentially.
     table : RFMTable
         The values that were scored.
+
+    Examples
+    --------
+    >>> from custrel import RFMTable, rfm_scores
+    >>> t = RFMTable.from_arrays(customer_id=[1, 2, 3, 4], recency=[2, 9, 30, 90],
+    ...                          frequency=[8, 3, 3, 1], monetary_value=[400, 90, 60, 15])
+    >>> s = rfm_scores(t, k=2)
+    >>> s.cell.tolist(), s.score.tolist()
+    (['222', '212', '111', '111'], [6, 5, 3, 3])
+    >>> s.cut_points["recency"], s.methods["recency"]
+    ((19.5,), 'quantile')
     """
 
     customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
@@ -1113,11 +1136,14 @@ def rfm_scores(
         used = result.levels_used()
         parts = []
         for d in collapsed:
+            head = f"{d} uses {len(used[d])} of {k} levels {used[d]}"
+            if len(table) < k:
+                parts.append(f"{head} (only {len(table)} customers)")
+                continue
             vals, counts = np.unique(values[d], return_counts=True)
             top = int(np.argmax(counts))
             parts.append(
-                f"{d} uses {len(used[d])} of {k} levels {used[d]} "
-                f"({counts[top] / len(table):.0%} of customers share the value {vals[top]:g})"
+                f"{head} ({counts[top] / len(table):.0%} of customers share the value {vals[top]:g})"
             )
         msg = (
             "; ".join(parts) + ". Ties are never split; see RFMScores.levels_used(), "
@@ -1209,6 +1235,13 @@ class SegmentCoverage:
     overlaps : tuple of (str, tuple of str)
         Cells that two or more rules cover, with the segments of those rules
         in table order.
+
+    Examples
+    --------
+    >>> t = SegmentTable([("top", 2, (1, 2), (1, 2)), ("low", (1, 2), 1, 1)], k=2)
+    >>> cov = t.coverage()
+    >>> cov.gaps, cov.overlaps, cov.is_partition
+    (('112', '121', '122'), (('211', ('top', 'low')),), False)
     """
 
     k: int
@@ -1396,6 +1429,17 @@ class RFMSegments:
         The rules used.
     scores : RFMScores
         The scores segmented.
+
+    Examples
+    --------
+    >>> from custrel import RFMTable, rfm_scores, rfm_segments
+    >>> t = RFMTable.from_arrays(customer_id=["a", "b"], recency=[3, 200], frequency=[9, 1],
+    ...                          monetary_value=[500, 20])
+    >>> seg = rfm_segments(rfm_scores(t, on_collapse="ignore"))
+    >>> seg.segment.tolist(), seg.segment_code.tolist()
+    (['champions', 'lost'], [0, 10])
+    >>> seg.summary()["customers"].tolist()
+    [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
     """
 
     customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
