@@ -519,6 +519,18 @@ BAD_INPUTS = [
         id="mixed-time-kinds",
     ),
     pytest.param(
+        _arrays(time=["2024-01-01", "2024-01-02", 3.5]),
+        InvalidInputError,
+        r"time mixes dates and numbers \(row 2 is '3.5'\); a log holds one kind of time",
+        id="number-among-date-strings",
+    ),
+    pytest.param(
+        _arrays(time=["2024-01-01", "2024-01", "2024-01-03"]),
+        InvalidInputError,
+        r"time has an unparseable date '2024-01' at row 1; dates must be full ISO 8601 dates",
+        id="partial-date",
+    ),
+    pytest.param(
         _arrays(time=[True, False, True]),
         InvalidTypeError,
         r"time must be dates or numbers, got bool True at row 0",
@@ -680,7 +692,7 @@ def test_bad_input(make: Any, error: type[Exception], match: str, tmp_path: Path
         ),
         ("1,2024-01-01,5\n,2024-01-02,3\n", r"column 'customer_id' is missing a value at row 1"),
         ("1,2024-01-01,5\n2,someday,3\n", r"time has an unparseable date 'someday' at row 1"),
-        ("1,2024-01-01,5\n2,17,3\n", r"time has an unparseable date '17' at row 1"),
+        ("1,2024-01-01,5\n2,17,3\n", r"time mixes dates and numbers \(row 1 is '17'\)"),
     ],
     ids=["empty-amount", "nan-amount", "text-amount", "empty-id", "bad-date", "number-among-dates"],
 )

@@ -411,6 +411,16 @@ def parse_times(
     return _parse_objects(arr, name)
 
 
+def _as_time_array(values: Any) -> npt.NDArray[Any]:
+    """A sequence of times as an array: typed when uniform (fast), else objects."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iufUSM" and arr.ndim == 1:
+        return arr
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
 def _parse_iso(arr: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
     try:
         out = arr.astype(_DT)
@@ -419,6 +429,8 @@ def _parse_iso(arr: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
             try:
                 np.datetime64(s, "s")
             except ValueError:
+                if _is_number(s):
+                    raise InvalidInputError(_mixed_message(name, s, row)) from None
                 hint = "; pass date_format (e.g. '%Y%m%d') for non-ISO dates"
                 raise InvalidInputError(
                     f"{name} has an unparseable date {s!r} at row {row}{hint}"
@@ -439,7 +451,21 @@ def _parse_iso(arr: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
 _ISO_DATE_LEN = len("2024-01-31")
 
 
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _mixed_message(name: str, value: Any, row: int) -> str:
+    return f"{name} mixes dates and numbers (row {row} is {value!r}); a log holds one kind of time"
+
+
 def _partial_date_message(name: str, value: Any, row: int) -> str:
+    if _is_number(value):
+        return _mixed_message(name, value, row)
     return (
         f"{name} has an unparseable date {value!r} at row {row}; dates must be full "
         "ISO 8601 dates (YYYY-MM-DD, optionally with a time); pass date_format for other forms"
@@ -762,7 +788,7 @@ class TransactionLog:
         if n == 0:
             raise EmptyInputError("the log is empty: customer_id has no rows")
         amt = v.as_float_array(amount, "amount", ndim=1, allow_empty=True, finite=False)
-        times_raw = time if isinstance(time, np.ndarray) else np.asarray(time, dtype=object)
+        times_raw = time if isinstance(time, np.ndarray) else _as_time_array(time)
         v.check_same_length(customer_id=ids, time=times_raw, amount=amt)
         v.check_finite(amt, "amount")
         times = parse_times(times_raw, "time", date_format=date_format)
@@ -1693,7 +1719,7 @@ def _check_header(path: str, header: Sequence[str], names: list[str]) -> None:
 
 
 def _read_header(path: str, names: list[str], delimiter: str) -> None:
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         first_line = fh.readline()
     if not first_line.strip():
         raise EmptyInputError(f"{path!r} is empty: it has no header and no rows")
@@ -1702,7 +1728,7 @@ def _read_header(path: str, names: list[str], delimiter: str) -> None:
 
 
 def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, _Column]:
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
             header = [h.strip() for h in next(reader)]
