@@ -39,6 +39,7 @@ from custrel.lifecycle import (
     value_panel,
 )
 from custrel.models import FOUR_STAGE, STAGE_MODELS
+from strategies import transaction_logs
 
 # ---------------------------------------------------------------------------
 # Known values
@@ -855,3 +856,27 @@ def test_lifecycle_figures() -> None:
         plot_survival(panel)
     with pytest.raises(InvalidTypeError, match="stages must be a StageClassification"):
         plot_stage_mix(km)
+
+
+@given(transaction_logs(kind="numeric", max_rows=60, max_customers=10), st.randoms())
+def test_log_based_results_do_not_depend_on_row_order(log: TransactionLog, rnd: Any) -> None:
+    perm = list(range(log.n_rows))
+    rnd.shuffle(perm)
+    shuffled = log.take(np.asarray(perm, dtype=np.int64))
+    a = stages_from_log(log, period=7.0)
+    b = stages_from_log(shuffled, period=7.0)
+    np.testing.assert_array_equal(a.customer_id, b.customer_id)
+    np.testing.assert_array_equal(a.stage_code, b.stage_code)
+    ca = churn_rate(log, period=7.0, inactive_periods=2)
+    cb = churn_rate(shuffled, period=7.0, inactive_periods=2)
+    np.testing.assert_array_equal(ca.lost, cb.lost)
+    # churn bookkeeping: nobody lost who was not there, at most everyone lost once
+    assert np.all(ca.lost <= ca.at_start)
+    assert ca.lost.sum() <= log.n_customers
+    km = survival_from_log(log, period=7.0, inactive_periods=2, cohort_periods=4)
+    assert sum(c.n for c in km.curves) == log.n_customers
+    for c in km.curves:
+        assert np.all(np.diff(c.survival) <= 0)
+        assert np.all((c.survival >= 0) & (c.survival <= 1))
+    cols = a.to_arrays()
+    assert set(cols) >= {"customer_id", "stage", "stage_margin", "tenure"}

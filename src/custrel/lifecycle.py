@@ -567,6 +567,21 @@ class StageClassification:
         """Stage names translated into another stage model (see :func:`map_stages`)."""
         return map_stages(self.stages(), "four_stage", target)
 
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """Per-customer columns (copies) for a report.
+
+        Keys: ``customer_id``, ``stage`` (names), ``stage_margin``, ``tenure``,
+        ``level`` and ``trend``.
+        """
+        return {
+            "customer_id": self.customer_id.copy(),
+            "stage": self.stages(),
+            "stage_margin": self.margin.copy(),
+            "tenure": self.tenure.copy(),
+            "level": self.level.copy(),
+            "trend": self.trend.copy(),
+        }
+
 
 def _code_labels(codes: IntArray, model: StageModel) -> npt.NDArray[Any]:
     names = np.asarray([*model.stages, NO_ACTIVITY, TOO_NEW], dtype=object)
