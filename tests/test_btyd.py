@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,14 @@ from custrel import (
     MBGNBDModel,
     TransactionLog,
     _numeric,
+    _pareto_nbd,
     btyd_summary,
     calibration_holdout_comparison,
     fit_bgbb,
     fit_bgnbd,
     fit_gamma_gamma,
     fit_mbgnbd,
+    fit_pareto_nbd,
     frequency_recency_matrix,
     load_cdnow,
     repeat_purchase_histogram,
@@ -1186,4 +1187,48 @@ def test_fitted_models_are_frozen(cdnow_bgnbd: BGNBDModel) -> None:
     assert "r=0.2426" in repr(cdnow_bgnbd)
 
 
-HAVE_PARETO = importlib.util.find_spec("custrel._pareto_nbd") is not None
+# ---------------------------------------------------------------------------
+# 10. The Pareto/NBD wrapper (its mathematics are tested in test_pareto_nbd.py)
+# ---------------------------------------------------------------------------
+
+
+def test_pareto_nbd_cdnow_published(cdnow: BTYDSummary) -> None:
+    # Fader & Hardie (2005), "A note on implementing the Pareto/NBD model in MATLAB":
+    # on the CDNOW sample r = 0.553, alpha = 10.578, s = 0.606, beta = 11.669,
+    # LL = -9594.98.
+    m = fit_pareto_nbd(cdnow.frequency, cdnow.recency, cdnow.T)
+    assert [_sig3(m.params[k]) for k in ("r", "alpha", "s", "beta")] == [0.553, 10.6, 0.606, 11.7]
+    assert m.log_likelihood == pytest.approx(-9594.98, abs=0.01)
+    assert m.n_customers == 2357
+    # the wrapper forwards to the private module with the same parameters
+    theta = np.asarray([m.params[k] for k in ("r", "alpha", "s", "beta")])
+    x, tx, big_t = cdnow.frequency[:50], cdnow.recency[:50], cdnow.T[:50]
+    np.testing.assert_array_equal(
+        m.probability_alive(x, tx, big_t), _pareto_nbd.probability_alive(theta, x, tx, big_t)
+    )
+    np.testing.assert_array_equal(
+        m.conditional_expected_purchases(39.0, x, tx, big_t),
+        _pareto_nbd.conditional_expected_purchases(theta, 39.0, x, tx, big_t),
+    )
+    assert float(m.customer_log_likelihood(x, tx, big_t) @ np.ones(50)) == pytest.approx(
+        float(_pareto_nbd.log_likelihood(theta, x, tx, big_t).sum())
+    )
+    # shared method names: the diagnostics and CLV work on any repeat-purchase model
+    hist = repeat_purchase_histogram(m, cdnow)
+    assert float(hist.expected.sum()) == pytest.approx(2357)
+    clv = m.customer_lifetime_value(x, tx, big_t, 30.0, horizon=3, discount_rate=0.01, period=4.0)
+    assert np.all(clv >= 0)
+    # a customer observed just now (T = recency) is certainly alive
+    assert float(m.probability_alive(0, 0.0, 0.0)) == pytest.approx(1.0)
+    assert float(m.probability_alive(5, 20.0, 20.0)) == pytest.approx(1.0)
+    sim = m.simulate(200, 39.0, rng=4)
+    assert np.all(sim.recency <= sim.T)
+
+
+def test_pareto_nbd_bad_inputs() -> None:
+    with pytest.raises(
+        InvalidInputError, match=r"recency must be <= T, got recency 7\.0 > T 6\.0 at row 1"
+    ):
+        fit_pareto_nbd([0, 1], [0.0, 7.0], [6.0, 6.0])
+    with pytest.raises(InvalidInputError, match=r"weights must be > 0"):
+        fit_pareto_nbd([0, 1], [0.0, 5.0], [6.0, 6.0], weights=[1.0, 0.0])

@@ -52,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from custrel import _numeric
+from custrel import _numeric, _pareto_nbd
 from custrel import _validate as v
 from custrel.errors import (
     EmptyInputError,
@@ -89,6 +89,16 @@ IntArray = npt.NDArray[np.int64]
 _gammaln = special.gammaln
 _psi = special.digamma
 _betaln = special.betaln
+
+
+def _wsum(w: FloatArray, values: FloatArray) -> float:
+    """Weighted sum without BLAS (whose threads thrash on a busy machine)."""
+    return float(np.sum(w * values))
+
+
+def _wsums(w: FloatArray, *values: FloatArray) -> FloatArray:
+    """Weighted sums of several arrays (a gradient), without BLAS."""
+    return np.asarray([np.sum(w * v_) for v_ in values], dtype=np.float64)
 
 
 def _ro_or_none(arr: npt.NDArray[Any] | None) -> Any:
@@ -956,7 +966,7 @@ def _nbd_loglik(
     d_ab = _psi(a + b) - _psi(a + b + x + shift)
     da = d_ab + pi / a
     db = d_ab + _psi(b + x + shift) - _psi(b) - pi / bx_safe
-    grad = np.asarray([w @ dr, w @ dalpha, w @ da, w @ db])
+    grad = _wsums(w, dr, dalpha, da, db)
     return ll, grad
 
 
@@ -1166,8 +1176,8 @@ def _count_data(
 
 def _start_rate(x: FloatArray, big_t: FloatArray, w: FloatArray) -> float:
     """A scale-aware start for a rate parameter: total time over total purchases."""
-    time = float(w @ big_t)
-    count = float(w @ x)
+    time = _wsum(w, big_t)
+    count = _wsum(w, x)
     if time <= 0.0:
         return 1.0
     return time / max(count, 0.1 * float(w.sum()), 1e-12)
@@ -1190,7 +1200,7 @@ def _fit_nbd(
     def loglik(theta: FloatArray) -> tuple[float, FloatArray]:
         ll, grad = _nbd_loglik(theta, x, tx, big_t, modified=modified, w=w)
         assert grad is not None
-        return float(w @ ll), grad
+        return _wsum(w, ll), grad
 
     fit = _numeric.maximize_log_likelihood(loglik, x0, total_weight=total, model=label)
     _warn_fit(label, fit)
@@ -1354,12 +1364,6 @@ def fit_mbgnbd(
 # ---------------------------------------------------------------------------
 
 
-def _pnbd() -> Any:
-    import importlib
-
-    return importlib.import_module("custrel._pareto_nbd")
-
-
 @attrs.frozen(eq=False, repr=False)
 class ParetoNBDModel(_TransactionModel):
     r"""A fitted Pareto/NBD model (Schmittlein, Morrison & Colombo 1987); see :func:`fit_pareto_nbd`.
@@ -1405,29 +1409,35 @@ class ParetoNBDModel(_TransactionModel):
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
 
     def _ll(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        return np.asarray(_pnbd().log_likelihood(self._theta(), x, tx, big_t), dtype=np.float64)
+        out = _pareto_nbd.log_likelihood(self._theta(), x.ravel(), tx.ravel(), big_t.ravel())
+        return np.asarray(out, dtype=np.float64).reshape(x.shape)
 
     def _expected(self, t: FloatArray) -> FloatArray:
-        return np.asarray(_pnbd().expected_purchases(self._theta(), t), dtype=np.float64)
+        out = _pareto_nbd.expected_purchases(self._theta(), t.ravel())
+        return np.asarray(out, dtype=np.float64).reshape(t.shape)
 
     def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        return np.asarray(_pnbd().probability_alive(self._theta(), x, tx, big_t), dtype=np.float64)
+        out = _pareto_nbd.probability_alive(self._theta(), x.ravel(), tx.ravel(), big_t.ravel())
+        return np.asarray(out, dtype=np.float64).reshape(x.shape)
 
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        return np.asarray(
-            _pnbd().conditional_expected_purchases(self._theta(), t, x, tx, big_t),
-            dtype=np.float64,
+        tb, xb, txb, tb2 = np.broadcast_arrays(t, x, tx, big_t)
+        out = _pareto_nbd.conditional_expected_purchases(
+            self._theta(), tb.ravel(), xb.ravel(), txb.ravel(), tb2.ravel()
         )
+        return np.asarray(out, dtype=np.float64).reshape(xb.shape)
 
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
-        return np.asarray(_pnbd().probability_of_purchases(self._theta(), n, t), dtype=np.float64)
+        nb, tb = np.broadcast_arrays(n, t)
+        out = _pareto_nbd.probability_of_purchases(self._theta(), nb.ravel(), tb.ravel())
+        return np.asarray(out, dtype=np.float64).reshape(nb.shape)
 
     def _simulate(
         self, n_customers: int, big_t: FloatArray, rng: np.random.Generator
     ) -> tuple[FloatArray, FloatArray]:
-        out = _pnbd().simulate(self._theta(), n_customers, big_t, rng)
+        out = _pareto_nbd.simulate(self._theta(), n_customers, big_t, rng)
         return (
             np.asarray(out["frequency"], dtype=np.float64),
             np.asarray(out["recency"], dtype=np.float64),
@@ -1483,10 +1493,14 @@ def fit_pareto_nbd(
 
     Examples
     --------
-    >>> from custrel import fit_pareto_nbd
-    >>> m = fit_pareto_nbd([0, 1, 2, 0, 4, 1], [0, 3, 8, 0, 9, 1], [10, 10, 10, 9, 10, 8])
+    >>> from custrel import ParetoNBDModel, fit_pareto_nbd
+    >>> truth = ParetoNBDModel.from_params({"r": 0.55, "alpha": 10.6, "s": 0.61, "beta": 11.7})
+    >>> sim = truth.simulate(4000, T=39.0, rng=11)
+    >>> m = fit_pareto_nbd(sim.frequency, sim.recency, sim.T)
     >>> sorted(m.params)
     ['alpha', 'beta', 'r', 's']
+    >>> float(m.probability_alive(0, 0.0, 0.0))
+    1.0
     """
     x, tx, big_t, w, total = _count_data(frequency, recency, T, weights)
     names = ParetoNBDModel._param_names
@@ -1499,7 +1513,7 @@ def fit_pareto_nbd(
             np.asarray([1.0, _start_rate(x, big_t, w), 1.0, _start_rate(x, big_t, w)]),
         )
     )
-    fit = _pnbd().fit(x, tx, big_t, w, x0=x0)
+    fit = _pareto_nbd.fit(x, tx, big_t, w, x0=x0)
     se = np.asarray(fit.standard_errors, dtype=np.float64)
     cov = np.full((4, 4), np.nan)
     np.fill_diagonal(cov, se**2)
@@ -1562,7 +1576,7 @@ def _bgbb_loglik(
     db = (soft * (_psi(beta + m) - ab)).sum(axis=1) - (_psi(beta) - _psi(alpha + beta))
     dg = (soft * (_psi(gamma + g) - gd)).sum(axis=1) - (_psi(gamma) - _psi(gamma + delta))
     dd = (soft * (_psi(delta + d) - gd)).sum(axis=1) - (_psi(delta) - _psi(gamma + delta))
-    return ll, np.asarray([w @ da, w @ db, w @ dg, w @ dd])
+    return ll, _wsums(w, da, db, dg, dd)
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -1784,7 +1798,7 @@ def fit_bgbb(
     def loglik(theta: FloatArray) -> tuple[float, FloatArray]:
         ll, grad = _bgbb_loglik(theta, x, tx, n, w)
         assert grad is not None
-        return float(w @ ll), grad
+        return _wsum(w, ll), grad
 
     fit = _numeric.maximize_log_likelihood(loglik, x0, total_weight=total, model="BG/BB")
     _warn_fit("BG/BB", fit)
@@ -1827,7 +1841,7 @@ def _gg_loglik(
     dp = x * (psi_pq - _psi(px) + log_m + log_x - log_gxm)
     dq = psi_pq - _psi(q) + np.log(gamma) - log_gxm
     dg = q / gamma - (px + q) / (gamma + x * m)
-    return ll, np.asarray([w @ dp, w @ dq, w @ dg])
+    return ll, _wsums(w, dp, dq, dg)
 
 
 def _as_spend(
@@ -2068,9 +2082,9 @@ def fit_gamma_gamma(
     w = _fit_weights(weights, len(x))
     limit = v.scalar(max_correlation, "max_correlation", low=0.0, high=1.0)
     total = float(w.sum())
-    mx, mm = float(w @ x) / total, float(w @ m) / total
-    cov = float(w @ ((x - mx) * (m - mm)))
-    var_x, var_m = float(w @ (x - mx) ** 2), float(w @ (m - mm) ** 2)
+    mx, mm = _wsum(w, x) / total, _wsum(w, m) / total
+    cov = _wsum(w, (x - mx) * (m - mm))
+    var_x, var_m = _wsum(w, (x - mx) ** 2), _wsum(w, (m - mm) ** 2)
     corr = cov / np.sqrt(var_x * var_m) if var_x > 0 and var_m > 0 else float("nan")
     if np.isfinite(corr) and abs(corr) > limit:
         warnings.warn(
@@ -2086,7 +2100,7 @@ def fit_gamma_gamma(
     def loglik(theta: FloatArray) -> tuple[float, FloatArray]:
         ll, grad = _gg_loglik(theta, x, m, w)
         assert grad is not None
-        return float(w @ ll), grad
+        return _wsum(w, ll), grad
 
     fit = _numeric.maximize_log_likelihood(loglik, x0, total_weight=total, model="Gamma-Gamma")
     _warn_fit("Gamma-Gamma", fit)
@@ -2251,7 +2265,7 @@ class HoldoutComparison:
     def mean_absolute_error(self) -> float:
         """Customer-weighted mean absolute difference of predicted and actual group means."""
         w = self.n_customers
-        return float(w @ np.abs(self.predicted - self.actual) / w.sum())
+        return _wsum(w, np.abs(self.predicted - self.actual)) / float(w.sum())
 
 
 def calibration_holdout_comparison(
@@ -2352,9 +2366,9 @@ def repeat_purchase_histogram(
     # one evaluation per distinct T
     (uniq_t,), wt, _ = _numeric.compress_rows([big_t], w)
     k = np.arange(kmax, dtype=np.float64)
-    probs = mod._pmf(k[None, :], uniq_t[:, None])
+    probs = np.stack([mod._pmf(np.full(len(uniq_t), kk), uniq_t) for kk in k], axis=1)
     expected = np.empty(kmax + 1)
-    expected[:kmax] = wt @ probs
+    expected[:kmax] = (wt[:, None] * probs).sum(axis=0)
     expected[kmax] = float(w.sum()) - expected[:kmax].sum()
     actual = np.bincount(np.minimum(x, kmax).astype(np.int64), weights=w, minlength=kmax + 1)
     return RepeatPurchaseHistogram(
