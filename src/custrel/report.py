@@ -23,7 +23,7 @@ from custrel import _validate as v
 from custrel.errors import InvalidInputError, InvalidTypeError
 from custrel.models import CustomerSummary, TransactionLog
 
-__all__ = ["CustomerReport", "ReportTable", "customer_report"]
+__all__ = ["SECTIONS", "CustomerReport", "ReportTable", "customer_report"]
 
 Progress = Callable[[str], None]
 
@@ -188,10 +188,91 @@ def _totals_table(log: TransactionLog, summary: CustomerSummary) -> ReportTable:
     )
 
 
+@attrs.frozen
+class _Context:
+    """What every section reads: the window's log and its per-customer summary."""
+
+    log: TransactionLog  # rows inside the observation window only
+    summary: CustomerSummary
+    plots_dir: str | None
+
+
+@attrs.frozen
+class _Section:
+    columns: dict[str, npt.NDArray[Any]]
+    tables: list[ReportTable]
+    notes: list[str]
+    figures: list[str] = attrs.field(factory=list)
+
+
+def _table_from_rows(title: str, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> ReportTable:
+    return ReportTable(title, keys, tuple(tuple(r[k] for k in keys) for r in rows))
+
+
+def _pyramid_section(ctx: _Context) -> _Section:
+    from custrel import pyramid
+
+    value = ctx.summary.total_amount
+    ids = ctx.summary.customer_id
+    pyr = pyramid.customer_pyramid(value, customer_id=ids)
+    abc = pyramid.abc_analysis(value, customer_id=ids)
+    columns = {"tier": pyr.labels(), "abc_class": abc.labels()}
+    tables = [
+        _table_from_rows(
+            "Customer pyramid (tiers by customer count: top 5 % / 15 % / 30 % / 50 %)",
+            pyr.rows(),
+            ("tier", "count", "customer_share", "value", "value_share", "mean_value", "role"),
+        ),
+        _table_from_rows(
+            "ABC analysis (A up to 65 % of value, B up to 85 %)",
+            abc.rows(),
+            ("class", "count", "customer_share", "value", "value_share", "mean_value"),
+        ),
+    ]
+    notes = [
+        (
+            "tier: customer pyramid on total_amount (revenue net of returns, not profit): "
+            "platinum top 5 % of customers, gold next 15 %, iron next 30 %, lead the rest; "
+            "ties never split; customers with a net loss are lead"
+        ),
+        "abc_class: A = customers making up the first 65 % of value, B the next 20 %, C the rest",
+    ]
+    figures: list[str] = []
+    if ctx.plots_dir is not None:
+        from custrel import plot
+
+        figures.append(_save(plot.plot_pyramid(pyr), ctx.plots_dir, "pyramid.png"))
+        curve = (
+            pyramid.lorenz_curve(value) if bool((value >= 0).all()) else pyramid.whale_curve(value)
+        )
+        figures.append(_save(plot.plot_lorenz(curve), ctx.plots_dir, "concentration.png"))
+    return _Section(columns, tables, notes, figures)
+
+
+def _save(fig: Any, directory: str, name: str) -> str:
+    path = os.path.join(directory, name)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    from custrel._plotting import pyplot
+
+    pyplot().close(fig)
+    return path
+
+
+#: The report's sections in display order: name -> builder.
+_SECTIONS: dict[str, Callable[[_Context], _Section]] = {
+    "pyramid": _pyramid_section,
+}
+
+#: Section names accepted by :func:`customer_report`.
+SECTIONS: tuple[str, ...] = tuple(_SECTIONS)
+
+
 def customer_report(
     log: TransactionLog,
     *,
     observation_end: Any = None,
+    sections: tuple[str, ...] | None = None,
+    plots_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
 ) -> CustomerReport:
     """Build the per-customer report of a transaction log.
@@ -203,6 +284,12 @@ def customer_report(
     observation_end : date or number, optional
         End of the observation window (inclusive); defaults to the last time
         in the log. Later rows are left out and counted in the totals.
+    sections : tuple of str, optional
+        Which sections to add to the per-customer summary; all of
+        :data:`SECTIONS` by default.
+    plots_dir : path-like, optional
+        Where to write the report's figures as PNG files (needs the ``plot``
+        extra); no figures when omitted.
     progress : callable, optional
         Called with a short message as each step starts (the command line
         prints these on stderr).
@@ -211,20 +298,35 @@ def customer_report(
     -------
     CustomerReport
 
+    Raises
+    ------
+    InvalidInputError
+        If a section name is unknown, or ``observation_end`` is before the
+        first purchase.
+
     Examples
     --------
     >>> from custrel import TransactionLog
     >>> from custrel.report import customer_report
     >>> log = TransactionLog.from_arrays(customer_id=[1, 1, 2], time=[0.0, 2.0, 1.0], amount=[5.0, 7.0, 3.0])
-    >>> rep = customer_report(log)
-    >>> rep.columns["total_amount"].tolist()
-    [12.0, 3.0]
+    >>> rep = customer_report(log, sections=("pyramid",))
+    >>> rep.columns["total_amount"].tolist(), rep.columns["tier"].tolist()
+    ([12.0, 3.0], ['platinum', 'lead'])
     """
     if not isinstance(log, TransactionLog):
         raise InvalidTypeError(f"log must be a TransactionLog, got {type(log).__name__}")
+    chosen = SECTIONS if sections is None else tuple(sections)
+    for name in chosen:
+        v.choice(name, "sections", SECTIONS)
     say = progress or (lambda _msg: None)
     say(f"summarising {log.n_rows:,} transactions of {log.n_customers:,} customers")
     summary = log.summarize(observation_end=observation_end)
+    window = log if summary.n_rows_after_end == 0 else log.between(end=summary.observation_end)
+    plots = None
+    if plots_dir is not None:
+        plots = os.fspath(plots_dir)
+        os.makedirs(plots, exist_ok=True)
+    ctx = _Context(window, summary, plots)
     columns: dict[str, npt.NDArray[Any]] = _summary_columns(summary)
     notes: list[str] = [
         "custrel customer report: one row per customer",
@@ -235,4 +337,17 @@ def customer_report(
         "n_purchases counts transactions; n_purchase_days counts distinct days with a purchase",
     ]
     tables: list[ReportTable] = [_totals_table(log, summary)]
+    figures: list[str] = []
+    for name in chosen:
+        say(f"computing {name}")
+        section = _SECTIONS[name](ctx)
+        for col, values in section.columns.items():
+            if len(values) != summary.n_customers:  # pragma: no cover - a section bug
+                raise RuntimeError(f"section {name} gave {len(values)} rows for column {col}")
+            columns[col] = values
+        tables += section.tables
+        notes += section.notes
+        figures += section.figures
+    if figures:
+        notes.append("figures: " + ", ".join(figures))
     return CustomerReport(columns=columns, tables=tuple(tables), notes=tuple(notes))
