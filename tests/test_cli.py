@@ -198,3 +198,31 @@ def test_module_entry_point_runs(orders: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Totals" in proc.stdout
+
+
+def test_plots_are_written_as_png(
+    orders: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plots = tmp_path / "figs"
+    status = main(
+        [
+            "report",
+            str(orders),
+            "--customer-col",
+            "cust",
+            "--date-col",
+            "day",
+            "--amount-col",
+            "total",
+            "--quiet",
+            "--plots",
+            str(plots),
+        ]
+    )
+    assert status == 0
+    pngs = sorted(p.name for p in plots.glob("*.png"))
+    assert "pyramid.png" in pngs
+    assert "concentration.png" in pngs
+    for p in plots.glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "figures:" in capsys.readouterr().out

@@ -75,6 +75,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=None,
         help="end of the observation window (a date, or a number for numeric times)",
     )
+    p.add_argument(
+        "--plots",
+        default=None,
+        metavar="DIR",
+        help="write the report's figures as PNG files into DIR (needs the plot extra)",
+    )
     p.add_argument("--top", type=int, default=10, help="customers to print (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -110,7 +116,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         source = args.file
     report: CustomerReport = customer_report(
-        log, observation_end=_observation_end(args.observation_end, log), progress=progress
+        log,
+        observation_end=_observation_end(args.observation_end, log),
+        plots_dir=args.plots,
+        progress=progress,
     )
     print(f"custrel {__version__}: customer report of {source}\n", file=out)
     print(report.format(top=args.top), file=out, end="")
