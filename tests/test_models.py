@@ -363,6 +363,17 @@ def test_summary_matches_naive_loop(log: TransactionLog, data: st.DataObject) ->
         assert s.total_amount[i] == pytest.approx(total, abs=1e-6)
 
 
+@given(log=logs_with_costs(), data=st.data())
+def test_concat_of_row_split_is_the_reordered_log(log: TransactionLog, data: st.DataObject) -> None:
+    mask = np.asarray(data.draw(st.lists(st.booleans(), min_size=log.n_rows, max_size=log.n_rows)))
+    if mask.all() or not mask.any():
+        assert TransactionLog.concat([log]) == log
+        return
+    joined = TransactionLog.concat([log.take(mask), log.take(~mask)])
+    order = np.concatenate([np.flatnonzero(mask), np.flatnonzero(~mask)])
+    assert joined == log.take(order)
+
+
 @given(log=transaction_logs(), data=st.data())
 def test_row_order_does_not_change_summary(log: TransactionLog, data: st.DataObject) -> None:
     perm = data.draw(st.permutations(range(log.n_rows)))
@@ -671,6 +682,17 @@ BAD_INPUTS = [
         r"logs mix calendar and numeric times",
         id="concat-mixed-kinds",
     ),
+    pytest.param(
+        lambda tmp: TransactionLog.concat(
+            [
+                TransactionLog.from_arrays(customer_id=[1], time=[1.0], amount=[1.0]),
+                TransactionLog.from_arrays(customer_id=["1"], time=[1.0], amount=[1.0]),
+            ]
+        ),
+        InvalidInputError,
+        r"logs mix numeric and text customer ids",
+        id="concat-mixed-id-kinds",
+    ),
 ]
 
 
@@ -692,9 +714,18 @@ def test_bad_input(make: Any, error: type[Exception], match: str, tmp_path: Path
         ),
         ("1,2024-01-01,5\n,2024-01-02,3\n", r"column 'customer_id' is missing a value at row 1"),
         ("1,2024-01-01,5\n2,someday,3\n", r"time has an unparseable date 'someday' at row 1"),
+        ("", r"is empty: it has a header and no rows"),
         ("1,2024-01-01,5\n2,17,3\n", r"time mixes dates and numbers \(row 1 is '17'\)"),
     ],
-    ids=["empty-amount", "nan-amount", "text-amount", "empty-id", "bad-date", "number-among-dates"],
+    ids=[
+        "empty-amount",
+        "nan-amount",
+        "text-amount",
+        "empty-id",
+        "bad-date",
+        "header-only",
+        "number-among-dates",
+    ],
 )
 def test_bad_csv_same_message_for_every_engine(
     engine: str, body: str, match: str, tmp_path: Path

@@ -1030,6 +1030,12 @@ class TransactionLog:
         kinds = {log.time_kind for log in logs}
         if len(kinds) > 1:
             raise InvalidInputError("logs mix calendar and numeric times; a log holds one kind")
+        id_kinds = {"number" if log.customer_labels.dtype.kind in "iuf" else "text" for log in logs}
+        if len(id_kinds) > 1:
+            raise InvalidInputError(
+                "logs mix numeric and text customer ids; convert them to one kind first "
+                "(for example with id_type='str' when reading CSV files)"
+            )
         ids = np.concatenate([log.customer_labels[log.customer_code] for log in logs])
         optional = {
             f: np.concatenate([getattr(log, f) for log in logs])
