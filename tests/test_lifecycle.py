@@ -236,14 +236,21 @@ def test_kaplan_meier_matches_lifelines() -> None:
     dur = rng.integers(1, 40, n).astype(float)
     obs = rng.random(n) < 0.7
     cohort = rng.integers(0, 3, n)
-    km = kaplan_meier(dur, obs, groups=cohort)
-    for g in range(3):
-        m = cohort == g
-        ref = lifelines.KaplanMeierFitter().fit(dur[m], obs[m])
-        sf = ref.survival_function_.iloc[:, 0]
-        c = km.curve(g)
-        np.testing.assert_allclose(c.survival, sf.loc[c.time].to_numpy(), rtol=1e-12)
-        assert c.median_lifetime() == ref.median_survival_time_
+    for durations in (
+        dur,
+        dur * 0.37 + 0.25,
+    ):  # whole periods (counting path) and floats (sort path)
+        km = kaplan_meier(durations, obs, groups=cohort)
+        for g in range(3):
+            m = cohort == g
+            ref = lifelines.KaplanMeierFitter().fit(durations[m], obs[m])
+            sf = ref.survival_function_.iloc[:, 0]
+            c = km.curve(g)
+            np.testing.assert_allclose(c.survival, sf.loc[c.time].to_numpy(), rtol=1e-12)
+            assert c.median_lifetime() == ref.median_survival_time_
+            np.testing.assert_array_equal(
+                c.at_risk, ref.event_table["at_risk"].loc[c.time].to_numpy()
+            )
 
 
 def test_churn_rate_by_hand_and_mean_lifetime() -> None:
