@@ -95,6 +95,19 @@ def test_generator_dropout_is_geometric() -> None:
     assert repeats.min() >= 1
 
 
+def test_generator_returns() -> None:
+    log = generate_transactions(3000, rng=8, return_rate=0.2)
+    first = first_rows(log)
+    assert bool(np.all(log.amount[first] >= 0))  # a first purchase is never a return
+    repeat = np.ones(log.n_rows, dtype=bool)
+    repeat[first] = False
+    # share of returns among repeat transactions: 0.2, SE about 0.004 here
+    assert float(np.mean(log.amount[repeat] < 0)) == pytest.approx(0.2, abs=0.03)
+    assert log.volume is not None
+    assert bool(np.all(log.volume >= 1))  # returned items are counted, not negative
+    assert generate_transactions(3000, rng=8, return_rate=0.0) == generate_transactions(3000, rng=8)
+
+
 @given(n=st.integers(1, 40), seed=st.integers(0, 2**32 - 1), calendar=st.booleans())
 def test_generator_properties(n: int, seed: int, calendar: bool) -> None:
     window: dict[str, Any] = {} if calendar else {"start": 0.0, "end": 52.0}
@@ -120,6 +133,7 @@ def _gen(**kw: Any) -> Any:
         pytest.param(_gen(r=-1.0), InvalidInputError, r"r must be > 0, got -1.0", id="negative-r"),
         pytest.param(_gen(q=1.0), InvalidInputError, r"q must be > 1, got 1.0; the mean spend needs q > 1", id="q-one"),
         pytest.param(_gen(acquisition_window=0.0), InvalidInputError, r"acquisition_window must be in \(0, 1\], got 0.0", id="zero-acquisition"),
+        pytest.param(_gen(return_rate=1.0), InvalidInputError, r"return_rate must be in \[0, 1\), got 1.0", id="all-returns"),
         pytest.param(_gen(unit="fortnight"), InvalidInputError, r"unit must be one of 'day', 'week'", id="bad-unit"),
         pytest.param(_gen(rng="seed"), InvalidTypeError, r"rng must be a numpy.random.Generator, an int seed or None, got str", id="bad-rng"),
     ],

@@ -55,6 +55,7 @@ def generate_transactions(
     q: float = 3.74,
     gamma: float = 15.44,
     costs: bool = True,
+    return_rate: float = 0.0,
 ) -> TransactionLog:
     r"""Simulate the transactions of a customer base with realistic structure.
 
@@ -94,9 +95,14 @@ def generate_transactions(
         ``nu ~ Gamma(shape=q, rate=gamma)``, each amount
         ``~ Gamma(shape=p, rate=nu)``, rounded to cents; the mean amount is
         ``p * gamma / (q - 1)`` across customers.
+    return_rate : float
+        Probability in [0, 1) that a repeat transaction is a return: a
+        negative amount (a refund of a purchase of the customer's usual size).
+        First purchases are never returns. 0 by default.
     costs : bool
         If True (default), add ``volume`` (items), ``product_cost`` (a
-        per-customer share of the amount, ``Beta(5, 5)``, mean 50 %),
+        per-customer share of the amount, ``Beta(5, 5)``, mean 50 %;
+        negative on returns, whose goods come back),
         ``service_cost`` (``Gamma(2, 1)`` per transaction),
         ``marketing_cost`` (10 on each customer's first purchase, the
         acquisition cost) and ``transaction_cost`` (1 per transaction), so
@@ -163,6 +169,7 @@ def generate_transactions(
     for name, value in (("r", r), ("alpha", alpha), ("a", a), ("b", b), ("p", p), ("gamma", gamma)):
         v.scalar(value, name, low=0.0, low_inclusive=False)
     v.scalar(q, "q", low=1.0, low_inclusive=False, hint="the mean spend needs q > 1")
+    returns = v.scalar(return_rate, "return_rate", low=0.0, high=1.0, high_inclusive=False)
     calendar = not isinstance(start, int | float | np.integer | np.floating) or isinstance(
         start, bool
     )
@@ -208,6 +215,9 @@ def generate_transactions(
     times = np.concatenate((acquired, repeat_times))
     del cum, repeat_times
     amount = np.round(gen.gamma(p, 1.0, len(cust)) / nu[cust], 2)
+    if returns > 0.0:
+        is_return = gen.random(len(cust) - n) < returns
+        amount[n:][is_return] *= -1.0
 
     if calendar:
         days = np.minimum(np.floor(times), np.floor(e)).astype(np.int64)
@@ -224,7 +234,7 @@ def generate_transactions(
         first = order < n  # the first n rows before sorting are the acquisitions
         share = gen.beta(5.0, 5.0, n)
         extra = {
-            "volume": 1.0 + gen.poisson(amount / 25.0).astype(np.float64),
+            "volume": 1.0 + gen.poisson(np.abs(amount) / 25.0).astype(np.float64),
             "product_cost": np.round(amount * share[cust], 2),
             "service_cost": np.round(gen.gamma(2.0, 1.0, len(cust)), 2),
             "marketing_cost": np.where(first, 10.0, 0.0),
