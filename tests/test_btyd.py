@@ -1232,3 +1232,40 @@ def test_pareto_nbd_bad_inputs() -> None:
         fit_pareto_nbd([0, 1], [0.0, 7.0], [6.0, 6.0])
     with pytest.raises(InvalidInputError, match=r"weights must be > 0"):
         fit_pareto_nbd([0, 1], [0.0, 5.0], [6.0, 6.0], weights=[1.0, 0.0])
+
+
+# ---------------------------------------------------------------------------
+# 11. Figures (the plot extra)
+# ---------------------------------------------------------------------------
+
+
+def test_diagnostic_figures(cdnow: BTYDSummary, cdnow_bgnbd: BGNBDModel) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from custrel.plot import (
+        plot_calibration_holdout,
+        plot_frequency_recency_matrix,
+        plot_repeat_purchases,
+    )
+
+    hist = repeat_purchase_histogram(cdnow_bgnbd, cdnow)
+    fig = plot_repeat_purchases(hist)
+    bars = fig.axes[0].patches
+    assert len(bars) == 2 * len(hist.frequency)
+    assert bars[0].get_height() == pytest.approx(1411)
+    assert fig.axes[0].get_xticklabels()[-1].get_text() == "7+"
+    comp = calibration_holdout_comparison(cdnow_bgnbd, cdnow)
+    fig2 = plot_calibration_holdout(comp)
+    np.testing.assert_allclose(fig2.axes[0].lines[1].get_ydata(), comp.predicted)
+    fr = frequency_recency_matrix(cdnow_bgnbd, 38.86, quantity="probability_alive", max_frequency=5)
+    fig3 = plot_frequency_recency_matrix(fr)
+    assert "P(alive)" in fig3.axes[0].get_title()
+    for f in (fig, fig2, fig3):
+        plt.close(f)
+    with pytest.raises(InvalidTypeError, match="histogram must be a RepeatPurchaseHistogram"):
+        plot_repeat_purchases(comp)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError, match="matrix must be a FrequencyRecencyMatrix"):
+        plot_frequency_recency_matrix(hist)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError, match="comparison must be a HoldoutComparison"):
+        plot_calibration_holdout(fr)  # type: ignore[arg-type]

@@ -11,13 +11,21 @@ re-exports them all.
 
 from __future__ import annotations
 
+from custrel.plot._btyd import (
+    plot_calibration_holdout,
+    plot_frequency_recency_matrix,
+    plot_repeat_purchases,
+)
 from custrel.plot._lifecycle import plot_stage_mix, plot_survival, plot_value_curve
 from custrel.plot._pyramid import plot_lorenz, plot_pyramid
 from custrel.plot._rfm import plot_rfm_heatmap
 
 __all__: list[str] = [
+    "plot_calibration_holdout",
+    "plot_frequency_recency_matrix",
     "plot_lorenz",
     "plot_pyramid",
+    "plot_repeat_purchases",
     "plot_rfm_heatmap",
     "plot_stage_mix",
     "plot_survival",
