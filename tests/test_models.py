@@ -319,6 +319,22 @@ def test_csv_engines_identical_on_bundled_sample() -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_csv_round_trip_keeps_seconds_and_float_digits(engine: str, tmp_path: Path) -> None:
+    log = TransactionLog.from_arrays(
+        customer_id=["x", "y"], time=["2024-01-05T10:30:07", "2024-01-05"], amount=[0.1, 1 / 3]
+    )
+    path = tmp_path / "s.csv"
+    log.to_csv(path)
+    assert path.read_text().splitlines()[1] == "x,2024-01-05T10:30:07,0.1"
+    assert TransactionLog.from_csv(path, engine=engine) == log
+    numeric = TransactionLog.from_arrays(
+        customer_id=[1, 2], time=[1 / 7, 2e-9], amount=[1e300, -0.0]
+    )
+    numeric.to_csv(path)
+    assert TransactionLog.from_csv(path, engine=engine) == numeric
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_csv_engine_typing(engine: str, tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("id;when;paid\n007; 20240102 ;1.5\n7;20240101;-2\n")
