@@ -887,3 +887,16 @@ def test_log_based_results_do_not_depend_on_row_order(log: TransactionLog, rnd: 
         assert np.all((c.survival >= 0) & (c.survival <= 1))
     cols = a.to_arrays()
     assert set(cols) >= {"customer_id", "stage", "stage_margin", "tenure"}
+
+
+def test_fit_markov_chain_missing_markers_on_plain_arrays() -> None:
+    nan = float("nan")
+    by_nan = fit_markov_chain(
+        np.array([[nan, 1, 2, 2], [1, 1, 2, nan]]), missing=nan, absorbing=[2.0]
+    )
+    np.testing.assert_allclose(by_nan.matrix, [[1 / 3, 2 / 3], [0, 1]])
+    by_blank = fit_markov_chain(
+        np.array([["", "a", "b", "b"], ["a", "a", "b", ""]]), missing="", absorbing=["b"]
+    )
+    assert by_blank.labels == ("a", "b")
+    np.testing.assert_allclose(by_blank.matrix, by_nan.matrix)

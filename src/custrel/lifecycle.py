@@ -2335,7 +2335,8 @@ def fit_markov_chain(
         States to treat as absorbing (e.g. ``["lost"]``): their row is the
         unit vector; a transition out of one in the data is an error.
     missing : object, optional
-        The marker of missing cells (``None`` by default).
+        The marker of missing cells: ``None`` by default, or e.g. ``-1``,
+        ``""`` or ``float("nan")``.
 
     Returns
     -------
@@ -2355,7 +2356,9 @@ def fit_markov_chain(
     >>> c.matrix.tolist()
     [[0.0, 0.5, 0.5], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]]
     """
-    arr = np.asarray(states, dtype=object)
+    arr = np.asarray(states)
+    if arr.dtype.kind not in "biufUSO":
+        arr = np.asarray(states, dtype=object)
     if arr.ndim != 2:
         raise InvalidInputError(f"states must be 2-D (customers, periods), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] < 2:
@@ -2363,13 +2366,27 @@ def fit_markov_chain(
             f"states needs at least one customer and two periods, got shape {arr.shape}"
         )
     flat = arr.ravel()
-    is_missing = (
-        np.fromiter(
-            (x is missing or x == missing for x in flat.tolist()), dtype=bool, count=flat.size
+    nan_marker = isinstance(missing, float) and missing != missing
+    if flat.dtype != object:  # plain arrays: vectorised
+        if missing is None:
+            is_missing = np.zeros(flat.size, dtype=bool)
+        elif nan_marker:
+            is_missing = np.isnan(flat) if flat.dtype.kind == "f" else np.zeros(flat.size, bool)
+        else:
+            is_missing = np.asarray(flat == missing, dtype=bool).reshape(flat.shape)
+    else:
+        is_missing = np.fromiter(
+            (
+                x is None
+                if missing is None
+                else (isinstance(x, float) and x != x)
+                if nan_marker
+                else (x is missing or x == missing)
+                for x in flat.tolist()
+            ),
+            dtype=bool,
+            count=flat.size,
         )
-        if missing is not None
-        else np.fromiter((x is None for x in flat.tolist()), dtype=bool, count=flat.size)
-    )
     seen = flat[~is_missing]
     if labels is None:
         try:
@@ -2387,7 +2404,7 @@ def fit_markov_chain(
             raise InvalidInputError(f"absorbing state {a!r} is not one of {list(labs)!r}")
     k = len(labs)
     flat_codes = np.full(flat.size, -1, dtype=np.int64)
-    flat_codes[~is_missing] = _encode(np.asarray(seen, dtype=object), labs, "states")
+    flat_codes[~is_missing] = _encode(seen, labs, "states")
     codes = flat_codes.reshape(arr.shape)
     src, dst = codes[:, :-1].ravel(), codes[:, 1:].ravel()
     ok = (src >= 0) & (dst >= 0)
