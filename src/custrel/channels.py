@@ -441,7 +441,7 @@ def _show(x: Any) -> str:
     return repr(x.item() if isinstance(x, np.generic) else x)
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class DecisionMatrix:
     """Candidates × criteria: the scores a selection method ranks.
 
@@ -524,6 +524,11 @@ class DecisionMatrix:
         object.__setattr__(self, "criteria", criteria)
         object.__setattr__(self, "scores", _val.readonly(x.copy()))
         object.__setattr__(self, "candidate_id", _val.readonly(ids))
+
+    def __repr__(self) -> str:
+        return (
+            f"DecisionMatrix(n_candidates={self.n_candidates}, criteria={self.criterion_names!r})"
+        )
 
     # -- constructors -------------------------------------------------------
 
@@ -815,7 +820,7 @@ class DecisionMatrix:
 # ---------------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Exclusions:
     """Who was excluded before ranking, and by which rule.
 
@@ -850,7 +855,7 @@ class Exclusions:
         return tuple(str(r) for r in self.rule[hit].tolist())
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class _Prepared:
     ids: AnyArray
     x: FloatArray
@@ -1113,7 +1118,7 @@ def _normalize(p: _Prepared, normalization: str, active: BoolArray) -> FloatArra
     return r
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class _Scored:
     key: FloatArray  # higher is better
     score: FloatArray
@@ -1194,7 +1199,7 @@ def _rank(key: FloatArray, ids: AnyArray) -> tuple[IntArray, IntArray, tuple[tup
     return rank, order, tuple(ties)
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class RankingResult:
     """A ranking of the eligible candidates by one selection method.
 
@@ -1728,7 +1733,7 @@ def normalize_weights(
     return w / s
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class AHPResult:
     r"""Criterion weights from AHP pairwise comparisons.
 
@@ -1890,7 +1895,7 @@ def ahp_weights(
     return res
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class EntropyResult:
     r"""Objective weights from the entropy of each criterion's scores.
 
@@ -2154,7 +2159,7 @@ def _method_setup(method: str, normalization: str | None, vikor_v: float) -> tup
     return norm, vikor_v
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class StabilityResult:
     """Rank stability under random weight perturbation.
 
@@ -2284,7 +2289,7 @@ def weight_stability(
     )
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class WeightSensitivityResult:
     """The smallest change of each criterion's weight that changes the winner.
 
@@ -2484,7 +2489,7 @@ def weight_sensitivity(
     )
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class RankReversalResult:
     """Rank changes among the other candidates when one is removed or added.
 
@@ -2647,7 +2652,7 @@ def rank_reversal(
 # ---------------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class IndexResult:
     r"""A two-level weighted index: criteria within groups, groups in the total.
 
@@ -2806,7 +2811,7 @@ def _ids_for(candidate_id: Any, n: int) -> AnyArray:
     return _val.readonly(_as_ids(candidate_id, n))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class SalesForecastResult:
     """Attainable sales of each candidate from its recent sales and their trend.
 
@@ -2994,7 +2999,7 @@ def sales_forecast(
     )
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class SalesCostResult:
     """Sales-cost analysis of each candidate.
 
@@ -3104,7 +3109,7 @@ def _growth(cur: FloatArray, prev: FloatArray) -> FloatArray:
         return np.where(prev != 0, (cur - prev) / np.where(prev == 0, 1.0, np.abs(prev)), np.nan)
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class VerticalResult:
     """Each partner against its own previous period.
 
@@ -3167,7 +3172,7 @@ def vertical_comparison(current: Any, previous: Any, *, candidate_id: Any = None
     )
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class HorizontalResult:
     """Each partner's change against the group's average change.
 
@@ -3254,7 +3259,7 @@ def horizontal_comparison(
     )
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class QuotaResult:
     """Actual sales against each territory's potential.
 
