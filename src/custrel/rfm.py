@@ -1115,9 +1115,11 @@ def rfm_scores(
         levels[dim] = score.astype(np.int64)
         group = group * k + (score - 1)
     r, f, m = levels["recency"], levels["frequency"], levels["monetary_value"]
-    grid = np.arange(1, k + 1).astype(str)
-    names = np.char.add(np.char.add(grid[:, None, None], grid[None, :, None]), grid[None, None, :])
-    cell = names.ravel()[((r - 1) * k + (f - 1)) * k + (m - 1)]
+    # the cell string "RFM" built from code points, viewed as <U3 (no per-row Python)
+    points = np.empty((len(r), 3), dtype=np.uint32)
+    for col, sc in enumerate((r, f, m)):
+        points[:, col] = ord("0") + sc
+    cell = points.view(np.dtype("U3")).reshape(-1)
     result = RFMScores(
         customer_id=table.customer_id,
         recency_score=r,
