@@ -2085,7 +2085,7 @@ def fit_gamma_gamma(
     mx, mm = _wsum(w, x) / total, _wsum(w, m) / total
     cov = _wsum(w, (x - mx) * (m - mm))
     var_x, var_m = _wsum(w, (x - mx) ** 2), _wsum(w, (m - mm) ** 2)
-    corr = cov / np.sqrt(var_x * var_m) if var_x > 0 and var_m > 0 else float("nan")
+    corr = float(cov / np.sqrt(var_x * var_m)) if var_x > 0 and var_m > 0 else float("nan")
     if np.isfinite(corr) and abs(corr) > limit:
         warnings.warn(
             f"frequency and monetary_value are correlated (Pearson {corr:.3f}, beyond "
