@@ -832,7 +832,11 @@ def _quantile_edges(x: FloatArray, k: int) -> FloatArray:
 
 def _bin(x: FloatArray, edges: FloatArray) -> IntArray:
     """1 + the number of edges strictly below x: right-closed bins (e_{j−1}, e_j]."""
-    return (1 + np.searchsorted(edges, x, side="left")).astype(np.int64)
+    # at most 8 edges: one vectorised comparison per edge beats a binary search per value
+    out: IntArray = np.ones(len(x), dtype=np.int64)
+    for e in edges.tolist():
+        out += x > e
+    return out
 
 
 def _check_thresholds(thresholds: Any, k: int) -> dict[str, FloatArray]:
