@@ -1997,130 +1997,6 @@ class ProfitCurveFit:
         return float(pv[0]) if self.single else pv
 
 
-_K_GRID = np.geomspace(0.01, 10.0, 31)
-_K_LO, _K_HI = math.log(0.005), math.log(20.0)
-_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-
-
-def _design(
-    t: FloatArray, g1: FloatArray, g2: FloatArray, c: FloatArray, k: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Design (m, T, 4) and offset (m, T) of the linear parameters (h1, v, N, h2).
-
-    ``g1, g2, c, k`` are (m,) with m = 1 (shared) or customers. With the
-    ceiling known, N = C − P1(g1) is substituted and its column is zero.
-    """
-    tt = t[None, :]
-    g1c, g2c, cc, kc = g1[:, None], g2[:, None], c[:, None], k[:, None]
-    known = np.isfinite(cc)
-    with np.errstate(invalid="ignore", over="ignore"):
-        g1f = np.where(np.isfinite(g1c), g1c, 0.0)
-        ph1 = tt <= g1c
-        ph3 = tt > g2c
-        tau = np.where(ph1, 0.0, np.minimum(tt, g2c) - g1f)
-        e = np.where(ph1, 0.0, -np.expm1(-np.where(np.isfinite(kc), kc, 0.0) * tau))
-        a = np.where(ph1, tt**2, g1f**2)
-        d = np.where(ph3, tt - np.where(np.isfinite(g2c), g2c, 0.0), 0.0)
-    kn = known.astype(np.float64)
-    x = np.stack(
-        [
-            a - kn * g1f**2 * e,
-            1.0 - kn * e,
-            (1.0 - kn) * e,
-            -(d**2),
-        ],
-        axis=-1,
-    )
-    off = np.where(known, cc, 0.0) * e
-    return x, off
-
-
-def _solve(
-    y: FloatArray, x: FloatArray, off: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Least squares of ``y − off`` on ``x`` per customer: (beta, sse, n_params).
-
-    All-zero columns are parameters absent for that customer: fixed at 0.
-    Columns are scaled to unit norm before the normal equations.
-    """
-    norm2 = (x**2).sum(axis=1)  # (m, 4)
-    zero = norm2 == 0.0
-    s = np.where(zero, 1.0, 1.0 / np.sqrt(np.where(zero, 1.0, norm2)))
-    xs = x * s[:, None, :]
-    xtx = np.swapaxes(xs, 1, 2) @ xs
-    xtx = xtx + zero[:, :, None] * np.eye(4)[None, :, :]
-    rhs = (np.swapaxes(xs, 1, 2) @ (y - off)[:, :, None])[:, :, 0]
-    try:
-        bs = np.linalg.solve(xtx, rhs[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError:
-        bs = (np.linalg.pinv(xtx) @ rhs[:, :, None])[:, :, 0]
-    beta = bs * s
-    resid = y - off - (x @ beta[:, :, None])[:, :, 0]
-    sse = (resid**2).sum(axis=1)
-    npar = (~zero).sum(axis=1).astype(np.float64)
-    return beta, sse, npar
-
-
-def _fit_fixed_k(
-    y: FloatArray, t: FloatArray, g1: FloatArray, g2: FloatArray, c: FloatArray, k: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    x, off = _design(t, g1, g2, c, k)
-    return _solve(y, x, off)
-
-
-def _fit_speed(
-    y: FloatArray, t: FloatArray, g1: FloatArray, g2: FloatArray, c: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Fit k per customer: coarse grid, then golden section on log k.
-
-    ``g1, g2, c`` are (m,) with m = 1 (shared across customers) or n.
-    Returns k (n,), beta, sse, n_params.
-    """
-    n = y.shape[0]
-    best_sse = np.full(n, np.inf)
-    best_i = np.zeros(n, dtype=np.int64)
-    for i, kk in enumerate(_K_GRID):
-        _, sse, _ = _fit_fixed_k(y, t, g1, g2, c, np.full(len(g1), kk))
-        better = sse < best_sse
-        best_sse = np.where(better, sse, best_sse)
-        best_i = np.where(better, i, best_i)
-    logs = np.log(_K_GRID)
-    lo = np.where(best_i > 0, logs[np.maximum(best_i - 1, 0)], _K_LO)
-    hi = np.where(best_i < len(logs) - 1, logs[np.minimum(best_i + 1, len(logs) - 1)], _K_HI)
-    g1n, g2n, cn = (np.broadcast_to(a, (n,)) for a in (g1, g2, c))
-
-    def f(u: FloatArray) -> FloatArray:
-        return _fit_fixed_k(y, t, g1n, g2n, cn, np.exp(u))[1]
-
-    a = hi - _GOLDEN * (hi - lo)
-    b = lo + _GOLDEN * (hi - lo)
-    fa, fb = f(a), f(b)
-    for _ in range(48):
-        left = fa < fb
-        hi = np.where(left, b, hi)
-        lo = np.where(left, lo, a)
-        new_b = np.where(left, a, lo + _GOLDEN * (hi - lo))
-        new_a = np.where(left, hi - _GOLDEN * (hi - lo), b)
-        fb_keep = np.where(left, fa, fb)
-        fa_keep = np.where(left, fa, fb)
-        a, b = new_a, new_b
-        # one new evaluation per step: at a (left) or b (right)
-        fnew = f(np.where(left, a, b))
-        fa = np.where(left, fnew, fa_keep)
-        fb = np.where(left, fb_keep, fnew)
-    u = (lo + hi) / 2.0
-    k = np.exp(u)
-    beta, sse, npar = _fit_fixed_k(y, t, g1n, g2n, cn, k)
-    # keep the grid point if the refinement did not improve on it
-    grid_k = _K_GRID[best_i]
-    worse = sse > best_sse
-    if worse.any():
-        b2, s2, p2 = _fit_fixed_k(y[worse], t, g1n[worse], g2n[worse], cn[worse], grid_k[worse])
-        k = np.where(worse, grid_k, k)
-        beta[worse], sse[worse], npar[worse] = b2, s2, p2
-    return k, beta, sse, npar
-
-
 def _param(value: Any, name: str, n: int, *, finite: bool = False) -> FloatArray:
     arr = _v_float(value, name, finite=finite)
     if arr.ndim == 1 and len(arr) != n:
@@ -2298,20 +2174,235 @@ def _scalar_break(value: Any, name: str) -> float:
     return g
 
 
+_K_GRID = np.geomspace(0.01, 10.0, 31)
+_K_SEARCH = np.geomspace(0.01, 10.0, 13)
+_K_LO, _K_HI = math.log(0.005), math.log(20.0)
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+_GOLDEN_STEPS = 30
+_CHUNK = 512
+
+
+def _design(
+    t: FloatArray, g1: FloatArray, g2: FloatArray, known: npt.NDArray[np.bool_], k: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Design (m, 4, T) of the linear parameters (h1, v, N, h2) and the progress e (m, T).
+
+    ``g1, g2, known, k`` are (m,): one row per customer, or m = 1 for a
+    group that shares them. With the ceiling known, N = C − P1(g1) is
+    substituted: the N column is zero and the offset is ``C·e``.
+    """
+    m, T = len(g1), len(t)
+    tt = t[None, :]
+    g1c, g2c = g1[:, None], g2[:, None]
+    g1f = np.where(np.isfinite(g1c), g1c, 0.0)
+    g2f = np.where(np.isfinite(g2c), g2c, 0.0)
+    ph1 = tt <= g1c
+    kc = np.where(np.isfinite(k), k, 0.0)[:, None]
+    tau = np.minimum(tt, np.where(np.isfinite(g2c), g2c, np.inf)) - g1f
+    e = -np.expm1(-kc * np.where(ph1, 0.0, tau))
+    x = np.empty((m, 4, T))
+    kn = known[:, None]
+    np.copyto(x[:, 0], np.where(ph1, tt**2, g1f**2))
+    x[:, 0] -= np.where(kn, g1f**2, 0.0) * e
+    np.copyto(x[:, 1], 1.0 - np.where(kn, e, 0.0))
+    np.copyto(x[:, 2], np.where(kn, 0.0, e))
+    d = np.maximum(tt - np.where(np.isfinite(g2c), g2f, np.inf), 0.0)
+    np.copyto(x[:, 3], -(d * d))
+    return x, e
+
+
+def _solve(y: FloatArray, x: FloatArray, off: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Least squares of ``y − off`` on ``x`` for each customer (row of y): (beta, sse).
+
+    ``x`` is (n, 4, T), one design per customer. All-zero columns are
+    parameters absent for that customer, fixed at 0; columns are scaled to
+    unit norm before the normal equations. Row i's result depends on row i
+    only, so one customer and many give the same numbers.
+    """
+    norm2 = np.einsum("npt,npt->np", x, x)
+    zero = norm2 == 0.0
+    s = np.where(zero, 1.0, 1.0 / np.sqrt(np.where(zero, 1.0, norm2)))
+    xs = x * s[:, :, None]
+    gram = np.einsum("npt,nqt->npq", xs, xs) + zero[:, :, None] * np.eye(4)[None, :, :]
+    yo = y - off
+    rhs = np.einsum("npt,nt->np", xs, yo)
+    try:
+        bs = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        bs = (np.linalg.pinv(gram) @ rhs[:, :, None])[:, :, 0]
+    resid = yo - np.einsum("npt,np->nt", xs, bs)
+    return bs * s, np.einsum("nt,nt->n", resid, resid)
+
+
+def _fit_rows(
+    y: FloatArray,
+    t: FloatArray,
+    g1: FloatArray,
+    g2: FloatArray,
+    c: FloatArray,
+    k: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Exact linear least squares per customer for per-customer g1, g2, C, k."""
+    known = np.isfinite(c)
+    x, e = _design(t, g1, g2, known, k)
+    return _solve(y, x, np.where(known, c, 0.0)[:, None] * e)
+
+
+def _basis(x: FloatArray) -> FloatArray:
+    """Orthonormal basis (T, rank) of the non-zero columns of one design (4, T)."""
+    nz = (x * x).sum(axis=1) > 0.0
+    u, sv, _ = np.linalg.svd(x[nz].T, full_matrices=False)
+    keep = sv > sv[0] * 1e-10 if len(sv) else np.zeros(0, dtype=bool)
+    out: FloatArray = u[:, keep]
+    return out
+
+
+def _grid_sse(
+    y: FloatArray, c: FloatArray, designs: list[tuple[FloatArray, FloatArray]]
+) -> tuple[FloatArray, FloatArray]:
+    """SSE (n, D) of every shared design for every customer, and their ranks (D,).
+
+    Uses ``SSE = ‖y − c·e‖² − ‖Qᵀ(y − c·e)‖²`` with Q an orthonormal basis of
+    each design, so all designs are one matrix product per chunk of
+    customers (c = 0 for customers without a known ceiling).
+    """
+    qs = [_basis(x) for x, _ in designs]
+    ranks = np.array([q.shape[1] for q in qs], dtype=np.float64)
+    w = np.concatenate([q.T for q in qs], axis=0)  # (P, T)
+    qe = np.concatenate([q.T @ e for q, (_, e) in zip(qs, designs, strict=True)])
+    es = np.stack([e for _, e in designs])  # (D, T)
+    ee = (es * es).sum(axis=1)
+    starts = np.concatenate([[0], np.cumsum(ranks[:-1])]).astype(np.int64)
+    n = y.shape[0]
+    out = np.empty((n, len(designs)))
+    yy = (y * y).sum(axis=1)
+    for lo in range(0, n, _CHUNK):
+        hi = min(lo + _CHUNK, n)
+        yc, cc = y[lo:hi], c[lo:hi, None]
+        z = yc @ w.T - cc * qe[None, :]
+        proj = np.add.reduceat(z * z, starts, axis=1) if len(starts) else 0.0
+        out[lo:hi] = yy[lo:hi, None] - 2.0 * cc * (yc @ es.T) + cc**2 * ee[None, :] - proj
+    return out, ranks
+
+
+def _choose(
+    y: FloatArray,
+    t: FloatArray,
+    c: FloatArray,
+    known: bool,
+    k_given: float,
+    pairs: list[tuple[float, float, float]],
+    grid: FloatArray,
+) -> tuple[IntArray, FloatArray, IntArray]:
+    """Pick, per customer, the breakpoint pair and grid k with the smallest BIC.
+
+    ``pairs`` holds (g1, g2, number of searched breakpoints it uses).
+    Returns the pair index, k (grid value or the given k) and the grid index
+    (-1 when k was not fitted).
+    """
+    T = len(t)
+    designs: list[tuple[FloatArray, FloatArray]] = []
+    meta: list[tuple[int, float, int, float]] = []  # pair, k, grid index, extra params
+    kn = np.array([known])
+    for j, (a, b, free) in enumerate(pairs):
+        has2 = a < T and b > a
+        ks: list[tuple[float, int]]
+        if has2 and math.isnan(k_given):
+            ks = [(float(kk), i) for i, kk in enumerate(grid)]
+        else:
+            ks = [(1.0 if math.isnan(k_given) else k_given, -1)]
+        for kk, gi in ks:
+            x, e = _design(t, np.array([a]), np.array([b]), kn, np.array([kk]))
+            designs.append((x[0], e[0]))
+            meta.append((j, kk, gi, free + (1.0 if gi >= 0 else 0.0)))
+    sse, ranks = _grid_sse(y, np.where(np.isfinite(c), c, 0.0), designs)
+    extra = np.array([m[3] for m in meta])
+    yy = (y * y).sum(axis=1)
+    floor = 1e-24 * T + 1e-12 * yy
+    bic = T * np.log(np.maximum(sse, floor[:, None]) / T) + (ranks + extra)[None, :] * math.log(T)
+    best = np.argmin(bic, axis=1)
+    pair = np.array([m[0] for m in meta], dtype=np.int64)[best]
+    kbest = np.array([m[1] for m in meta])[best]
+    gidx = np.array([m[2] for m in meta], dtype=np.int64)[best]
+    return pair, kbest, gidx
+
+
+def _refine_speed(
+    y: FloatArray,
+    t: FloatArray,
+    g1: FloatArray,
+    g2: FloatArray,
+    c: FloatArray,
+    gidx: IntArray,
+    grid: FloatArray,
+) -> FloatArray:
+    """Golden-section search of log k per customer inside its grid bracket."""
+    logs = np.log(grid)
+    last = len(grid) - 1
+    lo = np.where(gidx > 0, logs[np.maximum(gidx - 1, 0)], _K_LO)
+    hi = np.where(gidx < last, logs[np.minimum(gidx + 1, last)], _K_HI)
+
+    def f(u: FloatArray) -> FloatArray:
+        return _fit_rows(y, t, g1, g2, c, np.exp(u))[1]
+
+    a = hi - _GOLDEN * (hi - lo)
+    b = lo + _GOLDEN * (hi - lo)
+    fa, fb = f(a), f(b)
+    for _ in range(_GOLDEN_STEPS):
+        left = fa < fb  # the minimum lies in [lo, b]
+        hi = np.where(left, b, hi)
+        lo = np.where(left, lo, a)
+        a_new = np.where(left, hi - _GOLDEN * (hi - lo), b)
+        b_new = np.where(left, a, lo + _GOLDEN * (hi - lo))
+        fnew = f(np.where(left, a_new, b_new))
+        fa, fb = np.where(left, fnew, fb), np.where(left, fa, fnew)
+        a, b = a_new, b_new
+    k = np.exp((lo + hi) / 2.0)
+    # never worse than the grid point it started from
+    k_grid = grid[gidx]
+    s_ref = f(np.log(k))
+    s_grid = f(np.log(k_grid))
+    out: FloatArray = np.where(s_grid < s_ref, k_grid, k)
+    return out
+
+
+def _fit_all(
+    y: FloatArray,
+    t: FloatArray,
+    g1v: FloatArray,
+    g2v: FloatArray,
+    cvec: FloatArray,
+    kvec: FloatArray,
+    gidx: IntArray,
+    grid: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Refine k where it was fitted on the grid, then solve each customer exactly."""
+    need = gidx >= 0
+    k = np.where(np.isnan(kvec), 1.0, kvec)
+    if need.any():
+        k[need] = _refine_speed(y[need], t, g1v[need], g2v[need], cvec[need], gidx[need], grid)
+    beta, sse = _fit_rows(y, t, g1v, g2v, cvec, k)
+    k_out = np.where(need | ~np.isnan(kvec), k, np.nan)
+    return k_out, beta, sse
+
+
 def _fit_given(
     y: FloatArray, t: FloatArray, g1: FloatArray, g2: FloatArray, c: FloatArray, k: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Fit with per-customer breakpoints; k fitted where phase II has data and k is unknown."""
-    T = len(t)
-    need_k = np.isnan(k) & (g1 < T) & (g2 > g1)
-    k_used = np.where(need_k, 1.0, np.where(np.isnan(k), 1.0, k))
-    beta, sse, _ = _fit_fixed_k(y, t, g1, g2, c, k_used)
-    k_out = np.where(np.isnan(k), np.nan, k)
-    if need_k.any():
-        kk, b2, s2, _ = _fit_speed(y[need_k], t, g1[need_k], g2[need_k], c[need_k])
-        beta[need_k], sse[need_k] = b2, s2
-        k_out[need_k] = kk
-    return k_out, beta, sse
+    """Fit with per-customer breakpoints: k on the grid then golden section, where unknown."""
+    n = y.shape[0]
+    known = np.isfinite(c)
+    keys = np.column_stack([g1, g2, known, np.where(np.isnan(k), -1.0, k)])
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    gidx = np.full(n, -1, dtype=np.int64)
+    for j, (a, b, kn, kk) in enumerate(uniq):
+        rows = np.flatnonzero(inv == j)
+        _, _, gi = _choose(
+            y[rows], t, c[rows], bool(kn), math.nan if kk < 0 else float(kk), [(a, b, 0.0)], _K_GRID
+        )
+        gidx[rows] = gi
+    return _fit_all(y, t, g1, g2, c, k, gidx, _K_GRID)
 
 
 def _fit_search(
@@ -2325,59 +2416,36 @@ def _fit_search(
     """Search whole-period breakpoints; keep the smallest BIC per customer."""
     n, T = y.shape
     inf = math.inf
-    cands: list[tuple[float, float]] = []
+    pairs: list[tuple[float, float, float]] = []
     if g1 is None and g2 is None:
-        cands.append((inf, inf))
+        pairs.append((inf, inf, 0.0))
         for ia in range(3, T - 1):
-            cands.append((float(ia), inf))
-            cands.extend((float(ia), float(ib)) for ib in range(ia + 2, T - 1))
+            pairs.append((float(ia), inf, 1.0))
+            pairs.extend((float(ia), float(ib), 2.0) for ib in range(ia + 2, T - 1))
     elif g1 is None:
         assert g2 is not None
-        if math.isinf(g2):
-            cands.append((inf, inf))
-        else:
-            cands.append((g2, g2))
-        cands.extend((float(aa), g2) for aa in range(3, int(min(g2 - 2, T - 2)) + 1))
+        pairs.append((inf, inf, 0.0) if math.isinf(g2) else (g2, g2, 0.0))
+        top = int(min(g2 - 2, T - 2))
+        pairs.extend((float(ia), g2, 1.0) for ia in range(3, top + 1))
     else:
-        cands.append((g1, inf))
+        pairs.append((g1, inf, 0.0))
         if g1 < T:
-            cands.extend((g1, float(bb)) for bb in range(max(int(g1) + 2, 3), T - 1))
-    yy = (y**2).sum(axis=1)
-    floor = 1e-24 * T + 1e-12 * yy
-    c_known = np.isfinite(c)
-    k_known = np.isfinite(k)
-    best = np.full(n, np.inf)
-    best_j = np.zeros(n, dtype=np.int64)
-    n_free = float(int(g1 is None) + int(g2 is None))
-    for j, (a, b) in enumerate(cands):
-        ga, gb = np.array([a]), np.array([b])
-        has2 = a < T and b > a
-        free_break = n_free - (g1 is None and math.isinf(a)) - (g2 is None and math.isinf(b))
-        # with shared breakpoints, customers differ only by c and k: use the grid for k
-        if has2:
-            sse = np.full(n, np.inf)
-            npar = np.zeros(n)
-            for kk in _K_GRID:
-                kv = np.where(k_known, k, kk)
-                _, s, p = _fit_fixed_k(y, t, np.full(n, a), np.full(n, b), c, kv)
-                better = s < sse
-                sse = np.where(better, s, sse)
-                npar = np.where(better, p, npar)
-            npar = npar + (~k_known)
-        else:
-            if c_known.all() or not c_known.any():
-                _, sse, npar = _fit_fixed_k(
-                    y, t, ga, gb, c[:1] if c_known.all() else np.array([np.nan]), np.array([1.0])
-                )
-            else:
-                _, sse, npar = _fit_fixed_k(y, t, np.full(n, a), np.full(n, b), c, np.ones(n))
-        bic = T * np.log(np.maximum(sse, floor) / T) + (npar + free_break) * math.log(T)
-        better = bic < best - 1e-9
-        best = np.where(better, bic, best)
-        best_j = np.where(better, j, best_j)
-    arr = np.asarray(cands)
-    g1v, g2v = arr[best_j, 0].copy(), arr[best_j, 1].copy()
-    k_out, beta, sse = _fit_given(y, t, g1v, g2v, c, k)
+            pairs.extend((g1, float(ib), 1.0) for ib in range(max(int(g1) + 2, 3), T - 1))
+    known = np.isfinite(c)
+    keys = np.column_stack([known, np.where(np.isnan(k), -1.0, k)])
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    pair = np.zeros(n, dtype=np.int64)
+    gidx = np.full(n, -1, dtype=np.int64)
+    for j, (kn, kk) in enumerate(uniq):
+        rows = np.flatnonzero(inv == j)
+        p, _, gi = _choose(
+            y[rows], t, c[rows], bool(kn), math.nan if kk < 0 else float(kk), pairs, _K_SEARCH
+        )
+        pair[rows], gidx[rows] = p, gi
+    arr = np.asarray([(a, b) for a, b, _ in pairs])
+    g1v, g2v = arr[pair, 0].copy(), arr[pair, 1].copy()
+    k_out, beta, sse = _fit_all(y, t, g1v, g2v, c, k, gidx, _K_SEARCH)
     return g1v, g2v, k_out, beta, sse
 
 
