@@ -1604,7 +1604,8 @@ def rfm_segments(
     r = _rescale(np.asarray(scores.recency_score), scores.k, table.k)
     f = _rescale(np.asarray(scores.frequency_score), scores.k, table.k)
     m = _rescale(np.asarray(scores.monetary_score), scores.k, table.k)
-    idx = lookup[r - 1, f - 1, m - 1]
+    kt = table.k
+    idx = lookup.reshape(-1)[((r - 1) * kt + (f - 1)) * kt + (m - 1)]
     labels = np.asarray([*names, other])
     code = np.where(idx < 0, len(names), idx).astype(np.int64)
     used_names = names + ((other,) if (idx < 0).any() else ())
