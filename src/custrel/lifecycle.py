@@ -626,17 +626,20 @@ def _features(
     active = nz.any(axis=1)
     start = np.where(active, nz.argmax(axis=1), t_len).astype(np.int64)
     tenure = (t_len - start).astype(np.int64)
-    cols = np.arange(t_len, dtype=np.int64)
     # rolling means of the last w periods inside the relationship (partial at
     # its start). Values before the start are 0, so the plain rolling sum is
-    # right; only the divisor shrinks near the start.
-    csum = np.zeros((n, t_len + 1))
-    np.cumsum(x, axis=1, out=csum[:, 1:])
-    lag = np.maximum(cols + 1 - w, 0)
-    roll = csum[:, 1:] - csum[:, lag]
-    since = (cols[None, :] - start[:, None] + 1).astype(np.float64)  # periods since start
-    roll /= np.clip(np.minimum(since, w), 1.0, None)
-    roll[since <= 0] = -np.inf
+    # right; only the divisor shrinks in the first w - 1 periods. Windows that
+    # end before the start are 0: they can only be the "peak" of a customer
+    # whose every window is <= 0, which is read as "no positive peak" anyway.
+    roll = np.cumsum(x, axis=1)
+    if w < t_len:
+        roll[:, w:] -= roll[:, :-w].copy()
+    roll /= w
+    rows = np.arange(n)
+    for m in range(w - 1):
+        col = start + m
+        ok = col < t_len
+        roll[rows[ok], col[ok]] *= w / (m + 1)
     peak = roll.max(axis=1)
     cur = roll[:, -1]
     # least-squares slope over the last 2w periods inside the relationship
