@@ -619,6 +619,22 @@ BAD = [
         id="bad-unit",
     ),
     pytest.param(
+        lambda: rfm_table(
+            TransactionLog.from_arrays(customer_id=[1], time=[1.0], amount=[1.0]), 5.0, unit="day"
+        ),
+        InvalidInputError,
+        "unit must be a number \\(the period length\\) for a log with numeric times, got 'day'",
+        id="calendar-unit-for-numeric-log",
+    ),
+    pytest.param(
+        lambda: rfm_summary(
+            TransactionLog.from_arrays(customer_id=[1], time=[1.0], amount=[1.0]), "2024-01-01"
+        ),
+        InvalidInputError,
+        "analysis_date must be a number for a log with numeric times, got '2024-01-01'",
+        id="date-for-numeric-log",
+    ),
+    pytest.param(
         lambda: table([1, -2], [1, 1], [1, 1]),
         InvalidInputError,
         r"recency must be >= 0, got -2.0 at row 1",

@@ -102,7 +102,7 @@ class RFMCollapseWarning(CustrelWarning):
 
 def _to_float_times(arr: npt.NDArray[Any]) -> FloatArray:
     if np.issubdtype(arr.dtype, np.datetime64):
-        return arr.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+        return arr.astype("datetime64[s]", copy=False).view(np.int64).astype(np.float64)
     return np.asarray(arr, dtype=np.float64)
 
 
