@@ -1057,6 +1057,11 @@ def rfm_scores(
     buyers 2). This is reported, never silent: see ``on_collapse`` and
     :meth:`RFMScores.levels_used`.
 
+    Bins are right-closed on the raw scale of every dimension, as user
+    thresholds read ("recency <= 30 days scores 5"): a value equal to a cut
+    point belongs to the bin below it. For frequency and monetary value that
+    is the lower score; for recency, reversed, the higher one.
+
     References
     ----------
     Hughes, A. M. (1994). *Strategic Database Marketing*. Probus.
