@@ -494,6 +494,14 @@ class StageRules:
     ----------
     window, min_tenure, exploration_periods, growth, drop
         As given.
+
+    Examples
+    --------
+    >>> weekly = StageRules(window=4, min_tenure=4, exploration_periods=26)
+    >>> classify_stages([[0, 0, 2, 2, 2, 2, 2, 2, 2, 2]], rules=weekly).stages().tolist()
+    ['exploration']
+    >>> classify_stages([[0, 0, 2, 2, 2, 2, 2, 2, 2, 2]]).stages().tolist()
+    ['stability']
     """
 
     window: int = 3
@@ -1784,6 +1792,12 @@ class SBGModel:
         Per-cohort weights used.
     n_iterations : int
         Optimizer iterations.
+
+    Examples
+    --------
+    >>> m = fit_sbg([1000, 869, 743, 653, 593, 551, 517, 491])  # Fader & Hardie (2007)
+    >>> np.round(m.survival([1, 7]), 3).tolist(), round(float(m.derl(0.10, 7)), 2)
+    ([0.851, 0.489], 7.53)
     """
 
     params: Mapping[str, float] = attrs.field(converter=_freeze_map)
@@ -2012,6 +2026,14 @@ class MarkovChain:
         States that, once entered, are never left (e.g. "lost").
     counts : numpy.ndarray or None
         Observed transition counts when fitted from data.
+
+    Examples
+    --------
+    >>> c = markov_chain([[0.8, 0.15, 0.05], [0.3, 0.5, 0.2], [0, 0, 1]], ["gold", "iron", "lost"])
+    >>> np.round(c.project({"gold": 100}, 2)[-1], 1).tolist()
+    [68.5, 19.5, 12.0]
+    >>> np.round(c.expected_value({"gold": 50, "iron": 10}, discount_rate=0.1), 1).tolist()
+    [256.7, 146.7, 0.0]
     """
 
     labels: tuple[Any, ...]
