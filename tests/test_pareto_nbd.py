@@ -371,7 +371,7 @@ def test_simulated_data_is_fitted_back_within_sampling_error() -> None:
     assert np.all(z < 4), (res.params, res.standard_errors)
 
 
-def test_large_fit_uses_the_subsample_start_and_agrees_with_plain_lbfgs() -> None:
+def test_large_fit_uses_a_subsample_start_and_agrees_with_a_direct_fit() -> None:
     sim = pn.simulate(PUBLISHED, 25_000, np.linspace(20, 52, 25_000), rng=3)
     res = pn.fit(sim["frequency"], sim["recency"], sim["T"])
     assert "subsample" in res.message
