@@ -878,14 +878,26 @@ class _TransactionModel(_FittedModel):
             raise InvalidInputError(
                 f"period must be a whole number of opportunities for BG/BB, got {p!r}"
             )
+        out: FloatArray = mg * s * self._discounted_purchases(h, p, d, x, tx, big_t)
+        return out
+
+    def _discounted_purchases(
+        self,
+        horizon: int,
+        period: float,
+        rate: float,
+        x: FloatArray,
+        tx: FloatArray,
+        big_t: FloatArray,
+    ) -> FloatArray:
+        """Sum over periods of the discounted expected purchases in each period."""
         total = np.zeros(x.shape)
         prev = np.zeros(x.shape)
-        for k in range(1, h + 1):
-            cum = self._conditional(np.asarray(k * p), x, tx, big_t)
-            total += (cum - prev) / (1.0 + d) ** k
+        for k in range(1, horizon + 1):
+            cum = self._conditional(np.asarray(k * period), x, tx, big_t)
+            total += (cum - prev) / (1.0 + rate) ** k
             prev = cum
-        out: FloatArray = mg * s * total
-        return out
+        return total
 
     def simulate(
         self, n_customers: int, T: Any, *, rng: np.random.Generator | int | None = None
@@ -1064,19 +1076,43 @@ class BGNBDModel(_TransactionModel):
         out: FloatArray = np.where(has, special.expit(-d), 1.0)
         return out
 
+    def _alive_expected(self, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
+        """Expected purchases in (T, T + t] of a customer known to be active."""
+        r, alpha, a, b = self._theta()
+        # an active customer's posterior: Gamma(r + x, alpha + T) and Beta(a, b + x [+ 1])
+        c = a + b + x + self._shift() - 1.0
+        z = t / (alpha + big_t + t)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out: FloatArray = np.where(
+                t > 0, c / (a - 1.0) * (1.0 - _hyp2f1_tail(a, c, c - r - x, z)), 0.0
+            )
+        return out
+
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        r, alpha, a, b = self._theta()
-        # an active customer's posterior: Gamma(r + x, alpha + T) and Beta(a, b + x [+ 1])
-        b_post = b + x + self._shift()
-        c = a + b_post - 1.0
-        z = t / (alpha + big_t + t)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            alive_expected = np.where(
-                t > 0, c / (a - 1.0) * (1.0 - _hyp2f1_tail(a, c, c - r - x, z)), 0.0
-            )
-        out: FloatArray = self._alive(x, tx, big_t) * alive_expected
+        out: FloatArray = self._alive(x, tx, big_t) * self._alive_expected(t, x, big_t)
+        return out
+
+    def _discounted_purchases(
+        self,
+        horizon: int,
+        period: float,
+        rate: float,
+        x: FloatArray,
+        tx: FloatArray,
+        big_t: FloatArray,
+    ) -> FloatArray:
+        # the hypergeometric part depends on (x, T) only: one evaluation per distinct pair
+        # and period, then one multiplication by P(alive) per customer
+        (xu, tu), _, inv = _numeric.compress_rows([x.ravel(), big_t.ravel()], np.ones(x.size))
+        total = np.zeros(len(xu))
+        prev = np.zeros(len(xu))
+        for k in range(1, horizon + 1):
+            cum = self._alive_expected(np.asarray(k * period), xu, tu)
+            total += (cum - prev) / (1.0 + rate) ** k
+            prev = cum
+        out: FloatArray = self._alive(x, tx, big_t) * total[inv].reshape(x.shape)
         return out
 
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
@@ -1276,7 +1312,7 @@ def fit_bgnbd(
 
     evaluated in log space (``gammaln``, ``logaddexp``) with its analytic
     gradient; the search runs over the logarithms of the parameters with
-    L-BFGS-B. Identical rows are merged into weighted rows first. Standard
+    BFGS. Identical rows are merged into weighted rows first. Standard
     errors come from the inverse of the Hessian of the log-likelihood
     (central differences of the analytic gradient).
 
