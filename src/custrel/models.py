@@ -1734,6 +1734,8 @@ def _read_header(path: str, names: list[str], delimiter: str) -> None:
 
 
 def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, _Column]:
+    # Stream the fields into one list of strings per column: keeping every row's
+    # list alive instead would make the cyclic garbage collector crawl.
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
@@ -1741,20 +1743,23 @@ def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, _
         except StopIteration:
             raise EmptyInputError(f"{path!r} is empty: it has no header and no rows") from None
         _check_header(path, header, names)
-        idx = [header.index(n) for n in names]
+        width = len(header)
         cols: list[list[str]] = [[] for _ in names]
-        for row_no, row in enumerate(reader):
+        targets = [(col.append, header.index(n)) for col, n in zip(cols, names, strict=True)]
+        row_no = 0
+        for row in reader:
             if not row:
-                continue
-            if len(row) != len(header):
+                continue  # blank lines are not rows (as in pyarrow and polars)
+            if len(row) != width:
                 raise InvalidInputError(
-                    f"{path!r} row {row_no} has {len(row)} fields, the header has {len(header)}"
+                    f"{path!r} row {row_no} has {len(row)} fields, the header has {width}"
                 )
-            for j, i in enumerate(idx):
-                cols[j].append(row[i].strip())
+            for append, i in targets:
+                append(row[i])
+            row_no += 1
     out: dict[str, _Column] = {}
     for n, c in zip(names, cols, strict=True):
-        arr = np.asarray(c, dtype=str) if c else np.empty(0, dtype=str)
+        arr = np.char.strip(np.asarray(c, dtype=str)) if c else np.empty(0, dtype=str)
         empty = arr == ""
         if empty.any():
             first = int(np.flatnonzero(empty)[0])
