@@ -216,6 +216,22 @@ class TestMerge:
         assert_same_summary(merged, whole)
         assert merged.n_rows_after == int((t > cut).sum())
 
+    def test_to_arrays(self) -> None:
+        s = rfm_summary(small_log(), "2024-04-30", frequency_basis="days")
+        cols = s.to_arrays()
+        assert list(cols) == [
+            "customer_id",
+            "first",
+            "last",
+            "n_transactions",
+            "total_amount",
+            "n_days",
+        ]
+        assert cols["n_days"].tolist() == [2, 2]
+        cols["total_amount"][0] = -1.0  # a copy: the summary is unchanged
+        assert s.total_amount[0] == 35.0
+        assert "n_days" not in rfm_summary(small_log(), "2024-04-30").to_arrays()
+
     def test_merge_refuses_different_settings(self) -> None:
         log = small_log()
         a = rfm_summary(log, "2024-04-30")

@@ -241,6 +241,23 @@ class RFMSummary:
             f"frequency_basis={self.frequency_basis!r}, n_rows_after={self.n_rows_after})"
         )
 
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The per-customer columns as a dict of numpy arrays (copies).
+
+        ``customer_id``, ``first``, ``last``, ``n_transactions``,
+        ``total_amount`` and, with ``frequency_basis="days"``, ``n_days``.
+        """
+        out: dict[str, npt.NDArray[Any]] = {
+            "customer_id": self.customer_id.copy(),
+            "first": self.first.copy(),
+            "last": self.last.copy(),
+            "n_transactions": self.n_transactions.copy(),
+            "total_amount": self.total_amount.copy(),
+        }
+        if self.n_days is not None:
+            out["n_days"] = self.n_days.copy()
+        return out
+
     def merge(self, other: RFMSummary) -> RFMSummary:
         """Combine with the summary of a disjoint slice of the same log.
 
