@@ -909,3 +909,26 @@ def test_collapse_with_fewer_customers_than_levels_says_so() -> None:
     assert s.recency_score.tolist() == [5, 1]
     assert s.recency_score.flags.writeable is False
     assert s.cell.flags.writeable is False
+
+
+@given(
+    values=hnp.arrays(
+        np.float64,
+        st.integers(1, 80),
+        elements=st.floats(0, 50, allow_nan=False).map(lambda x: round(x, 0)),
+    ),
+    k=st.integers(2, 5),
+)
+def test_nested_scores_never_split_ties_within_a_group(values: Any, k: int) -> None:
+    rng = np.random.default_rng(len(values))
+    t = table(rng.permutation(values), values + 1, np.round(values / 3))
+    s = rfm_scores(t, k=k, nested=True, on_collapse="ignore")
+    for sc in (s.recency_score, s.frequency_score, s.monetary_score):
+        assert ((sc >= 1) & (sc <= k)).all()
+    # within one recency score, equal frequency gives equal frequency score
+    key_f = s.recency_score * 1000 + t.frequency
+    for key in np.unique(key_f):
+        assert len(set(s.frequency_score[key_f == key].tolist())) == 1
+    key_m = (s.recency_score * 10 + s.frequency_score) * 10_000 + t.monetary_value
+    for key in np.unique(key_m):
+        assert len(set(s.monetary_score[key_m == key].tolist())) == 1
