@@ -68,9 +68,9 @@ def pandas_rfm(df: pd.DataFrame, *, days: bool = False) -> pd.DataFrame:
 
 
 def custrel_rfm(log: TransactionLog, *, days: bool = False) -> Any:
+    """The same work as the pandas recipe: table and scores (segments are timed apart)."""
     t = rfm_table(log, DATE, frequency_basis="days" if days else "transactions")
-    s = rfm_scores(t, on_collapse="ignore")
-    return rfm_segments(s)
+    return rfm_scores(t, on_collapse="ignore")
 
 
 def main() -> None:
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000,000 rows, 100,000 customers")
     args = parser.parse_args()
     n_rows, n_cust = (1_000_000, 100_000) if args.quick else (10_000_000, 1_000_000)
-    repeat = 1 if args.quick else 2
+    repeat = 1 if args.quick else 3
     data = make_data(n_rows, n_cust)
     df = pd.DataFrame(data)
     rows: list[tuple[str, float, float | None]] = []
@@ -94,8 +94,8 @@ def main() -> None:
         ("custrel TransactionLog.from_arrays (once per log)", t_log, None),
         ("custrel rfm_table", t_table, None),
         ("custrel rfm_scores", t_scores, None),
-        ("custrel rfm_segments", t_seg, None),
-        ("custrel table + scores + segments", t_all, t_pd / t_all),
+        ("custrel rfm_segments (no pandas counterpart)", t_seg, None),
+        ("custrel table + scores", t_all, t_pd / t_all),
         ("custrel incl. building the log", t_all + t_log, t_pd / (t_all + t_log)),
     ]
     # the same definitions: check the two agree before reporting times
@@ -131,9 +131,11 @@ def main() -> None:
     lines = [
         f"# RFM benchmark ({n_rows:,} transactions, {len(table):,} customers)",
         "",
-        f"{dt.date.today()} · {platform.processor() or platform.machine()} · "
-        f"{os.cpu_count()} cores · Python {platform.python_version()} · numpy {np.__version__} "
-        f"· pandas {pd.__version__} · polars {pl.__version__} · duckdb {duckdb.__version__}",
+        (
+            f"{dt.date.today()} · {platform.processor() or platform.machine()} · "
+            f"{os.cpu_count()} cores · Python {platform.python_version()} · numpy {np.__version__} "
+            f"· pandas {pd.__version__} · polars {pl.__version__} · duckdb {duckdb.__version__}"
+        ),
         f"best of {repeat}; peak RSS of the whole run {peak:,.0f} MB",
         "",
         "| step | seconds | pandas / custrel |",
