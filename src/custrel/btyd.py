@@ -336,8 +336,8 @@ def btyd_summary(
     :math:`T = \tau - t_0`, monetary value :math:`\frac{1}{x}\sum_{j=1}^{x}
     s_j` with :math:`s_j` the spend of merged purchase :math:`j` (the first
     purchase is left out, as in Fader, Hardie & Lee 2005 and lifetimes).
-    One sort of a composite (customer, window, period) integer key and
-    :func:`numpy.add.reduceat`; no Python loop over rows.
+    One sort of a composite (customer, window, period) integer key, a binary
+    search and :func:`numpy.bincount`; no Python loop over rows.
 
     References
     ----------
@@ -423,14 +423,30 @@ def btyd_summary(
     pmin = int(pidx.min())
     span = int(pidx.max()) - pmin + 1
     if k * 2 * span < 2**62:
-        key = (codes * 2 + holdout) * span + (pidx - pmin)
-        order = np.argsort(key, kind="stable") if not bool(np.all(key[1:] >= key[:-1])) else None
-        skey = key if order is None else key[order]
+        key = codes * (2 * span)
+        key += holdout * span
+        key += pidx
+        key -= pmin
+        n_rows = len(key)
+        if bool(np.all(key[1:] >= key[:-1])):
+            skey, samount = key, amount
+        elif int(key.max()) < (2**63 - 1) // max(n_rows, 1):
+            # one plain sort of key * n + row (much faster than argsort, which
+            # would be needed to carry the amounts along)
+            packed = key * n_rows
+            packed += np.arange(n_rows, dtype=np.int64)
+            packed.sort()
+            skey, row = np.divmod(packed, n_rows)
+            samount = amount[row]
+        else:  # pragma: no cover - keys too large to pack with the row number
+            order = np.argsort(key)
+            skey, samount = key[order], amount[order]
         new = np.empty(len(skey), dtype=bool)
         new[0] = True
         np.not_equal(skey[1:], skey[:-1], out=new[1:])
         starts = np.flatnonzero(new)
         mkey = skey[starts]
+        m_amount = np.add.reduceat(samount, starts)
         m_period = mkey % span + pmin
         m_part = (mkey // span) % 2
         m_code = mkey // (2 * span)
@@ -442,8 +458,7 @@ def btyd_summary(
         new[1:] = (sc[1:] != sc[:-1]) | (sh[1:] != sh[:-1]) | (sp[1:] != sp[:-1])
         starts = np.flatnonzero(new)
         m_period, m_part, m_code = sp[starts], sh[starts], sc[starts]
-    samount = amount if order is None else amount[order]
-    m_amount = np.add.reduceat(samount, starts) if len(starts) else np.empty(0)
+        m_amount = np.add.reduceat(amount[order], starts)
     # calibration purchases come first within each customer, sorted by period
     cal_mask = m_part == 0
     c_code, c_period, c_amount = m_code[cal_mask], m_period[cal_mask], m_amount[cal_mask]
