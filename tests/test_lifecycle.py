@@ -118,6 +118,21 @@ def test_sbg_recovers_known_parameters_from_generated_cohorts() -> None:
     assert m.expected_lifetime() == pytest.approx((m.alpha + m.beta - 1) / (m.alpha - 1))
 
 
+def test_sbg_projection_matches_held_out_generated_periods() -> None:
+    # fit on the first 7 periods of a cohort generated from alpha=0.7, beta=2.5,
+    # project periods 7..12 and compare with what the simulation produced
+    (row,) = _simulate_cohorts(0.7, 2.5, [100_000], [13], seed=11)
+    m = fit_sbg(row[:8])
+    proj = m.project(12, row[0])
+    np.testing.assert_allclose(proj[8:], row[8:], rtol=0.03)
+    # and the truth's own projection agrees with the fitted one
+    truth = m.survival(np.arange(13.0))  # fitted
+    from custrel.lifecycle import SBGModel
+
+    true_model = SBGModel({"alpha": 0.7, "beta": 2.5}, {}, np.eye(2), 0.0, (), np.ones(1), 0)
+    np.testing.assert_allclose(truth, true_model.survival(np.arange(13.0)), rtol=0.03)
+
+
 def test_sbg_weights_scale_a_cohort() -> None:
     # weight 2 on one cohort equals giving that cohort twice
     a = fit_sbg([REGULAR, HIGH_END], weights=[2.0, 1.0])
