@@ -728,7 +728,8 @@ def classify_stages(
     ----------
     values : array-like, shape (customers, periods) or (periods,)
         Per-period transaction value, profit or volume, oldest period
-        first; zero where the customer did nothing. All values finite.
+        first; zero where the customer did nothing, including the periods
+        before it was acquired (use 0, not NaN). All values finite.
     customer_id : array-like, optional
         One id per row (defaults to 0..n-1).
     rules : StageRules, optional
