@@ -950,9 +950,7 @@ class TransactionLog:
         wanted = {"customer_id": customer_col, "time": time_col, "amount": amount_col, **extra}
         if len(set(wanted.values())) != len(wanted):
             raise InvalidInputError(f"each field needs its own column, got {wanted!r}")
-        raw = _read_csv_columns(
-            p, list(wanted.values()), {customer_col, time_col}, delimiter, engine
-        )
+        raw = _read_csv_columns(p, list(wanted.values()), customer_col, time_col, delimiter, engine)
         data = {field: raw[col] for field, col in wanted.items()}
         ids = data.pop("customer_id")
         n_rows = len(ids.codes) if isinstance(ids, _Coded) else len(ids)
@@ -1694,12 +1692,17 @@ _Column = npt.NDArray[Any] | _Coded
 
 
 def _read_csv_columns(
-    path: str, names: list[str], coded: set[str], delimiter: str, engine: str
+    path: str, names: list[str], id_col: str, time_col: str, delimiter: str, engine: str
 ) -> dict[str, _Column]:
-    """Read the named columns: text arrays, or codes (``coded``) / floats from a fast engine."""
+    """Read the named columns as text arrays (or faster forms from a fast engine).
+
+    A fast engine may return the id column as plain integers (when every id is
+    one) or codes, the time column as codes, and the other columns as floats
+    (when every value is a number); from_csv types all forms alike.
+    """
     if engine in ("auto", "pyarrow"):
         try:
-            return _read_csv_pyarrow(path, names, coded, delimiter)
+            return _read_csv_pyarrow(path, names, id_col, time_col, delimiter)
         except ImportError:
             if engine == "pyarrow":
                 raise MissingDependencyError(
@@ -1707,7 +1710,7 @@ def _read_csv_columns(
                 ) from None
     if engine in ("auto", "polars"):
         try:
-            return _read_csv_polars(path, names, coded, delimiter)
+            return _read_csv_polars(path, names, id_col, time_col, delimiter)
         except ImportError:
             if engine == "polars":
                 raise MissingDependencyError(
@@ -1769,7 +1772,7 @@ def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, _
 
 
 def _read_csv_pyarrow(
-    path: str, names: list[str], coded: set[str], delimiter: str
+    path: str, names: list[str], id_col: str, time_col: str, delimiter: str
 ) -> dict[str, _Column]:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -1798,7 +1801,12 @@ def _read_csv_pyarrow(
             mask = col.is_null().to_numpy(zero_copy_only=False)
             row = int(np.flatnonzero(mask)[0])
             raise InvalidInputError(f"column {n!r} is missing a value at row {row} of {path!r}")
-        if n in coded:
+        if n == id_col:
+            ints = _arrow_plain_ints(col)
+            if ints is not None:
+                out[n] = ints
+                continue
+        if n in (id_col, time_col):
             enc = pc.dictionary_encode(col)
             out[n] = _Coded(
                 enc.indices.to_numpy().astype(np.int64),
@@ -1813,7 +1821,7 @@ def _read_csv_pyarrow(
 
 
 def _read_csv_polars(
-    path: str, names: list[str], coded: set[str], delimiter: str
+    path: str, names: list[str], id_col: str, time_col: str, delimiter: str
 ) -> dict[str, _Column]:
     import polars as pl
 
@@ -1828,7 +1836,12 @@ def _read_csv_polars(
         if s.null_count():
             row = int(np.flatnonzero(s.is_null().to_numpy())[0])
             raise InvalidInputError(f"column {n!r} is missing a value at row {row} of {path!r}")
-        if n in coded:
+        if n == id_col:
+            ints = s.str.to_integer(strict=False)
+            if ints.null_count() == 0 and bool((ints.cast(pl.String) == s).all()):
+                out[n] = ints.to_numpy()
+                continue
+        if n in (id_col, time_col):
             values = s.unique().sort()
             codes = (s.rank("dense") - 1).to_numpy().astype(np.int64)
             out[n] = _Coded(codes, np.char.strip(np.asarray(values.to_list(), dtype=str)))
@@ -1837,6 +1850,21 @@ def _read_csv_polars(
             out[n] = s.str.strip_chars().cast(pl.Float64, strict=True).to_numpy()
         except pl.exceptions.PolarsError:  # not all numbers: let from_csv name the bad value
             out[n] = s.to_numpy().astype(str)
+    return out
+
+
+def _arrow_plain_ints(col: Any) -> IntArray | None:
+    """The column as int64 when every value is an integer written plainly, else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        ints = pc.cast(col, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not pc.all(pc.equal(pc.cast(ints, pa.string()), col)).as_py():
+        return None  # "007" or "+7": the ids stay text
+    out: IntArray = ints.to_numpy(zero_copy_only=False)
     return out
 
 
@@ -1876,6 +1904,8 @@ def _typed_ids(values: npt.NDArray[Any], id_type: str) -> npt.NDArray[Any]:
 def _csv_customers(col: _Column, id_type: str) -> tuple[IntArray, npt.NDArray[Any]]:
     """Codes and sorted labels of a CSV customer column."""
     if not isinstance(col, _Coded):
+        if col.dtype.kind in "iu" and id_type == "str":
+            col = col.astype(str)  # a fast engine read plain integers: their text is the same
         return _factorize(_typed_ids(col, id_type))
     values = _typed_ids(col.values, id_type)
     order = np.argsort(values, kind="stable")
