@@ -1092,3 +1092,13 @@ def test_inputs_are_not_mutated() -> None:
     y0 = y.copy()
     fit_profit_curve(y, g1=20, g2=30)
     np.testing.assert_array_equal(y, y0)
+
+
+def test_lifetime_value_without_per_period_table() -> None:
+    p = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    full = lifetime_value(p, discount_rate=0.05, timing="start")
+    lean = lifetime_value(p, discount_rate=0.05, timing="start", per_period=False)
+    assert lean.present_value is None
+    np.testing.assert_allclose(lean.clv, full.clv)
+    with pytest.raises(InvalidTypeError, match="per_period must be a bool"):
+        lifetime_value(p, per_period="no")  # type: ignore[arg-type]

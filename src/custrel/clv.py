@@ -490,8 +490,9 @@ class CLVResult:
     clv : float or numpy.ndarray
         The lifetime value: a float for one customer (1-D input), one value
         per customer (row) for 2-D input.
-    present_value : numpy.ndarray
-        The discounted profit of each period, the input's shape.
+    present_value : numpy.ndarray or None
+        The discounted profit of each period, the input's shape (``None``
+        when computed with ``per_period=False``).
     discount_factor : numpy.ndarray
         The factor of each period, ``(1 + d)^−(t−1)`` or ``(1 + d)^−t``.
     discount_rate : float
@@ -501,7 +502,7 @@ class CLVResult:
     """
 
     clv: float | FloatArray = attrs.field(converter=_float_or_ro)
-    present_value: FloatArray = attrs.field(converter=_ro)
+    present_value: FloatArray | None = attrs.field(converter=attrs.converters.optional(_ro))
     discount_factor: FloatArray = attrs.field(converter=_ro)
     discount_rate: float
     timing: str
@@ -517,6 +518,7 @@ def lifetime_value(
     discount_rate: float = 0.0,
     periods_per_year: float | None = None,
     timing: Timing | None = None,
+    per_period: bool = True,
 ) -> CLVResult:
     """Customer lifetime value of a profit stream (DOMAIN.md §2.2).
 
@@ -531,6 +533,9 @@ def lifetime_value(
         with :func:`period_discount_rate`.
     timing : {"start", "end"}
         When the profit of a period arrives; required when the rate is not 0.
+    per_period : bool
+        Keep the per-period present values (an array the size of
+        ``profit``); ``False`` skips it when only the CLVs are needed.
 
     Returns
     -------
@@ -546,7 +551,10 @@ def lifetime_value(
     -----
     ``CLV = Σ_{t=1..n} RP(t) / (1 + d)^(t−1)`` with ``timing="start"``
     (the textbook's form) and ``Σ RP(t) / (1 + d)^t`` with ``timing="end"``.
-    One matrix-vector product for many customers.
+    One matrix-vector product for many customers; finiteness is checked on
+    the totals first (a NaN or infinity in a row makes its total
+    non-finite) and the full per-value check, which names the offending
+    row and period, runs only then.
 
     Examples
     --------
@@ -556,15 +564,18 @@ def lifetime_value(
     >>> lifetime_value([[1, 2], [3, 4]]).clv.tolist()
     [3.0, 7.0]
     """
-    p = v.as_float_array(profit, "profit", ndim=(1, 2))
+    p = v.as_float_array(profit, "profit", ndim=(1, 2), finite=False)
     d = v.discount_rate(discount_rate)
     if periods_per_year is not None:
         d = period_discount_rate(d, periods_per_year)
     tm = _timing(timing, d)
+    if not isinstance(per_period, bool):
+        raise InvalidTypeError(f"per_period must be a bool, got {type(per_period).__name__}")
     f = _discount_factors(p.shape[-1], d, tm)
-    pv = p * f
-    total = pv.sum(axis=-1)
-    return CLVResult(total, pv, f, d, tm)
+    total = p @ f
+    if not np.isfinite(total).all():
+        v.check_finite(p, "profit")
+    return CLVResult(total, p * f if per_period else None, f, d, tm)
 
 
 @attrs.frozen(eq=False)
@@ -1954,7 +1965,7 @@ class ProfitCurveFit:
     rmse : float or numpy.ndarray
         sqrt(sse / n_periods).
     relative_rmse : float or numpy.ndarray
-        rmse / mean(|profit|) (0 for a perfect fit of an all-zero history,
+        rmse divided by the mean absolute profit (0 for a perfect fit of an all-zero history,
         ``inf`` for an imperfect one).
     n_periods : int
         Length of the history (periods 1..n_periods).
@@ -2242,10 +2253,20 @@ def _fit_rows(
     c: FloatArray,
     k: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """Exact linear least squares per customer for per-customer g1, g2, C, k."""
-    known = np.isfinite(c)
-    x, e = _design(t, g1, g2, known, k)
-    return _solve(y, x, np.where(known, c, 0.0)[:, None] * e)
+    """Exact linear least squares per customer for per-customer g1, g2, C, k.
+
+    Works through the customers in cache-sized chunks; each row's result
+    depends on that row only.
+    """
+    n = y.shape[0]
+    beta = np.empty((n, 4))
+    sse = np.empty(n)
+    for lo in range(0, n, _CHUNK):
+        sl = slice(lo, min(lo + _CHUNK, n))
+        known = np.isfinite(c[sl])
+        x, e = _design(t, g1[sl], g2[sl], known, k[sl])
+        beta[sl], sse[sl] = _solve(y[sl], x, np.where(known, c[sl], 0.0)[:, None] * e)
+    return beta, sse
 
 
 def _basis(x: FloatArray) -> FloatArray:
