@@ -901,7 +901,11 @@ def _prepare(
     _val.choice(missing, "missing", _MISSING)
     rule_list = _rules(matrix, rules)
     w = matrix.weights if weights is None else weights
-    x = np.array(matrix.scores, dtype=np.float64)
+    x = matrix.scores  # read-only; copied below only when a value is filled
+    all_nan = np.isnan(x)
+    any_nan = bool(all_nan.any())
+    if any_nan:
+        x = x.copy()
     ids = matrix.candidate_id
     n, m = x.shape
     crit = matrix.criteria
@@ -909,7 +913,7 @@ def _prepare(
     relevant = w > 0
     for j, _ in rule_list:
         relevant[j] = True
-    nan = np.isnan(x) & relevant[None, :]
+    nan = all_nan & relevant[None, :]
     filled = np.zeros((n, m), dtype=bool)
     fail_rows: list[AnyArray] = []
     fail_rules: list[str] = []
@@ -980,8 +984,10 @@ def _prepare(
         )
     # NaN in columns nothing reads (weight 0, no rule) would poison the
     # arithmetic through 0 * nan; they are set to 0 and flagged unusable.
-    unusable: BoolArray = np.asarray(np.isnan(x).any(axis=0))
-    x[:, unusable] = np.where(np.isnan(x[:, unusable]), 0.0, x[:, unusable])
+    unusable: BoolArray = np.zeros(m, dtype=bool)
+    if any_nan:
+        unusable = np.asarray(np.isnan(x).any(axis=0))
+        x[:, unusable] = np.where(np.isnan(x[:, unusable]), 0.0, x[:, unusable])
     keep = ~drop
     has_scale = np.array([c.scale is not None for c in crit])
     lo = np.array([c.scale[0] if c.scale is not None else np.nan for c in crit])
@@ -1126,32 +1132,47 @@ class _Scored:
     details: dict[str, FloatArray]
 
 
-def _aggregate(method: str, r: FloatArray, w: FloatArray, vikor_v: float) -> _Scored:
+def _aggregate(
+    method: str, r: FloatArray, w: FloatArray, vikor_v: float, *, inplace: bool = False
+) -> _Scored:
+    """Scores from the normalised matrix; ``inplace`` reuses ``r`` for the contributions."""
     active = w > 0
     if method == "weighted_sum":
-        c = r * w
+        c = np.multiply(r, w, out=r if inplace else None)
         s = c.sum(axis=1)
         return _Scored(s, s, c, {})
     if method == "weighted_product":
-        ra = r[:, active]
-        if (ra <= 0).any():
-            return _Scored(np.empty(0), np.empty(0), np.empty((0, 0)), {"bad": ra})
-        c = np.zeros_like(r)
-        c[:, active] = np.log(ra) * w[active]
+        if active.all():
+            if (r <= 0).any():
+                return _Scored(np.empty(0), np.empty(0), np.empty((0, 0)), {"bad": r})
+            c = np.log(r, out=r if inplace else None)
+            c *= w
+        else:
+            ra = r[:, active]
+            if (ra <= 0).any():
+                return _Scored(np.empty(0), np.empty(0), np.empty((0, 0)), {"bad": ra})
+            c = np.zeros_like(r)
+            c[:, active] = np.log(ra) * w[active]
         logs = c.sum(axis=1)
         return _Scored(logs, np.exp(logs), c, {"log_score": logs})
     if method == "topsis":
-        vm = r * w
+        vm = np.multiply(r, w, out=r if inplace else None)
         pis = vm.max(axis=0)
         nis = vm.min(axis=0)
-        dp = np.sqrt(((vm - pis) ** 2).sum(axis=1))
-        dm = np.sqrt(((vm - nis) ** 2).sum(axis=1))
+        gap = vm - pis
+        gap *= gap
+        dp = np.sqrt(gap.sum(axis=1))
+        np.subtract(vm, nis, out=gap)
+        gap *= gap
+        dm = np.sqrt(gap.sum(axis=1))
+        del gap
         tot = dp + dm
         with np.errstate(invalid="ignore", divide="ignore"):
             s = np.where(dp == 0, 1.0, dm / np.where(tot == 0, 1.0, tot))
         return _Scored(s, s, vm, {"distance_best": dp, "distance_worst": dm})
     # vikor on min-max normalised r: best 1, worst 0 in every active column
-    d = (1.0 - r) * w
+    d = np.subtract(1.0, r, out=r if inplace else None)
+    d *= w
     d[:, ~active] = 0.0
     big_s = d.sum(axis=1)
     big_r = d.max(axis=1)
@@ -1339,7 +1360,7 @@ def _score_matrix(
     p: _Prepared, method: str, normalization: str, w: FloatArray, vikor_v: float
 ) -> _Scored:
     r = _normalize(p, normalization, w > 0)
-    sc = _aggregate(method, r, w, vikor_v)
+    sc = _aggregate(method, r, w, vikor_v, inplace=True)
     if "bad" in sc.details:
         act = np.flatnonzero(w > 0)
         i, jj = _val.first_bad(r[:, act] <= 0)
