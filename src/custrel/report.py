@@ -249,6 +249,66 @@ def _pyramid_section(ctx: _Context) -> _Section:
     return _Section(columns, tables, notes, figures)
 
 
+def _report_period(log: TransactionLog) -> str | float:
+    return "month" if log.time_kind == "datetime" else 1.0
+
+
+def _lifecycle_section(ctx: _Context) -> _Section:
+    from custrel import lifecycle
+
+    period = _report_period(ctx.log)
+    end = ctx.summary.observation_end
+    stages = lifecycle.stages_from_log(ctx.log, period=period, observation_end=end)
+    churn = lifecycle.churn_rate(ctx.log, period=period, inactive_periods=3, observation_end=end)
+    columns = {
+        "stage": stages.stages(),
+        "stage_margin": stages.margin,
+        "tenure_periods": stages.tenure,
+    }
+    counts, mix = stages.counts(), stages.mix()
+    unit = "month" if period == "month" else "period"
+    tables = [
+        ReportTable(
+            "Lifecycle stage mix",
+            ("stage", "customers", "share"),
+            tuple((name, counts[name], mix[name]) for name in counts),
+        ),
+        ReportTable(
+            "Churn",
+            ("measure", "value"),
+            (
+                (f"churn rate per {unit} (pooled)", churn.rate),
+                (f"mean lifetime in {unit}s (1 / churn)", churn.mean_lifetime()),
+            ),
+        ),
+    ]
+    notes = [
+        (
+            f"stage: four-stage lifecycle model (exploration, formation, stability, decline) "
+            f"read from each customer's {unit}ly amounts relative to the customer's own peak, "
+            "trend and tenure; stage_margin is the classifier's confidence (0..1); "
+            "too_new = too few periods to judge"
+        ),
+        (
+            f"churn: a customer is lost after 3 {unit}s without a purchase; "
+            "mean lifetime = 1 / churn rate"
+        ),
+    ]
+    figures: list[str] = []
+    if ctx.plots_dir is not None:
+        from custrel import plot
+
+        panel = lifecycle.value_panel(ctx.log, period=period, observation_end=end)
+        best = panel.customer_id[int(np.argmax(panel.values.sum(axis=1)))]
+        figures.append(_save(plot.plot_value_curve(panel, best), ctx.plots_dir, "value_curve.png"))
+        km = lifecycle.survival_from_log(
+            ctx.log, period=period, inactive_periods=3, cohort_periods=3, observation_end=end
+        )
+        figures.append(_save(plot.plot_survival(km), ctx.plots_dir, "survival.png"))
+        figures.append(_save(plot.plot_stage_mix(stages), ctx.plots_dir, "stage_mix.png"))
+    return _Section(columns, tables, notes, figures)
+
+
 def _save(fig: Any, directory: str, name: str) -> str:
     path = os.path.join(directory, name)
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -261,6 +321,7 @@ def _save(fig: Any, directory: str, name: str) -> str:
 #: The report's sections in display order: name -> builder.
 _SECTIONS: dict[str, Callable[[_Context], _Section]] = {
     "pyramid": _pyramid_section,
+    "lifecycle": _lifecycle_section,
 }
 
 #: Section names accepted by :func:`customer_report`.
