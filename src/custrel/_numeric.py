@@ -179,7 +179,7 @@ def maximize_log_likelihood(
         u0,
         jac=True,
         method="BFGS",
-        options={"maxiter": max_iterations, "gtol": 1e-9},
+        options={"maxiter": max_iterations, "gtol": 1e-7},
     )
     u = np.asarray(res.x, dtype=np.float64)
     f, g = objective(u)

@@ -997,6 +997,80 @@ def _nbd_loglik(
     return ll, grad
 
 
+@attrs.frozen
+class _NBDData:
+    """Fitting data with the per-frequency weight totals the fast likelihood needs."""
+
+    x: FloatArray
+    tx: FloatArray
+    big_t: FloatArray
+    w: FloatArray
+    x_unique: FloatArray
+    x_index: IntArray
+    w_by_x: FloatArray
+
+    @classmethod
+    def of(cls, x: FloatArray, tx: FloatArray, big_t: FloatArray, w: FloatArray) -> _NBDData:
+        xu, xi = np.unique(x, return_inverse=True)
+        xi = xi.astype(np.int64).reshape(-1)
+        return cls(x, tx, big_t, w, xu, xi, np.bincount(xi, weights=w, minlength=len(xu)))
+
+
+def _nbd_total(theta: FloatArray, d: _NBDData, *, modified: bool) -> tuple[float, FloatArray]:
+    """Weighted total log-likelihood and gradient, as :func:`_nbd_loglik` summed.
+
+    Terms that depend on the frequency only (the gamma and digamma functions)
+    are evaluated once per distinct frequency and weighted by that
+    frequency's total weight; only the logarithms of alpha + T and
+    alpha + t_x and the mixing of the two likelihood terms are per row.
+    """
+    r, alpha, a, b = (float(p) for p in theta)
+    shift = 1.0 if modified else 0.0
+    xu, wu, xi = d.x_unique, d.w_by_x, d.x_index
+    rxu = r + xu
+    has_u = np.ones(xu.shape, dtype=bool) if modified else xu > 0
+    bx_u = np.where(has_u, b + xu - 1.0 + shift, 1.0)
+    # per distinct frequency
+    a12 = (
+        _gammaln(rxu)
+        - _gammaln(r)
+        + r * np.log(alpha)
+        + _gammaln(a + b)
+        + _gammaln(b + xu + shift)
+        - _gammaln(b)
+        - _gammaln(a + b + xu + shift)
+    )
+    c4_u = np.where(has_u, np.log(a) - np.log(bx_u), -np.inf)
+    d_ab_u = _psi(a + b) - _psi(a + b + xu + shift)
+    # per row
+    rx = rxu[xi]
+    log_at = np.log(alpha + d.big_t)
+    log_atx = np.log(alpha + d.tx)
+    a3 = -rx * log_at
+    a4 = c4_u[xi] - rx * log_atx
+    lse = np.logaddexp(a3, a4)
+    pi = np.exp(a4 - lse)
+    q = 1.0 - pi
+    w = d.w
+    ll = float(np.sum(wu * a12)) + _wsum(w, lse)
+    wpi = w * pi
+    wq = w - wpi
+    dr = (
+        float(np.sum(wu * (_psi(rxu) - _psi(r) + np.log(alpha))))
+        - float(np.sum(wq * log_at))
+        - float(np.sum(wpi * log_atx))
+    )
+    dalpha = (
+        r / alpha * float(wu.sum())
+        - float(np.sum(wq * rx / (alpha + d.big_t)))
+        - float(np.sum(wpi * rx / (alpha + d.tx)))
+    )
+    pi_by_x = np.bincount(xi, weights=wpi, minlength=len(xu))
+    da = float(np.sum(wu * d_ab_u)) + float(pi_by_x.sum()) / a
+    db = float(np.sum(wu * (d_ab_u + _psi(b + xu + shift) - _psi(b))) - np.sum(pi_by_x / bx_u))
+    return ll, np.asarray([dr, dalpha, da, db])
+
+
 def _hyp2f1_tail(
     a: float, c: FloatArray | float, c_minus_r: FloatArray | float, z: FloatArray
 ) -> FloatArray:
@@ -1248,10 +1322,10 @@ def _fit_nbd(
     x, tx, big_t, w, total = _count_data(frequency, recency, T, weights)
     x0 = _initial(initial, cls._param_names, np.asarray([1.0, _start_rate(x, big_t, w), 1.0, 1.0]))
 
+    data = _NBDData.of(x, tx, big_t, w)
+
     def loglik(theta: FloatArray) -> tuple[float, FloatArray]:
-        ll, grad = _nbd_loglik(theta, x, tx, big_t, modified=modified, w=w)
-        assert grad is not None
-        return _wsum(w, ll), grad
+        return _nbd_total(theta, data, modified=modified)
 
     fit = _numeric.maximize_log_likelihood(loglik, x0, total_weight=total, model=label)
     _warn_fit(label, fit)
