@@ -400,3 +400,27 @@ BAD = [
 def test_bad_inputs(call: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("backend", ["polars-lazy", "duckdb", "pandas"])
+def test_summary_with_dates_to_native(backend: str) -> None:
+    df = random_frame(9)
+    s = rfm_summary_from_frame(
+        df, "2024-12-31", customer_col="cust", time_col="when", frequency_basis="days"
+    )
+    out = to_native(s, BACKENDS[backend](df))
+    back = {
+        "polars-lazy": lambda o: o.collect(),
+        "duckdb": lambda o: o.pl(),
+        "pandas": pl.from_pandas,
+    }[backend](out)
+    assert back.columns == [
+        "customer_id",
+        "first",
+        "last",
+        "n_transactions",
+        "total_amount",
+        "n_days",
+    ]
+    assert back["last"].dtype.is_temporal()
+    assert back["n_days"].to_list() == s.n_days.tolist()

@@ -424,11 +424,16 @@ def _lazy_or_eager(nw: Any, like: Any) -> Any:
         ) from None
 
 
+def _column(arr: npt.NDArray[Any]) -> Any:
+    if arr.dtype.kind == "O":
+        return arr.tolist()
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[us]")  # polars has no second resolution
+    return arr
+
+
 def _eager(nw: Any, cols: dict[str, Any], backend: Any) -> Any:
-    data = {
-        k: (a.tolist() if a.dtype.kind == "O" else a)
-        for k, a in ((k, np.asarray(x)) for k, x in cols.items())
-    }
+    data = {k: _column(np.asarray(x)) for k, x in cols.items()}
     try:
         return nw.from_dict(data, backend=backend).to_native()
     except ImportError:
