@@ -1121,3 +1121,13 @@ def test_weight_sensitivity_zero_weight_criteria_opt_in() -> None:
     # X = 9(1-d) + d, Y = 8(1-d) + 9d: equal at d = 1/9
     assert opt.increase[1] == pytest.approx(1 / 9, abs=1e-8)
     assert opt.winner_if_increased[1] == "Y"
+
+
+def test_mixed_type_ids_are_kept_as_given() -> None:
+    # numpy would coerce [1, "x"] to the strings "1", "x"; the ids stay as given,
+    # and unsortable ids fall back to matrix order inside ties.
+    m = DecisionMatrix.from_arrays([[2.0], [2.0], [1.0]], ["a"], [1, "x", 2.5])
+    r = ch.weighted_sum(m, normalization="none")
+    assert r.candidate_id.tolist() == [1, "x", 2.5]
+    assert r.ties == ((1, "x"),)
+    assert r.winner() == 1

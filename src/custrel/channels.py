@@ -399,7 +399,16 @@ def _as_criteria(criteria: Any) -> tuple[Criterion, ...]:
 def _as_ids(candidate_id: Any, n: int) -> AnyArray:
     if candidate_id is None:
         return np.arange(n, dtype=np.int64)
-    ids = np.asarray(candidate_id)
+    if isinstance(candidate_id, np.ndarray):
+        ids = candidate_id
+    else:
+        # Build an object array first so that numpy does not coerce mixed ids
+        # (1 and "x") to one type; uniform ids then get their natural dtype.
+        values = list(candidate_id)
+        ids = np.empty(len(values), dtype=object)
+        ids[:] = values
+        if values and all(isinstance(x, int | np.integer) for x in values):
+            ids = ids.astype(np.int64)
     if ids.ndim != 1:
         raise InvalidInputError(f"candidate_id must be 1-D, got shape {ids.shape}")
     if len(ids) != n:
@@ -409,9 +418,9 @@ def _as_ids(candidate_id: Any, n: int) -> AnyArray:
     if ids.dtype.kind == "O" and all(isinstance(x, str) for x in ids.tolist()):
         ids = ids.astype(str)
     try:
-        uniq, first, counts = np.unique(ids, return_index=True, return_counts=True)
-    except TypeError:
-        uniq, first, counts = _unique_slow(ids)
+        uniq, counts = np.unique(ids, return_counts=True)
+    except TypeError:  # ids of mixed types cannot be sorted
+        uniq, counts = _unique_slow(ids)
     if len(uniq) != n:
         k = int(np.flatnonzero(counts > 1)[0])
         dup = uniq[k]
@@ -419,26 +428,25 @@ def _as_ids(candidate_id: Any, n: int) -> AnyArray:
         raise InvalidInputError(
             f"candidate_id must be unique, got {_show(dup)} at rows {rows[0]} and {rows[1]}"
         )
-    del first
     return ids.copy()
 
 
-def _unique_slow(ids: AnyArray) -> tuple[AnyArray, IntArray, IntArray]:
-    seen: dict[Any, int] = {}
+def _unique_slow(ids: AnyArray) -> tuple[AnyArray, IntArray]:
     counts: dict[Any, int] = {}
-    for i, x in enumerate(ids.tolist()):
-        seen.setdefault(x, i)
+    for x in ids.tolist():
         counts[x] = counts.get(x, 0) + 1
-    keys = list(seen)
-    return (
-        np.asarray(keys, dtype=object),
-        np.asarray([seen[k] for k in keys], dtype=np.int64),
-        np.asarray([counts[k] for k in keys], dtype=np.int64),
-    )
+    keys = np.empty(len(counts), dtype=object)
+    keys[:] = list(counts)
+    return keys, np.asarray(list(counts.values()), dtype=np.int64)
+
+
+def _py(x: Any) -> Any:
+    """A numpy scalar as the matching Python object (other values unchanged)."""
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _show(x: Any) -> str:
-    return repr(x.item() if isinstance(x, np.generic) else x)
+    return repr(_py(x))
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -1291,7 +1299,7 @@ class RankingResult:
 
     def winner(self) -> Any:
         """The first-ranked candidate (the first by id if several tie; see :attr:`ties`)."""
-        return self.candidate_id[self.order[0]].item()
+        return _py(self.candidate_id[self.order[0]])
 
     def top(self, k: int) -> AnyArray:
         """The ``k`` best candidates, best first."""
@@ -2426,7 +2434,7 @@ def weight_sensitivity(
     base = _score_matrix(p, method, norm, w0, vikor_v)
     rk, order, _ = _rank(base.key, p.ids)
     win = int(order[0])
-    winner = p.ids[win].item()
+    winner = _py(p.ids[win])
     inc = np.full(m, np.nan)
     dec = np.full(m, np.nan)
     new_inc: list[Any] = [None] * m
@@ -2437,7 +2445,7 @@ def weight_sensitivity(
             p.names, _val.readonly(w0.copy()), winner, inc, dec, tuple(new_inc), tuple(new_dec)
         )
     if (rk == 1).sum() > 1:
-        other = p.ids[order[1]].item()
+        other = _py(p.ids[order[1]])
         return WeightSensitivityResult(
             p.names,
             _val.readonly(w0.copy()),
@@ -2496,7 +2504,7 @@ def weight_sensitivity(
                         else:
                             hi_ = mid
                     out[j] = hi_
-                    who[j] = p.ids[c].item()
+                    who[j] = _py(p.ids[c])
                     break
                 prev = float(s)
     return WeightSensitivityResult(
