@@ -43,6 +43,7 @@ from custrel.clv import (
     recency_value,
     retention_programme,
 )
+from strategies import transaction_logs
 
 # ---------------------------------------------------------------------------
 # textbook inputs (DOMAIN.md §2.3)
@@ -1102,3 +1103,18 @@ def test_lifetime_value_without_per_period_table() -> None:
     np.testing.assert_allclose(lean.clv, full.clv)
     with pytest.raises(InvalidTypeError, match="per_period must be a bool"):
         lifetime_value(p, per_period="no")  # type: ignore[arg-type]
+
+
+@given(
+    transaction_logs(kind="datetime"),
+    st.sampled_from(["day", "week", "month", "quarter", "year", 3.0]),
+    st.sampled_from(["calendar", "customer"]),
+)
+def test_period_buckets_add_up_to_customer_totals(
+    log: TransactionLog, freq: Any, align: Any
+) -> None:
+    t = period_profit_from_log(log, freq=freq, align=align)
+    totals = np.bincount(log.customer_code, weights=log.profit(), minlength=log.n_customers)
+    np.testing.assert_allclose(t.profit.sum(axis=1), totals, atol=1e-6)
+    assert int(t.n_transactions.sum()) == log.n_rows
+    assert t.profit.shape == (log.n_customers, len(t.period))

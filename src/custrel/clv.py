@@ -419,7 +419,6 @@ def period_profit_from_log(
     if align == "customer":
         first = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(first, codes, idx)
-        offset = first
         idx = idx - first[codes]
     last = int(idx.max()) + 1
     if n_periods is None:
@@ -448,7 +447,6 @@ def period_profit_from_log(
     counts = np.bincount(key, minlength=k * n).reshape(k, n).astype(np.int64)
     if align == "customer":
         starts: npt.NDArray[Any] = np.arange(n, dtype=np.int64)
-        del offset
     elif log.time_kind == "datetime" and freq in ("month", "quarter", "year"):
         months = log.time.astype("datetime64[M]")
         m0 = months.min() if origin is None else np.datetime64(origin, "M")
@@ -3113,6 +3111,11 @@ def historical_value(
     profit = np.bincount(codes, weights=log.profit(), minlength=k)
     nact = active.sum(axis=1).astype(np.int64)
     mean = profit / nact
+    if r >= 1.0 + d:
+        raise InvalidInputError(
+            f"every customer active in one {freq} was active in the next (r={r:g}), so with "
+            f"discount_rate={d:g} the simple model's value is infinite; pass discount_rate > 0"
+        )
     cr = constant_retention(1.0, r, discount_rate=d, timing="end")
     return HistoricalValue(
         log.customer_labels, profit, nact, mean, mg * mean * cr.clv, r, d, mg, freq, n
