@@ -290,9 +290,8 @@ def test_fitting_case_3_from_a_history() -> None:
     fit = fit_profit_curve(history, g1=15, g2=34)
     assert fit.phase == 3
     assert float(fit.curve.h2[0]) == pytest.approx(0.25)
-    assert float(fit.curve.speed[0]) == pytest.approx(0.4, rel=1e-6)
-    # k is located to ~1e-7 (golden section on a flat minimum), hence 1e-6
-    np.testing.assert_allclose(fit.project(5), truth.evaluate(np.arange(37, 42))[0], atol=1e-6)
+    assert float(fit.curve.speed[0]) == pytest.approx(0.4, rel=1e-8)
+    np.testing.assert_allclose(fit.project(5), truth.evaluate(np.arange(37, 42))[0], atol=1e-8)
 
 
 def test_fitting_searches_breakpoints() -> None:

@@ -2346,6 +2346,77 @@ def _choose(
     return pair, kbest, gidx
 
 
+def _speed_profile(
+    y: FloatArray, t: FloatArray, g1: FloatArray, g2: FloatArray, c: FloatArray
+) -> Callable[[FloatArray], FloatArray]:
+    """The least-squares SSE of each customer as a function of u = log k.
+
+    Only the phase-II progress ``e = 1 − exp(−k·τ)`` depends on k, so the
+    normal equations are assembled from five inner products with e plus
+    constants computed once: one exponential and five reductions over the
+    customers × periods array per evaluation. (Used to locate k; the final
+    fit recomputes the residuals directly.)
+    """
+    tt = t[None, :]
+    g1c, g2c = g1[:, None], g2[:, None]
+    g1f = np.where(np.isfinite(g1c), g1c, 0.0)
+    ph1 = tt <= g1c
+    tau = np.where(ph1, 0.0, np.minimum(tt, np.where(np.isfinite(g2c), g2c, np.inf)) - g1f)
+    a_col = np.where(ph1, tt**2, g1f**2)
+    d_col = np.maximum(tt - np.where(np.isfinite(g2c), g2c, np.inf), 0.0) ** 2
+    n, T = y.shape
+    known = np.isfinite(c)
+    cc = np.where(known, c, 0.0)
+    g2_ = g1f[:, 0] ** 2
+    g4_ = g2_**2
+
+    def dot(u: FloatArray, w: FloatArray) -> FloatArray:
+        out: FloatArray = np.einsum("nt,nt->n", u, w)
+        return out
+
+    aa, a1, ad = dot(a_col, a_col), a_col.sum(axis=1), dot(a_col, d_col)
+    d1, dd = d_col.sum(axis=1), dot(d_col, d_col)
+    ay, y1, dy, yy = dot(a_col, y), y.sum(axis=1), dot(d_col, y), dot(y, y)
+    eye = np.eye(4)[None, :, :]
+
+    def sse(u: FloatArray) -> FloatArray:
+        e = -np.expm1(-np.exp(u)[:, None] * tau)
+        ae, e1, de, ee, ye = dot(a_col, e), e.sum(axis=1), dot(d_col, e), dot(e, e), dot(e, y)
+        gram = np.zeros((n, 4, 4))
+        rhs = np.zeros((n, 4))
+        # unknown ceiling: columns A, 1, e, −D; known: A − g1²e, 1 − e, 0, −D and y − C·e
+        kn = known
+        gram[:, 0, 0] = np.where(kn, aa - 2 * g2_ * ae + g4_ * ee, aa)
+        gram[:, 0, 1] = np.where(kn, a1 - ae - g2_ * e1 + g2_ * ee, a1)
+        gram[:, 0, 2] = np.where(kn, 0.0, ae)
+        gram[:, 0, 3] = np.where(kn, -(ad - g2_ * de), -ad)
+        gram[:, 1, 1] = np.where(kn, T - 2 * e1 + ee, float(T))
+        gram[:, 1, 2] = np.where(kn, 0.0, e1)
+        gram[:, 1, 3] = np.where(kn, -(d1 - de), -d1)
+        gram[:, 2, 2] = np.where(kn, 0.0, ee)
+        gram[:, 2, 3] = np.where(kn, 0.0, -de)
+        gram[:, 3, 3] = dd
+        gram = gram + np.triu(gram, 1).transpose(0, 2, 1)
+        rhs[:, 0] = np.where(kn, ay - cc * ae - g2_ * (ye - cc * ee), ay)
+        rhs[:, 1] = np.where(kn, y1 - cc * e1 - (ye - cc * ee), y1)
+        rhs[:, 2] = np.where(kn, 0.0, ye)
+        rhs[:, 3] = np.where(kn, -(dy - cc * de), -dy)
+        yty = np.where(kn, yy - 2 * cc * ye + cc**2 * ee, yy)
+        diag = np.einsum("nii->ni", gram)
+        zero = diag <= 0.0
+        sc = np.where(zero, 1.0, 1.0 / np.sqrt(np.where(zero, 1.0, diag)))
+        gs = gram * sc[:, :, None] * sc[:, None, :] + zero[:, :, None] * eye
+        rs = np.where(zero, 0.0, rhs * sc)
+        try:
+            bs = np.linalg.solve(gs, rs[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:
+            bs = (np.linalg.pinv(gs) @ rs[:, :, None])[:, :, 0]
+        out: FloatArray = yty - np.einsum("ni,ni->n", bs, rs)
+        return out
+
+    return sse
+
+
 def _refine_speed(
     y: FloatArray,
     t: FloatArray,
@@ -2361,9 +2432,7 @@ def _refine_speed(
     lo = np.where(gidx > 0, logs[np.maximum(gidx - 1, 0)], _K_LO)
     hi = np.where(gidx < last, logs[np.minimum(gidx + 1, last)], _K_HI)
 
-    def f(u: FloatArray) -> FloatArray:
-        return _fit_rows(y, t, g1, g2, c, np.exp(u))[1]
-
+    f = _speed_profile(y, t, g1, g2, c)
     a = hi - _GOLDEN * (hi - lo)
     b = lo + _GOLDEN * (hi - lo)
     fa, fb = f(a), f(b)
@@ -2376,12 +2445,25 @@ def _refine_speed(
         fnew = f(np.where(left, a_new, b_new))
         fa, fb = np.where(left, fnew, fb), np.where(left, fa, fnew)
         a, b = a_new, b_new
-    k = np.exp((lo + hi) / 2.0)
+    u0 = (lo + hi) / 2.0
+
+    def exact(u: FloatArray) -> FloatArray:
+        return _fit_rows(y, t, g1, g2, c, np.exp(u))[1]
+
+    # polish with the directly computed SSE: one parabola through u0 ± h
+    # (the assembled normal equations lose digits on near-perfect fits)
+    h = 1e-4
+    s_m, s_0, s_p = exact(u0 - h), exact(u0), exact(u0 + h)
+    curv = s_m - 2.0 * s_0 + s_p
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = np.where(curv > 0, -h * (s_p - s_m) / (2.0 * curv), 0.0)
+    u1 = u0 + np.clip(step, -h, h)
+    s_1 = exact(u1)
+    u_best = np.where(s_1 < s_0, u1, u0)
+    s_best = np.minimum(s_1, s_0)
     # never worse than the grid point it started from
-    k_grid = grid[gidx]
-    s_ref = f(np.log(k))
-    s_grid = f(np.log(k_grid))
-    out: FloatArray = np.where(s_grid < s_ref, k_grid, k)
+    s_grid = exact(logs[gidx])
+    out: FloatArray = np.exp(np.where(s_grid < s_best, logs[gidx], u_best))
     return out
 
 
