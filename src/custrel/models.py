@@ -684,6 +684,8 @@ class TransactionLog:
     (:attr:`customer_labels`). Times are one kind per log: calendar times
     (``datetime64[s]``) or plain numbers (``float64``). Rows keep the order
     they were given in. Negative amounts (returns, refunds) are allowed.
+    Convert back with :meth:`to_arrays`, :meth:`to_records`, :meth:`to_csv`
+    and :meth:`to_frame`; :meth:`summarize` gives the per-customer summary.
 
     Attributes
     ----------
