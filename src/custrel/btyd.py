@@ -537,13 +537,14 @@ def _as_rfm(
     tx = v.as_float_array(recency, "recency", ndim=ndim)
     big_t = v.as_float_array(T, "T", ndim=ndim)
     if allow_scalar:
-        try:
-            x, tx, big_t = (np.array(a) for a in np.broadcast_arrays(x, tx, big_t))
-        except ValueError:
-            raise InvalidInputError(
-                f"frequency, recency and T must have the same length, got "
-                f"{x.size}, {tx.size} and {big_t.size}"
-            ) from None
+        if not x.shape == tx.shape == big_t.shape:
+            try:
+                x, tx, big_t = (np.array(a) for a in np.broadcast_arrays(x, tx, big_t))
+            except ValueError:
+                raise InvalidInputError(
+                    f"frequency, recency and T must have the same length, got "
+                    f"{x.size}, {tx.size} and {big_t.size}"
+                ) from None
     else:
         v.check_same_length(frequency=x, recency=tx, T=big_t)
     v.check_range(x, "frequency", low=0.0)
@@ -1013,7 +1014,15 @@ class _NBDData:
     def of(cls, x: FloatArray, tx: FloatArray, big_t: FloatArray, w: FloatArray) -> _NBDData:
         xu, xi = np.unique(x, return_inverse=True)
         xi = xi.astype(np.int64).reshape(-1)
-        return cls(x, tx, big_t, w, xu, xi, np.bincount(xi, weights=w, minlength=len(xu)))
+        return cls(
+            x,
+            tx,
+            big_t,
+            w,
+            xu,
+            xi,
+            np.bincount(xi, weights=w, minlength=len(xu)).astype(np.float64),
+        )
 
 
 def _nbd_total(theta: FloatArray, d: _NBDData, *, modified: bool) -> tuple[float, FloatArray]:
@@ -1050,7 +1059,6 @@ def _nbd_total(theta: FloatArray, d: _NBDData, *, modified: bool) -> tuple[float
     a4 = c4_u[xi] - rx * log_atx
     lse = np.logaddexp(a3, a4)
     pi = np.exp(a4 - lse)
-    q = 1.0 - pi
     w = d.w
     ll = float(np.sum(wu * a12)) + _wsum(w, lse)
     wpi = w * pi
@@ -1158,11 +1166,14 @@ class BGNBDModel(_TransactionModel):
 
     def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
         r, alpha, a, b = self._theta()
+        # 1 / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x))^(r + x)); the odds
+        # overflow to inf for long-lapsed frequent buyers, which gives 0 exactly
         bx = b + x - 1.0 + self._shift()
         has = np.ones(x.shape, dtype=bool) if self._modified else x > 0
-        bx_safe = np.where(has, bx, 1.0)
-        d = np.log(a) - np.log(bx_safe) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + tx))
-        out: FloatArray = np.where(has, special.expit(-d), 1.0)
+        with np.errstate(over="ignore"):
+            odds = np.exp((r + x) * np.log((alpha + big_t) / (alpha + tx)))
+        odds = odds * (a / np.where(has, bx, 1.0))
+        out: FloatArray = np.where(has, 1.0 / (1.0 + odds), 1.0)
         return out
 
     def _alive_expected(self, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
