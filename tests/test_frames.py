@@ -26,9 +26,9 @@ from custrel import (
     TransactionLog,
     rfm_scores,
     rfm_segments,
-    rfm_summary,
+    summarize_rfm,
 )
-from custrel.frames import rfm_summary_from_frame, rfm_table_from_frame, to_native
+from custrel.frames import rfm_table_from_frame, summarize_rfm_from_frame, to_native
 
 # narwhals announces that its dask support moves to a separate package
 # (narwhals-dask, not yet published); that notice is not ours to act on here.
@@ -69,7 +69,7 @@ def random_frame(seed: int, n: int = 300, *, numeric: bool = False, str_ids: boo
 
 def reference(df: pd.DataFrame, date: Any, **kw: Any) -> RFMSummary:
     log = TransactionLog.from_frame(df, customer_col="cust", time_col="when")
-    return rfm_summary(log, date, **kw)
+    return summarize_rfm(log, date, **kw)
 
 
 def assert_same(a: RFMSummary, b: RFMSummary) -> None:
@@ -104,7 +104,7 @@ def test_engine_summary_equals_numpy_summary(
     df = random_frame(7, numeric=numeric, str_ids=str_ids)
     expected = reference(df, date, frequency_basis=basis, after="exclude")
     native = BACKENDS[backend](df)
-    got = rfm_summary_from_frame(
+    got = summarize_rfm_from_frame(
         native,
         date,
         customer_col="cust",
@@ -126,7 +126,7 @@ def test_date_typed_column(backend: str) -> None:
         native = pl.from_pandas(df).lazy().with_columns(pl.col("when").dt.date())
     else:
         native = df.assign(when=df["when"].astype("date32[pyarrow]"))
-    got = rfm_summary_from_frame(
+    got = summarize_rfm_from_frame(
         native,
         "2024-02-20",
         customer_col="cust",
@@ -154,7 +154,7 @@ def test_partitions_merge_to_the_whole() -> None:
     df = random_frame(11)
     ddf = dd.from_pandas(df, npartitions=4)
     parts = [
-        rfm_summary_from_frame(
+        summarize_rfm_from_frame(
             ddf.get_partition(i).compute(),
             "2024-06-01",
             customer_col="cust",
@@ -163,7 +163,7 @@ def test_partitions_merge_to_the_whole() -> None:
         )
         for i in range(ddf.npartitions)
     ]
-    whole = rfm_summary_from_frame(
+    whole = summarize_rfm_from_frame(
         ddf, "2024-06-01", customer_col="cust", time_col="when", frequency_basis="days"
     )
     assert_same(RFMSummary.combine(parts), whole)
@@ -188,7 +188,7 @@ def test_polars_lazy_matches_numpy_property(rows: Any, cut: int, basis: Any) -> 
         }
     )
     date = np.datetime64("2024-01-01") + np.timedelta64(cut * 7, "h")
-    got = rfm_summary_from_frame(
+    got = summarize_rfm_from_frame(
         pl.from_pandas(df).lazy(),
         date,
         customer_col="cust",
@@ -202,12 +202,12 @@ def test_polars_lazy_matches_numpy_property(rows: Any, cut: int, basis: Any) -> 
 def test_rows_after_the_date_refused_by_default() -> None:
     df = random_frame(2)
     with pytest.raises(InvalidInputError, match=r"\d+ rows are after analysis_date 2024-02-01"):
-        rfm_summary_from_frame(df, "2024-02-01", customer_col="cust", time_col="when")
+        summarize_rfm_from_frame(df, "2024-02-01", customer_col="cust", time_col="when")
 
 
 def test_all_rows_after_gives_an_empty_mergeable_summary() -> None:
     df = random_frame(2)
-    s = rfm_summary_from_frame(
+    s = summarize_rfm_from_frame(
         _duckdb(df), "2023-01-01", customer_col="cust", time_col="when", after="exclude"
     )
     assert s.n_customers == 0
@@ -257,9 +257,9 @@ def test_import_custrel_without_narwhals() -> None:
     code = (
         "import sys; sys.modules['narwhals'] = None\n"
         "import custrel\n"
-        "from custrel.frames import rfm_summary_from_frame\n"
+        "from custrel.frames import summarize_rfm_from_frame\n"
         "try:\n"
-        "    rfm_summary_from_frame(None, 1.0)\n"
+        "    summarize_rfm_from_frame(None, 1.0)\n"
         "except custrel.MissingDependencyError as e:\n"
         "    print('missing:', e)\n"
     )
@@ -278,19 +278,19 @@ def _with_nulls() -> pd.DataFrame:
 
 BAD = [
     pytest.param(
-        lambda: rfm_summary_from_frame([1, 2], 1.0),
+        lambda: summarize_rfm_from_frame([1, 2], 1.0),
         InvalidTypeError,
         "df must be a dataframe narwhals supports .* got list",
         id="not-a-frame",
     ),
     pytest.param(
-        lambda: rfm_summary_from_frame(random_frame(1), "2024-12-31", time_col="when"),
+        lambda: summarize_rfm_from_frame(random_frame(1), "2024-12-31", time_col="when"),
         InvalidInputError,
         r"customer column 'customer_id' is not in the frame; its columns are \['cust', 'when', 'amount'\]",
         id="missing-column",
     ),
     pytest.param(
-        lambda: rfm_summary_from_frame(
+        lambda: summarize_rfm_from_frame(
             random_frame(1).assign(when="2024-01-01"),
             "2024-12-31",
             customer_col="cust",
@@ -301,7 +301,7 @@ BAD = [
         id="string-times",
     ),
     pytest.param(
-        lambda: rfm_summary_from_frame(
+        lambda: summarize_rfm_from_frame(
             random_frame(1).assign(amount="x"), "2024-12-31", customer_col="cust", time_col="when"
         ),
         InvalidInputError,
@@ -309,7 +309,7 @@ BAD = [
         id="string-amounts",
     ),
     pytest.param(
-        lambda: rfm_summary_from_frame(
+        lambda: summarize_rfm_from_frame(
             _with_nulls(), "2024-12-31", customer_col="cust", time_col="when"
         ),
         InvalidInputError,
@@ -317,7 +317,7 @@ BAD = [
         id="null-amount",
     ),
     pytest.param(
-        lambda: rfm_summary_from_frame(
+        lambda: summarize_rfm_from_frame(
             pl.from_pandas(random_frame(1)).with_columns(amount=pl.lit(float("inf"))),
             "2024-12-31",
             customer_col="cust",
@@ -328,7 +328,7 @@ BAD = [
         id="inf-amount",
     ),
     pytest.param(
-        lambda: rfm_summary_from_frame(
+        lambda: summarize_rfm_from_frame(
             random_frame(1).iloc[:0], "2024-12-31", customer_col="cust", time_col="when"
         ),
         EmptyInputError,
@@ -336,13 +336,15 @@ BAD = [
         id="empty-frame",
     ),
     pytest.param(
-        lambda: rfm_summary_from_frame(random_frame(1), 5.0, customer_col="cust", time_col="when"),
+        lambda: summarize_rfm_from_frame(
+            random_frame(1), 5.0, customer_col="cust", time_col="when"
+        ),
         InvalidInputError,
         "analysis_date must be a date for a log with calendar times, got 5.0",
         id="numeric-date-for-datetime-column",
     ),
     pytest.param(
-        lambda: rfm_summary_from_frame(
+        lambda: summarize_rfm_from_frame(
             random_frame(1).assign(when=lambda d: d["when"].dt.tz_localize("Europe/Paris")),
             "2024-12-31",
             customer_col="cust",
@@ -353,7 +355,7 @@ BAD = [
         id="tz-aware",
     ),
     pytest.param(
-        lambda: rfm_summary_from_frame(
+        lambda: summarize_rfm_from_frame(
             random_frame(1),
             "2024-12-31",
             customer_col="cust",
@@ -405,7 +407,7 @@ def test_bad_inputs(call: Any, error: type[Exception], message: str) -> None:
 @pytest.mark.parametrize("backend", ["polars-lazy", "duckdb", "pandas"])
 def test_summary_with_dates_to_native(backend: str) -> None:
     df = random_frame(9)
-    s = rfm_summary_from_frame(
+    s = summarize_rfm_from_frame(
         df, "2024-12-31", customer_col="cust", time_col="when", frequency_basis="days"
     )
     out = to_native(s, BACKENDS[backend](df))

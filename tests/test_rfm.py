@@ -28,8 +28,8 @@ from custrel import (
     TransactionLog,
     rfm_scores,
     rfm_segments,
-    rfm_summary,
     rfm_table,
+    summarize_rfm,
 )
 from strategies import transaction_logs
 
@@ -150,7 +150,7 @@ class TestKnownValues:
             amount=raw[:, 4].astype(float),
             date_format="%Y%m%d",
         )
-        s = rfm_summary(log, "1997-09-30", frequency_basis="days", after="exclude")
+        s = summarize_rfm(log, "1997-09-30", frequency_basis="days", after="exclude")
         with open(shared_data / "cdnow_customers_summary.csv") as fh:
             rows = list(csv.DictReader(fh))
         ids = np.array([int(r["ID"]) for r in rows])
@@ -168,8 +168,10 @@ class TestKnownValues:
 class TestMerge:
     def test_merge_known(self) -> None:
         log = small_log()
-        whole = rfm_summary(log, "2024-04-30", frequency_basis="days")
-        parts = [rfm_summary(log.take([i]), "2024-04-30", frequency_basis="days") for i in range(5)]
+        whole = summarize_rfm(log, "2024-04-30", frequency_basis="days")
+        parts = [
+            summarize_rfm(log.take([i]), "2024-04-30", frequency_basis="days") for i in range(5)
+        ]
         assert_same_summary(RFMSummary.combine(parts), whole)
         assert_same_summary(parts[0].merge(parts[1]).merge(parts[2]), RFMSummary.combine(parts[:3]))
 
@@ -188,9 +190,9 @@ class TestMerge:
             data.draw(st.lists(st.integers(0, parts - 1), min_size=log.n_rows, max_size=log.n_rows))
         )
         date = log.time.max()
-        whole = rfm_summary(log, date, frequency_basis=basis)
+        whole = summarize_rfm(log, date, frequency_basis=basis)
         summaries = [
-            rfm_summary(log.take(assign == p), date, frequency_basis=basis)
+            summarize_rfm(log.take(assign == p), date, frequency_basis=basis)
             for p in range(parts)
             if (assign == p).any()
         ]
@@ -206,9 +208,9 @@ class TestMerge:
         cut = data.draw(st.sampled_from(sorted(set(t.tolist()))))
         date = log.time[int(np.flatnonzero(t == cut)[0])]
         split = data.draw(st.integers(0, log.n_rows))
-        whole = rfm_summary(log, date, after="exclude")
+        whole = summarize_rfm(log, date, after="exclude")
         pieces = [
-            rfm_summary(log.take(rows), date, after="exclude")
+            summarize_rfm(log.take(rows), date, after="exclude")
             for rows in (np.arange(split), np.arange(split, log.n_rows))
             if len(rows)
         ]
@@ -217,7 +219,7 @@ class TestMerge:
         assert merged.n_rows_after == int((t > cut).sum())
 
     def test_to_arrays(self) -> None:
-        s = rfm_summary(small_log(), "2024-04-30", frequency_basis="days")
+        s = summarize_rfm(small_log(), "2024-04-30", frequency_basis="days")
         cols = s.to_arrays()
         assert list(cols) == [
             "customer_id",
@@ -230,21 +232,21 @@ class TestMerge:
         assert cols["n_days"].tolist() == [2, 2]
         cols["total_amount"][0] = -1.0  # a copy: the summary is unchanged
         assert s.total_amount[0] == 35.0
-        assert "n_days" not in rfm_summary(small_log(), "2024-04-30").to_arrays()
+        assert "n_days" not in summarize_rfm(small_log(), "2024-04-30").to_arrays()
 
     def test_merge_refuses_different_settings(self) -> None:
         log = small_log()
-        a = rfm_summary(log, "2024-04-30")
+        a = summarize_rfm(log, "2024-04-30")
         with pytest.raises(InvalidInputError, match="different analysis dates"):
-            a.merge(rfm_summary(log, "2024-05-01"))
+            a.merge(summarize_rfm(log, "2024-05-01"))
         with pytest.raises(InvalidInputError, match="different frequency_basis"):
-            a.merge(rfm_summary(log, "2024-04-30", frequency_basis="days"))
+            a.merge(summarize_rfm(log, "2024-04-30", frequency_basis="days"))
         numeric = TransactionLog.from_arrays(customer_id=[1], time=[1.0], amount=[1.0])
         with pytest.raises(InvalidInputError, match="different time_kind"):
-            a.merge(rfm_summary(numeric, 2.0))
+            a.merge(summarize_rfm(numeric, 2.0))
         int_ids = TransactionLog.from_arrays(customer_id=[1], time=["2024-01-01"], amount=[1.0])
         with pytest.raises(InvalidInputError, match="customer ids differ in type"):
-            a.merge(rfm_summary(int_ids, "2024-04-30"))
+            a.merge(summarize_rfm(int_ids, "2024-04-30"))
         with pytest.raises(EmptyInputError, match="summaries is empty"):
             RFMSummary.combine([])
         with pytest.raises(InvalidTypeError, match="at position 1"):
@@ -256,8 +258,8 @@ class TestTableProperties:
     def test_row_order_does_not_matter(self, log: TransactionLog, data: st.DataObject) -> None:
         perm = np.asarray(data.draw(st.permutations(range(log.n_rows))))
         date = log.time.max()
-        a = rfm_summary(log, date, frequency_basis="days")
-        b = rfm_summary(log.take(perm), date, frequency_basis="days")
+        a = summarize_rfm(log, date, frequency_basis="days")
+        b = summarize_rfm(log.take(perm), date, frequency_basis="days")
         assert_same_summary(a, b)
 
     @given(log=transaction_logs())
@@ -587,19 +589,19 @@ T3 = table([1, 2, 3], [1, 2, 3], [1, 2, 3])
 
 BAD = [
     pytest.param(
-        lambda: rfm_summary("log", "2024-01-01"),  # type: ignore[arg-type]
+        lambda: summarize_rfm("log", "2024-01-01"),  # type: ignore[arg-type]
         InvalidTypeError,
         "log must be a TransactionLog, got str",
         id="log-not-a-log",
     ),
     pytest.param(
-        lambda: rfm_summary(small_log(), 5.0),
+        lambda: summarize_rfm(small_log(), 5.0),
         InvalidInputError,
         "analysis_date must be a date for a log with calendar times, got 5.0",
         id="numeric-date-for-calendar-log",
     ),
     pytest.param(
-        lambda: rfm_summary(small_log(), "2024-13-45"),
+        lambda: summarize_rfm(small_log(), "2024-13-45"),
         InvalidInputError,
         "analysis_date has an unparseable date '2024-13-45'",
         id="unparseable-date",
@@ -611,13 +613,13 @@ BAD = [
         id="all-rows-after",
     ),
     pytest.param(
-        lambda: rfm_summary(small_log(), "2024-12-31", frequency_basis="orders"),  # type: ignore[arg-type]
+        lambda: summarize_rfm(small_log(), "2024-12-31", frequency_basis="orders"),  # type: ignore[arg-type]
         InvalidInputError,
         "frequency_basis must be one of 'transactions', 'days', got 'orders'",
         id="bad-frequency-basis",
     ),
     pytest.param(
-        lambda: rfm_summary(small_log(), "2024-12-31", after="drop"),  # type: ignore[arg-type]
+        lambda: summarize_rfm(small_log(), "2024-12-31", after="drop"),  # type: ignore[arg-type]
         InvalidInputError,
         "after must be one of 'raise', 'exclude', got 'drop'",
         id="bad-after",
@@ -643,7 +645,7 @@ BAD = [
         id="calendar-unit-for-numeric-log",
     ),
     pytest.param(
-        lambda: rfm_summary(
+        lambda: summarize_rfm(
             TransactionLog.from_arrays(customer_id=[1], time=[1.0], amount=[1.0]), "2024-01-01"
         ),
         InvalidInputError,

@@ -3,7 +3,7 @@
 ``pip install 'custrel[frames]'``. narwhals is imported when a function here is
 called, never at ``import custrel``.
 
-* :func:`rfm_summary_from_frame` and :func:`rfm_table_from_frame` compute the
+* :func:`summarize_rfm_from_frame` and :func:`rfm_table_from_frame` compute the
   RFM summary inside the dataframe engine (polars lazy, duckdb, dask, pandas,
   pyarrow, ...) with narwhals ``filter`` / ``group_by`` / ``agg``
   expressions. Only the small per-customer result (and, for distinct-day
@@ -45,7 +45,7 @@ from custrel.rfm import (
     _unique_pairs,
 )
 
-__all__ = ["rfm_summary_from_frame", "rfm_table_from_frame", "to_native"]
+__all__ = ["rfm_table_from_frame", "summarize_rfm_from_frame", "to_native"]
 
 
 def _narwhals() -> Any:
@@ -103,7 +103,7 @@ def _ids(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return arr
 
 
-def rfm_summary_from_frame(
+def summarize_rfm_from_frame(
     df: Any,
     analysis_date: Any,
     *,
@@ -115,7 +115,7 @@ def rfm_summary_from_frame(
 ) -> RFMSummary:
     """The RFM summary of a dataframe, computed by the dataframe's own engine.
 
-    Same definitions and result as :func:`custrel.rfm_summary` on the same
+    Same definitions and result as :func:`custrel.summarize_rfm` on the same
     rows, but the grouping runs in the engine (polars lazy, duckdb, dask,
     pandas, pyarrow, ...) through narwhals; only per-customer aggregates are
     collected. The frame is only read, never modified.
@@ -131,7 +131,7 @@ def rfm_summary_from_frame(
         Column names. The time column holds naive datetimes, dates or
         numbers; the amount column numbers.
     frequency_basis : {"transactions", "days"}
-        As in :func:`custrel.rfm_summary`. With ``"days"`` the distinct
+        As in :func:`custrel.summarize_rfm`. With ``"days"`` the distinct
         (customer, day) pairs are computed by the engine and collected (they
         make the summary mergeable); their number is at most the number of
         rows, usually far fewer.
@@ -156,7 +156,7 @@ def rfm_summary_from_frame(
     EmptyInputError
         If the frame has no rows. (When every row is after the analysis
         date, the summary is empty but counts them, as
-        :func:`custrel.rfm_summary`.)
+        :func:`custrel.summarize_rfm`.)
 
     Notes
     -----
@@ -169,9 +169,9 @@ def rfm_summary_from_frame(
     Examples
     --------
     >>> import polars as pl
-    >>> from custrel.frames import rfm_summary_from_frame
+    >>> from custrel.frames import summarize_rfm_from_frame
     >>> lf = pl.LazyFrame({"customer_id": [1, 2, 1], "time": [1.0, 2.0, 7.0], "amount": [5.0, 3.0, 2.0]})
-    >>> s = rfm_summary_from_frame(lf, 10.0)
+    >>> s = summarize_rfm_from_frame(lf, 10.0)
     >>> s.n_transactions.tolist(), s.total_amount.tolist()
     ([2, 1], [7.0, 3.0])
     >>> s.to_table().recency.tolist()
@@ -312,8 +312,8 @@ def rfm_table_from_frame(
 ) -> RFMTable:
     """Recency, frequency and monetary value of a dataframe, computed by its engine.
 
-    ``rfm_summary_from_frame(df, analysis_date, ...).to_table(monetary_basis=..., unit=...)``:
-    see :func:`rfm_summary_from_frame` for the parameters and
+    ``summarize_rfm_from_frame(df, analysis_date, ...).to_table(monetary_basis=..., unit=...)``:
+    see :func:`summarize_rfm_from_frame` for the parameters and
     :func:`custrel.rfm_table` for the definitions.
 
     Returns
@@ -323,7 +323,7 @@ def rfm_table_from_frame(
     Raises
     ------
     MissingDependencyError, InvalidTypeError, InvalidInputError, EmptyInputError
-        As :func:`rfm_summary_from_frame`.
+        As :func:`summarize_rfm_from_frame`.
 
     Examples
     --------
@@ -337,7 +337,7 @@ def rfm_table_from_frame(
     >>> t.customer_id.tolist(), t.recency.tolist(), t.monetary_value.tolist()
     (['a', 'b'], [11.0, 6.0], [15.0, 7.5])
     """
-    summary = rfm_summary_from_frame(
+    summary = summarize_rfm_from_frame(
         df,
         analysis_date,
         customer_col=customer_col,

@@ -3,7 +3,7 @@
 RFM (recency, frequency, monetary value) is a standard measure of the value of
 a relationship (DOMAIN.md §3). This module computes it in three steps:
 
-1. :func:`rfm_summary` reduces a :class:`~custrel.TransactionLog` to small
+1. :func:`summarize_rfm` reduces a :class:`~custrel.TransactionLog` to small
    per-customer statistics at a stated analysis date. The summary is
    *mergeable*: summaries of disjoint slices of a log combine with
    :meth:`RFMSummary.merge` / :meth:`RFMSummary.combine` into the summary of
@@ -54,8 +54,8 @@ __all__ = [
     "SegmentTable",
     "rfm_scores",
     "rfm_segments",
-    "rfm_summary",
     "rfm_table",
+    "summarize_rfm",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -160,8 +160,8 @@ def _unique_pairs(codes: IntArray, days: IntArray) -> tuple[IntArray, IntArray]:
 class RFMSummary:
     """Mergeable per-customer RFM statistics of a log at an analysis date.
 
-    Build one with :func:`rfm_summary` (or
-    :func:`custrel.frames.rfm_summary_from_frame`); combine summaries of
+    Build one with :func:`summarize_rfm` (or
+    :func:`custrel.frames.summarize_rfm_from_frame`); combine summaries of
     disjoint slices of one log with :meth:`merge` or :meth:`combine`; turn it
     into recency, frequency and monetary value with :meth:`to_table`.
 
@@ -195,12 +195,12 @@ class RFMSummary:
 
     Examples
     --------
-    >>> from custrel import TransactionLog, rfm_summary
+    >>> from custrel import TransactionLog, summarize_rfm
     >>> log = TransactionLog.from_arrays(
     ...     customer_id=["a", "b", "a", "b"], time=[1.0, 2.0, 5.0, 9.0], amount=[10, 5, 30, 7]
     ... )
-    >>> left = rfm_summary(log.take([0, 1]), 10.0)
-    >>> right = rfm_summary(log.take([2, 3]), 10.0)
+    >>> left = summarize_rfm(log.take([0, 1]), 10.0)
+    >>> right = summarize_rfm(log.take([2, 3]), 10.0)
     >>> whole = left.merge(right)
     >>> whole.n_transactions.tolist(), whole.total_amount.tolist()
     ([2, 2], [40.0, 12.0])
@@ -316,9 +316,9 @@ class RFMSummary:
 
         Examples
         --------
-        >>> from custrel import TransactionLog, RFMSummary, rfm_summary
+        >>> from custrel import TransactionLog, RFMSummary, summarize_rfm
         >>> log = TransactionLog.from_arrays(customer_id=[1, 2, 1], time=[0.0, 1.0, 2.0], amount=[1, 2, 3])
-        >>> parts = [rfm_summary(log.take([i]), 2.0) for i in range(3)]
+        >>> parts = [summarize_rfm(log.take([i]), 2.0) for i in range(3)]
         >>> RFMSummary.combine(parts).n_transactions.tolist()
         [2, 1]
         """
@@ -453,12 +453,12 @@ def _check_log(log: Any) -> TransactionLog:
     if not isinstance(log, TransactionLog):
         raise InvalidTypeError(
             f"log must be a TransactionLog, got {type(log).__name__}; build one with "
-            "TransactionLog.from_arrays / from_frame, or use custrel.frames.rfm_summary_from_frame"
+            "TransactionLog.from_arrays / from_frame, or use custrel.frames.summarize_rfm_from_frame"
         )
     return log
 
 
-def rfm_summary(
+def summarize_rfm(
     log: TransactionLog,
     analysis_date: Any,
     *,
@@ -510,13 +510,13 @@ def rfm_summary(
 
     Examples
     --------
-    >>> from custrel import TransactionLog, rfm_summary
+    >>> from custrel import TransactionLog, summarize_rfm
     >>> log = TransactionLog.from_arrays(
     ...     customer_id=["a", "a", "b", "b"],
     ...     time=["2024-03-01", "2024-03-01", "2024-01-10", "2024-04-02"],
     ...     amount=[20.0, 20.0, 15.0, 99.0],
     ... )
-    >>> s = rfm_summary(log, "2024-03-31", frequency_basis="days", after="exclude")
+    >>> s = summarize_rfm(log, "2024-03-31", frequency_basis="days", after="exclude")
     >>> s.n_transactions.tolist(), s.n_days.tolist(), s.n_rows_after
     ([2, 1], [1, 1], 1)
     """
@@ -806,8 +806,8 @@ def rfm_table(
 
     Notes
     -----
-    ``rfm_summary(log, analysis_date, ...).to_table(...)``; see
-    :func:`rfm_summary` to summarise a log in parts.
+    ``summarize_rfm(log, analysis_date, ...).to_table(...)``; see
+    :func:`summarize_rfm` to summarise a log in parts.
 
     recency = (analysis_date − last purchase) / unit;
     frequency = number of rows or of distinct days;
@@ -821,7 +821,7 @@ def rfm_table(
     >>> t.recency.tolist(), t.frequency.tolist(), t.monetary_value.tolist()
     ([6.0, 4.0], [2, 1], [40.0, 5.0])
     """
-    summary = rfm_summary(log, analysis_date, frequency_basis=frequency_basis, after=after)
+    summary = summarize_rfm(log, analysis_date, frequency_basis=frequency_basis, after=after)
     return summary.to_table(monetary_basis=monetary_basis, unit=unit)
 
 
