@@ -249,6 +249,67 @@ def _pyramid_section(ctx: _Context) -> _Section:
     return _Section(columns, tables, notes, figures)
 
 
+def _table_from_columns(
+    title: str, cols: Mapping[str, npt.NDArray[Any]], keys: tuple[str, ...]
+) -> ReportTable:
+    lists = [cols[k].tolist() for k in keys]
+    return ReportTable(title, keys, tuple(zip(*lists, strict=True)))
+
+
+def _rfm_section(ctx: _Context) -> _Section:
+    from custrel import rfm
+
+    table = rfm.rfm_table(ctx.log, ctx.summary.observation_end)
+    scores = rfm.rfm_scores(table, on_collapse="ignore")
+    segments = rfm.rfm_segments(scores)
+    arrays = segments.to_arrays()
+    keep = (
+        "recency_score",
+        "frequency_score",
+        "monetary_score",
+        "rfm_cell",
+        "rfm_score",
+        "segment",
+    )
+    columns = {k: arrays[k] for k in keep}
+    used = scores.levels_used()
+    collapsed = {dim: levels for dim, levels in used.items() if len(levels) < scores.k}
+    unit = getattr(table, "unit", "day")
+    notes = [
+        (
+            f"RFM at {_display(ctx.summary.observation_end)}: recency in {unit}s since the last "
+            f"purchase; frequency = transactions; monetary = sum of amounts; scores 1..{scores.k} "
+            "by quantiles, recent = high, equal values always share a score"
+        ),
+        "segment: the default rule table, which covers every score triple exactly once",
+    ]
+    if collapsed:
+        notes.append(
+            "RFM scores on tied data use only these levels: "
+            + "; ".join(f"{dim} {list(levels)}" for dim, levels in collapsed.items())
+        )
+    tables = [
+        _table_from_columns(
+            "RFM segments",
+            segments.summary(),
+            (
+                "segment",
+                "customers",
+                "share",
+                "mean_recency",
+                "mean_frequency",
+                "mean_monetary_value",
+            ),
+        )
+    ]
+    figures: list[str] = []
+    if ctx.plots_dir is not None:
+        from custrel import plot
+
+        figures.append(_save(plot.plot_rfm_heatmap(segments), ctx.plots_dir, "rfm_heatmap.png"))
+    return _Section(columns, tables, notes, figures)
+
+
 def _report_period(log: TransactionLog) -> str | float:
     return "month" if log.time_kind == "datetime" else 1.0
 
@@ -320,6 +381,7 @@ def _save(fig: Any, directory: str, name: str) -> str:
 
 #: The report's sections in display order: name -> builder.
 _SECTIONS: dict[str, Callable[[_Context], _Section]] = {
+    "rfm": _rfm_section,
     "pyramid": _pyramid_section,
     "lifecycle": _lifecycle_section,
 }
