@@ -1007,6 +1007,16 @@ BAD = [
         id="history-one-period",
     ),
     pytest.param(
+        lambda: historical_value(
+            TransactionLog.from_arrays(customer_id=[1, 1], time=[0.0, 1.0], amount=[1.0, 2.0]),
+            freq=1.0,
+            discount_rate=0.0,
+        ),
+        InvalidInputError,
+        r"active in the next \(r=1\).*pass discount_rate > 0",
+        id="history-infinite-value",
+    ),
+    pytest.param(
         lambda: delivered_value([[1, 2]], [[1, 2], [3, 4]]),
         InvalidInputError,
         r"inconsistent lengths: value has 1 offerings, cost has 2",
@@ -1117,3 +1127,24 @@ def test_period_buckets_add_up_to_customer_totals(
     np.testing.assert_allclose(t.profit.sum(axis=1), totals, atol=1e-6)
     assert int(t.n_transactions.sum()) == log.n_rows
     assert t.profit.shape == (log.n_customers, len(t.period))
+
+
+def test_balance_sheet_between_calendar_dates_and_custom_rule() -> None:
+    log = TransactionLog.from_arrays(
+        customer_id=["a", "b", "a", "c", "b"],
+        time=["2023-03-01", "2023-06-01", "2024-02-01", "2024-03-01", "2024-05-01"],
+        amount=[500.0, 50.0, 80.0, 700.0, 900.0],
+    )
+    bs = balance_sheet_between(
+        log,
+        "2023-12-31",
+        "2024-12-31",
+        window="year",
+        classify=lambda value: np.where(value >= 100.0, 0, 1),
+        classes=["key", "other"],
+    )
+    assert bs.classes == ("key", "other")
+    assert bs.opening.tolist() == [1, 1]
+    assert bs.closing.tolist() == [2, 1]
+    assert bs.value_closing is not None
+    assert bs.value_closing.tolist() == [1600.0, 80.0]
