@@ -117,6 +117,12 @@ def test_transaction_value_and_profit_follow_domain_formula() -> None:
     assert log.transaction_value().tolist() == [50.0, 0.0]
     assert log.total_cost().tolist() == [26.0, 0.0]
     assert log.profit().tolist() == [28.0, 0.0]
+    assert log.has_profit_columns
+    summary = log.summarize()
+    assert summary.total_profit is not None
+    assert summary.total_profit.tolist() == [28.0]
+    plain = TransactionLog.from_arrays(customer_id=[1], time=[1.0], amount=[2.0])
+    assert plain.summarize().total_profit is None  # it would only repeat total_amount
 
 
 def _zero_opt() -> dict[str, float]:
@@ -388,6 +394,20 @@ def test_concat_of_row_split_is_the_reordered_log(log: TransactionLog, data: st.
     joined = TransactionLog.concat([log.take(mask), log.take(~mask)])
     order = np.concatenate([np.flatnonzero(mask), np.flatnonzero(~mask)])
     assert joined == log.take(order)
+
+
+@given(log=logs_with_costs(), data=st.data())
+def test_total_profit_is_the_windowed_sum_of_profit(
+    log: TransactionLog, data: st.DataObject
+) -> None:
+    end = log.time[data.draw(st.integers(0, log.n_rows - 1))]
+    end_arg: Any = float(end) if log.time_kind == "numeric" else end
+    s = log.summarize(observation_end=end_arg)
+    kept = log.between(None, end_arg)
+    expected = np.bincount(kept.customer_code, weights=kept.profit())
+    assert s.total_profit is not None
+    np.testing.assert_allclose(s.total_profit, expected, rtol=1e-12, atol=1e-6)
+    assert set(s.to_arrays()) >= {"total_profit", "total_amount"}
 
 
 @given(log=transaction_logs(), data=st.data())

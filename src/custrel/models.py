@@ -1077,6 +1077,17 @@ class TransactionLog:
         return v.readonly(self.customer_labels[self.customer_code])
 
     @property
+    def has_profit_columns(self) -> bool:
+        """Whether :meth:`profit` differs from the amount in principle.
+
+        True when the log carries a cost or indirect-benefit column, or both
+        volume and unit price.
+        """
+        if self.volume is not None and self.unit_price is not None:
+            return True
+        return any(getattr(self, f) is not None for f in (*COST_FIELDS, "indirect_benefit"))
+
+    @property
     def optional_columns(self) -> tuple[str, ...]:
         """Names of the optional columns this log carries."""
         return tuple(f for f in OPTIONAL_FIELDS if getattr(self, f) is not None)
@@ -1409,6 +1420,7 @@ class TransactionLog:
         _check_period(period, self.time_kind)
         codes = self.customer_code
         amount = self.amount
+        profit = self.profit() if self.has_profit_columns else None
         # calendar times as int64 seconds (a view, no copy); numbers as they are
         t: npt.NDArray[Any] = self.time.view(np.int64) if datetime_kind else self.time
         n_after = 0
@@ -1427,6 +1439,7 @@ class TransactionLog:
             n_after = int(self.n_rows - np.count_nonzero(keep))
             if n_after:
                 t, codes, amount = t[keep], codes[keep], amount[keep]
+                profit = None if profit is None else profit[keep]
             del keep
         return _summarize_arrays(
             codes,
@@ -1437,6 +1450,7 @@ class TransactionLog:
             time_kind=self.time_kind,
             n_after=n_after,
             period=period,
+            profit=profit,
         )
 
     def _format_time(self, value: float) -> str:
@@ -1469,6 +1483,11 @@ class CustomerSummary:
         The period of :attr:`n_periods`.
     n_rows_after_end : int
         Rows of the log after ``observation_end`` that the window left out.
+    total_profit : numpy.ndarray of float64 or None
+        Sum of the per-transaction profit P = V·p − (C1 + C2 + C3 + C4) + IB
+        (DOMAIN.md §2.1, :meth:`TransactionLog.profit`) when the log carries
+        cost, indirect-benefit or volume-and-price columns; ``None`` otherwise
+        (the profit would just repeat :attr:`total_amount`).
     """
 
     customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
@@ -1481,6 +1500,7 @@ class CustomerSummary:
     observation_end: Any
     period: str | float = "day"
     n_rows_after_end: int = 0
+    total_profit: FloatArray | None = attrs.field(default=None, converter=_ro)
 
     def __len__(self) -> int:
         return len(self.customer_id)
@@ -1504,8 +1524,8 @@ class CustomerSummary:
         }
 
     def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
-        """The columns as a dict of numpy arrays (copies)."""
-        return {
+        """The columns as a dict of numpy arrays (copies); ``total_profit`` when present."""
+        out: dict[str, npt.NDArray[Any]] = {
             "customer_id": self.customer_id.copy(),
             "first": self.first.copy(),
             "last": self.last.copy(),
@@ -1514,6 +1534,9 @@ class CustomerSummary:
             "total_amount": self.total_amount.copy(),
             "mean_amount": self.mean_amount.copy(),
         }
+        if self.total_profit is not None:
+            out["total_profit"] = self.total_profit.copy()
+        return out
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Iterate over customers as dicts (for writing reports)."""
@@ -1626,6 +1649,7 @@ def _summarize_arrays(
     time_kind: TimeKind,
     n_after: int,
     period: str | float,
+    profit: FloatArray | None = None,
 ) -> CustomerSummary:
     k = len(labels)
     count = np.bincount(codes, minlength=k)
@@ -1649,9 +1673,11 @@ def _summarize_arrays(
         t_min=first[present].min(),
         t_max=last[present].max(),
     )
+    total_profit = None if profit is None else np.bincount(codes, weights=profit, minlength=k)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
     if not present.all():
+        total_profit = None if total_profit is None else total_profit[present]
         labels = labels[present]
         count, n_periods = count[present], n_periods[present]
         total, first, last, mean = total[present], first[present], last[present], mean[present]
@@ -1672,6 +1698,7 @@ def _summarize_arrays(
         observation_end=end_out,
         period=period,
         n_rows_after_end=n_after,
+        total_profit=total_profit,
     )
 
 
