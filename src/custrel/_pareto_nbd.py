@@ -88,7 +88,8 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 _SERIES_TOL = 1e-15  # relative size of the last series term kept
-_MAX_TERMS = 300  # beyond this the trapezoidal path takes over
+_MAX_TERMS = 60  # beyond this the continued fraction takes over
+_MAX_CF = 500  # continued-fraction steps (pairs) before the trapezoidal path takes over
 _COMPACT_EVERY = 6  # drop converged elements from the series loop this often
 _COMPACT_MIN = 256  # below this many elements compaction costs more than it saves
 _CHUNK = 32768  # series elements summed together (fits in cache)
@@ -198,6 +199,91 @@ def _series_chunk(
                 mn, cn, ratio, tmp = mn[:k], cn[:k], ratio[:k], tmp[:k]
 
 
+def _continued_fraction(
+    m: FloatArray, c: FloatArray, z: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """``2F1(1, m; c; z)`` and its derivatives by Gauss's continued fraction.
+
+    ``F = 1/(1 + d1/(1 + d2/(1 + ...)))`` with (``k >= 0`` for odd, ``k >= 1``
+    for even indices)
+
+    ``d_{2k+1} = -(c-1+k)(m+k) z / ((c-1+2k)(c+2k))``,
+    ``d_{2k} = k(m+1-c-k) z / ((c-2+2k)(c-1+2k))``
+
+    (the continued fraction of the incomplete beta function with
+    ``a = c - 1``, ``b = m + 1 - c``). Near ``z = 1`` it needs far fewer steps
+    than the power series. The convergents ``P_n/Q_n`` follow the three-term
+    recurrence, and so do their derivatives in ``m``, ``c`` and ``z``
+    (product rule); all are rescaled together now and then, which leaves the
+    ratio and its derivatives unchanged. Returns ``(F, F_m, F_c, F_z, converged)``.
+    """
+    size = m.shape[0]
+    # state: P, Q and their derivatives at steps n-1 and n-2 (rows: value,
+    # d/dm, d/dc, d/dz); F_n = P_n/Q_n with P_0 = Q_0 = 1, P_{-1} = 0, Q_{-1} = 1
+    p1 = np.zeros((4, size))
+    p1[0] = 1.0
+    q1 = p1.copy()
+    p2 = np.zeros((4, size))
+    q2 = np.zeros((4, size))
+    q2[0] = 1.0
+    f_prev = np.ones(size)
+    out = np.empty((4, size))
+    ok = np.zeros(size, dtype=bool)
+    active = np.arange(size)
+    mm, cc, zz = m, c, z
+    dd = np.empty((4, size))
+    for j in range(1, 2 * _MAX_CF + 1):
+        k = j // 2
+        if j % 2:  # odd
+            num = (cc - 1.0 + k) * (mm + k)
+            den = (cc - 1.0 + 2 * k) * (cc + 2 * k)
+            dd[0] = -num * zz / den
+            dd[1] = -(cc - 1.0 + k) * zz / den
+            dd[2] = dd[0] * (1.0 / (cc - 1.0 + k) - 1.0 / (cc - 1.0 + 2 * k) - 1.0 / (cc + 2 * k))
+        else:
+            den = (cc - 2.0 + 2 * k) * (cc - 1.0 + 2 * k)
+            dd[0] = k * (mm + 1.0 - cc - k) * zz / den
+            dd[1] = k * zz / den
+            dd[2] = -k * zz / den - dd[0] * (1.0 / (cc - 2.0 + 2 * k) + 1.0 / (cc - 1.0 + 2 * k))
+        dd[3] = dd[0] / zz
+        # X_n = X_{n-1} + d_n X_{n-2}; dX_n = dX_{n-1} + dd_n X_{n-2} + d_n dX_{n-2}
+        p_new = p1 + dd[0] * p2
+        p_new[1:] += dd[1:] * p2[0]
+        q_new = q1 + dd[0] * q2
+        q_new[1:] += dd[1:] * q2[0]
+        p2, p1, q2, q1 = p1, p_new, q1, q_new
+        if j % 4 == 0 or j == 2 * _MAX_CF:
+            scale = 1.0 / q1[0]
+            p1 *= scale
+            q1 *= scale
+            p2 *= scale
+            q2 *= scale
+            f = p1[0]  # = P_n / Q_n after the rescaling
+            done = np.abs(f - f_prev) <= 1e-15 * np.abs(f)
+            f_prev = f.copy()
+            if j == 2 * _MAX_CF:
+                done[:] = True
+                last = True
+            else:
+                last = False
+            if done.any():
+                where = active[done]
+                # F = P/Q with Q = 1 after rescaling: dF = dP - P dQ
+                out[0, where] = p1[0, done]
+                for i in (1, 2, 3):
+                    out[i, where] = p1[i, done] - p1[0, done] * q1[i, done]
+                ok[where] = not last
+                keep = ~done
+                if not keep.any():
+                    break
+                active = active[keep]
+                mm, cc, zz = mm[keep], cc[keep], zz[keep]
+                p1, p2, q1, q2 = p1[:, keep], p2[:, keep], q1[:, keep], q2[:, keep]
+                f_prev = f_prev[keep]
+                dd = np.empty((4, active.shape[0]))
+    return out[0], out[1], out[2], out[3], ok
+
+
 def _log_k_trapezoid(
     a: FloatArray, b: FloatArray, u: FloatArray, v: FloatArray, t: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -251,6 +337,20 @@ def _log_k_ordered(
     d_b = -log_vt - 1.0 / k + f_c / f
     d_u = -a / ut + r_z * vt / (ut * ut)
     d_v = (1.0 - b) / vt - r_z / ut
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        cf = _continued_fraction(a[bad], (a + b)[bad], z[bad])
+        good = cf[4]
+        if good.any():
+            idx = bad[good]
+            fg = cf[0][good]
+            log_k[idx] += np.log(fg) - np.log(f[idx])
+            d_a[idx] += (cf[1][good] + cf[2][good]) / fg - (f_m[idx] + f_c[idx]) / f[idx]
+            d_b[idx] += cf[2][good] / fg - f_c[idx] / f[idx]
+            rz_new = cf[3][good] / fg
+            d_u[idx] += (rz_new - r_z[idx]) * vt[idx] / (ut[idx] * ut[idx])
+            d_v[idx] -= (rz_new - r_z[idx]) / ut[idx]
+            ok[idx] = True
     if not ok.all():
         bad = np.flatnonzero(~ok)
         tb = t[bad]
@@ -944,7 +1044,18 @@ def fit(x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None) -> ParetoFit
             f"({message}); the data cannot identify the model (too few customers, or "
             "no heterogeneity in one of the rates)"
         )
-    se = _standard_errors(_hessian_u(params, rows) if hess is None else hess, params)
+    hess = _hessian_u(params, rows) if hess is None else hess
+    if not np.all(np.linalg.eigvalsh(hess) < 0):
+        raise ConvergenceError(
+            "Pareto/NBD: the likelihood has no interior maximum for these data: the "
+            "information matrix is not positive definite at "
+            + ", ".join(
+                f"{n}={v:.4g}" for n, v in zip(("r", "alpha", "s", "beta"), params, strict=True)
+            )
+            + f" ({message}); the data cannot identify the model (too few customers, or "
+            "no heterogeneity in one of the rates)"
+        )
+    se = _standard_errors(hess, params)
     return ParetoFit(
         params=params, log_likelihood=ll, standard_errors=se, n_iterations=nit, message=message
     )
