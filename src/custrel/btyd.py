@@ -65,6 +65,7 @@ from custrel.models import TransactionLog
 __all__ = [
     "BGBBModel",
     "BGNBDModel",
+    "BTYDModel",
     "BTYDSummary",
     "FrequencyRecencyMatrix",
     "GammaGammaModel",
@@ -72,6 +73,7 @@ __all__ = [
     "MBGNBDModel",
     "ParetoNBDModel",
     "RepeatPurchaseHistogram",
+    "RepeatPurchaseModel",
     "btyd_summary",
     "calibration_holdout_comparison",
     "fit_bgbb",
@@ -639,8 +641,30 @@ def _readonly_matrix(arr: Any) -> FloatArray:
 
 
 @attrs.frozen(eq=False, repr=False)
-class _FittedModel:
-    """Fields every fitted model shares."""
+class BTYDModel:
+    """Base of the fitted BTYD models: the fields and methods they all share.
+
+    Build a model with a ``fit_*`` function, or with :meth:`from_params` from
+    known parameters.
+
+    Attributes
+    ----------
+    params : Mapping[str, float]
+        The estimates, by the papers' parameter names (read-only).
+    log_likelihood : float
+        The maximised log-likelihood (weighted sum over customers); NaN for a
+        model built from known parameters.
+    standard_errors : Mapping[str, float]
+        Standard errors from the inverse Hessian of the log-likelihood.
+    covariance : numpy.ndarray
+        Estimated covariance matrix of the estimates, in the order of ``params``.
+    n_customers : float
+        Customers the model was fitted on (the sum of the weights).
+    n_iterations : int
+        Optimizer iterations.
+    message : str
+        The optimizer's message.
+    """
 
     params: Mapping[str, float] = attrs.field(converter=_frozen_mapping)
     log_likelihood: float
@@ -713,8 +737,17 @@ class _FittedModel:
 
 
 @attrs.frozen(eq=False, repr=False)
-class _TransactionModel(_FittedModel):
-    """Methods shared by the repeat-purchase models (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB)."""
+class RepeatPurchaseModel(BTYDModel):
+    """Base of the repeat-purchase models (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB).
+
+    They share one set of prediction methods, so diagnostics, CLV and
+    reports work with any of them.
+
+    Attributes
+    ----------
+    params, log_likelihood, standard_errors, covariance, n_customers, n_iterations, message
+        As :class:`BTYDModel`.
+    """
 
     _discrete: ClassVar[bool] = False
 
@@ -1094,7 +1127,7 @@ def _hyp2f1_tail(
 
 
 @attrs.frozen(eq=False, repr=False)
-class BGNBDModel(_TransactionModel):
+class BGNBDModel(RepeatPurchaseModel):
     r"""A fitted BG/NBD model (Fader, Hardie & Lee 2005); build it with :func:`fit_bgnbd`.
 
     While active, a customer buys at a Poisson rate :math:`\lambda \sim
@@ -1501,7 +1534,7 @@ def fit_mbgnbd(
 
 
 @attrs.frozen(eq=False, repr=False)
-class ParetoNBDModel(_TransactionModel):
+class ParetoNBDModel(RepeatPurchaseModel):
     r"""A fitted Pareto/NBD model (Schmittlein, Morrison & Colombo 1987); see :func:`fit_pareto_nbd`.
 
     While active, a customer buys at a Poisson rate :math:`\lambda \sim
@@ -1716,7 +1749,7 @@ def _bgbb_loglik(
 
 
 @attrs.frozen(eq=False, repr=False)
-class BGBBModel(_TransactionModel):
+class BGBBModel(RepeatPurchaseModel):
     r"""A fitted BG/BB model (Fader, Hardie & Shang 2010); build it with :func:`fit_bgbb`.
 
     At each discrete transaction opportunity an active customer buys with
@@ -2012,7 +2045,7 @@ def _as_spend(
 
 
 @attrs.frozen(eq=False, repr=False)
-class GammaGammaModel(_FittedModel):
+class GammaGammaModel(BTYDModel):
     r"""A fitted Gamma-Gamma spend model; build it with :func:`fit_gamma_gamma`.
 
     A customer's transaction values are Gamma(:math:`p`, :math:`\nu`) with a
@@ -2257,8 +2290,8 @@ def fit_gamma_gamma(
 # ---------------------------------------------------------------------------
 
 
-def _check_model(model: Any, name: str = "model") -> _TransactionModel:
-    if not isinstance(model, _TransactionModel):
+def _check_model(model: Any, name: str = "model") -> RepeatPurchaseModel:
+    if not isinstance(model, RepeatPurchaseModel):
         raise InvalidTypeError(
             f"{name} must be a fitted BG/NBD, MBG/NBD, Pareto/NBD or BG/BB model, "
             f"got {type(model).__name__}"
@@ -2296,7 +2329,7 @@ class FrequencyRecencyMatrix:
 
 
 def frequency_recency_matrix(
-    model: _TransactionModel,
+    model: RepeatPurchaseModel,
     T: float,
     *,
     quantity: str = "expected_purchases",
@@ -2405,7 +2438,7 @@ class HoldoutComparison:
 
 
 def calibration_holdout_comparison(
-    model: _TransactionModel, summary: BTYDSummary, *, max_frequency: int = 7
+    model: RepeatPurchaseModel, summary: BTYDSummary, *, max_frequency: int = 7
 ) -> HoldoutComparison:
     """Mean holdout purchases by calibration frequency, actual and predicted (FHL 2005, fig. 4).
 
@@ -2477,7 +2510,7 @@ class RepeatPurchaseHistogram:
 
 
 def repeat_purchase_histogram(
-    model: _TransactionModel, summary: BTYDSummary, *, max_frequency: int = 7
+    model: RepeatPurchaseModel, summary: BTYDSummary, *, max_frequency: int = 7
 ) -> RepeatPurchaseHistogram:
     """Actual and expected numbers of customers by repeat purchases (FHL 2005, fig. 2).
 
