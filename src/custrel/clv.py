@@ -1250,10 +1250,7 @@ def _recency_chain(
         lapsed = x - b
         if k > 1:
             nxt[:, 1:] += lapsed[:, :-1]
-        nxt[:, k - 1] += lapsed[:, k - 1]
-        if k == 1:
-            # a single state: non-buyers stay in it
-            nxt[:, 0] = x[:, 0]
+        nxt[:, k - 1] += lapsed[:, k - 1]  # the last state is absorbing for non-buyers
         x = nxt
     buyers = cust * rates
     revenue = buyers * spend
