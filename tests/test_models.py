@@ -183,6 +183,8 @@ def test_summary_numeric_times_and_periods() -> None:
     assert log.summarize(period=4.0).n_periods.tolist() == [1, 1]
     assert log.summarize(period=0.25).n_periods.tolist() == [3, 1]
     assert log.summarize(observation_end=1).n_rows_after_end == 2
+    # periods so fine that customer x period keys overflow: the pair-sort path
+    assert log.summarize(period=1e-15).n_periods.tolist() == [3, 1]
 
 
 @pytest.mark.parametrize(
@@ -626,6 +628,14 @@ BAD_INPUTS = [
         InvalidInputError,
         r"observation_end must be a date for a log with calendar times, got 3.0",
         id="end-of-wrong-kind",
+    ),
+    pytest.param(
+        lambda tmp: TransactionLog.from_arrays(
+            customer_id=[1, 1], time=[0.0, 1e300], amount=[1.0, 2.0]
+        ).summarize(period=1.0),
+        InvalidInputError,
+        r"period must be longer: period 1.0 splits times up to 1e\+300 into more periods",
+        id="period-overflow",
     ),
     pytest.param(
         _summary(period="fortnight"),

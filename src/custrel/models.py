@@ -1605,11 +1605,19 @@ def _distinct_periods(
     """
     k = len(counts)
     n = len(codes)
+    if not isinstance(period, str):
+        scale = float(period) * (_SECONDS_PER_DAY if kind == "datetime" else 1.0)
+        largest = max(abs(float(t_min)), abs(float(t_max)))
+        if largest / scale >= 2.0**62:
+            raise InvalidInputError(
+                f"period must be longer: period {period!r} splits times up to {largest!r} "
+                "into more periods than a 64-bit integer can number"
+            )
     lo = int(_absolute_periods(np.asarray([t_min]), kind, period)[0])
     hi = int(_absolute_periods(np.asarray([t_max]), kind, period)[0])
     span = hi - lo + 1
     key_range = k * span
-    if key_range >= 2**62:  # pragma: no cover - absurdly fine periods: fall back to a lexsort
+    if key_range >= 2**62:  # very fine periods: sort (customer, period) pairs instead
         per = _absolute_periods(t, kind, period)
         order = np.lexsort((per, codes))
         sorted_codes, sorted_per = codes[order], per[order]
