@@ -92,7 +92,7 @@ _MAX_TERMS = 60  # beyond this the continued fraction takes over
 _MAX_CF = 500  # continued-fraction steps (pairs) before the trapezoidal path takes over
 _COMPACT_EVERY = 6  # drop converged elements from the series loop this often
 _COMPACT_MIN = 256  # below this many elements compaction costs more than it saves
-_CHUNK = 32768  # series elements summed together (fits in cache)
+_CHUNK = 8192  # series elements summed together (their state stays in cache)
 _TRAP_STEP = 0.25  # step in log(tau - t) of the trapezoidal fallback
 _TRAP_TAIL = 40.0  # e-folds of integrand decay kept at each end
 _SUBSAMPLE = 20_000  # distinct rows above which a subsample fit gives the start
@@ -379,6 +379,18 @@ def _log_k(
 # ---------------------------------------------------------------------------
 
 
+def _stack(
+    x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Data of the two K terms side by side: ``(x+1 | x, 0 | 1, T | t_x)``."""
+    n = x.shape[0]
+    return (
+        np.concatenate([x + 1.0, x]),
+        np.concatenate([np.zeros(n), np.ones(n)]),
+        np.concatenate([T, t_x]),
+    )
+
+
 def _parts(
     params: FloatArray,
     x: FloatArray,
@@ -387,6 +399,7 @@ def _parts(
     *,
     gradient: bool,
     unique_x: tuple[FloatArray, npt.NDArray[np.intp]] | None = None,
+    stacked: tuple[FloatArray, FloatArray, FloatArray] | None = None,
 ) -> tuple[FloatArray, tuple[FloatArray, ...] | None, FloatArray, FloatArray]:
     """Per-customer log-likelihood, its gradient columns and the two log terms.
 
@@ -402,13 +415,10 @@ def _parts(
     log_c += r * np.log(alpha) + s * np.log(beta)
     # both K terms in one pass: K(T; r+x+1, s) and K(t_x; r+x, s+1)
     n = p.shape[0]
-    both = _log_k(
-        np.concatenate([p + 1.0, p]),
-        np.concatenate([np.full(n, s), np.full(n, s + 1.0)]),
-        alpha,
-        beta,
-        np.concatenate([T, t_x]),
-    )
+    if stacked is None:
+        stacked = _stack(x, t_x, T)
+    x2, shift, t2 = stacked
+    both = _log_k(x2 + r, shift + s, alpha, beta, t2)
     h = tuple(v[:n] for v in both)
     g = tuple(v[n:] for v in both)
     l1 = np.log(p) + h[0]
@@ -549,14 +559,19 @@ def probability_alive(params: Any, x: Any, t_x: Any, T: Any) -> FloatArray:
     """
     prm = _check_params(params)
     xa, ta, Ta = _check_data(x, t_x, T)
-    s = float(prm[2])
+    return _alive(prm, xa, ta, Ta)
+
+
+def _alive(prm: FloatArray, xa: FloatArray, ta: FloatArray, Ta: FloatArray) -> FloatArray:
+    """P(alive) for validated inputs."""
+    r, alpha, s, beta = (float(v) for v in prm)
     _, _, l1, l2 = _parts(prm, xa, ta, Ta, gradient=False)
-    # The numerator (alpha+T)^-(r+x) (beta+T)^-s equals the bracket with
-    # t_x = T; computing it that way gives exactly 1 when t_x == T.
-    g_at_T = _log_k(xa + prm[0], np.full_like(xa, s + 1.0), float(prm[1]), float(prm[3]), Ta)[0]
-    log_num = np.logaddexp(l1, np.log(s) + g_at_T)
-    # K decreases in t, so num <= denominator; the guard only removes rounding
-    out: FloatArray = np.minimum(np.exp(log_num - np.logaddexp(l1, l2)), 1.0)
+    log_num = -(r + xa) * np.log(alpha + Ta) - s * np.log(beta + Ta)
+    # Exactly 1 at t_x == T (the two forms of the numerator agree there in
+    # exact arithmetic); elsewhere K decreasing in t gives num <= denominator,
+    # and the minimum only removes rounding.
+    ratio = np.minimum(np.exp(log_num - np.logaddexp(l1, l2)), 1.0)
+    out: FloatArray = np.where(ta == Ta, 1.0, ratio)
     return out
 
 
@@ -618,7 +633,7 @@ def conditional_expected_purchases(params: Any, t: Any, x: Any, t_x: Any, T: Any
     ta = _check_horizon(t)
     xa, txa, Ta = _check_data(x, t_x, T)
     r, alpha, s, beta = (float(v) for v in prm)
-    alive = probability_alive(prm, xa, txa, Ta)
+    alive = _alive(prm, xa, txa, Ta)
     out: FloatArray = alive * (r + xa) / (alpha + Ta) * _growth(s, ta, beta + Ta)
     return out
 
@@ -766,10 +781,11 @@ class _Rows:
     T: FloatArray
     w: FloatArray
     unique_x: tuple[FloatArray, npt.NDArray[np.intp]]
+    stacked: tuple[FloatArray, FloatArray, FloatArray]
 
     @classmethod
     def of(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> _Rows:
-        return cls(x, t_x, T, w, np.unique(x, return_inverse=True))
+        return cls(x, t_x, T, w, np.unique(x, return_inverse=True), _stack(x, t_x, T))
 
     def sample(self, size: int) -> _Rows:
         """A deterministic systematic sample of ``size`` customers (not rows).
@@ -788,7 +804,15 @@ class _Rows:
 
 def _total(params: FloatArray, rows: _Rows) -> tuple[float, FloatArray]:
     """Weighted total log-likelihood and its gradient in the natural parameters."""
-    ll, grad, _, _ = _parts(params, rows.x, rows.t_x, rows.T, gradient=True, unique_x=rows.unique_x)
+    ll, grad, _, _ = _parts(
+        params,
+        rows.x,
+        rows.t_x,
+        rows.T,
+        gradient=True,
+        unique_x=rows.unique_x,
+        stacked=rows.stacked,
+    )
     assert grad is not None
     # multiply-and-sum rather than BLAS dot: pairwise summation, and no
     # BLAS worker threads spinning on two cores
