@@ -365,6 +365,14 @@ def test_csv_engine_typing(engine: str, tmp_path: Path) -> None:
     assert log.time.tolist() == [0.5, 2.0, 10.0]
     text = TransactionLog.from_csv(numeric, engine=engine, id_type="str")
     assert text.customer_labels.tolist() == ["-3", "12"]
+    padded = tmp_path / "p.csv"
+    padded.write_text(
+        "customer_id,time,amount\n7,2024-01-01,1\n 7 , 2024-01-01,2\nb,2024-01-02 ,3\n"
+    )
+    log = TransactionLog.from_csv(padded, engine=engine)
+    assert log.customer_labels.tolist() == ["7", "b"]  # " 7 " is the same customer as "7"
+    assert log.customer_code.tolist() == [0, 0, 1]
+    assert log.summarize().n_periods.tolist() == [1, 1]
 
 
 # ---------------------------------------------------------------------------
@@ -761,6 +769,9 @@ def test_bad_input(make: Any, error: type[Exception], match: str, tmp_path: Path
         ("1,2024-01-01,5\n,2024-01-02,3\n", r"column 'customer_id' is missing a value at row 1"),
         ("1,2024-01-01,5\n2,someday,3\n", r"time has an unparseable date 'someday' at row 1"),
         ("", r"is empty: it has a header and no rows"),
+        ("1,2024-01-01,5\n  ,2024-01-02,3\n", r"column 'customer_id' is missing a value at row 1"),
+        ("1,2024-01-01,5\n2,   ,3\n", r"column 'time' is missing a value at row 1"),
+        ("1,2024-01-01,5\n2,2024-01-02, \n", r"column 'amount' is missing a value at row 1"),
         ("1,2024-01-01,5\n2,17,3\n", r"time mixes dates and numbers \(row 1 is '17'\)"),
     ],
     ids=[
@@ -770,6 +781,9 @@ def test_bad_input(make: Any, error: type[Exception], match: str, tmp_path: Path
         "empty-id",
         "bad-date",
         "header-only",
+        "blank-id",
+        "blank-date",
+        "blank-amount",
         "number-among-dates",
     ],
 )

@@ -958,8 +958,8 @@ class TransactionLog:
         n_rows = len(ids.codes) if isinstance(ids, _Coded) else len(ids)
         if n_rows == 0:
             raise EmptyInputError(f"{p!r} is empty: it has a header and no rows")
-        times = _csv_times(data.pop("time"), date_format)
-        codes, labels = _csv_customers(ids, id_type)
+        times = _csv_times(data.pop("time"), date_format, time_col, p)
+        codes, labels = _csv_customers(ids, id_type, customer_col, p)
         numbers = {k: _to_float_column(col, wanted[k]) for k, col in data.items()}
         amount = numbers.pop("amount")
         v.check_finite(amount, "amount")
@@ -1721,6 +1721,18 @@ class _Coded(NamedTuple):
     codes: IntArray
     values: npt.NDArray[Any]
 
+    @classmethod
+    def make(cls, codes: IntArray, raw: npt.NDArray[Any]) -> _Coded:
+        """Strip the distinct values as the standard-library engine strips fields.
+
+        Values that become equal (``"7"`` and ``" 7"``) are merged.
+        """
+        values = np.char.strip(raw)
+        if not bool(np.any(values != raw)):
+            return cls(codes, values)
+        merged, inverse = np.unique(values, return_inverse=True)
+        return cls(np.take(inverse.reshape(-1), codes), merged)
+
     def expand(self) -> npt.NDArray[Any]:
         return self.values[self.codes]
 
@@ -1797,15 +1809,20 @@ def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, _
             for append, i in targets:
                 append(row[i])
             row_no += 1
-    out: dict[str, _Column] = {}
-    for n, c in zip(names, cols, strict=True):
-        arr = np.char.strip(np.asarray(c, dtype=str)) if c else np.empty(0, dtype=str)
-        empty = arr == ""
-        if empty.any():
-            first = int(np.flatnonzero(empty)[0])
-            raise InvalidInputError(f"column {n!r} is missing a value at row {first} of {path!r}")
-        out[n] = arr
-    return out
+    return {
+        n: _text_column(np.asarray(c, dtype=str) if c else np.empty(0, dtype=str), n, path)
+        for n, c in zip(names, cols, strict=True)
+    }
+
+
+def _text_column(raw: npt.NDArray[Any], header: str, path: str) -> npt.NDArray[Any]:
+    """Strip the fields; a field that is empty (or blank) is a missing value."""
+    arr = np.char.strip(raw)
+    empty = arr == ""
+    if empty.any():
+        first = int(np.flatnonzero(empty)[0])
+        raise InvalidInputError(f"column {header!r} is missing a value at row {first} of {path!r}")
+    return arr
 
 
 def _read_csv_pyarrow(
@@ -1845,15 +1862,15 @@ def _read_csv_pyarrow(
                 continue
         if n in (id_col, time_col):
             enc = pc.dictionary_encode(col)
-            out[n] = _Coded(
+            out[n] = _Coded.make(
                 enc.indices.to_numpy().astype(np.int64),
-                np.char.strip(np.asarray(enc.dictionary.to_pylist(), dtype=str)),
+                np.asarray(enc.dictionary.to_pylist(), dtype=str),
             )
             continue
         try:
             out[n] = pc.cast(col, pa.float64()).to_numpy()
         except pa.ArrowInvalid:  # not all numbers: let from_csv name the bad value
-            out[n] = np.asarray(col.to_numpy(zero_copy_only=False).astype(str))
+            out[n] = _text_column(col.to_numpy(zero_copy_only=False).astype(str), n, path)
     return out
 
 
@@ -1881,12 +1898,12 @@ def _read_csv_polars(
         if n in (id_col, time_col):
             values = s.unique().sort()
             codes = (s.rank("dense") - 1).to_numpy().astype(np.int64)
-            out[n] = _Coded(codes, np.char.strip(np.asarray(values.to_list(), dtype=str)))
+            out[n] = _Coded.make(codes, np.asarray(values.to_list(), dtype=str))
             continue
         try:
             out[n] = s.str.strip_chars().cast(pl.Float64, strict=True).to_numpy()
         except pl.exceptions.PolarsError:  # not all numbers: let from_csv name the bad value
-            out[n] = s.to_numpy().astype(str)
+            out[n] = _text_column(s.to_numpy().astype(str), n, path)
     return out
 
 
@@ -1938,8 +1955,11 @@ def _typed_ids(values: npt.NDArray[Any], id_type: str) -> npt.NDArray[Any]:
     return ints
 
 
-def _csv_customers(col: _Column, id_type: str) -> tuple[IntArray, npt.NDArray[Any]]:
+def _csv_customers(
+    col: _Column, id_type: str, header: str, path: str
+) -> tuple[IntArray, npt.NDArray[Any]]:
     """Codes and sorted labels of a CSV customer column."""
+    _check_blank(col, header, path)
     if not isinstance(col, _Coded):
         if col.dtype.kind in "iu" and id_type == "str":
             col = col.astype(str)  # a fast engine read plain integers: their text is the same
@@ -1951,8 +1971,19 @@ def _csv_customers(col: _Column, id_type: str) -> tuple[IntArray, npt.NDArray[An
     return np.take(rank, col.codes), values[order]
 
 
-def _csv_times(col: _Column, date_format: str | None) -> npt.NDArray[Any]:
+def _check_blank(col: _Column, header: str, path: str) -> None:
+    """Refuse a coded field of blanks only, as missing as an empty field.
+
+    The fast engines only know empty fields as missing.
+    """
+    if isinstance(col, _Coded) and bool(np.any(col.values == "")):
+        row = int(np.flatnonzero(col.values[col.codes] == "")[0])
+        raise InvalidInputError(f"column {header!r} is missing a value at row {row} of {path!r}")
+
+
+def _csv_times(col: _Column, date_format: str | None, header: str, path: str) -> npt.NDArray[Any]:
     """Parse a CSV time column; distinct values once when the engine coded them."""
+    _check_blank(col, header, path)
     if isinstance(col, _Coded):
         try:
             parsed = parse_times(
