@@ -95,12 +95,12 @@ _betaln = special.betaln
 
 def _wsum(w: FloatArray, values: FloatArray) -> float:
     """Weighted sum without BLAS (whose threads thrash on a busy machine)."""
-    return float(np.sum(w * values))
+    return float((w * values).sum())
 
 
 def _wsums(w: FloatArray, *values: FloatArray) -> FloatArray:
     """Weighted sums of several arrays (a gradient), without BLAS."""
-    return np.asarray([np.sum(w * v_) for v_ in values], dtype=np.float64)
+    return np.asarray([(w * v_).sum() for v_ in values], dtype=np.float64)
 
 
 def _ro_or_none(arr: npt.NDArray[Any] | None) -> Any:
@@ -1093,22 +1093,22 @@ def _nbd_total(theta: FloatArray, d: _NBDData, *, modified: bool) -> tuple[float
     lse = np.logaddexp(a3, a4)
     pi = np.exp(a4 - lse)
     w = d.w
-    ll = float(np.sum(wu * a12)) + _wsum(w, lse)
+    ll = float((wu * a12).sum()) + _wsum(w, lse)
     wpi = w * pi
     wq = w - wpi
     dr = (
         float(np.sum(wu * (_psi(rxu) - _psi(r) + np.log(alpha))))
-        - float(np.sum(wq * log_at))
-        - float(np.sum(wpi * log_atx))
+        - float((wq * log_at).sum())
+        - float((wpi * log_atx).sum())
     )
     dalpha = (
         r / alpha * float(wu.sum())
-        - float(np.sum(wq * rx / (alpha + d.big_t)))
-        - float(np.sum(wpi * rx / (alpha + d.tx)))
+        - float((wq * rx / (alpha + d.big_t)).sum())
+        - float((wpi * rx / (alpha + d.tx)).sum())
     )
     pi_by_x = np.bincount(xi, weights=wpi, minlength=len(xu))
-    da = float(np.sum(wu * d_ab_u)) + float(pi_by_x.sum()) / a
-    db = float(np.sum(wu * (d_ab_u + _psi(b + xu + shift) - _psi(b))) - np.sum(pi_by_x / bx_u))
+    da = float((wu * d_ab_u).sum()) + float(pi_by_x.sum()) / a
+    db = float(np.sum(wu * (d_ab_u + _psi(b + xu + shift) - _psi(b))) - (pi_by_x / bx_u).sum())
     return ll, np.asarray([dr, dalpha, da, db])
 
 
