@@ -188,11 +188,11 @@ class BTYDSummary:
     def compressed(self) -> BTYDSummary:
         """Merge customers with identical (frequency, recency, T) into weighted rows.
 
-        The holdout columns are kept when every merged group agrees on them,
-        which holds only in special cases; otherwise they are the reason not
-        to compress, so a summary with a holdout keeps ``frequency``,
-        ``recency``, ``T`` in each group and drops the per-customer columns
-        (``customer_id``, ``monetary_value``, holdout columns).
+        The weights count the customers of each row, so every fit gives the
+        same estimates on the compressed summary as on the full one, with one
+        likelihood evaluation per distinct row. The per-customer columns
+        (``customer_id``, ``monetary_value`` and the holdout columns) do not
+        survive the merge and are left out.
 
         Returns
         -------
