@@ -42,11 +42,13 @@ Euler's transformation. This :math:`{}_2F_1(1, a; a+b; z)` lies between 1
 and :math:`1/(1-z)` for :math:`0 \le z < 1`, so its logarithm never
 overflows, and every power is taken in log space. It is summed as a series
 (all terms positive) together with its derivatives in ``a``, ``a+b`` and
-``z``, which give the analytic gradient. Where the series would need more
-than a few hundred terms (argument near 1 with a large first parameter),
-``K`` is computed instead by the trapezoidal rule in :math:`\log(\tau-t)`,
-whose error falls exponentially with the step because the integrand is
-analytic in a strip; that path also returns the gradient.
+``z``, which give the analytic gradient. Where the series has not converged
+after 60 terms (argument near 1), Gauss's continued fraction for the same
+function takes over, its derivatives carried through the three-term
+recurrence. Where that has not converged after 1,000 steps either, ``K`` is
+computed by the trapezoidal rule in :math:`\log(\tau-t)`, whose error falls
+exponentially with the step because the integrand is analytic in a strip;
+that path also returns the gradient.
 
 References
 ----------
@@ -63,7 +65,7 @@ P(X(t) = x) under the Pareto/NBD model. http://brucehardie.com/notes/012/
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
@@ -89,7 +91,7 @@ FloatArray = npt.NDArray[np.float64]
 
 _SERIES_TOL = 1e-15  # relative size of the last series term kept
 _MAX_TERMS = 60  # beyond this the continued fraction takes over
-_MAX_CF = 500  # continued-fraction steps (pairs) before the trapezoidal path takes over
+_MAX_CF = 500  # continued-fraction steps (in pairs: 1,000 steps) before the trapezoidal path
 _COMPACT_EVERY = 6  # drop converged elements from the series loop this often
 _COMPACT_MIN = 256  # below this many elements compaction costs more than it saves
 _CHUNK = 8192  # series elements summed together (their state stays in cache)
@@ -379,15 +381,56 @@ def _log_k(
 # ---------------------------------------------------------------------------
 
 
-def _stack(
-    x: FloatArray, t_x: FloatArray, T: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+class _Stacked(NamedTuple):
+    """The inputs of the two K terms side by side (private).
+
+    ``K(T; r+x+1, s)`` needs only the distinct ``(x, T)`` pairs and
+    ``K(t_x; r+x, s+1)`` the distinct ``(x, t_x)`` pairs; with ``dedupe`` the
+    arrays hold those pairs (``n_T`` of the first kind, then the second) and
+    the inverse indices map them back to the rows.
+    """
+
+    x2: FloatArray  # x+1 for the T half, x for the t_x half
+    shift: FloatArray  # 0 for the T half, 1 for the t_x half (b = s + shift)
+    t2: FloatArray
+    n_T: int
+    inv_T: npt.NDArray[np.intp] | None
+    inv_tx: npt.NDArray[np.intp] | None
+
+
+def _pairs(x: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.intp]]:
+    """Distinct ``(x, t)`` pairs and the inverse index (one lexsort)."""
+    order = np.lexsort((t, x))
+    xs, ts = x[order], t[order]
+    new = np.ones(x.shape[0], dtype=bool)
+    new[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1])
+    inv = np.empty(x.shape[0], dtype=np.intp)
+    inv[order] = np.cumsum(new) - 1
+    return xs[new], ts[new], inv
+
+
+def _stack(x: FloatArray, t_x: FloatArray, T: FloatArray, *, dedupe: bool = False) -> _Stacked:
     """Data of the two K terms side by side: ``(x+1 | x, 0 | 1, T | t_x)``."""
+    if dedupe:
+        xT, TT, inv_T = _pairs(x, T)
+        xt, tt, inv_tx = _pairs(x, t_x)
+        if xT.shape[0] + xt.shape[0] < 1.6 * x.shape[0]:  # worth the gathers
+            return _Stacked(
+                np.concatenate([xT + 1.0, xt]),
+                np.concatenate([np.zeros(xT.shape[0]), np.ones(xt.shape[0])]),
+                np.concatenate([TT, tt]),
+                xT.shape[0],
+                inv_T,
+                inv_tx,
+            )
     n = x.shape[0]
-    return (
+    return _Stacked(
         np.concatenate([x + 1.0, x]),
         np.concatenate([np.zeros(n), np.ones(n)]),
         np.concatenate([T, t_x]),
+        n,
+        None,
+        None,
     )
 
 
@@ -399,7 +442,7 @@ def _parts(
     *,
     gradient: bool,
     unique_x: tuple[FloatArray, npt.NDArray[np.intp]] | None = None,
-    stacked: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+    stacked: _Stacked | None = None,
 ) -> tuple[FloatArray, tuple[FloatArray, ...] | None, FloatArray, FloatArray]:
     """Per-customer log-likelihood, its gradient columns and the two log terms.
 
@@ -414,13 +457,14 @@ def _parts(
     log_c = (special.gammaln(r + ux) - special.gammaln(r))[inv]
     log_c += r * np.log(alpha) + s * np.log(beta)
     # both K terms in one pass: K(T; r+x+1, s) and K(t_x; r+x, s+1)
-    n = p.shape[0]
-    if stacked is None:
-        stacked = _stack(x, t_x, T)
-    x2, shift, t2 = stacked
-    both = _log_k(x2 + r, shift + s, alpha, beta, t2)
-    h = tuple(v[:n] for v in both)
-    g = tuple(v[n:] for v in both)
+    st = _stack(x, t_x, T) if stacked is None else stacked
+    both = _log_k(st.x2 + r, st.shift + s, alpha, beta, st.t2)
+    if st.inv_T is None or st.inv_tx is None:
+        h = tuple(v[: st.n_T] for v in both)
+        g = tuple(v[st.n_T :] for v in both)
+    else:
+        h = tuple(v[: st.n_T][st.inv_T] for v in both)
+        g = tuple(v[st.n_T :][st.inv_tx] for v in both)
     l1 = np.log(p) + h[0]
     l2 = np.log(s) + g[0]
     log_w = np.logaddexp(l1, l2)
@@ -781,11 +825,11 @@ class _Rows:
     T: FloatArray
     w: FloatArray
     unique_x: tuple[FloatArray, npt.NDArray[np.intp]]
-    stacked: tuple[FloatArray, FloatArray, FloatArray]
+    stacked: _Stacked
 
     @classmethod
     def of(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> _Rows:
-        return cls(x, t_x, T, w, np.unique(x, return_inverse=True), _stack(x, t_x, T))
+        return cls(x, t_x, T, w, np.unique(x, return_inverse=True), _stack(x, t_x, T, dedupe=True))
 
     def sample(self, size: int) -> _Rows:
         """A deterministic systematic sample of ``size`` customers (not rows).
@@ -1008,12 +1052,16 @@ def fit(x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None) -> ParetoFit
     Notes
     -----
     Identical ``(x, t_x, T)`` rows are first merged into weighted rows. The
-    weighted log-likelihood is maximised over :math:`\log` of the parameters
-    with L-BFGS-B and the analytic gradient (see the module docstring). When
-    more than 20,000 distinct rows remain, a fit on a deterministic
-    subsample of them gives the starting values, so the full data are only
-    used for the last few iterations. Standard errors come from the inverse
-    observed information, by central differences of the analytic gradient.
+    weighted log-likelihood is maximised over :math:`\log` of the parameters:
+    BFGS with the analytic gradient (see the module docstring) to a loose
+    tolerance, then Newton steps with the Hessian from forward differences of
+    the analytic gradient. When more than 20,000 distinct rows remain, the
+    same fit on a systematic sample of 5,000 customers gives the starting
+    values and a first Hessian, so the full data are only used for the last
+    few Newton steps. Standard errors come from the inverse observed
+    information (that Hessian). A fit whose estimates run beyond
+    :math:`e^{\pm 16}` or whose information matrix is not positive definite
+    has no interior maximum and raises :class:`~custrel.errors.ConvergenceError`.
 
     Examples
     --------
