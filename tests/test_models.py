@@ -17,6 +17,7 @@ from custrel import (
     FOUR_STAGE,
     STAGE_MODELS,
     CustomerSummary,
+    CustrelError,
     EmptyInputError,
     InvalidInputError,
     InvalidTypeError,
@@ -324,6 +325,34 @@ def test_csv_engines_identical_on_bundled_sample() -> None:
     logs = [load_sample(engine=e) for e in ENGINES]
     assert logs[0] == logs[1] == logs[2]
     assert logs[0].customer_labels.dtype == np.int64
+
+
+@st.composite
+def messy_csv_text(draw: st.DrawFn) -> str:
+    """CSV text with padded fields, leading zeros, odd number spellings and bad values."""
+    ids = st.sampled_from(["1", "2", "12", "-3", " 4", "007", "a", "b ", "", "  "])
+    dates = st.sampled_from(
+        ["2024-01-01", "2024-02-29", " 2024-03-01", "2024-01-01T10:30:00", "2023-12-31 ",
+         "2024-13-01", "", "17", "yesterday"]
+    )  # fmt: skip
+    amounts = st.sampled_from(["1", "2.5", "-3", "1e2", " 4.25", "0.1", "1E-3", "nan", "x", ""])
+    n = draw(st.integers(1, 8))
+    rows = [f"{draw(ids)},{draw(dates)},{draw(amounts)}" for _ in range(n)]
+    return "customer_id,time,amount\n" + "\n".join(rows) + "\n"
+
+
+@given(text=messy_csv_text())
+def test_engines_agree_on_messy_files(text: str, tmp_path_factory: Any) -> None:
+    path = tmp_path_factory.mktemp("messy") / "m.csv"
+    path.write_text(text)
+    outcomes: list[Any] = []
+    for engine in ENGINES:
+        try:
+            outcomes.append(TransactionLog.from_csv(path, engine=engine))
+        except CustrelError as exc:
+            outcomes.append((type(exc).__name__, str(exc)))
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[2] == outcomes[0]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

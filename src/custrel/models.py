@@ -1851,10 +1851,8 @@ def _read_csv_pyarrow(
     out: dict[str, _Column] = {}
     for n in names:
         col = table.column(n).combine_chunks()
-        if col.null_count:
-            mask = col.is_null().to_numpy(zero_copy_only=False)
-            row = int(np.flatnonzero(mask)[0])
-            raise InvalidInputError(f"column {n!r} is missing a value at row {row} of {path!r}")
+        if col.null_count:  # an empty field: refused below, at its row, with blank fields
+            col = pc.fill_null(col, "")
         if n == id_col:
             ints = _arrow_plain_ints(col)
             if ints is not None:
@@ -1866,6 +1864,7 @@ def _read_csv_pyarrow(
                 enc.indices.to_numpy().astype(np.int64),
                 np.asarray(enc.dictionary.to_pylist(), dtype=str),
             )
+            _check_blank(out[n], n, path)
             continue
         try:
             out[n] = pc.cast(col, pa.float64()).to_numpy()
@@ -1887,9 +1886,8 @@ def _read_csv_polars(
     out: dict[str, _Column] = {}
     for n in names:
         s = df[n]
-        if s.null_count():
-            row = int(np.flatnonzero(s.is_null().to_numpy())[0])
-            raise InvalidInputError(f"column {n!r} is missing a value at row {row} of {path!r}")
+        if s.null_count():  # an empty field: refused below, at its row, with blank fields
+            s = s.fill_null("")
         if n == id_col:
             ints = s.str.to_integer(strict=False)
             if ints.null_count() == 0 and bool((ints.cast(pl.String) == s).all()):
@@ -1899,6 +1897,7 @@ def _read_csv_polars(
             values = s.unique().sort()
             codes = (s.rank("dense") - 1).to_numpy().astype(np.int64)
             out[n] = _Coded.make(codes, np.asarray(values.to_list(), dtype=str))
+            _check_blank(out[n], n, path)
             continue
         try:
             out[n] = s.str.strip_chars().cast(pl.Float64, strict=True).to_numpy()
@@ -1959,7 +1958,6 @@ def _csv_customers(
     col: _Column, id_type: str, header: str, path: str
 ) -> tuple[IntArray, npt.NDArray[Any]]:
     """Codes and sorted labels of a CSV customer column."""
-    _check_blank(col, header, path)
     if not isinstance(col, _Coded):
         if col.dtype.kind in "iu" and id_type == "str":
             col = col.astype(str)  # a fast engine read plain integers: their text is the same
@@ -1983,7 +1981,6 @@ def _check_blank(col: _Column, header: str, path: str) -> None:
 
 def _csv_times(col: _Column, date_format: str | None, header: str, path: str) -> npt.NDArray[Any]:
     """Parse a CSV time column; distinct values once when the engine coded them."""
-    _check_blank(col, header, path)
     if isinstance(col, _Coded):
         try:
             parsed = parse_times(
