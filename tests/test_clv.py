@@ -417,6 +417,8 @@ def test_customer_equity() -> None:
     assert e.share().sum() == pytest.approx(1.0)
     r = lifetime_value([[1.0, 2.0], [3.0, 4.0]])
     assert customer_equity(r).total == r.customer_equity() == 10.0
+    led = event_ledger([1, 2], revenue=[5.0, 7.0], customer_id=["x", "y"])
+    assert customer_equity(led).total == 12.0
 
 
 def _log() -> TransactionLog:

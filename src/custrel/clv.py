@@ -617,8 +617,8 @@ def customer_equity(values: Any, *, groups: Any = None) -> CustomerEquity:
 
     Parameters
     ----------
-    values : array_like or CLVResult
-        One CLV per customer.
+    values : array_like, CLVResult, EventLedger or HistoricalValue
+        One CLV per customer (the ``clv`` of a result).
     groups : array_like, optional
         One group label per customer (a segment, a pyramid tier); the totals
         are then also given per group.
@@ -639,7 +639,7 @@ def customer_equity(values: Any, *, groups: Any = None) -> CustomerEquity:
     >>> e.total, e.group_total.tolist()
     (175.0, [125.0, 50.0])
     """
-    raw = values.clv if isinstance(values, CLVResult) else values
+    raw = values.clv if isinstance(values, CLVResult | HistoricalValue | EventLedger) else values
     arr = v.as_float_array(raw, "values", ndim=(0, 1))
     arr = np.atleast_1d(arr)
     total = float(arr.sum())
