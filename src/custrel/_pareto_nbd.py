@@ -354,11 +354,14 @@ def _log_k_ordered(
             d_v[idx] -= (rz_new - r_z[idx]) / ut[idx]
             ok[idx] = True
     if not ok.all():
-        bad = np.flatnonzero(~ok)
-        tb = t[bad]
-        out = _log_k_trapezoid(a[bad], b[bad], np.full(bad.size, u), np.full(bad.size, v), tb)
-        for arr, val in zip((log_k, d_a, d_b, d_u, d_v), out, strict=True):
-            arr[bad] = val
+        # hundreds of nodes per element: in chunks, so memory stays bounded
+        left = np.flatnonzero(~ok)
+        for lo in range(0, left.size, 2048):
+            bad = left[lo : lo + 2048]
+            uu, vv = np.full(bad.size, u), np.full(bad.size, v)
+            out = _log_k_trapezoid(a[bad], b[bad], uu, vv, t[bad])
+            for arr, val in zip((log_k, d_a, d_b, d_u, d_v), out, strict=True):
+                arr[bad] = val
     return log_k, d_a, d_b, d_u, d_v
 
 
@@ -826,6 +829,7 @@ class _Rows:
     w: FloatArray
     unique_x: tuple[FloatArray, npt.NDArray[np.intp]]
     stacked: _Stacked
+    last: dict[bytes, tuple[float, FloatArray]] = attrs.field(factory=dict, eq=False)
 
     @classmethod
     def of(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> _Rows:
@@ -869,6 +873,10 @@ def _objective(rows: _Rows) -> Any:
     scale = 1.0 / float(np.sum(rows.w))
 
     def objective(u: FloatArray) -> tuple[float, FloatArray]:
+        key = np.asarray(u, dtype=np.float64).tobytes()
+        if key in rows.last:  # the optimizers ask for the same point twice
+            f, g = rows.last[key]
+            return f, g.copy()
         if np.any(np.abs(u) > _LOG_BOUND):
             return np.inf, np.zeros(4)
         theta = np.exp(u)
@@ -876,7 +884,10 @@ def _objective(rows: _Rows) -> Any:
             ll, grad = _total(theta, rows)
         if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
             return np.inf, np.zeros(4)
-        return -ll * scale, -grad * theta * scale
+        out = (-ll * scale, -grad * theta * scale)
+        rows.last.clear()
+        rows.last[key] = (out[0], out[1].copy())
+        return out
 
     return objective
 
@@ -959,7 +970,7 @@ def _polish(
     mean_h = hess_mean_u
     last = np.inf
     for it in range(1, 40):
-        if mean_h is None or (it > 1 and (last > 1e-3 or hess_total is None)):
+        if mean_h is None or (it > 1 and (last > 1e-2 or hess_total is None)):
             hess_total = _hessian_u(np.exp(u), rows, -g * total_w)
             if not np.all(np.isfinite(hess_total)):
                 return None
