@@ -40,6 +40,7 @@ from custrel.clv import (
     phase_decline,
     phase_growth,
     phase_saturation,
+    recency_states,
     recency_value,
     retention_programme,
 )
@@ -1019,6 +1020,12 @@ BAD = [
         id="history-infinite-value",
     ),
     pytest.param(
+        lambda: recency_states(_bad_log(), -1.0, freq=1.0),
+        InvalidInputError,
+        r"no purchase lies on or before at=-1\.0",
+        id="recency-states-too-early",
+    ),
+    pytest.param(
         lambda: delivered_value([[1, 2]], [[1, 2], [3, 4]]),
         InvalidInputError,
         r"inconsistent lengths: value has 1 offerings, cost has 2",
@@ -1150,3 +1157,15 @@ def test_balance_sheet_between_calendar_dates_and_custom_rule() -> None:
     assert bs.closing.tolist() == [2, 1]
     assert bs.value_closing is not None
     assert bs.value_closing.tolist() == [1600.0, 80.0]
+
+
+@given(transaction_logs(kind="numeric"), st.floats(0.5, 10.0), st.floats(0.0, 60.0))
+def test_recency_states_match_last_purchase(log: TransactionLog, length: float, at: float) -> None:
+    t = log.numeric_time()
+    assume(bool((t <= at).any()))
+    s = recency_states(log, at, freq=length)
+    for cid, rec in zip(s.customer_id.tolist(), s.recency.tolist(), strict=True):
+        code = int(np.flatnonzero(log.customer_labels == cid)[0])
+        last = t[(log.customer_code == code) & (t <= at)].max()
+        assert rec == int(np.floor((at - last) / length)) + 1
+    assert len(s.customer_id) + s.n_later == log.n_customers

@@ -62,6 +62,7 @@ __all__ = [
     "PeriodTotals",
     "ProfitCurve",
     "ProfitCurveFit",
+    "RecencyStates",
     "RecencyValue",
     "RetentionProgramme",
     "acquisition_funnel",
@@ -82,6 +83,7 @@ __all__ = [
     "phase_decline",
     "phase_growth",
     "phase_saturation",
+    "recency_states",
     "recency_value",
     "retention_programme",
 ]
@@ -1496,6 +1498,93 @@ def recency_value(
     state_value = ((rev - cost).sum(axis=2) * f).sum(axis=1)
     idx = np.minimum(rec.astype(np.int64), k) - 1
     return RecencyValue(state_value[idx], state_value, n, d, tm)
+
+
+@attrs.frozen(eq=False)
+class RecencyStates:
+    """Each customer's recency state at a date, for :func:`recency_value`.
+
+    Attributes
+    ----------
+    customer_id : numpy.ndarray
+        Customers with a purchase on or before the date (sorted ids).
+    recency : numpy.ndarray of int64
+        Periods since the last purchase: 1 when it fell in the last period
+        before the date (``(at − last) < one period``), 2 the period before,
+        and so on.
+    at : datetime64 or float
+        The date.
+    freq : str or float
+        The period length.
+    n_later : int
+        Customers of the log whose first purchase is after the date (not in
+        the result).
+    """
+
+    customer_id: npt.NDArray[Any] = attrs.field(converter=_ro)
+    recency: IntArray = attrs.field(converter=_ro)
+    at: Any
+    freq: str | float
+    n_later: int
+
+
+def recency_states(log: TransactionLog, at: Any, *, freq: str | float = "month") -> RecencyStates:
+    """Periods since each customer's last purchase at a date (the recency state).
+
+    Parameters
+    ----------
+    log : TransactionLog
+        The transactions.
+    at : date or number
+        The date the states are read at; purchases after it are ignored.
+    freq : str or float
+        The period: a unit of :meth:`TransactionLog.unit_length` or a length.
+
+    Returns
+    -------
+    RecencyStates
+
+    Raises
+    ------
+    InvalidInputError
+        If no purchase lies on or before ``at``.
+
+    Notes
+    -----
+    ``recency = floor((at − last purchase) / period) + 1``; one
+    ``maximum.at`` over the rows.
+
+    Examples
+    --------
+    >>> from custrel import TransactionLog
+    >>> from custrel.clv import recency_states, recency_value
+    >>> log = TransactionLog.from_arrays(customer_id=[1, 1, 2, 3], time=[0.0, 9.5, 4.0, 11.0],
+    ...                                  amount=[1.0, 1.0, 1.0, 1.0])
+    >>> s = recency_states(log, 10.0, freq=1.0)
+    >>> s.customer_id.tolist(), s.recency.tolist(), s.n_later
+    ([1, 2], [1, 7], 1)
+    >>> np.round(recency_value(s.recency, [0.5, 0.2, 0.1], 10.0, horizon=2).value, 2).tolist()
+    [8.5, 2.4]
+    """
+    if not isinstance(log, TransactionLog):
+        raise InvalidTypeError(f"log must be a TransactionLog, got {type(log).__name__}")
+    t_at = log.to_time_float(at, "at")
+    length = log.unit_length(freq, "freq")
+    t = log.numeric_time()
+    keep = t <= t_at
+    if not keep.any():
+        raise InvalidInputError(
+            f"no purchase lies on or before at={at!r}; the first is at "
+            f"{log.time[int(np.argmin(t))]!r}"
+        )
+    k = log.n_customers
+    last = np.full(k, -np.inf)
+    np.maximum.at(last, log.customer_code[keep], t[keep])
+    present = np.isfinite(last)
+    rec = (np.floor((t_at - last[present]) / length) + 1).astype(np.int64)
+    return RecencyStates(
+        log.customer_labels[present], rec, at, freq, int(k - np.count_nonzero(present))
+    )
 
 
 # ---------------------------------------------------------------------------
