@@ -139,6 +139,27 @@ def test_bgnbd_fit_on_published_summary_csv(shared_data: Path) -> None:
     assert m.log_likelihood == pytest.approx(-9582.4, abs=0.1)
 
 
+def test_mbgnbd_cdnow_agrees_with_lifetimes(shared_data: Path) -> None:
+    # No published MBG/NBD fit on CDNOW; cross-check against lifetimes 0.11.3
+    # (ModifiedBetaGeoFitter on cdnow_customers_summary.csv, run in a separate
+    # numpy<2 environment): r = 0.52484, alpha = 6.18299, a = 0.89136, b = 1.61400;
+    # E[X(39)] = 1.18228; for (x, t_x, T) = (2, 30.43, 38.86): P(alive) = 0.706126 and
+    # 1.262671 purchases in the next 39 weeks; P(X(38.86) = 2) = 0.0868248.
+    ref = np.genfromtxt(shared_data / "cdnow_customers_summary.csv", delimiter=",", names=True)
+    m = fit_mbgnbd(ref["frequency"], ref["recency"], ref["T"])
+    np.testing.assert_allclose(
+        [m.params[k] for k in ("r", "alpha", "a", "b")],
+        [0.52484, 6.18299, 0.89136, 1.61400],
+        rtol=2e-4,
+    )
+    assert float(m.expected_purchases(39.0)) == pytest.approx(1.18228, abs=2e-5)
+    assert float(m.probability_alive(2, 30.43, 38.86)) == pytest.approx(0.706126, abs=2e-5)
+    assert float(m.conditional_expected_purchases(39.0, 2, 30.43, 38.86)) == pytest.approx(
+        1.262671, abs=2e-5
+    )
+    assert float(m.probability_of_purchases(2, 38.86)) == pytest.approx(0.0868248, abs=2e-6)
+
+
 def test_gamma_gamma_cdnow_published(cdnow: BTYDSummary) -> None:
     # Fader & Hardie (2013), "The Gamma-Gamma model of monetary value", on the 946
     # repeat buyers of the CDNOW sample: p = 6.25, q = 3.74, gamma = 15.44.
