@@ -1802,7 +1802,12 @@ class BGBBModel(RepeatPurchaseModel):
     _discrete: ClassVar[bool] = True
 
     def _ll(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        return _bgbb_loglik(self._theta(), x.ravel(), tx.ravel(), big_t.ravel())[0].reshape(x.shape)
+        # discrete histories repeat: evaluate the (customers x terms) sum once per
+        # distinct (x, t_x, n), so memory follows the distinct histories, not the customers
+        (xu, txu, nu), _, inv = _numeric.compress_rows(
+            [x.ravel(), tx.ravel(), big_t.ravel()], np.ones(x.size)
+        )
+        return _bgbb_loglik(self._theta(), xu, txu, nu)[0][inv].reshape(x.shape)
 
     def _g(self, m: FloatArray) -> FloatArray:
         _, _, gamma, delta = self._theta()
