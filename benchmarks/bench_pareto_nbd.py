@@ -32,9 +32,13 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
+# Both sides run with single-threaded BLAS: on a shared two-core machine
+# OpenBLAS worker threads only spin (set before numpy is imported).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from custrel import _pareto_nbd as pn
+import numpy as np  # noqa: E402
+
+from custrel import _pareto_nbd as pn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "cdnow_customers_summary.csv"
@@ -60,7 +64,6 @@ PEER_SCRIPT = textwrap.dedent(
             best = min(best, time.perf_counter() - t0)
         out["seconds"] = best
         out["params"] = [float(f.params_[k]) for k in ("r", "alpha", "s", "beta")]
-        out["ll"] = float(-f._negative_log_likelihood_ * len(x)) if hasattr(f, "_negative_log_likelihood_") else None
     else:
         import pandas as pd
         f = ParetoNBDFitter()
@@ -195,7 +198,8 @@ def main() -> None:
         f"# Pareto/NBD benchmark\n\n"
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, "
         f"{os.cpu_count()} cores; Python {platform.python_version()}, numpy {np.__version__}; "
-        f"lifetimes 0.11.3 in {peer_python()} (numpy<2). Best of several runs for small cases, "
+        f"lifetimes 0.11.3 in {peer_python()} (numpy<2); both with OPENBLAS_NUM_THREADS=1. "
+        "Best of several runs for small cases, "
         "one run for 1,000,000 customers. Command: `python benchmarks/bench_pareto_nbd.py"
         f"{' --quick' if args.quick else ''}`.\n\n"
         "| case | custrel s | lifetimes 0.11.3 s | speed-up | note |\n|---|---|---|---|---|\n"
