@@ -36,9 +36,9 @@ from pathlib import Path
 # OpenBLAS worker threads only spin (set before numpy is imported).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from custrel import _pareto_nbd as pn  # noqa: E402
+from custrel import _pareto_nbd as pn
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "cdnow_customers_summary.csv"
