@@ -256,6 +256,54 @@ def _table_from_columns(
     return ReportTable(title, keys, tuple(zip(*lists, strict=True)))
 
 
+def _value_period(log: TransactionLog) -> tuple[str | float, str]:
+    """The longest calendar period of which the log spans at least two and a half."""
+    if log.time_kind == "numeric":
+        return 1.0, "period"
+    t = log.numeric_time()
+    span_days = (float(t.max()) - float(t.min())) / 86400.0
+    for freq, days in (("year", 365.25), ("quarter", 91.3), ("month", 30.44), ("week", 7.0)):
+        if span_days >= 2.5 * days:
+            return freq, freq
+    return "day", "day"
+
+
+def _value_section(ctx: _Context) -> _Section:
+    from custrel import clv
+
+    period, unit = _value_period(ctx.log)
+    profit = np.bincount(
+        ctx.log.customer_code, weights=ctx.log.profit(), minlength=ctx.log.n_customers
+    )
+    columns: dict[str, npt.NDArray[Any]] = {"historical_profit": profit}
+    rows: list[tuple[Any, ...]] = [("historical profit", float(profit.sum()))]
+    try:
+        value = clv.historical_value(ctx.log, freq=period, discount_rate=0.1, margin=1.0)
+    except InvalidInputError as exc:
+        columns["clv_retention"] = np.full(len(profit), np.nan)
+        notes = [
+            (
+                "historical_profit: sum of TV - (C1+C2+C3+C4) + IB per customer "
+                "(the amount when the log has no cost columns)"
+            ),
+            f"clv_retention not computed (nan): {exc}",
+        ]
+        return _Section(
+            columns, [ReportTable("Customer value", ("measure", "value"), tuple(rows))], notes
+        )
+    if not np.array_equal(value.customer_id, ctx.summary.customer_id):  # pragma: no cover
+        raise RuntimeError("value section is not aligned with the summary")
+    columns = {"historical_profit": value.historical_profit, "clv_retention": value.clv}
+    rows += [
+        (f"observed retention rate per {unit}", value.retention_rate),
+        ("customer equity (sum of clv_retention)", value.customer_equity()),
+    ]
+    notes = [value.header().replace("clv:", "clv_retention:", 1)]
+    return _Section(
+        columns, [ReportTable("Customer value", ("measure", "value"), tuple(rows))], notes
+    )
+
+
 def _rfm_section(ctx: _Context) -> _Section:
     from custrel import rfm
 
@@ -381,6 +429,7 @@ def _save(fig: Any, directory: str, name: str) -> str:
 
 #: The report's sections in display order: name -> builder.
 _SECTIONS: dict[str, Callable[[_Context], _Section]] = {
+    "value": _value_section,
     "rfm": _rfm_section,
     "pyramid": _pyramid_section,
     "lifecycle": _lifecycle_section,
