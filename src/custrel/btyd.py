@@ -229,7 +229,16 @@ class BTYDSummary:
         )
 
     def repeat_buyers(self) -> BTYDSummary:
-        """The customers with at least one repeat purchase (the Gamma-Gamma sample)."""
+        """The customers with at least one repeat purchase (the Gamma-Gamma sample).
+
+        Examples
+        --------
+        >>> from custrel import TransactionLog, btyd_summary
+        >>> log = TransactionLog.from_arrays(customer_id=[1, 1, 2], time=[0.0, 2.0, 1.0],
+        ...                                  amount=[5.0, 7.0, 3.0])
+        >>> btyd_summary(log).repeat_buyers().customer_id.tolist()
+        [1]
+        """
         keep = np.asarray(self.frequency) > 0
 
         def sub(a: npt.NDArray[Any] | None) -> Any:
@@ -711,7 +720,15 @@ class BTYDModel:
 
         Returns
         -------
-        The model, with NaN log-likelihood and standard errors and 0 customers.
+        BTYDModel
+            The model of the class it is called on, with NaN log-likelihood
+            and standard errors and 0 customers.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}).params["b"]
+        2.426
 
         Raises
         ------
@@ -790,6 +807,13 @@ class RepeatPurchaseModel(BTYDModel):
         numpy.ndarray
             One log-likelihood per customer; their (weighted) sum over the
             fitting data is :attr:`log_likelihood`.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> round(float(m.customer_log_likelihood(2, 30.43, 38.86)), 3)
+        -9.459
         """
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
         return self._ll(x, tx, big_t)
@@ -807,6 +831,13 @@ class RepeatPurchaseModel(BTYDModel):
         -------
         numpy.ndarray
             Non-negative, increasing in ``t``, 0 at ``t = 0``.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m.expected_purchases([39.0, 78.0]).round(3).tolist()
+        [1.197, 1.861]
         """
         tt = _horizon(t, discrete=self._discrete)
         return self._expected(tt)
@@ -827,6 +858,13 @@ class RepeatPurchaseModel(BTYDModel):
         -------
         numpy.ndarray
             E[Y(t) | frequency, recency, T], one per customer.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m.conditional_expected_purchases(39.0, [0, 2], [0.0, 30.43], [38.86, 38.86]).round(3).tolist()
+        [0.195, 1.226]
         """
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
         tt = _horizon(t, discrete=self._discrete)
@@ -844,6 +882,13 @@ class RepeatPurchaseModel(BTYDModel):
         -------
         numpy.ndarray
             P(alive | frequency, recency, T) in [0, 1].
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m.probability_alive([0, 2, 2], [0.0, 30.43, 5.0], 38.86).round(3).tolist()
+        [1.0, 0.727, 0.124]
         """
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
         return self._alive(x, tx, big_t)
@@ -862,6 +907,13 @@ class RepeatPurchaseModel(BTYDModel):
         -------
         numpy.ndarray
             P(X(t) = n); summed over all ``n`` it is 1.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m.probability_of_purchases([0, 1, 2], 39.0).round(3).tolist()
+        [0.574, 0.199, 0.085]
         """
         nn = v.as_float_array(n, "n", ndim=(0, 1))
         v.check_range(nn, "n", low=0.0)
@@ -916,6 +968,14 @@ class RepeatPurchaseModel(BTYDModel):
         flows at the end of each period (as in lifetimes). One pass per
         period, vectorised over customers: memory proportional to the number
         of customers.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m.customer_lifetime_value([0, 2], [0.0, 30.43], 38.86, [35.17, 24.66], horizon=12,
+        ...                           discount_rate=0.01, margin=0.3, period=52 / 12).round(2).tolist()
+        [2.5, 10.86]
         """
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
         s = v.as_float_array(spend, "spend", ndim=(0, 1))
@@ -968,6 +1028,14 @@ class RepeatPurchaseModel(BTYDModel):
         BTYDSummary
             ``frequency``, ``recency``, ``T`` and unit weights, ids ``0..n-1``;
             no monetary values.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> sim = m.simulate(3, 39.0, rng=1)
+        >>> sim.frequency.tolist(), sim.recency.round(2).tolist()
+        ([0.0, 11.0, 0.0], [0.0, 13.02, 0.0])
         """
         n = v.positive_int(n_customers, "n_customers")
         big_t = v.as_float_array(T, "T", ndim=(0, 1))
@@ -2119,7 +2187,15 @@ class GammaGammaModel(BTYDModel):
         return _gg_loglik(self._theta(), x, m)[0]
 
     def expected_spend(self) -> float:
-        """The population mean spend per transaction, p·gamma/(q - 1) (inf if q <= 1)."""
+        """The population mean spend per transaction, p·gamma/(q - 1) (inf if q <= 1).
+
+        Examples
+        --------
+        >>> from custrel import GammaGammaModel
+        >>> gg = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+        >>> round(gg.expected_spend(), 2)
+        35.22
+        """
         p, q, gamma = self._theta()
         return float(p * gamma / (q - 1.0)) if q > 1.0 else float("inf")
 
@@ -2464,6 +2540,18 @@ def calibration_holdout_comparison(
     ------
     InvalidInputError
         If the summary has no holdout window.
+
+    Examples
+    --------
+    >>> from custrel import (BGNBDModel, TransactionLog, btyd_summary,
+    ...                      calibration_holdout_comparison)
+    >>> log = TransactionLog.from_arrays(customer_id=[1, 1, 1, 2, 2, 3],
+    ...                                  time=[0.0, 2.0, 6.0, 1.0, 3.0, 2.0], amount=[5.0] * 6)
+    >>> s = btyd_summary(log, calibration_end=4.0, observation_end=8.0)
+    >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    >>> c = calibration_holdout_comparison(m, s, max_frequency=1)
+    >>> c.n_customers.tolist(), c.actual.tolist(), c.predicted.round(3).tolist()
+    ([1.0, 2.0], [0.0, 0.5], [0.139, 0.403])
     """
     mod = _check_model(model)
     if not isinstance(summary, BTYDSummary):
@@ -2531,6 +2619,14 @@ def repeat_purchase_histogram(
     Returns
     -------
     RepeatPurchaseHistogram
+
+    Examples
+    --------
+    >>> from custrel import BGNBDModel, repeat_purchase_histogram
+    >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    >>> h = repeat_purchase_histogram(m, m.simulate(2000, 39.0, rng=1), max_frequency=3)
+    >>> h.actual.tolist(), h.expected.round(0).tolist()
+    ([1196.0, 374.0, 182.0, 248.0], [1148.0, 399.0, 171.0, 283.0])
     """
     mod = _check_model(model)
     if not isinstance(summary, BTYDSummary):
