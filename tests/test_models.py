@@ -755,6 +755,20 @@ BAD_INPUTS = [
         id="frame-missing-amount",
     ),
     pytest.param(
+        lambda tmp: TransactionLog.from_frame(
+            __import__("pandas").DataFrame(
+                {
+                    "customer_id": __import__("pandas").array([1, None], dtype="Int64"),
+                    "time": [1.0, 2.0],
+                    "amount": [2.0, 3.0],
+                }
+            )
+        ),
+        InvalidInputError,
+        r"customer_id is missing or not finite \(got nan\) at row 1",
+        id="frame-missing-id",
+    ),
+    pytest.param(
         lambda tmp: TransactionLog.concat(
             [
                 TransactionLog.from_arrays(customer_id=[1], time=[1.0], amount=[1.0]),

@@ -625,7 +625,9 @@ def _factorize(values: Any, name: str = "customer_id") -> tuple[IntArray, npt.ND
         bad = ~np.isfinite(arr)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise InvalidInputError(f"{name} is missing or not finite ({arr[row]!r}) at row {row}")
+            raise InvalidInputError(
+                f"{name} is missing or not finite (got {float(arr[row])!r}) at row {row}"
+            )
     if arr.dtype.kind == "O":
         for row, item in enumerate(arr.tolist()):
             if item is None or (isinstance(item, float) and np.isnan(item)):
@@ -979,7 +981,9 @@ class TransactionLog:
         """Build a log from any dataframe narwhals understands (``frames`` extra).
 
         pandas, polars (eager or lazy), pyarrow tables, dask, duckdb and
-        others. The caller's frame is only read.
+        others. The caller's frame is only read. Date and datetime columns
+        become calendar times (whole seconds; time-zone-aware values in UTC),
+        text columns are parsed as in :meth:`from_arrays`.
 
         Raises
         ------
