@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.strategies import money, transaction_logs
 
 from custrel import (
     COST_FIELDS,
@@ -28,6 +27,7 @@ from custrel import (
 )
 from custrel.datasets import load_cdnow, load_sample
 from custrel.models import _factorize
+from strategies import money, transaction_logs
 
 ENGINES = ["python", "pyarrow", "polars"]
 WEEK = np.timedelta64(7 * 86400, "s")
