@@ -19,6 +19,7 @@ from custrel import (
     lifecycle,
     models,
     pyramid,
+    report,
     rfm,
 )
 from custrel.btyd import *  # noqa: F403
@@ -30,6 +31,7 @@ from custrel.frames import *  # noqa: F403
 from custrel.lifecycle import *  # noqa: F403
 from custrel.models import *  # noqa: F403
 from custrel.pyramid import *  # noqa: F403
+from custrel.report import *  # noqa: F403
 from custrel.rfm import *  # noqa: F403
 
 __version__ = "0.1.0"
@@ -45,6 +47,7 @@ __all__ = sorted(
         *lifecycle.__all__,
         *models.__all__,
         *pyramid.__all__,
+        *report.__all__,
         *rfm.__all__,
     }
 )
