@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import integrate, special, stats
 
@@ -404,7 +405,14 @@ def _gg_brute(theta: list[float], x: int, zbar: float) -> float:
             * stats.gamma.pdf(nu, q, scale=1.0 / gamma)
         )
 
-    return float(np.log(integrate.quad(f, 0.0, np.inf, epsabs=1e-14, limit=200)[0]))
+    # split at the mode of the integrand in nu so that quad sees its peak
+    mode = (p * x + q - 1.0) / (gamma + x * zbar)
+    edges = [0.0, 0.5 * mode, mode, 2.0 * mode, 10.0 * mode, np.inf]
+    total = sum(
+        integrate.quad(f, lo, hi, epsabs=0.0, epsrel=1e-12, limit=200)[0]
+        for lo, hi in itertools.pairwise(edges)
+    )
+    return float(np.log(total))
 
 
 @settings(max_examples=15)
@@ -632,6 +640,7 @@ def test_weighted_and_expanded_nbd_fits_agree(
     big_t = np.asarray([r[2] for r in rows])
     tx = np.where(x > 0, np.round(np.asarray([r[1] for r in rows]) * big_t, 1), 0.0)
     w = np.asarray([r[3] for r in rows])
+    assume(bool(np.any(x > 0)))
     fit = fit_mbgnbd if modified else fit_bgnbd
     try:
         with warnings.catch_warnings():
@@ -709,6 +718,17 @@ def test_fit_raises_convergence_error_when_optimizer_fails(monkeypatch: pytest.M
     monkeypatch.setattr(_numeric.optimize, "minimize", broken)
     with pytest.raises(ConvergenceError, match="simulated failure"):
         fit_bgnbd([0, 1, 2, 5], [0, 3, 5, 9], [10, 10, 10, 10])
+
+
+def test_fit_raises_convergence_error_when_the_data_cannot_identify_the_model() -> None:
+    # one customer: the likelihood keeps rising as the dropout parameters grow
+    with pytest.raises(ConvergenceError, match=r"BG/NBD: the likelihood has no finite maximum"):
+        fit_bgnbd([3], [2.0], [5.0])
+    # identical spends: no heterogeneity for the Gamma-Gamma mixing distribution
+    with pytest.raises(
+        ConvergenceError, match=r"Gamma-Gamma: the likelihood has no finite maximum"
+    ):
+        fit_gamma_gamma([1, 1], [5.0, 5.0])
 
 
 def test_fit_raises_convergence_error_on_nonfinite_start() -> None:
@@ -977,6 +997,14 @@ BAD_FITS = [
         r"recency must be 0 where frequency is 0, got recency 1\.0 at row 0",
     ),
     (
+        "no-repeat-purchases",
+        fit_bgnbd,
+        _with(frequency=[0, 0, 0], recency=[0.0, 0.0, 0.0]),
+        {},
+        InvalidInputError,
+        r"frequency is 0 for all 3 rows: without repeat purchases",
+    ),
+    (
         "string-frequency",
         fit_bgnbd,
         _with(frequency="abc"),
@@ -1189,12 +1217,12 @@ def test_bad_inputs(call: Any, error: type[Exception], match: str) -> None:
 
 
 def test_inputs_are_not_mutated() -> None:
-    x, tx, big_t = np.array([0.0, 1.0, 2.0]), np.array([0.0, 2.0, 5.0]), np.array([6.0, 6.0, 6.0])
+    sim = _M.simulate(300, 30.0, rng=8)
+    x, tx, big_t = np.array(sim.frequency), np.array(sim.recency), np.array(sim.T)
     copies = (x.copy(), tx.copy(), big_t.copy())
     _M.conditional_expected_purchases(3.0, x, tx, big_t)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FitWarning)
-        fit_bgnbd(x, tx, big_t)
+    _M.customer_lifetime_value(x, tx, big_t, 10.0, horizon=3, discount_rate=0.01)
+    fit_bgnbd(x, tx, big_t)
     for a, b in zip((x, tx, big_t), copies, strict=True):
         np.testing.assert_array_equal(a, b)
 

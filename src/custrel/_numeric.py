@@ -32,6 +32,7 @@ IntArray = npt.NDArray[np.int64]
 LogLikelihoodAndGradient = Callable[[FloatArray], tuple[float, FloatArray]]
 
 _LOG_BOUND = 30.0  # parameters live in [e^-30, e^30]: wide, but keeps exp() finite
+_RUNAWAY = 16.0  # an estimate beyond e^16 or below e^-16 means no interior maximum
 
 
 def compress_rows(
@@ -115,8 +116,6 @@ class MaximumLikelihood:
         Optimizer iterations.
     message : str
         The optimizer's message.
-    at_boundary : bool
-        Whether a parameter ended at the edge of the search box.
     """
 
     params: FloatArray
@@ -125,7 +124,6 @@ class MaximumLikelihood:
     covariance: FloatArray
     n_iterations: int
     message: str
-    at_boundary: bool
 
 
 def maximize_log_likelihood(
@@ -134,6 +132,7 @@ def maximize_log_likelihood(
     *,
     total_weight: float,
     model: str,
+    names: Sequence[str] = (),
     max_iterations: int = 2000,
 ) -> MaximumLikelihood:
     """Maximise a log-likelihood over positive parameters.
@@ -151,7 +150,9 @@ def maximize_log_likelihood(
     ------
     ConvergenceError
         If the optimizer reports failure with a gradient that is not close to
-        zero, or the log-likelihood is not finite at the start or the end.
+        zero, the log-likelihood is not finite at the start or the end, or an
+        estimate runs off beyond e^16 or below e^-16 (the likelihood has no
+        interior maximum: the data cannot identify the model).
     """
     scale = 1.0 / total_weight
 
@@ -188,8 +189,16 @@ def maximize_log_likelihood(
         raise ConvergenceError(
             f"{model}: the fit failed ({message}); the log-likelihood is not finite"
         )
-    at_boundary = bool(np.any(np.abs(u) >= _LOG_BOUND - 1.0))
-    if not res.success and float(np.max(np.abs(g))) > 1e-4 and not at_boundary:
+    runaway = np.flatnonzero(np.abs(u) > _RUNAWAY)
+    if len(runaway):
+        i = int(runaway[0])
+        name = names[i] if i < len(names) else f"parameter {i}"
+        raise ConvergenceError(
+            f"{model}: the likelihood has no finite maximum for these data: {name} ran to "
+            f"{float(np.exp(u[i])):.3g} ({message}); the data cannot identify the model "
+            "(too few customers, no repeat purchases, or no heterogeneity between customers)"
+        )
+    if not res.success and float(np.max(np.abs(g))) > 1e-4:
         raise ConvergenceError(
             f"{model}: the optimizer did not converge: {message} "
             f"(after {res.nit} iterations, largest gradient {float(np.max(np.abs(g))):.3g}); "
@@ -225,5 +234,4 @@ def maximize_log_likelihood(
         covariance=covariance,
         n_iterations=int(res.nit),
         message=message,
-        at_boundary=at_boundary,
     )

@@ -624,14 +624,7 @@ def _initial(
 
 
 def _warn_fit(model: str, fit: _numeric.MaximumLikelihood) -> None:
-    if fit.at_boundary:
-        warnings.warn(
-            f"{model}: a parameter ended at the edge of the search range "
-            f"({fit.params!r}); the data may not identify the model",
-            FitWarning,
-            stacklevel=3,
-        )
-    elif not np.all(np.isfinite(fit.standard_errors)):
+    if not np.all(np.isfinite(fit.standard_errors)):
         warnings.warn(
             f"{model}: the observed information matrix is not positive definite; "
             "standard errors are NaN",
@@ -1407,6 +1400,11 @@ def _count_data(
     """Validate and compress the fitting data; returns x, tx, T, w and the total weight."""
     x, tx, big_t = _as_rfm(frequency, recency, T, discrete=discrete)
     w = _fit_weights(weights, len(x))
+    if not np.any(x > 0):
+        raise InvalidInputError(
+            f"frequency is 0 for all {len(x)} rows: without repeat purchases the model "
+            "cannot be estimated; use a longer calibration window"
+        )
     (x, tx, big_t), w, _ = _numeric.compress_rows([x, tx, big_t], w)
     return x, tx, big_t, w, float(w.sum())
 
@@ -1439,7 +1437,9 @@ def _fit_nbd(
     def loglik(theta: FloatArray) -> tuple[float, FloatArray]:
         return _nbd_total(theta, data, modified=modified)
 
-    fit = _numeric.maximize_log_likelihood(loglik, x0, total_weight=total, model=label)
+    fit = _numeric.maximize_log_likelihood(
+        loglik, x0, total_weight=total, model=label, names=cls._param_names
+    )
     _warn_fit(label, fit)
     return cls(
         params=dict(zip(cls._param_names, fit.params.tolist(), strict=True)),
@@ -2042,7 +2042,9 @@ def fit_bgbb(
         assert grad is not None
         return _wsum(w, ll), grad
 
-    fit = _numeric.maximize_log_likelihood(loglik, x0, total_weight=total, model="BG/BB")
+    fit = _numeric.maximize_log_likelihood(
+        loglik, x0, total_weight=total, model="BG/BB", names=names
+    )
     _warn_fit("BG/BB", fit)
     return BGBBModel(
         params=dict(zip(names, fit.params.tolist(), strict=True)),
@@ -2352,7 +2354,9 @@ def fit_gamma_gamma(
         assert grad is not None
         return _wsum(w, ll), grad
 
-    fit = _numeric.maximize_log_likelihood(loglik, x0, total_weight=total, model="Gamma-Gamma")
+    fit = _numeric.maximize_log_likelihood(
+        loglik, x0, total_weight=total, model="Gamma-Gamma", names=names
+    )
     _warn_fit("Gamma-Gamma", fit)
     return GammaGammaModel(
         params=dict(zip(names, fit.params.tolist(), strict=True)),
