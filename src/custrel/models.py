@@ -1769,7 +1769,7 @@ def _read_csv_columns(
                 raise MissingDependencyError(
                     "engine 'polars' needs polars; pip install polars"
                 ) from None
-    return _read_csv_python(path, names, delimiter)
+    return _read_csv_python(path, names, id_col, time_col, delimiter)
 
 
 def _check_header(path: str, header: Sequence[str], names: list[str]) -> None:
@@ -1789,9 +1789,13 @@ def _read_header(path: str, names: list[str], delimiter: str) -> None:
     _check_header(path, header, names)
 
 
-def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, _Column]:
-    # Stream the fields into one list of strings per column: keeping every row's
-    # list alive instead would make the cyclic garbage collector crawl.
+def _read_csv_python(
+    path: str, names: list[str], id_col: str, time_col: str, delimiter: str
+) -> dict[str, _Column]:
+    # Stream the fields into one list per column (keeping every row's list alive
+    # instead would make the cyclic garbage collector crawl). Ids and times are
+    # coded on the fly, so each distinct one is stripped and parsed once, as with
+    # the fast engines.
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
@@ -1800,8 +1804,10 @@ def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, _
             raise EmptyInputError(f"{path!r} is empty: it has no header and no rows") from None
         _check_header(path, header, names)
         width = len(header)
-        cols: list[list[str]] = [[] for _ in names]
-        targets = [(col.append, header.index(n)) for col, n in zip(cols, names, strict=True)]
+        cols: dict[str, list[Any]] = {n: [] for n in names}
+        indexes: dict[str, dict[str, int]] = {id_col: {}, time_col: {}}
+        plain = [(cols[n].append, header.index(n)) for n in names if n not in indexes]
+        coded = [(cols[n].append, header.index(n), indexes[n]) for n in indexes]
         row_no = 0
         for row in reader:
             if not row:
@@ -1810,13 +1816,24 @@ def _read_csv_python(path: str, names: list[str], delimiter: str) -> dict[str, _
                 raise InvalidInputError(
                     f"{path!r} row {row_no} has {len(row)} fields, the header has {width}"
                 )
-            for append, i in targets:
+            for append, i in plain:
                 append(row[i])
+            for append, i, index in coded:
+                append(index.setdefault(row[i], len(index)))
             row_no += 1
-    return {
-        n: _text_column(np.asarray(c, dtype=str) if c else np.empty(0, dtype=str), n, path)
-        for n, c in zip(names, cols, strict=True)
-    }
+    out: dict[str, _Column] = {}
+    for n in names:
+        if n in indexes:
+            distinct = list(indexes[n])
+            out[n] = _Coded.make(
+                np.asarray(cols[n], dtype=np.int64),
+                np.asarray(distinct, dtype=str) if distinct else np.empty(0, dtype=str),
+            )
+            _check_blank(out[n], n, path)
+        else:
+            raw = np.asarray(cols[n], dtype=str) if cols[n] else np.empty(0, dtype=str)
+            out[n] = _text_column(raw, n, path)
+    return out
 
 
 def _text_column(raw: npt.NDArray[Any], header: str, path: str) -> npt.NDArray[Any]:
