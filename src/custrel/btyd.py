@@ -322,7 +322,9 @@ def btyd_summary(
         ``observation_end``, form the holdout window: their count and mean
         spend per customer are in the holdout columns. Customers whose first
         purchase is after it are not in the summary (their number is in
-        :attr:`BTYDSummary.n_customers_after_calibration`).
+        :attr:`BTYDSummary.n_customers_after_calibration`). With a ``period``
+        the split follows whole periods: the period that contains
+        ``calibration_end`` belongs to the calibration window.
 
     Returns
     -------
