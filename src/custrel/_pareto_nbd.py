@@ -101,6 +101,7 @@ _SUBSAMPLE = 20_000  # distinct rows above which a subsample fit gives the start
 _SUBSAMPLE_SIZE = 5_000  # customers in that subsample (at most a quarter of all)
 _LOG_BOUND = 25.0  # the search keeps log-parameters in [-25, 25]
 _BFGS_GTOL = 1e-2  # BFGS only approaches the optimum; Newton steps finish
+_BHHH_CAP = 2.0  # largest scoring step in log-parameters
 _RUNAWAY = 16.0  # an estimate beyond e^16 or below e^-16 means no interior maximum
 
 
@@ -880,7 +881,6 @@ def _bhhh(rows: _Rows, start: FloatArray) -> FloatArray | None:
     ``None`` if that does not happen within 60 steps.
     """
     u = np.log(start)
-    total_w = float(np.sum(rows.w))
 
     def evaluate(uu: FloatArray) -> tuple[float, FloatArray, FloatArray] | None:
         if np.any(np.abs(uu) > _LOG_BOUND):
@@ -919,7 +919,7 @@ def _bhhh(rows: _Rows, start: FloatArray) -> FloatArray | None:
             step = np.linalg.solve(info + 1e-12 * np.trace(info) * np.eye(4), score)
         except np.linalg.LinAlgError:
             return None
-        step *= min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
+        step *= min(1.0, _BHHH_CAP / max(float(np.max(np.abs(step))), 1e-300))
         for _ in range(30):
             new = evaluate(u + step)
             if new is not None and new[0] >= total - 1e-14 * abs(total):
@@ -929,9 +929,8 @@ def _bhhh(rows: _Rows, start: FloatArray) -> FloatArray | None:
             return None
         u = u + step
         cur = new
-        if float(np.max(np.abs(step))) < 1e-3:
+        if float(np.max(np.abs(step))) < 1e-2:
             return np.exp(u)
-    del total_w
     return None
 
 
@@ -975,17 +974,17 @@ def _maximize(
     objective = _objective(rows)
     total_w = float(np.sum(rows.w))
     u0 = np.log(start)
-    if not np.isfinite(objective(u0)[0]):
-        raise ConvergenceError(
-            f"Pareto/NBD: the log-likelihood is not finite at the starting values {start!r}; "
-            "pass other starting values with x0"
-        )
     near = _bhhh(rows, start)
     if near is not None:
         polished = _polish(rows, near, None)
         if polished is not None:
             params, ll, it, _, hess = polished
             return params, ll, it, "converged: BHHH scoring, then Newton", hess
+    if not np.isfinite(objective(u0)[0]):
+        raise ConvergenceError(
+            f"Pareto/NBD: the log-likelihood is not finite at the starting values {start!r}; "
+            "pass other starting values with x0"
+        )
     with np.errstate(all="ignore"):
         res = optimize.minimize(
             objective, u0, jac=True, method="BFGS", options={"gtol": _BFGS_GTOL, "maxiter": 500}
@@ -1032,7 +1031,7 @@ def _polish(
     does not rise. Returns ``None`` when the iterations do not converge (the
     caller falls back to L-BFGS-B); otherwise the estimates, the maximised
     log-likelihood, the iteration count, a message and the Hessian of the
-    total log-likelihood computed on these rows within 1e-4 of the optimum
+    total log-likelihood computed on these rows within 1e-3 of the optimum
     in log-parameters, for the standard errors.
     """
     objective = _objective(rows)
@@ -1065,7 +1064,7 @@ def _polish(
         last = np.inf if size > 0.1 * last else size  # inf: steps stopped shrinking fast
         u, f, g = u + step, f_new, g_new
         if (size < 1e-7 or float(np.max(np.abs(g))) < 1e-11) and hess_total is not None:
-            if float(np.max(np.abs(u - u_hess))) > 1e-4:  # standard errors need it here
+            if float(np.max(np.abs(u - u_hess))) > 1e-3:  # standard errors need it close
                 hess_total = _hessian_u(np.exp(u), rows, -g * total_w)
             return np.exp(u), -f * total_w, it, "Newton", hess_total
     return None
@@ -1141,9 +1140,10 @@ def fit(x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None) -> ParetoFit
     -----
     Identical ``(x, t_x, T)`` rows are first merged into weighted rows. The
     weighted log-likelihood is maximised over :math:`\log` of the parameters:
-    BFGS with the analytic gradient (see the module docstring) to a loose
+    scoring steps with the BHHH information estimate (outer products of the
+    customers' analytic gradients, see the module docstring) to a loose
     tolerance, then Newton steps with the Hessian from forward differences of
-    the analytic gradient. When more than 20,000 distinct rows remain, the
+    the analytic gradient; BFGS and L-BFGS-B are fallbacks. When more than 20,000 distinct rows remain, the
     same fit on a systematic sample of 5,000 customers gives the starting
     values and a first Hessian, so the full data are only used for the last
     few Newton steps. Standard errors come from the inverse observed
