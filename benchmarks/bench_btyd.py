@@ -44,12 +44,12 @@ from custrel import (
     BGNBDModel,
     FitWarning,
     TransactionLog,
-    btyd_summary,
     fit_bgbb,
     fit_bgnbd,
     fit_gamma_gamma,
     fit_pareto_nbd,
     load_cdnow,
+    rfm_summary,
 )
 
 PEER_PYTHON = os.environ.get("CUSTREL_PEER_PYTHON", "/work/venv-peers/bin/python")
@@ -190,9 +190,9 @@ def main() -> None:
         amount=raw["amount"],
     )
     end, cal = base + np.timedelta64(729, "D"), base + np.timedelta64(547, "D")
-    t_sum, s = best_time(lambda: btyd_summary(log, unit="day", observation_end=end), rep)
+    t_sum, s = best_time(lambda: rfm_summary(log, unit="day", observation_end=end), rep)
     t_cal, sc = best_time(
-        lambda: btyd_summary(log, unit="day", calibration_end=cal, observation_end=end), rep
+        lambda: rfm_summary(log, unit="day", calibration_end=cal, observation_end=end), rep
     )
     payload.update(
         log_id=raw["id"],
@@ -205,7 +205,7 @@ def main() -> None:
     check = [float(s.frequency.sum()), float(s.T.sum()), float(s.recency.sum())]
 
     # -- CDNOW and donations ------------------------------------------------------
-    cd = btyd_summary(
+    cd = rfm_summary(
         load_cdnow(SHARED / "CDNOW_sample.txt"),
         unit="week",
         calibration_end="1997-09-30",

@@ -27,7 +27,6 @@ from custrel import (
     TransactionLog,
     _numeric,
     _pareto_nbd,
-    btyd_summary,
     calibration_holdout_comparison,
     fit_bgbb,
     fit_bgnbd,
@@ -37,6 +36,7 @@ from custrel import (
     frequency_recency_matrix,
     load_cdnow,
     repeat_purchase_histogram,
+    rfm_summary,
 )
 from strategies import transaction_logs
 
@@ -49,9 +49,7 @@ from strategies import transaction_logs
 def cdnow(shared_data: Path) -> BTYDSummary:
     """The CDNOW sample: 39-week calibration to 1997-09-30, holdout to 1998-06-30, weeks."""
     log = load_cdnow(shared_data / "CDNOW_sample.txt")
-    return btyd_summary(
-        log, unit="week", calibration_end="1997-09-30", observation_end="1998-06-30"
-    )
+    return rfm_summary(log, unit="week", calibration_end="1997-09-30", observation_end="1998-06-30")
 
 
 @pytest.fixture(scope="module")
@@ -791,7 +789,7 @@ def test_conditional_expected_spend_shrinks_towards_population_mean() -> None:
 
 @given(log=transaction_logs(kind="datetime"))
 def test_summary_counts_purchase_days(log: TransactionLog) -> None:
-    s = btyd_summary(log, unit="day")
+    s = rfm_summary(log, unit="day")
     ref = log.summarize(period="day")
     np.testing.assert_array_equal(s.customer_id, ref.customer_id)
     np.testing.assert_array_equal(s.frequency, ref.n_periods - 1)
@@ -802,7 +800,7 @@ def test_summary_counts_purchase_days(log: TransactionLog) -> None:
     np.testing.assert_array_equal(s.recency, np.round(s.recency))
     # row order does not matter
     rev = log.take(np.arange(log.n_rows)[::-1])
-    s2 = btyd_summary(rev, unit="day")
+    s2 = rfm_summary(rev, unit="day")
     np.testing.assert_array_equal(s2.frequency, s.frequency)
     np.testing.assert_array_equal(s2.T, s.T)
     np.testing.assert_allclose(s2.monetary_value, s.monetary_value)  # type: ignore[arg-type]
@@ -830,8 +828,8 @@ def test_calibration_and_holdout_add_up(log: TransactionLog, cut: int) -> None:
     cal_end = max(first + np.timedelta64(cut, "D"), log.time.min().astype("datetime64[D]"))
     if cal_end > end:
         cal_end = end
-    whole = btyd_summary(log, unit="day")
-    split = btyd_summary(log, unit="day", calibration_end=cal_end, observation_end=end)
+    whole = rfm_summary(log, unit="day")
+    split = rfm_summary(log, unit="day", calibration_end=cal_end, observation_end=end)
     assert split.holdout_frequency is not None
     keep = np.isin(whole.customer_id, split.customer_id)
     # purchase days in calibration + holdout = purchase days overall
@@ -846,7 +844,7 @@ def test_summary_of_numeric_log_without_merging() -> None:
     log = TransactionLog.from_arrays(
         customer_id=[1, 1, 1, 2], time=[0.5, 2.0, 2.0, 3.0], amount=[1.0, 2.0, 3.0, 4.0]
     )
-    s = btyd_summary(log, observation_end=10.0)
+    s = rfm_summary(log, observation_end=10.0)
     assert s.period is None
     assert s.frequency.tolist() == [1.0, 0.0]  # identical instants are one purchase
     assert s.recency.tolist() == [1.5, 0.0]
@@ -854,7 +852,7 @@ def test_summary_of_numeric_log_without_merging() -> None:
     assert s.monetary_value is not None
     assert s.monetary_value[0] == 5.0
     # periods of length 2 from the first time (0.5): 0.5 and 2.0 fall in one period
-    s2 = btyd_summary(log, observation_end=10.0, period=2.0, unit=2.0)
+    s2 = rfm_summary(log, observation_end=10.0, period=2.0, unit=2.0)
     assert s2.frequency.tolist() == [0.0, 0.0]
     assert s2.T.tolist() == [4.0, 3.0]
 
@@ -865,7 +863,7 @@ def test_summary_months_and_rows_after_end() -> None:
         time=["2024-01-03", "2024-01-30", "2024-03-05", "2024-06-01"],
         amount=[1.0, 2.0, 3.0, 4.0],
     )
-    s = btyd_summary(log, unit="month", period="month", observation_end="2024-04-15")
+    s = rfm_summary(log, unit="month", period="month", observation_end="2024-04-15")
     assert s.frequency.tolist() == [1.0]  # January merged, March is one repeat month
     assert s.recency.tolist() == [2.0]
     assert s.T.tolist() == [3.0]
@@ -1091,31 +1089,31 @@ BAD_OTHER = [
     ),
     (
         "summary-not-a-log",
-        lambda: btyd_summary([1, 2, 3]),
+        lambda: rfm_summary([1, 2, 3]),
         InvalidTypeError,
         r"log must be a TransactionLog, got list",
     ),
     (
         "summary-calibration-after-end",
-        lambda: btyd_summary(_LOG, calibration_end="2024-03-01", observation_end="2024-02-01"),
+        lambda: rfm_summary(_LOG, calibration_end="2024-03-01", observation_end="2024-02-01"),
         InvalidInputError,
         r"calibration_end '2024-03-01' is after observation_end",
     ),
     (
         "summary-calibration-before-first",
-        lambda: btyd_summary(_LOG, calibration_end="2023-03-01"),
+        lambda: rfm_summary(_LOG, calibration_end="2023-03-01"),
         InvalidInputError,
         r"calibration_end '2023-03-01' is before the first purchase",
     ),
     (
         "summary-bad-unit",
-        lambda: btyd_summary(_LOG, unit="fortnight"),
+        lambda: rfm_summary(_LOG, unit="fortnight"),
         InvalidInputError,
         r"unit must be one of",
     ),
     (
         "summary-end-before-first",
-        lambda: btyd_summary(_LOG, observation_end="2023-01-01"),
+        lambda: rfm_summary(_LOG, observation_end="2023-01-01"),
         InvalidInputError,
         r"observation_end '2023-01-01' is before the first purchase",
     ),
@@ -1195,7 +1193,7 @@ BAD_OTHER = [
     ),
     (
         "holdout-missing",
-        lambda: calibration_holdout_comparison(_M, btyd_summary(_LOG)),
+        lambda: calibration_holdout_comparison(_M, rfm_summary(_LOG)),
         InvalidInputError,
         r"summary has no holdout window",
     ),

@@ -3,7 +3,7 @@ r"""Probabilistic "buy till you die" (BTYD) customer-base models.
 Per-customer forecasts of repeat purchasing, survival and spend from each
 customer's recency-frequency-monetary summary:
 
-* :func:`btyd_summary` turns a :class:`~custrel.TransactionLog` into
+* :func:`rfm_summary` turns a :class:`~custrel.TransactionLog` into
   frequency, recency, T and mean repeat spend per customer (with an optional
   calibration / holdout split), and :meth:`BTYDSummary.compressed` merges
   identical customers into weighted rows;
@@ -74,7 +74,6 @@ __all__ = [
     "ParetoNBDModel",
     "RepeatPurchaseHistogram",
     "RepeatPurchaseModel",
-    "btyd_summary",
     "calibration_holdout_comparison",
     "fit_bgbb",
     "fit_bgnbd",
@@ -83,6 +82,7 @@ __all__ = [
     "fit_pareto_nbd",
     "frequency_recency_matrix",
     "repeat_purchase_histogram",
+    "rfm_summary",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -120,7 +120,7 @@ def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
 class BTYDSummary:
     """Per-customer recency, frequency, age and repeat spend (the BTYD inputs).
 
-    Build one with :func:`btyd_summary`; :meth:`compressed` merges identical
+    Build one with :func:`rfm_summary`; :meth:`compressed` merges identical
     rows into weighted ones.
 
     Attributes
@@ -201,10 +201,10 @@ class BTYDSummary:
 
         Examples
         --------
-        >>> from custrel import TransactionLog, btyd_summary
+        >>> from custrel import TransactionLog, rfm_summary
         >>> log = TransactionLog.from_arrays(customer_id=[1, 2, 3], time=[0.0, 0.0, 1.0],
         ...                                  amount=[5.0, 6.0, 7.0])
-        >>> s = btyd_summary(log, observation_end=4.0).compressed()
+        >>> s = rfm_summary(log, observation_end=4.0).compressed()
         >>> s.T.tolist(), s.weights.tolist()
         ([3.0, 4.0], [1.0, 2.0])
         """
@@ -233,10 +233,10 @@ class BTYDSummary:
 
         Examples
         --------
-        >>> from custrel import TransactionLog, btyd_summary
+        >>> from custrel import TransactionLog, rfm_summary
         >>> log = TransactionLog.from_arrays(customer_id=[1, 1, 2], time=[0.0, 2.0, 1.0],
         ...                                  amount=[5.0, 7.0, 3.0])
-        >>> btyd_summary(log).repeat_buyers().customer_id.tolist()
+        >>> rfm_summary(log).repeat_buyers().customer_id.tolist()
         [1]
         """
         keep = np.asarray(self.frequency) > 0
@@ -285,7 +285,7 @@ def _time_value(log: TransactionLog, value: float) -> Any:
     return np.datetime64(int(value), "s") if log.time_kind == "datetime" else value
 
 
-def btyd_summary(
+def rfm_summary(
     log: TransactionLog,
     *,
     unit: str | float | None = None,
@@ -360,13 +360,13 @@ def btyd_summary(
 
     Examples
     --------
-    >>> from custrel import TransactionLog, btyd_summary
+    >>> from custrel import TransactionLog, rfm_summary
     >>> log = TransactionLog.from_arrays(
     ...     customer_id=["a", "a", "a", "b"],
     ...     time=["2024-01-01", "2024-01-08", "2024-01-08", "2024-01-15"],
     ...     amount=[10.0, 4.0, 6.0, 3.0],
     ... )
-    >>> s = btyd_summary(log, unit="week", observation_end="2024-01-29")
+    >>> s = rfm_summary(log, unit="week", observation_end="2024-01-29")
     >>> s.frequency.tolist(), s.recency.tolist(), s.T.tolist(), s.monetary_value.tolist()
     ([1.0, 0.0], [1.0, 0.0], [4.0, 2.0], [10.0, nan])
     """
@@ -2534,7 +2534,7 @@ def calibration_holdout_comparison(
     model : BGNBDModel, MBGNBDModel, ParetoNBDModel or BGBBModel
         A model fitted on the calibration columns of ``summary``.
     summary : BTYDSummary
-        A summary with a holdout window (``btyd_summary(..., calibration_end=...)``).
+        A summary with a holdout window (``rfm_summary(..., calibration_end=...)``).
     max_frequency : int
         Customers with this frequency or more form the last group.
 
@@ -2549,11 +2549,11 @@ def calibration_holdout_comparison(
 
     Examples
     --------
-    >>> from custrel import (BGNBDModel, TransactionLog, btyd_summary,
+    >>> from custrel import (BGNBDModel, TransactionLog, rfm_summary,
     ...                      calibration_holdout_comparison)
     >>> log = TransactionLog.from_arrays(customer_id=[1, 1, 1, 2, 2, 3],
     ...                                  time=[0.0, 2.0, 6.0, 1.0, 3.0, 2.0], amount=[5.0] * 6)
-    >>> s = btyd_summary(log, calibration_end=4.0, observation_end=8.0)
+    >>> s = rfm_summary(log, calibration_end=4.0, observation_end=8.0)
     >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
     >>> c = calibration_holdout_comparison(m, s, max_frequency=1)
     >>> c.n_customers.tolist(), c.actual.tolist(), c.predicted.round(3).tolist()
@@ -2564,7 +2564,7 @@ def calibration_holdout_comparison(
         raise InvalidTypeError(f"summary must be a BTYDSummary, got {type(summary).__name__}")
     if summary.holdout_frequency is None or summary.holdout_duration is None:
         raise InvalidInputError(
-            "summary has no holdout window; build it with btyd_summary(..., calibration_end=...)"
+            "summary has no holdout window; build it with rfm_summary(..., calibration_end=...)"
         )
     kmax = v.positive_int(max_frequency, "max_frequency")
     x, tx, big_t = np.asarray(summary.frequency), np.asarray(summary.recency), np.asarray(summary.T)
