@@ -25,7 +25,17 @@ def test_every_section_adds_aligned_columns(sample_report: custrel.CustomerRepor
     assert n == custrel.datasets.load_sample().n_customers
     for name, values in sample_report.columns.items():
         assert len(values) == n, name
-    for col in ("tier", "abc_class", "segment", "stage", "historical_profit", "clv_retention"):
+    for col in (
+        "tier",
+        "abc_class",
+        "segment",
+        "stage",
+        "historical_profit",
+        "clv_retention",
+        "p_alive",
+        "expected_purchases_next",
+        "clv_bgnbd",
+    ):
         assert col in sample_report.columns
 
 
@@ -136,3 +146,24 @@ def test_format_rejects_unknown_sort_column(sample_report: custrel.CustomerRepor
 
 def test_sections_constant_lists_every_section() -> None:
     assert set(SECTIONS) >= {"value", "rfm", "pyramid", "lifecycle"}
+
+
+def test_btyd_columns_match_a_direct_fit(sample_report: custrel.CustomerReport) -> None:
+    log = custrel.datasets.load_sample()
+    s = custrel.rfm_summary(log, unit="week")
+    c = s.compressed()
+    bg = custrel.fit_bgnbd(c.frequency, c.recency, c.T, weights=c.weights)
+    np.testing.assert_allclose(
+        sample_report.columns["p_alive"], bg.probability_alive(s.frequency, s.recency, s.T)
+    )
+    assert ((sample_report.columns["p_alive"] >= 0) & (sample_report.columns["p_alive"] <= 1)).all()
+
+
+def test_btyd_fit_that_cannot_run_becomes_a_note() -> None:
+    # Nobody bought twice: BG/NBD has nothing to learn repeat behaviour from.
+    log = TransactionLog.from_arrays(
+        customer_id=[1, 2, 3], time=[0.0, 1.0, 2.0], amount=[5.0, 3.0, 1.0]
+    )
+    rep = customer_report(log, sections=("btyd",))
+    assert np.isnan(rep.columns["p_alive"]).all()
+    assert any("BG/NBD fit failed" in n for n in rep.notes)

@@ -117,7 +117,11 @@ class CustomerReport:
         return text
 
     def format(self, *, top: int = 10, sort_by: str | None = None) -> str:
-        """Render the notes, the tables and the ``top`` customers as plain text."""
+        """Render the notes, the tables and the ``top`` customers as plain text.
+
+        The customer table shows the key columns (ids, amounts, classes, stage
+        and model predictions) plus ``sort_by``; :meth:`to_csv` writes them all.
+        """
         top = v.positive_int(top, "top", minimum=0)
         parts = ["\n".join(f"# {n}" for n in self.notes)]
         parts += [t.format() for t in self.tables]
@@ -128,12 +132,37 @@ class CustomerReport:
                     f"sort_by must be one of {list(self.columns)!r}, got {key!r}"
                 )
             order = np.argsort(-np.asarray(self.columns[key], dtype=float), kind="stable")[:top]
-            shown = list(self.columns)
-            rows = tuple(tuple(_display(self.columns[c][i]) for c in shown) for i in order.tolist())
+            shown = [c for c in _TOP_COLUMNS if c in self.columns]
+            if key not in shown:
+                shown.insert(1, key)
+            rows = tuple(
+                tuple(
+                    str(_display(self.columns[c][i]))
+                    if c == "customer_id"
+                    else _display(self.columns[c][i])
+                    for c in shown
+                )
+                for i in order.tolist()
+            )
             parts.append(
                 ReportTable(f"Top {len(rows)} customers by {key}", tuple(shown), rows).format()
             )
         return "\n\n".join(parts) + "\n"
+
+
+#: The columns the printed top-customer table shows (the CSV has them all).
+_TOP_COLUMNS = (
+    "customer_id",
+    "n_purchases",
+    "total_amount",
+    "tier",
+    "abc_class",
+    "segment",
+    "stage",
+    "p_alive",
+    "expected_purchases_next",
+    "clv_bgnbd",
+)
 
 
 def _display(x: Any) -> Any:
@@ -358,6 +387,69 @@ def _rfm_section(ctx: _Context) -> _Section:
     return _Section(columns, tables, notes, figures)
 
 
+def _btyd_section(ctx: _Context) -> _Section:
+    import warnings
+
+    from custrel import btyd
+    from custrel.errors import CustrelError
+
+    calendar = ctx.log.time_kind == "datetime"
+    unit: str | float = "week" if calendar else 1.0
+    step = 52.0 / 12.0 if calendar else 1.0
+    unit_word = "weeks" if calendar else "time units"
+    next_word = "month" if calendar else "period"
+    n = ctx.summary.n_customers
+    summary = btyd.rfm_summary(ctx.log, unit=unit, observation_end=ctx.summary.observation_end)
+    columns: dict[str, npt.NDArray[Any]] = {}
+    notes: list[str] = []
+    rows: list[tuple[Any, ...]] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            c = summary.compressed()
+            bg = btyd.fit_bgnbd(c.frequency, c.recency, c.T, weights=c.weights)
+        except CustrelError as exc:
+            nan = np.full(n, np.nan)
+            columns = {"expected_purchases_next": nan, "p_alive": nan, "clv_bgnbd": nan}
+            notes.append(
+                f"expected_purchases_next, p_alive, clv_bgnbd not computed (nan): BG/NBD fit failed: {exc}"
+            )
+            return _Section(columns, [], notes)
+        f, r, t = summary.frequency, summary.recency, summary.T
+        columns["expected_purchases_next"] = bg.conditional_expected_purchases(step, f, r, t)
+        columns["p_alive"] = bg.probability_alive(f, r, t)
+        rows += [(f"BG/NBD {k}", float(val)) for k, val in bg.params.items()]
+        rows.append(("BG/NBD log-likelihood", float(bg.log_likelihood)))
+        try:
+            repeat = summary.repeat_buyers()
+            gg = btyd.fit_gamma_gamma(repeat.frequency, repeat.monetary_value)
+            spend = gg.conditional_expected_spend(f, summary.monetary_value)
+            columns["expected_spend"] = spend
+            columns["clv_bgnbd"] = bg.customer_lifetime_value(
+                f, r, t, spend, horizon=12, discount_rate=0.01, margin=1.0, period=step
+            )
+            rows += [(f"Gamma-Gamma {k}", float(val)) for k, val in gg.params.items()]
+        except CustrelError as exc:
+            columns["expected_spend"] = np.full(n, np.nan)
+            columns["clv_bgnbd"] = np.full(n, np.nan)
+            notes.append(
+                f"expected_spend and clv_bgnbd not computed (nan): Gamma-Gamma fit failed: {exc}"
+            )
+    notes.insert(
+        0,
+        (
+            f"BTYD: BG/NBD (Fader, Hardie & Lee 2005) fitted on this window with time in {unit_word}; "
+            f"expected_purchases_next = expected repeat purchases in the next {next_word}; "
+            "p_alive = probability the customer is still active; expected_spend = Gamma-Gamma "
+            f"expected spend per purchase; clv_bgnbd = 12 {next_word}s of expected purchases x "
+            f"expected spend, margin 1, discounted at 1 % per {next_word}"
+        ),
+    )
+    notes += [f"BTYD warning: {w.message}" for w in caught]
+    table = ReportTable("Probabilistic model (BTYD) fits", ("parameter", "value"), tuple(rows))
+    return _Section(columns, [table], notes)
+
+
 def _report_period(log: TransactionLog) -> str | float:
     return "month" if log.time_kind == "datetime" else 1.0
 
@@ -395,7 +487,8 @@ def _lifecycle_section(ctx: _Context) -> _Section:
         (
             f"stage: four-stage lifecycle model (exploration, formation, stability, decline) "
             f"read from each customer's {unit}ly amounts relative to the customer's own peak, "
-            "trend and tenure; stage_margin is the classifier's confidence (0..1); "
+            "trend and tenure; stage_margin = distance to the nearest threshold that would "
+            "change the stage, in threshold widths (0 = on a boundary); "
             "too_new = too few periods to judge"
         ),
         (
@@ -433,6 +526,7 @@ _SECTIONS: dict[str, Callable[[_Context], _Section]] = {
     "rfm": _rfm_section,
     "pyramid": _pyramid_section,
     "lifecycle": _lifecycle_section,
+    "btyd": _btyd_section,
 }
 
 #: Section names accepted by :func:`customer_report`.
