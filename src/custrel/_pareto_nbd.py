@@ -366,6 +366,65 @@ def _log_k_ordered(
     return log_k, d_a, d_b, d_u, d_v
 
 
+def _series_value(
+    m: FloatArray, c: FloatArray, z: FloatArray
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """``2F1(1, m; c; z)`` alone (no derivatives): six operations a term."""
+    size = m.shape[0]
+    f_out = np.ones(size)
+    ok = np.ones(size, dtype=bool)
+    for lo in range(0, size, _CHUNK):
+        hi = min(lo + _CHUNK, size)
+        idx = np.arange(lo, hi)
+        mm, cc, zz = m[lo:hi], c[lo:hi], z[lo:hi]
+        k = hi - lo
+        term, s0 = np.ones(k), np.ones(k)
+        tol = _SERIES_TOL * (1.0 - zz)
+        mn, cn = np.empty(k), np.empty(k)
+        for n in range(_MAX_TERMS):
+            np.add(mm, n, out=mn)
+            np.add(cc, n, out=cn)
+            mn /= cn
+            mn *= zz
+            term *= mn
+            s0 += term
+            if (n + 1) % _COMPACT_EVERY == 0 or n == _MAX_TERMS - 1:
+                done = term * (n + 2) <= tol * s0
+                if n == _MAX_TERMS - 1:
+                    ok[idx[~done]] = False
+                    done[:] = True
+                if done.all():
+                    f_out[idx] = s0
+                    break
+                if done.any():
+                    f_out[idx[done]] = s0[done]
+                    keep = ~done
+                    idx, mm, cc, zz = idx[keep], mm[keep], cc[keep], zz[keep]
+                    term, s0, tol = term[keep], s0[keep], tol[keep]
+                    mn, cn = mn[: idx.shape[0]], cn[: idx.shape[0]]
+    return f_out, ok
+
+
+def _log_k_value(
+    a: FloatArray, b: FloatArray, alpha: float, beta: float, t: FloatArray
+) -> FloatArray:
+    """``log K(t; a, b)`` without derivatives (predictions); same methods as :func:`_log_k`."""
+    if alpha >= beta:
+        u, v, aa, bb = alpha, beta, a, b
+    else:
+        u, v, aa, bb = beta, alpha, b, a
+    ut = u + t
+    z = (u - v) / ut
+    f, ok = _series_value(aa, aa + bb, z)
+    log_k: FloatArray = (
+        -aa * np.log(ut) + (1.0 - bb) * np.log(v + t) - np.log(aa + bb - 1.0) + np.log(f)
+    )
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        log_k[bad] = _log_k_ordered(aa[bad], bb[bad], u, v, t[bad])[0]
+    return log_k
+
+
 def _log_k(
     a: FloatArray, b: FloatArray, alpha: float, beta: float, t: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -462,6 +521,15 @@ def _parts(
     log_c += r * np.log(alpha) + s * np.log(beta)
     # both K terms in one pass: K(T; r+x+1, s) and K(t_x; r+x, s+1)
     st = _stack(x, t_x, T) if stacked is None else stacked
+    if not gradient:
+        lk = _log_k_value(st.x2 + r, st.shift + s, alpha, beta, st.t2)
+        if st.inv_T is None or st.inv_tx is None:
+            l1 = np.log(p) + lk[: st.n_T]
+            l2 = np.log(s) + lk[st.n_T :]
+        else:
+            l1 = np.log(p) + lk[: st.n_T][st.inv_T]
+            l2 = np.log(s) + lk[st.n_T :][st.inv_tx]
+        return log_c + np.logaddexp(l1, l2), None, l1, l2
     both = _log_k(st.x2 + r, st.shift + s, alpha, beta, st.t2)
     if st.inv_T is None or st.inv_tx is None:
         h = tuple(v[: st.n_T] for v in both)
@@ -473,8 +541,6 @@ def _parts(
     l2 = np.log(s) + g[0]
     log_w = np.logaddexp(l1, l2)
     ll = log_c + log_w
-    if not gradient:
-        return ll, None, l1, l2
     w1 = np.exp(l1 - log_w)
     w2 = 1.0 - w1
     d_r = (special.digamma(r + ux) - special.digamma(r))[inv]
