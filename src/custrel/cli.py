@@ -137,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     A file that does not exist gives one error line on stderr and status 2:
 
+    >>> from custrel.cli import main
     >>> main(["report", "no-such-file.csv", "--customer-col", "c", "--date-col", "d",
     ...       "--amount-col", "a", "--quiet"])
     2
