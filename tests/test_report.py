@@ -44,10 +44,12 @@ def test_columns_agree_with_the_modules_they_come_from(
 ) -> None:
     log = custrel.datasets.load_sample()
     s = log.summarize()
-    pyr = custrel.customer_pyramid(s.total_amount, customer_id=s.customer_id)
+    profit = np.bincount(log.customer_code, weights=log.profit(), minlength=log.n_customers)
+    # the sample carries costs, so the pyramid tiers on profit (DOMAIN.md §3: profit, not revenue)
+    assert log.has_profit_columns
+    pyr = custrel.customer_pyramid(profit, customer_id=s.customer_id)
     assert sample_report.columns["tier"].tolist() == pyr.labels().tolist()
     assert sample_report.columns["total_amount"].tolist() == s.total_amount.tolist()
-    profit = np.bincount(log.customer_code, weights=log.profit(), minlength=log.n_customers)
     np.testing.assert_allclose(sample_report.columns["historical_profit"], profit)
 
 

@@ -241,8 +241,16 @@ def _table_from_rows(title: str, rows: list[dict[str, Any]], keys: tuple[str, ..
 def _pyramid_section(ctx: _Context) -> _Section:
     from custrel import pyramid
 
-    value = ctx.summary.total_amount
     ids = ctx.summary.customer_id
+    value: npt.NDArray[np.float64]
+    if ctx.log.has_profit_columns:
+        value = np.bincount(
+            ctx.log.customer_code, weights=ctx.log.profit(), minlength=ctx.log.n_customers
+        )
+        basis = "profit (TV - costs + indirect benefit; the log has cost columns)"
+    else:
+        value = ctx.summary.total_amount
+        basis = "total_amount (revenue net of returns; the log has no cost columns for profit)"
     pyr = pyramid.customer_pyramid(value, customer_id=ids)
     abc = pyramid.abc_analysis(value, customer_id=ids)
     columns = {"tier": pyr.labels(), "abc_class": abc.labels()}
@@ -260,9 +268,8 @@ def _pyramid_section(ctx: _Context) -> _Section:
     ]
     notes = [
         (
-            "tier: customer pyramid on total_amount (revenue net of returns, not profit): "
-            "platinum top 5 % of customers, gold next 15 %, iron next 30 %, lead the rest; "
-            "ties never split; customers with a net loss are lead"
+            f"tier: customer pyramid on {basis}: platinum top 5 % of customers, gold next 15 %, "
+            "iron next 30 %, lead the rest; ties never split; customers with a loss are lead"
         ),
         "abc_class: A = customers making up the first 65 % of value, B the next 20 %, C the rest",
     ]
