@@ -242,7 +242,7 @@ def _pyramid_section(ctx: _Context) -> _Section:
     from custrel import pyramid
 
     ids = ctx.summary.customer_id
-    value: npt.NDArray[np.float64]
+    value: npt.NDArray[Any]  # bincount is typed as integer even with float weights
     if ctx.log.has_profit_columns:
         value = np.bincount(
             ctx.log.customer_code, weights=ctx.log.profit(), minlength=ctx.log.n_customers
