@@ -943,8 +943,9 @@ def _bhhh(rows: _Rows, start: FloatArray) -> FloatArray | None:
     extra cost, so each step costs one pass over the data. It always gives an
     ascent direction; steps are capped at 2 in log-parameters and halved
     until the log-likelihood rises. Returns the point once the steps fall
-    below 1e-3 (the Newton steps of :func:`_polish` finish from there), or
-    ``None`` if that does not happen within 60 steps.
+    below 1e-2, or earlier when they stop shrinking (a ridge, where the
+    estimate is poor); the Newton steps of :func:`_polish` finish from there.
+    ``None`` means the data gave no finite value or no ascent.
     """
     u = np.log(start)
 
@@ -979,7 +980,8 @@ def _bhhh(rows: _Rows, start: FloatArray) -> FloatArray | None:
     cur = evaluate(u)
     if cur is None:
         return None
-    for _ in range(60):
+    sizes: list[float] = []
+    for it in range(60):
         total, score, info = cur
         try:
             step = np.linalg.solve(info + 1e-12 * np.trace(info) * np.eye(4), score)
@@ -995,9 +997,14 @@ def _bhhh(rows: _Rows, start: FloatArray) -> FloatArray | None:
             return None
         u = u + step
         cur = new
-        if float(np.max(np.abs(step))) < 1e-2:
+        sizes.append(float(np.max(np.abs(step))))
+        if sizes[-1] < 1e-2:
             return np.exp(u)
-    return None
+        if it >= 8 and sizes[-1] > 0.3 * sizes[-5]:
+            # creeping along a ridge, where the outer-product estimate is
+            # poor: hand over to Newton steps with the true Hessian
+            return np.exp(u)
+    return np.exp(u)
 
 
 def _objective(rows: _Rows) -> Any:
