@@ -42,6 +42,7 @@ Examples
 
 from __future__ import annotations
 
+import abc
 import types
 import warnings
 from collections.abc import Mapping
@@ -749,7 +750,7 @@ class BTYDModel:
 
 
 @attrs.frozen(eq=False, repr=False)
-class RepeatPurchaseModel(BTYDModel):
+class RepeatPurchaseModel(BTYDModel, abc.ABC):
     """Base of the repeat-purchase models (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB).
 
     They share one set of prediction methods, so diagnostics, CLV and
@@ -765,27 +766,33 @@ class RepeatPurchaseModel(BTYDModel):
 
     # -- model-specific kernels (vectorised; inputs already validated) --------
 
+    @abc.abstractmethod
     def _ll(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        raise NotImplementedError  # pragma: no cover
+        """Model-specific kernel; each model defines it."""
 
+    @abc.abstractmethod
     def _expected(self, t: FloatArray) -> FloatArray:
-        raise NotImplementedError  # pragma: no cover
+        """Model-specific kernel; each model defines it."""
 
+    @abc.abstractmethod
     def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        raise NotImplementedError  # pragma: no cover
+        """Model-specific kernel; each model defines it."""
 
+    @abc.abstractmethod
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        raise NotImplementedError  # pragma: no cover
+        """Model-specific kernel; each model defines it."""
 
+    @abc.abstractmethod
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
-        raise NotImplementedError  # pragma: no cover
+        """Model-specific kernel; each model defines it."""
 
+    @abc.abstractmethod
     def _simulate(
         self, n_customers: int, big_t: FloatArray, rng: np.random.Generator
     ) -> tuple[FloatArray, FloatArray]:
-        raise NotImplementedError  # pragma: no cover
+        """Model-specific kernel; each model defines it."""
 
     # -- public predictions ----------------------------------------------------
 
