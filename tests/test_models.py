@@ -835,3 +835,17 @@ def test_bad_csv_same_message_for_every_engine(
 ) -> None:
     with pytest.raises(InvalidInputError, match=match):
         TransactionLog.from_csv(_csv(tmp_path, GOOD + body), engine=engine)
+
+
+def test_period_index_quarters_and_years_follow_the_calendar() -> None:
+    # A log starting mid-quarter: 2024-03-31 is still Q1, 2024-04-01 opens Q2,
+    # 2025-01-02 is four calendar quarters after Q1 2024.
+    log = TransactionLog.from_arrays(
+        customer_id=[1, 1, 1, 1],
+        time=["2024-02-15", "2024-03-31", "2024-04-01", "2025-01-02"],
+        amount=[1.0, 1.0, 1.0, 1.0],
+    )
+    assert log.period_index("quarter").tolist() == [0, 0, 1, 4]
+    assert log.period_index("year").tolist() == [0, 0, 0, 1]
+    assert log.period_index("month").tolist() == [0, 1, 2, 11]
+    assert log.period_index("quarter", origin="2023-12-31").tolist() == [1, 1, 2, 5]

@@ -1297,8 +1297,10 @@ class TransactionLog:
         """Per row, the number (from 0) of the period it falls in.
 
         Calendar units (``"day"``, ``"week"``, ``"month"``, ``"quarter"``,
-        ``"year"``) follow the calendar: months are calendar months, weeks
-        are 7-day blocks counted from ``origin``. A number is a period length
+        ``"year"``) follow the calendar: days start at midnight, months,
+        quarters (January–March, ...) and years are calendar ones, counted
+        from the one ``origin`` falls in; weeks are 7-day blocks counted
+        from ``origin``. A number is a period length
         (days for calendar logs). ``origin`` defaults to the first row's
         time; rows before it get negative numbers.
         """
@@ -1313,11 +1315,10 @@ class TransactionLog:
                     .astype(np.int64)
                 )
             )
+            # Months count from 1970-01, the start of a calendar quarter and year, so
+            # integer division by 3 or 12 gives calendar quarters and years.
             per = {"month": 1, "quarter": 3, "year": 12}[str(freq)]
-            if freq == "year":
-                years = self.time.astype("datetime64[Y]").astype(np.int64)
-                return (years - start // 12).astype(np.int64)
-            return np.floor_divide(months - start, per).astype(np.int64)
+            return (np.floor_divide(months, per) - start // per).astype(np.int64)
         t = self.numeric_time()
         origin_f = float(t.min()) if origin is None else self.to_time_float(origin, "origin")
         if self.time_kind == "datetime" and freq == "day":
