@@ -80,7 +80,7 @@ from scipy import stats
 
 from custrel import _validate as _val
 from custrel.errors import (
-    CustrelWarning,
+    ConsistencyWarning,
     EmptyInputError,
     InvalidInputError,
     InvalidTypeError,
@@ -92,7 +92,6 @@ __all__ = [
     "NORMALIZATIONS",
     "RANDOM_INDEX",
     "AHPResult",
-    "ConsistencyWarning",
     "Criterion",
     "DecisionMatrix",
     "EntropyResult",
@@ -176,10 +175,6 @@ RANDOM_INDEX: Mapping[int, float] = types.MappingProxyType(
 
 _TIE_RTOL = 1e-9
 _TIE_ATOL = 1e-12
-
-
-class ConsistencyWarning(CustrelWarning):
-    """AHP judgements whose consistency ratio exceeds the accepted maximum."""
 
 
 # ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ amount must be finite, got nan at row 0
 from __future__ import annotations
 
 __all__ = [
+    "ConsistencyWarning",
     "ConvergenceError",
     "CustrelError",
     "CustrelWarning",
@@ -32,6 +33,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidTypeError",
     "MissingDependencyError",
+    "RFMCollapseWarning",
 ]
 
 
@@ -72,3 +74,35 @@ class CustrelWarning(RuntimeWarning):
 
 class FitWarning(CustrelWarning):
     """A fit finished but its result deserves a second look (poor residual, boundary)."""
+
+
+class ConsistencyWarning(CustrelWarning):
+    """AHP judgements whose consistency ratio exceeds the accepted maximum."""
+
+
+class RFMCollapseWarning(CustrelWarning):
+    """RFM quantile scores use fewer than k levels because of tied values.
+
+    Ties are never split (equal values always share a score), so on heavily
+    tied data, typically frequency when most customers bought once, some
+    scores are never given. :meth:`RFMScores.levels_used` lists the levels
+    each dimension uses; pass ``on_collapse="ignore"`` to :func:`rfm_scores`
+    to silence this warning or ``"raise"`` to make it an error.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from custrel import RFMTable, rfm_scores
+    >>> t = RFMTable.from_arrays(customer_id=range(5), recency=range(5),
+    ...                          frequency=[1, 1, 1, 1, 4], monetary_value=range(5))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = rfm_scores(t)
+    >>> print(caught[0].message)
+    frequency uses 2 of 5 levels (1, 5) (80% of customers share the value 1). Ties are never split; see RFMScores.levels_used(), give thresholds=..., or pass on_collapse='ignore'
+    """
+
+
+# ---------------------------------------------------------------------------
+# Time helpers
+# ---------------------------------------------------------------------------

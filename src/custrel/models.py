@@ -1267,7 +1267,7 @@ class TransactionLog:
         """Times as float64: seconds since the epoch for calendar logs, else as given."""
         if self.time_kind == "numeric":
             return self.time  # already float64 and read-only
-        return self.time.astype(np.int64).astype(np.float64)
+        return self.time.view(np.int64).astype(np.float64)  # a view: no int64 copy
 
     def to_time_float(self, value: Any, name: str = "time") -> float:
         """Convert one time of this log's kind to the log's float scale (see :meth:`numeric_time`)."""

@@ -38,13 +38,12 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
-from custrel.errors import CustrelWarning, EmptyInputError, InvalidInputError, InvalidTypeError
+from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError, RFMCollapseWarning
 from custrel.models import TransactionLog, _factorize, _unit_seconds, time_to_float
 
 __all__ = [
     "DEFAULT_SEGMENTS",
     "DIMENSIONS",
-    "RFMCollapseWarning",
     "RFMScores",
     "RFMSegments",
     "RFMSummary",
@@ -70,34 +69,6 @@ DIMENSIONS: tuple[str, str, str] = ("recency", "frequency", "monetary_value")
 _SECONDS_PER_DAY = 86400.0
 _FREQUENCY_BASES = ("transactions", "days")
 _MONETARY_BASES = ("sum", "mean")
-
-
-class RFMCollapseWarning(CustrelWarning):
-    """RFM quantile scores use fewer than k levels because of tied values.
-
-    Ties are never split (equal values always share a score), so on heavily
-    tied data, typically frequency when most customers bought once, some
-    scores are never given. :meth:`RFMScores.levels_used` lists the levels
-    each dimension uses; pass ``on_collapse="ignore"`` to :func:`rfm_scores`
-    to silence this warning or ``"raise"`` to make it an error.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> from custrel import RFMTable, rfm_scores
-    >>> t = RFMTable.from_arrays(customer_id=range(5), recency=range(5),
-    ...                          frequency=[1, 1, 1, 1, 4], monetary_value=range(5))
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     _ = rfm_scores(t)
-    >>> print(caught[0].message)
-    frequency uses 2 of 5 levels (1, 5) (80% of customers share the value 1). Ties are never split; see RFMScores.levels_used(), give thresholds=..., or pass on_collapse='ignore'
-    """
-
-
-# ---------------------------------------------------------------------------
-# Time helpers
-# ---------------------------------------------------------------------------
 
 
 def _to_float_times(arr: npt.NDArray[Any]) -> FloatArray:
