@@ -11,6 +11,20 @@ import pytest
 from custrel.cli import main
 
 
+def _report_args(path: Path) -> list[str]:
+    """The report command on ``path`` with the test files' column names."""
+    return [
+        "report",
+        str(path),
+        "--customer-col",
+        "cust",
+        "--date-col",
+        "day",
+        "--amount-col",
+        "total",
+    ]
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
@@ -28,20 +42,7 @@ def test_report_prints_summary_and_writes_csv(
     orders: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "rep.csv"
-    status = main(
-        [
-            "report",
-            str(orders),
-            "--customer-col",
-            "cust",
-            "--date-col",
-            "day",
-            "--amount-col",
-            "total",
-            "--out",
-            str(out),
-        ]
-    )
+    status = main([*_report_args(orders), "--out", str(out)])
     captured = capsys.readouterr()
     assert status == 0
     assert "Totals" in captured.out
@@ -59,21 +60,7 @@ def test_report_prints_summary_and_writes_csv(
 def test_report_observation_end_leaves_later_rows_out(
     orders: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status = main(
-        [
-            "report",
-            str(orders),
-            "--customer-col",
-            "cust",
-            "--date-col",
-            "day",
-            "--amount-col",
-            "total",
-            "--observation-end",
-            "2024-02-15",
-            "--quiet",
-        ]
-    )
+    status = main([*_report_args(orders), "--observation-end", "2024-02-15", "--quiet"])
     out = capsys.readouterr().out
     assert status == 0
     assert "transactions after window (left out)" in out
@@ -81,19 +68,7 @@ def test_report_observation_end_leaves_later_rows_out(
 
 
 def test_quiet_prints_no_progress(orders: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main(
-        [
-            "report",
-            str(orders),
-            "--customer-col",
-            "cust",
-            "--date-col",
-            "day",
-            "--amount-col",
-            "total",
-            "--quiet",
-        ]
-    )
+    main([*_report_args(orders), "--quiet"])
     assert capsys.readouterr().err == ""
 
 
@@ -144,20 +119,7 @@ def test_bad_input_is_one_line_and_status_2(
     path = tmp_path / "in.csv"
     if content is not None:
         _write(path, content)
-    status = main(
-        [
-            "report",
-            str(path),
-            "--customer-col",
-            "cust",
-            "--date-col",
-            "day",
-            "--amount-col",
-            "total",
-            "--quiet",
-            *args,
-        ]
-    )
+    status = main([*_report_args(path), "--quiet", *args])
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("custrel: error: ")
@@ -182,14 +144,7 @@ def test_module_entry_point_runs(orders: Path) -> None:
             sys.executable,
             "-m",
             "custrel",
-            "report",
-            str(orders),
-            "--customer-col",
-            "cust",
-            "--date-col",
-            "day",
-            "--amount-col",
-            "total",
+            *_report_args(orders),
             "--quiet",
         ],
         capture_output=True,
@@ -204,21 +159,7 @@ def test_plots_are_written_as_png(
     orders: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     plots = tmp_path / "figs"
-    status = main(
-        [
-            "report",
-            str(orders),
-            "--customer-col",
-            "cust",
-            "--date-col",
-            "day",
-            "--amount-col",
-            "total",
-            "--quiet",
-            "--plots",
-            str(plots),
-        ]
-    )
+    status = main([*_report_args(orders), "--quiet", "--plots", str(plots)])
     assert status == 0
     pngs = sorted(p.name for p in plots.glob("*.png"))
     assert "pyramid.png" in pngs
