@@ -95,6 +95,10 @@ _MAX_CF = 500  # continued-fraction steps (in pairs: 1,000 steps) before the tra
 _COMPACT_EVERY = 6  # drop converged elements from the series loop this often
 _COMPACT_MIN = 256  # below this many elements compaction costs more than it saves
 _CHUNK = 8192  # series elements summed together (their state stays in cache)
+_W_SWITCH = 0.5  # 1 - z at or below which the z -> 1 - z transformation is used (0: never)
+_POLE_GAP = 1e-3  # ... unless b is this close to an integer (then the series/continued fraction)
+_MAX_COND = 1e3  # ... or its two terms cancel more than this
+_REFLECT_MAX_B = 30.0  # ... or b is larger (its series passes b poles; the z series is quick there)
 _TRAP_STEP = 0.25  # step in log(tau - t) of the trapezoidal fallback
 _TRAP_TAIL = 40.0  # e-folds of integrand decay kept at each end
 _SUBSAMPLE = 20_000  # distinct rows above which a subsample fit gives the start
@@ -111,14 +115,16 @@ _RUNAWAY = 16.0  # an estimate beyond e^16 or below e^-16 means no interior maxi
 
 
 def _series(
-    m: FloatArray, c: FloatArray, z: FloatArray
+    m: FloatArray, c: FloatArray, z: FloatArray, abs_out: FloatArray | None = None
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
     """Sum ``2F1(1, m; c; z)`` and its partial derivatives in ``m``, ``c``, ``z``.
 
-    Terms ``t_{n+1} = t_n z (m+n)/(c+n)``, all positive for ``0 <= z < 1``.
-    Returns ``(F, F_m, F_c, F_z, converged)``; elements that did not converge
-    within ``_MAX_TERMS`` terms are flagged and left for the caller. Long
-    inputs are summed in cache-sized chunks.
+    Terms ``t_{n+1} = t_n z (m+n)/(c+n)``, all positive for ``0 <= z < 1``
+    and ``c > 0``. Returns ``(F, F_m, F_c, F_z, converged)``; elements that
+    did not converge within ``_MAX_TERMS`` terms are flagged and left for the
+    caller. Long inputs are summed in cache-sized chunks. With ``abs_out``
+    (for ``c < 0``, where terms change sign) the convergence test uses
+    magnitudes and ``abs_out`` receives the sum of the terms' magnitudes.
     """
     size = m.shape[0]
     f_out = np.ones(size)
@@ -128,7 +134,17 @@ def _series(
     ok = np.ones(size, dtype=bool)
     for lo in range(0, size, _CHUNK):
         sl = slice(lo, min(lo + _CHUNK, size))
-        _series_chunk(m[sl], c[sl], z[sl], f_out[sl], fm_out[sl], fc_out[sl], fz_out[sl], ok[sl])
+        _series_chunk(
+            m[sl],
+            c[sl],
+            z[sl],
+            f_out[sl],
+            fm_out[sl],
+            fc_out[sl],
+            fz_out[sl],
+            ok[sl],
+            None if abs_out is None else abs_out[sl],
+        )
     return f_out, fm_out, fc_out, fz_out, ok
 
 
@@ -141,11 +157,14 @@ def _series_chunk(
     fc_out: FloatArray,
     fz_out: FloatArray,
     ok: npt.NDArray[np.bool_],
+    sa_out: FloatArray | None = None,
 ) -> None:
     size = m.shape[0]
     idx = np.arange(size)
     mm, cc, zz = m, c, z
     term = np.ones(size)
+    signed = sa_out is not None
+    sa = np.ones(size) if signed else term  # sum of |t_n| (signed terms only)
     sum_m = np.zeros(size)  # sum_{j<n} 1/(m+j): d log t_n / dm
     sum_c = np.zeros(size)  # sum_{j<n} 1/(c+j): -d log t_n / dc
     s0, sm, sc, sz = np.ones(size), np.zeros(size), np.zeros(size), np.zeros(size)
@@ -172,8 +191,13 @@ def _series_chunk(
         sm += tmp
         np.multiply(term, sum_c, out=tmp)
         sc += tmp
+        if signed:
+            sa += np.abs(term)
         if (n + 1) % _COMPACT_EVERY == 0 or n == _MAX_TERMS - 1:
-            done = term * (n + 2) <= tol * s0
+            if signed:  # the terms only decay for good once c + n > 0
+                done = (np.abs(term) * (n + 2) <= tol * np.abs(s0)) & (cc + n > 0)
+            else:
+                done = term * (n + 2) <= tol * s0
             k = idx.shape[0]
             n_done = int(np.count_nonzero(done))
             if n == _MAX_TERMS - 1:
@@ -184,6 +208,8 @@ def _series_chunk(
                 fm_out[idx] = sm
                 fc_out[idx] = -sc
                 fz_out[idx] = sz
+                if sa_out is not None:
+                    sa_out[idx] = sa
                 return
             # Drop converged elements only when that saves real work; further
             # (tiny, positive) terms do no harm to the ones kept.
@@ -194,6 +220,9 @@ def _series_chunk(
                 fc_out[where] = -sc[done]
                 fz_out[where] = sz[done]
                 keep = ~done
+                if sa_out is not None:
+                    sa_out[where] = sa[done]
+                    sa = sa[keep]
                 idx = idx[keep]
                 mm, cc, zz, term, tol = mm[keep], cc[keep], zz[keep], term[keep], tol[keep]
                 sum_m, sum_c = sum_m[keep], sum_c[keep]
@@ -323,10 +352,110 @@ def _log_k_trapezoid(
     return log_k, d_a, d_b, d_u, d_v
 
 
+def _log_k_reflected(
+    a: FloatArray, b: FloatArray, u: float, v: float, t: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """``log K`` and its gradient from the ``z -> 1 - z`` transformation (``u > v``).
+
+    With ``w = 1 - z = (v+t)/(u+t)`` and ``q = u - v``,
+
+    ``K = (u+t)^-a (v+t)^(1-b) S / (b-1) + Gamma(a+b-1) Gamma(1-b) / Gamma(a) q^(1-a-b)``,
+
+    ``S = 2F1(1, a; 2-b; w)`` (Abramowitz & Stegun 15.3.6 applied to
+    ``2F1(1, a; a+b; z)``; the second term is the t-free Beta-function
+    constant, continued analytically to ``b > 1``). The two terms can have
+    opposite signs; an element is returned as converged only when ``b`` is at
+    least ``_POLE_GAP`` from an integer (the poles of ``Gamma(1-b)`` and of
+    ``S``), the series converged and the sum's condition number
+    ``(|K_1| sum|t_n|/|S| + |K_2|) / K`` is at most ``_MAX_COND``, so at most
+    about ``_MAX_COND`` units of rounding are lost. ``Gamma(1-b)`` and
+    ``psi(1-b)`` are taken by reflection from the exact fractional part of
+    ``b``. Returns ``(log K, d/da, d/db, d/du, d/dv, converged)``.
+    """
+    ut = u + t
+    vt = v + t
+    w = vt / ut
+    q = u - v
+    k = np.rint(b)
+    frac = b - k  # exact
+    s_abs = np.empty(a.shape[0])
+    f, f_a, f_c, f_w, ok = _series(a, 2.0 - b, w, s_abs)
+    with np.errstate(all="ignore"):
+        log_ut, log_vt, log_q = np.log(ut), np.log(vt), np.log(q)
+        l1 = -a * log_ut + (1.0 - b) * log_vt + np.log(np.abs(f)) - np.log(np.abs(b - 1.0))
+        sg1 = np.sign(f) * np.sign(b - 1.0)
+        sin_f = np.sin(np.pi * frac)
+        sg2 = np.sign(sin_f) * np.where(k % 2 == 0, 1.0, -1.0)  # sign of sin(pi b)
+        # Gamma(1-b) Gamma(b) = pi / sin(pi b)
+        log_gamma_1mb = np.log(np.pi) - np.log(np.abs(sin_f)) - special.gammaln(b)
+        l2 = (
+            special.gammaln(a + b - 1.0)
+            + log_gamma_1mb
+            - special.gammaln(a)
+            + (1.0 - a - b) * log_q
+        )
+        top = np.maximum(l1, l2)
+        total = sg1 * np.exp(l1 - top) + sg2 * np.exp(l2 - top)
+        log_k = top + np.log(total)
+        om1 = sg1 * np.exp(l1 - log_k)  # shares of the two terms in K, om1 + om2 = 1
+        om2 = sg2 * np.exp(l2 - log_k)
+        cond = np.abs(om1) * s_abs / np.abs(f) + np.abs(om2)
+        r_w = f_w / f
+        psi_1mb = special.digamma(b) + np.pi / np.tan(np.pi * frac)  # reflection
+        psi_ab = special.digamma(a + b - 1.0)
+        d_a = om1 * (-log_ut + f_a / f) + om2 * (psi_ab - special.digamma(a) - log_q)
+        d_b = om1 * (-log_vt - f_c / f - 1.0 / (b - 1.0)) + om2 * (psi_ab - psi_1mb - log_q)
+        g_q = om2 * (1.0 - a - b) / q
+        d_u = om1 * (-a / ut - r_w * w / ut) + g_q
+        d_v = om1 * ((1.0 - b) / vt + r_w / ut) - g_q
+        ok &= (np.abs(frac) >= _POLE_GAP) & (total > 0) & (cond <= _MAX_COND)
+        ok &= np.isfinite(log_k) & np.isfinite(d_a) & np.isfinite(d_b)
+        ok &= np.isfinite(d_u) & np.isfinite(d_v)
+    return log_k, d_a, d_b, d_u, d_v, ok
+
+
+def _reflect_mask(b: FloatArray, u: float, v: float, t: FloatArray) -> npt.NDArray[np.bool_]:
+    """Elements (``u >= v``) for :func:`_log_k_reflected`: ``1 - z <= _W_SWITCH``, ``b`` off the poles."""
+    out: npt.NDArray[np.bool_] = (
+        ((v + t) <= _W_SWITCH * (u + t))
+        & (np.abs(b - np.rint(b)) >= _POLE_GAP)
+        & (b <= _REFLECT_MAX_B)
+    )
+    return out
+
+
 def _log_k_ordered(
     a: FloatArray, b: FloatArray, u: float, v: float, t: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``log K(t; a, b)`` for ``u >= v`` with its partial derivatives in a, b, u, v."""
+    """``log K(t; a, b)`` for ``u >= v`` with its partial derivatives in a, b, u, v.
+
+    Arguments near 1 (``1 - z <= _W_SWITCH``) go to the ``z -> 1 - z``
+    transformation; the rest, and any element it declines, to the series in
+    ``z`` and its fallbacks (:func:`_log_k_direct`).
+    """
+    refl = _reflect_mask(b, u, v, t)
+    if not refl.any():
+        return _log_k_direct(a, b, u, v, t)
+    idx = np.flatnonzero(refl)
+    *vals, good = _log_k_reflected(a[idx], b[idx], u, v, t[idx])
+    if good.all() and idx.shape[0] == a.shape[0]:
+        return vals[0], vals[1], vals[2], vals[3], vals[4]
+    out = tuple(np.empty(a.shape[0]) for _ in range(5))
+    for arr, val in zip(out, vals, strict=True):
+        arr[idx[good]] = val[good]
+    done = np.zeros(a.shape[0], dtype=bool)
+    done[idx[good]] = True
+    rest = np.flatnonzero(~done)
+    if rest.size:
+        for arr, val in zip(out, _log_k_direct(a[rest], b[rest], u, v, t[rest]), strict=True):
+            arr[rest] = val
+    return out[0], out[1], out[2], out[3], out[4]
+
+
+def _log_k_direct(
+    a: FloatArray, b: FloatArray, u: float, v: float, t: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``log K`` for ``u >= v`` by the series in ``z``, then the continued fraction, then the trapezoidal rule."""
     ut = u + t
     vt = v + t
     k = a + b - 1.0
@@ -413,15 +542,30 @@ def _log_k_value(
         u, v, aa, bb = alpha, beta, a, b
     else:
         u, v, aa, bb = beta, alpha, b, a
+    refl = _reflect_mask(bb, u, v, t)
+    if refl.any():  # arguments near 1: the z -> 1 - z transformation (with gradient)
+        log_k = np.empty(aa.shape[0])
+        log_k[refl] = _log_k_ordered(aa[refl], bb[refl], u, v, t[refl])[0]
+        rest = np.flatnonzero(~refl)
+        if rest.size:
+            log_k[rest] = _log_k_value_direct(aa[rest], bb[rest], u, v, t[rest])
+        return log_k
+    return _log_k_value_direct(aa, bb, u, v, t)
+
+
+def _log_k_value_direct(
+    a: FloatArray, b: FloatArray, u: float, v: float, t: FloatArray
+) -> FloatArray:
+    """``log K`` for ``u >= v`` by the value-only series in ``z`` (fallbacks as in :func:`_log_k_direct`)."""
     ut = u + t
     z = (u - v) / ut
-    f, ok = _series_value(aa, aa + bb, z)
+    f, ok = _series_value(a, a + b, z)
     log_k: FloatArray = (
-        -aa * np.log(ut) + (1.0 - bb) * np.log(v + t) - np.log(aa + bb - 1.0) + np.log(f)
+        -a * np.log(ut) + (1.0 - b) * np.log(v + t) - np.log(a + b - 1.0) + np.log(f)
     )
     if not ok.all():
         bad = np.flatnonzero(~ok)
-        log_k[bad] = _log_k_ordered(aa[bad], bb[bad], u, v, t[bad])[0]
+        log_k[bad] = _log_k_direct(a[bad], b[bad], u, v, t[bad])[0]
     return log_k
 
 
