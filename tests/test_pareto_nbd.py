@@ -109,6 +109,12 @@ EXTREME_PARAMS = [
     pytest.param((0.3, 0.05, 2.0, 100.0), id="alpha<<beta"),
     pytest.param((1.0, 1e4, 50.0, 1.0), id="huge-alpha-large-s"),
     pytest.param((0.1, 3.0, 0.05, 300.0), id="tiny-shapes"),
+    # beta >> alpha over long histories: the z -> 1 - z transformation
+    pytest.param((0.55, 10.0, 0.6, 2000.0), id="beta>>alpha-long"),
+    pytest.param((1.0, 5.0, 0.7, 5000.0), id="beta>>alpha-r-integer"),
+    pytest.param((1.0 + 2e-3, 5.0, 0.7, 5000.0), id="beta>>alpha-r-near-integer"),
+    pytest.param((3.0 - 1e-5, 5.0, 1.0, 5000.0), id="beta>>alpha-r-s-at-poles"),
+    pytest.param((0.7, 3000.0, 2.0 + 5e-3, 2.0), id="alpha>>beta-s-near-integer"),
 ]
 EXTREME_DATA = [
     (0, 0.0, 39.0),
@@ -121,6 +127,10 @@ EXTREME_DATA = [
     (3, 0.001, 3000.0),
     (300, 2999.99, 3000.0),
     (1, 0.0, 0.5),
+    (0, 0.0, 800.0),
+    (1, 3.0, 1000.0),
+    (4, 150.0, 600.0),
+    (25, 990.0, 1000.0),
 ]
 
 
@@ -182,6 +192,96 @@ def test_trapezoidal_fallback_matches_mpmath(
     np.testing.assert_allclose(got, [float(w) for w in want], rtol=1e-10)
 
 
+def _mp_log_k(a: float, b: float, u: float, v: float, t: float) -> mpmath.mpf:
+    """``log K(t; a, b)`` for ``u >= v`` in closed form (module docstring)."""
+    z = (u - v) / (u + t)
+    return (
+        -a * mpmath.log(u + t)
+        + (1 - b) * mpmath.log(v + t)
+        - mpmath.log(a + b - 1)
+        + mpmath.log(mpmath.hyp2f1(1, a, a + b, z))
+    )
+
+
+def _mp_log_k_and_gradient(a: float, b: float, u: float, v: float, t: float) -> list[float]:
+    with mpmath.workdps(40):
+        return [
+            float(v_)
+            for v_ in (
+                _mp_log_k(a, b, u, v, t),
+                mpmath.diff(lambda q: _mp_log_k(q, b, u, v, t), a),
+                mpmath.diff(lambda q: _mp_log_k(a, q, u, v, t), b),
+                mpmath.diff(lambda q: _mp_log_k(a, b, q, v, t), u),
+                mpmath.diff(lambda q: _mp_log_k(a, b, u, q, t), v),
+            )
+        ]
+
+
+# (a, b, u, v, t) with 1 - z = (v+t)/(u+t) <= 1/2, where the z -> 1 - z
+# transformation replaces the continued fraction. In the transformed sum
+# c - a - b of 2F1(1, a; a+b; z) is b - 1: b below 1, between integers, close
+# to (but at least 1e-3 from) integers on both sides, and up to 30.
+REFLECTED = [
+    (0.6061, 0.5534, 2000.0, 10.0, 100.0),
+    (1.6061, 1.5534, 2000.0, 10.0, 0.0),
+    (1.6, 2.55, 5000.0, 5.0, 900.0),
+    (0.7, 1.0 + 1.5e-3, 5000.0, 5.0, 400.0),
+    (0.7, 1.0 - 1.5e-3, 5000.0, 5.0, 20.0),
+    (1.7, 2.0 + 1.01e-3, 5000.0, 5.0, 10.0),
+    (1.7, 3.0 - 1.01e-3, 5000.0, 5.0, 1.0),
+    (1.7, 4.0 + 1e-2, 300.0, 1.0, 140.0),
+    (2.5, 7.3, 3000.0, 2.0, 500.0),
+    (0.9, 29.5, 3000.0, 2.0, 900.0),
+    (300.4, 2.6, 10_000.0, 0.5, 20.0),
+]
+
+
+@pytest.mark.parametrize(("a", "b", "u", "v", "t"), REFLECTED)
+def test_z_to_one_minus_z_transformation_matches_mpmath(
+    a: float, b: float, u: float, v: float, t: float
+) -> None:
+    assert pn._reflect_mask(np.array([b]), u, v, np.array([t]))[0]
+    *got, ok = pn._log_k_reflected(*(np.array([q]) for q in (a, b)), u, v, np.array([t]))
+    assert ok[0]  # the transformation itself was used, not a fallback
+    want = _mp_log_k_and_gradient(a, b, u, v, t)
+    np.testing.assert_allclose([g[0] for g in got[:1]], want[:1], rtol=1e-12)
+    # near the poles of Gamma(1 - b) the derivative in b loses about eps/1e-6
+    np.testing.assert_allclose([g[0] for g in got[1:]], want[1:], rtol=1e-9, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "b", [1.0, 2.0, 3.0, 1.0 + 1e-9, 2.0 - 1e-5, 1.0 + 5e-4, 5.0 - 9e-4, 31.5], ids=str
+)
+def test_b_at_or_near_an_integer_falls_back_and_matches_mpmath(b: float) -> None:
+    # Gamma(1 - b) and the transformed series have poles at integer b: within
+    # 1e-3 of one (and above b = 30) the series in z / continued fraction runs
+    a, u, v, t = 0.8, 4000.0, 3.0, 50.0
+    assert not pn._reflect_mask(np.array([b]), u, v, np.array([t]))[0]
+    got = pn._log_k_ordered(np.array([a]), np.array([b]), u, v, np.array([t]))
+    want = _mp_log_k_and_gradient(a, b, u, v, t)
+    np.testing.assert_allclose([g[0] for g in got], want, rtol=1e-10, atol=1e-14)
+
+
+def test_transformation_agrees_with_the_continued_fraction_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # long histories with beta >> alpha: the customers whose argument is near 1
+    params = np.array([0.55, 10.0, 0.6, 2000.0])
+    T = np.random.default_rng(8).uniform(100, 1000, 3000)
+    sim = pn.simulate(params, 3000, T, rng=9)
+    data = (sim["frequency"], sim["recency"], sim["T"])
+    for p in (params, np.array([1.2, 4.0, 0.8, 900.0]), np.array([0.5, 600.0, 1.3, 3.0])):
+        new_ll, new_g, _, _ = pn._parts(p, *data, gradient=True)
+        with monkeypatch.context() as m:
+            m.setattr(pn, "_W_SWITCH", 0.0)  # the path before the transformation
+            old_ll, old_g, _, _ = pn._parts(p, *data, gradient=True)
+        assert new_g is not None
+        assert old_g is not None
+        np.testing.assert_allclose(new_ll, old_ll, rtol=1e-12, atol=1e-13)
+        for gn, go in zip(new_g, old_g, strict=True):
+            np.testing.assert_allclose(gn, go, rtol=1e-9, atol=1e-12)
+
+
 def _brute_force_log_likelihood(params: tuple[float, ...], x: int, t_x: float, T: float) -> float:
     """Integrate the individual-level likelihood over the two gamma distributions."""
     r, a, s, b = params
@@ -230,7 +330,13 @@ def test_gradient_matches_finite_differences() -> None:
     x = np.array([0, 0, 2, 50, 1000, 3, 300.0])
     t_x = np.array([0, 0, 30.4, 1, 999, 0.001, 2999.99])
     T = np.array([39, 0, 38.9, 2000, 1000, 3000, 3000.0])
-    for params in ((0.55, 10.6, 0.61, 11.7), (0.55, 11.6, 0.61, 10.6), (0.3, 100.0, 2.0, 0.05)):
+    for params in (
+        (0.55, 10.6, 0.61, 11.7),
+        (0.55, 11.6, 0.61, 10.6),
+        (0.3, 100.0, 2.0, 0.05),
+        (0.55, 10.0, 0.6, 2000.0),  # beta >> alpha: the z -> 1 - z transformation
+        (1.0 + 2e-3, 5.0, 0.7, 5000.0),  # ... with b next to a pole
+    ):
         p = np.array(params)
         _, grad, _, _ = pn._parts(p, x, t_x, T, gradient=True)
         assert grad is not None
