@@ -372,7 +372,10 @@ def test_patterns_i_to_iv() -> None:
         None,
         LifecyclePattern.EARLY_ABORTION,
     ]
-    assert r.stability_periods.tolist()[2:4] == [3, 5]  # stable from tenure 7
+    # read as stable from tenure 7, and so (hysteresis: persistence 2) stable from tenure 8
+    assert r.stability_periods.tolist()[2:4] == [2, 4]
+    r1 = classify_patterns(panel, long_stability=4, rules=StageRules(persistence=1))
+    assert r1.stability_periods.tolist()[2:4] == [3, 5]
     mix = r.mix()
     assert sum(mix.values()) == pytest.approx(1.0)
     assert mix[LifecyclePattern.EARLY_ABORTION] == pytest.approx(2 / 5)
@@ -526,7 +529,10 @@ def stage_curves(draw: st.DrawFn) -> tuple[str, np.ndarray]:
         body = level * (1 + q) ** np.arange(n)
     elif stage == "stability":
         ramp = draw(st.integers(0, 6))
-        flat = draw(st.integers(max(2 * rules.window, rules.exploration_periods + 1 - ramp), 24))
+        # past exploration for ``persistence`` periods: the hysteresis of
+        # stage_history holds the last exploration reading until then
+        first_stable = rules.exploration_periods + rules.persistence - ramp
+        flat = draw(st.integers(max(2 * rules.window, first_stable), 24))
         body = np.concatenate([level * np.linspace(0.2, 1.0, ramp + 1)[:-1], np.full(flat, level)])
     else:
         hold = draw(st.integers(1, 12))

@@ -9,7 +9,10 @@ last (DOMAIN.md §4 and §2.8)?
   The four-stage characteristics table is data: :data:`STAGE_CHARACTERISTICS`.
 * **Stage classification** (:func:`classify_stages`, :func:`stage_history`,
   :func:`stages_from_log`) reads a customers × periods panel of value, profit
-  or volume (:func:`value_panel` builds one from a log).
+  or volume (:func:`value_panel` builds one from a log), smoothed over a
+  window that scales with each customer's purchase gap, with hysteresis, and
+  tells lapsed customers (ended relationships, :data:`LAPSED`) from
+  declining ones.
 * **Lifecycle patterns** I–IV of ended relationships: :func:`classify_patterns`.
 * **Churn and survival**: :func:`churn_rate` (mean lifetime = 1 / churn),
   :func:`kaplan_meier` and :func:`survival_from_log` (per acquisition cohort,
@@ -61,6 +64,7 @@ from custrel.models import (
 
 __all__ = [
     "HUB_POSITIONS",
+    "LAPSED",
     "NO_ACTIVITY",
     "STAGE_CHARACTERISTICS",
     "STAGE_CORRESPONDENCES",
@@ -101,8 +105,12 @@ BoolArray = npt.NDArray[np.bool_]
 TOO_NEW = "too_new"
 #: Label of customers without a single non-zero value in the panel.
 NO_ACTIVITY = "no_activity"
+#: Label of customers whose relationship has ended: no value in the last
+#: ``inactive_periods`` periods (the inactivity rule of :func:`churn_rate`).
+LAPSED = "lapsed"
 _CODE_TOO_NEW = -1
 _CODE_NO_ACTIVITY = -2
+_CODE_LAPSED = -3
 
 # ---------------------------------------------------------------------------
 # The stage-characteristics table (DOMAIN.md §4) as data
@@ -411,7 +419,9 @@ def map_stages(stages: Any, source: Any, target: Any) -> npt.NDArray[Any]:
     ----------
     stages : str or array-like of str
         Stage labels of ``source``. The classifier's :data:`TOO_NEW` and
-        :data:`NO_ACTIVITY` labels pass through unchanged.
+        :data:`NO_ACTIVITY` labels pass through unchanged; :data:`LAPSED`
+        maps to the target's stage for an ended relationship (six-stage
+        ``"termination"``) and passes through where it has none.
     source, target : str, StageModel or StageCorrespondence
         The stage models (by name, e.g. ``"four_stage"``, or a user-defined
         correspondence).
@@ -446,7 +456,11 @@ def map_stages(stages: Any, source: Any, target: Any) -> npt.NDArray[Any]:
     arr = np.atleast_1d(np.asarray(stages, dtype=object))
     if arr.ndim != 1:
         raise InvalidInputError(f"stages must be 1-D, got shape {arr.shape}")
-    lookup: dict[Any, Any] = {TOO_NEW: TOO_NEW, NO_ACTIVITY: NO_ACTIVITY}
+    lookup: dict[Any, Any] = {
+        TOO_NEW: TOO_NEW,
+        NO_ACTIVITY: NO_ACTIVITY,
+        LAPSED: dst.from_hub.get("ended") or LAPSED,
+    }
     for s, pos in src.to_hub.items():
         lookup[s] = dst.from_hub.get(pos)
     uniq, inv = np.unique(arr.astype(str), return_inverse=True)
@@ -470,13 +484,19 @@ def map_stages(stages: Any, source: Any, target: Any) -> npt.NDArray[Any]:
 
 @attrs.frozen
 class StageRules:
-    """Thresholds of the four-stage classifier (all in the panel's own periods).
+    r"""Thresholds of the four-stage classifier (all in the panel's own periods).
 
     Parameters
     ----------
     window : int
-        Periods averaged for the current level, the peak and the trend
-        (smooths single-period noise). Default 3.
+        Shortest smoothing window: level, peak and trend are read from
+        rolling means over at least this many periods. Default 3.
+    gap_window : float
+        The window stretches to cover this many of the customer's own mean
+        gaps between purchase periods, :math:`w = \max(\text{window},
+        \lceil \text{gap\_window} \cdot \bar g \rceil)`, so a customer
+        who buys every other month is read over 4 months, one who buys
+        quarterly over 6. 0 keeps the window fixed. Default 2.
     min_tenure : int
         Customers with fewer periods since their first non-zero value are
         :data:`TOO_NEW` to judge. Default 3; at least 2.
@@ -488,16 +508,34 @@ class StageRules:
         which value "rises fast" (formation) and below minus which it
         "falls" (decline). Default 0.15.
     drop : float
-        A level below ``(1 - drop)`` × peak is decline. Default 0.3.
+        A smoothed level below ``(1 - drop)`` × peak is decline. Default 0.3.
+    inactive_periods : int
+        The inactivity rule: a customer whose last ``inactive_periods``
+        periods are all zero is :data:`LAPSED` (the relationship has ended),
+        the same rule as :func:`churn_rate`'s ``inactive_periods``. Default 3.
+    persistence : int
+        Hysteresis: :func:`stage_history` (and so :func:`classify_stages`,
+        its last period) moves a customer from one of the four stages to
+        another only once the new stage has been read in this many
+        consecutive periods. 1 switches at once. Default 2.
+    confidence : float
+        Noise allowance, in standard errors: a trend counts as rising or
+        falling only when it passes ``growth`` and is at least this many
+        standard errors from zero, and a level counts as dropped only when
+        it is below ``1 - drop`` by this many standard errors (both from the
+        scatter of the customer's values around its recent trend line).
+        0 uses the plain thresholds. Default 2.
 
     Attributes
     ----------
-    window, min_tenure, exploration_periods, growth, drop
+    window, gap_window, min_tenure, exploration_periods, growth, drop
+        As given.
+    inactive_periods, persistence, confidence
         As given.
 
     Examples
     --------
-    >>> weekly = StageRules(window=4, min_tenure=4, exploration_periods=26)
+    >>> weekly = StageRules(window=4, min_tenure=4, exploration_periods=26, inactive_periods=8)
     >>> classify_stages([[0, 0, 2, 2, 2, 2, 2, 2, 2, 2]], rules=weekly).stages().tolist()
     ['exploration']
     >>> classify_stages([[0, 0, 2, 2, 2, 2, 2, 2, 2, 2]]).stages().tolist()
@@ -505,17 +543,25 @@ class StageRules:
     """
 
     window: int = 3
+    gap_window: float = 2.0
     min_tenure: int = 3
     exploration_periods: int = 6
     growth: float = 0.15
     drop: float = 0.3
+    inactive_periods: int = 3
+    persistence: int = 2
+    confidence: float = 2.0
 
     def __attrs_post_init__(self) -> None:
         v.positive_int(self.window, "window")
+        v.scalar(self.gap_window, "gap_window", low=0.0)
         v.positive_int(self.min_tenure, "min_tenure", minimum=2)
         v.positive_int(self.exploration_periods, "exploration_periods")
         v.scalar(self.growth, "growth", low=0.0, low_inclusive=False)
         v.scalar(self.drop, "drop", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+        v.positive_int(self.inactive_periods, "inactive_periods")
+        v.positive_int(self.persistence, "persistence")
+        v.scalar(self.confidence, "confidence", low=0.0)
 
 
 @attrs.frozen(eq=False)
@@ -527,18 +573,23 @@ class StageClassification:
     customer_id : numpy.ndarray
         Customer ids (0..n-1 when none were given).
     stage_code : numpy.ndarray of int64
-        Index into ``model.stages``; -1 :data:`TOO_NEW`, -2 :data:`NO_ACTIVITY`.
+        Index into ``model.stages``; -1 :data:`TOO_NEW`, -2 :data:`NO_ACTIVITY`,
+        -3 :data:`LAPSED`.
     margin : numpy.ndarray of float64
         Distance of the customer's features to the nearest threshold that
         would change its stage, in units of that threshold (0 on a boundary,
-        1 = one threshold-width inside; NaN for too-new / no-activity).
+        1 = one threshold-width inside; 0 too where hysteresis holds the
+        stage against this period's reading; NaN for too-new / no-activity).
     tenure : numpy.ndarray of int64
         Periods from the first non-zero value to the end of the panel (inclusive).
     level : numpy.ndarray of float64
-        Current level (mean of the last ``window`` periods) over the peak
-        (max rolling mean); NaN where the peak is not positive.
+        Current smoothed level over the peak smoothed level; NaN where the
+        peak is not positive.
     trend : numpy.ndarray of float64
         Least-squares change over one window, over the peak.
+    idle_periods : numpy.ndarray of int64
+        Periods since the last non-zero value (0: active in the last
+        period; -1 for no activity).
     rules : StageRules
         The thresholds used.
     model : StageModel
@@ -551,6 +602,7 @@ class StageClassification:
     tenure: IntArray = attrs.field(converter=v.readonly)
     level: FloatArray = attrs.field(converter=v.readonly)
     trend: FloatArray = attrs.field(converter=v.readonly)
+    idle_periods: IntArray = attrs.field(converter=v.readonly)
     rules: StageRules
     model: StageModel = FOUR_STAGE
 
@@ -558,11 +610,16 @@ class StageClassification:
         return len(self.stage_code)
 
     def stages(self) -> npt.NDArray[Any]:
-        """Stage names per customer (``"too_new"`` / ``"no_activity"`` where so)."""
+        """Stage names per customer (``"lapsed"`` / ``"too_new"`` / ``"no_activity"`` where so)."""
         return _code_labels(self.stage_code, self.model)
 
+    def ended(self) -> BoolArray:
+        """Whether each relationship has ended (:data:`LAPSED`) under ``rules.inactive_periods``."""
+        out: BoolArray = self.stage_code == _CODE_LAPSED
+        return out
+
     def counts(self) -> dict[str, int]:
-        """Customers per stage, in lifecycle order, then too-new and no-activity."""
+        """Customers per stage, in lifecycle order, then lapsed, too-new and no-activity."""
         return _code_counts(self.stage_code, self.model)
 
     def mix(self) -> dict[str, float]:
@@ -570,6 +627,17 @@ class StageClassification:
         counts = self.counts()
         n = sum(counts.values())
         return {k: (c / n if n else 0.0) for k, c in counts.items()}
+
+    def active_mix(self) -> dict[str, float]:
+        """Share of each of the four stages among customers in one of them (0 if none).
+
+        Leaves out the lapsed, too-new and no-activity customers: the stage
+        mix of the live, judged customer base.
+        """
+        counts = self.counts()
+        live = {s: counts[s] for s in self.model.stages}
+        n = sum(live.values())
+        return {k: (c / n if n else 0.0) for k, c in live.items()}
 
     def stages_in(self, target: Any) -> npt.NDArray[Any]:
         """Stage names translated into another stage model (see :func:`map_stages`)."""
@@ -579,7 +647,7 @@ class StageClassification:
         """Per-customer columns (copies) for a report.
 
         Keys: ``customer_id``, ``stage`` (names), ``stage_margin``, ``tenure``,
-        ``level`` and ``trend``.
+        ``level``, ``trend`` and ``idle_periods``.
         """
         return {
             "customer_id": self.customer_id.copy(),
@@ -588,21 +656,23 @@ class StageClassification:
             "tenure": self.tenure.copy(),
             "level": self.level.copy(),
             "trend": self.trend.copy(),
+            "idle_periods": self.idle_periods.copy(),
         }
 
 
 def _code_labels(codes: IntArray, model: StageModel) -> npt.NDArray[Any]:
-    names = np.asarray([*model.stages, NO_ACTIVITY, TOO_NEW], dtype=object)
-    out: npt.NDArray[Any] = names[codes]  # -1 -> TOO_NEW, -2 -> NO_ACTIVITY
+    names = np.asarray([*model.stages, LAPSED, NO_ACTIVITY, TOO_NEW], dtype=object)
+    out: npt.NDArray[Any] = names[codes]  # -1 TOO_NEW, -2 NO_ACTIVITY, -3 LAPSED
     return out
 
 
 def _code_counts(codes: IntArray, model: StageModel) -> dict[str, int]:
     k = len(model)
-    c = np.bincount(codes.ravel() + 2, minlength=k + 2)
-    out = {s: int(c[i + 2]) for i, s in enumerate(model.stages)}
-    out[TOO_NEW] = int(c[1])
-    out[NO_ACTIVITY] = int(c[0])
+    c = np.bincount(codes.ravel() + 3, minlength=k + 3)
+    out = {s: int(c[i + 3]) for i, s in enumerate(model.stages)}
+    out[LAPSED] = int(c[0])
+    out[TOO_NEW] = int(c[2])
+    out[NO_ACTIVITY] = int(c[1])
     return out
 
 
@@ -624,88 +694,150 @@ def _ids(customer_id: Any, n: int) -> npt.NDArray[Any]:
     return ids
 
 
-def _features(
-    x: FloatArray, rules: StageRules
-) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, BoolArray]:
-    """Tenure, level/peak, trend/peak, peak and activity of each row of ``x``."""
+_CHUNK_CELLS = 1 << 21  # customers are classified in blocks of about this many cells
+
+
+def _raw_stages(x: FloatArray, rules: StageRules) -> dict[str, Any]:
+    """Stage reading at the end of every period, before hysteresis (all (n, T) arrays)."""
     n, t_len = x.shape
-    w = rules.window
+    tt = np.arange(t_len, dtype=np.int64)
     nz = x != 0
-    active = nz.any(axis=1)
-    start = np.where(active, nz.argmax(axis=1), t_len).astype(np.int64)
-    tenure = (t_len - start).astype(np.int64)
-    # rolling means of the last w periods inside the relationship (partial at
-    # its start). Values before the start are 0, so the plain rolling sum is
-    # right; only the divisor shrinks in the first w - 1 periods. Windows that
-    # end before the start are 0: they can only be the "peak" of a customer
-    # whose every window is <= 0, which is read as "no positive peak" anyway.
-    roll = np.cumsum(x, axis=1)
-    if w < t_len:
-        roll[:, w:] -= roll[:, :-w].copy()
-    roll /= w
-    rows = np.arange(n)
-    for m in range(w - 1):
-        col = start + m
-        ok = col < t_len
-        roll[rows[ok], col[ok]] *= w / (m + 1)
-    peak = roll.max(axis=1)
-    cur = roll[:, -1]
-    # least-squares slope over the last 2w periods inside the relationship
-    k = min(2 * w, t_len)
-    xs = x[:, t_len - k :]
-    tt = np.arange(t_len - k, t_len, dtype=np.float64)
-    wt = (tt[None, :] >= start[:, None]).astype(np.float64)
-    sw = wt.sum(axis=1)
+    started = np.logical_or.accumulate(nz, axis=1)
+    first = np.where(nz.any(axis=1), nz.argmax(axis=1), t_len).astype(np.int64)
+    tenure = np.maximum(tt[None, :] - first[:, None] + 1, 0)
+    last = np.maximum.accumulate(np.where(nz, tt[None, :], -1), axis=1)
+    idle = np.where(started, tt[None, :] - last, -1)
+    # smoothing window per customer and period: covers gap_window mean gaps
+    cnt = np.cumsum(nz, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mt = (wt * tt).sum(axis=1) / sw
-        my = (wt * xs).sum(axis=1) / sw
-        dt = tt[None, :] - mt[:, None]
-        sxx = (wt * dt * dt).sum(axis=1)
-        sxy = (wt * dt * (xs - my[:, None])).sum(axis=1)
-        slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), 0.0)
+        gap = np.where(cnt >= 2, (last - first[:, None]) / np.maximum(cnt - 1, 1), 1.0)
+    w = np.maximum(rules.window, np.ceil(rules.gap_window * gap - 1e-9)).astype(np.int64)
+    # rolling means of the last w periods inside the relationship (partial at
+    # its start: the divisor is min(w, tenure)); values before the start are 0
+    csum = np.zeros((n, t_len + 1))
+    np.cumsum(x, axis=1, out=csum[:, 1:])
+    hi = tt[None, :] + 1
+    lo = np.maximum(hi - w, 0)
+    wsum = csum[:, 1:] - np.take_along_axis(csum, lo, axis=1)
+    denom = np.maximum(np.minimum(w, tenure), 1)
+    roll = wsum / denom
+    # the peak: the largest full-window mean so far (a lone first purchase in a
+    # partial window does not set it), or the current mean when that is larger
+    # (over the longer trend window 2w: a sustained peak, not one lucky window)
+    wp = 2 * w
+    psum = csum[:, 1:] - np.take_along_axis(csum, np.maximum(hi - wp, 0), axis=1)
+    proll = psum / np.maximum(np.minimum(wp, tenure), 1)
+    full = started & (tenure >= wp)
+    peak = np.maximum(
+        np.maximum.accumulate(np.where(full, proll, -np.inf), axis=1),
+        np.where(started, roll, -np.inf),
+    )
+    # least-squares slope over the last m = min(2w, tenure) periods, from
+    # running sums of x and (period x x), centred on the current period
+    m = np.maximum(np.minimum(2 * w, tenure), 1)
+    lo2 = hi - m
+    tsum = np.zeros((n, t_len + 1))
+    np.cumsum(x * tt[None, :], axis=1, out=tsum[:, 1:])
+    ysum = csum[:, 1:] - np.take_along_axis(csum, lo2, axis=1)
+    tysum = tsum[:, 1:] - np.take_along_axis(tsum, lo2, axis=1) - tt[None, :] * ysum
+    qsum = np.zeros((n, t_len + 1))
+    np.cumsum(x * x, axis=1, out=qsum[:, 1:])
+    yysum = qsum[:, 1:] - np.take_along_axis(qsum, lo2, axis=1)
+    mf = m.astype(np.float64)
+    s1 = -(mf - 1.0) * mf / 2.0
+    sxx = mf * mf * (mf * mf - 1.0) / 12.0  # m * sum((u - mean u)^2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(m >= 2, (mf * tysum - s1 * ysum) / np.where(m >= 2, sxx, 1.0), 0.0)
+        # residual variance around the line (m - 2 degrees of freedom; 0 below 3 periods)
+        ssr = np.maximum(yysum - ysum * ysum / mf - slope * slope * sxx / mf, 0.0)
+        s2 = np.where(m >= 3, ssr / np.maximum(mf - 2.0, 1.0), 0.0)
         pos = peak > 0
         safe_peak = np.where(pos, peak, 1.0)
-        level = np.where(pos, cur / safe_peak, np.nan)
+        level = np.where(pos, roll / safe_peak, np.nan)
         trend = np.where(pos, slope * w / safe_peak, np.nan)
-    return tenure, level, trend, peak, active
-
-
-def _classify_arrays(x: FloatArray, rules: StageRules) -> tuple[IntArray, FloatArray, Any]:
-    tenure, level, trend, peak, active = _features(x, rules)
-    g, d, e = rules.growth, rules.drop, rules.exploration_periods
-    pos = peak > 0
+        # standard errors of the trend and of the level, as shares of the peak
+        se_trend = np.sqrt(s2 * mf / np.where(m >= 2, sxx, 1.0)) * w / safe_peak
+        se_level = np.sqrt(s2 / denom + s2 / np.maximum(np.minimum(wp, tenure), 1)) / safe_peak
+    z = rules.confidence
+    g = np.maximum(rules.growth, z * se_trend)
+    d = rules.drop + z * se_level
+    e, k = rules.exploration_periods, rules.inactive_periods
     young = tenure <= e
     with np.errstate(invalid="ignore"):
         up = (trend - g) / g  # > 0: rises fast
         down = (-g - trend) / g  # > 0: falls
-        low = ((1.0 - d) - level) / d  # > 0: below (1 - drop) x peak
+        low = ((1.0 - d) - level) / rules.drop  # > 0: below (1 - drop) x peak, clearly
         old = (tenure - e - 0.5) / (e + 0.5)  # > 0: past exploration
+        stale = (idle - k + 0.5) / (k - 0.5) if k > 1 else idle - 0.5  # > 0: lapsed
     rising = pos & (up >= 0)
     declining = pos & ~rising & ((down > 0) | (low > 0))
     flat = pos & ~rising & ~declining
-    code = np.full(len(x), 2, dtype=np.int64)
+    code = np.full((n, t_len), 2, dtype=np.int64)
     code[rising] = 1
     code[declining] = 3
     code[flat & young] = 0
-    margin = np.full(len(x), np.nan)
     with np.errstate(invalid="ignore"):
-        margin[rising] = up[rising]
-        dm = np.minimum(np.maximum(down, low), -up)
-        margin[declining] = dm[declining]
+        margin = np.where(rising, up, np.nan)
+        margin = np.where(declining, np.minimum(np.maximum(down, low), -up), margin)
         fm = np.minimum(np.minimum(-up, -down), -low)
-        m0 = np.minimum(fm, -old)
-        m2 = np.minimum(fm, old)
-    margin = np.where(flat & young, m0, margin)
-    margin = np.where(flat & ~young, m2, margin)
-    # no positive value ever: small or negative (exploration) while young, else decline
-    nonpos = active & ~pos
-    code[nonpos] = np.where(young[nonpos], 0, 3)
-    margin[nonpos] = np.abs(old[nonpos])
-    too_new = active & (tenure < rules.min_tenure)
+        margin = np.where(flat & young, np.minimum(fm, -old), margin)
+        margin = np.where(flat & ~young, np.minimum(fm, old), margin)
+    # no positive value yet: small or negative (exploration) while young, else decline
+    nonpos = started & ~pos
+    code = np.where(nonpos, np.where(young, 0, 3), code)
+    margin = np.where(nonpos, np.abs(old), margin)
+    margin = np.minimum(margin, -stale)  # distance to lapsing
+    lapsed = started & (idle >= k)
+    too_new = started & ~lapsed & (tenure < rules.min_tenure)
     code[too_new] = _CODE_TOO_NEW
-    code[~active] = _CODE_NO_ACTIVITY
-    margin[too_new | ~active] = np.nan
-    return code, margin, (tenure, level, trend)
+    code[lapsed] = _CODE_LAPSED
+    code[~started] = _CODE_NO_ACTIVITY
+    margin = np.where(lapsed, stale, margin)
+    margin[too_new | ~started] = np.nan
+    return {
+        "code": code,
+        "margin": margin,
+        "tenure": tenure,
+        "level": level,
+        "trend": trend,
+        "idle": idle,
+        "smoothed": roll,
+    }
+
+
+def _hysteresis(code: IntArray, margin: FloatArray, persistence: int) -> None:
+    """Hold each customer's stage until a new one is read ``persistence`` periods in a row.
+
+    Works in place on the (n, T) arrays. Only moves between the four stages
+    are held back; lapsing, too-new and no-activity follow the data at once.
+    """
+    if persistence <= 1 or code.shape[1] < 2:
+        return
+    raw_prev = code[:, 0].copy()
+    state = raw_prev.copy()
+    run = np.ones(len(code), dtype=np.int64)
+    for t in range(1, code.shape[1]):
+        raw = code[:, t].copy()
+        run = np.where(raw == raw_prev, run + 1, 1)
+        hold = (raw >= 0) & (state >= 0) & (raw != state) & (run < persistence)
+        state = np.where(hold, state, raw)
+        code[:, t] = state
+        margin[hold, t] = 0.0
+        raw_prev = raw
+
+
+def _stage_arrays(x: FloatArray, rules: StageRules, *, history: bool) -> dict[str, Any]:
+    """Classify in blocks of customers; the full history or only the last period."""
+    n, t_len = x.shape
+    rows = max(1, _CHUNK_CELLS // t_len)
+    parts: list[dict[str, Any]] = []
+    for lo in range(0, n, rows):  # blocks of customers, to bound memory
+        r = _raw_stages(x[lo : lo + rows], rules)
+        _hysteresis(r["code"], r["margin"], rules.persistence)
+        if not history:
+            del r["smoothed"]
+        parts.append(r if history else {key: a[:, -1] for key, a in r.items()})
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
 def _rules(rules: Any) -> StageRules:
@@ -749,34 +881,65 @@ def classify_stages(
     Notes
     -----
     The relationship starts at a customer's first non-zero value; its tenure
-    :math:`n` counts the periods from there to the end of the panel. With the
-    window :math:`w`, the current level :math:`L` is the mean of the last
-    :math:`w` periods, the peak :math:`P` the largest such rolling mean since
-    the start (so :math:`L \le P`), and the trend :math:`g` the least-squares
-    slope of the last :math:`2w` periods times :math:`w`, over :math:`P`
-    (the change over one window as a share of the peak). The table of
-    DOMAIN.md §4 (:data:`STAGE_CHARACTERISTICS`) turns into rules applied in
-    this order:
+    :math:`n` counts the periods from there to the end of the panel and its
+    idle time :math:`i` the periods since the last non-zero value.
+    Purchases are sparse (a customer who buys every other month has a zero
+    every other month), so the stage is read from a smoothed series: the
+    rolling mean over :math:`w = \max(\text{window}, \lceil
+    \text{gap\_window} \cdot \bar g\rceil)` periods, :math:`\bar g` the
+    customer's mean gap between purchase periods so far. The current level
+    :math:`L` is the last rolling mean; the peak :math:`P` is the largest
+    mean over a full :math:`2w`-period window since the start (a sustained
+    peak, not one lucky window or a lone first purchase), or :math:`L` when
+    that is larger (so :math:`L \le P`); the trend :math:`g` is the
+    least-squares slope of the last :math:`2w` periods times :math:`w`, over
+    :math:`P` (the change over one window as a share of the peak). With
+    :math:`s` the scatter of those periods around their line and :math:`z`
+    = ``confidence``, the trend's standard error is
+    :math:`\sigma_g = s w / (P \sqrt{S_{tt}})` and the level's
+    :math:`\sigma_L = (s / P) \sqrt{1/w + 1/(2w)}`. The table of DOMAIN.md
+    §4 (:data:`STAGE_CHARACTERISTICS`) turns into rules applied in this
+    order:
 
     ======================  ==========================================
     stage                   rule
     ======================  ==========================================
+    lapsed                  :math:`i \ge` ``inactive_periods`` (ended)
     too new                 :math:`n <` ``min_tenure``
-    formation               rises fast: :math:`g \ge` ``growth``
-    decline                 falls: :math:`g \le -`\ ``growth`` or
-                            :math:`L/P < 1 -` ``drop``
+    formation               rises fast: :math:`g \ge \max(`\ ``growth``,
+                            :math:`z\sigma_g)`
+    decline                 falls: :math:`g \le -\max(`\ ``growth``,
+                            :math:`z\sigma_g)`, or :math:`L/P < 1 -`
+                            ``drop`` :math:`- z\sigma_L`
     exploration             otherwise, while :math:`n \le`
                             ``exploration_periods`` (small, flat, early)
     stability               otherwise: highest, steady, established
     ======================  ==========================================
 
+    On a clean curve (:math:`s = 0`) these are the plain thresholds; on
+    noisy, sparse spending a wobble has to be larger than the customer's
+    own noise before it counts as growth or decline.
+
+    Lapsed is the inactivity rule of :func:`churn_rate` (same
+    ``inactive_periods``), so the lapsed customers are exactly the ones
+    ``churn_rate`` counts as lost: their relationship has ended and they
+    are not "in decline", which is reserved for customers still buying, less.
     A customer whose peak is not positive (only losses: "small or negative")
-    is in exploration while young and in decline after. The margin is the
-    smallest distance of :math:`g`, :math:`L/P` and :math:`n` to the
-    thresholds that bound the chosen stage, each in units of its threshold
-    (``growth``, ``drop``, ``exploration_periods``): a confidence score that
-    is 0 on a boundary. Everything is vectorised over customers; the order
-    of the rows does not matter.
+    is in exploration while young and in decline after.
+
+    Hysteresis: the rules are read at the end of every period (as
+    :func:`stage_history`), and a customer moves from one of the four
+    stages to another only after the new one has been read ``persistence``
+    periods in a row (lapsing, too-new and no-activity apply at once). The
+    result is the last period of that history.
+
+    The margin is the smallest distance of :math:`g`, :math:`L/P`, :math:`n`
+    and :math:`i` to the thresholds that bound the chosen stage, each in
+    units of its threshold (``growth``, ``drop``, ``exploration_periods``,
+    ``inactive_periods``): a confidence score that is 0 on a boundary, and
+    0 where hysteresis holds the stage against the latest reading.
+    Everything is vectorised over customers (a loop over periods only); the
+    order of the rows does not matter.
 
     Examples
     --------
@@ -786,18 +949,23 @@ def classify_stages(
     ...     [5, 9, 10, 10, 10, 10, 10, 10, 10, 10],  # at its peak, steady
     ...     [10, 10, 10, 10, 10, 10, 8, 6, 4, 2],  # falling from its peak
     ...     [0, 0, 0, 0, 0, 0, 0, 0, 3, 3],  # two periods: too new
+    ...     [9, 0, 9, 0, 9, 0, 9, 0, 9, 9],  # every other period: steady
+    ...     [9, 9, 9, 9, 9, 9, 0, 0, 0, 0],  # nothing for 4 periods: lapsed
     ... ]
     >>> r = classify_stages(panel)
-    >>> r.stages().tolist()
-    ['exploration', 'formation', 'stability', 'decline', 'too_new']
-    >>> r.mix()["stability"]
-    0.2
+    >>> r.stages().tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['exploration', 'formation', 'stability', 'decline', 'too_new', 'stability',
+     'lapsed']
+    >>> r.counts()["lapsed"], r.ended().tolist()[-2:]
+    (1, [False, True])
     """
     x = _check_panel(values)
     ru = _rules(rules)
     ids = _ids(customer_id, len(x))
-    code, margin, (tenure, level, trend) = _classify_arrays(x, ru)
-    return StageClassification(ids, code, margin, tenure, level, trend, ru)
+    a = _stage_arrays(x, ru, history=False)
+    return StageClassification(
+        ids, a["code"], a["margin"], a["tenure"], a["level"], a["trend"], a["idle"], ru
+    )
 
 
 @attrs.frozen(eq=False)
@@ -810,7 +978,11 @@ class StageHistory:
         Customer ids.
     stage_code : numpy.ndarray of int64, shape (customers, periods)
         As :attr:`StageClassification.stage_code`, classified from the data
-        up to and including each period.
+        up to and including each period (with the hysteresis of
+        :class:`StageRules`).
+    smoothed : numpy.ndarray of float64, shape (customers, periods)
+        The smoothed value the stages are read from: the rolling mean over
+        the customer's window at each period (0 before the first value).
     rules : StageRules
         The thresholds used.
     model : StageModel
@@ -819,6 +991,7 @@ class StageHistory:
 
     customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
     stage_code: IntArray = attrs.field(converter=v.readonly)
+    smoothed: FloatArray = attrs.field(converter=v.readonly)
     rules: StageRules
     model: StageModel = FOUR_STAGE
 
@@ -832,8 +1005,15 @@ class StageHistory:
         out: dict[str, FloatArray] = {}
         for i, s in enumerate(self.model.stages):
             out[s] = (self.stage_code == i).sum(axis=0) / n
+        out[LAPSED] = (self.stage_code == _CODE_LAPSED).sum(axis=0) / n
         out[TOO_NEW] = (self.stage_code == _CODE_TOO_NEW).sum(axis=0) / n
         out[NO_ACTIVITY] = (self.stage_code == _CODE_NO_ACTIVITY).sum(axis=0) / n
+        return out
+
+    def switches(self) -> IntArray:
+        """Per customer, how often the stage changed between consecutive periods."""
+        c = self.stage_code
+        out: IntArray = (c[:, 1:] != c[:, :-1]).sum(axis=1).astype(np.int64)
         return out
 
 
@@ -866,23 +1046,26 @@ def stage_history(
     Notes
     -----
     Column ``t`` is :func:`classify_stages` of the panel cut after period
-    ``t``: the stage a manager would have seen then. One vectorised pass per
-    period (a loop over periods, not customers).
+    ``t``: the stage a manager would have seen then. The features of every
+    period come from running sums in one vectorised pass; the hysteresis
+    (a new stage must be read ``rules.persistence`` periods in a row before
+    the customer moves to it) is one loop over periods, not customers.
 
     Examples
     --------
-    >>> h = stage_history([[1, 2, 4, 8, 8, 8, 8, 8, 8, 4, 2]])
+    >>> h = stage_history([[1, 2, 4, 8, 8, 8, 8, 8, 8, 8, 4, 2, 0, 0, 0]])
     >>> h.stages()[0].tolist()  # doctest: +NORMALIZE_WHITESPACE
     ['too_new', 'too_new', 'formation', 'formation', 'formation', 'formation',
-     'formation', 'formation', 'stability', 'decline', 'decline']
+     'formation', 'formation', 'stability', 'stability', 'stability', 'stability',
+     'decline', 'decline', 'lapsed']
+    >>> h.switches().tolist()
+    [4]
     """
     x = _check_panel(values)
     ru = _rules(rules)
     ids = _ids(customer_id, len(x))
-    out = np.empty(x.shape, dtype=np.int64)
-    for t in range(x.shape[1]):
-        out[:, t] = _classify_arrays(x[:, : t + 1], ru)[0]
-    return StageHistory(ids, out, ru)
+    a = _stage_arrays(x, ru, history=True)
+    return StageHistory(ids, a["code"], a["smoothed"], ru)
 
 
 @attrs.frozen(eq=False)
@@ -1123,7 +1306,7 @@ def classify_patterns(
     *,
     customer_id: Any = None,
     ended: Any = None,
-    inactive_periods: int = 3,
+    inactive_periods: int | None = None,
     long_stability: int = 12,
     rules: StageRules | None = None,
     count_too_new_as_early: bool = True,
@@ -1138,9 +1321,11 @@ def classify_patterns(
         One id per row.
     ended : array-like of bool, optional
         Which relationships have ended. By default a relationship has ended
-        when its last ``inactive_periods`` periods are all zero.
-    inactive_periods : int
-        The inactivity rule used when ``ended`` is not given. Default 3.
+        when its last ``inactive_periods`` periods are all zero: exactly the
+        customers :func:`classify_stages` labels :data:`LAPSED`.
+    inactive_periods : int, optional
+        The inactivity rule used when ``ended`` is not given; defaults to
+        ``rules.inactive_periods`` (3), as :func:`churn_rate`.
     long_stability : int
         Periods of stability from which an ending counts as "late in
         stability" (IV) rather than "early" (III). Default 12.
@@ -1190,7 +1375,10 @@ def classify_patterns(
     n, t_len = x.shape
     ids = _ids(customer_id, n)
     ru = _rules(rules)
-    k = v.positive_int(inactive_periods, "inactive_periods")
+    k = v.positive_int(
+        ru.inactive_periods if inactive_periods is None else inactive_periods,
+        "inactive_periods",
+    )
     long_s = v.positive_int(long_stability, "long_stability")
     nz = x != 0
     any_nz = nz.any(axis=1)

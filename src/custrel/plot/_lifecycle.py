@@ -10,6 +10,7 @@ from custrel import _validate as v
 from custrel._plotting import pyplot
 from custrel.errors import InvalidInputError, InvalidTypeError
 from custrel.lifecycle import (
+    LAPSED,
     NO_ACTIVITY,
     TOO_NEW,
     KaplanMeierResult,
@@ -27,6 +28,7 @@ _STAGE_COLOURS = {
     "formation": "#a1d99b",
     "stability": "#fdd49e",
     "decline": "#fc9272",
+    LAPSED: "#bdbdbd",
     TOO_NEW: "#eeeeee",
     NO_ACTIVITY: "#ffffff",
 }
@@ -42,7 +44,11 @@ def plot_value_curve(
     """Draw one customer's value per period, shaded by the lifecycle stage of each period.
 
     The shading is :func:`custrel.stage_history`: the stage the classifier
-    saw at the end of each period, using only data up to then.
+    saw at the end of each period, using only data up to then, read from the
+    smoothed series with its hysteresis (a new stage must show
+    ``rules.persistence`` periods in a row), and grey once the customer has
+    :data:`~custrel.lifecycle.LAPSED` (no value for ``rules.inactive_periods``
+    periods). A dashed line draws the smoothed level the stages are read from.
 
     Parameters
     ----------
@@ -71,9 +77,9 @@ def plot_value_curve(
     Examples
     --------
     >>> from custrel.plot import plot_value_curve
-    >>> fig = plot_value_curve([1, 2, 4, 8, 8, 8, 8, 8, 8, 4, 2])
-    >>> sorted({t.get_text() for t in fig.axes[0].get_legend().get_texts()})
-    ['decline', 'formation', 'stability', 'too_new']
+    >>> fig = plot_value_curve([1, 2, 4, 8, 8, 8, 8, 8, 8, 8, 4, 2, 0, 0, 0])
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['formation', 'stability', 'decline', 'lapsed', 'too_new']
     """
     if isinstance(values, ValuePanel):
         ids = values.customer_id
@@ -93,7 +99,8 @@ def plot_value_curve(
         series = v.as_float_array(values, "values", ndim=1)
         x = np.arange(len(series))
         label = customer if customer is not None else ""
-    stages = stage_history(series[None, :], rules=rules).stages()[0]
+    hist = stage_history(series[None, :], rules=rules)
+    stages = hist.stages()[0]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     xs = np.arange(len(series))
@@ -113,6 +120,7 @@ def plot_value_curve(
             shown.add(st)
             start = i
     ax.plot(xs, series, color="#1f3b57", marker="o", markersize=3, linewidth=1.5)
+    ax.plot(xs, hist.smoothed[0], color="#1f3b57", linestyle="--", linewidth=1.0, alpha=0.7)
     ticks = xs[:: max(1, len(xs) // 8)]
     ax.set_xticks(ticks)
     if isinstance(values, ValuePanel) and np.issubdtype(np.asarray(x).dtype, np.datetime64):
@@ -122,7 +130,7 @@ def plot_value_curve(
     ax.set_xlabel("period")
     ax.set_ylabel(values.value if isinstance(values, ValuePanel) else "value")
     ax.set_xlim(-0.5, len(series) - 0.5)
-    order = [*FOUR_STAGE.stages, TOO_NEW, NO_ACTIVITY]
+    order = [*FOUR_STAGE.stages, LAPSED, TOO_NEW, NO_ACTIVITY]
     handles, labels = ax.get_legend_handles_labels()
     pairs = sorted(zip(labels, handles, strict=True), key=lambda p: order.index(p[0]))
     ax.legend([h for _, h in pairs], [lab for lab, _ in pairs], loc="upper left", fontsize="small")
