@@ -19,7 +19,9 @@ from custrel import (
     StageModel,
     TransactionLog,
 )
+from custrel.datasets import generate_transactions, load_sample
 from custrel.lifecycle import (
+    LAPSED,
     STAGE_CHARACTERISTICS,
     STAGE_CORRESPONDENCES,
     StageRules,
@@ -307,8 +309,9 @@ def test_stage_classification_examples() -> None:
         [0, 0, 0, 0, 0, 0, 0, 0, 3, 3],
         [0] * 10,
         [0, 0, 0, 0, -2, -3, -1, -2, -2, -3],
+        [4, 4, 4, 4, 4, 4, 0, 0, 0, 0],
     ]
-    r = classify_stages(panel, customer_id=list("abcdefg"))
+    r = classify_stages(panel, customer_id=list("abcdefgh"))
     assert r.stages().tolist() == [
         "exploration",
         "formation",
@@ -317,14 +320,110 @@ def test_stage_classification_examples() -> None:
         "too_new",
         "no_activity",
         "exploration",  # only losses, young: "small or negative"
+        "lapsed",  # four empty periods: ended (inactive_periods=3)
     ]
-    assert r.tenure.tolist() == [3, 7, 10, 10, 2, 0, 6]
+    assert r.tenure.tolist() == [3, 7, 10, 10, 2, 0, 6, 10]
+    assert r.idle_periods.tolist() == [0, 0, 0, 0, 0, -1, 0, 4]
+    assert r.ended().tolist() == [False] * 7 + [True]
     assert np.isnan(r.margin[4:6]).all()
     assert np.all(r.margin[:4] >= 0)
     mix = r.mix()
     assert sum(mix.values()) == pytest.approx(1.0)
-    assert mix["too_new"] == pytest.approx(1 / 7)
-    assert r.stages_in("six_stage").tolist()[:4] == ["development", "growth", "maturity", "decline"]
+    assert mix["too_new"] == pytest.approx(1 / 8)
+    assert list(mix)[4:] == ["lapsed", "too_new", "no_activity"]
+    assert r.active_mix()["stability"] == pytest.approx(1 / 5)
+    assert r.stages_in("six_stage").tolist() == [
+        "development", "growth", "maturity", "decline", "too_new", "no_activity",
+        "development", "termination",
+    ]  # fmt: skip
+    assert r.stages_in("four_stage")[-1] == "lapsed"  # no stage for an ended relationship
+    assert r.to_arrays()["idle_periods"].tolist()[-1] == 4
+
+
+def _known_truth_log() -> TransactionLog:
+    # Two simulated bases (BG/NBD story, generate_transactions) with a known
+    # truth, 2 purchases a month each while alive, acquired in the first 40 %
+    # of 2021-2023: "steady" customers practically never drop out
+    # (p_drop ~ Beta(0.01, 200), mean 5e-5), "gone" ones drop out after their
+    # first repeat purchase (p_drop ~ Beta(200, 1), mean 0.995), so by the end
+    # of 2023 they ended at least 20 months ago.
+    steady = generate_transactions(
+        400, rng=3, unit="month", r=60.0, alpha=30.0, a=0.01, b=200.0,
+        acquisition_window=0.4, costs=False,
+    )  # fmt: skip
+    gone = generate_transactions(
+        400, rng=4, unit="month", r=60.0, alpha=30.0, a=200.0, b=1.0,
+        acquisition_window=0.4, costs=False,
+    )  # fmt: skip
+    return TransactionLog.from_arrays(
+        customer_id=np.concatenate([steady.customer_id, gone.customer_id + 1000]),
+        time=np.concatenate([steady.time, gone.time]),
+        amount=np.concatenate([steady.amount, gone.amount]),
+    )
+
+
+def test_stages_on_simulated_customers_with_known_dropout() -> None:
+    log = _known_truth_log()
+    end = "2023-12-31"
+    r = stages_from_log(log, period="month", observation_end=end)
+    gone = r.customer_id > 1000
+    stages = r.stages()
+    # ended long ago: lapsed (ended), not "declining"
+    assert np.mean(stages[gone] == LAPSED) >= 0.99
+    assert np.mean(r.ended()[gone]) >= 0.99
+    # alive for 20+ months with steady spend (monthly sums scatter ~70 %
+    # around the customer's mean): mostly stability, few read as decline
+    assert np.mean(stages[~gone] == "stability") >= 0.75
+    assert np.mean(stages[~gone] == "decline") <= 0.15
+    assert np.mean(stages[~gone] == LAPSED) <= 0.02
+    # the lapsed customers are exactly those churn_rate counts as lost (same rule)
+    churn = churn_rate(log, period="month", inactive_periods=3, observation_end=end)
+    assert r.counts()[LAPSED] == churn.lost.sum()
+    # patterns I-IV read the same "ended": the gone ones aborted early (pattern I)
+    panel = value_panel(log, period="month", observation_end=end)
+    pat = classify_patterns(panel.values, customer_id=panel.customer_id)
+    np.testing.assert_array_equal(pat.ended, r.ended())
+    assert np.mean(pat.pattern_code[gone] == 0) >= 0.95
+    # smoothing and hysteresis: far fewer stage changes than the plain rules
+    plain = StageRules(gap_window=0, persistence=1, confidence=0)
+    steady = panel.values[~gone]
+    calm = stage_history(steady).switches().mean()
+    jumpy = stage_history(steady, rules=plain).switches().mean()
+    assert calm <= 0.5 * jumpy
+
+
+def test_sample_stage_mix_separates_lapsed_from_decline() -> None:
+    log = load_sample()
+    r = stages_from_log(log, period="month")
+    counts = r.counts()
+    assert counts[LAPSED] == churn_rate(log, period="month").lost.sum()
+    live = r.active_mix()
+    assert sum(live.values()) == pytest.approx(1.0)
+    # the sample's live customers buy steadily (BG/NBD simulation): mostly stable
+    assert live["stability"] >= 0.7
+    assert live["decline"] <= 0.2
+
+
+def test_hysteresis_holds_a_stage_through_one_noisy_period() -> None:
+    steady = [10.0] * 12
+    dip = [10.0] * 11 + [2.0]  # one bad period at the end
+    x = np.array([steady, dip, [10.0] * 10 + [2.0, 2.0]])
+    raw = classify_stages(x, rules=StageRules(persistence=1, confidence=0))
+    held = classify_stages(x)
+    assert raw.stages().tolist() == ["stability", "decline", "decline"]
+    assert held.stages().tolist() == ["stability", "stability", "decline"]
+    assert held.margin[1] == 0.0  # held against the latest reading: on the boundary
+    # every-other-period buyer: the window covers two of its gaps, no flip-flop
+    sparse = np.array([[0, 9, 0, 9, 0, 9, 0, 9, 0, 9, 0, 9, 0, 9, 0, 9]], dtype=float)
+    h = stage_history(sparse)
+    assert h.stages()[0, -8:].tolist() == ["stability"] * 8
+    np.testing.assert_allclose(h.smoothed[0, -6:], 4.5)
+    assert h.switches().tolist() == [3]  # no_activity > too_new > exploration > stability
+    # lapsing is a rule on time, not a noisy reading: it applies at once
+    gone = classify_stages([[10.0] * 9 + [0.0] * 3])
+    assert gone.stages().tolist() == [LAPSED]
+    assert gone.idle_periods.tolist() == [3]
+    assert gone.margin[0] > 0
 
 
 def test_stages_from_log_uses_period_sums() -> None:
@@ -608,6 +707,30 @@ _LOG = TransactionLog.from_arrays(customer_id=[1, 2], time=[0.0, 3.0], amount=[1
             InvalidInputError,
             "min_tenure must be >= 2, got 1",
             id="rules-min-tenure",
+        ),
+        pytest.param(
+            lambda: StageRules(persistence=0),
+            InvalidInputError,
+            "persistence must be >= 1, got 0",
+            id="rules-persistence",
+        ),
+        pytest.param(
+            lambda: StageRules(confidence=-1.0),
+            InvalidInputError,
+            "confidence must be >= 0, got -1.0",
+            id="rules-confidence",
+        ),
+        pytest.param(
+            lambda: StageRules(gap_window=-0.5),
+            InvalidInputError,
+            "gap_window must be >= 0, got -0.5",
+            id="rules-gap-window",
+        ),
+        pytest.param(
+            lambda: StageRules(inactive_periods=0),
+            InvalidInputError,
+            "inactive_periods must be >= 1, got 0",
+            id="rules-inactive-periods",
         ),
         pytest.param(
             lambda: map_stages(["growth"], "four_stage", "six_stage"),

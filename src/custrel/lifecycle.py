@@ -523,7 +523,7 @@ class StageRules:
         falling only when it passes ``growth`` and is at least this many
         standard errors from zero, and a level counts as dropped only when
         it is below ``1 - drop`` by this many standard errors (both from the
-        scatter of the customer's values around its recent trend line).
+        customer's own period-to-period noise; see :func:`classify_stages`).
         0 uses the plain thresholds. Default 2.
 
     Attributes
@@ -751,6 +751,14 @@ def _raw_stages(x: FloatArray, rules: StageRules) -> dict[str, Any]:
         # residual variance around the line (m - 2 degrees of freedom; 0 below 3 periods)
         ssr = np.maximum(yysum - ysum * ysum / mf - slope * slope * sxx / mf, 0.0)
         s2 = np.where(m >= 3, ssr / np.maximum(mf - 2.0, 1.0), 0.0)
+        # ... or, if smaller, half the mean squared change between consecutive
+        # periods since the start: a step or a steep curve inflates one of the
+        # two estimates, not both
+        dsum = np.zeros((n, t_len))
+        np.cumsum(np.diff(x, axis=1) ** 2, axis=1, out=dsum[:, 1:])
+        since = np.minimum(first, t_len - 1)[:, None]
+        dd = dsum - np.take_along_axis(dsum, since, axis=1)
+        s2 = np.minimum(s2, np.where(tenure >= 3, dd / (2.0 * np.maximum(tenure - 1, 1)), 0.0))
         pos = peak > 0
         safe_peak = np.where(pos, peak, 1.0)
         level = np.where(pos, roll / safe_peak, np.nan)
@@ -893,8 +901,11 @@ def classify_stages(
     peak, not one lucky window or a lone first purchase), or :math:`L` when
     that is larger (so :math:`L \le P`); the trend :math:`g` is the
     least-squares slope of the last :math:`2w` periods times :math:`w`, over
-    :math:`P` (the change over one window as a share of the peak). With
-    :math:`s` the scatter of those periods around their line and :math:`z`
+    :math:`P` (the change over one window as a share of the peak). The
+    customer's noise :math:`s` is the scatter of those :math:`2w` periods
+    around their line or, if smaller, :math:`\sqrt{\sum \Delta x^2 / (2(n-1))}`
+    from the changes between consecutive periods since the start (a real
+    step or a steep curve inflates one of the two, not both). With :math:`z`
     = ``confidence``, the trend's standard error is
     :math:`\sigma_g = s w / (P \sqrt{S_{tt}})` and the level's
     :math:`\sigma_L = (s / P) \sqrt{1/w + 1/(2w)}`. The table of DOMAIN.md
