@@ -515,9 +515,10 @@ class StageRules:
         the same rule as :func:`churn_rate`'s ``inactive_periods``. Default 3.
     persistence : int
         Hysteresis: :func:`stage_history` (and so :func:`classify_stages`,
-        its last period) moves a customer from one of the four stages to
-        another only once the new stage has been read in this many
-        consecutive periods. 1 switches at once. Default 2.
+        its last period) keeps a customer in one of the four stages until
+        this many consecutive readings disagree with it, then moves it to
+        the latest reading; a single odd period does not flip the stage.
+        1 follows every reading. Default 2.
     confidence : float
         Noise allowance, in standard errors: a trend counts as rising or
         falling only when it passes ``growth`` and is at least this many
@@ -758,7 +759,8 @@ def _raw_stages(x: FloatArray, rules: StageRules) -> dict[str, Any]:
         np.cumsum(np.diff(x, axis=1) ** 2, axis=1, out=dsum[:, 1:])
         since = np.minimum(first, t_len - 1)[:, None]
         dd = dsum - np.take_along_axis(dsum, since, axis=1)
-        s2 = np.minimum(s2, np.where(tenure >= 3, dd / (2.0 * np.maximum(tenure - 1, 1)), 0.0))
+        s2d = dd / (2.0 * np.maximum(tenure - 1, 1))
+        s2 = np.minimum(s2, np.where(tenure >= 3, s2d, 0.0))
         pos = peak > 0
         safe_peak = np.where(pos, peak, 1.0)
         level = np.where(pos, roll / safe_peak, np.nan)
@@ -777,16 +779,22 @@ def _raw_stages(x: FloatArray, rules: StageRules) -> dict[str, Any]:
         low = ((1.0 - d) - level) / rules.drop  # > 0: below (1 - drop) x peak, clearly
         old = (tenure - e - 0.5) / (e + 0.5)  # > 0: past exploration
         stale = (idle - k + 0.5) / (k - 0.5) if k > 1 else idle - 0.5  # > 0: lapsed
+        est = (tenure - wp + 0.5) / wp  # > 0: a full peak window behind it (established)
     rising = pos & (up >= 0)
-    declining = pos & ~rising & ((down > 0) | (low > 0))
-    flat = pos & ~rising & ~declining
+    falling = pos & ~rising & ((down > 0) | (low > 0))
+    declining = falling & (est > 0)
+    unsettled = falling & ~declining  # falls before any sustained peak: still exploring
+    flat = pos & ~rising & ~falling
     code = np.full((n, t_len), 2, dtype=np.int64)
     code[rising] = 1
     code[declining] = 3
-    code[flat & young] = 0
+    code[(flat & young) | unsettled] = 0
     with np.errstate(invalid="ignore"):
         margin = np.where(rising, up, np.nan)
-        margin = np.where(declining, np.minimum(np.maximum(down, low), -up), margin)
+        margin = np.where(
+            declining, np.minimum(np.minimum(np.maximum(down, low), -up), est), margin
+        )
+        margin = np.where(unsettled, np.minimum(-up, -est), margin)
         fm = np.minimum(np.minimum(-up, -down), -low)
         margin = np.where(flat & young, np.minimum(fm, -old), margin)
         margin = np.where(flat & ~young, np.minimum(fm, old), margin)
@@ -814,24 +822,25 @@ def _raw_stages(x: FloatArray, rules: StageRules) -> dict[str, Any]:
 
 
 def _hysteresis(code: IntArray, margin: FloatArray, persistence: int) -> None:
-    """Hold each customer's stage until a new one is read ``persistence`` periods in a row.
+    """Hold each customer's stage until ``persistence`` readings in a row disagree with it.
 
-    Works in place on the (n, T) arrays. Only moves between the four stages
-    are held back; lapsing, too-new and no-activity follow the data at once.
+    Works in place on the (n, T) arrays; the customer then moves to the
+    latest reading. Only moves between the four stages are held back;
+    lapsing, too-new and no-activity follow the data at once.
     """
     if persistence <= 1 or code.shape[1] < 2:
         return
-    raw_prev = code[:, 0].copy()
-    state = raw_prev.copy()
-    run = np.ones(len(code), dtype=np.int64)
+    state = code[:, 0].copy()
+    against = np.zeros(len(code), dtype=np.int64)
     for t in range(1, code.shape[1]):
-        raw = code[:, t].copy()
-        run = np.where(raw == raw_prev, run + 1, 1)
-        hold = (raw >= 0) & (state >= 0) & (raw != state) & (run < persistence)
+        raw = code[:, t]
+        differs = (raw >= 0) & (state >= 0) & (raw != state)
+        against = np.where(differs, against + 1, 0)
+        hold = differs & (against < persistence)
         state = np.where(hold, state, raw)
-        code[:, t] = state
+        against[~hold] = 0
         margin[hold, t] = 0.0
-        raw_prev = raw
+        code[:, t] = state
 
 
 def _stage_arrays(x: FloatArray, rules: StageRules, *, history: bool) -> dict[str, Any]:
@@ -939,9 +948,9 @@ def classify_stages(
     is in exploration while young and in decline after.
 
     Hysteresis: the rules are read at the end of every period (as
-    :func:`stage_history`), and a customer moves from one of the four
-    stages to another only after the new one has been read ``persistence``
-    periods in a row (lapsing, too-new and no-activity apply at once). The
+    :func:`stage_history`), and a customer stays in one of the four stages
+    until ``persistence`` readings in a row disagree with it, then moves to
+    the latest reading (lapsing, too-new and no-activity apply at once). The
     result is the last period of that history.
 
     The margin is the smallest distance of :math:`g`, :math:`L/P`, :math:`n`
@@ -1059,8 +1068,8 @@ def stage_history(
     Column ``t`` is :func:`classify_stages` of the panel cut after period
     ``t``: the stage a manager would have seen then. The features of every
     period come from running sums in one vectorised pass; the hysteresis
-    (a new stage must be read ``rules.persistence`` periods in a row before
-    the customer moves to it) is one loop over periods, not customers.
+    (a stage is left only after ``rules.persistence`` disagreeing readings
+    in a row) is one loop over periods, not customers.
 
     Examples
     --------

@@ -45,8 +45,8 @@ def plot_value_curve(
 
     The shading is :func:`custrel.stage_history`: the stage the classifier
     saw at the end of each period, using only data up to then, read from the
-    smoothed series with its hysteresis (a new stage must show
-    ``rules.persistence`` periods in a row), and grey once the customer has
+    smoothed series with its hysteresis (a stage is left only after
+    ``rules.persistence`` disagreeing readings in a row), and grey once the customer has
     :data:`~custrel.lifecycle.LAPSED` (no value for ``rules.inactive_periods``
     periods). A dashed line draws the smoothed level the stages are read from.
 
