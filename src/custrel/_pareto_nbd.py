@@ -42,8 +42,25 @@ Euler's transformation. This :math:`{}_2F_1(1, a; a+b; z)` lies between 1
 and :math:`1/(1-z)` for :math:`0 \le z < 1`, so its logarithm never
 overflows, and every power is taken in log space. It is summed as a series
 (all terms positive) together with its derivatives in ``a``, ``a+b`` and
-``z``, which give the analytic gradient. Where the series has not converged
-after 60 terms (argument near 1), Gauss's continued fraction for the same
+``z``, which give the analytic gradient. For arguments near 1
+(:math:`1 - z \le 1/2`, e.g. long histories with :math:`\beta \gg \alpha`)
+the linear transformation from ``z`` to ``1 - z`` (Abramowitz & Stegun
+15.3.6) is used instead: with :math:`q = |\alpha-\beta|` and
+:math:`w = 1 - z`, written for :math:`\alpha \ge \beta`,
+
+.. math::
+
+    K(t; a, b) = \frac{(\alpha+t)^{-a}(\beta+t)^{1-b}}{b-1}\,
+                 {}_2F_1(1, a; 2-b; w)
+               + \frac{\Gamma(a+b-1)\,\Gamma(1-b)}{\Gamma(a)}\,q^{1-a-b},
+
+a fast series in ``w`` plus the Beta-function constant (continued to
+:math:`b > 1`), with its gradient in closed form. Its two terms can cancel
+and both have poles at integer ``b`` (there ``c - a - b`` of the original
+function is an integer); elements with ``b`` within ``10^-3`` of an
+integer, ``b > 30``, or a computed condition number of the sum above
+``10^3`` keep the direct path. That path: where the series in ``z`` has not
+converged after 60 terms, Gauss's continued fraction for the same
 function takes over, its derivatives carried through the three-term
 recurrence. Where that has not converged after 1,000 steps either, ``K`` is
 computed by the trapezoidal rule in :math:`\log(\tau-t)`, whose error falls
@@ -61,6 +78,9 @@ model and related expressions. http://brucehardie.com/notes/009/
 
 Fader, P. S. & Hardie, B. G. S. (2006). Deriving an expression for
 P(X(t) = x) under the Pareto/NBD model. http://brucehardie.com/notes/012/
+
+Abramowitz, M. & Stegun, I. A. (1964). Handbook of Mathematical Functions,
+15.3.6 (the transformation of 2F1 from z to 1 - z).
 """
 
 from __future__ import annotations
