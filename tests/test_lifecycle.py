@@ -392,6 +392,20 @@ def test_stages_on_simulated_customers_with_known_dropout() -> None:
     assert calm <= 0.5 * jumpy
 
 
+def test_blocks_of_customers_give_the_same_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from custrel import lifecycle
+
+    panel = value_panel(_known_truth_log(), period="month", observation_end="2023-12-31")
+    whole = classify_stages(panel.values)
+    hist = stage_history(panel.values)
+    monkeypatch.setattr(lifecycle, "_CHUNK_CELLS", 100)  # blocks of 2 customers
+    blocks = classify_stages(panel.values)
+    np.testing.assert_array_equal(whole.stage_code, blocks.stage_code)
+    np.testing.assert_array_equal(whole.margin, blocks.margin)
+    np.testing.assert_array_equal(hist.stage_code, stage_history(panel.values).stage_code)
+    np.testing.assert_array_equal(hist.stage_code[:, -1], whole.stage_code)
+
+
 def test_sample_stage_mix_separates_lapsed_from_decline() -> None:
     log = load_sample()
     r = stages_from_log(log, period="month")
