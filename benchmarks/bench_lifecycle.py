@@ -66,15 +66,24 @@ def _reading(seg: np.ndarray, feats: list[tuple[int, float, float, bool]], r: St
     peak = max([*full, roll]) if full else roll
     if peak <= 0:
         return 0 if n <= r.exploration_periods else 3
+    # raw values over the last m periods: their line and the scatter around it
     m = min(2 * w, n)
     tail, u = seg[-m:], np.arange(m, dtype=float)
-    if m >= 2:
-        slope, icpt = np.polyfit(u, tail, 1)
-    else:
-        slope, icpt = 0.0, float(tail[0])
-    s2_res = float(((tail - (slope * u + icpt)) ** 2).sum() / (m - 2)) if m >= 3 else 0.0
-    s2_dif = float((np.diff(seg) ** 2).sum() / (2 * (n - 1))) if n >= 3 else 0.0
-    s2 = min(s2_res, s2_dif)
+    xs, xi = np.polyfit(u, tail, 1) if m >= 2 else (0.0, float(tail[0]))
+    s2 = float(((tail - (xs * u + xi)) ** 2).sum() / (m - 2)) if m >= 3 else 0.0
+    # trend: slope of the smoothed series over its last full windows
+    mr = min(2 * w, n - w + 1)
+    slope = np.polyfit(np.arange(mr), [f[1] for f in feats[-mr:]], 1)[0] if mr >= 2 else xs
+    # noise over one window: w x (change of the smoothed series), full windows
+    # with the same w, since the start and over the last 2w periods
+    terms = [
+        (j, (feats[j][0] * (feats[j][1] - feats[j - 1][1])) ** 2)
+        for j in range(1, n)
+        if j + 1 > feats[j][0] and feats[j][0] == feats[j - 1][0]
+    ]
+    for sel in (terms, [(j, q) for j, q in terms if j > n - 2 * w]):
+        if sel:
+            s2 = min(s2, sum(q for _, q in sel) / (2 * len(sel)))
     z = r.confidence
     sxx = float(((u - u.mean()) ** 2).sum())
     se_t = np.sqrt(s2 / sxx) * w / peak if m >= 2 else 0.0

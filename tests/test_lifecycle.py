@@ -419,20 +419,29 @@ def test_sample_stage_mix_separates_lapsed_from_decline() -> None:
 
 
 def test_hysteresis_holds_a_stage_through_one_noisy_period() -> None:
-    steady = [10.0] * 12
-    dip = [10.0] * 11 + [2.0]  # one bad period at the end
-    x = np.array([steady, dip, [10.0] * 10 + [2.0, 2.0]])
-    raw = classify_stages(x, rules=StageRules(persistence=1, confidence=0))
-    held = classify_stages(x)
-    assert raw.stages().tolist() == ["stability", "decline", "decline"]
-    assert held.stages().tolist() == ["stability", "stability", "decline"]
-    assert held.margin[1] == 0.0  # held against the latest reading: on the boundary
-    # every-other-period buyer: the window covers two of its gaps, no flip-flop
-    sparse = np.array([[0, 9, 0, 9, 0, 9, 0, 9, 0, 9, 0, 9, 0, 9, 0, 9]], dtype=float)
+    x = np.array([[10.0] * 12 + [0.5], [10.0] * 10 + [0.5, 0.5, 0.5]])
+    plain = StageRules(gap_window=0, persistence=1, confidence=0)
+    raw = stage_history(x, rules=plain)
+    held = stage_history(x, rules=StageRules(gap_window=0, confidence=0))
+    assert raw.stages()[:, -1].tolist() == ["decline", "decline"]
+    assert raw.stages()[1, -3] == "decline"
+    assert held.stages()[0, -1] == "stability"  # one odd period does not flip it
+    assert held.stages()[1, -3:].tolist() == ["stability", "decline", "decline"]  # two do
+    # held against the latest reading: on the boundary
+    assert classify_stages(x, rules=StageRules(gap_window=0, confidence=0)).margin[0] == 0.0
+    # with the noise allowance the lasting drop counts one period later
+    longer = np.array([[10.0] * 10 + [0.5] * 4])
+    assert stage_history(longer).stages()[0, -2:].tolist() == ["stability", "decline"]
+    # a regular every-other-period buyer: the window covers two of its gaps,
+    # its zero periods are rhythm, not noise; a lasting drop to a third is decline
+    sparse = np.array([[0, 12] * 12, [0, 12] * 4 + [0, 4] * 8], dtype=float)
     h = stage_history(sparse)
-    assert h.stages()[0, -8:].tolist() == ["stability"] * 8
-    np.testing.assert_allclose(h.smoothed[0, -6:], 4.5)
-    assert h.switches().tolist() == [3]  # no_activity > too_new > exploration > stability
+    assert h.stages()[0, -16:].tolist() == ["stability"] * 16
+    np.testing.assert_allclose(h.smoothed[0, -6:], 6.0)
+    assert h.switches().tolist()[0] == 3  # no_activity > too_new > exploration > stability
+    assert h.stages()[1, -3:].tolist() == ["decline"] * 3
+    # plain rules, period by period, flip the regular buyer every month
+    assert stage_history(sparse, rules=plain).switches()[0] >= 10
     # lapsing is a rule on time, not a noisy reading: it applies at once
     gone = classify_stages([[10.0] * 9 + [0.0] * 3])
     assert gone.stages().tolist() == [LAPSED]
@@ -642,10 +651,13 @@ def stage_curves(draw: st.DrawFn) -> tuple[str, np.ndarray]:
         body = level * (1 + q) ** np.arange(n)
     elif stage == "stability":
         ramp = draw(st.integers(0, 6))
-        # past exploration for ``persistence`` periods: the hysteresis of
-        # stage_history holds the last exploration reading until then
+        # past exploration for ``persistence`` periods (the hysteresis of
+        # stage_history holds the last exploration reading until then), and
+        # the ramp out of the trend: the smoothed series' last 2w values span
+        # 3w - 1 periods, so the plateau must be that long, plus persistence - 1
         first_stable = rules.exploration_periods + rules.persistence - ramp
-        flat = draw(st.integers(max(2 * rules.window, first_stable), 24))
+        settled = 3 * rules.window - 1 + rules.persistence - 1
+        flat = draw(st.integers(max(settled, first_stable), 24))
         body = np.concatenate([level * np.linspace(0.2, 1.0, ramp + 1)[:-1], np.full(flat, level)])
     else:
         hold = draw(st.integers(1, 12))

@@ -733,40 +733,74 @@ def _raw_stages(x: FloatArray, rules: StageRules) -> dict[str, Any]:
         np.maximum.accumulate(np.where(full, proll, -np.inf), axis=1),
         np.where(started, roll, -np.inf),
     )
-    # least-squares slope over the last m = min(2w, tenure) periods, from
-    # running sums of x and (period x x), centred on the current period
+    # trend: least-squares slope of the smoothed series over its last
+    # m = min(2w, tenure) periods; noise: the raw values' scatter around their
+    # own line over the same periods. Running sums, centred on the current period.
     m = np.maximum(np.minimum(2 * w, tenure), 1)
     lo2 = hi - m
-    tsum = np.zeros((n, t_len + 1))
-    np.cumsum(x * tt[None, :], axis=1, out=tsum[:, 1:])
-    ysum = csum[:, 1:] - np.take_along_axis(csum, lo2, axis=1)
-    tysum = tsum[:, 1:] - np.take_along_axis(tsum, lo2, axis=1) - tt[None, :] * ysum
-    qsum = np.zeros((n, t_len + 1))
-    np.cumsum(x * x, axis=1, out=qsum[:, 1:])
-    yysum = qsum[:, 1:] - np.take_along_axis(qsum, lo2, axis=1)
     mf = m.astype(np.float64)
     s1 = -(mf - 1.0) * mf / 2.0
     sxx = mf * mf * (mf * mf - 1.0) / 12.0  # m * sum((u - mean u)^2)
+    safe_sxx = np.where(m >= 2, sxx, 1.0)
+
+    def window_sums(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        cum = np.zeros((n, t_len + 1))
+        np.cumsum(y, axis=1, out=cum[:, 1:])
+        ys = cum[:, 1:] - np.take_along_axis(cum, lo2, axis=1)
+        np.cumsum(y * tt[None, :], axis=1, out=cum[:, 1:])
+        tys = cum[:, 1:] - np.take_along_axis(cum, lo2, axis=1) - tt[None, :] * ys
+        np.cumsum(y * y, axis=1, out=cum[:, 1:])
+        yys = cum[:, 1:] - np.take_along_axis(cum, lo2, axis=1)
+        return ys, tys, yys
+
+    xsum, txsum, xxsum = window_sums(x)
+    # the smoothed series over its full windows only (a partial window at the
+    # start is a running mean, which halves a slope): mr = min(2w, tenure - w + 1)
+    mr = np.minimum(2 * w, tenure - w + 1)
+    smooth = mr >= 2
+    m = np.where(smooth, mr, m)
+    lo2 = hi - np.maximum(m, 1)
+    mrf = m.astype(np.float64)
+    ysum, tysum, _ = window_sums(roll)
     with np.errstate(invalid="ignore", divide="ignore"):
-        slope = np.where(m >= 2, (mf * tysum - s1 * ysum) / np.where(m >= 2, sxx, 1.0), 0.0)
-        # residual variance around the line (m - 2 degrees of freedom; 0 below 3 periods)
-        ssr = np.maximum(yysum - ysum * ysum / mf - slope * slope * sxx / mf, 0.0)
-        s2 = np.where(m >= 3, ssr / np.maximum(mf - 2.0, 1.0), 0.0)
-        # ... or, if smaller, half the mean squared change between consecutive
-        # periods since the start: a step or a steep curve inflates one of the
-        # two estimates, not both
+        rs1 = -(mrf - 1.0) * mrf / 2.0
+        rsxx = np.where(m >= 2, mrf * mrf * (mrf * mrf - 1.0) / 12.0, 1.0)
+        xslope = np.where(mf >= 2, (mf * txsum - s1 * xsum) / safe_sxx, 0.0)
+        slope = np.where(smooth, (mrf * tysum - rs1 * ysum) / rsxx, xslope)
+        # per-period noise: the scatter around the line (m - 2 degrees of
+        # freedom; 0 below 3 periods) ...
+        ssr = np.maximum(xxsum - xsum * xsum / mf - xslope * xslope * sxx / mf, 0.0)
+        s2 = np.where(mf >= 3, ssr / np.maximum(mf - 2.0, 1.0), 0.0)
+        # ... or, if smaller, half the mean squared change over one window,
+        # w x (change of the smoothed series), since the start (between two
+        # full windows: partial ones at the start are running means): a step
+        # or a steep curve inflates the scatter, and a buyer with a regular
+        # rhythm (zero every other month) has a flat smoothed series, so its
+        # zero periods are not noise
+        both_full = (tenure[:, 1:] > w[:, 1:]) & (w[:, 1:] == w[:, :-1])
         dsum = np.zeros((n, t_len))
-        np.cumsum(np.diff(x, axis=1) ** 2, axis=1, out=dsum[:, 1:])
-        since = np.minimum(first, t_len - 1)[:, None]
-        dd = dsum - np.take_along_axis(dsum, since, axis=1)
-        s2d = dd / (2.0 * np.maximum(tenure - 1, 1))
-        s2 = np.minimum(s2, np.where(tenure >= 3, s2d, 0.0))
+        np.cumsum(
+            np.where(both_full, (w[:, 1:] * np.diff(roll, axis=1)) ** 2, 0.0),
+            axis=1,
+            out=dsum[:, 1:],
+        )
+        dcnt = np.zeros((n, t_len))
+        np.cumsum(both_full, axis=1, out=dcnt[:, 1:])
+        s2d = np.where(dcnt > 0, dsum / (2.0 * np.maximum(dcnt, 1.0)), np.inf)
+        # ... and the same over the last 2w periods only (the noise now, after
+        # an old step has left the window; the long one dilutes a recent step)
+        lo3 = np.maximum(tt[None, :] - 2 * w + 1, 0)
+        dsum = dsum - np.take_along_axis(dsum, lo3, axis=1)
+        dcnt = dcnt - np.take_along_axis(dcnt, lo3, axis=1)
+        s2d = np.minimum(s2d, np.where(dcnt > 0, dsum / (2.0 * np.maximum(dcnt, 1.0)), np.inf))
+        s2 = np.minimum(s2, s2d)
         pos = peak > 0
         safe_peak = np.where(pos, peak, 1.0)
         level = np.where(pos, roll / safe_peak, np.nan)
         trend = np.where(pos, slope * w / safe_peak, np.nan)
-        # standard errors of the trend and of the level, as shares of the peak
-        se_trend = np.sqrt(s2 * mf / np.where(m >= 2, sxx, 1.0)) * w / safe_peak
+        # standard errors of the trend and of the level (the current smoothed
+        # value and the peak, which averages twice as long), as shares of the peak
+        se_trend = np.sqrt(s2 * mf / safe_sxx) * w / safe_peak
         se_level = np.sqrt(s2 / denom + s2 / np.maximum(np.minimum(wp, tenure), 1)) / safe_peak
     z = rules.confidence
     g = np.maximum(rules.growth, z * se_trend)
@@ -1081,8 +1115,8 @@ def stage_history(
     >>> h = stage_history([[1, 2, 4, 8, 8, 8, 8, 8, 8, 8, 4, 2, 0, 0, 0]])
     >>> h.stages()[0].tolist()  # doctest: +NORMALIZE_WHITESPACE
     ['too_new', 'too_new', 'formation', 'formation', 'formation', 'formation',
-     'formation', 'formation', 'stability', 'stability', 'stability', 'stability',
-     'decline', 'decline', 'lapsed']
+     'formation', 'formation', 'formation', 'formation', 'stability', 'stability',
+     'stability', 'decline', 'lapsed']
     >>> h.switches().tolist()
     [4]
     """
