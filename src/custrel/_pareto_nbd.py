@@ -435,13 +435,17 @@ def _log_k_reflected(
 
 
 def _reflect_mask(b: FloatArray, u: float, v: float, t: FloatArray) -> npt.NDArray[np.bool_]:
-    """Elements (``u >= v``) for :func:`_log_k_reflected`: ``1 - z <= _W_SWITCH``, ``b`` off the poles."""
-    out: npt.NDArray[np.bool_] = (
-        ((v + t) <= _W_SWITCH * (u + t))
-        & (np.abs(b - np.rint(b)) >= _POLE_GAP)
-        & (b <= _REFLECT_MAX_B)
-    )
-    return out
+    """Elements (``u >= v``) for :func:`_log_k_reflected`.
+
+    ``1 - z = (v+t)/(u+t) <= _W_SWITCH`` (one comparison of ``t``), ``b`` at
+    least ``_POLE_GAP`` from an integer and at most ``_REFLECT_MAX_B``.
+    """
+    near: npt.NDArray[np.bool_] = t <= (_W_SWITCH * u - v) / (1.0 - _W_SWITCH)
+    if near.any():
+        idx = np.flatnonzero(near)
+        bi = b[idx]
+        near[idx] = (np.abs(bi - np.rint(bi)) >= _POLE_GAP) & (bi <= _REFLECT_MAX_B)
+    return near
 
 
 def _log_k_ordered(
