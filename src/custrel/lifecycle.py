@@ -944,15 +944,18 @@ def classify_stages(
     mean over a full :math:`2w`-period window since the start (a sustained
     peak, not one lucky window or a lone first purchase), or :math:`L` when
     that is larger (so :math:`L \le P`); the trend :math:`g` is the
-    least-squares slope of the last :math:`2w` periods times :math:`w`, over
-    :math:`P` (the change over one window as a share of the peak). The
-    customer's noise :math:`s` is the scatter of those :math:`2w` periods
-    around their line or, if smaller, :math:`\sqrt{\sum \Delta x^2 / (2(n-1))}`
-    from the changes between consecutive periods since the start (a real
-    step or a steep curve inflates one of the two, not both). With :math:`z`
-    = ``confidence``, the trend's standard error is
-    :math:`\sigma_g = s w / (P \sqrt{S_{tt}})` and the level's
-    :math:`\sigma_L = (s / P) \sqrt{1/w + 1/(2w)}`. The table of DOMAIN.md
+    least-squares slope of the smoothed series over its last :math:`2w`
+    full-window values (of the raw values while there are fewer than two),
+    times :math:`w`, over :math:`P` (the change over one window as a share
+    of the peak). The customer's per-period noise :math:`s^2` is the
+    smallest of: the scatter of the last :math:`2w` raw values around their
+    line, and half the mean squared change over one window,
+    :math:`(w \Delta L)^2 / 2`, since the start and over the last :math:`2w`
+    periods. A step or a steep curve inflates the scatter; a regular
+    every-other-month buyer has a flat smoothed series, so its zero months
+    are rhythm, not noise. With :math:`z` = ``confidence``, the trend's
+    standard error is :math:`\sigma_g = s w / (P \sqrt{S_{tt}})` and the
+    level's :math:`\sigma_L = (s / P) \sqrt{1/w + 1/(2w)}`. The table of DOMAIN.md
     §4 (:data:`STAGE_CHARACTERISTICS`) turns into rules applied in this
     order:
 
