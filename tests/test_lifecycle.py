@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -629,6 +630,25 @@ def test_classification_does_not_depend_on_customer_order(x: np.ndarray, rnd: An
     b = classify_stages(x[perm])
     np.testing.assert_array_equal(a.stage_code[perm], b.stage_code)
     np.testing.assert_array_equal(a.margin[perm], b.margin)
+
+
+@given(panels, st.integers(1, 4))
+def test_hysteresis_keeps_each_stage_for_persistence_periods(x: np.ndarray, k: int) -> None:
+    # a stage left for another of the four stages lasted at least ``persistence``
+    # periods (lapsing, too-new and no-activity are not held back)
+    h = stage_history(x, rules=StageRules(persistence=k)).stage_code
+    for row in h:
+        run = 1
+        for a, b in itertools.pairwise(row.tolist()):
+            if a == b:
+                run += 1
+                continue
+            if a >= 0 and b >= 0:
+                assert run >= k
+            run = 1
+    np.testing.assert_array_equal(
+        h[:, -1], classify_stages(x, rules=StageRules(persistence=k)).stage_code
+    )
 
 
 # Curves built from the stage characteristics of DOMAIN.md §4 (transaction
