@@ -466,20 +466,24 @@ def _lifecycle_section(ctx: _Context) -> _Section:
 
     period = _report_period(ctx.log)
     end = ctx.summary.observation_end
-    stages = lifecycle.stages_from_log(ctx.log, period=period, observation_end=end)
-    churn = lifecycle.churn_rate(ctx.log, period=period, inactive_periods=3, observation_end=end)
+    rules = lifecycle.StageRules()
+    lapse = rules.inactive_periods  # one rule for "lapsed" stages and for churn
+    stages = lifecycle.stages_from_log(ctx.log, period=period, observation_end=end, rules=rules)
+    churn = lifecycle.churn_rate(
+        ctx.log, period=period, inactive_periods=lapse, observation_end=end
+    )
     columns = {
         "stage": stages.stages(),
         "stage_margin": stages.margin,
         "tenure_periods": stages.tenure,
     }
-    counts, mix = stages.counts(), stages.mix()
+    counts, mix, live = stages.counts(), stages.mix(), stages.active_mix()
     unit = "month" if period == "month" else "period"
     tables = [
         ReportTable(
             "Lifecycle stage mix",
-            ("stage", "customers", "share"),
-            tuple((name, counts[name], mix[name]) for name in counts),
+            ("stage", "customers", "share", "share of live customers"),
+            tuple((name, counts[name], mix[name], live.get(name, "")) for name in counts),
         ),
         ReportTable(
             "Churn",
@@ -493,13 +497,18 @@ def _lifecycle_section(ctx: _Context) -> _Section:
     notes = [
         (
             f"stage: four-stage lifecycle model (exploration, formation, stability, decline) "
-            f"read from each customer's {unit}ly amounts relative to the customer's own peak, "
-            "trend and tenure; stage_margin = distance to the nearest threshold that would "
-            "change the stage, in threshold widths (0 = on a boundary); "
-            "too_new = too few periods to judge"
+            f"read from each customer's {unit}ly amounts smoothed over about two of its own "
+            f"purchase gaps (at least {rules.window} {unit}s), relative to its own peak, trend "
+            f"and tenure; a change counts only when it exceeds the customer's own noise and is "
+            f"seen {rules.persistence} {unit}s in a row; decline = still buying, clearly less"
         ),
         (
-            f"churn: a customer is lost after 3 {unit}s without a purchase; "
+            f"lapsed: no purchase for {lapse} {unit}s (the churn rule, so lapsed = lost); "
+            "too_new: too few periods to judge; stage_margin: distance to the nearest "
+            "threshold that would change the stage (0 on a boundary or while a stage is held)"
+        ),
+        (
+            f"churn: a customer is lost after {lapse} {unit}s without a purchase; "
             "mean lifetime = 1 / churn rate"
         ),
     ]
@@ -511,7 +520,7 @@ def _lifecycle_section(ctx: _Context) -> _Section:
         best = panel.customer_id[int(np.argmax(panel.values.sum(axis=1)))]
         figures.append(_save(plot.plot_value_curve(panel, best), ctx.plots_dir, "value_curve.png"))
         km = lifecycle.survival_from_log(
-            ctx.log, period=period, inactive_periods=3, cohort_periods=3, observation_end=end
+            ctx.log, period=period, inactive_periods=lapse, cohort_periods=3, observation_end=end
         )
         figures.append(_save(plot.plot_survival(km), ctx.plots_dir, "survival.png"))
         figures.append(_save(plot.plot_stage_mix(stages), ctx.plots_dir, "stage_mix.png"))
