@@ -59,7 +59,7 @@ a fast series in ``w`` plus the Beta-function constant (continued to
 and both have poles at integer ``b`` (there ``c - a - b`` of the original
 function is an integer); elements with ``b`` within ``10^-3`` of an
 integer, ``b > 30``, or a computed condition number of the sum above
-``10^3`` keep the direct path. That path: where the series in ``z`` has not
+10 keep the direct path. That path: where the series in ``z`` has not
 converged after 60 terms, Gauss's continued fraction for the same
 function takes over, its derivatives carried through the three-term
 recurrence. Where that has not converged after 1,000 steps either, ``K`` is
@@ -117,7 +117,7 @@ _COMPACT_MIN = 256  # below this many elements compaction costs more than it sav
 _CHUNK = 8192  # series elements summed together (their state stays in cache)
 _W_SWITCH = 0.5  # 1 - z at or below which the z -> 1 - z transformation is used (0: never)
 _POLE_GAP = 1e-3  # ... unless b is this close to an integer (then the series/continued fraction)
-_MAX_COND = 1e3  # ... or its two terms cancel more than this
+_MAX_COND = 10.0  # ... or its two terms cancel more than this
 _REFLECT_MAX_B = 30.0  # ... or b is larger (its series passes b poles; the z series is quick there)
 _TRAP_STEP = 0.25  # step in log(tau - t) of the trapezoidal fallback
 _TRAP_TAIL = 40.0  # e-folds of integrand decay kept at each end
@@ -399,8 +399,8 @@ def _log_k_reflected(
     k = np.rint(b)
     frac = b - k  # exact
     s_abs = np.empty(a.shape[0])
-    f, f_a, f_c, f_w, ok = _series(a, 2.0 - b, w, s_abs)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # whatever overflows is declined below
+        f, f_a, f_c, f_w, ok = _series(a, 2.0 - b, w, s_abs)
         log_ut, log_vt, log_q = np.log(ut), np.log(vt), np.log(q)
         l1 = -a * log_ut + (1.0 - b) * log_vt + np.log(np.abs(f)) - np.log(np.abs(b - 1.0))
         sg1 = np.sign(f) * np.sign(b - 1.0)
