@@ -51,6 +51,11 @@ def readonly(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return view
 
 
+def readonly_or_none(arr: npt.NDArray[Any] | None) -> Any:
+    """:func:`readonly` for optional arrays: ``None`` stays ``None`` (an attrs converter)."""
+    return None if arr is None else readonly(arr)
+
+
 def as_float_array(
     value: Any,
     name: str,

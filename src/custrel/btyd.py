@@ -104,10 +104,6 @@ def _wsums(w: FloatArray, *values: FloatArray) -> FloatArray:
     return np.asarray([(w * v_).sum() for v_ in values], dtype=np.float64)
 
 
-def _ro_or_none(arr: npt.NDArray[Any] | None) -> Any:
-    return None if arr is None else v.readonly(arr)
-
-
 def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
     return types.MappingProxyType({str(k): float(x) for k, x in value.items()})
 
@@ -162,14 +158,16 @@ class BTYDSummary:
         have no calibration history and are not in the summary.
     """
 
-    customer_id: npt.NDArray[Any] | None = attrs.field(converter=_ro_or_none)
+    customer_id: npt.NDArray[Any] | None = attrs.field(converter=v.readonly_or_none)
     frequency: FloatArray = attrs.field(converter=v.readonly)
     recency: FloatArray = attrs.field(converter=v.readonly)
     T: FloatArray = attrs.field(converter=v.readonly)
-    monetary_value: FloatArray | None = attrs.field(converter=_ro_or_none)
+    monetary_value: FloatArray | None = attrs.field(converter=v.readonly_or_none)
     weights: FloatArray = attrs.field(converter=v.readonly)
-    holdout_frequency: FloatArray | None = attrs.field(default=None, converter=_ro_or_none)
-    holdout_monetary_value: FloatArray | None = attrs.field(default=None, converter=_ro_or_none)
+    holdout_frequency: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
+    holdout_monetary_value: FloatArray | None = attrs.field(
+        default=None, converter=v.readonly_or_none
+    )
     holdout_duration: float | None = None
     unit: str | float = 1.0
     period: str | float | None = None

@@ -2256,10 +2256,6 @@ def fit_sbg(
 _EDGE = 1e-12
 
 
-def _readonly_or_none(a: npt.NDArray[Any] | None) -> npt.NDArray[Any] | None:
-    return None if a is None else v.readonly(a)
-
-
 @attrs.frozen(eq=False)
 class MarkovChain:
     """A discrete-time Markov chain over customer states (tiers, stages, recency, ...).
@@ -2290,7 +2286,7 @@ class MarkovChain:
     labels: tuple[Any, ...]
     matrix: FloatArray = attrs.field(converter=v.readonly)
     absorbing: BoolArray = attrs.field(converter=v.readonly)
-    counts: FloatArray | None = attrs.field(default=None, converter=_readonly_or_none)
+    counts: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
 
     @property
     def n_states(self) -> int:

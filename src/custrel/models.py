@@ -671,10 +671,6 @@ def _optional_column(value: Any, name: str, n: int) -> FloatArray | None:
     return col
 
 
-def _ro(arr: npt.NDArray[Any] | None) -> Any:
-    return None if arr is None else v.readonly(arr)
-
-
 @attrs.frozen(eq=False, repr=False)
 class TransactionLog:
     """Transactions of many customers as read-only columns (the columnar form).
@@ -723,13 +719,13 @@ class TransactionLog:
     customer_labels: npt.NDArray[Any] = attrs.field(converter=v.readonly)
     time: npt.NDArray[Any] = attrs.field(converter=v.readonly)
     amount: FloatArray = attrs.field(converter=v.readonly)
-    volume: FloatArray | None = attrs.field(default=None, converter=_ro)
-    unit_price: FloatArray | None = attrs.field(default=None, converter=_ro)
-    product_cost: FloatArray | None = attrs.field(default=None, converter=_ro)
-    service_cost: FloatArray | None = attrs.field(default=None, converter=_ro)
-    marketing_cost: FloatArray | None = attrs.field(default=None, converter=_ro)
-    transaction_cost: FloatArray | None = attrs.field(default=None, converter=_ro)
-    indirect_benefit: FloatArray | None = attrs.field(default=None, converter=_ro)
+    volume: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
+    unit_price: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
+    product_cost: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
+    service_cost: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
+    marketing_cost: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
+    transaction_cost: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
+    indirect_benefit: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
 
     # -- construction -------------------------------------------------------
 
@@ -1505,7 +1501,7 @@ class CustomerSummary:
     observation_end: Any
     period: str | float = "day"
     n_rows_after_end: int = 0
-    total_profit: FloatArray | None = attrs.field(default=None, converter=_ro)
+    total_profit: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
 
     def __len__(self) -> int:
         return len(self.customer_id)

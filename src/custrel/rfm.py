@@ -89,17 +89,6 @@ def _time_scalar(value: float, kind: TimeKind) -> Any:
     return float(value)
 
 
-def _log_times(log: TransactionLog) -> FloatArray:
-    """The log's times as float64 (seconds since the epoch for calendar logs).
-
-    Same values as :meth:`TransactionLog.numeric_time`, through an int64 view,
-    which is several times faster than two ``astype`` casts on large logs.
-    """
-    if log.time_kind == "datetime":
-        return log.time.astype("datetime64[s]", copy=False).view(np.int64).astype(np.float64)
-    return np.asarray(log.time, dtype=np.float64)
-
-
 def _day_numbers(t: FloatArray, kind: TimeKind) -> IntArray:
     """Absolute day numbers: UTC calendar days since 1970 or whole time units."""
     if kind == "datetime":
@@ -496,7 +485,7 @@ def summarize_rfm(
     v.choice(after, "after", ("raise", "exclude"))
     kind: TimeKind = log.time_kind
     date_f = time_to_float(analysis_date, kind, "analysis_date")
-    t = _log_times(log)
+    t = log.numeric_time()
     late = t > date_f
     n_after = int(np.count_nonzero(late))
     codes, amount = log.customer_code, log.amount
