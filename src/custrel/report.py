@@ -242,15 +242,12 @@ def _pyramid_section(ctx: _Context) -> _Section:
     from custrel import pyramid
 
     ids = ctx.summary.customer_id
-    value: npt.NDArray[Any]  # bincount is typed as integer even with float weights
-    if ctx.log.has_profit_columns:
-        value = np.bincount(
-            ctx.log.customer_code, weights=ctx.log.profit(), minlength=ctx.log.n_customers
-        )
-        basis = "profit (TV - costs + indirect benefit; the log has cost columns)"
-    else:
-        value = ctx.summary.total_amount
-        basis = "total_amount (revenue net of returns; the log has no cost columns for profit)"
+    value = _customer_profit(ctx.summary)
+    basis = (
+        "profit (TV - costs + indirect benefit; the log has cost columns)"
+        if ctx.summary.total_profit is not None
+        else "total_amount (revenue net of returns; the log has no cost columns for profit)"
+    )
     pyr = pyramid.customer_pyramid(value, customer_id=ids)
     abc = pyramid.abc_analysis(value, customer_id=ids)
     columns = {"tier": pyr.labels(), "abc_class": abc.labels()}
@@ -292,6 +289,11 @@ def _table_from_columns(
     return ReportTable(title, keys, tuple(zip(*lists, strict=True)))
 
 
+def _customer_profit(summary: CustomerSummary) -> npt.NDArray[np.float64]:
+    """Per-customer profit in the window; without profit columns it is the amount."""
+    return summary.total_amount if summary.total_profit is None else summary.total_profit
+
+
 def _value_period(log: TransactionLog) -> tuple[str | float, str]:
     """The longest calendar period of which the log spans at least two and a half."""
     if log.time_kind == "numeric":
@@ -308,9 +310,7 @@ def _value_section(ctx: _Context) -> _Section:
     from custrel import clv
 
     period, unit = _value_period(ctx.log)
-    profit = np.bincount(
-        ctx.log.customer_code, weights=ctx.log.profit(), minlength=ctx.log.n_customers
-    )
+    profit = _customer_profit(ctx.summary)
     columns: dict[str, npt.NDArray[Any]] = {"historical_profit": profit}
     rows: list[tuple[Any, ...]] = [("historical profit", float(profit.sum()))]
     try:
