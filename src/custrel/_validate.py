@@ -8,7 +8,9 @@ offending value and where it was found (``row 17`` for 1-D data, ``[3, 5]``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import types
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -56,6 +58,143 @@ def readonly_or_none(arr: npt.NDArray[Any] | None) -> Any:
     return None if arr is None else readonly(arr)
 
 
+def _writable_memory(arr: npt.NDArray[Any]) -> bool:
+    """Whether anything in ``arr``'s chain of bases could still be written to."""
+    obj: Any = arr
+    while obj is not None:
+        if isinstance(obj, np.ndarray):
+            if obj.flags.writeable:
+                return True
+            obj = obj.base
+        elif isinstance(obj, memoryview):
+            if not obj.readonly:
+                return True
+            obj = obj.obj
+        else:  # bytes cannot change; a foreign buffer (arrow, mmap) is assumed to
+            return not isinstance(obj, bytes)
+    return False
+
+
+def detach(arr: npt.NDArray[Any], source: Any) -> npt.NDArray[Any]:
+    """Return ``arr`` converted from the caller's ``source`` sharing no memory the caller can write.
+
+    ``numpy.asarray`` hands back the caller's own array (or a view of a
+    pandas column) when no conversion was needed; a result built on it would
+    change when the caller edits their data. This copies in that case and
+    keeps a fresh conversion (or a read-only view of read-only memory) as it is.
+    """
+    if isinstance(source, list | tuple | int | float | complex | str | bytes) or source is None:
+        return arr  # numpy allocated it for this conversion
+    if arr is not source:
+        try:
+            origin = np.asarray(source)
+        except Exception:  # an odd object: copy to be safe
+            return arr.copy()
+        if origin.dtype.kind == "O" or not np.may_share_memory(arr, origin):
+            return arr
+    if not _writable_memory(arr):
+        return arr
+    return arr.copy()
+
+
+def freeze(value: Any) -> Any:
+    """Make a result's field immutable (the attrs converter every result uses).
+
+    Arrays become read-only views, mappings read-only mappings of frozen
+    values, lists tuples; anything else is returned as it is. Arrays must be
+    the function's own (inputs go through :func:`detach` or
+    :func:`as_float_array` first), so a frozen result never shares writable
+    memory with its caller.
+    """
+    if isinstance(value, np.ndarray):
+        return readonly(value)
+    if isinstance(value, types.MappingProxyType):
+        return value
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+# Budgets: every size a caller can choose is checked before allocating or looping.
+# ---------------------------------------------------------------------------
+
+
+def _env_budget(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        val = int(raw)
+    except ValueError:
+        raise InvalidInputError(
+            f"environment variable {name} must be a positive integer, got {raw!r}"
+        ) from None
+    if val < 1:
+        raise InvalidInputError(
+            f"environment variable {name} must be a positive integer, got {raw!r}"
+        )
+    return val
+
+
+#: Most cells (customers x periods, rows x columns) one intermediate table may hold: 5e8
+#: float64 cells are 4 GB. Raise it with the environment variable ``CUSTREL_MAX_CELLS``.
+DEFAULT_MAX_CELLS = 500_000_000
+#: Most periods a panel, horizon or simulation may span (CUSTREL_MAX_PERIODS).
+DEFAULT_MAX_PERIODS = 1_000_000
+
+
+def max_cells() -> int:
+    """The cell budget in force (``CUSTREL_MAX_CELLS`` or :data:`DEFAULT_MAX_CELLS`)."""
+    return _env_budget("CUSTREL_MAX_CELLS", DEFAULT_MAX_CELLS)
+
+
+def max_periods() -> int:
+    """The period budget in force (``CUSTREL_MAX_PERIODS`` or :data:`DEFAULT_MAX_PERIODS`)."""
+    return _env_budget("CUSTREL_MAX_PERIODS", DEFAULT_MAX_PERIODS)
+
+
+def check_budget(
+    size: float,
+    what: str,
+    *,
+    budget: int,
+    culprit: str,
+    env: str = "",
+    hint: str = "",
+) -> None:
+    """Refuse work whose size exceeds ``budget``, before anything is allocated.
+
+    ``size`` is the count the work would need (cells, periods, iterations),
+    computed in float so that it cannot overflow; ``what`` says what it counts
+    (``"the customer x period panel"``); ``culprit`` names the value that made
+    it so (``"the latest time 9999-01-01 at row 17"``).
+    """
+    if size <= budget:  # False for nan as well
+        return
+    shown = f"{size:,.0f}" if np.isfinite(size) and size < 1e18 else f"{size:.3g}"
+    raise_env = f" (set {env} to raise the budget)" if env else ""
+    tail = f"; {hint}" if hint else ""
+    raise InvalidInputError(
+        f"{what} would need {shown}, more than the budget of {budget:,}{raise_env}: {culprit}{tail}"
+    )
+
+
+def _peek(value: Any) -> Any:
+    """A cheap look at ``value``'s element type (complex detection) without converting twice."""
+    if isinstance(value, complex):
+        return value
+    if hasattr(value, "dtype"):
+        return np.empty(0, dtype=value.dtype) if isinstance(value.dtype, np.dtype) else 0.0
+    if isinstance(value, list | tuple) and value:
+        flat: Any = value
+        while isinstance(flat, list | tuple) and flat:
+            flat = flat[0]
+        return flat if isinstance(flat, complex | np.complexfloating) else 0.0
+    return 0.0
+
+
 def as_float_array(
     value: Any,
     name: str,
@@ -80,9 +219,13 @@ def as_float_array(
     """
     if isinstance(value, str | bytes):
         raise InvalidTypeError(f"{name} must be numeric, got the string {value!r}")
+    if np.iscomplexobj(_peek(value)):
+        raise InvalidTypeError(
+            f"{name} must be real numbers, got complex values; pass the real part explicitly"
+        )
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        arr = detach(np.asarray(value, dtype=np.float64), value)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidTypeError(
             f"{name} must be numeric, got {type(value).__name__}: {exc}"
         ) from None
