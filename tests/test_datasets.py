@@ -187,10 +187,51 @@ def test_cdnow_files(shared_data: Path) -> None:
     assert first.max() <= np.datetime64("1997-03-31")  # a first-quarter cohort
 
 
-def _cdnow(text: str) -> Any:
+def test_cdnow_bundled_sample_is_the_published_file(shared_data: Path) -> None:
+    # load_cdnow() with no path reads the copy shipped in the package, byte for byte
+    # the sample file Fader & Hardie publish (2,357 customers, 6,919 rows).
+    bundled = Path(load_cdnow.__globals__["__file__"]).parent / "data" / "CDNOW_sample.txt"
+    assert bundled.read_bytes() == (shared_data / "CDNOW_sample.txt").read_bytes()
+    log = load_cdnow()
+    assert log == load_cdnow(shared_data / "CDNOW_sample.txt")
+    assert (log.n_customers, log.n_rows) == (2_357, 6_919)
+
+
+def test_cdnow_header_only_by_its_shape(tmp_path: Path) -> None:
+    # The master file's header is skipped; a first data line is never taken for a
+    # header, whatever letters it holds (issue 10: `1e1` and `nan` were dropped).
+    p = tmp_path / "cd.txt"
+    p.write_text(" customer_id  date number_of_cds  dollar_value\r\n 00001 19970101  1   11.77\r\n")
+    log = load_cdnow(p)
+    assert (log.n_rows, log.amount.tolist()) == (1, [11.77])
+    p.write_text(" 1 19970101 1 1e1\n 2 19970102 1 3.5\n")
+    log = load_cdnow(p)
+    assert log.n_rows == 2
+    assert log.amount.tolist() == [10.0, 3.5]
+    # blank lines are not data; line numbers in messages still count them
+    p.write_text("\n 1 19970101 1 2.0\n\n 2 19970102 1 x\n")
+    with pytest.raises(InvalidInputError, match=r"line 4: dollars 'x' is not a number"):
+        load_cdnow(p)
+
+
+def test_cdnow_keeps_every_row_of_the_file(tmp_path: Path) -> None:
+    # nothing dropped or merged: duplicates and zero-dollar rows are rows
+    p = tmp_path / "cd.txt"
+    p.write_text(" 7 19970101 1 0.00\n 7 19970101 1 0.00\n 8 19971231 12 120\n")
+    log = load_cdnow(p)
+    assert log.n_rows == 3
+    assert log.customer_id.tolist() == [7, 7, 8]
+    assert log.amount.tolist() == [0.0, 0.0, 120.0]
+    assert str(log.time[2])[:10] == "1997-12-31"
+
+
+def _cdnow(text: str | bytes) -> Any:
     def make(tmp: Path) -> Any:
         p = tmp / "cd.txt"
-        p.write_text(text)
+        if isinstance(text, bytes):
+            p.write_bytes(text)
+        else:
+            p.write_text(text)
         return load_cdnow(p)
 
     return make
@@ -200,13 +241,32 @@ def _cdnow(text: str) -> Any:
     ("make", "error", "match"),
     [
         pytest.param(lambda tmp: load_cdnow(tmp / "none.txt"), InvalidInputError, r"does not exist", id="no-file"),
+        pytest.param(lambda tmp: load_cdnow(tmp), InvalidInputError, r"is not a file", id="a-folder"),
+        pytest.param(lambda tmp: load_cdnow(None), InvalidTypeError, r"path must be a str or os.PathLike, got NoneType \(None\); omit it to load the bundled CDNOW sample", id="none"),
+        pytest.param(lambda tmp: load_cdnow(3), InvalidTypeError, r"path must be a str or os.PathLike, got int \(3\)", id="int"),
+        pytest.param(lambda tmp: load_cdnow(b"cd.txt"), InvalidTypeError, r"got bytes", id="bytes"),
+        pytest.param(lambda tmp: load_cdnow([str(tmp)]), InvalidTypeError, r"got list", id="list"),
         pytest.param(_cdnow(""), EmptyInputError, r"is empty: it has no rows", id="empty"),
+        pytest.param(_cdnow("\n  \n"), EmptyInputError, r"is empty: it has no rows", id="blank-lines"),
         pytest.param(_cdnow(" customer_id  date number_of_cds  dollar_value\n"), EmptyInputError, r"is empty", id="header-only"),
-        pytest.param(_cdnow(" 1 2 3\n"), InvalidInputError, r"has 3 fields per line, expected 5 \(sample\) or 4 \(master\)", id="three-fields"),
-        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19970101 1\n"), InvalidInputError, r"data line 1 has 3 fields, expected 4", id="short-line"),
-        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19970101 1 x\n"), InvalidInputError, r"has a non-numeric field", id="non-numeric"),
-        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19971301 1 3.0\n"), InvalidInputError, r"time has a date 19971301 at row 1 that does not match date_format '%Y%m%d'", id="bad-date"),
-        pytest.param(_cdnow(" 1 19970101 -1 2.0\n"), InvalidInputError, r"volume must be >= 0, got -1.0 at row 0", id="negative-cds"),
+        pytest.param(_cdnow(" customer_id  date number_of_cds  dollar_value\n 1 1 19970101 1 2.0\n"), InvalidInputError, r"line 1 is a header of 4 names but line 2 has 5 fields", id="header-width"),
+        pytest.param(_cdnow(" 1 2 3\n"), InvalidInputError, r"line 1 has 3 fields, expected 5 \(sample: .*\) or 4 \(master: .*\): '1 2 3'", id="three-fields"),
+        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19970101 1\n"), InvalidInputError, r"line 2 has 3 fields, expected 4 \(customer id, yyyymmdd date, number of CDs, dollars\): '2 19970101 1'", id="short-line"),
+        pytest.param(_cdnow(" 1 19970101 1 2.0 9\n 2 19970101 1\n"), InvalidInputError, r"line 2 has 3 fields, expected 5", id="short-line-sample"),
+        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19970101 1\n 3 19970101 1 2.0 5\n"), InvalidInputError, r"line 2 has 3 fields", id="counts-that-add-up"),
+        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19970101 1 x\n"), InvalidInputError, r"line 2: dollars 'x' is not a number: '2 19970101 1 x'", id="non-numeric"),
+        pytest.param(_cdnow(" 1 19970101 1 nan\n"), InvalidInputError, r"line 1: dollars 'nan' is not finite", id="nan-first-line"),
+        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19970101 1 inf\n"), InvalidInputError, r"line 2: dollars 'inf' is not finite", id="inf"),
+        pytest.param(_cdnow(" 1e1 19970101 1 2.0\n"), InvalidInputError, r"line 1: customer id '1e1' is not a whole number >= 0", id="exponent-id-first-line"),
+        pytest.param(_cdnow(" 00004 00x1 19970101 1 2.0\n"), InvalidInputError, r"line 1: sample index '00x1' is not a whole number", id="sample-index"),
+        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19971301 1 3.0\n"), InvalidInputError, r"line 2: date '19971301' is not a valid yyyymmdd date", id="bad-month"),
+        pytest.param(_cdnow(" 1 19970230 1 2.0\n"), InvalidInputError, r"line 1: date '19970230' is not a valid yyyymmdd date", id="feb-30"),
+        pytest.param(_cdnow(" 1 1997010 1 2.0\n"), InvalidInputError, r"line 1: date '1997010' is not a valid", id="seven-digit-date"),
+        pytest.param(_cdnow(" 1 99999999999999999999 1 2.0\n"), InvalidInputError, r"line 1: date '99999999999999999999' is too large", id="huge-date"),
+        pytest.param(_cdnow(" 1 19970101 -1 2.0\n"), InvalidInputError, r"line 1: number of CDs '-1' is not a whole number >= 0", id="negative-cds"),
+        pytest.param(_cdnow(" 1 19970101 1.5 2.0\n"), InvalidInputError, r"line 1: number of CDs '1.5' is not a whole number", id="fractional-cds"),
+        pytest.param(_cdnow(" 1 19970101 1 2.0\n 2 19970101 1 2.0\xe9\n".encode("latin-1")), InvalidInputError, r"is not a CDNOW text file: byte 0xe9 at offset 35 is not ASCII", id="latin-1"),
+        pytest.param(_cdnow(b"\x89PNG\r\n\x1a\n"), InvalidInputError, r"byte 0x89 at offset 0 is not ASCII", id="binary"),
     ],
 )  # fmt: skip
 def test_cdnow_bad_input(make: Any, error: type[Exception], match: str, tmp_path: Path) -> None:

@@ -6,14 +6,18 @@
   that ten million rows take seconds.
 * :func:`load_sample` reads the small log bundled with the package
   (``custrel/data/sample_transactions.csv``), made by the generator.
-* :func:`load_cdnow` reads the CDNOW data (Fader & Hardie): whitespace-separated
-  lines ``customer_id  id_in_master  yyyymmdd  n_cds  dollars`` without a
-  header, with the number of CDs as the ``volume`` column.
+* :func:`load_cdnow` reads the CDNOW data of Fader & Hardie: by default the
+  1/10th sample bundled with the package (``custrel/data/CDNOW_sample.txt``,
+  2,357 customers, as published by Bruce Hardie at
+  https://www.brucehardie.com/datasets/), or any file in that format (the
+  master file through its path), with the number of CDs as the ``volume``
+  column.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
-from custrel.errors import EmptyInputError, InvalidInputError
+from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError
 from custrel.models import UNIT_DAYS, TransactionLog, time_to_float
 
 FloatArray = npt.NDArray[np.float64]
@@ -30,7 +34,7 @@ IntArray = npt.NDArray[np.int64]
 _DAY = 86400
 #: File name of the bundled sample inside the package's ``data`` folder.
 _SAMPLE_FILE = "sample_transactions.csv"
-#: How the bundled sample was made (see ``benchmarks/make_sample.py``).
+#: How the bundled sample was made (regenerate it with :func:`_write_sample`).
 _SAMPLE_ARGS: dict[str, Any] = {
     "n_customers": 3000,
     "start": "2021-01-01",
@@ -304,15 +308,46 @@ _SAMPLE_COST_COLUMNS = (
 __all__ = ["generate_transactions", "load_cdnow", "load_sample", "sample_path"]
 
 
-def load_cdnow(path: str | os.PathLike[str] | Path) -> TransactionLog:
-    r"""Read a file in the CDNOW format (``CDNOW_sample.txt``, ``CDNOW_master.txt``).
+class _Bundled:
+    """The default of :func:`load_cdnow`'s ``path``: the CDNOW sample bundled with the package."""
+
+    def __repr__(self) -> str:
+        return "<bundled CDNOW sample>"
+
+
+_BUNDLED_CDNOW: Any = _Bundled()
+#: File name of the bundled CDNOW sample inside the package's ``data`` folder.
+_CDNOW_FILE = "CDNOW_sample.txt"
+#: Column names a CDNOW file's optional header line may use (the master file's own header).
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CDNOW_FIELDS = {
+    4: "customer id, yyyymmdd date, number of CDs, dollars",
+    5: "customer id, sample index, yyyymmdd date, number of CDs, dollars",
+}
+
+
+def load_cdnow(path: str | os.PathLike[str] = _BUNDLED_CDNOW) -> TransactionLog:
+    r"""Read the CDNOW data of Fader & Hardie: the bundled sample, or a file in that format.
+
+    CDNOW was an online music store. Its data, published by Fader and Hardie,
+    follow the 23,570 customers who made their first purchase there in the
+    first quarter of 1997 until the end of June 1998 (``CDNOW_master.txt``,
+    69,659 transactions); the 1/10th sample ``CDNOW_sample.txt`` (2,357
+    customers, 6,919 transactions) is the one used by the BTYD papers and
+    ships with custrel.
 
     Parameters
     ----------
-    path : path-like
-        The file: whitespace-separated columns per line, customer id,
-        (in the sample only) the customer id in the master file, date as
-        yyyymmdd, number of CDs and dollar value. A header line is skipped.
+    path : str or os.PathLike, optional
+        Omit it to load the bundled sample. Otherwise the file to read:
+        whitespace-separated columns per line, customer id (the id in the
+        master file), in the sample only the customer's index in the sample
+        (1 to 2,357), the date as yyyymmdd, the number of CDs and the dollar
+        value; five fields per line (the sample's layout) or four (the
+        master file's). Blank lines are ignored. The first line may be a
+        header of column names (the master file has one); a header is
+        recognised by its shape, a line of four or five names and no number,
+        so a data line is never taken for one.
 
     Returns
     -------
@@ -324,13 +359,42 @@ def load_cdnow(path: str | os.PathLike[str] | Path) -> TransactionLog:
 
     Raises
     ------
+    InvalidTypeError
+        If ``path`` is not a str or path-like (``None`` included: omit the
+        argument for the bundled sample).
     InvalidInputError
-        If a line does not have five numeric fields (naming the line).
+        If the file does not exist, is not ASCII text, or a line does not
+        have the fields above; the message names the line (the file's first
+        line is line 1) and quotes it.
     EmptyInputError
-        If the file has no lines.
+        If the file has no data lines.
+
+    Notes
+    -----
+    The bundled ``custrel/data/CDNOW_sample.txt`` is the sample file as
+    published by Bruce Hardie with the data sets of the BTYD papers
+    (https://www.brucehardie.com/datasets/) and as distributed with the
+    *lifetimes* package; it is redistributed unchanged for teaching and
+    research use. The master file is not bundled: download it from the same
+    page and pass its path.
+
+    References
+    ----------
+    - Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting your
+      customers the easy way: an alternative to the Pareto/NBD model."
+      Marketing Science 24(2), 275-284.
 
     Examples
     --------
+    >>> from custrel.datasets import load_cdnow
+    >>> log = load_cdnow()
+    >>> log.n_rows, log.n_customers
+    (6919, 2357)
+    >>> str(log.time.min())[:10], str(log.time.max())[:10]
+    ('1997-01-01', '1998-06-30')
+
+    A file of your own in the same layout:
+
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "cd.txt")
     >>> with open(p, "w") as fh:
@@ -339,49 +403,119 @@ def load_cdnow(path: str | os.PathLike[str] | Path) -> TransactionLog:
     >>> log.n_rows, log.customer_labels.tolist(), log.volume.tolist()
     (2, [4], [2.0, 2.0])
     """
-    p = os.fspath(path)
+    if path is _BUNDLED_CDNOW:
+        p = str(Path(__file__).resolve().parent / "data" / _CDNOW_FILE)
+    elif isinstance(path, str | os.PathLike) and isinstance(os.fspath(path), str):
+        p = os.fspath(path)
+    else:
+        raise InvalidTypeError(
+            f"path must be a str or os.PathLike, got {type(path).__name__} ({path!r}); "
+            "omit it to load the bundled CDNOW sample"
+        )
     if not os.path.isfile(p):
         raise InvalidInputError(f"path {p!r} does not exist or is not a file")
-    with open(p, encoding="ascii") as fh:
-        lines = [line for line in fh.read().splitlines() if line.strip()]
-    if lines and any(ch.isalpha() for ch in lines[0]):
-        lines = lines[1:]  # the master file has a header line
-    if not lines:
-        raise EmptyInputError(f"{p!r} is empty: it has no rows")
-    width = len(lines[0].split())
-    if width not in (4, 5):
-        raise InvalidInputError(
-            f"{p!r} has {width} fields per line, expected 5 (sample) or 4 (master)"
-        )
-    tokens = " ".join(lines).split()
-    if len(tokens) != width * len(lines):
-        for line_no, line in enumerate(lines):
-            if len(line.split()) != width:
-                raise InvalidInputError(
-                    f"{p!r} data line {line_no} has {len(line.split())} fields, "
-                    f"expected {width}: {line!r}"
-                )
-    table = np.asarray(tokens).reshape(-1, width)
-    date_col = width - 3
+    with open(p, "rb") as fh:
+        raw = fh.read()
     try:
-        ids = table[:, 0].astype(np.int64)
-        dates = table[:, date_col].astype(np.int64)
-        cds = table[:, date_col + 1].astype(np.float64)
-        dollars = table[:, date_col + 2].astype(np.float64)
-    except ValueError as exc:
-        raise InvalidInputError(f"{p!r} has a non-numeric field: {exc}") from None
-    return TransactionLog.from_arrays(
-        customer_id=ids,
-        time=dates,
-        amount=dollars,
-        volume=cds,
-        date_format="%Y%m%d",
-    )
+        text = raw.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{p!r} is not a CDNOW text file: byte {raw[exc.start]:#04x} at offset "
+            f"{exc.start} is not ASCII"
+        ) from None
+    lines = text.splitlines()
+    counts = np.fromiter(map(len, map(str.split, lines)), dtype=np.int64, count=len(lines))
+    line_no = np.flatnonzero(counts) + 1  # file line of each non-blank line (first = 1)
+    counts = counts[line_no - 1]
+    tokens = text.split()
+    if len(line_no) and _is_header(tokens[: counts[0]]):
+        if len(line_no) > 1 and counts[1] != counts[0]:
+            raise InvalidInputError(
+                f"{p!r} line {line_no[0]} is a header of {counts[0]} names but line "
+                f"{line_no[1]} has {counts[1]} fields: {lines[line_no[1] - 1].strip()!r}"
+            )
+        tokens = tokens[counts[0] :]
+        line_no, counts = line_no[1:], counts[1:]
+    if not len(line_no):
+        raise EmptyInputError(f"{p!r} is empty: it has no rows")
+    width = int(counts[0])
+    if width not in _CDNOW_FIELDS:
+        raise InvalidInputError(
+            f"{p!r} line {line_no[0]} has {width} fields, expected 5 (sample: "
+            f"{_CDNOW_FIELDS[5]}) or 4 (master: {_CDNOW_FIELDS[4]}): "
+            f"{lines[line_no[0] - 1].strip()!r}"
+        )
+    if np.any(counts != width):
+        row = int(np.flatnonzero(counts != width)[0])
+        raise InvalidInputError(
+            f"{p!r} line {line_no[row]} has {counts[row]} fields, expected {width} "
+            f"({_CDNOW_FIELDS[width]}): {lines[line_no[row] - 1].strip()!r}"
+        )
+    table = np.array(tokens).reshape(-1, width)
+    del tokens
+
+    def bad(row: int, what: str) -> InvalidInputError:
+        return InvalidInputError(
+            f"{p!r} line {line_no[row]}: {what}: {lines[line_no[row] - 1].strip()!r}"
+        )
+
+    names = ("customer id", "sample index", "date", "number of CDs")[: width - 1]
+    if width == 4:
+        names = ("customer id", "date", "number of CDs")
+    whole = []
+    for col, name in enumerate(names):  # every column but the dollars is a whole number >= 0
+        try:
+            values = table[:, col].astype(np.int64)
+        except (ValueError, OverflowError):
+            row = next(i for i, x in enumerate(table[:, col].tolist()) if not _is_int64(x))
+            kind = "is too large" if table[row, col].isdigit() else "is not a whole number >= 0"
+            raise bad(row, f"{name} {str(table[row, col])!r} {kind}") from None
+        if np.any(values < 0):
+            row = int(np.flatnonzero(values < 0)[0])
+            raise bad(row, f"{name} {str(table[row, col])!r} is not a whole number >= 0")
+        whole.append(values)
+    ids, date_int, cds = whole[0], whole[-2], whole[-1].astype(np.float64)
+    dates = _yyyymmdd(date_int)
+    if np.isnat(dates).any():
+        row = int(np.flatnonzero(np.isnat(dates))[0])
+        raise bad(row, f"date {str(table[row, width - 3])!r} is not a valid yyyymmdd date")
+    try:
+        dollars = table[:, width - 1].astype(np.float64)
+    except ValueError:
+        row = next(i for i, x in enumerate(table[:, width - 1].tolist()) if not _is_float(x))
+        raise bad(row, f"dollars {str(table[row, width - 1])!r} is not a number") from None
+    if not np.isfinite(dollars).all():
+        row = int(np.flatnonzero(~np.isfinite(dollars))[0])
+        raise bad(row, f"dollars {str(table[row, width - 1])!r} is not finite")
+    return TransactionLog.from_arrays(customer_id=ids, time=dates, amount=dollars, volume=cds)
 
 
-def _write_sample(path: str | os.PathLike[str] | Path | None = None) -> Path:
-    """Regenerate the bundled sample file (maintainers only); returns its path."""
-    target = Path(path) if path is not None else sample_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    generate_transactions(**_SAMPLE_ARGS).to_csv(target, time_col="date")
-    return target
+def _is_header(fields: list[str]) -> bool:
+    """A header line: four or five column names, none of which reads as a number."""
+    return len(fields) in _CDNOW_FIELDS and all(_NAME.match(f) and not _is_float(f) for f in fields)
+
+
+def _is_int64(text: str) -> bool:
+    try:
+        np.int64(text)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _yyyymmdd(d: npt.NDArray[np.int64]) -> npt.NDArray[np.datetime64]:
+    """Days from yyyymmdd integers; NaT where the number is not a date of years 1000-9999."""
+    year, month, day = d // 10_000, d // 100 % 100, d % 100
+    ok = (year >= 1000) & (year <= 9999) & (month >= 1) & (month <= 12) & (day >= 1)
+    months = np.where(ok, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    days = months.astype("datetime64[D]") + np.where(ok, day - 1, 0)
+    ok &= days.astype("datetime64[M]") == months  # the day exists in that month
+    return np.where(ok, days, np.datetime64("NaT", "D"))
