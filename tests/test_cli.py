@@ -166,4 +166,4 @@ def test_plots_are_written_as_png(
     assert "concentration.png" in pngs
     for p in plots.glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "figures:" in capsys.readouterr().out
+    assert "6 figures written to" in capsys.readouterr().out

@@ -2,16 +2,24 @@
 
 :func:`customer_report` turns a :class:`~custrel.TransactionLog` into one row
 per customer (the per-customer summary, and the value, tier, segment, stage
-and model columns the other modules add) plus summary tables, and states in
-its header every assumption a number depends on. It is what ``custrel demo``
-and ``custrel report`` print and write.
+and model columns the other modules add) plus summary tables, and states
+every assumption a number depends on. It is what ``custrel demo`` and
+``custrel report`` print and write: plain text for the terminal
+(:meth:`CustomerReport.format`, 100 columns wide), a CSV or Parquet table with
+a JSON sidecar (:meth:`CustomerReport.save`) and a self-contained HTML page
+(:meth:`CustomerReport.to_html`).
+
+A section whose model cannot be computed on the data (too short a history,
+no repeat buyers, a fit that does not converge) does not vanish: its table
+says "not computed" with the reason, its columns are NaN, and the rest of the
+report goes on.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import os
+import textwrap
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,12 +28,48 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
-from custrel.errors import InvalidInputError, InvalidTypeError
+from custrel.errors import CustrelError, InvalidInputError, InvalidTypeError
 from custrel.models import CustomerSummary, TransactionLog
 
-__all__ = ["SECTIONS", "CustomerReport", "ReportTable", "customer_report"]
+__all__ = ["COLUMN_DESCRIPTIONS", "SECTIONS", "CustomerReport", "ReportTable", "customer_report"]
 
 Progress = Callable[[str], None]
+
+#: Width of the terminal report in characters: no printed line is longer.
+WIDTH = 100
+
+#: What each per-customer column of the report means (the sidecar's column dictionary).
+COLUMN_DESCRIPTIONS: Mapping[str, str] = {
+    "customer_id": "the customer's id, as read",
+    "first_purchase": "time of the customer's first purchase in the window",
+    "last_purchase": "time of the customer's last purchase in the window",
+    "n_purchases": "purchase occasions in the window (orders when lines are grouped); "
+    "returns and cancellations are not purchases",
+    "n_purchase_days": "distinct days with a purchase",
+    "total_amount": "sum of the amounts in the window, net of returns (negative amounts)",
+    "mean_amount": "total_amount / n_purchases",
+    "historical_profit": "sum of TV - (C1+C2+C3+C4) + IB per customer "
+    "(the amount when the log has no cost columns)",
+    "clv_retention": "retention-based lifetime value (Dwyer's constant-retention model); "
+    "NaN when not computed",
+    "recency_score": "RFM recency score, 1..5 by quantiles, recent = high",
+    "frequency_score": "RFM frequency score, 1..5 by quantiles",
+    "monetary_score": "RFM monetary score, 1..5 by quantiles",
+    "rfm_cell": "the three RFM scores as one cell label, e.g. 545",
+    "rfm_score": "sum of the three RFM scores",
+    "segment": "RFM segment from the default rule table",
+    "tier": "customer pyramid tier: platinum top 5 %, gold next 15 %, iron next 30 %, lead rest",
+    "abc_class": "ABC class: A = first 65 % of value, B next 20 %, C the rest",
+    "stage": "lifecycle stage (exploration, formation, stability, decline, lapsed, too_new)",
+    "stage_margin": "distance to the nearest threshold that would change the stage",
+    "tenure_periods": "periods since the customer's first purchase",
+    "expected_purchases_next": "BG/NBD expected repeat purchases in the next month (period); "
+    "NaN when not computed",
+    "p_alive": "BG/NBD probability that the customer is still active; NaN when not computed",
+    "expected_spend": "Gamma-Gamma expected spend per purchase; NaN when not computed",
+    "clv_bgnbd": "12 months (periods) of BG/NBD expected purchases x expected spend, "
+    "discounted at 1 % per month; NaN when not computed",
+}
 
 
 @attrs.frozen
@@ -40,36 +84,112 @@ class ReportTable:
         Column headers.
     rows : tuple of tuple
         The rows, values already in display form (str, int or float).
+    message : str
+        Empty for a computed table; otherwise why the section could not be
+        computed (the table then has no rows and says so in place).
     """
 
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    message: str = ""
 
-    def format(self) -> str:
-        """Render as aligned plain text."""
+    @property
+    def failed(self) -> bool:
+        """True when the section behind this table could not be computed."""
+        return bool(self.message)
+
+    def format(self, width: int = WIDTH) -> str:
+        """Render as aligned plain text no wider than ``width`` characters.
+
+        Text cells too long to fit are shortened with ``…`` (the CSV keeps
+        them whole); a failed section prints its reason under its title.
+
+        Examples
+        --------
+        >>> t = ReportTable("Totals", ("measure", "value"), (("customers", 1200),))
+        >>> print(t.format())
+        Totals
+        ------
+        measure    value
+        ---------  -----
+        customers  1,200
+        """
+        width = v.positive_int(width, "width", minimum=20)
+        title = _clip(self.title, width)
+        lines = [title, "-" * len(title)]
+        if self.message:
+            lines += textwrap.wrap(
+                f"not computed: {self.message}", width, break_long_words=True
+            ) or ["not computed"]
+            return "\n".join(lines)
         cells = [list(self.columns)] + [[_fmt_cell(x) for x in row] for row in self.rows]
-        widths = [max(len(str(r[i])) for r in cells) for i in range(len(self.columns))]
-        lines = [self.title, "-" * len(self.title)]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(self.columns))]
+        # numbers right-aligned, text left-aligned; a header follows its column's numbers
+        is_num = [[isinstance(x, int | float | np.number) for x in row] for row in self.rows]
+        right = [
+            [i > 0 and any(r[i] for r in is_num) for i in range(len(self.columns))],
+            *([i > 0 and flag for i, flag in enumerate(r)] for r in is_num),
+        ]
+        widths = _fit_widths(widths, width)
         for j, row in enumerate(cells):
             lines.append(
                 "  ".join(
-                    str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                    _clip(c, w).rjust(w) if right[j][i] else _clip(c, w).ljust(w)
                     for i, (c, w) in enumerate(zip(row, widths, strict=True))
-                )
+                ).rstrip()
             )
             if j == 0:
                 lines.append("  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The table as plain JSON-ready data (title, columns, rows, message)."""
+        return {
+            "title": self.title,
+            "columns": list(self.columns),
+            "rows": [[_json_value(x) for x in row] for row in self.rows],
+            "message": self.message,
+        }
+
+
+def _fit_widths(widths: list[int], width: int) -> list[int]:
+    """Shrink the widest columns (never below 6 characters) until the row fits."""
+    out = list(widths)
+    for _ in range(10 * len(out) + 10):  # bounded: each pass shrinks one column or stops
+        total = sum(out) + 2 * (len(out) - 1)
+        if total <= width:
+            break
+        i = max(range(len(out)), key=lambda k: out[k])
+        if out[i] <= 6:
+            break
+        out[i] = max(6, out[i] - (total - width))
+    return out
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
 
 def _fmt_cell(x: Any) -> str:
     if isinstance(x, float | np.floating):
         if not np.isfinite(x):
-            return str(x)
+            return str(float(x))
         return f"{x:,.2f}"
     if isinstance(x, int | np.integer):
         return f"{int(x):,}"
+    text = str(x)
+    # one line per cell: a newline or tab inside an id would break the layout
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def _json_value(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    if isinstance(x, str | int | float | bool) or x is None:
+        return x
     return str(x)
 
 
@@ -80,73 +200,162 @@ class CustomerReport:
     Attributes
     ----------
     columns : Mapping[str, numpy.ndarray]
-        One array per column, one row per customer, in display order.
+        One read-only array per column, one row per customer, in display order.
     tables : tuple of ReportTable
-        Summary tables (totals first).
+        Summary tables (totals first); a section that could not be computed
+        has a table whose ``message`` says why.
     notes : tuple of str
-        The header: what each column means and which model and assumptions
-        produced it.
+        The full notes: what each column means and which model and
+        assumptions produced it (the sidecar and the HTML page carry them).
+    short_notes : tuple of str
+        One short line per topic, printed after the tables of the terminal
+        report.
+    figures : Mapping[str, bytes]
+        The report's figures as PNG bytes, by file name (empty unless asked
+        for with ``figures=True`` or ``plots_dir``).
+    parameters : Mapping[str, object]
+        The settings the report was computed with (observation end, sections,
+        periods; the command line adds its input file and intake options).
     """
 
-    columns: Mapping[str, npt.NDArray[Any]]
+    columns: Mapping[str, npt.NDArray[Any]] = attrs.field(converter=v.freeze)
     tables: tuple[ReportTable, ...]
     notes: tuple[str, ...]
+    short_notes: tuple[str, ...] = ()
+    figures: Mapping[str, bytes] = attrs.field(factory=dict, converter=v.freeze)
+    parameters: Mapping[str, Any] = attrs.field(factory=dict, converter=v.freeze)
 
     @property
     def n_customers(self) -> int:
         """Number of customer rows."""
         return len(next(iter(self.columns.values())))
 
-    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
-        """Write the per-customer columns as CSV, the notes as leading ``#`` lines.
+    def to_csv(self, path: str | os.PathLike[str] | None = None, *, neutralize: bool = True) -> str:
+        """The per-customer columns as CSV text: the header on line 1, RFC 4180 quoting.
 
-        Returns the CSV text; writes it to ``path`` too when given.
+        Returns the CSV text; writes it to ``path`` too when given (use
+        :meth:`save` to write the JSON sidecar with the notes as well).
+
+        Parameters
+        ----------
+        path : path-like, optional
+            Where to write the text (UTF-8, CRLF line ends as RFC 4180 says).
+        neutralize : bool
+            Guard against spreadsheet formula injection (OWASP): a text cell
+            that starts with ``=``, ``+``, ``-``, ``@``, a tab, a carriage
+            return or an apostrophe gets one leading apostrophe ``'``. Remove
+            one leading ``'`` from text cells that start with it to get the
+            original back. Numbers are written as numbers and never changed;
+            an empty cell is a value that was not computed (NaN).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> from custrel import TransactionLog
+        >>> log = TransactionLog.from_arrays(
+        ...     customer_id=["=1+1", "b"], time=[0.0, 1.0], amount=[5.0, 3.0])
+        >>> text = customer_report(log, sections=()).to_csv()
+        >>> text.splitlines()[1].split(",")[0]
+        "'=1+1"
         """
-        buf = io.StringIO()
-        for note in self.notes:
-            buf.write(f"# {note}\n")
-        writer = csv.writer(buf, lineterminator="\n")
-        names = list(self.columns)
-        writer.writerow(names)
-        lists = [_csv_values(self.columns[n]) for n in names]
-        writer.writerows(zip(*lists, strict=True))
-        text = buf.getvalue()
+        from custrel._output import csv_text
+
+        text = csv_text(self.columns, neutralize=neutralize)
         if path is not None:
             with open(os.fspath(path), "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
         return text
 
-    def format(self, *, top: int = 10, sort_by: str | None = None) -> str:
-        """Render the notes, the tables and the ``top`` customers as plain text.
+    def sidecar(self) -> dict[str, Any]:
+        """The notes, parameters, tables and column dictionary as JSON-ready data.
 
-        The customer table shows the key columns (ids, amounts, classes, stage
-        and model predictions) plus ``sort_by``; :meth:`to_csv` writes them all.
+        :meth:`save` writes this next to the table as ``<file>.json``.
+        """
+        from custrel._output import sidecar
+
+        return sidecar(self)
+
+    def save(self, path: str | os.PathLike[str], *, neutralize: bool = True) -> tuple[str, str]:
+        """Write the per-customer table and its JSON sidecar; returns both paths.
+
+        ``.parquet`` files are written with pyarrow (typed columns, no
+        neutralisation needed); any other name is CSV (see :meth:`to_csv`).
+        The sidecar ``<path>.json`` holds the notes, the parameters, the
+        summary tables, the column dictionary, the custrel version and, from
+        the command line, the input file's SHA-256.
+
+        Raises
+        ------
+        MissingDependencyError
+            For a ``.parquet`` path when pyarrow is not installed.
+        """
+        from custrel._output import save
+
+        return save(self, os.fspath(path), neutralize=neutralize)
+
+    def to_html(self, *, title: str = "custrel customer report", top: int = 20) -> str:
+        """The report as one self-contained HTML page (figures embedded, no network).
+
+        It shows the tables, the figures (when the report has them), the
+        ``top`` customers and the full notes, and prints cleanly.
+        """
+        from custrel._html import report_html
+
+        return report_html(self, title=title, top=top)
+
+    def top_table(self, top: int = 10, sort_by: str | None = None) -> ReportTable:
+        """The ``top`` customers by ``sort_by`` (default ``total_amount``) as a table."""
+        top = v.positive_int(top, "top", minimum=0)
+        key = sort_by or "total_amount"
+        if key not in self.columns:
+            raise InvalidInputError(f"sort_by must be one of {list(self.columns)!r}, got {key!r}")
+        values = np.asarray(self.columns[key])
+        if values.dtype.kind in "iufb":
+            sort_key = -values.astype(float)
+            sort_key[np.isnan(sort_key)] = np.inf
+            order = np.argsort(sort_key, kind="stable")[:top]
+        else:
+            order = np.argsort(values.astype(str), kind="stable")[:top]
+        shown = [c for c in _TOP_COLUMNS if c in self.columns]
+        if key not in shown:
+            shown.insert(1, key)
+        rows = tuple(
+            tuple(
+                str(_display(self.columns[c][i]))
+                if c == "customer_id"
+                else _display(self.columns[c][i])
+                for c in shown
+            )
+            for i in order.tolist()
+        )
+        headers = tuple(_SHORT_HEADERS.get(c, c) for c in shown)
+        return ReportTable(f"Top {len(rows)} customers by {key}", headers, rows)
+
+    def format(self, *, top: int = 10, sort_by: str | None = None, width: int = WIDTH) -> str:
+        """Render the tables, the ``top`` customers and short notes as plain text.
+
+        No line is wider than ``width`` characters. The customer table shows
+        the key columns (ids, amounts, classes, stage and model predictions)
+        plus ``sort_by``; :meth:`save` writes them all, and the full notes.
         """
         top = v.positive_int(top, "top", minimum=0)
-        parts = ["\n".join(f"# {n}" for n in self.notes)]
-        parts += [t.format() for t in self.tables]
+        parts = [t.format(width) for t in self.tables]
         if top:
-            key = sort_by or "total_amount"
-            if key not in self.columns:
-                raise InvalidInputError(
-                    f"sort_by must be one of {list(self.columns)!r}, got {key!r}"
-                )
-            order = np.argsort(-np.asarray(self.columns[key], dtype=float), kind="stable")[:top]
-            shown = [c for c in _TOP_COLUMNS if c in self.columns]
-            if key not in shown:
-                shown.insert(1, key)
-            rows = tuple(
-                tuple(
-                    str(_display(self.columns[c][i]))
-                    if c == "customer_id"
-                    else _display(self.columns[c][i])
-                    for c in shown
-                )
-                for i in order.tolist()
-            )
-            parts.append(
-                ReportTable(f"Top {len(rows)} customers by {key}", tuple(shown), rows).format()
-            )
+            parts.append(self.top_table(top, sort_by).format(width))
+        notes = ["Notes", "-----"]
+        for n in self.short_notes or self.notes:
+            notes += textwrap.wrap(n, width, initial_indent="- ", subsequent_indent="  ")
+        notes += textwrap.wrap(
+            "full notes, column dictionary and parameters: the .json sidecar written with "
+            "--out (CustomerReport.save) and the HTML report (--html)",
+            width,
+            initial_indent="- ",
+            subsequent_indent="  ",
+        )
+        parts.append("\n".join(notes))
         return "\n\n".join(parts) + "\n"
 
 
@@ -164,6 +373,16 @@ _TOP_COLUMNS = (
     "clv_bgnbd",
 )
 
+#: Short headers of the printed top-customer table (the CSV keeps the full names).
+_SHORT_HEADERS = {
+    "customer_id": "customer",
+    "n_purchases": "purchases",
+    "total_amount": "amount",
+    "abc_class": "abc",
+    "expected_purchases_next": "exp_next",
+    "clv_bgnbd": "clv",
+}
+
 
 def _display(x: Any) -> Any:
     if isinstance(x, np.datetime64):
@@ -171,14 +390,6 @@ def _display(x: Any) -> Any:
     if isinstance(x, np.generic):
         return x.item()
     return x
-
-
-def _csv_values(arr: npt.NDArray[Any]) -> list[Any]:
-    if np.issubdtype(arr.dtype, np.datetime64):
-        return [str(x) for x in arr.astype("datetime64[s]")]
-    if arr.dtype.kind == "f":
-        return [repr(round(x, 6)) if np.isfinite(x) else "nan" for x in arr.tolist()]
-    return list(arr.tolist())
 
 
 def _summary_columns(summary: CustomerSummary) -> dict[str, npt.NDArray[Any]]:
@@ -193,16 +404,17 @@ def _summary_columns(summary: CustomerSummary) -> dict[str, npt.NDArray[Any]]:
     }
 
 
-def _totals_table(log: TransactionLog, summary: CustomerSummary) -> ReportTable:
+def _totals_table(summary: CustomerSummary, returns: int) -> ReportTable:
     totals = summary.totals()
     return ReportTable(
         "Totals",
         ("measure", "value"),
         (
-            ("transactions in window", int(totals["purchases"])),
+            ("purchases in window", int(totals["purchases"])),
+            ("returns netted (negative amounts)", returns),
             ("transactions after window (left out)", summary.n_rows_after_end),
             ("customers", int(totals["customers"])),
-            ("total amount", totals["total_amount"]),
+            ("total amount (net of returns)", totals["total_amount"]),
             ("amount per customer", totals["amount_per_customer"]),
             ("amount per purchase", totals["amount_per_purchase"]),
             (
@@ -223,7 +435,7 @@ class _Context:
 
     log: TransactionLog  # rows inside the observation window only
     summary: CustomerSummary
-    plots_dir: str | None
+    figures: bool
 
 
 @attrs.frozen
@@ -231,11 +443,18 @@ class _Section:
     columns: dict[str, npt.NDArray[Any]]
     tables: list[ReportTable]
     notes: list[str]
-    figures: list[str] = attrs.field(factory=list)
+    short: list[str] = attrs.field(factory=list)
+    figures: list[tuple[str, Any]] = attrs.field(factory=list)
+    #: the customers of ``columns``' rows when they are not the summary's (a model
+    #: may leave out customers with returns only); the report aligns them by id
+    customer_id: npt.NDArray[Any] | None = None
 
 
 def _table_from_rows(title: str, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> ReportTable:
     return ReportTable(title, keys, tuple(tuple(r[k] for k in keys) for r in rows))
+
+
+_PYRAMID_TITLE = "Customer pyramid (tiers by customer count: top 5 % / 15 % / 30 % / 50 %)"
 
 
 def _pyramid_section(ctx: _Context) -> _Section:
@@ -243,9 +462,10 @@ def _pyramid_section(ctx: _Context) -> _Section:
 
     ids = ctx.summary.customer_id
     value = _customer_profit(ctx.summary)
+    on_profit = ctx.summary.total_profit is not None
     basis = (
         "profit (TV - costs + indirect benefit; the log has cost columns)"
-        if ctx.summary.total_profit is not None
+        if on_profit
         else "total_amount (revenue net of returns; the log has no cost columns for profit)"
     )
     pyr = pyramid.customer_pyramid(value, customer_id=ids)
@@ -253,7 +473,7 @@ def _pyramid_section(ctx: _Context) -> _Section:
     columns = {"tier": pyr.labels(), "abc_class": abc.labels()}
     tables = [
         _table_from_rows(
-            "Customer pyramid (tiers by customer count: top 5 % / 15 % / 30 % / 50 %)",
+            _PYRAMID_TITLE,
             pyr.rows(),
             ("tier", "count", "customer_share", "value", "value_share", "mean_value", "role"),
         ),
@@ -270,16 +490,22 @@ def _pyramid_section(ctx: _Context) -> _Section:
         ),
         "abc_class: A = customers making up the first 65 % of value, B the next 20 %, C the rest",
     ]
-    figures: list[str] = []
-    if ctx.plots_dir is not None:
+    short = [
+        (
+            f"tier, abc_class: ranked on {'profit' if on_profit else 'net amount'}; "
+            "tiers top 5/15/30/50 % of customers; ABC at 65/85 % of value"
+        )
+    ]
+    figures: list[tuple[str, Any]] = []
+    if ctx.figures:
         from custrel import plot
 
-        figures.append(_save(plot.plot_pyramid(pyr), ctx.plots_dir, "pyramid.png"))
+        figures.append(("pyramid.png", plot.plot_pyramid(pyr)))
         curve = (
             pyramid.lorenz_curve(value) if bool((value >= 0).all()) else pyramid.whale_curve(value)
         )
-        figures.append(_save(plot.plot_lorenz(curve), ctx.plots_dir, "concentration.png"))
-    return _Section(columns, tables, notes, figures)
+        figures.append(("concentration.png", plot.plot_lorenz(curve)))
+    return _Section(columns, tables, notes, short, figures)
 
 
 def _table_from_columns(
@@ -313,20 +539,20 @@ def _value_section(ctx: _Context) -> _Section:
     profit = _customer_profit(ctx.summary)
     columns: dict[str, npt.NDArray[Any]] = {"historical_profit": profit}
     rows: list[tuple[Any, ...]] = [("historical profit", float(profit.sum()))]
+    title = "Customer value"
     try:
         value = clv.historical_value(ctx.log, freq=period, discount_rate=0.1, margin=1.0)
     except InvalidInputError as exc:
         columns["clv_retention"] = np.full(len(profit), np.nan)
         notes = [
-            (
-                "historical_profit: sum of TV - (C1+C2+C3+C4) + IB per customer "
-                "(the amount when the log has no cost columns)"
-            ),
+            COLUMN_DESCRIPTIONS["historical_profit"].join(("historical_profit: ", "")),
             f"clv_retention not computed (nan): {exc}",
         ]
-        return _Section(
-            columns, [ReportTable("Customer value", ("measure", "value"), tuple(rows))], notes
-        )
+        tables = [
+            ReportTable(title, ("measure", "value"), tuple(rows)),
+            ReportTable("Retention-based lifetime value", (), (), message=str(exc)),
+        ]
+        return _Section(columns, tables, notes, [_first_words(notes[1])])
     if not np.array_equal(value.customer_id, ctx.summary.customer_id):  # pragma: no cover
         raise RuntimeError("value section is not aligned with the summary")
     columns = {"historical_profit": value.historical_profit, "clv_retention": value.clv}
@@ -335,9 +561,14 @@ def _value_section(ctx: _Context) -> _Section:
         ("customer equity (sum of clv_retention)", value.customer_equity()),
     ]
     notes = [value.header().replace("clv:", "clv_retention:", 1)]
-    return _Section(
-        columns, [ReportTable("Customer value", ("measure", "value"), tuple(rows))], notes
-    )
+    short = [
+        f"clv_retention: constant-retention CLV per {unit}, retention "
+        f"{value.retention_rate:.3f}, discount 10 % per year"
+        if unit == "year"
+        else f"clv_retention: constant-retention CLV per {unit}, retention "
+        f"{value.retention_rate:.3f}, discount 10 % per {unit}"
+    ]
+    return _Section(columns, [ReportTable(title, ("measure", "value"), tuple(rows))], notes, short)
 
 
 def _rfm_section(ctx: _Context) -> _Section:
@@ -356,21 +587,27 @@ def _rfm_section(ctx: _Context) -> _Section:
         "segment",
     )
     columns = {k: arrays[k] for k in keep}
+    ids = arrays.get("customer_id")
     used = scores.levels_used()
     collapsed = {dim: levels for dim, levels in used.items() if len(levels) < scores.k}
     unit = getattr(table, "unit", "day")
     notes = [
         (
             f"RFM at {_display(ctx.summary.observation_end)}: recency in {unit}s since the last "
-            f"purchase; frequency = transactions; monetary = sum of amounts; scores 1..{scores.k} "
-            "by quantiles, recent = high, equal values always share a score"
+            f"purchase; frequency = purchases (returns are not purchases); monetary = sum of "
+            f"amounts net of returns; scores 1..{scores.k} by quantiles, recent = high, equal "
+            "values always share a score"
         ),
         "segment: the default rule table, which covers every score triple exactly once",
     ]
+    short = [f"RFM: scores 1..{scores.k} by quantiles at {_display(ctx.summary.observation_end)}"]
     if collapsed:
-        notes.append(
-            "RFM scores on tied data use only these levels: "
-            + "; ".join(f"{dim} {list(levels)}" for dim, levels in collapsed.items())
+        text = "RFM scores on tied data use only these levels: " + "; ".join(
+            f"{dim} {list(levels)}" for dim, levels in collapsed.items()
+        )
+        notes.append(text)
+        short[0] += "; tied data: " + "; ".join(
+            f"{dim} {list(levels)}" for dim, levels in collapsed.items()
         )
     tables = [
         _table_from_columns(
@@ -386,19 +623,22 @@ def _rfm_section(ctx: _Context) -> _Section:
             ),
         )
     ]
-    figures: list[str] = []
-    if ctx.plots_dir is not None:
+    figures: list[tuple[str, Any]] = []
+    if ctx.figures:
         from custrel import plot
 
-        figures.append(_save(plot.plot_rfm_heatmap(segments), ctx.plots_dir, "rfm_heatmap.png"))
-    return _Section(columns, tables, notes, figures)
+        figures.append(("rfm_heatmap.png", plot.plot_rfm_heatmap(segments)))
+    return _Section(columns, tables, notes, short, figures, customer_id=ids)
+
+
+_BTYD_TITLE = "Probabilistic model (BTYD) fits"
 
 
 def _btyd_section(ctx: _Context) -> _Section:
-    import warnings
-
+    # No warnings.catch_warnings here: it swaps process-global state, so other
+    # threads' warnings would land in this report's notes and a filter could be
+    # left behind. The report instead asks for diagnostics the fits return.
     from custrel import btyd
-    from custrel.errors import CustrelError
 
     calendar = ctx.log.time_kind == "datetime"
     unit: str | float = "week" if calendar else 1.0
@@ -409,39 +649,55 @@ def _btyd_section(ctx: _Context) -> _Section:
     summary = btyd.rfm_summary(ctx.log, unit=unit, observation_end=ctx.summary.observation_end)
     columns: dict[str, npt.NDArray[Any]] = {}
     notes: list[str] = []
+    short: list[str] = []
     rows: list[tuple[Any, ...]] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            c = summary.compressed()
-            bg = btyd.fit_bgnbd(c.frequency, c.recency, c.T, weights=c.weights)
-        except CustrelError as exc:
-            nan = np.full(n, np.nan)
-            columns = {"expected_purchases_next": nan, "p_alive": nan, "clv_bgnbd": nan}
+    tables: list[ReportTable] = []
+    try:
+        c = summary.compressed()
+        bg = btyd.fit_bgnbd(c.frequency, c.recency, c.T, weights=c.weights)
+    except CustrelError as exc:
+        nan = np.full(n, np.nan)
+        columns = {
+            "expected_purchases_next": nan,
+            "p_alive": nan,
+            "expected_spend": nan,
+            "clv_bgnbd": nan,
+        }
+        reason = f"BG/NBD fit failed: {exc}"
+        notes.append(
+            f"expected_purchases_next, p_alive, expected_spend, clv_bgnbd not computed (nan): {reason}"
+        )
+        short.append("BTYD not computed (columns are empty): " + _first_words(reason))
+        return _Section(columns, [ReportTable(_BTYD_TITLE, (), (), message=reason)], notes, short)
+    f, r, t = summary.frequency, summary.recency, summary.T
+    ids = getattr(summary, "customer_id", None)
+    columns["expected_purchases_next"] = bg.conditional_expected_purchases(step, f, r, t)
+    columns["p_alive"] = bg.probability_alive(f, r, t)
+    rows += [(f"BG/NBD {k}", float(val)) for k, val in bg.params.items()]
+    rows.append(("BG/NBD log-likelihood", float(bg.log_likelihood)))
+    notes += _standard_error_notes("BG/NBD", bg)
+    try:
+        repeat = summary.repeat_buyers()
+        corr = _pearson(repeat.frequency, repeat.monetary_value)
+        gg = btyd.fit_gamma_gamma(repeat.frequency, repeat.monetary_value, max_correlation=1.0)
+        spend = gg.conditional_expected_spend(f, summary.monetary_value)
+        columns["expected_spend"] = spend
+        columns["clv_bgnbd"] = bg.customer_lifetime_value(
+            f, r, t, spend, horizon=12, discount_rate=0.01, margin=1.0, period=step
+        )
+        rows += [(f"Gamma-Gamma {k}", float(val)) for k, val in gg.params.items()]
+        notes += _standard_error_notes("Gamma-Gamma", gg)
+        if np.isfinite(corr) and abs(corr) > 0.3:
             notes.append(
-                f"expected_purchases_next, p_alive, clv_bgnbd not computed (nan): BG/NBD fit failed: {exc}"
+                f"BTYD caution: frequency and spend per purchase of repeat buyers are correlated "
+                f"(Pearson {corr:.3f}); the Gamma-Gamma model assumes they are independent"
             )
-            return _Section(columns, [], notes)
-        f, r, t = summary.frequency, summary.recency, summary.T
-        columns["expected_purchases_next"] = bg.conditional_expected_purchases(step, f, r, t)
-        columns["p_alive"] = bg.probability_alive(f, r, t)
-        rows += [(f"BG/NBD {k}", float(val)) for k, val in bg.params.items()]
-        rows.append(("BG/NBD log-likelihood", float(bg.log_likelihood)))
-        try:
-            repeat = summary.repeat_buyers()
-            gg = btyd.fit_gamma_gamma(repeat.frequency, repeat.monetary_value)
-            spend = gg.conditional_expected_spend(f, summary.monetary_value)
-            columns["expected_spend"] = spend
-            columns["clv_bgnbd"] = bg.customer_lifetime_value(
-                f, r, t, spend, horizon=12, discount_rate=0.01, margin=1.0, period=step
-            )
-            rows += [(f"Gamma-Gamma {k}", float(val)) for k, val in gg.params.items()]
-        except CustrelError as exc:
-            columns["expected_spend"] = np.full(n, np.nan)
-            columns["clv_bgnbd"] = np.full(n, np.nan)
-            notes.append(
-                f"expected_spend and clv_bgnbd not computed (nan): Gamma-Gamma fit failed: {exc}"
-            )
+    except CustrelError as exc:
+        columns["expected_spend"] = np.full(n, np.nan)
+        columns["clv_bgnbd"] = np.full(n, np.nan)
+        reason = f"Gamma-Gamma fit failed: {exc}"
+        notes.append(f"expected_spend and clv_bgnbd not computed (nan): {reason}")
+        tables.append(ReportTable("Lifetime value (BG/NBD x Gamma-Gamma)", (), (), message=reason))
     notes.insert(
         0,
         (
@@ -452,9 +708,37 @@ def _btyd_section(ctx: _Context) -> _Section:
             f"expected spend, margin 1, discounted at 1 % per {next_word}"
         ),
     )
-    notes += [f"BTYD warning: {w.message}" for w in caught]
-    table = ReportTable("Probabilistic model (BTYD) fits", ("parameter", "value"), tuple(rows))
-    return _Section(columns, [table], notes)
+    short.insert(
+        0,
+        f"BTYD: BG/NBD + Gamma-Gamma in {unit_word}; clv_bgnbd = 12 {next_word}s, "
+        f"1 % discount per {next_word}",
+    )
+    short += [_first_words(n) for n in notes[1:]]
+    table = ReportTable(_BTYD_TITLE, ("parameter", "value"), tuple(rows))
+    return _Section(columns, [table, *tables], notes, short, customer_id=ids)
+
+
+def _pearson(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64] | None) -> float:
+    if y is None or len(x) < 2:
+        return float("nan")
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    dx, dy = x - x.mean(), y - y.mean()
+    den = float(np.sqrt((dx * dx).sum() * (dy * dy).sum()))
+    return float((dx * dy).sum() / den) if den > 0 else float("nan")
+
+
+def _standard_error_notes(model: str, fit: Any) -> list[str]:
+    errors = getattr(fit, "standard_errors", {})
+    bad = [k for k, val in errors.items() if not np.isfinite(val)]
+    if not bad:
+        return []
+    return [
+        (
+            f"{model}: the observed information matrix is not positive definite; standard errors "
+            f"of {', '.join(bad)} are NaN (the estimates may be poorly identified)"
+        )
+    ]
 
 
 def _report_period(log: TransactionLog) -> str | float:
@@ -512,28 +796,61 @@ def _lifecycle_section(ctx: _Context) -> _Section:
             "mean lifetime = 1 / churn rate"
         ),
     ]
-    figures: list[str] = []
-    if ctx.plots_dir is not None:
+    short = [
+        (
+            f"stage: four-stage lifecycle on {unit}ly amounts; lapsed (= churned) after {lapse} "
+            f"{unit}s without a purchase"
+        )
+    ]
+    figures: list[tuple[str, Any]] = []
+    if ctx.figures:
         from custrel import plot
 
         panel = lifecycle.value_panel(ctx.log, period=period, observation_end=end)
         best = panel.customer_id[int(np.argmax(panel.values.sum(axis=1)))]
-        figures.append(_save(plot.plot_value_curve(panel, best), ctx.plots_dir, "value_curve.png"))
+        figures.append(("value_curve.png", plot.plot_value_curve(panel, best)))
+        cohort = 3
         km = lifecycle.survival_from_log(
-            ctx.log, period=period, inactive_periods=lapse, cohort_periods=3, observation_end=end
+            ctx.log,
+            period=period,
+            inactive_periods=lapse,
+            cohort_periods=cohort,
+            observation_end=end,
         )
-        figures.append(_save(plot.plot_survival(km), ctx.plots_dir, "survival.png"))
-        figures.append(_save(plot.plot_stage_mix(stages), ctx.plots_dir, "stage_mix.png"))
-    return _Section(columns, tables, notes, figures)
+        labels = _cohort_labels(ctx.log, km.groups, cohort, period)
+        figures.append(
+            (
+                "survival.png",
+                plot.plot_survival(
+                    km,
+                    group_labels=labels,
+                    time_unit=f"{unit}s",
+                    title=f"Survival by acquisition cohort ({cohort} {unit}s each)",
+                ),
+            )
+        )
+        figures.append(("stage_mix.png", plot.plot_stage_mix(stages)))
+    return _Section(columns, tables, notes, short, figures)
 
 
-def _save(fig: Any, directory: str, name: str) -> str:
-    path = os.path.join(directory, name)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    from custrel._plotting import pyplot
+def _cohort_labels(
+    log: TransactionLog, groups: npt.NDArray[Any], cohort: int, period: str | float
+) -> list[str]:
+    """Cohort numbers as the calendar months they cover (``2021-01..2021-03``)."""
+    if period != "month" or log.time_kind != "datetime":
+        return [f"periods {int(g) * cohort}..{int(g) * cohort + cohort - 1}" for g in groups]
+    first = np.asarray(log.time).min().astype("datetime64[M]")
+    out = []
+    for g in groups.tolist():
+        start = first + np.timedelta64(int(g) * cohort, "M")
+        stop = start + np.timedelta64(cohort - 1, "M")
+        out.append(f"{start}..{stop}" if cohort > 1 else str(start))
+    return out
 
-    pyplot().close(fig)
-    return path
+
+def _first_words(text: str, limit: int = 160) -> str:
+    """The first sentence-like part of a note, at most ``limit`` characters."""
+    return _clip(" ".join(text.split()), limit)
 
 
 #: The report's sections in display order: name -> builder.
@@ -545,8 +862,82 @@ _SECTIONS: dict[str, Callable[[_Context], _Section]] = {
     "btyd": _btyd_section,
 }
 
+_SECTION_TITLES = {
+    "value": "Customer value",
+    "rfm": "RFM segments",
+    "pyramid": _PYRAMID_TITLE,
+    "lifecycle": "Lifecycle stage mix",
+    "btyd": _BTYD_TITLE,
+}
+
 #: Section names accepted by :func:`customer_report`.
 SECTIONS: tuple[str, ...] = tuple(_SECTIONS)
+
+#: A calendar log spanning more years than this is refused: one date is almost surely mistyped.
+MAX_SPAN_YEARS = 200
+
+
+@attrs.frozen
+class SpanProblem:
+    """A time that makes the report's per-period panel absurdly large (private helper)."""
+
+    row: int  # 0-based row of the log holding the culprit time
+    text: str  # the culprit time as written in messages
+    message: str  # the whole explanation, without the position
+
+
+def span_problem(log: TransactionLog, observation_end: Any = None) -> SpanProblem | None:
+    """Check the log's time span against the report's budget, in O(rows).
+
+    The lifecycle section builds a customers x months panel; one mistyped
+    date (``9999-01-01``) would make it tens of gigabytes. Returns the row of
+    the time farthest from the median (the likely typo) when the span is more
+    than :data:`MAX_SPAN_YEARS` years of a calendar log, or the panel exceeds
+    the cell budget (``CUSTREL_MAX_CELLS``) or period budget
+    (``CUSTREL_MAX_PERIODS``); ``None`` when the span is fine.
+    """
+    if log.n_rows == 0:
+        return None
+    t = log.numeric_time()
+    keep = None
+    if observation_end is not None:
+        end = log.to_time_float(observation_end, "observation_end")
+        keep = t <= end
+        if not keep.any():
+            return None
+        t = t[keep]
+    lo, hi = float(t.min()), float(t.max())
+    calendar = log.time_kind == "datetime"
+    period_seconds = 30.436875 * 86400.0 if calendar else 1.0
+    periods = (hi - lo) / period_seconds + 1.0
+    cells = periods * float(log.n_customers)
+    years = (hi - lo) / (365.2425 * 86400.0) if calendar else 0.0
+    too_long = calendar and years > MAX_SPAN_YEARS
+    if not (too_long or periods > v.max_periods() or cells > v.max_cells()):
+        return None
+    med = float(np.median(t))
+    pick_high = (hi - med) >= (med - lo)
+    sub = int(np.argmax(t) if pick_high else np.argmin(t))
+    row = int(np.flatnonzero(keep)[sub]) if keep is not None else sub
+    value = log.time[row]
+    text = (
+        str(np.datetime64(value, "s")).replace("T00:00:00", "") if calendar else f"{float(value):g}"
+    )
+    which = "latest" if pick_high else "earliest"
+    if too_long:
+        why = (
+            f"the log spans {years:,.0f} years, more than the {MAX_SPAN_YEARS} a customer log "
+            f"can plausibly span: the {which} date {text} looks mistyped"
+        )
+    else:
+        unit = "months" if calendar else "time units"
+        why = (
+            f"the report's customer x period panel would need {cells:,.0f} cells "
+            f"({log.n_customers:,} customers x {periods:,.0f} {unit}), more than the budget "
+            f"(CUSTREL_MAX_CELLS={v.max_cells():,}, CUSTREL_MAX_PERIODS={v.max_periods():,}): "
+            f"the {which} time {text} is the culprit"
+        )
+    return SpanProblem(row, text, why + "; correct it or end the window before it")
 
 
 def customer_report(
@@ -555,6 +946,7 @@ def customer_report(
     observation_end: Any = None,
     sections: tuple[str, ...] | None = None,
     plots_dir: str | os.PathLike[str] | None = None,
+    figures: bool = False,
     progress: Progress | None = None,
 ) -> CustomerReport:
     """Build the per-customer report of a transaction log.
@@ -562,7 +954,8 @@ def customer_report(
     Parameters
     ----------
     log : TransactionLog
-        The transactions.
+        The transactions. Negative amounts are returns: they reduce the
+        customer's value and are never purchases.
     observation_end : date or number, optional
         End of the observation window (inclusive); defaults to the last time
         in the log. Later rows are left out and counted in the totals.
@@ -571,7 +964,10 @@ def customer_report(
         :data:`SECTIONS` by default.
     plots_dir : path-like, optional
         Where to write the report's figures as PNG files (needs the ``plot``
-        extra); no figures when omitted.
+        extra); no files when omitted.
+    figures : bool
+        Draw the figures and keep them in :attr:`CustomerReport.figures`
+        (for :meth:`CustomerReport.to_html`); implied by ``plots_dir``.
     progress : callable, optional
         Called with a short message as each step starts (the command line
         prints these on stderr).
@@ -579,12 +975,16 @@ def customer_report(
     Returns
     -------
     CustomerReport
+        A section that cannot be computed on this log (too short a history,
+        no repeat buyers, a fit that fails) has a table saying why, NaN
+        columns where it has columns, and a note; the report goes on.
 
     Raises
     ------
     InvalidInputError
-        If a section name is unknown, or ``observation_end`` is before the
-        first purchase.
+        If a section name is unknown, ``observation_end`` is before the first
+        purchase, or one time makes the span absurd (a mistyped far-future
+        date: the message names its row and value).
 
     Examples
     --------
@@ -600,36 +1000,152 @@ def customer_report(
     chosen = SECTIONS if sections is None else tuple(sections)
     for name in chosen:
         v.choice(name, "sections", SECTIONS)
+    if not getattr(log, "has_amount", True):
+        raise InvalidInputError(
+            "the customer report needs amounts: this log has no amount column; "
+            "pass amount_col=... (or amount=...) when building it"
+        )
     say = progress or (lambda _msg: None)
     say(f"summarising {log.n_rows:,} transactions of {log.n_customers:,} customers")
+    if any(name in ("lifecycle",) for name in chosen) or plots_dir is not None or figures:
+        problem = span_problem(log, observation_end)
+        if problem is not None:
+            raise InvalidInputError(f"time at row {problem.row}: {problem.message}")
     summary = log.summarize(observation_end=observation_end)
     window = log if summary.n_rows_after_end == 0 else log.between(end=summary.observation_end)
     plots = None
     if plots_dir is not None:
         plots = os.fspath(plots_dir)
         os.makedirs(plots, exist_ok=True)
-    ctx = _Context(window, summary, plots)
+    ctx = _Context(window, summary, figures or plots is not None)
     columns: dict[str, npt.NDArray[Any]] = _summary_columns(summary)
+    amount = np.asarray(window.amount)
+    returns = int(np.count_nonzero(amount < 0))
+    returned = float(-amount[amount < 0].sum()) if returns else 0.0
+    end_text = _display(summary.observation_end)
     notes: list[str] = [
         "custrel customer report: one row per customer",
         (
-            f"observation window ends {_display(summary.observation_end)} (inclusive); "
-            "amounts are net of returns (negative amounts)"
+            f"observation window ends {end_text} (inclusive); amounts are net of returns: "
+            f"{returns:,} returns or cancellations (negative amounts, {returned:,.2f} in all) "
+            "reduce the customers' value and are not counted as purchases"
         ),
-        "n_purchases counts transactions; n_purchase_days counts distinct days with a purchase",
+        "n_purchases counts purchase occasions; n_purchase_days counts distinct days with a purchase",
     ]
-    tables: list[ReportTable] = [_totals_table(log, summary)]
-    figures: list[str] = []
+    short: list[str] = [
+        (
+            f"window ends {end_text} (inclusive); {returns:,} returns netted "
+            f"({returned:,.2f}), never counted as purchases"
+        )
+    ]
+    intake = getattr(log, "intake", None)
+    if intake is not None:
+        text = _intake_note(intake)
+        notes.append(text)
+        short.append(text)
+    tables: list[ReportTable] = [_totals_table(summary, returns)]
+    pngs: dict[str, bytes] = {}
+    written: list[str] = []
     for name in chosen:
         say(f"computing {name}")
-        section = _SECTIONS[name](ctx)
+        try:
+            section = _SECTIONS[name](ctx)
+        except CustrelError as exc:
+            # the section says so in place instead of vanishing or failing the report
+            reason = str(exc)
+            tables.append(ReportTable(_SECTION_TITLES[name], (), (), message=reason))
+            notes.append(f"{name} section not computed: {reason}")
+            short.append(_first_words(f"{name} section not computed: {reason}"))
+            continue
         for col, values in section.columns.items():
-            if len(values) != summary.n_customers:  # pragma: no cover - a section bug
-                raise RuntimeError(f"section {name} gave {len(values)} rows for column {col}")
-            columns[col] = values
+            columns[col] = _align(summary.customer_id, section.customer_id, values, name, col)
         tables += section.tables
         notes += section.notes
-        figures += section.figures
-    if figures:
-        notes.append("figures: " + ", ".join(figures))
-    return CustomerReport(columns=columns, tables=tuple(tables), notes=tuple(notes))
+        short += section.short
+        for fname, fig in section.figures:
+            pngs[fname] = _png(fig)
+            if plots is not None:
+                path = os.path.join(plots, fname)
+                with open(path, "wb") as fh:
+                    fh.write(pngs[fname])
+                written.append(path)
+    if written:
+        notes.append("figures: " + ", ".join(written))
+        short.append(f"{len(written)} figures written to {plots}")
+    parameters = {
+        "observation_end": str(end_text),
+        "sections": list(chosen),
+        "time_kind": log.time_kind,
+        "lifecycle_period": str(_report_period(log)),
+    }
+    return CustomerReport(
+        columns=columns,
+        tables=tuple(tables),
+        notes=tuple(notes),
+        short_notes=tuple(short),
+        figures=pngs,
+        parameters=parameters,
+    )
+
+
+def _align(
+    ids: npt.NDArray[Any],
+    section_ids: npt.NDArray[Any] | None,
+    values: npt.NDArray[Any],
+    section: str,
+    column: str,
+) -> npt.NDArray[Any]:
+    """A section's column on the summary's rows; customers it left out get an empty value.
+
+    A model may leave out customers (one with returns only has no purchase to
+    score); their cells are NaN for numbers and "" for text, never a made-up value.
+    """
+    values = np.asarray(values)
+    if section_ids is None or (len(section_ids) == len(ids) and np.array_equal(section_ids, ids)):
+        if len(values) != len(ids):  # pragma: no cover - a section bug
+            raise RuntimeError(f"section {section} gave {len(values)} rows for column {column}")
+        return values
+    if len(section_ids) != len(values):  # pragma: no cover - a section bug
+        raise RuntimeError(f"section {section} gave {len(values)} rows for {len(section_ids)} ids")
+    position = {_key(x): i for i, x in enumerate(section_ids.tolist())}
+    rows = np.array([position.get(_key(x), -1) for x in ids.tolist()], dtype=np.int64)
+    found = rows >= 0
+    if values.dtype.kind in "iufb":
+        out: npt.NDArray[Any] = np.full(len(ids), np.nan)
+        out[found] = values[rows[found]]
+        if values.dtype.kind in "iub" and found.all():  # pragma: no cover - same rows
+            out = out.astype(values.dtype)
+    else:
+        out = np.full(len(ids), "", dtype=object if values.dtype == object else values.dtype)
+        out[found] = values[rows[found]]
+    return out
+
+
+def _key(x: Any) -> tuple[type, Any]:
+    # 1 and "1" are two customers: the type is part of the key
+    return (type(x), x)
+
+
+def _intake_note(intake: Any) -> str:
+    """The log's intake bookkeeping (rows read, lines grouped, rows skipped) as one note."""
+    parts = [f"read {getattr(intake, 'rows_read', 0):,} rows"]
+    grouped = int(getattr(intake, "orders_grouped", 0))
+    if grouped:
+        parts.append(f"{grouped:,} invoice lines merged into their orders")
+    skipped = int(getattr(intake, "skipped_missing_customer", 0))
+    if skipped:
+        amount = float(getattr(intake, "skipped_amount", 0.0))
+        parts.append(f"{skipped:,} rows without a customer id skipped (amount {amount:,.2f})")
+    return "intake: " + "; ".join(parts)
+
+
+def _png(fig: Any) -> bytes:
+    """A figure as PNG bytes; the figure is closed."""
+    from custrel._plotting import pyplot
+
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    finally:
+        pyplot().close(fig)
+    return buf.getvalue()

@@ -143,6 +143,8 @@ def plot_survival(
     km: KaplanMeierResult,
     *,
     max_groups: int = 12,
+    group_labels: Any = None,
+    time_unit: str = "periods",
     title: str | None = None,
 ) -> Any:
     """Draw Kaplan–Meier survival curves, one per cohort, with each median marked.
@@ -153,6 +155,11 @@ def plot_survival(
         From :func:`custrel.survival_from_log` or :func:`custrel.kaplan_meier`.
     max_groups : int
         Draw at most this many groups (the first ones, in label order).
+    group_labels : sequence of str, optional
+        One legend label per group of ``km`` (e.g. the calendar months a
+        cohort covers); default ``"cohort <group>"``.
+    time_unit : str
+        What the lifetimes count, for the axis label (``"months"``).
     title : str, optional
         Figure title (default: "Survival by acquisition cohort").
 
@@ -174,6 +181,9 @@ def plot_survival(
     >>> km = custrel.kaplan_meier([1, 2, 3, 4, 2, 6], groups=[0, 0, 0, 1, 1, 1])
     >>> [t.get_text() for t in plot_survival(km).axes[0].get_legend().get_texts()]
     ['cohort 0 (n=3)', 'cohort 1 (n=3)']
+    >>> fig = plot_survival(km, group_labels=["2024-01", "2024-02"], time_unit="months")
+    >>> fig.axes[0].get_legend().get_texts()[1].get_text(), fig.axes[0].get_xlabel()
+    ('2024-02 (n=3)', 'lifetime (months since the first purchase)')
     """
     if not isinstance(km, KaplanMeierResult):
         raise InvalidTypeError(
@@ -181,23 +191,47 @@ def plot_survival(
             f"got {type(km).__name__}"
         )
     k = v.positive_int(max_groups, "max_groups")
+    groups = km.groups.tolist()
+    if group_labels is None:
+        names = [f"cohort {g}" for g in groups]
+    else:
+        if isinstance(group_labels, str | bytes):
+            raise InvalidTypeError("group_labels must be a sequence of labels, not one string")
+        names = [str(x) for x in group_labels]
+        if len(names) != len(groups):
+            raise InvalidInputError(
+                f"group_labels has {len(names)} labels for the {len(groups)} groups of km"
+            )
+    unit = str(time_unit)
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for label, c in list(zip(km.groups.tolist(), km.curves, strict=True))[:k]:
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    shown = list(zip(names, km.curves, strict=True))[:k]
+    # distinct colours: a sequential map spread over the cohorts, oldest dark, newest light
+    cmap = plt.get_cmap("viridis")
+    colours = [cmap(x) for x in np.linspace(0.0, 0.9, max(len(shown), 1))]
+    for (name, c), colour in zip(shown, colours, strict=False):
         t = np.concatenate([[0.0], c.time])
         s = np.concatenate([[1.0], c.survival])
-        (line,) = ax.step(t, s, where="post", label=f"cohort {label} (n={c.n})")
+        ax.step(t, s, where="post", label=f"{name} (n={c.n})", color=colour, linewidth=1.6)
         med = c.median_lifetime()
         if np.isfinite(med):
-            ax.plot([med], [0.5], marker="o", color=line.get_color(), markersize=4)
+            ax.plot([med], [0.5], marker="o", color=colour, markersize=4)
     ax.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
     ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("lifetime (periods)")
+    ax.set_xlim(left=0.0)
+    ax.set_xlabel(f"lifetime ({unit} since the first purchase)")
     ax.set_ylabel("share still active")
-    ax.legend(fontsize="small")
+    ax.yaxis.set_major_formatter(lambda y, _pos: f"{100 * y:.0f}%")
+    ax.legend(fontsize="small", title="acquired", title_fontsize="small", loc="upper right")
     ax.set_title(title or "Survival by acquisition cohort")
     fig.tight_layout()
     return fig
+
+
+def _percent(share: float) -> str:
+    """A share as a whole percent; "<1%" rather than a misleading "0%" for a few customers."""
+    pct = 100.0 * share
+    return "<1%" if 0 < pct < 0.5 else f"{pct:.0f}%"
 
 
 def plot_stage_mix(
@@ -230,30 +264,37 @@ def plot_stage_mix(
     >>> import custrel
     >>> from custrel.plot import plot_stage_mix
     >>> fig = plot_stage_mix(custrel.classify_stages([[5, 9, 10, 10, 10, 10, 10, 10]]))
-    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()][:2]
-    ['exploration', 'formation']
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]  # empty stages are left out
+    ['stability']
     """
     if not isinstance(stages, StageClassification):
         raise InvalidTypeError(f"stages must be a StageClassification, got {type(stages).__name__}")
     counts = stages.counts()
-    names = list(counts)
+    # stages nobody is in are left out; the labels are words, not identifiers
+    names = [s for s in counts if counts[s] > 0] or list(counts)
     n = max(sum(counts.values()), 1)
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
     bars = ax.bar(
-        names,
+        range(len(names)),
         [counts[s] for s in names],
         color=[_STAGE_COLOURS.get(s, "#dddddd") for s in names],
         edgecolor="#555555",
     )
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([s.replace("_", " ") for s in names])
+    top = max(counts[s] for s in names) if names else 0
     for b, s in zip(bars, names, strict=True):
         ax.annotate(
-            f"{100 * counts[s] / n:.0f}%",
+            f"{counts[s]:,} ({_percent(counts[s] / n)})",
             (b.get_x() + b.get_width() / 2, b.get_height()),
+            xytext=(0, 2),
+            textcoords="offset points",
             ha="center",
             va="bottom",
             fontsize="small",
         )
+    ax.set_ylim(0, max(top, 1) * 1.12)
     ax.set_ylabel("customers")
     ax.set_title(title or "Lifecycle stage mix")
     fig.tight_layout()
