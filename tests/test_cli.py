@@ -167,3 +167,229 @@ def test_plots_are_written_as_png(
     for p in plots.glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "6 figures written to" in capsys.readouterr().out
+
+
+# --- output paths are checked before any work starts ---
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        pytest.param(
+            "--out",
+            "nodir/x.csv",
+            "--out 'nodir/x.csv': the folder 'nodir' does not exist",
+            id="out-missing-folder",
+        ),
+        pytest.param(
+            "--html", "nodir/r.html", "--html 'nodir/r.html': the folder", id="html-missing-folder"
+        ),
+        pytest.param(
+            "--plots", "nodir/figs", "--plots 'nodir/figs': the folder", id="plots-missing-folder"
+        ),
+        pytest.param("--out", ".", "is a folder; give a file name", id="out-is-a-folder"),
+    ],
+)
+def test_output_paths_are_checked_before_any_work(
+    orders: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status = main([*_report_args(orders), flag, value])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("custrel: error: ")
+    assert message in err
+    assert err.count("\n") == 1  # no progress line: nothing was read or computed
+
+
+def test_plots_path_that_is_a_file_is_refused(
+    orders: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main([*_report_args(orders), "--quiet", "--plots", str(orders)])
+    assert status == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_out_writes_csv_and_sidecar_with_checksum(
+    orders: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+    import json
+
+    import pandas as pd
+    import polars as pl
+
+    out = tmp_path / "rep.csv"
+    assert main([*_report_args(orders), "--quiet", "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 3
+    assert pl.read_csv(out).height == 3
+    meta = json.loads((tmp_path / "rep.csv.json").read_text(encoding="utf-8"))
+    given = meta["parameters"]["input"]
+    assert given["sha256"] == hashlib.sha256(orders.read_bytes()).hexdigest()
+    assert meta["parameters"]["intake"]["customer_col"] == "cust"
+
+
+def test_no_neutralize_flag_writes_formulas_raw(tmp_path: Path) -> None:
+    path = _write(tmp_path / "f.csv", "cust,day,total\n=1+1,2024-01-01,10\nb,2024-01-03,20\n")
+    out = tmp_path / "r.csv"
+    assert main([*_report_args(path), "--quiet", "--out", str(out)]) == 0
+    assert "'=1+1" in out.read_text(encoding="utf-8")
+    assert main([*_report_args(path), "--quiet", "--out", str(out), "--no-neutralize"]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "=1+1" in text
+    assert "'=1+1" not in text
+
+
+def test_demo_html_is_one_self_contained_file(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    page = tmp_path / "report.html"
+    assert main(["demo", "--quiet", "--html", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.count('src="data:image/png;base64,') == 6
+    assert "http://" not in text
+    assert "https://" not in text
+    assert "<script" not in text
+
+
+def test_terminal_output_fits_100_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--quiet", "--top", "25"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert out.index("Totals") < out.index("Notes")
+
+
+# --- one line, status 2, for every failure ---
+
+
+@pytest.mark.parametrize(
+    "value",
+    [pytest.param("yesterday", id="word"), pytest.param("2024-13-45", id="bad-month")],
+)
+def test_observation_end_errors_name_the_flag_not_row_0(
+    orders: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    status = main([*_report_args(orders), "--quiet", "--observation-end", value])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("custrel: error: --observation-end must be a date")
+    assert repr(value) in err
+    assert "row 0" not in err
+    assert err.count("\n") == 1
+
+
+def test_amount_or_quantity_and_price_is_needed(
+    orders: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["report", str(orders), "--customer-col", "cust", "--date-col", "day", "--quiet"]
+    assert main(args) == 2
+    assert "give --amount-col, or --quantity-col and --price-col" in capsys.readouterr().err
+
+
+def test_bad_flag_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--no-such-flag"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("custrel: error: unrecognized arguments: --no-such-flag")
+    assert err.count("\n") == 1
+
+
+def test_warnings_become_notes_not_raw_output(
+    orders: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    import custrel.report
+
+    real = custrel.report.customer_report
+
+    def warning_report(*args: object, **kwargs: object) -> custrel.report.CustomerReport:
+        warnings.warn("a numerical caution from a model", UserWarning, stacklevel=1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(custrel.report, "customer_report", warning_report)
+    before = list(warnings.filters)
+    status = main([*_report_args(orders), "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "warning: a numerical caution from a model" in captured.out
+    assert "UserWarning" not in captured.err
+    assert captured.err == ""
+    assert warnings.filters == before
+
+
+def test_unexpected_failure_is_one_line_not_a_traceback(
+    orders: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import custrel.report
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.delenv("CUSTREL_DEBUG", raising=False)
+    monkeypatch.setattr(custrel.report, "customer_report", broken)
+    status = main([*_report_args(orders), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("custrel: error: unexpected ZeroDivisionError: float division by zero")
+    assert err.count("\n") == 1
+
+
+def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    import custrel
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"custrel {custrel.__version__}\n"
+
+
+# --- one mistyped far-future date among 200,000 rows ---
+
+
+def _far_future_file(path: Path, n: int, bad_line: int) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    cust = rng.integers(0, 20_000, n)
+    days = (np.datetime64("2022-01-01") + rng.integers(0, 700, n).astype("timedelta64[D]")).astype(
+        str
+    )
+    rows = [f"c{c},{d},12.5" for c, d in zip(cust.tolist(), days.tolist(), strict=True)]
+    rows[bad_line - 2] = "c1,9999-01-01,12.5"  # header is line 1, first data row line 2
+    path.write_text("cust,day,total\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_far_future_date_names_the_file_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    path = _far_future_file(tmp_path / "big.csv", 200_000, bad_line=123_458)
+    start = time.perf_counter()
+    status = main([*_report_args(path), "--quiet"])
+    elapsed = time.perf_counter() - start
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1
+    assert "'9999-01-01' at line 123458 of" in err
+    # reading 200k rows dominates; without the up-front check the panel needed 14 GiB
+    assert elapsed < 20.0
+
+
+def test_far_future_line_counts_quoted_newlines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = ["cust,day,total", '"a\nb",2024-01-01,1']  # one record over lines 2-3
+    lines += [f"c{i},2024-01-{i % 28 + 1:02d},2" for i in range(40)]  # lines 4-43
+    lines.append("c1,9999-01-01,3")  # line 44
+    path = _write(tmp_path / "q.csv", "\n".join(lines) + "\n")
+    assert main([*_report_args(path), "--quiet"]) == 2
+    assert "'9999-01-01' at line 44 of" in capsys.readouterr().err

@@ -169,3 +169,152 @@ def test_btyd_fit_that_cannot_run_becomes_a_note() -> None:
     rep = customer_report(log, sections=("btyd",))
     assert np.isnan(rep.columns["p_alive"]).all()
     assert any("BG/NBD fit failed" in n for n in rep.notes)
+
+
+# --- the terminal report reads: 100 columns, notes after the tables, failures in place ---
+
+
+def test_terminal_report_fits_100_columns(sample_report: custrel.CustomerReport) -> None:
+    text = sample_report.format(top=20)
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_long_and_awkward_ids_do_not_widen_the_report() -> None:
+    ids = ["x" * 300, "line\nbreak", "tab\there", "=1+1"]
+    log = TransactionLog.from_arrays(
+        customer_id=ids, time=[0.0, 1.0, 2.0, 3.0], amount=[9.0, 8.0, 7.0, 6.0]
+    )
+    text = customer_report(log, sections=("pyramid", "rfm")).format()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert any("line\\nbreak" in line for line in lines)  # shown escaped, one line per row
+    assert any("…" in line and "xxxx" in line for line in lines)  # clipped, not dropped
+
+
+def test_notes_are_short_and_come_after_the_tables(
+    sample_report: custrel.CustomerReport,
+) -> None:
+    text = sample_report.format()
+    assert text.index("Totals") < text.index("Top 10 customers") < text.index("Notes\n-----")
+    notes_part = text[text.index("Notes\n-----") :]
+    assert len(notes_part) < 1200
+    # the full wording stays in the report's notes (the sidecar and HTML carry it)
+    assert any("Dwyer" in n for n in sample_report.notes)
+    assert "Dwyer" not in text
+
+
+def test_failed_section_says_so_in_place() -> None:
+    log = TransactionLog.from_arrays(
+        customer_id=[1, 2, 3], time=[0.0, 1.0, 2.0], amount=[5.0, 3.0, 1.0]
+    )
+    rep = customer_report(log, sections=("pyramid", "btyd"))
+    text = rep.format()
+    title = "Probabilistic model (BTYD) fits"
+    assert title in text
+    after = text[text.index(title) :].splitlines()
+    assert after[2].startswith("not computed: BG/NBD fit failed: frequency is 0")
+    failed = [t for t in rep.tables if t.failed]
+    assert [t.title for t in failed] == [title]
+    assert "BG/NBD fit failed" in failed[0].message
+
+
+def test_returns_are_netted_and_counted() -> None:
+    log = TransactionLog.from_arrays(
+        customer_id=["a", "a", "b"], time=[0.0, 1.0, 2.0], amount=[30.0, -30.0, 5.0]
+    )
+    rep = customer_report(log, sections=("pyramid",))
+    assert rep.columns["total_amount"].tolist() == [0.0, 5.0]
+    totals = dict(rep.tables[0].rows)
+    assert totals["returns netted (negative amounts)"] == 1
+    assert any("1 returns netted (30.00)" in n for n in rep.short_notes)
+
+
+# --- warnings per call: no process-global filters, no leaks between threads ---
+
+
+def test_report_in_threads_keeps_other_threads_warnings_out() -> None:
+    import contextlib
+    import threading
+    import warnings
+
+    log = custrel.datasets.load_sample()
+    before = list(warnings.filters)
+    stop = threading.Event()
+    reports: list[custrel.CustomerReport] = []
+    errors: list[BaseException] = []
+
+    def noisy() -> None:
+        # no catch_warnings here either: that would itself swap the process-wide filters
+        for _ in range(10**7):  # bounded; stops when the reports are done
+            if stop.is_set():
+                break
+            # pytest's filterwarnings=error turns the warning into an exception
+            with contextlib.suppress(UserWarning):
+                warnings.warn("noise from another thread", UserWarning, stacklevel=1)
+
+    def work() -> None:
+        try:
+            reports.append(customer_report(log, sections=("rfm", "pyramid", "btyd")))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    noise = [threading.Thread(target=noisy) for _ in range(3)]
+    workers = [threading.Thread(target=work) for _ in range(8)]
+    for t in noise + workers:
+        t.start()
+    for t in workers:
+        t.join()
+    stop.set()
+    for t in noise:
+        t.join()
+    assert not errors
+    assert len(reports) == 8
+    for rep in reports:
+        assert not any("noise" in n for n in rep.notes)
+        assert rep.notes == reports[0].notes
+        np.testing.assert_array_equal(rep.columns["p_alive"], reports[0].columns["p_alive"])
+    assert warnings.filters == before
+
+
+# --- one mistyped far-future date ---
+
+
+def test_far_future_date_is_refused_naming_row_and_date() -> None:
+    n = 2000
+    time = np.datetime64("2023-01-01") + np.arange(n).astype("timedelta64[h]")
+    time[1234] = np.datetime64("9999-01-01")
+    log = TransactionLog.from_arrays(customer_id=np.arange(n) % 300, time=time, amount=np.ones(n))
+    with pytest.raises(InvalidInputError, match=r"row 1234: .*latest date 9999-01-01"):
+        customer_report(log)
+    # ending the window before it is the documented way out
+    rep = customer_report(log, observation_end="2023-06-01", sections=("lifecycle",))
+    assert rep.n_customers == 300
+
+
+def test_span_check_costs_milliseconds() -> None:
+    import time as clock
+
+    from custrel.report import span_problem
+
+    n = 200_000
+    t = np.datetime64("2022-01-01") + (np.arange(n) % 700).astype("timedelta64[D]")
+    t[123_456] = np.datetime64("9999-01-01")
+    log = TransactionLog.from_arrays(customer_id=np.arange(n) % 20_000, time=t, amount=np.ones(n))
+    start = clock.perf_counter()
+    problem = span_problem(log)
+    assert clock.perf_counter() - start < 1.0
+    assert problem is not None
+    assert (problem.row, problem.text) == (123_456, "9999-01-01")
+    assert span_problem(log.take(np.flatnonzero(np.arange(n) != 123_456))) is None
+
+
+def test_html_report_is_self_contained() -> None:
+    pytest.importorskip("matplotlib")
+    rep = customer_report(custrel.datasets.load_sample(), figures=True)
+    page = rep.to_html()
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count('src="data:image/png;base64,') == len(rep.figures) == 6
+    for bad in ("http://", "https://", "<script", "<link", "@import", "url("):
+        assert bad not in page
+    assert "@media print" in page
+    assert "Top 20 customers" in page
