@@ -27,9 +27,10 @@ autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
-# Docstring examples run in their module's namespace under pytest; give the Sphinx doctest
-# builder the same public names so one example serves both.
-doctest_global_setup = "import numpy as np\nimport custrel\nfrom custrel import *  # noqa: F403\n"
+# No global doctest setup: the tutorial, how-to and explanation pages run as a reader pastes
+# them, so each page imports what it uses (tests/test_docs_pasted.py checks the same outside
+# Sphinx). Docstring examples run in their module's namespace under pytest; the generated
+# reference pages give the Sphinx doctest builder that namespace with a per-page testsetup.
 doctest_test_doctest_blocks = "default"
 exclude_patterns = ["_build"]
 templates_path: list[str] = []
@@ -69,6 +70,13 @@ def _write_reference(app: object) -> None:
         lines = [
             title,
             "=" * len(title),
+            "",
+            ".. testsetup:: *",
+            "",
+            "   import numpy as np",
+            "   import custrel",
+            "   from custrel import *",
+            f"   from custrel.{name} import *",
             "",
             f".. automodule:: custrel.{name}",
             "   :no-members:",
