@@ -101,6 +101,7 @@ __all__ = [
     "conditional_expected_purchases",
     "expected_purchases",
     "fit",
+    "growth",
     "log_likelihood",
     "probability_alive",
     "probability_of_purchases",
@@ -857,12 +858,20 @@ def _alive(prm: FloatArray, xa: FloatArray, ta: FloatArray, Ta: FloatArray) -> F
     return out
 
 
-def _growth(s: float, t: FloatArray, base: FloatArray) -> FloatArray:
-    """``base * (1 - (base/(base+t))^(s-1)) / (s-1)``, continuous at ``s = 1``."""
+def growth(s: float, t: FloatArray, base: FloatArray) -> FloatArray:
+    """``base * (1 - (base/(base+t))^(s-1)) / (s-1)``, continuous at ``s = 1``.
+
+    With ``g = log1p(t/base)`` and ``u = (s-1) g`` this is
+    ``base g (1 - e^-u)/u``, the last factor 1 at ``u = 0`` (the removable
+    singularity ``s = 1``, taken by its limit for ``|u| < 1e-10``) and
+    evaluated without cancellation elsewhere.
+    """
     lg = np.log1p(t / base)
-    if abs(s - 1.0) < 1e-10:
-        return base * lg
-    out: FloatArray = base * (-np.expm1(-(s - 1.0) * lg)) / (s - 1.0)
+    u = (s - 1.0) * lg
+    small = np.abs(u) < 1e-10
+    with np.errstate(over="ignore"):
+        ratio = np.where(small, 1.0 - 0.5 * u, -np.expm1(-u) / np.where(small, 1.0, u))
+    out: FloatArray = base * lg * ratio
     return out
 
 
@@ -888,7 +897,7 @@ def expected_purchases(params: Any, t: Any) -> FloatArray:
     prm = _check_params(params)
     ta = _check_horizon(t)
     r, alpha, s, beta = (float(v) for v in prm)
-    out: FloatArray = r / alpha * _growth(s, ta, np.asarray(beta, dtype=np.float64))
+    out: FloatArray = r / alpha * growth(s, ta, np.asarray(beta, dtype=np.float64))
     return out
 
 
@@ -916,7 +925,7 @@ def conditional_expected_purchases(params: Any, t: Any, x: Any, t_x: Any, T: Any
     xa, txa, Ta = _check_data(x, t_x, T)
     r, alpha, s, beta = (float(v) for v in prm)
     alive = _alive(prm, xa, txa, Ta)
-    out: FloatArray = alive * (r + xa) / (alpha + Ta) * _growth(s, ta, beta + Ta)
+    out: FloatArray = alive * (r + xa) / (alpha + Ta) * growth(s, ta, beta + Ta)
     return out
 
 
@@ -1016,7 +1025,15 @@ def simulate(
     mu = gen.gamma(s, 1.0 / beta, size=n)
     life = gen.exponential(1.0, size=n) / np.maximum(mu, np.finfo(np.float64).tiny)
     active = np.minimum(life, Tv)
-    freq = gen.poisson(lam * active).astype(np.float64)
+    mean = lam * active
+    top = float(np.max(mean))
+    if not top <= 1e15:
+        i = int(np.argmax(mean))
+        raise InvalidInputError(
+            f"T {float(Tv[i])!r} at row {i} gives an expected {top:.3g} purchases in the "
+            "simulation, more than 1e+15; simulate a shorter window"
+        )
+    freq = gen.poisson(mean).astype(np.float64)
     u = gen.random(n)
     with np.errstate(divide="ignore"):
         rec = np.where(freq > 0, active * u ** (1.0 / np.maximum(freq, 1.0)), 0.0)

@@ -56,6 +56,7 @@ from scipy import special
 from custrel import _numeric, _pareto_nbd
 from custrel import _validate as v
 from custrel.errors import (
+    ConvergenceError,
     EmptyInputError,
     FitWarning,
     InvalidInputError,
@@ -643,6 +644,91 @@ def _readonly_matrix(arr: Any) -> FloatArray:
     return v.readonly(np.asarray(arr, dtype=np.float64))
 
 
+_GL16 = np.polynomial.legendre.leggauss(16)
+
+
+def _psi_diff(x: FloatArray, t: FloatArray) -> FloatArray:
+    """psi(x + t) - psi(x) for x > 0, t >= 0, without cancellation for large x.
+
+    For x >= 1000 from the asymptotic series psi(x) = ln x - 1/(2x) - 1/(12x^2)
+    + 1/(120x^4) - ..., each difference written in closed form (the next term
+    is below 1e-18 relative); below, directly.
+    """
+    xb, tb = np.broadcast_arrays(x, t)
+    big = xb >= 1000.0
+    xs = np.where(big, xb, 1000.0)
+    y = xs + tb
+    q = tb / xs / y  # t / (x (x + t)) = 1/x - 1/(x + t)
+    q2 = q * (2.0 / y + q)  # 1/x^2 - 1/(x + t)^2
+    asym = np.log1p(tb / xs) + 0.5 * q + q2 / 12.0 - q2 * (1.0 / xs**2 + 1.0 / y**2) / 120.0
+    out: FloatArray = np.where(big, asym, _psi(xb + tb) - _psi(np.where(big, 1.0, xb)))
+    return out
+
+
+_BGBB_SHORT = 32  # BG/BB windows up to this many opportunities are summed term by term
+
+
+def _discounted_sum(
+    future: Any, horizon: int, period: float, rate: float, shape: tuple[int, ...]
+) -> FloatArray:
+    """sum_k (future(k p) - future((k-1) p)) / (1 + rate)^k for k = 1..horizon.
+
+    ``horizon`` has been checked against the period budget by the caller, so
+    the loop is bounded. A discount factor that overflows (a negative rate
+    over a long horizon) raises instead of returning inf.
+    """
+    total = np.zeros(shape)
+    prev = np.zeros(shape)
+    log_growth = -np.log1p(rate)
+    for k in range(1, horizon + 1):
+        cum = np.asarray(future(np.asarray(k * period)), dtype=np.float64)
+        with np.errstate(over="ignore"):
+            factor = np.exp(k * log_growth)
+        if not np.isfinite(factor):
+            raise InvalidInputError(
+                f"discount_rate {rate!r} over horizon {horizon} discounts by a factor beyond "
+                "the float range; use a discount_rate >= 0 or a shorter horizon"
+            )
+        total += (cum - prev) * factor
+        prev = cum
+    if not np.all(np.isfinite(total)):
+        raise InvalidInputError(
+            f"the discounted value over horizon {horizon} with discount_rate {rate!r} exceeds "
+            "the float range; use a larger discount_rate or a shorter horizon"
+        )
+    return total
+
+
+def _geometric(p: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """Trials up to and including the first success (>= 1), as floats; inf where p = 0."""
+    u = 1.0 - rng.random(p.shape[0])  # in (0, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.floor(np.log(u) / np.log1p(-np.minimum(p, 1.0))) + 1.0
+    out: FloatArray = np.where(p >= 1.0, 1.0, np.where(p <= 0.0, np.inf, np.maximum(k, 1.0)))
+    return out
+
+
+_MAX_SIMULATED_RATE = 1e15  # Poisson means beyond this are not simulated
+
+
+def _poisson_counts(mean: FloatArray, rng: np.random.Generator, big_t: FloatArray) -> FloatArray:
+    """Poisson draws, refusing means numpy cannot draw (naming T, which made them so)."""
+    top = float(np.max(mean)) if mean.shape[0] else 0.0
+    if not top <= _MAX_SIMULATED_RATE:
+        i = int(np.argmax(mean))
+        raise InvalidInputError(
+            f"T {float(big_t[i])!r} at row {i} gives an expected {top:.3g} purchases in the "
+            f"simulation, more than {_MAX_SIMULATED_RATE:.0e}; simulate a shorter window"
+        )
+    out: FloatArray = rng.poisson(mean).astype(np.float64)
+    return out
+
+
+def _broadcast_customers(*arrays: FloatArray) -> tuple[FloatArray, ...]:
+    """Broadcast per-customer columns (scalars allowed) to one shape."""
+    return tuple(np.array(a) for a in np.broadcast_arrays(*arrays))
+
+
 @attrs.frozen(eq=False, repr=False)
 class BTYDModel:
     """Base of the fitted BTYD models: the fields and methods they all share.
@@ -987,6 +1073,28 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
             raise InvalidInputError(
                 f"period must be a whole number of opportunities for BG/BB, got {p!r}"
             )
+        if s.ndim == 1 and x.ndim == 1 and s.shape != x.shape:
+            raise InvalidInputError(
+                f"spend has {s.shape[0]} values but there are {x.size} customers; give one "
+                "spend per customer or a single value"
+            )
+        v.check_budget(
+            h,
+            "the CLV horizon",
+            budget=v.max_periods(),
+            culprit=f"horizon={h!r}",
+            env="CUSTREL_MAX_PERIODS",
+            hint="value a shorter horizon or longer periods",
+        )
+        v.check_budget(
+            float(h) * max(x.size, 1),
+            "the CLV forecast (periods x customers)",
+            budget=v.max_cells(),
+            culprit=f"horizon={h!r} for {x.size} customers",
+            env="CUSTREL_MAX_CELLS",
+            hint="value the customers in batches",
+        )
+        x, tx, big_t, s = _broadcast_customers(x, tx, big_t, s)
         out: FloatArray = mg * s * self._discounted_purchases(h, p, d, x, tx, big_t)
         return out
 
@@ -1000,13 +1108,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         big_t: FloatArray,
     ) -> FloatArray:
         """Sum over periods of the discounted expected purchases in each period."""
-        total = np.zeros(x.shape)
-        prev = np.zeros(x.shape)
-        for k in range(1, horizon + 1):
-            cum = self._conditional(np.asarray(k * period), x, tx, big_t)
-            total += (cum - prev) / (1.0 + rate) ** k
-            prev = cum
-        return total
+        return _discounted_sum(
+            lambda t: self._conditional(t, x, tx, big_t), horizon, period, rate, x.shape
+        )
 
     def simulate(
         self, n_customers: int, T: Any, *, rng: np.random.Generator | int | None = None
@@ -1038,15 +1142,34 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         ([0.0, 11.0, 0.0], [0.0, 13.02, 0.0])
         """
         n = v.positive_int(n_customers, "n_customers")
+        v.check_budget(
+            n,
+            "the simulation",
+            budget=v.max_cells(),
+            culprit=f"n_customers={n}",
+            env="CUSTREL_MAX_CELLS",
+            hint="simulate in batches",
+        )
         big_t = v.as_float_array(T, "T", ndim=(0, 1))
         v.check_range(big_t, "T", low=0.0)
         if self._discrete:
             v.check_integer_valued(big_t, "T")
+            top = float(np.max(big_t))
+            v.check_budget(
+                top,
+                "the simulated opportunities",
+                budget=v.max_periods(),
+                culprit=f"T={top:g}",
+                env="CUSTREL_MAX_PERIODS",
+            )
         if big_t.ndim == 1 and len(big_t) != n:
             raise InvalidInputError(f"T has {len(big_t)} values but n_customers is {n}")
         big_t = np.broadcast_to(big_t, (n,)).astype(np.float64)
         gen = v.as_rng(rng)
-        x, tx = self._simulate(n, big_t, gen)
+        with np.errstate(over="ignore"):
+            x, tx = self._simulate(n, big_t, gen)
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(tx))):  # pragma: no cover - guarded
+            raise ConvergenceError("the simulation produced non-finite values")
         return BTYDSummary(
             customer_id=np.arange(n),
             frequency=x,
@@ -1180,18 +1303,247 @@ def _nbd_total(theta: FloatArray, d: _NBDData, *, modified: bool) -> tuple[float
     return ll, np.asarray([dr, dalpha, da, db])
 
 
-def _hyp2f1_tail(
-    a: float, c: FloatArray | float, c_minus_r: FloatArray | float, z: FloatArray
-) -> FloatArray:
-    """(1-z)^(a-1) 2F1(c - r, a - 1; c; z): the Euler-transformed tail term.
+_NF_FAST_MAX = 30.0  # closed form only while its 2F1 parameters stay this small ...
+_NF_FAST_GAP = 1e-3  # ... a stays this far from its removable singularity at 1 ...
+_NF_FAST_MIN_C = 0.5  # ... and a + b - 1 this far above its pole at 0
+_NF_DROP = 46.0  # quadrature window: e-folds below the peak bound that are kept
+_NF_TAIL = 1e-6  # tails beyond the window follow a first-order model within this
+_NF_STEP = 0.5  # largest trapezoid step in logit(p)
+_NF_MAX_NODES = 4096  # nodes per element (cap; typical elements need 40-120)
+_NF_BISECT = 64  # bisection steps that place the window ends (cap)
+_NF_CHUNK = 2048  # elements evaluated together (memory: chunk x nodes)
 
-    It equals (1-z)^r 2F1(r, c - a + 1; c; z). That direct form overflows
-    for large r (r + x in the conditional forecasts) and z near 1; after
-    Euler's transformation the parameters no longer grow with the frequency
-    and the factor (1-z)^(a-1) is bounded.
-    """
-    out: FloatArray = np.exp((a - 1.0) * np.log1p(-z)) * special.hyp2f1(c_minus_r, a - 1.0, c, z)
+
+def _log_sig(y: FloatArray) -> FloatArray:
+    """log(1 / (1 + e^-y)), stable for any real y."""
+    out: FloatArray = -np.logaddexp(0.0, -y)
     return out
+
+
+def _log_ratio(u: FloatArray, log_u: FloatArray, fn: str) -> FloatArray:
+    """log(log1p(w)/w) (``fn="log1p"``, u = w) or log(-expm1(-u)/u) (``fn="expm1"``), u >= 0."""
+    small = u < 1e-8
+    safe = np.where(small, 1.0, u)
+    with np.errstate(divide="ignore", over="ignore"):
+        if fn == "log1p":
+            big = np.log(np.logaddexp(0.0, np.where(small, 0.0, log_u))) - np.where(
+                small, 0.0, log_u
+            )
+        else:
+            big = np.log(-np.expm1(-safe)) - np.log(safe)
+    out: FloatArray = np.where(small, np.log1p(-0.5 * np.minimum(u, 1e-8)), big)
+    return out
+
+
+def _nbd_future_closed(
+    t: FloatArray, r: FloatArray, alpha: FloatArray, a: FloatArray, b: FloatArray
+) -> FloatArray:
+    """The closed form c/(a-1) [1 - (1-z)^(a-1) 2F1(c-r, a-1; c; z)], c = a+b-1 (Euler)."""
+    c = a + b - 1.0
+    z = t / (alpha + t)
+    with np.errstate(all="ignore"):
+        tail = np.exp((a - 1.0) * np.log1p(-z)) * special.hyp2f1(c - r, a - 1.0, c, z)
+        out: FloatArray = c / (a - 1.0) * (1.0 - tail)
+    return out
+
+
+def _nbd_future_quadrature(
+    log_k: FloatArray, r: FloatArray, a: FloatArray, b: FloatArray
+) -> FloatArray:
+    """E over p ~ Beta(a, b) of phi(p) = (1 - (1 + k p)^-r) / p, by the trapezoidal rule.
+
+    In ``y = logit(p)`` the integrand ``p^a (1-p)^b phi(p) / B(a, b)`` is
+    analytic in the strip ``|Im y| < pi`` and decays exponentially at both
+    ends, so the trapezoidal rule converges exponentially in the step. The
+    window keeps everything within ``_NF_DROP`` e-folds of a bound on the
+    peak (log phi falls by at most 1 per unit of y); where it reaches the
+    tails, their trapezoid sums are added in closed form from the first-order
+    expansions ``f ~ (r k / B) e^(a y) (1 - c_1 e^y)`` (left) and
+    ``f ~ (phi(1) / B) e^(-b y) (1 - c_2 e^-y)`` (right). The step is the
+    smaller of ``_NF_STEP`` and 0.6 over the square root of the largest
+    curvature of the Beta part in the window. Everything is in log space, so
+    no parameter size overflows it.
+    """
+    log_r = np.log(r)
+    log_beta = _betaln(a, b)
+    yb = np.log(a) - np.log(b)
+    lb_peak = a * _log_sig(yb) + b * _log_sig(-yb)
+    # left tail: p ~ e^y, (1+e^y)^-(a+b) ~ 1 - (a+b) e^y, phi ~ r k (1 - (r+1) k p / 2)
+    log_c1 = np.logaddexp(np.log(a + b + 1.0), np.log(0.5 * (r + 1.0)) + log_k)
+    yl_tail = np.log(_NF_TAIL) - log_c1
+    # right tail: 1 - p ~ e^-y, phi(p) ~ phi(1) + phi'(1) (p - 1)
+    l1 = np.logaddexp(0.0, log_k)  # log1p(k)
+    u1 = r * l1
+    log_phi1 = np.log(-np.expm1(-u1))
+    with np.errstate(over="ignore"):
+        log_em1 = u1 + np.log(-np.expm1(-u1))  # log(expm1(u1))
+        slope1 = np.exp(log_r + log_k - l1 - log_em1) - 1.0  # phi'(1) / phi(1), in [-1, 0]
+    yr_tail = np.log(a + b + 2.0) - np.log(_NF_TAIL)
+
+    def lb(y: FloatArray) -> FloatArray:
+        out: FloatArray = a * _log_sig(y) + b * _log_sig(-y) - lb_peak
+        return out
+
+    def bisect(fn: Any, lo: FloatArray, hi: FloatArray) -> FloatArray:
+        for _ in range(_NF_BISECT):  # fn(lo) < 0 <= fn(hi); a fixed number of halvings
+            mid = 0.5 * (lo + hi)
+            neg = fn(mid) < 0.0
+            lo = np.where(neg, mid, lo)
+            hi = np.where(neg, hi, mid)
+        return hi
+
+    # the window: left, the bound lb + (yb - y) falls to -drop (only for a > 1: else it
+    # never does and the left tail model is used); right, lb falls to -drop
+    def g_left(y: FloatArray) -> FloatArray:
+        out: FloatArray = lb(y) + (yb - y) + _NF_DROP
+        return out
+
+    def g_right(y: FloatArray) -> FloatArray:
+        out: FloatArray = -(lb(y) + _NF_DROP)
+        return out
+
+    # a tail point beyond the peak, or still above the cut: the tail model takes over there
+    left_inside = (yl_tail >= yb) | (a <= 1.0) | (g_left(yl_tail) > 0.0)
+    yl_cut = np.where(left_inside, yl_tail, bisect(g_left, yl_tail, np.maximum(yb, yl_tail)))
+    use_l = left_inside
+    yl = yl_cut
+    right_inside = (yr_tail <= yb) | (g_right(yr_tail) < 0.0)
+    yr_cut = np.where(right_inside, yr_tail, bisect(g_right, np.minimum(yb, yr_tail), yr_tail))
+    use_r = right_inside
+    yr = yr_cut
+    yr = np.maximum(yr, yl + 1e-12)
+    ystar = np.clip(0.0, yl, yr)
+    curv = (a + b) * np.exp(_log_sig(ystar) + _log_sig(-ystar))
+    step = np.minimum(_NF_STEP, 0.6 / np.sqrt(curv))
+    nodes = np.clip(np.ceil((yr - yl) / step), 8, _NF_MAX_NODES).astype(np.int64)
+    out = np.empty(a.shape[0])
+    # elements grouped by their node count (rounded up to a power of 2)
+    bucket = np.ceil(np.log2(nodes)).astype(np.int64)
+    for bk in np.unique(bucket):
+        sel = np.flatnonzero(bucket == bk)
+        n = int(2**bk)
+        for lo in range(0, sel.shape[0], _NF_CHUNK):
+            idx = sel[lo : lo + _NF_CHUNK]
+            out[idx] = _nbd_trapezoid(
+                n,
+                yl[idx],
+                yr[idx],
+                log_k[idx],
+                r[idx],
+                a[idx],
+                b[idx],
+                log_beta[idx],
+                use_l[idx],
+                use_r[idx],
+                log_phi1[idx],
+                slope1[idx],
+            )
+    return out
+
+
+def _nbd_trapezoid(
+    n: int,
+    yl: FloatArray,
+    yr: FloatArray,
+    log_k: FloatArray,
+    r: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    log_beta: FloatArray,
+    use_l: npt.NDArray[np.bool_],
+    use_r: npt.NDArray[np.bool_],
+    log_phi1: FloatArray,
+    slope1: FloatArray,
+) -> FloatArray:
+    """One group of :func:`_nbd_future_quadrature`: ``n`` steps from ``yl`` to ``yr``."""
+    h = (yr - yl) / n
+    y = yl[:, None] + h[:, None] * np.arange(n + 1)[None, :]
+    ls = _log_sig(y)
+    log_w = log_k[:, None] + ls  # log(k p)
+    with np.errstate(over="ignore"):
+        w = np.exp(log_w)
+    l1 = np.logaddexp(0.0, log_w)  # log1p(k p)
+    u = r[:, None] * l1
+    with np.errstate(divide="ignore"):
+        log_u = np.log(u)
+    log_phi = (
+        np.log(r)[:, None]
+        + log_k[:, None]
+        + _log_ratio(w, log_w, "log1p")
+        + _log_ratio(u, log_u, "expm1")
+    )
+    lf = a[:, None] * ls + b[:, None] * _log_sig(-y) + log_phi
+    lf[:, 0] += np.where(use_l, 0.0, np.log(0.5))
+    lf[:, -1] += np.where(use_r, 0.0, np.log(0.5))
+
+    def log_geo(s: FloatArray) -> FloatArray:  # log sum_{j>=1} e^(-s h j)
+        out: FloatArray = -s * h - np.log(-np.expm1(-s * h))
+        return out
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        base = np.log(r) + log_k
+        main = base + a * yl + log_geo(a)
+        log_c = np.logaddexp(np.log(a + b), np.log(0.5 * (r + 1.0)) + log_k)
+        corr = base + (a + 1.0) * yl + log_geo(a + 1.0) + log_c
+        left = main + np.log1p(-np.minimum(np.exp(corr - main), 0.5))
+        c2 = a + b + slope1
+        rmain = log_phi1 - b * yr + log_geo(b)
+        rcorr = log_phi1 - (b + 1.0) * yr + log_geo(b + 1.0)
+        right = rmain + np.log1p(np.clip(-c2 * np.exp(rcorr - rmain), -0.5, 0.5))
+    left = np.where(use_l, left, -np.inf)
+    right = np.where(use_r, right, -np.inf)
+    total = special.logsumexp(np.concatenate([lf, left[:, None], right[:, None]], axis=1), axis=1)
+    out: FloatArray = np.exp(total + np.log(h) - log_beta)
+    return out
+
+
+def _nbd_future(
+    t: FloatArray, r: FloatArray, alpha: FloatArray, a: FloatArray, b: FloatArray
+) -> FloatArray:
+    r"""E[(1 - e^{-\lambda p t}) / p] over lambda ~ Gamma(r, alpha), p ~ Beta(a, b) (broadcast).
+
+    The expected purchases in ``(0, t]`` of an active BG/NBD customer
+    (Fader, Hardie & Lee 2005, eq. 9 and 10 without the P(alive) factor):
+    ``c/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; c; t/(alpha+t))]``,
+    ``c = a+b-1``. The closed form (after Euler's transformation) serves
+    where its hypergeometric parameters are moderate (``|c-r|``, ``a`` at
+    most 30, ``c >= 0.5``) and ``a`` is at least ``1e-3`` from its removable
+    singularity at 1, and only when the value is finite and within
+    ``[0, r t / alpha]`` (E[lambda] t bounds it). Every other element, large
+    or small parameters, ``a`` near or at 1, ``a + b`` near 1 and long
+    horizons included, is integrated over ``p`` by
+    :func:`_nbd_future_quadrature`, which is finite for every positive
+    parameter and is checked against the closed form (and against
+    arbitrary-precision values) in the tests.
+    """
+    t, r, alpha, a, b = np.broadcast_arrays(t, r, alpha, a, b)
+    shape = t.shape
+    t, r, alpha, a, b = (np.asarray(q, dtype=np.float64).ravel() for q in (t, r, alpha, a, b))
+    out = np.zeros(t.shape[0])
+    pos = np.flatnonzero(t > 0)
+    if pos.shape[0] == 0:
+        return out.reshape(shape)
+    tp, rp, alp, ap, bp = t[pos], r[pos], alpha[pos], a[pos], b[pos]
+    c = ap + bp - 1.0
+    fast = (
+        (np.abs(ap - 1.0) >= _NF_FAST_GAP)
+        & (c >= _NF_FAST_MIN_C)
+        & (np.abs(c - rp) <= _NF_FAST_MAX)
+        & (ap <= _NF_FAST_MAX)
+    )
+    val = np.full(pos.shape[0], np.nan)
+    if fast.any():
+        f = np.flatnonzero(fast)
+        closed = _nbd_future_closed(tp[f], rp[f], alp[f], ap[f], bp[f])
+        bound = rp[f] * (tp[f] / alp[f]) * (1.0 + 1e-9)
+        ok = np.isfinite(closed) & (closed >= 0.0) & (closed <= bound)
+        val[f[ok]] = closed[ok]
+    rest = np.flatnonzero(np.isnan(val))
+    if rest.shape[0]:
+        log_k = np.log(tp[rest]) - np.log(alp[rest])
+        val[rest] = _nbd_future_quadrature(log_k, rp[rest], ap[rest], bp[rest])
+    out[pos] = val
+    return out.reshape(shape)
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -1233,12 +1585,16 @@ class BGNBDModel(RepeatPurchaseModel):
         P(\text{alive}\mid x, t_x, T) = \left[1 + \delta_{x>0}\frac{a}{b+x-1}
         \left(\frac{\alpha+T}{\alpha+t_x}\right)^{r+x}\right]^{-1}
 
-    The hypergeometric terms are evaluated after Euler's transformation,
-    :math:`(1-z)^{a-1}\,{}_2F_1(a+b-1-r, a-1; a+b+x-1; z)`, whose parameters
-    do not grow with :math:`x`, so predictions stay finite for large
-    frequencies and long T. The closed forms have removable singularities at
-    :math:`a = 1` and (for a customer without repeat purchases)
-    :math:`a + b = 1`, where they are not evaluated exactly.
+    The bracket is the expectation of :math:`(1 - e^{-\lambda p t})/p`, finite
+    for every positive parameter; the closed form has removable singularities
+    at :math:`a = 1` and :math:`a + b = 1` and loses all accuracy for large
+    :math:`a`, :math:`b` or :math:`r`. It is used (after Euler's
+    transformation, :math:`(1-z)^{a-1}\,{}_2F_1(a+b-1-r, a-1; a+b+x-1; z)`,
+    whose parameters do not grow with :math:`x`) only where its parameters
+    are moderate; elsewhere, the singular points included, the expectation
+    over :math:`p` is integrated by the trapezoidal rule in
+    :math:`\operatorname{logit} p`, which converges exponentially. So
+    predictions are finite and non-negative over the whole parameter range.
 
     References
     ----------
@@ -1258,12 +1614,12 @@ class BGNBDModel(RepeatPurchaseModel):
 
     def _expected(self, t: FloatArray) -> FloatArray:
         r, alpha, a, b = self._theta()
-        c = a + b - 1.0 + self._shift()
-        k = (b if self._modified else a + b - 1.0) / (a - 1.0)
-        z = t / (alpha + t)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out: FloatArray = np.where(t > 0, k * (1.0 - _hyp2f1_tail(a, c, c - r, z)), 0.0)
-        return out
+        if (
+            self._modified
+        ):  # E[(1-p)/p (...)] over Beta(a, b) = b/(a+b) E[(...)/p] over Beta(a, b+1)
+            out: FloatArray = b / (a + b) * _nbd_future(t, r, alpha, a, b + 1.0)
+            return out
+        return _nbd_future(t, r, alpha, a, b)
 
     def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
         r, alpha, a, b = self._theta()
@@ -1281,13 +1637,7 @@ class BGNBDModel(RepeatPurchaseModel):
         """Expected purchases in (T, T + t] of a customer known to be active."""
         r, alpha, a, b = self._theta()
         # an active customer's posterior: Gamma(r + x, alpha + T) and Beta(a, b + x [+ 1])
-        c = a + b + x + self._shift() - 1.0
-        z = t / (alpha + big_t + t)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out: FloatArray = np.where(
-                t > 0, c / (a - 1.0) * (1.0 - _hyp2f1_tail(a, c, c - r - x, z)), 0.0
-            )
-        return out
+        return _nbd_future(t, r + x, alpha + big_t, a, b + x + self._shift())
 
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
@@ -1304,15 +1654,12 @@ class BGNBDModel(RepeatPurchaseModel):
         tx: FloatArray,
         big_t: FloatArray,
     ) -> FloatArray:
-        # the hypergeometric part depends on (x, T) only: one evaluation per distinct pair
-        # and period, then one multiplication by P(alive) per customer
+        # the forecast of an active customer depends on (x, T) only: one evaluation per
+        # distinct pair and period, then one multiplication by P(alive) per customer
         (xu, tu), _, inv = _numeric.compress_rows([x.ravel(), big_t.ravel()], np.ones(x.size))
-        total = np.zeros(len(xu))
-        prev = np.zeros(len(xu))
-        for k in range(1, horizon + 1):
-            cum = self._alive_expected(np.asarray(k * period), xu, tu)
-            total += (cum - prev) / (1.0 + rate) ** k
-            prev = cum
+        total = _discounted_sum(
+            lambda t: self._alive_expected(t, xu, tu), horizon, period, rate, xu.shape
+        )
         out: FloatArray = self._alive(x, tx, big_t) * total[inv].reshape(x.shape)
         return out
 
@@ -1341,9 +1688,15 @@ class BGNBDModel(RepeatPurchaseModel):
         r, alpha, a, b = self._theta()
         lam = rng.gamma(r, 1.0 / alpha, n_customers)
         p = rng.beta(a, b, n_customers)
-        # repeat purchases before dropping out (unbounded time)
-        k = rng.geometric(p).astype(np.float64) - self._shift()
-        n_events = rng.poisson(lam * big_t).astype(np.float64)
+        # repeat purchases before dropping out (unbounded time); numpy's geometric draw
+        # needs p > 0: the rare p that underflowed to (nearly) 0 get the same count drawn
+        # in floating point (inf for p = 0), not an error
+        tiny = p <= 1e-12
+        k = rng.geometric(np.where(tiny, 1.0, p)).astype(np.float64)
+        if tiny.any():
+            k[tiny] = _geometric(p[tiny], rng)
+        k -= self._shift()
+        n_events = _poisson_counts(lam * big_t, rng, big_t)
         x = np.minimum(n_events, k)
         # the x-th of n uniform event times on (0, T] is T * Beta(x, n - x + 1)
         xs = np.maximum(x, 1.0)
@@ -1673,6 +2026,30 @@ class ParetoNBDModel(RepeatPurchaseModel):
         )
         return np.asarray(out, dtype=np.float64).reshape(xb.shape)
 
+    def _discounted_purchases(
+        self,
+        horizon: int,
+        period: float,
+        rate: float,
+        x: FloatArray,
+        tx: FloatArray,
+        big_t: FloatArray,
+    ) -> FloatArray:
+        # P(alive) once per customer; only the closed-form growth term depends on t
+        r, alpha, s, beta = (float(q) for q in self._theta())
+        xr, txr, tr = x.ravel(), tx.ravel(), big_t.ravel()
+        factor = _pareto_nbd.probability_alive(self._theta(), xr, txr, tr) * (r + xr) / (alpha + tr)
+        base = beta + tr
+        total = _discounted_sum(
+            lambda t: _pareto_nbd.growth(s, np.broadcast_to(t, base.shape), base),
+            horizon,
+            period,
+            rate,
+            base.shape,
+        )
+        out: FloatArray = (factor * total).reshape(x.shape)
+        return out
+
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
         nb, tb = np.broadcast_arrays(n, t)
         out = _pareto_nbd.probability_of_purchases(self._theta(), nb.ravel(), tb.ravel())
@@ -1787,6 +2164,14 @@ def _bgbb_terms(
     columns 1.. the "dropped out after opportunity tx + i" terms.
     """
     width = int(np.max(n - tx)) if len(n) else 0
+    v.check_budget(
+        float(len(x)) * (width + 1),
+        "the BG/BB likelihood terms (distinct histories x opportunities after the last "
+        "transaction)",
+        budget=v.max_cells(),
+        culprit=f"T - recency = {width}",
+        env="CUSTREL_MAX_CELLS",
+    )
     i = np.arange(width, dtype=np.float64)[None, :]
     mask_rest = i < (n - tx)[:, None]
     m = np.concatenate([(n - x)[:, None], tx[:, None] - x[:, None] + i], axis=1)
@@ -1884,17 +2269,62 @@ class BGBBModel(RepeatPurchaseModel):
         )
         return _bgbb_loglik(self._theta(), xu, txu, nu)[0][inv].reshape(x.shape)
 
-    def _g(self, m: FloatArray) -> FloatArray:
-        _, _, gamma, delta = self._theta()
-        out: FloatArray = _gammaln(1.0 + delta + m) - _gammaln(gamma + delta + m)
-        return out
-
     def _future(self, t: FloatArray, n: FloatArray) -> FloatArray:
-        """δ/(γ-1) Γ(γ+δ)/Γ(1+δ) [Γ(1+δ+n)/Γ(γ+δ+n) - Γ(1+δ+n+t)/Γ(γ+δ+n+t)]."""
+        r"""F(t, n): expected opportunities survived among the next t, alive at n.
+
+        :math:`\sum_{i=1}^{t} E[(1-\theta)^i]` for :math:`\theta \sim
+        \mathrm{Beta}(\gamma, d)`, :math:`d = \delta + n`, is
+        :math:`d\,(1 - e^{\Delta})/(\gamma - 1)` with
+        :math:`\Delta = \ln\frac{\Gamma(1+d+t)\,\Gamma(\gamma+d)}
+        {\Gamma(\gamma+d+t)\,\Gamma(1+d)} = (1-\gamma) R`. Written as
+        :math:`F = d R\,(1 - e^{-v})/v`, :math:`v = (\gamma-1) R`, it has no
+        singularity at :math:`\gamma = 1` (the last factor is 1 at
+        :math:`v = 0`). :math:`R` is taken without cancellation: for
+        :math:`t \le 32` as :math:`\sum_{j<t} \log(1+u_j)/u_j / (\gamma+d+j)`,
+        :math:`u_j = (1-\gamma)/(\gamma+d+j)`; for longer windows as the mean of
+        :math:`\psi(c+d+t) - \psi(c+d)` over :math:`c \in [1, \gamma]` (8-point
+        Gauss-Legendre) when :math:`|\gamma - 1| \le 1/2`, and from two
+        ``betaln`` values otherwise. Non-negative, increasing in ``t`` and
+        finite for every positive parameter.
+        """
         _, _, gamma, delta = self._theta()
-        gn = self._g(n)
-        base = np.log(delta) + _gammaln(gamma + delta) - _gammaln(1.0 + delta) + gn
-        out: FloatArray = np.exp(base) * (-np.expm1(self._g(n + t) - gn)) / (gamma - 1.0)
+        tb, nb = np.broadcast_arrays(np.asarray(t, dtype=np.float64), n)
+        d = delta + nb
+        g1 = gamma - 1.0
+        short = tb <= _BGBB_SHORT
+        r_val = np.empty(tb.shape)
+        if short.any():
+            j = np.arange(_BGBB_SHORT, dtype=np.float64)
+            ds, ts = d[short][:, None], tb[short][:, None]
+            u = -g1 / (gamma + ds + j)
+            small = np.abs(u) < 1e-12
+            lr = np.where(small, 1.0 - 0.5 * u, np.log1p(u) / np.where(small, 1.0, u))
+            r_val[short] = np.sum(np.where(j < ts, lr / (gamma + ds + j), 0.0), axis=1)
+        long_ = ~short
+        if long_.any():
+            dl, tl = d[long_], tb[long_]
+            # the mean over c in [1, gamma] by Gauss-Legendre where the nearest pole of the
+            # integrand (c = -d) is at least 3 half-widths from the interval's centre
+            quad = 0.5 * (1.0 + gamma) + dl >= 1.5 * abs(g1)
+            r_long = np.empty(dl.shape)
+            if quad.any():
+                nodes, weights = _GL16
+                c = 1.0 + 0.5 * g1 * (1.0 + nodes)
+                dd, tt = dl[quad][:, None], tl[quad][:, None]
+                r_long[quad] = np.sum(0.5 * weights * _psi_diff(c + dd, tt), axis=1)
+            if not quad.all():  # d small against gamma: no cancellation in the betaln values
+                dq, tq = dl[~quad], tl[~quad]
+                if g1 > 0:
+                    r_long[~quad] = (_betaln(1.0 + dq + tq, g1) - _betaln(1.0 + dq, g1)) / -g1
+                else:
+                    r_long[~quad] = (_betaln(gamma + dq, -g1) - _betaln(gamma + dq + tq, -g1)) / -g1
+            r_val[long_] = r_long
+        r_val = np.maximum(r_val, 0.0)  # R >= 0 exactly: each term is positive
+        v_ = g1 * r_val
+        tiny = np.abs(v_) < 1e-12
+        with np.errstate(over="ignore"):
+            ratio = np.where(tiny, 1.0 - 0.5 * v_, -np.expm1(-v_) / np.where(tiny, 1.0, v_))
+        out: FloatArray = d * r_val * ratio
         return out
 
     def _expected(self, t: FloatArray) -> FloatArray:
@@ -1902,25 +2332,66 @@ class BGBBModel(RepeatPurchaseModel):
         out: FloatArray = alpha / (alpha + beta) * self._future(t, np.zeros_like(t))
         return out
 
-    def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+    def _alive_share(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+        """Log of T_0 / L: the share of the "alive through opportunity n" term in L (<= 0).
+
+        With ``m`` the largest log-term, ``log(T_0/L) = (l_0 - m) - log(sum e^(l_j - m))``;
+        the first part is <= 0 and the sum holds the term ``e^0 = 1``, so its log
+        is >= 0: the share never exceeds 1, also in floating point.
+        """
+        (xu, txu, nu), _, inv = _numeric.compress_rows(
+            [x.ravel(), tx.ravel(), big_t.ravel()], np.ones(x.size)
+        )
         alpha, beta, gamma, delta = self._theta()
-        ll = self._ll(x, tx, big_t)
-        log_num = (
-            _betaln(alpha + x, beta + big_t - x)
+        m, g, d, xx, mask = _bgbb_terms(xu, txu, nu)
+        log_terms = (
+            _betaln(alpha + xx, beta + m)
             - _betaln(alpha, beta)
-            + _betaln(gamma, delta + big_t + 1.0)
+            + _betaln(gamma + g, delta + d)
             - _betaln(gamma, delta)
         )
-        out: FloatArray = np.exp(log_num - ll)
+        log_terms = np.where(mask, log_terms, -np.inf)
+        top = np.max(log_terms, axis=1)
+        share = (log_terms[:, 0] - top) - np.log(np.sum(np.exp(log_terms - top[:, None]), axis=1))
+        out: FloatArray = share[inv].reshape(x.shape)
+        return out
+
+    def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+        # P(alive at n + 1) = T_0 / L * B(gamma, delta + n + 1) / B(gamma, delta + n),
+        # the last ratio being (delta + n) / (gamma + delta + n): a product of two
+        # numbers in [0, 1] (no ratio of two separately computed likelihoods)
+        _, _, gamma, delta = self._theta()
+        log_keep = np.log1p(-gamma / (gamma + delta + big_t))
+        out: FloatArray = np.exp(self._alive_share(x, tx, big_t) + log_keep)
+        return out
+
+    def _conditional_factor(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+        """E[p | alive through n, history] * T_0 / L: the t-free factor of the forecast."""
+        alpha, beta, _, _ = self._theta()
+        out: FloatArray = np.exp(self._alive_share(x, tx, big_t)) * (
+            (alpha + x) / (alpha + beta + big_t)
+        )
         return out
 
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        alpha, beta, _, _ = self._theta()
-        ll = self._ll(x, tx, big_t)
-        log_pre = _betaln(alpha + x + 1.0, beta + big_t - x) - _betaln(alpha, beta) - ll
-        out: FloatArray = np.exp(log_pre) * self._future(t, big_t)
+        out: FloatArray = self._conditional_factor(x, tx, big_t) * self._future(t, big_t)
+        return out
+
+    def _discounted_purchases(
+        self,
+        horizon: int,
+        period: float,
+        rate: float,
+        x: FloatArray,
+        tx: FloatArray,
+        big_t: FloatArray,
+    ) -> FloatArray:
+        factor = self._conditional_factor(x, tx, big_t)
+        (nu,), _, inv = _numeric.compress_rows([big_t.ravel()], np.ones(big_t.size))
+        total = _discounted_sum(lambda t: self._future(t, nu), horizon, period, rate, nu.shape)
+        out: FloatArray = factor * total[inv].reshape(big_t.shape)
         return out
 
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
@@ -1943,6 +2414,13 @@ class BGBBModel(RepeatPurchaseModel):
             - _betaln(gamma, delta)
         )
         width = int(nv.max()) if len(nv) else 0
+        v.check_budget(
+            float(len(nv)) * (width + 1),
+            "the BG/BB purchase probabilities (values x opportunities)",
+            budget=v.max_cells(),
+            culprit=f"t = {width}",
+            env="CUSTREL_MAX_CELLS",
+        )
         i = np.arange(width, dtype=np.float64)[None, :]
         mask = (i >= xs[:, None]) & (i < nv[:, None])
         ii = np.where(mask, i, xs[:, None])
@@ -1964,15 +2442,17 @@ class BGBBModel(RepeatPurchaseModel):
         p = rng.beta(alpha, beta, n_customers)
         theta = rng.beta(gamma, delta, n_customers)
         # opportunities survived: alive at opportunity k with probability (1 - theta)^k
-        lifetime = rng.geometric(theta).astype(np.float64) - 1.0
+        lifetime = _geometric(theta, rng) - 1.0
         active = np.minimum(lifetime, big_t)
-        x = np.zeros(n_customers)
-        tx = np.zeros(n_customers)
-        for j in range(1, int(big_t.max()) + 1 if n_customers else 1):
-            buy = (active >= j) & (rng.random(n_customers) < p)
-            x += buy
-            tx = np.where(buy, float(j), tx)
-        return x, tx
+        # the active opportunities are independent Bernoulli(p) trials; read them from
+        # the last one back: the failures after the last purchase are geometric, and
+        # the trials before it are still independent (no loop over opportunities)
+        trailing = np.minimum(_geometric(p, rng) - 1.0, active)
+        tx = active - trailing  # the opportunity of the last purchase (0: none)
+        bought = tx > 0
+        earlier = rng.binomial(np.where(bought, tx - 1.0, 0.0).astype(np.int64), p)
+        x = np.where(bought, 1.0 + earlier, 0.0)
+        return x, np.where(bought, tx, 0.0)
 
 
 def fit_bgbb(
@@ -2272,6 +2752,7 @@ def fit_gamma_gamma(
     weights: Any = None,
     initial: Mapping[str, float] | None = None,
     max_correlation: float = 0.3,
+    on_infinite_mean: str = "raise",
 ) -> GammaGammaModel:
     r"""Fit the Gamma-Gamma spend model by maximum likelihood.
 
@@ -2290,6 +2771,14 @@ def fit_gamma_gamma(
         (weighted Pearson) correlation of the two exceeds this, a
         :class:`~custrel.FitWarning` says so. The correlation is stored in
         :attr:`GammaGammaModel.frequency_spend_correlation` either way.
+    on_infinite_mean : {"raise", "warn"}
+        What to do when the estimate ``q`` is at most 1, where the mean
+        spend :math:`p\gamma/(q-1)` does not exist (the spends have too
+        heavy a tail for the model): ``"raise"`` (default) raises
+        :class:`~custrel.ConvergenceError`; ``"warn"`` returns the model with
+        a :class:`~custrel.FitWarning`, and its :meth:`~GammaGammaModel.expected_spend`
+        is then ``inf`` (as is the conditional expected spend of customers
+        with :math:`px + q \le 1`).
 
     Returns
     -------
@@ -2301,12 +2790,14 @@ def fit_gamma_gamma(
         If a frequency is below 1 or not whole, a monetary value is not
         positive and finite, a weight is not positive, or the lengths differ.
     ConvergenceError
-        If the optimizer fails.
+        If the optimizer fails, or (by default) the estimate of ``q`` is at
+        most 1, so that the expected spend is infinite.
 
     Warns
     -----
     FitWarning
-        When frequency and spend are correlated beyond ``max_correlation``.
+        When frequency and spend are correlated beyond ``max_correlation``,
+        and with ``on_infinite_mean="warn"`` when ``q <= 1``.
 
     Notes
     -----
@@ -2340,6 +2831,7 @@ def fit_gamma_gamma(
     x, m = _as_spend(frequency, monetary_value, allow_scalar=False, allow_zero=False)
     w = _fit_weights(weights, len(x))
     limit = v.scalar(max_correlation, "max_correlation", low=0.0, high=1.0)
+    policy = v.choice(on_infinite_mean, "on_infinite_mean", ("raise", "warn"))
     total = float(w.sum())
     mx, mm = _wsum(w, x) / total, _wsum(w, m) / total
     cov = _wsum(w, (x - mx) * (m - mm))
@@ -2365,6 +2857,17 @@ def fit_gamma_gamma(
         loglik, x0, total_weight=total, model="Gamma-Gamma", names=names
     )
     _warn_fit("Gamma-Gamma", fit)
+    p_hat, q_hat, g_hat = (float(val) for val in fit.params)
+    if q_hat <= 1.0:
+        text = (
+            f"Gamma-Gamma: the estimate q = {q_hat:.4g} is <= 1 (p = {p_hat:.4g}, "
+            f"gamma = {g_hat:.4g}), where the expected spend p*gamma/(q-1) is infinite: "
+            "the mean spends have too heavy a tail for the model (look for outliers or "
+            "returns in monetary_value)"
+        )
+        if policy == "raise":
+            raise ConvergenceError(text + "; pass on_infinite_mean='warn' to keep the fit")
+        warnings.warn(text, FitWarning, stacklevel=2)
     return GammaGammaModel(
         params=dict(zip(names, fit.params.tolist(), strict=True)),
         log_likelihood=fit.log_likelihood,
@@ -2476,6 +2979,16 @@ def frequency_recency_matrix(
         else v.positive_int(max_frequency, "max_frequency")
     )
     ncol = kmax + 1 if n_recency is None else v.positive_int(n_recency, "n_recency", minimum=2)
+    if mod._discrete:
+        ncol = int(big_t) + 1
+    v.check_budget(
+        float(kmax + 1) * ncol,
+        "the frequency x recency grid",
+        budget=v.max_cells(),
+        culprit=f"{kmax + 1} frequencies x {ncol} recencies (T={big_t:g})",
+        env="CUSTREL_MAX_CELLS",
+        hint="pass a smaller max_frequency or n_recency",
+    )
     freq = np.arange(kmax + 1, dtype=np.float64)
     if mod._discrete:
         rec = np.arange(int(big_t) + 1, dtype=np.float64)
@@ -2572,6 +3085,13 @@ def calibration_holdout_comparison(
             "summary has no holdout window; build it with rfm_summary(..., calibration_end=...)"
         )
     kmax = v.positive_int(max_frequency, "max_frequency")
+    v.check_budget(
+        kmax + 1,
+        "the frequency groups",
+        budget=v.max_periods(),
+        culprit=f"max_frequency={kmax}",
+        env="CUSTREL_MAX_PERIODS",
+    )
     x, tx, big_t = np.asarray(summary.frequency), np.asarray(summary.recency), np.asarray(summary.T)
     w = np.asarray(summary.weights)
     pred = mod._conditional(np.asarray(summary.holdout_duration), x, tx, big_t)
@@ -2646,6 +3166,20 @@ def repeat_purchase_histogram(
     x, big_t, w = np.asarray(summary.frequency), np.asarray(summary.T), np.asarray(summary.weights)
     # one evaluation per distinct T
     (uniq_t,), wt, _ = _numeric.compress_rows([big_t], w)
+    v.check_budget(
+        kmax + 1,
+        "the histogram bins",
+        budget=v.max_periods(),
+        culprit=f"max_frequency={kmax}",
+        env="CUSTREL_MAX_PERIODS",
+    )
+    v.check_budget(
+        float(kmax) * len(uniq_t),
+        "the histogram probabilities (bins x distinct T)",
+        budget=v.max_cells(),
+        culprit=f"max_frequency={kmax} for {len(uniq_t)} distinct T",
+        env="CUSTREL_MAX_CELLS",
+    )
     k = np.arange(kmax, dtype=np.float64)
     probs = np.stack([mod._pmf(np.full(len(uniq_t), kk), uniq_t) for kk in k], axis=1)
     expected = np.empty(kmax + 1)
