@@ -783,7 +783,7 @@ BAD_INPUTS = [
     pytest.param(
         lambda: DecisionMatrix.from_arrays(_OK, ["a", "b"], ["p", "p"]),
         InvalidInputError,
-        r"candidate_id must be unique, got 'p' at rows 0 and 1",
+        r"candidate_id must be distinct, got 'p' at rows 0 and 1",
         id="duplicate-id",
     ),
     pytest.param(

@@ -274,7 +274,7 @@ def test_tier_migration_balance_sheet() -> None:
 def test_object_ids_are_read_as_strings() -> None:
     p = customer_pyramid([1.0, 2.0], customer_id=np.array(["a", "b"], dtype=object))
     assert p.customer_id.dtype.kind == "U"
-    with pytest.raises(InvalidInputError, match=r"got 7 again at row 3"):
+    with pytest.raises(InvalidInputError, match=r"got 7 at rows 0 and 3"):
         customer_pyramid([1.0, 2.0, 3.0, 4.0], customer_id=[7, 8, 9, 7])
 
 
@@ -604,7 +604,7 @@ BAD: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "abc-dup-id",
         lambda: abc_analysis([1.0, 2.0, 3.0], customer_id=["a", "b", "a"]),
         InvalidInputError,
-        r"customer_id must be unique, got 'a' again at row 2",
+        r"customer_id must be distinct, got 'a' at rows 0 and 2",
     ),
     (
         "pyramid-shares-sum",

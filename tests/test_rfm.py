@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -70,8 +70,8 @@ def table(recency: Any, frequency: Any, monetary: Any) -> RFMTable:
 
 def assert_same_summary(a: RFMSummary, b: RFMSummary) -> None:
     assert np.array_equal(a.customer_id, b.customer_id)
-    assert np.array_equal(a.first, b.first)
-    assert np.array_equal(a.last, b.last)
+    assert np.array_equal(a.first, b.first, equal_nan=True)
+    assert np.array_equal(a.last, b.last, equal_nan=True)
     assert np.array_equal(a.n_transactions, b.n_transactions)
     np.testing.assert_allclose(a.total_amount, b.total_amount, rtol=1e-12, atol=1e-8)
     assert a.frequency_basis == b.frequency_basis
@@ -90,12 +90,13 @@ def assert_same_summary(a: RFMSummary, b: RFMSummary) -> None:
 
 class TestKnownValues:
     def test_hand_made_table_at_an_analysis_date(self) -> None:
-        # Analysis date 2024-03-31: a last bought 2024-03-10 (21 days), b 2024-01-10
-        # (81 days); b's row of 2024-04-02 is after the date, excluded and counted.
+        # Analysis date 2024-03-31: a last bought 2024-03-01 (30 days; its row of
+        # 2024-03-10 is a return, which is not a purchase), b 2024-01-10 (81 days);
+        # b's row of 2024-04-02 is after the date, excluded and counted.
         t = rfm_table(small_log(), "2024-03-31", after="exclude")
         assert t.customer_id.tolist() == ["a", "b"]
-        assert t.recency.tolist() == [21.0, 81.0]
-        assert t.frequency.tolist() == [3, 1]  # the duplicate row counts: nothing dropped
+        assert t.recency.tolist() == [30.0, 81.0]
+        assert t.frequency.tolist() == [2, 1]  # the duplicate row counts, the return does not
         assert t.monetary_value.tolist() == [35.0, 15.0]  # 20 + 20 - 5: returns netted
         assert t.n_rows_after == 1
         assert t.monetary_basis == "sum"
@@ -103,7 +104,7 @@ class TestKnownValues:
         assert t.analysis_date == np.datetime64("2024-03-31", "s")
 
     def test_distinct_days_and_mean(self) -> None:
-        # a bought on 2 distinct days (03-01 twice, 03-10): mean per purchase day 35 / 2.
+        # a bought on 1 distinct day (03-01 twice; 03-10 is a return): 35 per purchase day.
         t = rfm_table(
             small_log(),
             "2024-03-31",
@@ -111,27 +112,28 @@ class TestKnownValues:
             monetary_basis="mean",
             after="exclude",
         )
-        assert t.frequency.tolist() == [2, 1]
-        assert t.monetary_value.tolist() == [17.5, 15.0]
+        assert t.frequency.tolist() == [1, 1]
+        assert t.monetary_value.tolist() == [35.0, 15.0]
         t2 = rfm_table(small_log(), "2024-03-31", monetary_basis="mean", after="exclude")
-        assert t2.monetary_value.tolist() == pytest.approx([35.0 / 3, 15.0])
+        assert t2.monetary_value.tolist() == pytest.approx([35.0 / 2, 15.0])
 
     def test_recency_from_the_analysis_date_not_the_last_date(self) -> None:
-        # The last row of the data is 2024-03-10 for a; at 2024-06-30 recency is 112
-        # days, not the 0 that measuring from the last date in the data would give.
+        # The last purchase of a is 2024-03-01 (its 2024-03-10 row is a return); at
+        # 2024-06-30 recency is 121 days, not the 0 that measuring from the last date
+        # in the data would give.
         log = small_log().take([0, 1, 2, 3])
-        assert rfm_table(log, "2024-06-30").recency.tolist() == [112.0, 172.0]
+        assert rfm_table(log, "2024-06-30").recency.tolist() == [121.0, 172.0]
 
     def test_units(self) -> None:
         t = rfm_table(small_log(), "2024-03-31", unit="week", after="exclude")
-        assert t.recency.tolist() == pytest.approx([3.0, 81 / 7])
+        assert t.recency.tolist() == pytest.approx([30 / 7, 81 / 7])
         numeric = TransactionLog.from_arrays(customer_id=[1, 1], time=[0.5, 2.0], amount=[1, 2])
         assert rfm_table(numeric, 6.0).recency.tolist() == [4.0]
         assert rfm_table(numeric, 6.0, unit=2.0).recency.tolist() == [2.0]
 
     def test_rows_at_the_analysis_date_are_included(self) -> None:
         t = rfm_table(small_log(), "2024-04-02")
-        assert t.recency.tolist() == [23.0, 0.0]
+        assert t.recency.tolist() == [32.0, 0.0]
         assert t.n_rows_after == 0
 
     def test_rows_after_the_date_are_refused_by_default(self) -> None:
@@ -229,7 +231,7 @@ class TestMerge:
             "total_amount",
             "n_days",
         ]
-        assert cols["n_days"].tolist() == [2, 2]
+        assert cols["n_days"].tolist() == [1, 2]  # a's 03-10 row is a return, not a purchase day
         cols["total_amount"][0] = -1.0  # a copy: the summary is unchanged
         assert s.total_amount[0] == 35.0
         assert "n_days" not in summarize_rfm(small_log(), "2024-04-30").to_arrays()
@@ -264,14 +266,21 @@ class TestTableProperties:
 
     @given(log=transaction_logs())
     def test_table_invariants(self, log: TransactionLog) -> None:
+        # the returns rule: purchases (amount >= 0) are counted, returns only netted
+        buys = log.amount >= 0
+        assume(buys.any())
         date = log.time.max()
         rows = rfm_table(log, date)
         days = rfm_table(log, date, frequency_basis="days", monetary_basis="mean")
         assert (rows.recency >= 0).all()
         assert (days.frequency >= 1).all()
         assert (days.frequency <= rows.frequency).all()
-        assert int(rows.frequency.sum()) == log.n_rows
-        np.testing.assert_allclose(rows.monetary_value.sum(), log.amount.sum(), atol=1e-6)
+        assert int(rows.frequency.sum()) == int(buys.sum())
+        buyers = np.isin(log.customer_code, log.customer_code[buys])
+        assert rows.n_customers + rows.n_returns_only == log.n_customers
+        np.testing.assert_allclose(
+            rows.monetary_value.sum(), log.amount[buyers].sum(), atol=1e-6
+        )
         np.testing.assert_allclose(
             days.monetary_value * days.frequency, rows.monetary_value, atol=1e-6
         )
@@ -567,6 +576,7 @@ class TestSegments:
 
     @given(log=transaction_logs(max_rows=60, max_customers=20), k=st.integers(2, 9))
     def test_every_customer_in_exactly_one_segment(self, log: TransactionLog, k: int) -> None:
+        assume((log.amount >= 0).any())
         t = rfm_table(log, log.time.max())
         seg = rfm_segments(rfm_scores(t, k=k, on_collapse="ignore"))
         assert len(seg.segment) == t.n_customers
@@ -684,7 +694,7 @@ BAD = [
             monetary_value=[1, 1, 1],
         ),
         InvalidInputError,
-        r"customer_id must be distinct, got 'a' again at row 2",
+        r"customer_id must be distinct, got 'a' at rows 0 and 2",
         id="duplicate-customer",
     ),
     pytest.param(

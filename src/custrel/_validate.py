@@ -396,3 +396,114 @@ def weights_array(weights: Any, n: int, name: str = "weights") -> FloatArray:
         raise InvalidInputError(f"{name} has {len(w)} values but the data has {n} rows")
     check_range(w, name, low=0.0, low_inclusive=False, hint="drop rows instead of weighting them 0")
     return w
+
+
+def _id_key(item: Any) -> tuple[str, Any]:
+    """A hashable key under which two ids are the same only if they are equal and of one kind."""
+    if isinstance(item, bool | np.bool_):
+        return ("bool", bool(item))
+    if isinstance(item, int | float | np.integer | np.floating):
+        return ("number", item.item() if isinstance(item, np.generic) else item)
+    if isinstance(item, str):
+        return ("str", str(item))
+    if isinstance(item, bytes):
+        return ("bytes", bytes(item))
+    return (type(item).__qualname__, item)
+
+
+def _missing_id(item: Any) -> bool:
+    """Whether one id is a missing-value marker (None, NaN, NaT, pandas.NA, "")."""
+    if item is None:
+        return True
+    if isinstance(item, np.datetime64 | np.timedelta64):
+        return bool(np.isnat(item))
+    if isinstance(item, float | np.floating):
+        return not np.isfinite(item)
+    if isinstance(item, str):
+        return item == ""
+    return type(item).__name__ in ("NaTType", "NAType")
+
+
+def id_array(
+    values: Any, name: str, n: int | None = None, *, what: str = "values"
+) -> npt.NDArray[Any]:
+    r"""The one normaliser of per-entity ids (customers, candidates): distinct, present, typed.
+
+    Keeps each id's type (``1`` and ``"1"`` are two ids, ``b"a"`` and
+    ``"a"`` too, ``"a\x00"`` is not ``"a"``), refuses a missing id (None, NaN,
+    NaT, ``pandas.NA``, an empty string) and a repeated one, naming the row,
+    and returns an array the caller cannot write to: int64 when every id is
+    an integer, str when every id is a string numpy keeps intact, object
+    otherwise. ``n`` checks the length against ``what`` (the data's name).
+    """
+    if isinstance(values, str | bytes) or np.ndim(values) == 0:
+        raise InvalidTypeError(
+            f"{name} must be a sequence of ids, one per row, got {type(values).__name__} {values!r}"
+        )
+    if isinstance(values, np.ndarray) and values.dtype.kind != "O":
+        arr = values
+    else:
+        items = list(values.tolist() if isinstance(values, np.ndarray) else values)
+        for row, item in enumerate(items):
+            if isinstance(item, list | tuple | set | dict | np.ndarray):
+                raise InvalidInputError(
+                    f"{name} must be 1-D (one id per row), got a {type(item).__name__} at row {row}"
+                )
+        arr = np.empty(len(items), dtype=object)
+        arr[:] = items
+        kinds = {type(x) for x in items}
+        ints = all(isinstance(x, int | np.integer) and not isinstance(x, bool) for x in items)
+        if items and ints and all(-(2**63) <= x < 2**63 for x in items):
+            arr = np.asarray(items, dtype=np.int64)
+        elif items and kinds <= {str, np.str_} and not any(x.endswith("\x00") for x in items):
+            arr = np.asarray(items, dtype=str)
+    if arr.ndim != 1:
+        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
+    if n is not None and len(arr) != n:
+        raise InvalidInputError(
+            f"{name} has {len(arr)} values but {what} has {n}; give one id per row"
+        )
+    kind = arr.dtype.kind
+    if kind == "f":
+        bad = ~np.isfinite(arr)
+    elif kind in "mM":
+        bad = np.isnat(arr)
+    elif kind in "US":
+        bad = arr == arr.dtype.type()
+    elif kind == "O":
+        bad = np.fromiter((_missing_id(x) for x in arr.tolist()), dtype=bool, count=len(arr))
+    elif kind in "iub":
+        bad = np.zeros(len(arr), dtype=bool)
+    else:
+        raise InvalidTypeError(f"{name} must hold strings or numbers, got dtype {arr.dtype}")
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"{name} is missing at row {row} (got {_fmt(arr[row])}); every row needs an id"
+        )
+    if kind == "O":
+        seen: dict[tuple[str, Any], int] = {}
+        for row, item in enumerate(arr.tolist()):
+            try:
+                first = seen.setdefault(_id_key(item), row)
+            except TypeError:  # unhashable
+                raise InvalidTypeError(
+                    f"{name} must hold strings or numbers, got {type(item).__name__} at row {row}"
+                ) from None
+            if first != row:
+                raise InvalidInputError(
+                    f"{name} must be distinct, got {_fmt(item)} at rows {first} and {row}"
+                )
+    elif len(arr) > 1:
+        order = np.argsort(arr, kind="stable")
+        ordered = arr[order]
+        same = np.flatnonzero(ordered[1:] == ordered[:-1])
+        if same.size:
+            # stable sort: within a run of equal ids the rows are in input order
+            pairs = np.stack([order[same], order[same + 1]], axis=1)
+            first, again = (int(i) for i in pairs[np.argmin(pairs[:, 1])])
+            raise InvalidInputError(
+                f"{name} must be distinct, got {_fmt(arr[again])} at rows {first} and {again}"
+            )
+    out = detach(arr, values)
+    return readonly(out)

@@ -76,11 +76,11 @@ from typing import Any, Literal
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from custrel import _validate as _val
 from custrel.errors import (
     ConsistencyWarning,
+    ConvergenceError,
     EmptyInputError,
     InvalidInputError,
     InvalidTypeError,
@@ -175,6 +175,11 @@ RANDOM_INDEX: Mapping[int, float] = types.MappingProxyType(
 
 _TIE_RTOL = 1e-9
 _TIE_ATOL = 1e-12
+#: The finest bisection tolerance weight_sensitivity accepts: δ lies in [0, 1], where
+#: float64 values are about 2.2e-16 apart, so a finer tolerance could never be met.
+_MIN_TOL = 8.0 * float(np.finfo(np.float64).eps)
+#: Most halvings one bisection may take (from a width of 1 to _MIN_TOL takes about 50).
+_MAX_BISECTIONS = 200
 
 
 # ---------------------------------------------------------------------------
@@ -392,47 +397,10 @@ def _as_criteria(criteria: Any) -> tuple[Criterion, ...]:
 
 
 def _as_ids(candidate_id: Any, n: int) -> AnyArray:
+    """Candidate ids: ``0 … n-1`` when omitted, else distinct, present and of their own type."""
     if candidate_id is None:
         return np.arange(n, dtype=np.int64)
-    if isinstance(candidate_id, np.ndarray):
-        ids = candidate_id
-    else:
-        # Build an object array first so that numpy does not coerce mixed ids
-        # (1 and "x") to one type; uniform ids then get their natural dtype.
-        values = list(candidate_id)
-        ids = np.empty(len(values), dtype=object)
-        ids[:] = values
-        if values and all(isinstance(x, int | np.integer) for x in values):
-            ids = ids.astype(np.int64)
-    if ids.ndim != 1:
-        raise InvalidInputError(f"candidate_id must be 1-D, got shape {ids.shape}")
-    if len(ids) != n:
-        raise InvalidInputError(
-            f"candidate_id has {len(ids)} values but the scores have {n} rows; give one id per candidate"
-        )
-    if ids.dtype.kind == "O" and all(isinstance(x, str) for x in ids.tolist()):
-        ids = ids.astype(str)
-    try:
-        uniq, counts = np.unique(ids, return_counts=True)
-    except TypeError:  # ids of mixed types cannot be sorted
-        uniq, counts = _unique_slow(ids)
-    if len(uniq) != n:
-        k = int(np.flatnonzero(counts > 1)[0])
-        dup = uniq[k]
-        rows = np.flatnonzero(ids == dup)
-        raise InvalidInputError(
-            f"candidate_id must be unique, got {_show(dup)} at rows {rows[0]} and {rows[1]}"
-        )
-    return ids.copy()
-
-
-def _unique_slow(ids: AnyArray) -> tuple[AnyArray, IntArray]:
-    counts: dict[Any, int] = {}
-    for x in ids.tolist():
-        counts[x] = counts.get(x, 0) + 1
-    keys = np.empty(len(counts), dtype=object)
-    keys[:] = list(counts)
-    return keys, np.asarray(list(counts.values()), dtype=np.int64)
+    return _val.id_array(candidate_id, "candidate_id", n, what="scores")
 
 
 def _py(x: Any) -> Any:
@@ -442,6 +410,21 @@ def _py(x: Any) -> Any:
 
 def _show(x: Any) -> str:
     return repr(_py(x))
+
+
+def _refuse_overflow(values: FloatArray, what: str, ids: AnyArray, hint: str) -> None:
+    """Refuse a derived quantity that left float64's range although its inputs are finite.
+
+    Ratios and differences of finite inputs (1e308 - (-1e308), 1e300 / 1e-300)
+    can overflow; they are computed under ``errstate(over="ignore")`` and this
+    check turns an infinity into a clear error naming the candidate.
+    """
+    bad = np.isinf(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad.reshape(len(ids), -1).any(axis=1))[0])
+        raise InvalidInputError(
+            f"{what} of candidate {_show(ids[i])} overflows float64 (row {i}); {hint}"
+        )
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -839,8 +822,8 @@ class Exclusions:
         ``"missing <criterion>"`` under ``missing="exclude"``.
     """
 
-    candidate_id: AnyArray
-    rule: AnyArray
+    candidate_id: AnyArray = attrs.field(converter=_val.freeze)
+    rule: AnyArray = attrs.field(converter=_val.freeze)
 
     def __len__(self) -> int:
         return len(self.rule)
@@ -1019,9 +1002,39 @@ def _prepare(
 # ---------------------------------------------------------------------------
 
 
+#: Column magnitudes inside this range are normalised as they are; outside it (subnormal
+#: or near-overflow scores) each column is first divided by its largest magnitude, so
+#: that ranges, norms, sums and reciprocals stay finite. Every set-relative
+#: normalisation is invariant to that division, so the scores are unchanged.
+_SAFE_MAGNITUDE = (1e-150, 1e150)
+
+
+def _column_scale(x: FloatArray) -> FloatArray | None:
+    """Per-column largest magnitude when some column needs rescaling, else None."""
+    if x.size == 0:
+        return None
+    mag = np.maximum(np.abs(x.max(axis=0)), np.abs(x.min(axis=0)))
+    low, high = _SAFE_MAGNITUDE
+    if ((mag == 0) | ((mag >= low) & (mag <= high))).all():
+        return None
+    return np.where(mag == 0, 1.0, mag)
+
+
 def _normalize(p: _Prepared, normalization: str, active: BoolArray) -> FloatArray:
-    """Oriented normalised matrix r (higher is better); zero in inactive columns."""
+    """Oriented normalised matrix r (higher is better); zero in inactive columns.
+
+    Set-relative normalisations read the columns divided by their largest
+    magnitude when a column is subnormal or near overflow (see
+    :data:`_SAFE_MAGNITUDE`): they are invariant to it, and it keeps every
+    intermediate finite.
+    """
     x = p.x
+    if normalization in ("minmax", "vector", "max", "sum"):
+        colscale = _column_scale(x[:, active])
+        if colscale is not None:
+            full = np.ones(x.shape[1])
+            full[active] = colscale
+            x = x / full
     m = x.shape[1]
     names = p.names
     cost = p.cost
@@ -1031,7 +1044,7 @@ def _normalize(p: _Prepared, normalization: str, active: BoolArray) -> FloatArra
     act = np.flatnonzero(active)
 
     def need_nonneg(j: int, why: str) -> None:
-        col = x[:, j]
+        col = p.x[:, j]
         if (col < 0).any():
             i = int(np.flatnonzero(col < 0)[0])
             raise InvalidInputError(
@@ -1050,7 +1063,7 @@ def _normalize(p: _Prepared, normalization: str, active: BoolArray) -> FloatArra
             if zero.any():
                 j = int(act[np.flatnonzero(zero)[0]])
                 raise InvalidInputError(
-                    f"criterion {names[j]!r} has the same value {x[0, j]:g} for every eligible "
+                    f"criterion {names[j]!r} has the same value {p.x[0, j]:g} for every eligible "
                     "candidate, so min-max normalisation divides by zero; give it a fixed scale "
                     "and use normalization='scale', set its weight to 0, or drop it"
                 )
@@ -1085,7 +1098,7 @@ def _normalize(p: _Prepared, normalization: str, active: BoolArray) -> FloatArra
             for j in act.tolist():
                 jj = int(j)
                 if cost[jj]:
-                    col = x[:, jj]
+                    col = p.x[:, jj]
                     if (col <= 0).any():
                         i = int(np.flatnonzero(col <= 0)[0])
                         raise InvalidInputError(
@@ -1115,14 +1128,22 @@ def _normalize(p: _Prepared, normalization: str, active: BoolArray) -> FloatArra
             )
         lo, hi = p.scale_lo[act], p.scale_hi[act]
         c = cost[act]
-        b[act] = np.where(c, -1.0, 1.0) / (hi - lo)
-        a[act] = np.where(c, hi, -lo) / (hi - lo)
+        # (x - lo) / (hi - lo) on the scale divided by its largest end, so that
+        # neither the width nor its reciprocal can overflow
+        mag = np.maximum(np.abs(lo), np.abs(hi))
+        width = hi / mag - lo / mag
+        b[act] = np.where(c, -1.0, 1.0) / width
+        a[act] = np.where(c, hi / mag, -lo / mag) / width
+        scaled = np.ones(m)
+        scaled[act] = mag
+        x = x / scaled
     else:
         _val.choice(normalization, "normalization", NORMALIZATIONS)
     r = x * b
     r += a
     for j in special:
-        inv = 1.0 / x[:, j]
+        col = x[:, j]
+        inv = col.min() / col  # in (0, 1]: the reciprocals scaled by the smallest score
         r[:, j] = inv / inv.sum()
     return r
 
@@ -1162,16 +1183,24 @@ def _aggregate(
         vm = np.multiply(r, w, out=r if inplace else None)
         pis = vm.max(axis=0)
         nis = vm.min(axis=0)
-        gap = vm - pis
+        # distances on vm / c when the magnitudes are subnormal or near overflow
+        # (normalization="none"): the closeness is invariant to a common factor c
+        mag = float(max(np.abs(pis).max(initial=0.0), np.abs(nis).max(initial=0.0)))
+        c_ = mag if mag > 0 and not _SAFE_MAGNITUDE[0] <= mag <= _SAFE_MAGNITUDE[1] else 1.0
+        vs, ps, ns = (vm, pis, nis) if c_ == 1.0 else (vm / c_, pis / c_, nis / c_)
+        gap = vs - ps
         gap *= gap
         dp = np.sqrt(gap.sum(axis=1))
-        np.subtract(vm, nis, out=gap)
+        np.subtract(vs, ns, out=gap)
         gap *= gap
         dm = np.sqrt(gap.sum(axis=1))
         del gap
         tot = dp + dm
         with np.errstate(invalid="ignore", divide="ignore"):
             s = np.where(dp == 0, 1.0, dm / np.where(tot == 0, 1.0, tot))
+        if c_ != 1.0:
+            with np.errstate(over="ignore"):  # a distance beyond float64 is reported as inf
+                dp, dm = dp * c_, dm * c_
         return _Scored(s, s, vm, {"distance_best": dp, "distance_worst": dm})
     # vikor on min-max normalised r: best 1, worst 0 in every active column
     d = np.subtract(1.0, r, out=r if inplace else None)
@@ -1203,9 +1232,13 @@ def _rank(key: FloatArray, ids: AnyArray) -> tuple[IntArray, IntArray, tuple[tup
     first = np.lexsort((idk, -key))
     ks = key[first]
     if n > 1:
-        close = np.abs(np.diff(ks)) <= _TIE_ATOL + _TIE_RTOL * np.maximum(
-            np.abs(ks[1:]), np.abs(ks[:-1])
-        )
+        # the absolute tolerance shrinks with scores below 1 in magnitude (raw tiny
+        # values under normalization="none" are not all ties)
+        finite = np.abs(ks[np.isfinite(ks)])
+        atol = _TIE_ATOL * min(1.0, float(finite.max(initial=0.0)))
+        with np.errstate(over="ignore"):  # a gap beyond float64 is inf: not a tie
+            gap = np.abs(np.diff(ks))
+        close = gap <= atol + _TIE_RTOL * np.maximum(np.abs(ks[1:]), np.abs(ks[:-1]))
         start = np.concatenate([[True], ~close])
     else:
         start = np.ones(n, dtype=bool)
@@ -1272,21 +1305,21 @@ class RankingResult:
         True where a missing score was filled (``"worst"`` or ``"impute"``).
     """
 
-    method: str
-    normalization: str
-    candidate_id: AnyArray
-    criteria: tuple[str, ...]
-    weights: FloatArray
-    score: FloatArray
-    higher_is_better: bool
-    rank: IntArray
-    order: IntArray
-    contributions: FloatArray
-    details: Mapping[str, AnyArray]
-    ties: tuple[tuple[Any, ...], ...]
-    exclusions: Exclusions
-    missing: str
-    filled: BoolArray
+    method: str = attrs.field(converter=_val.freeze)
+    normalization: str = attrs.field(converter=_val.freeze)
+    candidate_id: AnyArray = attrs.field(converter=_val.freeze)
+    criteria: tuple[str, ...] = attrs.field(converter=_val.freeze)
+    weights: FloatArray = attrs.field(converter=_val.freeze)
+    score: FloatArray = attrs.field(converter=_val.freeze)
+    higher_is_better: bool = attrs.field(converter=_val.freeze)
+    rank: IntArray = attrs.field(converter=_val.freeze)
+    order: IntArray = attrs.field(converter=_val.freeze)
+    contributions: FloatArray = attrs.field(converter=_val.freeze)
+    details: Mapping[str, AnyArray] = attrs.field(converter=_val.freeze)
+    ties: tuple[tuple[Any, ...], ...] = attrs.field(converter=_val.freeze)
+    exclusions: Exclusions = attrs.field(converter=_val.freeze)
+    missing: str = attrs.field(converter=_val.freeze)
+    filled: BoolArray = attrs.field(converter=_val.freeze)
 
     def ranking(self) -> AnyArray:
         """Candidate ids, best first (ties by id)."""
@@ -1744,17 +1777,29 @@ def normalize_weights(
     """
     w = _val.as_float_array(weights, "weights", ndim=1)
     _val.check_range(w, "weights", low=0.0, hint="weights are importances; use 0 to ignore")
-    s = float(w.sum())
-    if s <= 0:
+    big = float(w.max())
+    if big <= 0:
         raise InvalidInputError("weights are all zero; give at least one a positive weight")
+    # shares are invariant to a common factor: near overflow or underflow the weights are
+    # divided by the largest one first, so that their sum stays finite
+    scale = 1.0 if _SAFE_MAGNITUDE[0] <= big <= _SAFE_MAGNITUDE[1] else big
+    ws = w / scale if scale != 1.0 else w
+    s = float(ws.sum())
     if total is not None:
         t = _val.scalar(total, "total", low=0.0, low_inclusive=False)
-        if abs(s - t) > rtol * t:
+        if scale == 1.0:
+            off = abs(s - t) > rtol * t
+        else:  # compare in logs: s * scale and t / scale may not be representable
+            off = abs(math.log(s) + math.log(scale) - math.log(t)) > math.log1p(rtol)
+        if off:
+            with np.errstate(over="ignore"):
+                shown = s * scale
             raise InvalidInputError(
-                f"weights sum to {s:.6g}, expected {t:g} (within rtol={rtol:g}); "
+                f"weights sum to {shown:.6g}, expected {t:g} (within rtol={rtol:g}); "
                 "fix the weights or omit total= to rescale them"
             )
-    return w / s
+    out: FloatArray = ws / s
+    return out
 
 
 @attrs.frozen(eq=False)
@@ -1783,14 +1828,14 @@ class AHPResult:
         one to revisit when CR is too high.
     """
 
-    criteria: tuple[str, ...]
-    weights: FloatArray
-    lambda_max: float
-    consistency_index: float
-    random_index: float
-    consistency_ratio: float
-    max_cr: float
-    worst_pair: tuple[int, int]
+    criteria: tuple[str, ...] = attrs.field(converter=_val.freeze)
+    weights: FloatArray = attrs.field(converter=_val.freeze)
+    lambda_max: float = attrs.field(converter=_val.freeze)
+    consistency_index: float = attrs.field(converter=_val.freeze)
+    random_index: float = attrs.field(converter=_val.freeze)
+    consistency_ratio: float = attrs.field(converter=_val.freeze)
+    max_cr: float = attrs.field(converter=_val.freeze)
+    worst_pair: tuple[int, int] = attrs.field(converter=_val.freeze)
 
     @property
     def consistent(self) -> bool:
@@ -1886,15 +1931,36 @@ def ahp_weights(
         names = tuple(criteria)
         if len(names) != n:
             raise InvalidInputError(f"criteria has {len(names)} names but pairwise has order {n}")
-    vals, vecs = np.linalg.eig(a)
+    # Balance first: B = D^-1 A D with D the rows' geometric means has the same
+    # eigenvalues, entries near 1 for consistent judgements, and the eigenvector
+    # u = D v of A. Working with log u keeps weights and ratios finite for extreme
+    # (subnormal or huge) judgements.
+    la = np.log(a)
+    g = la.mean(axis=1)
+    expo = la - g[:, None] + g[None, :]
+    if np.abs(expo).max() > 700.0:
+        i, j = _val.first_bad(np.abs(expo) > 700.0)
+        raise InvalidInputError(
+            f"pairwise judgements are too extreme to weigh: a[{i}, {j}] = {a[i, j]:g} departs "
+            "from the other judgements by more than a factor of 1e300; use Saaty's 1/9 to 9 scale"
+        )
+    try:
+        vals, vecs = np.linalg.eig(np.exp(expo))
+    except np.linalg.LinAlgError as exc:  # pragma: no cover - a finite positive matrix
+        raise ConvergenceError(f"pairwise: the eigen-decomposition failed: {exc}") from None
     k = int(np.argmax(vals.real))
     lam = float(vals[k].real)
-    w = np.abs(vecs[:, k].real)
-    w = w / w.sum()
+    v_ = np.abs(vecs[:, k].real)
+    lw = g + np.log(np.maximum(v_, np.finfo(np.float64).tiny))
+    lw -= lw.max()
+    w = np.exp(lw)
+    total_w = w.sum()
+    w = w / total_w
+    lw -= math.log(total_w)
     ri = RANDOM_INDEX[n]
     ci = max(lam - n, 0.0) / (n - 1) if n > 2 else 0.0
     cr = ci / ri if n > 2 else 0.0
-    dev = np.abs(np.log(a * w[None, :] / w[:, None]))
+    dev = np.abs(la + lw[None, :] - lw[:, None])
     np.fill_diagonal(dev, -1.0)
     wi, wj = np.unravel_index(int(np.argmax(dev)), dev.shape) if n > 1 else (0, 0)
     res = AHPResult(
@@ -1911,7 +1977,7 @@ def ahp_weights(
         msg = (
             f"pairwise consistency ratio {cr:.3f} > max_cr={max_cr:g}; revise the judgements, "
             f"starting with a[{wi}, {wj}] = {a[wi, wj]:g} ({names[wi]!r} vs {names[wj]!r}), "
-            f"which the derived weights put at {w[wi] / w[wj]:.3g}"
+            f"which the derived weights put at {math.exp(min(lw[wi] - lw[wj], 700.0)):.3g}"
         )
         if on_inconsistent == "raise":
             raise InvalidInputError(msg + ", or pass on_inconsistent='warn'")
@@ -1936,10 +2002,10 @@ class EntropyResult:
         :math:`d_j = 1 - E_j`.
     """
 
-    criteria: tuple[str, ...]
-    weights: FloatArray
-    entropy: FloatArray
-    divergence: FloatArray
+    criteria: tuple[str, ...] = attrs.field(converter=_val.freeze)
+    weights: FloatArray = attrs.field(converter=_val.freeze)
+    entropy: FloatArray = attrs.field(converter=_val.freeze)
+    divergence: FloatArray = attrs.field(converter=_val.freeze)
 
 
 def entropy_weights(matrix: DecisionMatrix | Any) -> EntropyResult:
@@ -1987,13 +2053,18 @@ def entropy_weights(matrix: DecisionMatrix | Any) -> EntropyResult:
     if n < 2:
         raise InvalidInputError("entropy weights need at least 2 candidates, got 1")
     _val.check_range(x, "scores", low=0.0, hint="entropy weights need scores >= 0")
-    tot = x.sum(axis=0)
-    if (tot == 0).any():
-        j = int(np.flatnonzero(tot == 0)[0])
+    colmax = x.max(axis=0)
+    if (colmax == 0).any():
+        j = int(np.flatnonzero(colmax == 0)[0])
         raise InvalidInputError(
             f"criterion {names[j]!r} is zero for every candidate; entropy is undefined, drop it"
         )
-    p = x / tot
+    # p is invariant to a column factor: near overflow or underflow, columns are divided
+    # by their largest score first so that the column sums stay finite
+    colscale = _column_scale(x)
+    if colscale is not None:
+        x = x / colscale
+    p = x / x.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
     e = -plogp.sum(axis=0) / math.log(n)
@@ -2064,10 +2135,24 @@ def score_linear(
     s0, s1 = _scale_pair(scale)
     if not saturate:
         _val.check_range(x, "values", low=lo, high=hi, hint="pass saturate=True to cap at the ends")
-    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    with np.errstate(over="ignore"):
+        if _SAFE_MAGNITUDE[0] <= max(abs(lo), abs(hi)) <= _SAFE_MAGNITUDE[1]:
+            t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+        else:  # values divided by max(|lo|, |hi|): the width stays finite and nonzero
+            mag = max(abs(lo), abs(hi))
+            t = np.clip((x / mag - lo / mag) / (hi / mag - lo / mag), 0.0, 1.0)
     if direction == "cost":
         t = 1.0 - t
-    return s0 + t * (s1 - s0)
+    return _on_scale(t, s0, s1)
+
+
+def _on_scale(t: FloatArray, s0: float, s1: float) -> FloatArray:
+    """``s0 + t (s1 - s0)`` for t in [0, 1], as a convex combination when the width overflows."""
+    if math.isfinite(s1 - s0):
+        out: FloatArray = s0 + t * (s1 - s0)
+    else:
+        out = s0 * (1.0 - t) + s1 * t
+    return out
 
 
 def _scale_pair(scale: Any) -> tuple[float, float]:
@@ -2113,8 +2198,8 @@ def score_bands(values: Any, edges: Any, scores: Any) -> FloatArray:
     x = _val.as_float_array(values, "values", ndim=(0, 1, 2))
     e = _val.as_float_array(edges, "edges", ndim=1)
     s = _val.as_float_array(scores, "scores", ndim=1)
-    if (np.diff(e) <= 0).any():
-        i = int(np.flatnonzero(np.diff(e) <= 0)[0]) + 1
+    if (e[1:] <= e[:-1]).any():
+        i = int(np.flatnonzero(e[1:] <= e[:-1])[0]) + 1
         raise InvalidInputError(
             f"edges must be strictly increasing, got {e[i]:g} after {e[i - 1]:g} at row {i}"
         )
@@ -2162,7 +2247,7 @@ def score_likert(
     _val.check_range(x, "responses", low=1.0, high=float(k))
     s0, s1 = _scale_pair(scale)
     mean = x.mean(axis=1) if x.ndim == 2 else x
-    return s0 + (mean - 1.0) / (k - 1) * (s1 - s0)
+    return _on_scale((mean - 1.0) / (k - 1), s0, s1)
 
 
 # ---------------------------------------------------------------------------
@@ -2210,15 +2295,15 @@ class StabilityResult:
         then renormalised.
     """
 
-    candidate_id: AnyArray
-    baseline_rank: IntArray
-    rank_counts: IntArray
-    winner_share: FloatArray
-    mean_rank: FloatArray
-    same_winner_share: float
-    same_ranking_share: float
-    n_draws: int
-    spread: float
+    candidate_id: AnyArray = attrs.field(converter=_val.freeze)
+    baseline_rank: IntArray = attrs.field(converter=_val.freeze)
+    rank_counts: IntArray = attrs.field(converter=_val.freeze)
+    winner_share: FloatArray = attrs.field(converter=_val.freeze)
+    mean_rank: FloatArray = attrs.field(converter=_val.freeze)
+    same_winner_share: float = attrs.field(converter=_val.freeze)
+    same_ranking_share: float = attrs.field(converter=_val.freeze)
+    n_draws: int = attrs.field(converter=_val.freeze)
+    spread: float = attrs.field(converter=_val.freeze)
 
 
 def weight_stability(
@@ -2258,7 +2343,8 @@ def weight_stability(
     Raises
     ------
     InvalidInputError
-        For a bad ``spread`` or ``n_draws``, or as in :func:`rank`.
+        For a bad ``spread`` or ``n_draws`` (``n_draws`` × the matrix's
+        cells beyond ``CUSTREL_MAX_CELLS``), or as in :func:`rank`.
 
     Notes
     -----
@@ -2277,6 +2363,14 @@ def weight_stability(
     spread = _val.scalar(spread, "spread", low=0.0, high=1.0, high_inclusive=False)
     gen = _val.as_rng(rng)
     p = _prepare(matrix, rules, missing)
+    _val.check_budget(
+        float(n_draws) * float(p.x.size),
+        "the perturbation draws (n_draws x the matrix's cells)",
+        budget=_val.max_cells(),
+        culprit=f"n_draws={n_draws}",
+        env="CUSTREL_MAX_CELLS",
+        hint="use fewer draws",
+    )
     w0 = p.weights
     r = _normalize(p, norm, w0 > 0)
     base = _score_matrix(p, method, norm, w0, vikor_v)
@@ -2339,13 +2433,13 @@ class WeightSensitivityResult:
         The new winner just past each threshold (None where NaN).
     """
 
-    criteria: tuple[str, ...]
-    weights: FloatArray
-    winner: Any
-    increase: FloatArray
-    decrease: FloatArray
-    winner_if_increased: tuple[Any, ...]
-    winner_if_decreased: tuple[Any, ...]
+    criteria: tuple[str, ...] = attrs.field(converter=_val.freeze)
+    weights: FloatArray = attrs.field(converter=_val.freeze)
+    winner: Any = attrs.field(converter=_val.freeze)
+    increase: FloatArray = attrs.field(converter=_val.freeze)
+    decrease: FloatArray = attrs.field(converter=_val.freeze)
+    winner_if_increased: tuple[Any, ...] = attrs.field(converter=_val.freeze)
+    winner_if_decreased: tuple[Any, ...] = attrs.field(converter=_val.freeze)
 
     def smallest(self) -> FloatArray:
         """Per criterion, the smaller of ``increase`` and ``decrease`` (NaN if neither)."""
@@ -2388,7 +2482,8 @@ def weight_sensitivity(
     grid : int, default 200
         Points scanned in each direction before bisection.
     tol : float, default 1e-9
-        Bisection tolerance on δ.
+        Bisection tolerance on δ, at least ``8 × float64 eps`` (about
+        1.8e-15): δ lies in [0, 1], so a finer tolerance could never be met.
     include_zero_weight : bool, default False
         Also scan criteria of weight 0 (by default NaN: they are outside the
         scoring model, typically columns read only by knock-out rules).
@@ -2400,7 +2495,12 @@ def weight_sensitivity(
     Raises
     ------
     InvalidInputError
-        As in :func:`rank`.
+        As in :func:`rank`; for ``tol`` below its floor, or a scan (``grid``
+        × criteria × candidates) beyond the cell budget
+        (``CUSTREL_MAX_CELLS``).
+    ConvergenceError
+        If a bisection does not reach ``tol`` within 200 halvings (it
+        cannot with a valid ``tol``; the cap guards the loop).
 
     Notes
     -----
@@ -2422,10 +2522,23 @@ def weight_sensitivity(
     """
     norm, vikor_v = _method_setup(method, normalization, v)
     grid = _val.positive_int(grid, "grid", minimum=2)
-    tol = _val.scalar(tol, "tol", low=0.0, low_inclusive=False)
+    tol = _val.scalar(
+        tol,
+        "tol",
+        low=_MIN_TOL,
+        hint="δ lies in [0, 1], where float64 cannot resolve steps finer than about 2e-16",
+    )
     p = _prepare(matrix, rules, missing)
     w0 = p.weights
     m = len(w0)
+    _val.check_budget(
+        2.0 * grid * m * float(p.x.size),
+        "the sensitivity scan (2 x grid x criteria x the matrix's cells)",
+        budget=_val.max_cells(),
+        culprit=f"grid={grid}",
+        env="CUSTREL_MAX_CELLS",
+        hint="use a coarser grid",
+    )
     base = _score_matrix(p, method, norm, w0, vikor_v)
     rk, order, _ = _rank(base.key, p.ids)
     win = int(order[0])
@@ -2492,12 +2605,20 @@ def weight_sensitivity(
                 c = challenger(sign * s)
                 if c is not None:
                     lo_, hi_ = prev, float(s)
-                    while hi_ - lo_ > tol:
+                    for _ in range(_MAX_BISECTIONS):
                         mid = 0.5 * (lo_ + hi_)
+                        if hi_ - lo_ <= tol or not lo_ < mid < hi_:
+                            break
                         if challenger(sign * mid) is None:
                             lo_ = mid
                         else:
                             hi_ = mid
+                    else:
+                        raise ConvergenceError(
+                            f"weight_sensitivity: the bisection on the weight of criterion "
+                            f"{p.names[j]!r} did not reach tol={tol:g} in {_MAX_BISECTIONS} "
+                            "halvings; pass a larger tol"
+                        )
                     out[j] = hi_
                     who[j] = _py(p.ids[c])
                     break
@@ -2542,12 +2663,12 @@ class RankReversalResult:
         every candidate excluded); its counts are then 0 and False.
     """
 
-    change: tuple[str, ...]
-    candidate_id: tuple[Any, ...]
-    reversed_pairs: IntArray
-    winner_changed: BoolArray
-    pairs: tuple[tuple[tuple[Any, Any], ...], ...]
-    errors: tuple[str | None, ...]
+    change: tuple[str, ...] = attrs.field(converter=_val.freeze)
+    candidate_id: tuple[Any, ...] = attrs.field(converter=_val.freeze)
+    reversed_pairs: IntArray = attrs.field(converter=_val.freeze)
+    winner_changed: BoolArray = attrs.field(converter=_val.freeze)
+    pairs: tuple[tuple[tuple[Any, Any], ...], ...] = attrs.field(converter=_val.freeze)
+    errors: tuple[str | None, ...] = attrs.field(converter=_val.freeze)
 
     def any_reversal(self) -> bool:
         """Whether any scenario reversed a pair or changed the winner."""
@@ -2700,13 +2821,13 @@ class IndexResult:
         :math:`W_g w_j / \sum_{k \in g} w_k` and per-criterion contributions.
     """
 
-    candidate_id: AnyArray
-    score: FloatArray
-    rank: IntArray
-    groups: tuple[str, ...]
-    group_weights: FloatArray
-    group_scores: FloatArray
-    ranking: RankingResult
+    candidate_id: AnyArray = attrs.field(converter=_val.freeze)
+    score: FloatArray = attrs.field(converter=_val.freeze)
+    rank: IntArray = attrs.field(converter=_val.freeze)
+    groups: tuple[str, ...] = attrs.field(converter=_val.freeze)
+    group_weights: FloatArray = attrs.field(converter=_val.freeze)
+    group_scores: FloatArray = attrs.field(converter=_val.freeze)
+    ranking: RankingResult = attrs.field(converter=_val.freeze)
 
 
 def weighted_index(
@@ -2868,20 +2989,20 @@ class SalesForecastResult:
         Where the cap binds.
     """
 
-    candidate_id: AnyArray
-    model: str
-    horizon: int
-    level: float
-    intercept: FloatArray
-    slope: FloatArray
-    growth_rate: FloatArray
-    residual_std: FloatArray
-    forecast: FloatArray
-    lower: FloatArray
-    upper: FloatArray
-    cap: FloatArray
-    attainable: FloatArray
-    capped: BoolArray
+    candidate_id: AnyArray = attrs.field(converter=_val.freeze)
+    model: str = attrs.field(converter=_val.freeze)
+    horizon: int = attrs.field(converter=_val.freeze)
+    level: float = attrs.field(converter=_val.freeze)
+    intercept: FloatArray = attrs.field(converter=_val.freeze)
+    slope: FloatArray = attrs.field(converter=_val.freeze)
+    growth_rate: FloatArray = attrs.field(converter=_val.freeze)
+    residual_std: FloatArray = attrs.field(converter=_val.freeze)
+    forecast: FloatArray = attrs.field(converter=_val.freeze)
+    lower: FloatArray = attrs.field(converter=_val.freeze)
+    upper: FloatArray = attrs.field(converter=_val.freeze)
+    cap: FloatArray = attrs.field(converter=_val.freeze)
+    attainable: FloatArray = attrs.field(converter=_val.freeze)
+    capped: BoolArray = attrs.field(converter=_val.freeze)
 
     def ranked(self) -> AnyArray:
         """Candidate ids by attainable sales, highest first (ties by id)."""
@@ -2928,7 +3049,8 @@ def sales_forecast(
     ------
     InvalidInputError
         For NaN or negative sales, fewer than 3 periods, non-positive sales
-        under the log-linear model, or negative traffic.
+        under the log-linear model, negative traffic, or a forecast beyond
+        float64's range.
 
     Notes
     -----
@@ -2969,6 +3091,15 @@ def sales_forecast(
         _val.check_range(y, "sales", low=0.0)
         z = y
     ids = _ids_for(candidate_id, n)
+    # OLS is scale-equivariant: rows near overflow or underflow are fitted divided by
+    # their largest magnitude and the fit multiplied back, so no sum overflows
+    rowscale = np.ones(n)
+    if model == "linear":
+        mag = np.abs(z).max(axis=1)
+        odd = (mag > 0) & ((mag < _SAFE_MAGNITUDE[0]) | (mag > _SAFE_MAGNITUDE[1]))
+        if odd.any():
+            rowscale[odd] = mag[odd]
+            z = z / rowscale[:, None]
     t = np.arange(1, p + 1, dtype=np.float64)
     tbar = t.mean()
     stt = float(((t - tbar) ** 2).sum())
@@ -2979,16 +3110,25 @@ def sales_forecast(
     s = np.sqrt((resid**2).sum(axis=1) / (p - 2))
     t0 = p + h
     zhat = intercept + slope * t0
+    from scipy import stats  # inside: scipy.stats is slow to import (contract 7)
+
     q = float(stats.t.ppf(0.5 + level / 2.0, p - 2))
     half = q * s * math.sqrt(1.0 + 1.0 / p + (t0 - tbar) ** 2 / stt)
-    if model == "loglinear":
-        fc, lo, hi = np.exp(zhat), np.exp(zhat - half), np.exp(zhat + half)
-        growth = np.expm1(slope)
-    else:
-        fc, lo, hi = zhat, zhat - half, zhat + half
-        last = intercept + slope * p
-        with np.errstate(divide="ignore", invalid="ignore"):
-            growth = np.where(last != 0, slope / np.where(last == 0, 1.0, last), np.nan)
+    hint = "the trend leaves float64's range; rescale sales or shorten the horizon"
+    with np.errstate(over="ignore"):
+        if model == "loglinear":
+            fc, lo, hi = np.exp(zhat), np.exp(zhat - half), np.exp(zhat + half)
+            growth = np.expm1(slope)
+        else:
+            fc, lo, hi = zhat, zhat - half, zhat + half
+            last = intercept + slope * p
+            with np.errstate(divide="ignore", invalid="ignore"):
+                growth = np.where(last != 0, slope / np.where(last == 0, 1.0, last), np.nan)
+            fc, lo, hi = fc * rowscale, lo * rowscale, hi * rowscale
+            intercept, slope, s = intercept * rowscale, slope * rowscale, s * rowscale
+        for label, arr in (("the forecast", fc), ("the interval", lo), ("the interval", hi)):
+            _refuse_overflow(arr, label, ids, hint)
+        _refuse_overflow(np.stack([intercept, slope, s, growth], axis=1), "the fit", ids, hint)
     if traffic is None:
         cap = np.full(n, np.inf)
     else:
@@ -3003,7 +3143,11 @@ def sales_forecast(
             raise InvalidInputError(
                 f"spend_per_visit has {len(spv)} values but sales has {n} candidates"
             )
-        cap = tr * spv
+        with np.errstate(over="ignore"):
+            cap = tr * spv
+        _refuse_overflow(
+            np.broadcast_to(cap, (n,)), "traffic x spend_per_visit", ids, "rescale traffic"
+        )
     att = np.minimum(fc, cap)
     return SalesForecastResult(
         candidate_id=ids,
@@ -3043,15 +3187,15 @@ class SalesCostResult:
         The best candidate(s) under each measure (several when tied).
     """
 
-    candidate_id: AnyArray
-    total_cost: FloatArray
-    cost_per_unit: FloatArray
-    cost_per_sales: FloatArray
-    efficiency: FloatArray
-    cheapest_total: tuple[Any, ...]
-    cheapest_per_unit: tuple[Any, ...]
-    cheapest_per_sales: tuple[Any, ...]
-    most_efficient: tuple[Any, ...]
+    candidate_id: AnyArray = attrs.field(converter=_val.freeze)
+    total_cost: FloatArray = attrs.field(converter=_val.freeze)
+    cost_per_unit: FloatArray = attrs.field(converter=_val.freeze)
+    cost_per_sales: FloatArray = attrs.field(converter=_val.freeze)
+    efficiency: FloatArray = attrs.field(converter=_val.freeze)
+    cheapest_total: tuple[Any, ...] = attrs.field(converter=_val.freeze)
+    cheapest_per_unit: tuple[Any, ...] = attrs.field(converter=_val.freeze)
+    cheapest_per_sales: tuple[Any, ...] = attrs.field(converter=_val.freeze)
+    most_efficient: tuple[Any, ...] = attrs.field(converter=_val.freeze)
 
 
 def sales_cost(cost: Any, units: Any, sales: Any, *, candidate_id: Any = None) -> SalesCostResult:
@@ -3075,8 +3219,8 @@ def sales_cost(cost: Any, units: Any, sales: Any, *, candidate_id: Any = None) -
     Raises
     ------
     InvalidInputError
-        For negative or NaN costs, non-positive units or sales, or
-        mismatched lengths.
+        For negative or NaN costs, non-positive units or sales,
+        mismatched lengths, or a total or ratio beyond float64's range.
 
     Examples
     --------
@@ -3087,17 +3231,22 @@ def sales_cost(cost: Any, units: Any, sales: Any, *, candidate_id: Any = None) -
     """
     c = _val.as_float_array(cost, "cost", ndim=(1, 2))
     _val.check_range(c, "cost", low=0.0)
-    total = c.sum(axis=1) if c.ndim == 2 else c
     u = _val.as_float_array(units, "units", ndim=1)
     s = _val.as_float_array(sales, "sales", ndim=1)
-    n = _val.check_same_length(cost=total, units=u, sales=s)
+    n = _val.check_same_length(cost=c, units=u, sales=s)
     _val.check_range(u, "units", low=0.0, low_inclusive=False)
     _val.check_range(s, "sales", low=0.0, low_inclusive=False)
     ids = _ids_for(candidate_id, n)
-    cpu = total / u
-    cps = total / s
-    with np.errstate(divide="ignore"):
+    hint = "rescale cost, units and sales to a common unit (for example thousands)"
+    with np.errstate(over="ignore"):
+        total = c.sum(axis=1) if c.ndim == 2 else c
+        _refuse_overflow(total, "the total cost", ids, hint)
+        cpu = total / u
+        _refuse_overflow(cpu, "cost / units", ids, hint)
+        cps = total / s
+        _refuse_overflow(cps, "cost / sales", ids, hint)
         eff = np.where(total > 0, s / np.where(total > 0, total, 1.0), np.inf)
+        _refuse_overflow(np.where(total > 0, eff, 0.0), "sales / cost", ids, hint)
 
     def best(key: FloatArray) -> tuple[Any, ...]:
         rk, order, _ = _rank(key, ids)
@@ -3151,12 +3300,12 @@ class VerticalResult:
         ``change < 0``.
     """
 
-    candidate_id: AnyArray
-    current: FloatArray
-    previous: FloatArray
-    change: FloatArray
-    growth: FloatArray
-    declined: BoolArray
+    candidate_id: AnyArray = attrs.field(converter=_val.freeze)
+    current: FloatArray = attrs.field(converter=_val.freeze)
+    previous: FloatArray = attrs.field(converter=_val.freeze)
+    change: FloatArray = attrs.field(converter=_val.freeze)
+    growth: FloatArray = attrs.field(converter=_val.freeze)
+    declined: BoolArray = attrs.field(converter=_val.freeze)
 
 
 def vertical_comparison(current: Any, previous: Any, *, candidate_id: Any = None) -> VerticalResult:
@@ -3176,7 +3325,8 @@ def vertical_comparison(current: Any, previous: Any, *, candidate_id: Any = None
     Raises
     ------
     InvalidInputError
-        For NaN values or mismatched lengths.
+        For NaN values, mismatched lengths, or a change or growth beyond
+        float64's range.
 
     Examples
     --------
@@ -3186,13 +3336,19 @@ def vertical_comparison(current: Any, previous: Any, *, candidate_id: Any = None
     """
     cur, prev, n = _two_periods(current, previous)
     ids = _ids_for(candidate_id, n)
+    hint = "rescale current and previous (for example to thousands)"
+    with np.errstate(over="ignore"):
+        change = cur - prev
+        _refuse_overflow(change, "current - previous", ids, hint)
+        growth = _growth(cur, prev)
+        _refuse_overflow(growth, "the growth (current - previous) / |previous|", ids, hint)
     return VerticalResult(
         candidate_id=ids,
-        current=_val.readonly(cur),
-        previous=_val.readonly(prev),
-        change=_val.readonly(cur - prev),
-        growth=_val.readonly(_growth(cur, prev)),
-        declined=_val.readonly(cur < prev),
+        current=cur,
+        previous=prev,
+        change=change,
+        growth=growth,
+        declined=cur < prev,
     )
 
 
@@ -3220,13 +3376,13 @@ class HorizontalResult:
         (growth of the group's total).
     """
 
-    candidate_id: AnyArray
-    growth: FloatArray
-    group_growth: float
-    gap: FloatArray
-    below_average: BoolArray
-    rank: IntArray
-    average: str
+    candidate_id: AnyArray = attrs.field(converter=_val.freeze)
+    growth: FloatArray = attrs.field(converter=_val.freeze)
+    group_growth: float = attrs.field(converter=_val.freeze)
+    gap: FloatArray = attrs.field(converter=_val.freeze)
+    below_average: BoolArray = attrs.field(converter=_val.freeze)
+    rank: IntArray = attrs.field(converter=_val.freeze)
+    average: str = attrs.field(converter=_val.freeze)
 
 
 def horizontal_comparison(
@@ -3255,7 +3411,8 @@ def horizontal_comparison(
     Raises
     ------
     InvalidInputError
-        For NaN values, non-positive ``previous`` or mismatched lengths.
+        For NaN values, non-positive ``previous``, mismatched lengths, or a
+        growth beyond float64's range.
 
     Examples
     --------
@@ -3267,9 +3424,23 @@ def horizontal_comparison(
     _val.check_range(prev, "previous", low=0.0, low_inclusive=False, hint="growth needs a base > 0")
     _val.choice(average, "average", ("mean", "aggregate"))
     ids = _ids_for(candidate_id, n)
-    g = (cur - prev) / prev
-    gg = float(g.mean()) if average == "mean" else float(cur.sum() / prev.sum() - 1.0)
-    gap = g - gg
+    hint = "rescale current and previous (for example to thousands)"
+    with np.errstate(over="ignore"):
+        g = cur / prev - 1.0
+        _refuse_overflow(g, "the growth (current - previous) / previous", ids, hint)
+        # near overflow, sums are taken of values divided by the largest magnitude
+        gmax = float(np.abs(g).max())
+        big = float(max(np.abs(cur).max(), prev.max()))
+        if average == "mean":
+            gs = gmax if gmax > _SAFE_MAGNITUDE[1] else 1.0
+            gg = float((g / gs).mean()) * gs
+        else:
+            bs = big if big > _SAFE_MAGNITUDE[1] else 1.0
+            gg = float((cur / bs).sum() / (prev / bs).sum() - 1.0)
+        if not math.isfinite(gg):
+            raise InvalidInputError(f"the group growth overflows float64; {hint}")
+        gap = g - gg
+        _refuse_overflow(gap, "growth - group growth", ids, hint)
     rk, _, _ = _rank(g, ids)
     below = gap < -(_TIE_ATOL + _TIE_RTOL * abs(gg))
     return HorizontalResult(
@@ -3301,12 +3472,12 @@ class QuotaResult:
         Positions, best first.
     """
 
-    candidate_id: AnyArray
-    actual: FloatArray
-    potential: FloatArray
-    attainment: FloatArray
-    rank: IntArray
-    order: IntArray
+    candidate_id: AnyArray = attrs.field(converter=_val.freeze)
+    actual: FloatArray = attrs.field(converter=_val.freeze)
+    potential: FloatArray = attrs.field(converter=_val.freeze)
+    attainment: FloatArray = attrs.field(converter=_val.freeze)
+    rank: IntArray = attrs.field(converter=_val.freeze)
+    order: IntArray = attrs.field(converter=_val.freeze)
 
     def ranking(self) -> AnyArray:
         """Partner ids, highest attainment first."""
@@ -3332,7 +3503,8 @@ def quota_attainment(actual: Any, potential: Any, *, candidate_id: Any = None) -
     Raises
     ------
     InvalidInputError
-        For NaN or negative sales, non-positive potential, mismatched lengths.
+        For NaN or negative sales, non-positive potential, mismatched
+        lengths, or an attainment beyond float64's range.
 
     Examples
     --------
@@ -3346,13 +3518,15 @@ def quota_attainment(actual: Any, potential: Any, *, candidate_id: Any = None) -
     _val.check_range(a, "actual", low=0.0)
     _val.check_range(pot, "potential", low=0.0, low_inclusive=False)
     ids = _ids_for(candidate_id, n)
-    att = a / pot
+    with np.errstate(over="ignore"):
+        att = a / pot
+    _refuse_overflow(att, "actual / potential", ids, "rescale actual and potential")
     rk, order, _ = _rank(att, ids)
     return QuotaResult(
         candidate_id=ids,
-        actual=_val.readonly(a),
-        potential=_val.readonly(pot),
-        attainment=_val.readonly(att),
-        rank=_val.readonly(rk),
-        order=_val.readonly(order),
+        actual=a,
+        potential=pot,
+        attainment=att,
+        rank=rk,
+        order=order,
     )

@@ -95,40 +95,28 @@ _SHARE_TOL = 1e-12
 
 
 def _values(values: Any, name: str = "values") -> FloatArray:
-    return v.as_float_array(values, name, ndim=1)
+    """One finite value per customer whose magnitudes also add up to a finite total.
+
+    Shares, cumulative sums and class totals are all bounded by the sum of
+    the magnitudes, so this one check keeps every later sum finite.
+    """
+    x = v.as_float_array(values, name, ndim=1)
+    with np.errstate(over="ignore"):
+        total = float(np.abs(x).sum())
+    if not math.isfinite(total):
+        raise InvalidInputError(
+            f"{name} add up to more than float64 holds (the sum of their magnitudes is "
+            f"beyond {np.finfo(np.float64).max:.4g}; the largest is {float(np.abs(x).max())!r} "
+            f"at row {int(np.argmax(np.abs(x)))}); rescale {name} (for example to thousands)"
+        )
+    return x
 
 
 def _ids(customer_id: Any, n: int) -> npt.NDArray[Any]:
+    """Customer ids: ``0 … n-1`` when omitted, else distinct, present and of their own type."""
     if customer_id is None:
         return v.readonly(np.arange(n, dtype=np.int64))
-    ids = np.asarray(customer_id)
-    if ids.ndim != 1:
-        raise InvalidInputError(f"customer_id must be 1-D, got shape {ids.shape}")
-    if len(ids) != n:
-        raise InvalidInputError(
-            f"customer_id has {len(ids)} values but values has {n}; give one id per customer"
-        )
-    if ids.dtype.kind == "O":
-        try:
-            ids = ids.astype(str)
-        except (TypeError, ValueError):  # pragma: no cover - str() of anything works
-            raise InvalidTypeError("customer_id must hold strings or integers") from None
-    s = np.sort(ids)
-    dup = np.flatnonzero(s[1:] == s[:-1])
-    if dup.size:
-        # the first repeated id (in input order) and the row where it comes back
-        repeated = np.isin(ids, s[dup + 1])
-        seen = np.flatnonzero(repeated)
-        met: set[Any] = set()
-        for row in seen.tolist():
-            key = ids[row].item()
-            if key in met:
-                raise InvalidInputError(
-                    f"customer_id must be unique, got {key!r} again at row {row}; "
-                    "aggregate to one value per customer first"
-                )
-            met.add(key)
-    return v.readonly(ids.copy())
+    return v.id_array(customer_id, "customer_id", n)
 
 
 def _shares(shares: Any, name: str, size: int) -> FloatArray:
@@ -254,10 +242,10 @@ class LorenzCurve:
         The total value.
     """
 
-    customer_share: FloatArray
-    value_share: FloatArray
-    gini: float
-    total: float
+    customer_share: FloatArray = attrs.field(converter=v.freeze)
+    value_share: FloatArray = attrs.field(converter=v.freeze)
+    gini: float = attrs.field(converter=v.freeze)
+    total: float = attrs.field(converter=v.freeze)
 
     def top_share(self, fraction: float = 0.2) -> float:
         """Share of the value held by the top ``fraction`` of customers.
@@ -436,11 +424,11 @@ class WhaleCurve:
         The total profit.
     """
 
-    customer_share: FloatArray
-    profit_share: FloatArray
-    peak_share: float
-    peak_customer_share: float
-    total: float
+    customer_share: FloatArray = attrs.field(converter=v.freeze)
+    profit_share: FloatArray = attrs.field(converter=v.freeze)
+    peak_share: float = attrs.field(converter=v.freeze)
+    peak_customer_share: float = attrs.field(converter=v.freeze)
+    total: float = attrs.field(converter=v.freeze)
 
     def top_share(self, fraction: float = 0.2) -> float:
         """Cumulative profit share of the top ``fraction`` of customers (may exceed 1)."""
@@ -544,19 +532,19 @@ class ABCResult:
         of the ABC curve that Ultsch & Lötsch (2015) use; else ``None``.
     """
 
-    customer_id: npt.NDArray[Any]
-    value: FloatArray
-    code: IntArray
-    method: str
-    cutoffs: tuple[float, float]
-    count: IntArray
-    value_sum: FloatArray
-    customer_share: FloatArray
-    value_share: FloatArray
-    mean_value: FloatArray
-    pareto_point: tuple[float, float] | None = None
-    break_even_point: tuple[float, float] | None = None
-    submarginal_point: tuple[float, float] | None = None
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    value: FloatArray = attrs.field(converter=v.freeze)
+    code: IntArray = attrs.field(converter=v.freeze)
+    method: str = attrs.field(converter=v.freeze)
+    cutoffs: tuple[float, float] = attrs.field(converter=v.freeze)
+    count: IntArray = attrs.field(converter=v.freeze)
+    value_sum: FloatArray = attrs.field(converter=v.freeze)
+    customer_share: FloatArray = attrs.field(converter=v.freeze)
+    value_share: FloatArray = attrs.field(converter=v.freeze)
+    mean_value: FloatArray = attrs.field(converter=v.freeze)
+    pareto_point: tuple[float, float] | None = attrs.field(default=None, converter=v.freeze)
+    break_even_point: tuple[float, float] | None = attrs.field(default=None, converter=v.freeze)
+    submarginal_point: tuple[float, float] | None = attrs.field(default=None, converter=v.freeze)
 
     def labels(self) -> npt.NDArray[np.str_]:
         """Each customer's class as ``"A"``, ``"B"`` or ``"C"``."""
@@ -846,15 +834,15 @@ class TierRule:
         The share of training customers the rule puts in their own tier.
     """
 
-    names: tuple[str, ...]
-    feature: IntArray
-    threshold: FloatArray
-    left: IntArray
-    right: IntArray
-    tier: IntArray
-    counts: IntArray
-    max_depth: int
-    training_accuracy: float
+    names: tuple[str, ...] = attrs.field(converter=v.freeze)
+    feature: IntArray = attrs.field(converter=v.freeze)
+    threshold: FloatArray = attrs.field(converter=v.freeze)
+    left: IntArray = attrs.field(converter=v.freeze)
+    right: IntArray = attrs.field(converter=v.freeze)
+    tier: IntArray = attrs.field(converter=v.freeze)
+    counts: IntArray = attrs.field(converter=v.freeze)
+    max_depth: int = attrs.field(converter=v.freeze)
+    training_accuracy: float = attrs.field(converter=v.freeze)
 
     def _attributes(self, attributes: Any) -> FloatArray:
         x = v.as_float_array(attributes, "attributes", ndim=(1, 2))
@@ -1153,16 +1141,16 @@ class Pyramid:
         thresholds.
     """
 
-    customer_id: npt.NDArray[Any]
-    value: FloatArray
-    tier: IntArray
-    method: str
-    count: IntArray
-    value_sum: FloatArray
-    customer_share: FloatArray
-    value_share: FloatArray
-    mean_value: FloatArray
-    min_value: FloatArray
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    value: FloatArray = attrs.field(converter=v.freeze)
+    tier: IntArray = attrs.field(converter=v.freeze)
+    method: str = attrs.field(converter=v.freeze)
+    count: IntArray = attrs.field(converter=v.freeze)
+    value_sum: FloatArray = attrs.field(converter=v.freeze)
+    customer_share: FloatArray = attrs.field(converter=v.freeze)
+    value_share: FloatArray = attrs.field(converter=v.freeze)
+    mean_value: FloatArray = attrs.field(converter=v.freeze)
+    min_value: FloatArray = attrs.field(converter=v.freeze)
 
     def tiers(self) -> list[Tier]:
         """Each customer's tier as a :class:`~custrel.models.Tier` member."""
@@ -1416,10 +1404,10 @@ class TierMigration:
         "not a customer" as rows (before) and columns (after).
     """
 
-    customer_id: npt.NDArray[Any]
-    tier_before: IntArray
-    tier_after: IntArray
-    balance: BalanceSheet
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    tier_before: IntArray = attrs.field(converter=v.freeze)
+    tier_after: IntArray = attrs.field(converter=v.freeze)
+    balance: BalanceSheet = attrs.field(converter=v.freeze)
 
     @property
     def transitions(self) -> IntArray:
@@ -1573,12 +1561,12 @@ class KeyAccounts:
         The value share asked for.
     """
 
-    customer_id: npt.NDArray[Any]
-    is_key: BoolArray
-    count: int
-    customer_share: float
-    value_share: float
-    target: float
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    is_key: BoolArray = attrs.field(converter=v.freeze)
+    count: int = attrs.field(converter=v.freeze)
+    customer_share: float = attrs.field(converter=v.freeze)
+    value_share: float = attrs.field(converter=v.freeze)
+    target: float = attrs.field(converter=v.freeze)
 
     def ids(self) -> npt.NDArray[Any]:
         """The ids of the key accounts, in input order."""
@@ -1738,9 +1726,9 @@ class Priority:
         1 = served first; equal net values share a rank (the lowest).
     """
 
-    customer_id: npt.NDArray[Any]
-    net_value: FloatArray
-    rank: IntArray
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    net_value: FloatArray = attrs.field(converter=v.freeze)
+    rank: IntArray = attrs.field(converter=v.freeze)
 
     def order(self) -> npt.NDArray[Any]:
         """The customer ids, first to serve first (ties keep input order)."""
@@ -1790,7 +1778,14 @@ def customer_priority(values: Any, *, credit_cost: Any = None, customer_id: Any 
         c = v.as_float_array(credit_cost, "credit_cost", ndim=1)
         v.check_same_length(values=x, credit_cost=c)
         v.check_range(c, "credit_cost", low=0.0)
-        net = x - c
+        with np.errstate(over="ignore"):
+            net = x - c
+        if not np.isfinite(net).all():
+            row = int(np.flatnonzero(~np.isfinite(net))[0])
+            raise InvalidInputError(
+                f"values - credit_cost overflows float64 at row {row} ({float(x[row])!r} - "
+                f"{float(c[row])!r}); rescale values and credit_cost"
+            )
     else:
         net = x.copy()
     # rank = 1 + the number of customers with a strictly higher net value

@@ -72,15 +72,44 @@ _MONETARY_BASES = ("sum", "mean")
 
 
 def _to_float_times(arr: npt.NDArray[Any]) -> FloatArray:
+    """Times as float seconds (or the log's numbers); NaT (no purchase) becomes nan."""
     if np.issubdtype(arr.dtype, np.datetime64):
-        return arr.astype("datetime64[s]", copy=False).view(np.int64).astype(np.float64)
+        s = arr.astype("datetime64[s]", copy=False)
+        out = s.view(np.int64).astype(np.float64)
+        nat = np.isnat(s)
+        if nat.any():
+            out[nat] = np.nan
+        return out
     return np.asarray(arr, dtype=np.float64)
 
 
 def _from_float_times(arr: FloatArray, kind: TimeKind) -> npt.NDArray[Any]:
+    """Back to the log's kind of time; ±inf and nan (no purchase) become NaT or nan."""
+    none = ~np.isfinite(arr)
     if kind == "datetime":
-        return np.round(arr).astype(np.int64).astype("datetime64[s]")
+        out = np.round(np.where(none, 0.0, arr)).astype(np.int64).astype("datetime64[s]")
+        if none.any():
+            out[none] = np.datetime64("NaT")
+        return out
+    if none.any():
+        return np.where(none, np.nan, arr)
     return arr
+
+
+def _check_totals(total: FloatArray, labels: npt.NDArray[Any], what: str) -> None:
+    """Refuse a per-customer total that overflowed float64 (finite amounts whose sum is not)."""
+    bad = ~np.isfinite(total)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"the total amount of customer {_show(labels[i])} overflows float64 ({what} gives "
+            f"{float(total[i])!r}, beyond ±{np.finfo(np.float64).max:.4g}); rescale amount "
+            "(for example to thousands) before summarising"
+        )
+
+
+def _show(x: Any) -> str:
+    return repr(x.item() if isinstance(x, np.generic) else x)
 
 
 def _time_scalar(value: float, kind: TimeKind) -> Any:
@@ -89,10 +118,22 @@ def _time_scalar(value: float, kind: TimeKind) -> Any:
     return float(value)
 
 
+#: Numeric times beyond ±2**53 have no whole-unit resolution: their days cannot be counted.
+_MAX_DAY_TIME = float(2**53)
+
+
 def _day_numbers(t: FloatArray, kind: TimeKind) -> IntArray:
     """Absolute day numbers: UTC calendar days since 1970 or whole time units."""
     if kind == "datetime":
         return np.floor(t / _SECONDS_PER_DAY).astype(np.int64)
+    far = np.abs(t) >= _MAX_DAY_TIME
+    if far.any():
+        row = int(np.flatnonzero(far)[0])
+        raise InvalidInputError(
+            f"time {float(t[row])!r} is beyond ±2**53, where whole time units cannot be told "
+            "apart, so frequency_basis='days' cannot count distinct days; use "
+            "frequency_basis='transactions' or rescale the times"
+        )
     return np.floor(t).astype(np.int64)
 
 
@@ -102,6 +143,13 @@ def _unique_pairs(codes: IntArray, days: IntArray) -> tuple[IntArray, IntArray]:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     dmin = int(days.min())
     span = int(days.max()) - dmin + 1
+    if span * (int(codes.max()) + 1) >= 2**62:  # the composite key would overflow int64
+        order = np.lexsort((days, codes))
+        c_s, d_s = codes[order], days[order]
+        new = np.empty(len(order), dtype=bool)
+        new[0] = True
+        new[1:] = (c_s[1:] != c_s[:-1]) | (d_s[1:] != d_s[:-1])
+        return c_s[new].astype(np.int64), d_s[new].astype(np.int64)
     key = np.sort(codes.astype(np.int64) * span + (days - dmin))
     # sort + neighbour compare: much faster than numpy 2's hash-based np.unique here
     starts = np.empty(len(key), dtype=bool)
@@ -131,11 +179,15 @@ class RFMSummary:
         The customer ids, sorted.
     first, last : numpy.ndarray
         First and last purchase time per customer (``datetime64[s]`` or float,
-        as the log).
+        as the log); NaT (nan) for a customer with only returns in the slice.
     n_transactions : numpy.ndarray of int64
-        Number of rows (transactions, returns included) per customer.
-    total_amount : numpy.ndarray of float64
-        Sum of the amounts per customer (returns are negative amounts).
+        Number of purchases per customer: rows with an amount >= 0. A row
+        with a negative amount is a return or cancellation: it reduces
+        :attr:`total_amount` but is not a purchase, so it never counts here,
+        in :attr:`n_days`, or in :attr:`first` / :attr:`last`.
+    total_amount : numpy.ndarray of float64 or None
+        Net amount per customer: purchases minus returns (None for a log
+        without amounts).
     n_days : numpy.ndarray of int64 or None
         Number of distinct purchase days per customer when
         ``frequency_basis="days"``, else None.
@@ -144,6 +196,10 @@ class RFMSummary:
         as positions in :attr:`customer_id` and absolute day numbers (UTC
         calendar days since 1970-01-01 for calendar logs, ``floor(time)`` for
         numeric logs). They make the distinct-day count mergeable.
+
+    Customers whose rows in the slice are all returns stay in the summary
+    (0 purchases, NaT first and last) so that summaries of slices merge
+    exactly; :meth:`to_table` leaves them out and counts them.
     analysis_date : numpy.datetime64 or float
         The analysis date the summary was taken at.
     time_kind : {"datetime", "numeric"}
@@ -166,18 +222,18 @@ class RFMSummary:
     ([2, 2], [40.0, 12.0])
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
-    first: npt.NDArray[Any] = attrs.field(converter=v.readonly)
-    last: npt.NDArray[Any] = attrs.field(converter=v.readonly)
-    n_transactions: IntArray = attrs.field(converter=v.readonly)
-    total_amount: FloatArray = attrs.field(converter=v.readonly)
-    n_days: IntArray | None = attrs.field(converter=attrs.converters.optional(v.readonly))
-    day_customer: IntArray | None = attrs.field(converter=attrs.converters.optional(v.readonly))
-    day_number: IntArray | None = attrs.field(converter=attrs.converters.optional(v.readonly))
-    analysis_date: Any
-    time_kind: TimeKind
-    frequency_basis: FrequencyBasis
-    n_rows_after: int = 0
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    first: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    last: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    n_transactions: IntArray = attrs.field(converter=v.freeze)
+    total_amount: FloatArray = attrs.field(converter=v.freeze)
+    n_days: IntArray | None = attrs.field(converter=v.freeze)
+    day_customer: IntArray | None = attrs.field(converter=v.freeze)
+    day_number: IntArray | None = attrs.field(converter=v.freeze)
+    analysis_date: Any = attrs.field(converter=v.freeze)
+    time_kind: TimeKind = attrs.field(converter=v.freeze)
+    frequency_basis: FrequencyBasis = attrs.field(converter=v.freeze)
+    n_rows_after: int = attrs.field(default=0, converter=v.freeze)
 
     def __attrs_post_init__(self) -> None:
         has_days = self.n_days is not None and self.day_customer is not None
@@ -205,15 +261,16 @@ class RFMSummary:
         """The per-customer columns as a dict of numpy arrays (copies).
 
         ``customer_id``, ``first``, ``last``, ``n_transactions``,
-        ``total_amount`` and, with ``frequency_basis="days"``, ``n_days``.
+        ``total_amount`` (when the log has amounts) and, with ``frequency_basis="days"``, ``n_days``.
         """
         out: dict[str, npt.NDArray[Any]] = {
             "customer_id": self.customer_id.copy(),
             "first": self.first.copy(),
             "last": self.last.copy(),
             "n_transactions": self.n_transactions.copy(),
-            "total_amount": self.total_amount.copy(),
         }
+        if self.total_amount is not None:
+            out["total_amount"] = self.total_amount.copy()
         if self.n_days is not None:
             out["n_days"] = self.n_days.copy()
         return out
@@ -264,7 +321,8 @@ class RFMSummary:
             If an item is not an :class:`RFMSummary`.
         InvalidInputError
             If the summaries differ in analysis date, time kind, frequency
-            basis or customer id type.
+            basis, customer id type or in having amounts, or if a merged
+            total amount overflows float64.
 
         Notes
         -----
@@ -304,6 +362,12 @@ class RFMSummary:
                     f"{head.analysis_date} at position 0, {s.analysis_date} at position {i}; "
                     "summarise every slice at the same analysis_date"
                 )
+            if (s.total_amount is None) != (head.total_amount is None):
+                raise InvalidInputError(
+                    "cannot merge a summary of a log with amounts and one without: "
+                    f"position 0 {'has no' if head.total_amount is None else 'has'} amounts, "
+                    f"position {i} {'has no' if s.total_amount is None else 'has'}"
+                )
             numeric_ids = {x.customer_id.dtype.kind in "iu" for x in (head, s)}
             if len(numeric_ids) > 1:
                 raise InvalidInputError(
@@ -317,14 +381,23 @@ class RFMSummary:
         k = len(out_labels)
         first = np.full(k, np.inf)
         last = np.full(k, -np.inf)
-        np.minimum.at(first, codes, np.concatenate([_to_float_times(s.first) for s in items]))
-        np.maximum.at(last, codes, np.concatenate([_to_float_times(s.last) for s in items]))
+        # a customer without purchases in a slice has nan times: neutral in min / max
+        f_all = np.concatenate([_to_float_times(s.first) for s in items])
+        l_all = np.concatenate([_to_float_times(s.last) for s in items])
+        np.minimum.at(first, codes, np.where(np.isnan(f_all), np.inf, f_all))
+        np.maximum.at(last, codes, np.where(np.isnan(l_all), -np.inf, l_all))
         n = np.bincount(
             codes, weights=np.concatenate([s.n_transactions for s in items]), minlength=k
         )
-        total = np.bincount(
-            codes, weights=np.concatenate([s.total_amount for s in items]), minlength=k
-        )
+        total = None
+        if head.total_amount is not None:
+            with np.errstate(over="ignore"):
+                total = np.bincount(
+                    codes,
+                    weights=np.concatenate([np.asarray(s.total_amount) for s in items]),
+                    minlength=k,
+                ).astype(np.float64, copy=False)
+            _check_totals(total, out_labels, "merging the summaries")
         day_customer = day_number = n_days = None
         if head.frequency_basis == "days":
             offsets = np.cumsum([0] + [s.n_customers for s in items[:-1]])
@@ -355,7 +428,11 @@ class RFMSummary:
     def to_table(
         self, *, monetary_basis: MonetaryBasis = "sum", unit: str | float | None = None
     ) -> RFMTable:
-        """Recency, frequency and monetary value per customer.
+        """Recency, frequency and monetary value per customer who bought.
+
+        Customers with returns only (no purchase on or before the analysis
+        date) have no recency or frequency: they are left out and counted
+        in :attr:`RFMTable.n_returns_only`.
 
         Parameters
         ----------
@@ -372,40 +449,63 @@ class RFMSummary:
         Returns
         -------
         RFMTable
+            With ``monetary_value`` None when the log has no amounts.
 
         Raises
         ------
         InvalidInputError
-            On an unknown ``monetary_basis`` or ``unit``.
+            On an unknown ``monetary_basis`` or ``unit``, or if a recency
+            overflows float64.
         EmptyInputError
-            If the summary has no customers (every row was after the
-            analysis date).
+            If no customer bought on or before the analysis date (every row
+            was after it, or a return).
         """
         v.choice(monetary_basis, "monetary_basis", _MONETARY_BASES)
-        if self.n_customers == 0:
+        bought = np.asarray(self.n_transactions) > 0
+        n_returns_only = int(self.n_customers - np.count_nonzero(bought))
+        if not bought.any():
+            only = f", {n_returns_only} customers have returns only" if n_returns_only else ""
             raise EmptyInputError(
                 f"no customer bought on or before analysis_date {self.analysis_date} "
-                f"({self.n_rows_after} rows are after it); choose a later analysis_date"
+                f"({self.n_rows_after} rows are after it{only}); choose a later analysis_date"
             )
         unit_used: str | float = (
             unit if unit is not None else ("day" if self.time_kind == "datetime" else 1.0)
         )
         length = _unit_seconds(unit_used, self.time_kind, "unit")
         date_f = float(_to_float_times(np.asarray([self.analysis_date]))[0])
-        recency = (date_f - _to_float_times(self.last)) / length
-        frequency = self.n_days if self.n_days is not None else self.n_transactions
-        total = np.asarray(self.total_amount, dtype=np.float64)
-        monetary = total / frequency if monetary_basis == "mean" else total.copy()
+        ids = np.asarray(self.customer_id)
+        last = _to_float_times(self.last)
+        frequency = np.asarray(
+            self.n_days if self.n_days is not None else self.n_transactions, dtype=np.int64
+        )
+        total = None if self.total_amount is None else np.asarray(self.total_amount, np.float64)
+        if n_returns_only:
+            ids, last, frequency = ids[bought], last[bought], frequency[bought]
+            total = None if total is None else total[bought]
+        with np.errstate(over="ignore"):
+            recency = (date_f - last) / length
+        if not np.isfinite(recency).all():
+            i = int(np.flatnonzero(~np.isfinite(recency))[0])
+            raise InvalidInputError(
+                f"the recency of customer {_show(ids[i])} overflows float64 (analysis_date "
+                f"{self.analysis_date} minus last purchase {_time_scalar(float(last[i]), self.time_kind)}); "
+                "use a smaller time scale or a closer analysis_date"
+            )
+        monetary = None
+        if total is not None:
+            monetary = total / frequency if monetary_basis == "mean" else total.copy()
         return RFMTable(
-            customer_id=self.customer_id,
+            customer_id=ids.copy(),
             recency=recency,
-            frequency=np.asarray(frequency, dtype=np.int64).copy(),
+            frequency=frequency.copy(),
             monetary_value=monetary,
             analysis_date=self.analysis_date,
             unit=unit_used,
             frequency_basis=self.frequency_basis,
-            monetary_basis=monetary_basis,
+            monetary_basis=monetary_basis if monetary is not None else None,
             n_rows_after=self.n_rows_after,
+            n_returns_only=n_returns_only,
         )
 
 
@@ -430,8 +530,13 @@ def summarize_rfm(
     Parameters
     ----------
     log : TransactionLog
-        The transactions. Every row counts: duplicate rows are not dropped,
-        returns (negative amounts) are rows too and reduce the total.
+        The transactions. Duplicate rows are not dropped. A row with a
+        negative amount is a return or cancellation: it reduces the
+        customer's total but is not a purchase (it never counts toward the
+        frequency, nor sets the first or last purchase time). Zero amounts
+        are purchases. A log without amounts (``has_amount`` False) gives
+        frequency and recency only (``total_amount`` None), every row a
+        purchase.
     analysis_date : date or number
         The date the analysis is made at, of the log's kind of time. Recency
         is measured from it, not from the last date in the data. Rows at
@@ -459,7 +564,8 @@ def summarize_rfm(
         If ``log`` is not a :class:`~custrel.TransactionLog`.
     InvalidInputError
         If ``analysis_date`` is not of the log's kind of time, on an unknown
-        option, or if rows lie after ``analysis_date`` and ``after="raise"``.
+        option, if rows lie after ``analysis_date`` and ``after="raise"``,
+        or if a customer's total amount overflows float64.
 
     Notes
     -----
@@ -479,6 +585,13 @@ def summarize_rfm(
     >>> s = summarize_rfm(log, "2024-03-31", frequency_basis="days", after="exclude")
     >>> s.n_transactions.tolist(), s.n_days.tolist(), s.n_rows_after
     ([2, 1], [1, 1], 1)
+
+    A return is netted from the value but is not a purchase:
+
+    >>> log = TransactionLog.from_arrays(customer_id=[1, 1], time=[1.0, 3.0], amount=[50.0, -50.0])
+    >>> s = summarize_rfm(log, 5.0)
+    >>> s.n_transactions.tolist(), s.total_amount.tolist(), s.last.tolist()
+    ([1], [0.0], [1.0])
     """
     log = _check_log(log)
     v.choice(frequency_basis, "frequency_basis", _FREQUENCY_BASES)
@@ -488,7 +601,8 @@ def summarize_rfm(
     t = log.numeric_time()
     late = t > date_f
     n_after = int(np.count_nonzero(late))
-    codes, amount = log.customer_code, log.amount
+    codes = log.customer_code
+    amount = log.amount if getattr(log, "has_amount", True) else None
     if n_after:
         row = int(np.flatnonzero(late)[0])
         if after == "raise":
@@ -498,7 +612,8 @@ def summarize_rfm(
                 "pass after='exclude' to leave them out, or choose a later analysis_date"
             )
         keep = ~late
-        t, codes, amount = t[keep], codes[keep], amount[keep]
+        t, codes = t[keep], codes[keep]
+        amount = None if amount is None else amount[keep]
     return _summary_from_rows(
         codes,
         log.customer_labels,
@@ -515,7 +630,7 @@ def _summary_from_rows(
     codes: IntArray,
     labels: npt.NDArray[Any],
     t: FloatArray,
-    amount: FloatArray,
+    amount: FloatArray | None,
     *,
     kind: TimeKind,
     analysis_date: float,
@@ -523,22 +638,37 @@ def _summary_from_rows(
     n_after: int,
 ) -> RFMSummary:
     k = len(labels)
-    count = np.bincount(codes, minlength=k)
-    total = np.bincount(codes, weights=amount, minlength=k)
+    total = None
+    if amount is not None:
+        with np.errstate(over="ignore"):
+            total = np.bincount(codes, weights=amount, minlength=k).astype(np.float64, copy=False)
+        _check_totals(total, labels, "the sum of its amounts")
+    # the returns rule: negative amounts are not purchases (count, first, last, days)
+    returns = None if amount is None else amount < 0
+    if returns is not None and returns.any():
+        present = np.bincount(codes, minlength=k) > 0
+        buy = ~returns
+        codes_b, t_b = codes[buy], t[buy]
+    else:
+        present = None
+        codes_b, t_b = codes, t
+    count = np.bincount(codes_b, minlength=k)
     first = np.full(k, np.inf)
     last = np.full(k, -np.inf)
-    np.minimum.at(first, codes, t)
-    np.maximum.at(last, codes, t)
-    present = count > 0
+    np.minimum.at(first, codes_b, t_b)
+    np.maximum.at(last, codes_b, t_b)
+    if present is None:
+        present = count > 0
     remap: IntArray | None = None
     if not present.all():
         remap = np.cumsum(present) - 1
-        labels, count, total = labels[present], count[present], total[present]
+        labels, count = labels[present], count[present]
         first, last = first[present], last[present]
+        total = None if total is None else total[present]
     day_customer = day_number = n_days = None
     if frequency_basis == "days":
-        pair_codes = codes if remap is None else remap[codes]
-        day_customer, day_number = _unique_pairs(pair_codes, _day_numbers(t, kind))
+        pair_codes = codes_b if remap is None else remap[codes_b]
+        day_customer, day_number = _unique_pairs(pair_codes, _day_numbers(t_b, kind))
         n_days = np.bincount(day_customer, minlength=len(labels)).astype(np.int64)
     return RFMSummary(
         customer_id=labels,
@@ -573,10 +703,11 @@ class RFMTable:
         Time from the last purchase to :attr:`analysis_date`, in :attr:`unit`
         (0 for a purchase at the analysis date).
     frequency : numpy.ndarray of int64
-        Number of purchases: rows or distinct days, see :attr:`frequency_basis`.
-    monetary_value : numpy.ndarray of float64
+        Number of purchases: rows or distinct days, see :attr:`frequency_basis`
+        (returns, rows with a negative amount, are not purchases).
+    monetary_value : numpy.ndarray of float64 or None
         Total amount (``monetary_basis="sum"``) or amount per purchase
-        (``"mean"``), returns netted.
+        (``"mean"``), returns netted; None when the log has no amounts.
     analysis_date : numpy.datetime64, float or None
         The analysis date (None for a table built from arrays without one).
     unit : str or float
@@ -587,6 +718,9 @@ class RFMTable:
         What :attr:`monetary_value` is.
     n_rows_after : int
         Rows after the analysis date that were excluded.
+    n_returns_only : int
+        Customers left out because their rows up to the analysis date are
+        all returns (no purchase, so no recency or frequency).
 
     Examples
     --------
@@ -601,15 +735,16 @@ class RFMTable:
     [20.0, 5.0]
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
-    recency: FloatArray = attrs.field(converter=v.readonly)
-    frequency: IntArray = attrs.field(converter=v.readonly)
-    monetary_value: FloatArray = attrs.field(converter=v.readonly)
-    analysis_date: Any = None
-    unit: str | float = "day"
-    frequency_basis: FrequencyBasis | None = None
-    monetary_basis: MonetaryBasis | None = None
-    n_rows_after: int = 0
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    recency: FloatArray = attrs.field(converter=v.freeze)
+    frequency: IntArray = attrs.field(converter=v.freeze)
+    monetary_value: FloatArray | None = attrs.field(converter=v.freeze)
+    analysis_date: Any = attrs.field(default=None, converter=v.freeze)
+    unit: str | float = attrs.field(default="day", converter=v.freeze)
+    frequency_basis: FrequencyBasis | None = attrs.field(default=None, converter=v.freeze)
+    monetary_basis: MonetaryBasis | None = attrs.field(default=None, converter=v.freeze)
+    n_rows_after: int = attrs.field(default=0, converter=v.freeze)
+    n_returns_only: int = attrs.field(default=0, converter=v.freeze)
 
     def __len__(self) -> int:
         return len(self.customer_id)
@@ -641,7 +776,8 @@ class RFMTable:
         Parameters
         ----------
         customer_id : array_like
-            Distinct customer ids.
+            Distinct customer ids, none missing; each keeps its type (``1``
+            and ``"1"`` are two customers).
         recency : array_like of float
             Time since the last purchase, >= 0.
         frequency : array_like of int
@@ -661,7 +797,8 @@ class RFMTable:
             If there are no customers.
         InvalidInputError
             On inconsistent lengths, non-finite values, negative recency,
-            frequency below 1 or not whole, or a repeated customer id.
+            frequency below 1 or not whole, or a missing or repeated customer
+            id (naming the row).
 
         Examples
         --------
@@ -669,9 +806,7 @@ class RFMTable:
         >>> t.frequency.dtype.name
         'int64'
         """
-        ids = np.asarray(customer_id)
-        if ids.ndim != 1:
-            raise InvalidInputError(f"customer_id must be 1-D, got shape {ids.shape}")
+        ids = v.id_array(customer_id, "customer_id")
         if len(ids) == 0:
             raise EmptyInputError("customer_id is empty; at least one customer is needed")
         r = v.as_float_array(recency, "recency", ndim=1, allow_empty=True)
@@ -683,18 +818,11 @@ class RFMTable:
             f, "frequency", low=1.0, hint="a customer in an RFM table bought once at least"
         )
         v.check_integer_valued(f, "frequency")
-        codes, _ = _factorize(ids)
-        seen = np.bincount(codes)
-        if (seen > 1).any():
-            dup = int(np.flatnonzero(seen[codes] > 1)[1])
-            raise InvalidInputError(
-                f"customer_id must be distinct, got {ids[dup].item()!r} again at row {dup}"
-            )
         return cls(
-            customer_id=ids.copy(),
-            recency=r.copy(),
+            customer_id=ids,
+            recency=r,
             frequency=f.astype(np.int64),
-            monetary_value=m.copy(),
+            monetary_value=m,
             unit=unit,
         )
 
@@ -707,17 +835,31 @@ class RFMTable:
         >>> sorted(t.to_arrays())
         ['customer_id', 'frequency', 'monetary_value', 'recency']
         """
-        return {
+        out = {
             "customer_id": self.customer_id.copy(),
             "recency": self.recency.copy(),
             "frequency": self.frequency.copy(),
-            "monetary_value": self.monetary_value.copy(),
         }
+        if self.monetary_value is not None:
+            out["monetary_value"] = self.monetary_value.copy()
+        return out
 
     def column(self, dimension: str) -> npt.NDArray[Any]:
-        """The values of one dimension: ``"recency"``, ``"frequency"`` or ``"monetary_value"``."""
+        """The values of one dimension: ``"recency"``, ``"frequency"`` or ``"monetary_value"``.
+
+        Raises
+        ------
+        InvalidInputError
+            For an unknown dimension, or ``"monetary_value"`` of a table
+            built from a log without amounts.
+        """
         v.choice(dimension, "dimension", DIMENSIONS)
-        out: npt.NDArray[Any] = getattr(self, dimension)
+        out: npt.NDArray[Any] | None = getattr(self, dimension)
+        if out is None:
+            raise InvalidInputError(
+                "this RFM table has no monetary_value: its log has no amount column; "
+                "build the log with amounts (amount=... / amount_col=...) for monetary scores"
+            )
         return out
 
 
@@ -735,7 +877,9 @@ def rfm_table(
     Parameters
     ----------
     log : TransactionLog
-        The transactions (every row counts; duplicates are not dropped).
+        The transactions (duplicates are not dropped; negative amounts are
+        returns, see Notes). A log without amounts gives recency and
+        frequency with ``monetary_value`` None.
     analysis_date : date or number
         The analysis date, of the log's kind of time; recency is measured
         from it (never from the last date in the data).
@@ -762,7 +906,7 @@ def rfm_table(
         On a bad option or analysis date, or rows after the analysis date with
         ``after="raise"``.
     EmptyInputError
-        If every row is after the analysis date.
+        If no customer bought on or before the analysis date.
 
     Notes
     -----
@@ -772,6 +916,10 @@ def rfm_table(
     recency = (analysis_date − last purchase) / unit;
     frequency = number of rows or of distinct days;
     monetary_value = Σ amount (sum) or Σ amount / frequency (mean).
+
+    Returns rule: rows with a negative amount are returns; they are netted in
+    monetary_value but never counted in frequency nor used for recency.
+    Customers with returns only are left out (:attr:`RFMTable.n_returns_only`).
 
     Examples
     --------
@@ -888,17 +1036,17 @@ class RFMScores:
     ((19.5,), 'quantile')
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
-    recency_score: IntArray = attrs.field(converter=v.readonly)
-    frequency_score: IntArray = attrs.field(converter=v.readonly)
-    monetary_score: IntArray = attrs.field(converter=v.readonly)
-    cell: npt.NDArray[np.str_] = attrs.field(converter=v.readonly)
-    score: IntArray = attrs.field(converter=v.readonly)
-    k: int
-    cut_points: Mapping[str, tuple[float, ...] | None]
-    methods: Mapping[str, str]
-    nested: bool
-    table: RFMTable
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    recency_score: IntArray = attrs.field(converter=v.freeze)
+    frequency_score: IntArray = attrs.field(converter=v.freeze)
+    monetary_score: IntArray = attrs.field(converter=v.freeze)
+    cell: npt.NDArray[np.str_] = attrs.field(converter=v.freeze)
+    score: IntArray = attrs.field(converter=v.freeze)
+    k: int = attrs.field(converter=v.freeze)
+    cut_points: Mapping[str, tuple[float, ...] | None] = attrs.field(converter=v.freeze)
+    methods: Mapping[str, str] = attrs.field(converter=v.freeze)
+    nested: bool = attrs.field(converter=v.freeze)
+    table: RFMTable = attrs.field(converter=v.freeze)
 
     def __len__(self) -> int:
         return len(self.customer_id)
@@ -948,8 +1096,9 @@ class RFMScores:
         if len(w) != 3:
             raise InvalidInputError(f"weights must hold 3 values (R, F, M), got {len(w)}")
         v.check_range(w, "weights", low=0.0, label="position")
-        if w.sum() == 0:
+        if w.max() == 0:
             raise InvalidInputError("weights must not all be 0")
+        w = w / w.max()  # the weighted mean is invariant to a common factor; sums stay finite
         stacked = np.stack([self.recency_score, self.frequency_score, self.monetary_score])
         out: FloatArray = (w @ stacked) / w.sum()
         return out
@@ -1008,7 +1157,8 @@ def rfm_scores(
     InvalidTypeError
         If ``table`` is not an RFMTable or ``thresholds`` not a mapping.
     InvalidInputError
-        On ``k`` outside 2..9, bad thresholds, or a collapse with
+        On ``k`` outside 2..9, bad thresholds, a table without
+        monetary value (a log without amounts), or a collapse with
         ``on_collapse="raise"``.
 
     Notes
@@ -1064,6 +1214,12 @@ def rfm_scores(
         raise InvalidTypeError(
             f"table must be an RFMTable, got {type(table).__name__}; build one with rfm_table "
             "or RFMTable.from_arrays"
+        )
+    if table.monetary_value is None:
+        raise InvalidInputError(
+            "table has no monetary_value (its log has no amount column), so RFM scores "
+            "cannot be given; build the log with amounts (amount=... / amount_col=...), or "
+            "use table.recency and table.frequency directly"
         )
     k = v.positive_int(k, "k", minimum=2)
     if k > 9:
@@ -1232,9 +1388,9 @@ class SegmentCoverage:
     (('112', '121', '122'), (('211', ('top', 'low')),), False)
     """
 
-    k: int
-    gaps: tuple[str, ...]
-    overlaps: tuple[tuple[str, tuple[str, ...]], ...]
+    k: int = attrs.field(converter=v.freeze)
+    gaps: tuple[str, ...] = attrs.field(converter=v.freeze)
+    overlaps: tuple[tuple[str, tuple[str, ...]], ...] = attrs.field(converter=v.freeze)
 
     @property
     def is_partition(self) -> bool:
@@ -1430,15 +1586,15 @@ class RFMSegments:
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
-    segment: npt.NDArray[np.str_] = attrs.field(converter=v.readonly)
-    segment_code: IntArray = attrs.field(converter=v.readonly)
-    names: tuple[str, ...]
-    other: str
-    gaps: tuple[str, ...]
-    overlaps: tuple[tuple[str, tuple[str, ...]], ...]
-    table: SegmentTable
-    scores: RFMScores
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    segment: npt.NDArray[np.str_] = attrs.field(converter=v.freeze)
+    segment_code: IntArray = attrs.field(converter=v.freeze)
+    names: tuple[str, ...] = attrs.field(converter=v.freeze)
+    other: str = attrs.field(converter=v.freeze)
+    gaps: tuple[str, ...] = attrs.field(converter=v.freeze)
+    overlaps: tuple[tuple[str, tuple[str, ...]], ...] = attrs.field(converter=v.freeze)
+    table: SegmentTable = attrs.field(converter=v.freeze)
+    scores: RFMScores = attrs.field(converter=v.freeze)
 
     def __len__(self) -> int:
         return len(self.customer_id)
