@@ -222,6 +222,11 @@ def test_page_refers_to_nothing_outside_the_repository(page: Path) -> None:
 _EXTRAS = {"pandas": "frames", "polars": "frames", "pyarrow": "frames", "narwhals": "frames",
            "duckdb": "frames", "dask": "frames", "pyspark": "frames",
            "matplotlib": "plot"}  # fmt: skip
+#: Uses of custrel that need an extra although the page imports nothing else.
+_OPTIONAL_USE = (
+    (r"custrel\.plot\b|\bplot_\w+\(", "matplotlib"),
+    (r"custrel\.frames\b|\.to_frame\(|\bfrom_frame\(", "narwhals"),
+)
 _CORE = {"custrel", "numpy", "scipy", "attrs", "attr"}
 _IMPORT = re.compile(r"^\s*(?:>>>\s*)?(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", re.M)
 
@@ -232,6 +237,8 @@ def test_page_names_the_extra_it_needs(page: Path) -> None:
     code = "\n".join(c for _, _, c, _ in extract(text))
     modules = {(a or b).split(".")[0] for a, b in _IMPORT.findall(code)}
     third_party = modules - _CORE - set(sys.stdlib_module_names)
+    # custrel's own optional parts need their extra too, imported or not
+    third_party |= {module for pattern, module in _OPTIONAL_USE if re.search(pattern, code)}
     unknown = third_party - set(_EXTRAS)
     assert not unknown, f"{page.name} imports {sorted(unknown)}, which no extra installs"
     for module in sorted(third_party):
