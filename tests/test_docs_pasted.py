@@ -130,9 +130,22 @@ def extract(text: str) -> list[tuple[str, int, str, int]]:
 
 
 _RUNNER = r"""
-import doctest, json, sys, traceback, warnings
+import doctest, importlib.abc, json, sys, traceback, warnings
 warnings.simplefilter("error")
-name, flags, chunks = sys.argv[1], int(sys.argv[2]), json.loads(sys.stdin.read())
+name, flags = sys.argv[1], int(sys.argv[2])
+chunks, absent = json.loads(sys.stdin.read())
+
+
+class Absent(importlib.abc.MetaPathFinder):
+    # packages that a base install plus the page's declared extras lacks
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname.partition(".")[0] in absent:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
+sys.meta_path.insert(0, Absent())
 globs = {"__name__": "__main__"}
 parser = doctest.DocTestParser()
 failures = []
@@ -163,14 +176,42 @@ sys.exit(1 if failures else 0)
 """
 
 
+#: What each extra brings (with the libraries a reader of that page installs beside it), and
+#: the test-only packages a base install never has.
+_EXTRA_MODULES = {
+    "frames": {"narwhals", "pandas", "polars", "pyarrow", "duckdb", "dask", "pyspark"},
+    "plot": {"matplotlib"},
+}
+_TEST_ONLY = {"hypothesis", "pytest", "lifelines", "pymcdm", "mpmath", "lifetimes"}
+
+
+def declared_extras(text: str) -> set[str]:
+    """The extras a page says it needs: ``frames`` in double backquotes or ``custrel[frames]``."""
+    return {
+        extra
+        for extra in _EXTRA_MODULES
+        if re.search(rf"``{extra}``|custrel\[[\w,]*\b{extra}\b", text)
+    }
+
+
+def absent_modules(text: str) -> list[str]:
+    """Top-level packages hidden from a page: every optional one its declared extras don't bring."""
+    allowed = set().union(*(_EXTRA_MODULES[e] for e in declared_extras(text)))
+    return sorted(set().union(*_EXTRA_MODULES.values(), _TEST_ONLY) - allowed)
+
+
 def run_page(text: str, name: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the code of one page's ``text`` in a fresh interpreter from ``cwd``."""
+    """Run the code of one page's ``text`` in a fresh interpreter from ``cwd``.
+
+    Packages that neither the base install nor the page's declared extras provide
+    cannot be imported there, as on a reader's machine after ``pip install .``.
+    """
     chunks = extract(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "CUSTREL_"))}
     env["MPLBACKEND"] = "Agg"
     return subprocess.run(
         [sys.executable, "-I", "-c", _RUNNER, name, str(_FLAGS)],
-        input=json.dumps(chunks),
+        input=json.dumps([chunks, absent_modules(text)]),
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -243,7 +284,7 @@ def test_page_names_the_extra_it_needs(page: Path) -> None:
     assert not unknown, f"{page.name} imports {sorted(unknown)}, which no extra installs"
     for module in sorted(third_party):
         extra = _EXTRAS[module]
-        assert re.search(rf"``{extra}``|custrel\[[\w,]*\b{extra}\b", text), (
+        assert extra in declared_extras(text), (
             f"{page.name} imports {module} but does not say it needs the ``{extra}`` extra"
         )
     # used modules are imported on the page itself (Sphinx's hidden setup is not there)
@@ -313,3 +354,13 @@ def test_runner_reports_a_missing_import(tmp_path: Path) -> None:
     result = run_page(text, "page.rst", tmp_path)
     assert result.returncode == 1
     assert "NameError: name 'np' is not defined" in result.stdout
+
+
+def test_runner_hides_what_the_base_install_lacks(tmp_path: Path) -> None:
+    # a page that does not name the frames extra cannot import pandas, as after `pip install .`
+    text = ".. doctest::\n\n   >>> import pandas as pd\n"
+    result = run_page(text, "page.rst", tmp_path)
+    assert result.returncode == 1
+    assert "ModuleNotFoundError: No module named 'pandas'" in result.stdout
+    declared = "With the ``frames`` extra:\n\n" + text
+    assert run_page(declared, "page.rst", tmp_path).returncode == 0
