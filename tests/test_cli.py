@@ -54,7 +54,7 @@ def test_report_prints_summary_and_writes_csv(
     assert set(rows) == {"a", "b", "c"}
     header = lines[0].split(",")
     assert float(rows["a"][header.index("total_amount")]) == pytest.approx(5.0)
-    assert int(rows["a"][header.index("n_purchases")]) == 2
+    assert int(rows["a"][header.index("n_purchases")]) == 1  # the -5 row is a return
 
 
 def test_report_observation_end_leaves_later_rows_out(
@@ -80,25 +80,25 @@ def test_quiet_prints_no_progress(orders: Path, capsys: pytest.CaptureFixture[st
         pytest.param(
             "cust,day,amount\na,2024-01-01,1\n",
             [],
-            "column 'total' is not in the header",
+            "column 'total' (--amount-col) is not in the header",
             id="missing-column",
         ),
         pytest.param(
             "cust,day,total\na,2024-13-45,1\n",
             [],
-            "unparseable date '2024-13-45' at row 0",
+            "unparseable date '2024-13-45' at line 2; pass --date-format",
             id="bad-date",
         ),
         pytest.param(
             "cust,day,total\na,2024-01-01,abc\n",
             [],
-            "non-numeric value 'abc' at row 0",
+            "non-numeric value 'abc' at line 2",
             id="bad-amount",
         ),
         pytest.param(
             "cust,day,total\na,2024-01-01,nan\n",
             [],
-            "amount must be finite, got nan at row 0",
+            "must be finite, got nan at line 2",
             id="nan-amount",
         ),
         pytest.param(
@@ -393,3 +393,134 @@ def test_far_future_line_counts_quoted_newlines(
     path = _write(tmp_path / "q.csv", "\n".join(lines) + "\n")
     assert main([*_report_args(path), "--quiet"]) == 2
     assert "'9999-01-01' at line 44 of" in capsys.readouterr().err
+
+
+# --- real exports: the intake flags reach TransactionLog.from_csv ---
+
+
+def _run_report(
+    path: Path, extra: list[str], capsys: pytest.CaptureFixture[str], out: Path | None = None
+) -> tuple[int, str, str]:
+    args = [*_report_args(path), "--quiet", *extra]
+    if out is not None:
+        args += ["--out", str(out)]
+    status = main(args)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_latin1_file_needs_and_accepts_encoding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("cust,day,total\nMüller,2024-01-01,10\nb,2024-01-03,20\n".encode("latin-1"))
+    status, _, err = _run_report(path, [], capsys)
+    assert status == 2
+    assert err.count("\n") == 1
+    assert "--encoding" in err
+    out = tmp_path / "r.csv"
+    status, _, err = _run_report(path, ["--encoding", "latin-1"], capsys, out)
+    assert status == 0, err
+    assert "Müller" in out.read_text(encoding="utf-8")
+
+
+def test_binary_file_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(bytes(range(256)) * 4)
+    status, _, err = _run_report(path, [], capsys)
+    assert status == 2
+    assert err.startswith("custrel: error: ")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_european_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(
+        tmp_path / "eu.csv",
+        "cust;day;total\na;2024-01-01;22,6\nb;2024-01-03;1.191,50\na;2024-02-01;3,4\n",
+    )
+    status, _, err = _run_report(path, [], capsys)
+    assert status == 2
+    assert "--delimiter" in err
+    out = tmp_path / "r.csv"
+    flags = ["--delimiter", ";", "--decimal", ",", "--thousands", "."]
+    status, _, err = _run_report(path, flags, capsys, out)
+    assert status == 0, err
+    import pandas as pd
+
+    df = pd.read_csv(out).set_index("customer_id")
+    assert df.loc["a", "total_amount"] == pytest.approx(26.0)
+    assert df.loc["b", "total_amount"] == pytest.approx(1191.5)
+
+
+def test_online_retail_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(
+        tmp_path / "retail.csv",
+        "InvoiceNo,Quantity,UnitPrice,cust,day\n"
+        "536365,6,2.55,17850,2024-01-01\n"
+        "536365,6,3.39,17850,2024-01-01\n"
+        "536365,8,2.75,17850,2024-01-01\n"
+        "536366,6,1.85,17850,2024-02-01\n"
+        "C536379,-1,27.50,17850,2024-02-03\n"
+        "536367,2,10.00,,2024-02-05\n"
+        "536368,3,4.00,13047,2024-02-06\n",
+    )
+    base = ["--order-col", "InvoiceNo", "--quantity-col", "Quantity", "--price-col", "UnitPrice"]
+    args = ["report", str(path), "--customer-col", "cust", "--date-col", "day", "--quiet"]
+    assert main([*args, *base, "--cancel-prefix", "C"]) == 2
+    err = capsys.readouterr().err
+    assert "line 7" in err  # the blank customer id, header = line 1
+    out = tmp_path / "r.csv"
+    status = main(
+        [*args, *base, "--cancel-prefix", "C", "--missing-customer", "skip", "--out", str(out)]
+    )
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    import pandas as pd
+
+    df = pd.read_csv(out).set_index("customer_id")
+    # three lines of one invoice are one purchase; the cancellation is a return, not a purchase
+    assert df.loc[17850, "n_purchases"] == 2
+    assert df.loc[17850, "total_amount"] == pytest.approx(15.3 + 20.34 + 22.0 + 11.1 - 27.5)
+    assert "1 rows without a customer id skipped (amount 20.00)" in captured.out
+    assert "returns netted" in captured.out
+
+
+def test_offset_times_keep_their_local_date_unless_utc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(
+        tmp_path / "tz.csv",
+        "cust,day,total\na,2024-01-01T00:30:00+01:00,10\nb,2024-01-03T12:00:00+01:00,20\n",
+    )
+    out = tmp_path / "r.csv"
+    status, _, err = _run_report(path, [], capsys, out)
+    assert status == 0, err
+    assert err == ""  # no raw warning
+    assert "2024-01-01" in out.read_text(encoding="utf-8").splitlines()[1]
+    status, _, err = _run_report(path, ["--utc"], capsys, out)
+    assert status == 0, err
+    assert "2023-12-31" in out.read_text(encoding="utf-8").splitlines()[1]
+
+
+def test_bom_and_crlf_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfcust,day,total\r\na,2024-01-01,10\r\nb,2024-01-03,20\r\n")
+    status, out, err = _run_report(path, [], capsys)
+    assert status == 0, err
+    assert "customers" in out
+
+
+def test_far_future_line_is_right_when_rows_are_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = ["cust,day,total"]
+    lines += [f",2024-01-{i + 1:02d},1" for i in range(5)]  # lines 2-6: no customer, skipped
+    lines += [f"c{i},2024-02-{i % 28 + 1:02d},2" for i in range(40)]  # lines 7-46
+    lines.append("c3,9999-01-01,3")  # line 47
+    path = _write(tmp_path / "s.csv", "\n".join(lines) + "\n")
+    status, _, err = _run_report(path, ["--missing-customer", "skip"], capsys)
+    assert status == 2
+    assert "'9999-01-01' at line 47 of" in err

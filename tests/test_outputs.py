@@ -103,8 +103,10 @@ def test_formula_cells_are_neutralised_and_reversible(raw: str, written: str) ->
 
 
 def test_numbers_stay_numbers_when_neutralising() -> None:
-    rep = _report_of(["a", "b"], amounts=[-5.0, 7.25])
-    text = rep.to_csv()
+    log = TransactionLog.from_arrays(
+        customer_id=["a", "a", "b"], time=[0.0, 1.0, 2.0], amount=[10.0, -15.0, 7.25]
+    )
+    text = customer_report(log, sections=("pyramid",)).to_csv()
     assert "'-5" not in text
     df = pd.read_csv(io.StringIO(text))
     assert df["total_amount"].tolist() == [-5.0, 7.25]

@@ -29,7 +29,8 @@ h2 { font-size: 1.15em; margin: 28px 0 8px; border-bottom: 1px solid #d5dbe1; pa
 p.meta { color: #56636f; margin: 0 0 18px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr));
   gap: 4px 32px; align-items: start; }
-section { break-inside: avoid; page-break-inside: avoid; }
+section { break-inside: avoid; page-break-inside: avoid; min-width: 0; }
+section.wide { grid-column: 1 / -1; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 0.92em; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #e6eaee; text-align: left;
@@ -69,7 +70,8 @@ def _e(x: Any) -> str:
 
 
 def _table(t: ReportTable, *, cell: Any) -> str:
-    parts = [f"<section><h2>{_e(t.title)}</h2>"]
+    wide = ' class="wide"' if len(t.columns) > 4 else ""
+    parts = [f"<section{wide}><h2>{_e(t.title)}</h2>"]
     if t.message:
         parts.append(f'<p class="failed"><strong>Not computed:</strong> {_e(t.message)}</p>')
         parts.append("</section>")

@@ -46,9 +46,8 @@ VOCABULARY = {
     "quantity_col": "--quantity-col",
     "price_col": "--price-col",
     "cancel_prefix": "--cancel-prefix",
-    "cancel_col": "--cancel-col",
     "missing_customer": "--missing-customer",
-    "utc": "--utc",
+    "timezone": "--utc",
     "observation_end": "--observation-end",
 }
 
@@ -61,9 +60,7 @@ _INTAKE = {
     "quantity_col": "quantity_col",
     "price_col": "price_col",
     "cancel_prefix": "cancel_prefix",
-    "cancel_col": "cancel_col",
     "missing_customer": "missing_customer",
-    "utc": "utc",
 }
 
 
@@ -155,10 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--cancel-prefix",
         default=None,
-        help="order ids starting with this mark cancellations, e.g. C (Online Retail)",
-    )
-    rep.add_argument(
-        "--cancel-col", default=None, help="header of a column that flags cancellations"
+        help="order ids (--order-col) starting with this mark cancellations, e.g. C as in the "
+        "Online Retail data: their amounts count as returns",
     )
     rep.add_argument(
         "--missing-customer",
@@ -170,8 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--utc",
         action="store_true",
-        default=None,
-        help="convert times with an offset (+01:00) to UTC (default: keep the local date)",
+        help="convert times with an offset (+01:00) to UTC (default: keep the local calendar "
+        "date and time as written)",
     )
     _common(rep)
     return parser
@@ -280,6 +275,8 @@ def _read_log(args: argparse.Namespace) -> TransactionLog:
         if name not in supported:  # pragma: no cover - an intake option this build lacks
             raise _Failure(f"--{dest.replace('_', '-')} is not supported by this custrel")
         kwargs[name] = value
+    if args.utc:
+        kwargs["timezone"] = "utc"
     if "vocabulary" in supported:
         kwargs["vocabulary"] = VOCABULARY
     log: TransactionLog = TransactionLog.from_csv(args.file, **kwargs)
@@ -298,7 +295,7 @@ def _file_line(args: argparse.Namespace, log: TransactionLog, row: int) -> int |
 
     import numpy as np
 
-    from custrel.models import parse_times
+    from custrel.models._times import parse_times
 
     target = log.time[row]
     numeric = log.time_kind == "numeric"
@@ -325,7 +322,11 @@ def _file_line(args: argparse.Namespace, log: TransactionLog, row: int) -> int |
                         continue
                 elif year is not None and year in text:
                     try:
-                        got = parse_times(np.array([text]), date_format=args.date_format)[0]
+                        got = parse_times(
+                            np.array([text]),
+                            date_format=args.date_format,
+                            timezone="utc" if args.utc else "local",
+                        )[0]
                     except Exception:  # a line that does not parse is not it
                         continue
                     if np.datetime64(got, "D") == np.datetime64(target, "D"):
@@ -366,6 +367,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, caught: list[Any]) 
             "date_format": args.date_format,
             "delimiter": args.delimiter,
             **{dest: getattr(args, dest) for dest in _INTAKE if getattr(args, dest) is not None},
+            "timezone": "utc" if args.utc else "local",
         }
     end = _observation_end(args.observation_end, log)
     problem = span_problem(log, end)

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
-from custrel.errors import CustrelError, InvalidInputError, InvalidTypeError
+from custrel.errors import CustrelError, EmptyInputError, InvalidInputError, InvalidTypeError
 from custrel.models import CustomerSummary, TransactionLog
 
 __all__ = ["COLUMN_DESCRIPTIONS", "SECTIONS", "CustomerReport", "ReportTable", "customer_report"]
@@ -392,6 +392,13 @@ def _display(x: Any) -> Any:
     return x
 
 
+def _money(values: npt.NDArray[np.float64] | None) -> npt.NDArray[np.float64]:
+    """An amount column of the summary; the report checked up front that the log has amounts."""
+    if values is None:  # pragma: no cover - customer_report refuses logs without amounts
+        raise InvalidInputError("the customer report needs amounts: this log has no amount column")
+    return values
+
+
 def _summary_columns(summary: CustomerSummary) -> dict[str, npt.NDArray[Any]]:
     return {
         "customer_id": summary.customer_id,
@@ -399,8 +406,8 @@ def _summary_columns(summary: CustomerSummary) -> dict[str, npt.NDArray[Any]]:
         "last_purchase": summary.last,
         "n_purchases": summary.n_purchases,
         "n_purchase_days": summary.n_periods,
-        "total_amount": summary.total_amount,
-        "mean_amount": summary.mean_amount,
+        "total_amount": _money(summary.total_amount),
+        "mean_amount": _money(summary.mean_amount),
     }
 
 
@@ -414,7 +421,11 @@ def _totals_table(summary: CustomerSummary, returns: int) -> ReportTable:
             ("returns netted (negative amounts)", returns),
             ("transactions after window (left out)", summary.n_rows_after_end),
             ("customers", int(totals["customers"])),
-            ("total amount (net of returns)", totals["total_amount"]),
+            (
+                "customers with returns only (not in the table)",
+                int(getattr(summary, "n_return_only_customers", 0)),
+            ),
+            ("total amount of these customers (net of returns)", totals["total_amount"]),
             ("amount per customer", totals["amount_per_customer"]),
             ("amount per purchase", totals["amount_per_purchase"]),
             (
@@ -517,7 +528,7 @@ def _table_from_columns(
 
 def _customer_profit(summary: CustomerSummary) -> npt.NDArray[np.float64]:
     """Per-customer profit in the window; without profit columns it is the amount."""
-    return summary.total_amount if summary.total_profit is None else summary.total_profit
+    return _money(summary.total_amount) if summary.total_profit is None else summary.total_profit
 
 
 def _value_period(log: TransactionLog) -> tuple[str | float, str]:
@@ -553,14 +564,13 @@ def _value_section(ctx: _Context) -> _Section:
             ReportTable("Retention-based lifetime value", (), (), message=str(exc)),
         ]
         return _Section(columns, tables, notes, [_first_words(notes[1])])
-    if not np.array_equal(value.customer_id, ctx.summary.customer_id):  # pragma: no cover
-        raise RuntimeError("value section is not aligned with the summary")
     columns = {"historical_profit": value.historical_profit, "clv_retention": value.clv}
     rows += [
         (f"observed retention rate per {unit}", value.retention_rate),
         ("customer equity (sum of clv_retention)", value.customer_equity()),
     ]
     notes = [value.header().replace("clv:", "clv_retention:", 1)]
+    ids = value.customer_id  # may hold customers with returns only; the report aligns by id
     short = [
         f"clv_retention: constant-retention CLV per {unit}, retention "
         f"{value.retention_rate:.3f}, discount 10 % per year"
@@ -568,7 +578,13 @@ def _value_section(ctx: _Context) -> _Section:
         else f"clv_retention: constant-retention CLV per {unit}, retention "
         f"{value.retention_rate:.3f}, discount 10 % per {unit}"
     ]
-    return _Section(columns, [ReportTable(title, ("measure", "value"), tuple(rows))], notes, short)
+    return _Section(
+        columns,
+        [ReportTable(title, ("measure", "value"), tuple(rows))],
+        notes,
+        short,
+        customer_id=ids,
+    )
 
 
 def _rfm_section(ctx: _Context) -> _Section:
@@ -1012,6 +1028,11 @@ def customer_report(
         if problem is not None:
             raise InvalidInputError(f"time at row {problem.row}: {problem.message}")
     summary = log.summarize(observation_end=observation_end)
+    if summary.n_customers == 0:
+        raise EmptyInputError(
+            "no purchases in the window: every row up to "
+            f"{_display(summary.observation_end)} is a return or cancellation (negative amount)"
+        )
     window = log if summary.n_rows_after_end == 0 else log.between(end=summary.observation_end)
     plots = None
     if plots_dir is not None:
@@ -1041,6 +1062,15 @@ def customer_report(
     intake = getattr(log, "intake", None)
     if intake is not None:
         text = _intake_note(intake)
+        notes.append(text)
+        short.append(text)
+    left_out = int(getattr(summary, "n_return_only_customers", 0))
+    if left_out:
+        amount_out = float(getattr(summary, "return_only_amount", 0.0))
+        text = (
+            f"{left_out:,} customers with returns only (amount {amount_out:,.2f}) made no "
+            "purchase in the window: they are counted in the totals, not in the per-customer table"
+        )
         notes.append(text)
         short.append(text)
     tables: list[ReportTable] = [_totals_table(summary, returns)]
