@@ -183,3 +183,18 @@ def test_report_columns_are_read_only(sample_report: CustomerReport) -> None:
         sample_report.columns["tier"] = np.array([])  # type: ignore[index]
     with pytest.raises(ValueError, match="read-only"):
         sample_report.columns["total_amount"][0] = -1.0
+
+
+@pytest.mark.parametrize("backend", ["pandas", "polars", "pyarrow"])
+def test_to_frame_owns_its_data(sample_report: CustomerReport, backend: str) -> None:
+    frame = sample_report.to_frame(backend)
+    if backend == "pyarrow":
+        assert frame.column_names == list(sample_report.columns)
+        got = frame.column("total_amount").to_numpy()
+    else:
+        assert list(frame.columns) == list(sample_report.columns)
+        got = frame["total_amount"].to_numpy()
+    np.testing.assert_array_equal(got, sample_report.columns["total_amount"])
+    if backend == "pandas":
+        frame.loc[0, "total_amount"] = -1.0
+        assert sample_report.columns["total_amount"][0] != -1.0
