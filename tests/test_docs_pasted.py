@@ -84,7 +84,7 @@ def extract(text: str) -> list[tuple[str, int, str, int]]:
             indent = len(m["indent"])
             name, arg = m["name"], m["arg"].strip().lower()
             j = i + 1
-            flags = 0
+            flags, hidden = 0, False
             while j < len(lines) and lines[j].strip() and _OPTION.match(lines[j]):
                 opt = _OPTION.match(lines[j])
                 assert opt is not None
@@ -93,8 +93,12 @@ def extract(text: str) -> list[tuple[str, int, str, int]]:
                         word = word.strip()
                         flag = doctest.OPTIONFLAGS_BY_NAME[word[1:]]
                         flags = flags | flag if word.startswith("+") else flags & ~flag
+                hidden = hidden or opt["key"] == "hide"
                 j += 1
             first, body, end = _block(lines, j, indent)
+            if hidden:  # the reader never sees it, so never pastes it
+                i = end
+                continue
             if name in _CODE_DIRECTIVES and (
                 name in ("doctest", "testcode") or arg in _PYTHON_LANGS
             ):
@@ -318,6 +322,11 @@ Title
 .. testsetup::
 
    hidden = 1
+
+.. doctest::
+   :hide:
+
+   >>> also_hidden = 1
 
 Text with a plain transcript:
 
