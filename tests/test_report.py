@@ -317,7 +317,9 @@ def test_span_check_costs_milliseconds() -> None:
 
 def test_html_report_is_self_contained() -> None:
     pytest.importorskip("matplotlib")
+    plt = pytest.importorskip("matplotlib.pyplot")
     rep = customer_report(custrel.datasets.load_sample(), figures=True)
+    assert plt.get_fignums() == []  # figures are not attached to pyplot: nothing leaks
     page = rep.to_html()
     assert page.startswith("<!DOCTYPE html>")
     assert page.count('src="data:image/png;base64,') == len(rep.figures) == 6

@@ -21,3 +21,16 @@ def pyplot() -> Any:
     if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
         matplotlib.use("Agg", force=False)
     return importlib.import_module("matplotlib.pyplot")
+
+
+def subplots(figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """A new figure with one axes, not attached to pyplot.
+
+    Such a figure needs no closing and is safe to draw in any thread (pyplot's
+    figure manager is global state); save it with ``fig.savefig``.
+    """
+    pyplot()  # checks that matplotlib is installed and selects a file backend
+    figure_mod = importlib.import_module("matplotlib.figure")
+    fig = figure_mod.Figure(figsize=figsize)
+    ax = fig.subplots()
+    return fig, ax

@@ -1206,12 +1206,7 @@ def _intake_note(intake: Any) -> str:
 
 
 def _png(fig: Any) -> bytes:
-    """A figure as PNG bytes; the figure is closed."""
-    from custrel._plotting import pyplot
-
+    """A figure as PNG bytes (custrel's figures are not attached to pyplot: nothing to close)."""
     buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    finally:
-        pyplot().close(fig)
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     return buf.getvalue()

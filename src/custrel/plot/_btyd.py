@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from custrel._plotting import pyplot
+from custrel._plotting import subplots
 from custrel.btyd import FrequencyRecencyMatrix, HoldoutComparison, RepeatPurchaseHistogram
 from custrel.errors import InvalidTypeError
 
@@ -56,8 +56,7 @@ def plot_frequency_recency_matrix(
             "matrix must be a FrequencyRecencyMatrix (from frequency_recency_matrix), "
             f"got {type(matrix).__name__}"
         )
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    fig, ax = subplots((6.4, 4.8))
     values = np.ma.masked_invalid(np.asarray(matrix.values))
     rec = np.asarray(matrix.recency)
     freq = np.asarray(matrix.frequency)
@@ -106,8 +105,7 @@ def plot_calibration_holdout(comparison: HoldoutComparison, *, title: str | None
             "comparison must be a HoldoutComparison (from calibration_holdout_comparison), "
             f"got {type(comparison).__name__}"
         )
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = subplots((6.4, 4.0))
     f = np.asarray(comparison.frequency)
     ax.plot(f, comparison.actual, marker="o", label="actual")
     ax.plot(f, comparison.predicted, marker="s", linestyle="--", label="model")
@@ -150,8 +148,7 @@ def plot_repeat_purchases(histogram: RepeatPurchaseHistogram, *, title: str | No
             "histogram must be a RepeatPurchaseHistogram (from repeat_purchase_histogram), "
             f"got {type(histogram).__name__}"
         )
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = subplots((6.4, 4.0))
     f = np.asarray(histogram.frequency)
     ax.bar(f - 0.2, histogram.actual, width=0.4, label="actual")
     ax.bar(f + 0.2, histogram.expected, width=0.4, label="model")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
 
 from custrel import _validate as v
-from custrel._plotting import pyplot
+from custrel._plotting import subplots
 from custrel.errors import InvalidInputError, InvalidTypeError
 from custrel.lifecycle import (
     LAPSED,
@@ -101,8 +102,7 @@ def plot_value_curve(
         label = customer if customer is not None else ""
     hist = stage_history(series[None, :], rules=rules)
     stages = hist.stages()[0]
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    fig, ax = subplots((7.5, 3.8))
     xs = np.arange(len(series))
     shown: set[str] = set()
     start = 0
@@ -203,11 +203,10 @@ def plot_survival(
                 f"group_labels has {len(names)} labels for the {len(groups)} groups of km"
             )
     unit = str(time_unit)
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    fig, ax = subplots((7.5, 4.4))
     shown = list(zip(names, km.curves, strict=True))[:k]
     # distinct colours: a sequential map spread over the cohorts, oldest dark, newest light
-    cmap = plt.get_cmap("viridis")
+    cmap = importlib.import_module("matplotlib").colormaps["viridis"]
     colours = [cmap(x) for x in np.linspace(0.0, 0.9, max(len(shown), 1))]
     for (name, c), colour in zip(shown, colours, strict=False):
         t = np.concatenate([[0.0], c.time])
@@ -273,8 +272,7 @@ def plot_stage_mix(
     # stages nobody is in are left out; the labels are words, not identifiers
     names = [s for s in counts if counts[s] > 0] or list(counts)
     n = max(sum(counts.values()), 1)
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    fig, ax = subplots((7.5, 4.0))
     bars = ax.bar(
         range(len(names)),
         [counts[s] for s in names],

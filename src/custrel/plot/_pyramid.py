@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from custrel._plotting import pyplot
+from custrel._plotting import subplots
 from custrel.errors import InvalidTypeError
 from custrel.models import Tier
 from custrel.pyramid import LorenzCurve, Pyramid, WhaleCurve
@@ -57,8 +57,7 @@ def plot_pyramid(pyramid: Pyramid, *, title: str | None = None) -> Any:
         raise InvalidTypeError(
             f"pyramid must be a Pyramid (from customer_pyramid), got {type(pyramid).__name__}"
         )
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.0, 4.5))
+    fig, ax = subplots((6.0, 4.5))
     tiers = list(Tier)
     levels = len(tiers)
     for i, tier in enumerate(tiers):
@@ -121,9 +120,8 @@ def plot_lorenz(curve: LorenzCurve | WhaleCurve, *, title: str | None = None) ->
     >>> fig.axes[0].get_ylabel()
     'cumulative share of profit'
     """
-    plt = pyplot()
     if isinstance(curve, LorenzCurve):
-        fig, ax = plt.subplots(figsize=(5.0, 5.0))
+        fig, ax = subplots((5.0, 5.0))
         ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="equality")
         ax.plot(curve.customer_share, curve.value_share, color="C0", label="Lorenz curve")
         ax.fill_between(curve.customer_share, curve.value_share, curve.customer_share, alpha=0.15)
@@ -131,7 +129,7 @@ def plot_lorenz(curve: LorenzCurve | WhaleCurve, *, title: str | None = None) ->
         ax.set_ylabel("cumulative share of value")
         ax.set_title(title or f"Lorenz curve (Gini {curve.gini:.2f})")
     elif isinstance(curve, WhaleCurve):
-        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        fig, ax = subplots((5.5, 4.5))
         ax.plot(curve.customer_share, curve.profit_share, color="C3", label="whale curve")
         ax.axhline(1.0, color="grey", linestyle="--", label="total profit")
         ax.plot(
