@@ -957,7 +957,7 @@ BAD_INPUTS = [
     pytest.param(
         lambda: ch.entropy_weights([[1.0, -2.0], [1.0, 2.0]]),
         InvalidInputError,
-        r"scores must be >= 0",
+        r"matrix must be >= 0, got -2.0 at \[0, 1\]",
         id="entropy-negative",
     ),
     pytest.param(
@@ -1131,3 +1131,227 @@ def test_mixed_type_ids_are_kept_as_given() -> None:
     assert r.candidate_id.tolist() == [1, "x", 2.5]
     assert r.ties == ((1, "x"),)
     assert r.winner() == 1
+
+
+# ---------------------------------------------------------------------------
+# Issue 10: frozen results, ids, subnormal / near-overflow scores, loops
+# ---------------------------------------------------------------------------
+
+_FROZEN_CALLS = {
+    "vertical_comparison": lambda v: ch.vertical_comparison(v, np.array([1.0, 2.0, 3.0])),
+    "quota_attainment": lambda v: ch.quota_attainment(v, np.array([100.0, 100.0, 100.0])),
+    "horizontal_comparison": lambda v: ch.horizontal_comparison(v, np.array([1.0, 2.0, 3.0])),
+    "sales_cost": lambda v: ch.sales_cost(v, [1.0, 2.0, 3.0], [5.0, 5.0, 5.0]),
+    "sales_forecast": lambda v: ch.sales_forecast(np.stack([v, v + 1.0])),
+    "weighted_sum": lambda v: ch.weighted_sum(
+        DecisionMatrix.from_arrays(np.stack([v, [3.0, 1.0, 2.0]], axis=1), ["a", "b"])
+    ),
+    "topsis-ids": lambda v: ch.topsis(
+        DecisionMatrix.from_arrays([[1.0], [3.0], [2.0]], ["a"], candidate_id=v.astype(np.int64))
+    ),
+}
+
+
+@pytest.mark.parametrize("call", list(_FROZEN_CALLS.values()), ids=list(_FROZEN_CALLS))
+def test_results_do_not_change_when_the_caller_edits_the_input(call: Any) -> None:
+    # issue 10: `v = np.array([50., 20, 10]); r = f(v); v[0] = -999` changed r
+    v = np.array([50.0, 20.0, 10.0])
+    r = call(v)
+    before = {
+        a.name: np.array(getattr(r, a.name), copy=True)
+        for a in r.__attrs_attrs__
+        if isinstance(getattr(r, a.name), np.ndarray)
+    }
+    v[0] = -999.0
+    for name, value in before.items():
+        now = getattr(r, name)
+        assert np.array_equal(now, value, equal_nan=True), name
+        assert not now.flags.writeable, name
+
+
+def test_result_mappings_and_sequences_are_read_only() -> None:
+    m = DecisionMatrix.from_arrays([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0]], ["a", "b"])
+    r = ch.topsis(m)
+    with pytest.raises(TypeError):
+        r.details["distance_best"] = np.zeros(3)  # type: ignore[index]
+    assert not r.details["distance_best"].flags.writeable
+    built = ch.VerticalResult(
+        [1, 2], [1.0, 2.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.0], [False, False]
+    )
+    assert isinstance(built.candidate_id, tuple)  # lists become tuples
+
+
+@pytest.mark.parametrize(
+    ("ids", "match"),
+    [
+        pytest.param(
+            [math.nan, 1.0, 2.0], r"candidate_id is missing at row 0 \(got nan\)", id="nan"
+        ),
+        pytest.param([None, "x", "y"], r"candidate_id is missing at row 0 \(got None\)", id="none"),
+        pytest.param(["x", "", "y"], r"candidate_id is missing at row 1", id="empty-string"),
+        pytest.param([1, 2, 1], r"candidate_id must be distinct, got 1 at rows 0 and 2", id="dup"),
+        pytest.param([[1], [2], [3]], r"candidate_id must be 1-D", id="nested"),
+    ],
+)
+def test_candidate_ids_missing_or_repeated_are_refused(ids: Any, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        DecisionMatrix.from_arrays([[1.0], [2.0], [3.0]], ["a"], ids)
+
+
+def test_candidate_ids_keep_their_type() -> None:
+    # 1 and "1" are two candidates, b"a" and "a" too; "a\x00" is not "a"
+    m = DecisionMatrix.from_arrays([[1.0], [2.0]], ["a"], [1, "1"])
+    assert m.candidate_id.tolist() == [1, "1"]
+    assert DecisionMatrix.from_arrays([[1.0], [2.0]], ["a"], [b"a", "a"]).n_candidates == 2
+    assert DecisionMatrix.from_arrays(
+        [[1.0], [2.0]], ["a"], ["a\x00", "a"]
+    ).candidate_id.tolist() == [
+        "a\x00",
+        "a",
+    ]
+    assert ch.weighted_sum(m).winner() == "1"
+    assert DecisionMatrix.from_arrays([[1.0], [2.0]], ["a"], [7, 9]).candidate_id.dtype == np.int64
+
+
+_SCALE_CASES = [
+    (meth, norm)
+    for meth in ch.METHODS
+    for norm in (None, "none", "minmax", "vector", "sum", "max")
+    if not (meth == "vikor" and norm not in (None, "minmax"))
+    and not (meth == "weighted_product" and norm in ("none", "minmax", "vector", "max"))
+]
+
+
+@pytest.mark.parametrize("factor", [1e-310, 5e-320, 1e300], ids=["subnormal", "tiny", "huge"])
+@pytest.mark.parametrize(("method", "normalization"), _SCALE_CASES, ids=str)
+def test_scores_are_finite_and_scale_invariant_for_extreme_magnitudes(
+    method: str, normalization: str | None, factor: float
+) -> None:
+    # issue 10: subnormal criterion values gave nan or inf MCDA scores
+    x = np.array([[4.0, 3.0], [2.0, 1.0], [3.0, 2.0], [1.0, 4.0]])
+    crit = ["a", Criterion("b", weight=2.0, direction="cost")]
+    base = ch.rank(DecisionMatrix.from_arrays(x, crit), method, normalization=normalization)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaled = ch.rank(
+            DecisionMatrix.from_arrays(x * factor, crit), method, normalization=normalization
+        )
+    assert np.isfinite(scaled.score).all()
+    assert scaled.rank.tolist() == base.rank.tolist()
+    if normalization != "none":  # set-relative normalisations ignore the common factor
+        np.testing.assert_allclose(
+            scaled.score, base.score, rtol=1e-6 if factor < 1e-300 else 1e-12
+        )
+
+
+def test_topsis_without_normalisation_on_huge_values() -> None:
+    x = np.array([[1e308, 3e307], [-1e308, 1e308], [5e307, -1e308]])
+    m = DecisionMatrix.from_arrays(x, ["a", "b"])
+    ref = ch.topsis(DecisionMatrix.from_arrays(x / 1e300, ["a", "b"]), normalization="none")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = ch.topsis(m, normalization="none")
+    np.testing.assert_allclose(r.score, ref.score, rtol=1e-12)
+
+
+def test_weights_entropy_and_ahp_at_extreme_magnitudes() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ch.normalize_weights([1e308, 1e308, 0.0]).tolist() == [0.5, 0.5, 0.0]
+        assert ch.normalize_weights([1e-310, 3e-310]).tolist() == pytest.approx([0.25, 0.75])
+        e = ch.entropy_weights([[1e308, 1.0], [1e307, 2.0], [5e307, 9.0]])
+        ref = ch.entropy_weights([[10.0, 1.0], [1.0, 2.0], [5.0, 9.0]])
+        np.testing.assert_allclose(e.weights, ref.weights, rtol=1e-12)
+        ahp = ch.ahp_weights([[1, 1e-300], [1e300, 1]])
+        assert ahp.weights.tolist() == pytest.approx([1e-300, 1.0], rel=1e-9)
+        assert ch.score_linear([0.0, 5e307], -1e308, 1e308).tolist() == [5.0, 7.5]
+    with pytest.raises(InvalidInputError, match=r"weights sum to 2 x 1e\+308, expected 1"):
+        ch.normalize_weights([1e308, 1e308], total=1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        pytest.param(
+            lambda: ch.sales_cost([1e308, 1.0], [1e-300, 1.0], [1.0, 1.0], candidate_id=["A", "B"]),
+            r"cost / units of candidate 'A' overflows float64 \(row 0\)",
+            id="cost-per-unit",
+        ),
+        pytest.param(
+            lambda: ch.vertical_comparison([1e308, 1.0], [-1e308, 1.0]),
+            r"current - previous of candidate 0 overflows float64",
+            id="vertical-change",
+        ),
+        pytest.param(
+            lambda: ch.quota_attainment([1.0, 1e308], [1.0, 1e-300]),
+            r"actual / potential of candidate 1 overflows float64",
+            id="quota",
+        ),
+        pytest.param(
+            lambda: ch.horizontal_comparison([1e308, 1.0], [1e-300, 1.0]),
+            r"the growth .* of candidate 0 overflows float64",
+            id="horizontal",
+        ),
+        pytest.param(
+            lambda: ch.sales_forecast([[1e307, 1e308, 1.7e308]], horizon=5),
+            r"the forecast of candidate 0 overflows float64",
+            id="forecast",
+        ),
+        pytest.param(
+            lambda: ch.ahp_weights([[1, 1e-300, 1e300], [1e300, 1, 1], [1e-300, 1, 1]]),
+            r"pairwise consistency ratio 8\.62e\+199 > max_cr=0\.1",
+            id="ahp-extreme",
+        ),
+    ],
+)
+def test_overflowing_derived_values_are_refused(call: Any, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        call()
+
+
+def test_weight_sensitivity_refuses_an_unreachable_tol_and_a_huge_grid() -> None:
+    # issue 10: weight_sensitivity(m, tol=1e-17) never returned
+    m = DecisionMatrix.from_arrays(
+        [[8, 4], [5, 7]], [Criterion("a", weight=0.6), Criterion("b", weight=0.4)], ["X", "Y"]
+    )
+    with pytest.raises(InvalidInputError, match=r"tol must be >= 1\.77636e-15, got 1e-17"):
+        ch.weight_sensitivity(m, tol=1e-17)
+    res = ch.weight_sensitivity(m, tol=ch._MIN_TOL, normalization="none")
+    assert res.decrease[0] == pytest.approx(0.1, abs=1e-8)  # ties within a relative 1e-9
+    with pytest.raises(InvalidInputError, match=r"grid=1000000000000; use a coarser grid"):
+        ch.weight_sensitivity(m, grid=10**12)
+    with pytest.raises(InvalidInputError, match=r"n_draws=1000000000000; use fewer draws"):
+        ch.weight_stability(m, n_draws=10**12)
+
+
+def test_scipy_stats_is_imported_inside_functions_only() -> None:
+    # contract 7: heavy scipy submodules stay out of module import time
+    import ast
+    import pathlib
+
+    import custrel
+
+    root = pathlib.Path(custrel.__file__).parent
+    for name in ("channels.py", "pyramid.py", "rfm.py"):
+        tree = ast.parse((root / name).read_text())
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                mods = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [a.name for a in node.names]
+                )
+                assert not any(mod.startswith("scipy") for mod in mods), (name, mods)
+
+
+def test_from_frame_reads_nulls_as_missing_and_refuses_text() -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"candidate_id": ["a", "b"], "x": pd.array([1, None], dtype="Int64")})
+    assert DecisionMatrix.from_frame(df, ["x"]).scores[:, 0].tolist()[0] == 1.0
+    assert np.isnan(DecisionMatrix.from_frame(df, ["x"]).scores[1, 0])
+    text = pd.DataFrame({"candidate_id": ["a", "b"], "x": ["u", "v"]})
+    with pytest.raises(InvalidTypeError, match=r"column 'x' must be numeric"):
+        DecisionMatrix.from_frame(text, ["x"])
+    missing_id = pd.DataFrame({"candidate_id": ["a", None], "x": [1.0, 2.0]})
+    with pytest.raises(InvalidInputError, match=r"candidate_id is missing at row 1"):
+        DecisionMatrix.from_frame(missing_id, ["x"])

@@ -878,3 +878,104 @@ def test_figures_bad_inputs(name: str, arg: Any, match: str) -> None:
 
     with pytest.raises(InvalidTypeError, match=match):
         getattr(custrel.plot, name)(arg)
+
+
+# ---------------------------------------------------------------------------
+# Issue 10: frozen results, ids, overflow, complex
+# ---------------------------------------------------------------------------
+
+_FROZEN = {
+    "abc_analysis": lambda v: abc_analysis(v),
+    "customer_pyramid": lambda v: customer_pyramid(v),
+    "key_accounts": lambda v: key_accounts(v),
+    "lorenz_curve": lambda v: lorenz_curve(v),
+    "whale_curve": lambda v: whale_curve(v),
+    "customer_priority": lambda v: customer_priority(v, credit_cost=v / 10.0),
+    "ids": lambda v: abc_analysis([3.0, 2.0, 1.0], customer_id=v.astype(np.int64)),
+}
+
+
+@pytest.mark.parametrize("call", list(_FROZEN.values()), ids=list(_FROZEN))
+def test_results_do_not_change_when_the_caller_edits_the_input(call: Any) -> None:
+    # issue 10: `v = np.array([50., 20, 10]); r = abc_analysis(v); v[0] = -999` changed r.value[0]
+    v = np.array([50.0, 20.0, 10.0])
+    r = call(v)
+    arrays = {
+        a.name: np.array(getattr(r, a.name), copy=True)
+        for a in r.__attrs_attrs__
+        if isinstance(getattr(r, a.name), np.ndarray)
+    }
+    assert arrays
+    v[0] = -999.0
+    for name, before in arrays.items():
+        now = getattr(r, name)
+        assert np.array_equal(now, before, equal_nan=True), name
+        assert not now.flags.writeable, name
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        pytest.param(
+            lambda: gini([1e308, 1e308]),
+            InvalidInputError,
+            r"values add up to more than float64 holds .* rescale values",
+            id="gini-overflow",
+        ),
+        pytest.param(
+            lambda: abc_analysis([1e308, 1e308, 5.0]),
+            InvalidInputError,
+            r"values add up to more than float64 holds",
+            id="abc-overflow",
+        ),
+        pytest.param(
+            lambda: whale_curve([1e308, -1e308]),
+            InvalidInputError,
+            r"profit add up to more than float64 holds",
+            id="whale-overflow",
+        ),
+        pytest.param(
+            lambda: customer_priority([-1e308, 1.0], credit_cost=[1e308, 0.0]),
+            InvalidInputError,
+            r"values - credit_cost overflows float64 at row 0",
+            id="priority-overflow",
+        ),
+        pytest.param(
+            lambda: gini(np.array([1 + 1j, 2, 3])),
+            InvalidTypeError,
+            r"values must be real numbers, got complex values",
+            id="gini-complex",
+        ),
+        pytest.param(
+            lambda: abc_analysis([1.0, 2.0, 3.0], customer_id=["a", None, "b"]),
+            InvalidInputError,
+            r"customer_id is missing at row 1 \(got None\)",
+            id="id-none",
+        ),
+        pytest.param(
+            lambda: customer_pyramid([1.0, 2.0], customer_id=[float("nan"), 1.0]),
+            InvalidInputError,
+            r"customer_id is missing at row 0 \(got nan\)",
+            id="id-nan",
+        ),
+        pytest.param(
+            lambda: customer_pyramid([1.0, 2.0], customer_id=pd.array(["a", None], dtype="string")),
+            InvalidInputError,
+            r"customer_id is missing at row 1 \(got <NA>\)",
+            id="id-pd-na",
+        ),
+    ],
+)
+def test_issue_10_bad_inputs(call: Callable[[], object], exc: type[Exception], match: str) -> None:
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_ids_keep_their_type() -> None:
+    # issue 10: 1 and "1" are two customers, not one merged id
+    r = abc_analysis([3.0, 2.0], customer_id=[1, "1"])
+    assert r.customer_id.tolist() == [1, "1"]
+    assert customer_pyramid([3.0, 2.0], customer_id=["a\x00", "a"]).customer_id.tolist() == [
+        "a\x00",
+        "a",
+    ]

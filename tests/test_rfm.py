@@ -278,9 +278,7 @@ class TestTableProperties:
         assert int(rows.frequency.sum()) == int(buys.sum())
         buyers = np.isin(log.customer_code, log.customer_code[buys])
         assert rows.n_customers + rows.n_returns_only == log.n_customers
-        np.testing.assert_allclose(
-            rows.monetary_value.sum(), log.amount[buyers].sum(), atol=1e-6
-        )
+        np.testing.assert_allclose(rows.monetary_value.sum(), log.amount[buyers].sum(), atol=1e-6)
         np.testing.assert_allclose(
             days.monetary_value * days.frequency, rows.monetary_value, atol=1e-6
         )
@@ -944,3 +942,186 @@ def test_nested_scores_never_split_ties_within_a_group(values: Any, k: int) -> N
     key_m = (s.recency_score * 10 + s.frequency_score) * 10_000 + t.monetary_value
     for key in np.unique(key_m):
         assert len(set(s.monetary_score[key_m == key].tolist())) == 1
+
+
+# ---------------------------------------------------------------------------
+# Issue 10 / issue 11: frozen results, the returns rule, logs without money, overflow
+# ---------------------------------------------------------------------------
+
+
+class TestReturnsRule:
+    # contract 1: a negative amount is a return: it nets the value, never counts as a
+    # purchase, never sets recency (last) or first purchase, nor a purchase day
+    def test_buy_once_and_return_it(self) -> None:
+        log = TransactionLog.from_arrays(
+            customer_id=["a", "a"], time=[1.0, 3.0], amount=[50.0, -50.0]
+        )
+        s = summarize_rfm(log, 5.0, frequency_basis="days")
+        assert s.n_transactions.tolist() == [1]
+        assert s.n_days is not None
+        assert s.n_days.tolist() == [1]
+        assert s.total_amount is not None
+        assert s.total_amount.tolist() == [0.0]
+        assert s.first.tolist() == [1.0]
+        assert s.last.tolist() == [1.0]
+        t = s.to_table()
+        assert (t.recency.tolist(), t.frequency.tolist(), t.monetary_value.tolist()) == (
+            [4.0],
+            [1],
+            [0.0],
+        )
+
+    def test_returns_only_customers_are_left_out_and_counted(self) -> None:
+        log = TransactionLog.from_arrays(
+            customer_id=["a", "b", "b"], time=[1.0, 2.0, 3.0], amount=[10.0, -4.0, -6.0]
+        )
+        s = summarize_rfm(log, 5.0)
+        assert s.customer_id.tolist() == ["a", "b"]  # kept, so that slices merge exactly
+        assert s.n_transactions.tolist() == [1, 0]
+        assert np.isnan(s.first[1])
+        assert np.isnan(s.last[1])
+        t = rfm_table(log, 5.0)
+        assert t.customer_id.tolist() == ["a"]
+        assert t.n_returns_only == 1
+        with pytest.raises(EmptyInputError, match=r"1 customers have returns only"):
+            rfm_table(log.take([1, 2]), 5.0)
+
+    def test_zero_amounts_are_purchases(self) -> None:
+        log = TransactionLog.from_arrays(customer_id=[1, 1], time=[1.0, 2.0], amount=[0.0, 0.0])
+        assert rfm_table(log, 2.0).frequency.tolist() == [2]
+
+    def test_merge_with_returns_equals_the_whole(self) -> None:
+        # a purchase in one slice and a later return in another: the merged summary
+        # keeps the purchase's time as last purchase and nets the value
+        log = TransactionLog.from_arrays(
+            customer_id=[1, 1, 2, 2],
+            time=["2024-01-01", "2024-01-09", "2024-01-02", "2024-01-03"],
+            amount=[30.0, -10.0, -5.0, 8.0],
+        )
+        whole = summarize_rfm(log, "2024-01-10", frequency_basis="days")
+        parts = [
+            summarize_rfm(log.take([i]), "2024-01-10", frequency_basis="days") for i in range(4)
+        ]
+        assert_same_summary(RFMSummary.combine(parts), whole)
+        assert whole.last.tolist() == [
+            np.datetime64("2024-01-01", "s").item(),
+            np.datetime64("2024-01-03", "s").item(),
+        ]
+
+
+class TestWithoutAmounts:
+    # contract 3: a log without money gives recency and frequency; money is refused clearly
+    def test_recency_and_frequency_without_amounts(self) -> None:
+        log = TransactionLog.from_arrays(customer_id=[1, 1, 2], time=[0.0, 1.0, 2.0], amount=None)
+        t = rfm_table(log, 3.0)
+        assert t.frequency.tolist() == [2, 1]
+        assert t.recency.tolist() == [2.0, 1.0]
+        assert t.monetary_value is None
+        assert "monetary_value" not in t.to_arrays()
+        s = summarize_rfm(log, 3.0)
+        assert s.total_amount is None
+        merged = RFMSummary.combine([summarize_rfm(log.take([i]), 3.0) for i in range(3)])
+        assert merged.n_transactions.tolist() == [2, 1]
+
+    def test_money_is_refused_clearly(self) -> None:
+        log = TransactionLog.from_arrays(customer_id=[1, 1, 2], time=[0.0, 1.0, 2.0], amount=None)
+        t = rfm_table(log, 3.0)
+        with pytest.raises(
+            InvalidInputError, match=r"table has no monetary_value \(its log has no amount"
+        ):
+            rfm_scores(t)
+        with pytest.raises(InvalidInputError, match=r"has no monetary_value"):
+            t.column("monetary_value")
+        with_money = TransactionLog.from_arrays(customer_id=[1], time=[0.0], amount=[1.0])
+        with pytest.raises(InvalidInputError, match=r"a log with amounts and one without"):
+            summarize_rfm(log, 3.0).merge(summarize_rfm(with_money, 3.0))
+
+
+def _two_huge() -> TransactionLog:
+    return TransactionLog.from_arrays(
+        customer_id=["big", "big", "small"], time=[0.0, 1.0, 2.0], amount=[1e308, 1e308, 5.0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        pytest.param(
+            lambda: rfm_table(_two_huge(), 3.0),
+            r"the total amount of customer 'big' overflows float64 .*rescale amount",
+            id="rfm_table",
+        ),
+        pytest.param(
+            lambda: summarize_rfm(_two_huge(), 3.0),
+            r"the total amount of customer 'big' overflows float64",
+            id="summarize_rfm",
+        ),
+        pytest.param(
+            lambda: summarize_rfm(_two_huge().take([0]), 3.0).merge(
+                summarize_rfm(_two_huge().take([1, 2]), 3.0)
+            ),
+            r"customer 'big' overflows float64 \(merging the summaries",
+            id="merge",
+        ),
+        pytest.param(
+            lambda: summarize_rfm(
+                TransactionLog.from_arrays(customer_id=[1], time=[1e300], amount=[1.0]),
+                1e300,
+                frequency_basis="days",
+            ),
+            r"time 1e\+300 is beyond ±2\*\*53",
+            id="days-beyond-2**53",
+        ),
+        pytest.param(
+            lambda: RFMTable.from_arrays(
+                customer_id=[float("nan"), 1.0],
+                recency=[1, 2],
+                frequency=[1, 1],
+                monetary_value=[1, 1],
+            ),
+            r"customer_id is missing at row 0 \(got nan\)",
+            id="from_arrays-nan-id",
+        ),
+        pytest.param(
+            lambda: RFMTable.from_arrays(
+                customer_id=["a", None], recency=[1, 2], frequency=[1, 1], monetary_value=[1, 1]
+            ),
+            r"customer_id is missing at row 1 \(got None\)",
+            id="from_arrays-none-id",
+        ),
+        pytest.param(
+            lambda: RFMTable.from_arrays(
+                customer_id=[[1], [2]], recency=[1, 2], frequency=[1, 1], monetary_value=[1, 1]
+            ),
+            r"customer_id must be 1-D",
+            id="from_arrays-2d-id",
+        ),
+    ],
+)
+def test_issue_10_bad_inputs(call: Any, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        call()
+
+
+def test_ids_keep_their_type_and_results_are_frozen() -> None:
+    # issue 10: 1 and "1" are two customers; cut_points and methods were plain dicts
+    t = RFMTable.from_arrays(
+        customer_id=[1, "1", 2, 3],
+        recency=[1, 2, 3, 4],
+        frequency=[1, 2, 3, 4],
+        monetary_value=[1, 2, 3, 4],
+    )
+    assert t.customer_id.tolist() == [1, "1", 2, 3]
+    s = rfm_scores(t, k=2)
+    with pytest.raises(TypeError):
+        s.cut_points["recency"] = (1.0,)  # type: ignore[index]
+    with pytest.raises(TypeError):
+        s.methods["recency"] = "x"  # type: ignore[index]
+    r = np.array([1.0, 2.0, 3.0, 4.0])
+    t2 = RFMTable.from_arrays(
+        customer_id=np.arange(4), recency=r, frequency=[1, 1, 1, 1], monetary_value=r
+    )
+    r[0] = 99.0
+    assert t2.recency[0] == 1.0
+    assert t2.monetary_value is not None
+    assert t2.monetary_value[0] == 1.0

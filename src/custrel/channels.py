@@ -396,11 +396,11 @@ def _as_criteria(criteria: Any) -> tuple[Criterion, ...]:
     return tuple(out)
 
 
-def _as_ids(candidate_id: Any, n: int) -> AnyArray:
+def _as_ids(candidate_id: Any, n: int, what: str = "scores") -> AnyArray:
     """Candidate ids: ``0 … n-1`` when omitted, else distinct, present and of their own type."""
     if candidate_id is None:
         return np.arange(n, dtype=np.int64)
-    return _val.id_array(candidate_id, "candidate_id", n, what="scores")
+    return _val.id_array(candidate_id, "candidate_id", n, what=what)
 
 
 def _py(x: Any) -> Any:
@@ -663,7 +663,12 @@ class DecisionMatrix:
         cols = []
         for c in crit:
             series = df[c.name]
-            cols.append(np.asarray(series.to_numpy(), dtype=np.float64))
+            raw = series.to_numpy()
+            nulls = np.asarray(series.is_null().to_numpy(), dtype=bool)
+            if nulls.any():  # nulls (None, pd.NA, polars null) are missing scores
+                raw = np.array(raw, dtype=object)
+                raw[nulls] = math.nan
+            cols.append(_val.as_float_array(raw, f"column {c.name!r}", ndim=1, finite=False))
         scores = np.column_stack(cols)
         ids: Any = None if id_column is None else df[id_column].to_numpy()
         return cls(ids, crit, scores)
@@ -1793,9 +1798,10 @@ def normalize_weights(
             off = abs(math.log(s) + math.log(scale) - math.log(t)) > math.log1p(rtol)
         if off:
             with np.errstate(over="ignore"):
-                shown = s * scale
+                total_w = s * scale
+            shown = f"{total_w:.6g}" if math.isfinite(total_w) else f"{s:.6g} x {scale:g}"
             raise InvalidInputError(
-                f"weights sum to {shown:.6g}, expected {t:g} (within rtol={rtol:g}); "
+                f"weights sum to {shown}, expected {t:g} (within rtol={rtol:g}); "
                 "fix the weights or omit total= to rescale them"
             )
     out: FloatArray = ws / s
@@ -1974,8 +1980,9 @@ def ahp_weights(
         worst_pair=(int(wi), int(wj)),
     )
     if not res.consistent:
+        shown = f"{cr:.3f}" if cr < 1e6 else f"{cr:.3g}"
         msg = (
-            f"pairwise consistency ratio {cr:.3f} > max_cr={max_cr:g}; revise the judgements, "
+            f"pairwise consistency ratio {shown} > max_cr={max_cr:g}; revise the judgements, "
             f"starting with a[{wi}, {wj}] = {a[wi, wj]:g} ({names[wi]!r} vs {names[wj]!r}), "
             f"which the derived weights put at {math.exp(min(lw[wi] - lw[wj], 700.0)):.3g}"
         )
@@ -2045,14 +2052,16 @@ def entropy_weights(matrix: DecisionMatrix | Any) -> EntropyResult:
     if isinstance(matrix, DecisionMatrix):
         x = np.asarray(matrix.scores)
         names = matrix.criterion_names
-        _val.check_finite(x, "scores")
+        label = "scores"
+        _val.check_finite(x, label)
     else:
-        x = _val.as_float_array(matrix, "scores", ndim=2)
+        label = "matrix"
+        x = _val.as_float_array(matrix, label, ndim=2)
         names = tuple(f"c{j}" for j in range(x.shape[1]))
     n = x.shape[0]
     if n < 2:
         raise InvalidInputError("entropy weights need at least 2 candidates, got 1")
-    _val.check_range(x, "scores", low=0.0, hint="entropy weights need scores >= 0")
+    _val.check_range(x, label, low=0.0, hint="entropy weights need scores >= 0")
     colmax = x.max(axis=0)
     if (colmax == 0).any():
         j = int(np.flatnonzero(colmax == 0)[0])
@@ -2952,8 +2961,8 @@ def weighted_index(
 # ---------------------------------------------------------------------------
 
 
-def _ids_for(candidate_id: Any, n: int) -> AnyArray:
-    return _val.readonly(_as_ids(candidate_id, n))
+def _ids_for(candidate_id: Any, n: int, what: str) -> AnyArray:
+    return _val.readonly(_as_ids(candidate_id, n, what))
 
 
 @attrs.frozen(eq=False)
@@ -3090,7 +3099,7 @@ def sales_forecast(
     else:
         _val.check_range(y, "sales", low=0.0)
         z = y
-    ids = _ids_for(candidate_id, n)
+    ids = _ids_for(candidate_id, n, "sales")
     # OLS is scale-equivariant: rows near overflow or underflow are fitted divided by
     # their largest magnitude and the fit multiplied back, so no sum overflows
     rowscale = np.ones(n)
@@ -3236,7 +3245,7 @@ def sales_cost(cost: Any, units: Any, sales: Any, *, candidate_id: Any = None) -
     n = _val.check_same_length(cost=c, units=u, sales=s)
     _val.check_range(u, "units", low=0.0, low_inclusive=False)
     _val.check_range(s, "sales", low=0.0, low_inclusive=False)
-    ids = _ids_for(candidate_id, n)
+    ids = _ids_for(candidate_id, n, "cost")
     hint = "rescale cost, units and sales to a common unit (for example thousands)"
     with np.errstate(over="ignore"):
         total = c.sum(axis=1) if c.ndim == 2 else c
@@ -3335,7 +3344,7 @@ def vertical_comparison(current: Any, previous: Any, *, candidate_id: Any = None
     ([0.1, -0.1], [False, True])
     """
     cur, prev, n = _two_periods(current, previous)
-    ids = _ids_for(candidate_id, n)
+    ids = _ids_for(candidate_id, n, "current")
     hint = "rescale current and previous (for example to thousands)"
     with np.errstate(over="ignore"):
         change = cur - prev
@@ -3423,7 +3432,7 @@ def horizontal_comparison(
     cur, prev, n = _two_periods(current, previous)
     _val.check_range(prev, "previous", low=0.0, low_inclusive=False, hint="growth needs a base > 0")
     _val.choice(average, "average", ("mean", "aggregate"))
-    ids = _ids_for(candidate_id, n)
+    ids = _ids_for(candidate_id, n, "current")
     hint = "rescale current and previous (for example to thousands)"
     with np.errstate(over="ignore"):
         g = cur / prev - 1.0
@@ -3517,7 +3526,7 @@ def quota_attainment(actual: Any, potential: Any, *, candidate_id: Any = None) -
     n = _val.check_same_length(actual=a, potential=pot)
     _val.check_range(a, "actual", low=0.0)
     _val.check_range(pot, "potential", low=0.0, low_inclusive=False)
-    ids = _ids_for(candidate_id, n)
+    ids = _ids_for(candidate_id, n, "actual")
     with np.errstate(over="ignore"):
         att = a / pot
     _refuse_overflow(att, "actual / potential", ids, "rescale actual and potential")
