@@ -327,3 +327,11 @@ def test_html_report_is_self_contained() -> None:
         assert bad not in page
     assert "@media print" in page
     assert "Top 20 customers" in page
+
+
+def test_epoch_second_times_are_refused_naming_the_unit() -> None:
+    n = 2000
+    t = 1.7e9 + np.arange(n) * 3600.0  # epoch seconds over about three months
+    log = TransactionLog.from_arrays(customer_id=np.arange(n) % 500, time=t, amount=np.ones(n))
+    with pytest.raises(InvalidInputError, match=r"look like epoch seconds, so give dates"):
+        customer_report(log)

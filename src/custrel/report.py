@@ -983,12 +983,29 @@ def span_problem(log: TransactionLog, observation_end: Any = None) -> SpanProble
         )
     else:
         unit = "months" if calendar else "time units"
-        why = (
+        budget = (
             f"the report's customer x period panel would need {cells:,.0f} cells "
             f"({log.n_customers:,} customers x {periods:,.0f} {unit}), more than the budget "
-            f"(CUSTREL_MAX_CELLS={v.max_cells():,}, CUSTREL_MAX_PERIODS={v.max_periods():,}): "
-            f"the {which} time {text} is the culprit"
+            f"(CUSTREL_MAX_CELLS={v.max_cells():,}, CUSTREL_MAX_PERIODS={v.max_periods():,})"
         )
+        # without the extreme time, is the span fine? then that one time is the culprit
+        rest = np.delete(t, sub)
+        rest_periods = (
+            (float(rest.max()) - float(rest.min())) / period_seconds + 1.0 if len(rest) else 1.0
+        )
+        one_culprit = (
+            rest_periods <= v.max_periods()
+            and rest_periods * float(log.n_customers) <= v.max_cells()
+        )
+        if one_culprit:
+            why = f"{budget}: the {which} time {text} is the culprit"
+        elif calendar:
+            why = f"{budget}: the dates themselves span too long for one report"
+        else:
+            why = (
+                f"{budget}: the times span {hi - lo:,.0f} units; numbers such as {text} look "
+                "like epoch seconds, so give dates (or times in days or weeks) instead"
+            )
     return SpanProblem(row, text, why + "; correct it or end the window before it")
 
 
