@@ -19,6 +19,15 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+#: Long runs (scheduled, not per push): many more examples, no deadline, random seeds.
+#: The adversarial suite reads the profile name too (tests/adversarial/conftest.py).
+settings.register_profile(
+    "nightly",
+    max_examples=1000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 #: ../shared/data beside the repository (CI clones the repo next to shared/).

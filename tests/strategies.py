@@ -11,12 +11,16 @@ from hypothesis.extra import numpy as hnp
 from custrel import TransactionLog
 
 __all__ = [
+    "bad_floats",
     "finite_floats",
+    "mixed_id_arrays",
     "money",
     "probabilities",
     "rate_arrays",
     "transaction_logs",
     "value_arrays",
+    "with_bad_element",
+    "wrong_type_values",
 ]
 
 finite_floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -61,3 +65,30 @@ def transaction_logs(
         time = np.asarray(days, dtype=float) / 7.0
     cid: Any = np.asarray([f"c{i:03d}" for i in ids]) if use_str else np.asarray(ids)
     return TransactionLog.from_arrays(customer_id=cid, time=time, amount=amounts)
+
+
+# --- bad inputs (shared with tests/adversarial; use them in bad-input tables) -----------
+
+#: Scalars a numeric argument must refuse or survive: NaN, infinities, huge, subnormal.
+bad_floats = st.sampled_from(
+    [float("nan"), float("inf"), -float("inf"), 1e300, -1e300, 5e-324, -5e-324]
+)
+
+#: Values of the wrong type for a numeric argument.
+wrong_type_values = st.sampled_from([None, "abc", b"abc", 1j, [1.0, 2.0], {"a": 1.0}])
+
+
+@st.composite
+def mixed_id_arrays(draw: st.DrawFn, min_size: int = 2, max_size: int = 12) -> Any:
+    """Object arrays of ids where distinct values compare alike: 1 and "1", b"a" and "a"."""
+    n = draw(st.integers(min_size, max_size))
+    pool: list[Any] = [1, "1", 2, "2", b"a", "a", "a\x00", 1.0, True, np.int64(1)]
+    return np.asarray(draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n)), dtype=object)
+
+
+def with_bad_element(arr: Any, value: Any, position: int = 0) -> Any:
+    """A copy of ``arr`` (as object dtype when needed) with one element replaced by ``value``."""
+    numeric = np.asarray(arr).dtype.kind in "biuf"
+    out = np.array(arr, dtype=float if isinstance(value, float) and numeric else object)
+    out.reshape(-1)[position % max(out.size, 1)] = value
+    return out

@@ -1,0 +1,281 @@
+"""Run each adversarial call in a worker process with a CPU-time and a memory limit.
+
+The main (pytest) process draws the inputs with Hypothesis and sends small request
+dictionaries; the worker rebuilds the valid call from the registry, applies the
+perturbation, runs the call and all checks, and answers with a verdict dictionary.
+
+* CPU time: ``setitimer(ITIMER_PROF)`` with SIGPROF left at its default action, so a
+  call that runs past the limit (even inside C code) ends the worker; the pool reports
+  the input as too slow and starts a fresh worker for the next one.
+* Memory: ``RLIMIT_AS`` in the worker (its size at start plus a margin), so a call
+  that tries to allocate gigabytes gets a MemoryError (reported as the wrong exception)
+  instead of taking the machine down.
+* Wall time: the pool also gives up after a generous wall-clock limit (blocked calls).
+
+Settings (environment): ``CUSTREL_ADV_CPU_SECONDS`` (default 5),
+``CUSTREL_ADV_MEMORY_MB`` (margin over the worker's start size, default 1536).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import re
+import signal
+import time
+import traceback
+import warnings
+from collections import Counter, defaultdict
+from typing import Any
+
+CPU_SECONDS = float(os.environ.get("CUSTREL_ADV_CPU_SECONDS", "5"))
+MEMORY_MB = int(os.environ.get("CUSTREL_ADV_MEMORY_MB", "1536"))
+WALL_FACTOR = 6.0
+_CHILD_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "POLARS_MAX_THREADS": "1",
+    "PYTHONWARNINGS": "",
+}
+
+
+# ===================================================================== worker side
+
+
+def _limit_memory() -> None:
+    import resource
+
+    with open("/proc/self/status", encoding="ascii") as fh:
+        vm = next(int(line.split()[1]) for line in fh if line.startswith("VmSize:"))
+    limit = vm * 1024 + MEMORY_MB * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+class _Timer:
+    """Arms SIGPROF (default action: terminate) for the duration of one call."""
+
+    def __enter__(self) -> _Timer:
+        self.start = time.perf_counter()
+        signal.setitimer(signal.ITIMER_PROF, CPU_SECONDS)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        self.seconds = time.perf_counter() - self.start
+
+
+def run_checked(
+    entry: str, fn: Any, args: dict[str, Any], *, expect_ok: bool = False, check: Any = None
+) -> dict[str, Any]:
+    """Call ``fn(**args)`` under the limits and run every check on the outcome."""
+    import adv_checks as ck
+
+    from custrel import CustrelError, CustrelWarning
+
+    before = {k: ck.snapshot(v) for k, v in args.items()}
+    result: Any = None
+    error: BaseException | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _Timer() as timer:
+            try:
+                result = fn(**args)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                error = exc
+    verdict: dict[str, Any] = {"status": "ok", "problems": [], "seconds": timer.seconds}
+    problems: list[str] = verdict["problems"]
+    leaked = [w for w in caught if not issubclass(w.category, CustrelWarning)]
+    if leaked:
+        w = leaked[0]
+        problems.append(f"leaked {w.category.__name__}: {str(w.message)[:160]}")
+    for k, v in args.items():
+        if not ck.same(before[k], ck.snapshot(v)):
+            problems.append(f"input {k!r} was changed by the call")
+    if error is not None:
+        verdict["raised"] = type(error).__name__
+        verdict["message"] = str(error)[:400]
+        if isinstance(error, CustrelError):
+            verdict["status"] = "error"
+            verdict["error"] = f"{type(error).__name__}: {str(error)[:200]}"
+            if not str(error).strip():
+                problems.append(f"{type(error).__name__} with an empty message")
+            if expect_ok:
+                problems.append(f"valid call raised {verdict['error']}")
+        else:
+            tb = traceback.extract_tb(error.__traceback__)
+            where = next(
+                (
+                    f"{os.path.basename(f.filename)}:{f.lineno}"
+                    for f in reversed(tb)
+                    if "/custrel/" in f.filename
+                ),
+                "?",
+            )
+            problems.append(
+                f"raised {type(error).__name__} (not a CustrelError) at {where}: {str(error)[:160]}"
+            )
+        if check is not None:
+            problems.extend(check(None, error))
+    else:
+        problems.extend(ck.audit(entry, result))
+        snap = ck.snapshot(result)
+        for k, v in args.items():
+            ck.mutate(v)
+            now = ck.snapshot(result)
+            if not ck.same(snap, now):
+                problems.append(
+                    f"result changed after the caller edited {k!r} "
+                    f"({ck.first_difference(snap, now)})"
+                )
+                break
+        if check is not None:
+            problems.extend(check(result, None))
+    if problems:
+        verdict["status"] = "fail"
+    return verdict
+
+
+def _handle(req: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    import adv_perturb as pt
+    import registry
+
+    op = req["op"]
+    if op == "meta":
+        return registry.describe_params(req["entry"], ctx)
+    if op == "repro":
+        import adv_reproductions as rp
+
+        case = rp.CASES[req["name"]]
+        verdict = run_checked(
+            req["name"], case.fn, case.args(), expect_ok=case.expect == "ok", check=case.check
+        )
+        if case.expect == "raises":
+            if "raised" not in verdict:
+                verdict["problems"].append("returned a result instead of raising a CustrelError")
+            elif case.match and not re.search(case.match, verdict["message"]):
+                verdict["problems"].append(
+                    f"message does not match {case.match!r}: {verdict['message'][:160]}"
+                )
+        if verdict["problems"]:
+            verdict["status"] = "fail"
+        return verdict
+    spec = registry.ENTRIES[req["entry"]]
+    fn, args = spec.build(ctx)
+    if op == "valid":
+        return run_checked(req["entry"], fn, args, expect_ok=True)
+    param = req["param"]
+    kind = req["kind"]
+    args[param] = pt.apply(args[param], kind, req["variant"], req["pos"])
+    shown = f"{param}={pt.describe(args[param])}"
+    verdict = run_checked(req["entry"], fn, args, expect_ok=req["family"] == "readonly")
+    verdict["input"] = shown
+    return verdict
+
+
+def serve(conn: Any) -> None:
+    """Worker loop: answer requests until the pipe closes."""
+    import registry
+
+    ctx = registry.Context()
+    _limit_memory()
+    while True:
+        try:
+            req = conn.recv()
+        except EOFError:
+            return
+        try:
+            answer = _handle(req, ctx)
+        except MemoryError:
+            answer = {"status": "fail", "problems": ["MemoryError while building or checking"]}
+        except Exception as exc:
+            answer = {
+                "status": "harness",
+                "problems": [
+                    f"harness error: {type(exc).__name__}: {exc}",
+                    traceback.format_exc(limit=6),
+                ],
+            }
+        conn.send(answer)
+
+
+# ======================================================================= pool side
+
+
+class Pool:
+    """One worker process, restarted after a timeout or crash."""
+
+    def __init__(self) -> None:
+        self._proc: Any = None
+        self._conn: Any = None
+        self.calls: Counter[str] = Counter()
+        self.fails: dict[str, list[str]] = defaultdict(list)
+        self.restarts = 0
+
+    def _start(self) -> None:
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        saved = {k: os.environ.get(k) for k in _CHILD_ENV}
+        os.environ.update(_CHILD_ENV)
+        try:
+            proc = ctx.Process(target=serve, args=(child,), daemon=True)
+            proc.start()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        child.close()
+        self._proc, self._conn = proc, parent
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._conn.close()
+            self._proc.join(timeout=5)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()
+        self._proc = self._conn = None
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.join()
+            self._conn.close()
+        self._proc = self._conn = None
+        self.restarts += 1
+
+    def request(self, req: dict[str, Any], *, startup: float = 120.0) -> dict[str, Any]:
+        """Send one request; a dead or silent worker becomes a 'fail' verdict."""
+        fresh = self._proc is None or not self._proc.is_alive()
+        if fresh:
+            if self._proc is not None:
+                self._kill()
+            self._start()
+        wall = CPU_SECONDS * WALL_FACTOR + (startup if fresh or req["op"] == "meta" else 10.0)
+        t0 = time.perf_counter()
+        self._conn.send(req)
+        if self._conn.poll(wall):
+            try:
+                return self._conn.recv()  # type: ignore[no-any-return]
+            except EOFError:
+                pass
+        elapsed = time.perf_counter() - t0
+        if self._proc.is_alive():
+            why = f"no answer within {wall:.0f} s wall time (killed)"
+        else:
+            self._proc.join()
+            why = _death(self._proc.exitcode, elapsed)
+        self._kill()
+        return {"status": "fail", "problems": [why], "seconds": elapsed}
+
+
+def _death(code: int | None, elapsed: float) -> str:
+    if code == -signal.SIGPROF:
+        return f"ran over the {CPU_SECONDS:g} s CPU limit (worker stopped after {elapsed:.1f} s)"
+    if code is not None and code < 0:
+        return f"worker killed by signal {signal.Signals(-code).name} after {elapsed:.1f} s"
+    return f"worker exited with code {code} after {elapsed:.1f} s"
