@@ -1070,7 +1070,7 @@ BAD = [
     pytest.param(
         lambda: customer_equity([1.0, 2.0], groups=["a"]),
         InvalidInputError,
-        r"inconsistent lengths: values has 2, groups has 1",
+        r"groups has 1 labels but values has 2",
         id="equity-groups",
     ),
     pytest.param(

@@ -66,6 +66,13 @@ def _class_index(value: Any, name: str, k: int) -> IntArray:
             )
         f = v.as_float_array(arr, name, ndim=1, allow_empty=True)
         v.check_integer_valued(f, name)
+        v.check_range(
+            f,
+            name,
+            low=-1.0,
+            high=k - 1.0,
+            hint=f"use 0..{k - 1} for the {k} classes and -1 for 'not a customer'",
+        )
         arr = f
     if arr.ndim != 1:
         raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
@@ -153,24 +160,24 @@ value_upgraded_out, value_downgraded_out, value_lost, value_closing : ndarray of
     """
 
     classes: tuple[str, ...]
-    opening: IntArray
-    new: IntArray
-    upgraded_in: IntArray
-    downgraded_in: IntArray
-    upgraded_out: IntArray
-    downgraded_out: IntArray
-    lost: IntArray
-    closing: IntArray
-    transitions: IntArray
-    value_opening: FloatArray | None = None
-    value_new: FloatArray | None = None
-    value_upgraded_in: FloatArray | None = None
-    value_downgraded_in: FloatArray | None = None
-    value_upgraded_out: FloatArray | None = None
-    value_downgraded_out: FloatArray | None = None
-    value_lost: FloatArray | None = None
-    value_closing: FloatArray | None = None
-    value_revalued: FloatArray | None = None
+    opening: IntArray = attrs.field(converter=v.freeze)
+    new: IntArray = attrs.field(converter=v.freeze)
+    upgraded_in: IntArray = attrs.field(converter=v.freeze)
+    downgraded_in: IntArray = attrs.field(converter=v.freeze)
+    upgraded_out: IntArray = attrs.field(converter=v.freeze)
+    downgraded_out: IntArray = attrs.field(converter=v.freeze)
+    lost: IntArray = attrs.field(converter=v.freeze)
+    closing: IntArray = attrs.field(converter=v.freeze)
+    transitions: IntArray = attrs.field(converter=v.freeze)
+    value_opening: FloatArray | None = attrs.field(default=None, converter=v.freeze)
+    value_new: FloatArray | None = attrs.field(default=None, converter=v.freeze)
+    value_upgraded_in: FloatArray | None = attrs.field(default=None, converter=v.freeze)
+    value_downgraded_in: FloatArray | None = attrs.field(default=None, converter=v.freeze)
+    value_upgraded_out: FloatArray | None = attrs.field(default=None, converter=v.freeze)
+    value_downgraded_out: FloatArray | None = attrs.field(default=None, converter=v.freeze)
+    value_lost: FloatArray | None = attrs.field(default=None, converter=v.freeze)
+    value_closing: FloatArray | None = attrs.field(default=None, converter=v.freeze)
+    value_revalued: FloatArray | None = attrs.field(default=None, converter=v.freeze)
 
     @property
     def has_value(self) -> bool:
@@ -357,5 +364,11 @@ def balance_sheet(
             "value_closing": ma[:, :k].sum(axis=0),
             "value_revalued": np.diag(ma[:k, :k]) - np.diag(mb[:k, :k]),
         }
-    fields = {key: v.readonly(np.ascontiguousarray(arr)) for key, arr in fields.items()}
-    return BalanceSheet(classes=names, transitions=v.readonly(t), **fields)
+        for key, what in (
+            ("value_opening", "value_before"),
+            ("value_closing", "value_after"),
+            ("value_revalued", "value_after - value_before"),
+        ):
+            v.check_sums_finite(fields[key], what, labels=names, label="class")
+    fields = {key: np.ascontiguousarray(arr) for key, arr in fields.items()}
+    return BalanceSheet(classes=names, transitions=t, **fields)

@@ -507,3 +507,180 @@ def id_array(
             )
     out = detach(arr, values)
     return readonly(out)
+
+
+# Period panels of a log, group labels, sums that leave the float range
+# (added by the clv/lifecycle helper: value_panel, period_profit_from_log, ...).
+# ---------------------------------------------------------------------------
+
+_CALENDAR_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def _time_text(log: Any, t: float) -> str:
+    """One time of ``log`` as the user wrote it: a date (and time unless midnight) or a number."""
+    if log.time_kind == "datetime":
+        text = str(np.datetime64(int(t), "s"))
+        return text[:-9] if text.endswith("T00:00:00") else text
+    return f"{t:.12g}"
+
+
+def _period_number(log: Any, t: float, t0: float, period: str | float, length: float) -> float:
+    """Float twin of ``log.period_index``: the period (from 0) of time ``t`` counted from ``t0``."""
+    if log.time_kind == "datetime" and period in _CALENDAR_MONTHS:
+        step = _CALENDAR_MONTHS[str(period)]
+
+        def month(x: float) -> float:
+            return float(np.datetime64(int(x), "s").astype("datetime64[M]").astype(np.int64))
+
+        return float(np.floor(month(t) / step) - np.floor(month(t0) / step))
+    if log.time_kind == "datetime" and period == "day":
+        return float(np.floor(t / 86400.0) - np.floor(t0 / 86400.0))
+    return float(np.floor((t - t0) / length))
+
+
+def log_periods(
+    log: Any,
+    period: str | float,
+    *,
+    name: str = "period",
+    end: float | None = None,
+    end_name: str = "observation_end",
+    customers: int = 0,
+    what: str = "the customer x period panel",
+) -> int:
+    """The number of periods a per-period table of ``log`` spans, checked against the budgets.
+
+    Counts the periods from the one holding the log's earliest time to the one
+    holding ``end`` (a time on the log's float scale, default the latest time)
+    exactly as :meth:`TransactionLog.period_index` numbers them, and refuses
+    more than :func:`max_periods` periods or, with ``customers``, more than
+    :func:`max_cells` customers x periods cells, naming the time that made
+    the span (the latest or the earliest one, whichever lies further from the
+    median time, with its 0-based row, or ``end_name``). One pass over the
+    times (O(rows)), before anything is allocated. ``period`` is validated
+    under ``name``.
+    """
+    length = log.unit_length(period, name)
+    t = log.numeric_time()
+    lo_row, hi_row = int(np.argmin(t)), int(np.argmax(t))
+    t0 = float(t[lo_row])
+    t1 = float(t[hi_row]) if end is None else float(end)
+    with np.errstate(over="ignore", invalid="ignore"):
+        n = _period_number(log, t1, t0, period, length) + 1.0 if np.isfinite(t1 - t0) else np.inf
+    if n <= max_periods() and n * max(customers, 0) <= max_cells():
+        return int(n)
+    mid = float(np.median(t))
+    if end is not None and (t1 > float(t[hi_row]) or t1 - mid >= mid - t0):
+        culprit = f"{end_name} {_time_text(log, t1)}"
+    elif t1 - mid >= mid - t0:
+        culprit = f"the latest time {_time_text(log, t1)} at row {hi_row}"
+    else:
+        culprit = f"the earliest time {_time_text(log, t0)} at row {lo_row}"
+    unit = f"{period}s" if isinstance(period, str) else f"periods of {period:g}"
+    count = f"{n:,.0f}" if n < 1e18 else f"{n:.3g}"
+    culprit = f"{culprit} makes it span {count} {unit}"
+    if log.time_kind == "numeric" and max(abs(t0), abs(float(t[hi_row]))) > 1e8 and length < 1e4:
+        hint = (
+            "the times look like epoch seconds: pass a period in seconds (86400.0 is a day) "
+            "or build the log with calendar times"
+        )
+    else:
+        hint = (
+            "a mistyped date? fix or drop that row (log.between(start=..., end=...)), "
+            f"pass {end_name}, or use a coarser {name}"
+        )
+    check_budget(
+        n, f"the periods of {what}", budget=max_periods(), culprit=culprit,
+        env="CUSTREL_MAX_PERIODS", hint=hint,
+    )  # fmt: skip
+    check_budget(
+        n * customers, f"the cells of {what} ({customers:,} customers x periods)",
+        budget=max_cells(), culprit=culprit, env="CUSTREL_MAX_CELLS", hint=hint,
+    )  # fmt: skip
+    return int(n)  # pragma: no cover - one of the budgets above refused
+
+
+def group_codes(
+    values: Any, name: str, n: int, *, what: str = "values"
+) -> tuple[npt.NDArray[Any], IntArray]:
+    """Sorted distinct group labels and each row's code, refusing a missing label.
+
+    Labels keep their type (``1`` and ``"1"`` are two groups); a missing one
+    (None, NaN, NaT, ``pandas.NA``, an empty string) is refused naming its
+    row, never made a group of its own. The labels never share memory with
+    ``values``.
+    """
+    if isinstance(values, str | bytes) or np.ndim(values) == 0:
+        raise InvalidTypeError(
+            f"{name} must be a sequence of labels, one per row, got {type(values).__name__}"
+        )
+    if isinstance(values, np.ndarray) and values.dtype.kind != "O":
+        arr = values
+    else:
+        items = list(values.tolist() if isinstance(values, np.ndarray) else values)
+        arr = np.empty(len(items), dtype=object)
+        try:
+            arr[:] = items
+        except ValueError:
+            raise InvalidInputError(f"{name} must be 1-D (one label per row)") from None
+    if arr.ndim != 1:
+        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
+    if len(arr) != n:
+        raise InvalidInputError(
+            f"{name} has {len(arr)} labels but {what} has {n}; give one label per row"
+        )
+    kind = arr.dtype.kind
+    if kind == "f":
+        bad = ~np.isfinite(arr)
+    elif kind in "mM":
+        bad = np.isnat(arr)
+    elif kind in "US":
+        bad = arr == arr.dtype.type()
+    elif kind == "O":
+        bad = np.fromiter((_missing_id(x) for x in arr.tolist()), dtype=bool, count=len(arr))
+    else:
+        bad = np.zeros(len(arr), dtype=bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"{name} has a missing label {_fmt(arr[row])} at row {row}; give every row a group"
+        )
+    if kind == "O":
+        items = arr.tolist()
+        keys = [_id_key(x) for x in items]
+        first: dict[tuple[str, Any], int] = {}
+        for row, key in enumerate(keys):
+            first.setdefault(key, row)
+        try:
+            order = sorted(first, key=lambda k: (k[0], k[1]))
+        except TypeError:
+            order = list(first)
+        index = {key: i for i, key in enumerate(order)}
+        codes = np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))
+        labels = np.empty(len(order), dtype=object)
+        labels[:] = [items[first[k]] for k in order]
+        if all(isinstance(x, str) for x in labels.tolist()):
+            labels = labels.astype(str)
+        return readonly(labels), codes
+    labels, inv = np.unique(arr, return_inverse=True)
+    return readonly(labels), inv.reshape(-1).astype(np.int64)
+
+
+def check_sums_finite(
+    sums: npt.NDArray[Any], name: str, *, labels: Any = None, label: str = "customer"
+) -> None:
+    """Refuse sums of finite values that left the float64 range (two amounts of 1e308).
+
+    ``sums`` is 1-D (one per entity) or 2-D (entity x period); the message
+    names the entity (from ``labels``) and, for 2-D sums, the period (from 1).
+    """
+    bad = ~np.isfinite(sums)
+    if not bad.any():
+        return
+    idx = first_bad(bad)
+    who = idx[0] if labels is None else _fmt(labels[idx[0]])
+    at = f" in period {idx[1] + 1}" if len(idx) > 1 else ""
+    raise InvalidInputError(
+        f"{name} of {label} {who}{at} adds up to {_fmt(sums[idx])}: the values are finite but "
+        f"their sum is beyond the float64 range (about 1.8e308); check that row's units"
+    )

@@ -126,35 +126,52 @@ def _discount_factors(
     return out
 
 
-def _ro(arr: Any) -> Any:
-    return v.readonly(np.asarray(arr))
+def _freeze(value: Any) -> Any:
+    """:func:`custrel._validate.freeze` under a name ProfitCurve's field ``v`` does not shadow."""
+    return v.freeze(value)
 
 
-def _float_or_ro(value: Any) -> Any:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim == 0:
-        return float(arr)
-    return v.readonly(arr)
+def _float_or_frozen(value: Any) -> Any:
+    """The converter of a field that is a float for one customer, an array for many."""
+    if np.ndim(value) == 0:
+        return float(value)
+    return v.freeze(np.asarray(value, dtype=np.float64))
 
 
-def _per_period(value: Any, name: str, n: int, *, low: float | None = None) -> FloatArray:
+def _per_period(
+    value: Any, name: str, n: int, *, low: float | None = None, horizon: str = "the horizon"
+) -> FloatArray:
     """A scalar or a length-``n`` 1-D array, broadcast to ``n`` periods."""
     arr = v.as_float_array(value, name, ndim=(0, 1))
     if low is not None:
         v.check_range(arr, name, low=low)
     if arr.ndim == 1 and len(arr) != n:
         raise InvalidInputError(
-            f"inconsistent lengths: {name} has {len(arr)} values but the horizon has {n} periods"
+            f"inconsistent lengths: {name} has {len(arr)} values but {horizon} has {n} periods"
         )
     return np.broadcast_to(arr, (n,)).astype(np.float64)
 
 
-def _horizon(value: Any, name: str = "horizon") -> int:
+def _horizon(value: Any, name: str = "horizon", *, budget: bool = True) -> int:
+    """A whole number of periods >= 1, within the period budget unless only a closed form uses it."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise InvalidTypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if value < 1:
         raise InvalidInputError(f"{name} must be >= 1 period, got {int(value)}")
+    if budget:
+        _period_budget(float(value), f"{name}={int(value):,}")
     return int(value)
+
+
+def _period_budget(n: float, culprit: str, *, rows: int = 1) -> None:
+    """Refuse more periods (or rows x periods cells) than the budgets allow, before allocating."""
+    v.check_budget(
+        n, "the periods", budget=v.max_periods(), culprit=culprit, env="CUSTREL_MAX_PERIODS"
+    )
+    v.check_budget(
+        n * rows, f"the table ({rows:,} rows x periods)", budget=v.max_cells(), culprit=culprit,
+        env="CUSTREL_MAX_CELLS",
+    )  # fmt: skip
 
 
 def period_discount_rate(rate: float, periods_per_year: float) -> float:
@@ -210,10 +227,10 @@ class PeriodProfit:
         P(t) = TV(t) − (C1 + C2 + C3 + C4) + IB.
     """
 
-    transaction_value: FloatArray = attrs.field(converter=_ro)
-    total_cost: FloatArray = attrs.field(converter=_ro)
-    indirect_benefit: FloatArray = attrs.field(converter=_ro)
-    profit: FloatArray = attrs.field(converter=_ro)
+    transaction_value: FloatArray = attrs.field(converter=v.freeze)
+    total_cost: FloatArray = attrs.field(converter=v.freeze)
+    indirect_benefit: FloatArray = attrs.field(converter=v.freeze)
+    profit: FloatArray = attrs.field(converter=v.freeze)
 
 
 def period_profit(
@@ -319,14 +336,14 @@ class PeriodProfitTable:
         each customer's first period with a transaction).
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=_ro)
-    period: IntArray = attrs.field(converter=_ro)
-    period_start: npt.NDArray[Any] = attrs.field(converter=_ro)
-    transaction_value: FloatArray = attrs.field(converter=_ro)
-    total_cost: FloatArray = attrs.field(converter=_ro)
-    indirect_benefit: FloatArray = attrs.field(converter=_ro)
-    profit: FloatArray = attrs.field(converter=_ro)
-    n_transactions: IntArray = attrs.field(converter=_ro)
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    period: IntArray = attrs.field(converter=v.freeze)
+    period_start: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    transaction_value: FloatArray = attrs.field(converter=v.freeze)
+    total_cost: FloatArray = attrs.field(converter=v.freeze)
+    indirect_benefit: FloatArray = attrs.field(converter=v.freeze)
+    profit: FloatArray = attrs.field(converter=v.freeze)
+    n_transactions: IntArray = attrs.field(converter=v.freeze)
     freq: str | float
     align: str
 
@@ -410,6 +427,12 @@ def period_profit_from_log(
     if not isinstance(log, TransactionLog):
         raise InvalidTypeError(f"log must be a TransactionLog, got {type(log).__name__}")
     v.choice(align, "align", ("calendar", "customer"))
+    k = log.n_customers
+    _log_budget(log, freq, origin, k)
+    if n_periods is not None:
+        _period_budget(
+            float(v.positive_int(n_periods, "n_periods")), f"n_periods={n_periods}", rows=k
+        )
     idx = log.period_index(freq, origin=origin)
     if idx.min() < 0:
         row = int(np.argmin(idx))
@@ -417,7 +440,6 @@ def period_profit_from_log(
             f"row {row} lies before origin {origin!r}; select rows with log.between(start=...)"
         )
     codes = log.customer_code
-    k = log.n_customers
     if align == "customer":
         first = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(first, codes, idx)
@@ -446,6 +468,12 @@ def period_profit_from_log(
         if log.indirect_benefit is not None
         else np.zeros((k, n))
     )
+    profit = tv - cost + ib
+    labels = log.customer_labels
+    v.check_sums_finite(tv, _tv_name(log), labels=labels)
+    v.check_sums_finite(cost, "the costs (C1 + C2 + C3 + C4)", labels=labels)
+    v.check_sums_finite(ib, "indirect_benefit", labels=labels)
+    v.check_sums_finite(profit, "the profit (TV - costs + IB)", labels=labels)
     counts = np.bincount(key, minlength=k * n).reshape(k, n).astype(np.int64)
     if align == "customer":
         starts: npt.NDArray[Any] = np.arange(n, dtype=np.int64)
@@ -469,11 +497,33 @@ def period_profit_from_log(
         transaction_value=tv,
         total_cost=cost,
         indirect_benefit=ib,
-        profit=tv - cost + ib,
+        profit=profit,
         n_transactions=counts,
         freq=freq,
         align=align,
     )
+
+
+def _tv_name(log: TransactionLog) -> str:
+    """The log's column(s) a transaction value comes from, for messages."""
+    if log.volume is not None and log.unit_price is not None:
+        return "volume x unit_price"
+    return "amount"
+
+
+def _log_budget(log: TransactionLog, freq: str | float, origin: Any, customers: int) -> None:
+    """Check a customers x periods table of ``log`` against the budgets before allocating it."""
+    if origin is None:
+        v.log_periods(log, freq, name="freq", customers=customers)
+        return
+    length = log.unit_length(freq, "freq")
+    t0 = log.to_time_float(origin, "origin")
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = (float(np.max(log.numeric_time())) - t0) / length + 1.0
+    _period_budget(
+        span, f"origin {origin!r} makes it span about {span:,.0f} periods", rows=customers
+    )
+    v.log_periods(log, freq, name="freq", customers=customers)
 
 
 # ---------------------------------------------------------------------------
@@ -501,9 +551,9 @@ class CLVResult:
         ``"start"`` or ``"end"``.
     """
 
-    clv: float | FloatArray = attrs.field(converter=_float_or_ro)
-    present_value: FloatArray | None = attrs.field(converter=attrs.converters.optional(_ro))
-    discount_factor: FloatArray = attrs.field(converter=_ro)
+    clv: float | FloatArray = attrs.field(converter=_float_or_frozen)
+    present_value: FloatArray | None = attrs.field(converter=v.freeze)
+    discount_factor: FloatArray = attrs.field(converter=v.freeze)
     discount_rate: float
     timing: str
 
@@ -572,9 +622,11 @@ def lifetime_value(
     if not isinstance(per_period, bool):
         raise InvalidTypeError(f"per_period must be a bool, got {type(per_period).__name__}")
     f = _discount_factors(p.shape[-1], d, tm)
-    total = p @ f
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = p @ f
     if not np.isfinite(total).all():
         v.check_finite(p, "profit")
+        v.check_sums_finite(np.atleast_1d(total), "profit", label="row")
     return CLVResult(total, p * f if per_period else None, f, d, tm)
 
 
@@ -601,9 +653,9 @@ class CustomerEquity:
     total: float
     n_customers: int
     mean: float
-    group_labels: npt.NDArray[Any] | None = attrs.field(default=None)
-    group_total: FloatArray | None = attrs.field(default=None)
-    group_count: IntArray | None = attrs.field(default=None)
+    group_labels: npt.NDArray[Any] | None = attrs.field(default=None, converter=v.freeze)
+    group_total: FloatArray | None = attrs.field(default=None, converter=v.freeze)
+    group_count: IntArray | None = attrs.field(default=None, converter=v.freeze)
 
     def share(self) -> FloatArray:
         """Each group's share of the total (0/0 gives nan)."""
@@ -644,18 +696,21 @@ def customer_equity(values: Any, *, groups: Any = None) -> CustomerEquity:
     raw = values.clv if isinstance(values, CLVResult | HistoricalValue | EventLedger) else values
     arr = v.as_float_array(raw, "values", ndim=(0, 1))
     arr = np.atleast_1d(arr)
-    total = float(arr.sum())
     n = len(arr)
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum(arr))
+    if not math.isfinite(total):
+        raise InvalidInputError(
+            f"values add up to {total!r}: the CLVs are finite but their sum is beyond the "
+            "float64 range (about 1.8e308); check their units"
+        )
     if groups is None:
         return CustomerEquity(total, n, total / n)
-    g = np.asarray(groups)
-    if g.ndim != 1:
-        raise InvalidInputError(f"groups must be 1-D, got shape {g.shape}")
-    v.check_same_length(values=arr, groups=g)
-    labels, inv = np.unique(g, return_inverse=True)
+    labels, inv = v.group_codes(groups, "groups", n)
     gt = np.bincount(inv, weights=arr, minlength=len(labels))
+    v.check_sums_finite(gt, "values", labels=labels, label="group")
     gc = np.bincount(inv, minlength=len(labels)).astype(np.int64)
-    return CustomerEquity(total, n, total / n, _ro(labels), _ro(gt), _ro(gc))
+    return CustomerEquity(total, n, total / n, labels, gt, gc)
 
 
 # ---------------------------------------------------------------------------
@@ -698,18 +753,18 @@ class DwyerTable:
         The period's factor and net × factor.
     """
 
-    period: IntArray = attrs.field(converter=_ro)
-    segment: npt.NDArray[np.str_] = attrs.field(converter=_ro)
-    customers: FloatArray = attrs.field(converter=_ro)
-    rate: FloatArray = attrs.field(converter=_ro)
-    buyers: FloatArray = attrs.field(converter=_ro)
-    lapsed: FloatArray = attrs.field(converter=_ro)
-    spend: FloatArray = attrs.field(converter=_ro)
-    revenue: FloatArray = attrs.field(converter=_ro)
-    cost: FloatArray = attrs.field(converter=_ro)
-    net: FloatArray = attrs.field(converter=_ro)
-    discount_factor: FloatArray = attrs.field(converter=_ro)
-    present_value: FloatArray = attrs.field(converter=_ro)
+    period: IntArray = attrs.field(converter=v.freeze)
+    segment: npt.NDArray[np.str_] = attrs.field(converter=v.freeze)
+    customers: FloatArray = attrs.field(converter=v.freeze)
+    rate: FloatArray = attrs.field(converter=v.freeze)
+    buyers: FloatArray = attrs.field(converter=v.freeze)
+    lapsed: FloatArray = attrs.field(converter=v.freeze)
+    spend: FloatArray = attrs.field(converter=v.freeze)
+    revenue: FloatArray = attrs.field(converter=v.freeze)
+    cost: FloatArray = attrs.field(converter=v.freeze)
+    net: FloatArray = attrs.field(converter=v.freeze)
+    discount_factor: FloatArray = attrs.field(converter=v.freeze)
+    present_value: FloatArray = attrs.field(converter=v.freeze)
 
     COLUMNS = (
         "period",
@@ -757,13 +812,13 @@ class PeriodTotals:
         Sums over the period's segments.
     """
 
-    period: IntArray = attrs.field(converter=_ro)
-    customers: FloatArray = attrs.field(converter=_ro)
-    buyers: FloatArray = attrs.field(converter=_ro)
-    revenue: FloatArray = attrs.field(converter=_ro)
-    cost: FloatArray = attrs.field(converter=_ro)
-    net: FloatArray = attrs.field(converter=_ro)
-    present_value: FloatArray = attrs.field(converter=_ro)
+    period: IntArray = attrs.field(converter=v.freeze)
+    customers: FloatArray = attrs.field(converter=v.freeze)
+    buyers: FloatArray = attrs.field(converter=v.freeze)
+    revenue: FloatArray = attrs.field(converter=v.freeze)
+    cost: FloatArray = attrs.field(converter=v.freeze)
+    net: FloatArray = attrs.field(converter=v.freeze)
+    present_value: FloatArray = attrs.field(converter=v.freeze)
 
 
 @attrs.frozen(eq=False)
@@ -918,20 +973,58 @@ def dwyer_retention(
     >>> r.table.revenue.round(6).tolist(), round(r.total_revenue, 6)
     ([70000.0, 56000.0, 47600.0], 173600.0)
     """
-    rates_in = v.as_float_array(retention_rate, "retention_rate", ndim=(0, 1))
-    v.check_probability(rates_in, "retention_rate")
+    return _retention(
+        retention_rate,
+        spend,
+        n_customers=n_customers,
+        horizon=horizon,
+        retention_cost=retention_cost,
+        cost_per_buyer=cost_per_buyer,
+        acquisition_cost=acquisition_cost,
+        discount_rate=discount_rate,
+        timing=timing,
+        names={},
+    )
+
+
+def _retention(
+    retention_rate: Any,
+    spend: Any,
+    *,
+    n_customers: float,
+    horizon: int | None,
+    retention_cost: Any,
+    cost_per_buyer: Any,
+    acquisition_cost: float,
+    discount_rate: float,
+    timing: Timing | None,
+    names: Mapping[str, str],
+) -> DwyerResult:
+    """:func:`dwyer_retention`, its messages naming the arguments as the caller called them.
+
+    ``names`` maps this function's argument names to the caller's (e.g.
+    ``{"spend": "margin"}`` for :func:`retention_programme`).
+    """
+
+    def nm(arg: str) -> str:
+        return names.get(arg, "the horizon" if arg == "horizon" else arg)
+
+    rates_in = v.as_float_array(retention_rate, nm("retention_rate"), ndim=(0, 1))
+    v.check_probability(rates_in, nm("retention_rate"))
     if horizon is None:
         if rates_in.ndim == 0:
             raise InvalidInputError(
-                "horizon is required when retention_rate is a single rate; pass horizon=..."
+                f"horizon is required when {nm('retention_rate')} is a single rate; "
+                "pass horizon=..."
             )
         n = len(rates_in)
     else:
         n = _horizon(horizon)
-    rates = _per_period(rates_in, "retention_rate", n)
-    sp = _per_period(spend, "spend", n, low=0.0)
-    rc = _per_period(retention_cost, "retention_cost", n, low=0.0)
-    cb = _per_period(cost_per_buyer, "cost_per_buyer", n, low=0.0)
+    hz = nm("horizon")
+    rates = _per_period(rates_in, nm("retention_rate"), n, horizon=hz)
+    sp = _per_period(spend, nm("spend"), n, low=0.0, horizon=hz)
+    rc = _per_period(retention_cost, nm("retention_cost"), n, low=0.0, horizon=hz)
+    cb = _per_period(cost_per_buyer, nm("cost_per_buyer"), n, low=0.0, horizon=hz)
     n0 = _cohort_size(n_customers)
     acq = v.scalar(acquisition_cost, "acquisition_cost", low=0.0)
     d = v.discount_rate(discount_rate)
@@ -1060,7 +1153,7 @@ def constant_retention(
     r = v.scalar(retention_rate, "retention_rate", low=0.0, high=1.0)
     d = v.discount_rate(discount_rate)
     tm = _timing(timing, d)
-    n = math.inf if horizon is None else float(_horizon(horizon))
+    n = math.inf if horizon is None else float(_horizon(horizon, budget=False))
     q = r / (1.0 + d)
     if math.isinf(n):
         if q >= 1.0:
@@ -1434,8 +1527,8 @@ class RecencyValue:
     timing : str
     """
 
-    value: float | FloatArray = attrs.field(converter=_float_or_ro)
-    state_value: FloatArray = attrs.field(converter=_ro)
+    value: float | FloatArray = attrs.field(converter=_float_or_frozen)
+    state_value: FloatArray = attrs.field(converter=v.freeze)
     horizon: int
     discount_rate: float
     timing: str
@@ -1496,7 +1589,7 @@ def recency_value(
     _, _, rev, cost = _recency_chain(np.eye(k), rates, sp, cc, cb)
     f = _discount_factors(n, d, tm)
     state_value = ((rev - cost).sum(axis=2) * f).sum(axis=1)
-    idx = np.minimum(rec.astype(np.int64), k) - 1
+    idx = np.minimum(rec, k).astype(np.int64) - 1  # clip first: 1e300 is state k
     return RecencyValue(state_value[idx], state_value, n, d, tm)
 
 
@@ -1521,8 +1614,8 @@ class RecencyStates:
         the result).
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=_ro)
-    recency: IntArray = attrs.field(converter=_ro)
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    recency: IntArray = attrs.field(converter=v.freeze)
     at: Any
     freq: str | float
     n_later: int
@@ -1581,7 +1674,16 @@ def recency_states(log: TransactionLog, at: Any, *, freq: str | float = "month")
     last = np.full(k, -np.inf)
     np.maximum.at(last, log.customer_code[keep], t[keep])
     present = np.isfinite(last)
-    rec = (np.floor((t_at - last[present]) / length) + 1).astype(np.int64)
+    recf = np.floor((t_at - last[present]) / length) + 1
+    if recf.size and float(recf.max()) > v.max_periods():
+        i = int(np.argmax(recf))
+        v.check_budget(
+            float(recf[i]), "the recency state", budget=v.max_periods(),
+            culprit=f"at={at!r} lies {float(recf[i]):,.0f} periods after customer "
+            f"{log.customer_labels[present][i]!r}'s last purchase",
+            env="CUSTREL_MAX_PERIODS", hint="a mistyped date? or pass a coarser freq",
+        )  # fmt: skip
+    rec = recf.astype(np.int64)
     return RecencyStates(
         log.customer_labels[present], rec, at, freq, int(k - np.count_nonzero(present))
     )
@@ -1616,14 +1718,14 @@ class EventLedger:
     """
 
     customer_id: npt.NDArray[Any] | None
-    period: IntArray = attrs.field(converter=_ro)
-    revenue: FloatArray = attrs.field(converter=_ro)
-    cost: FloatArray = attrs.field(converter=_ro)
-    net: FloatArray = attrs.field(converter=_ro)
-    discount_factor: FloatArray = attrs.field(converter=_ro)
-    present_value: FloatArray = attrs.field(converter=_ro)
-    clv: float | FloatArray = attrs.field(converter=_float_or_ro)
-    n_events: IntArray = attrs.field(converter=_ro)
+    period: IntArray = attrs.field(converter=v.freeze)
+    revenue: FloatArray = attrs.field(converter=v.freeze)
+    cost: FloatArray = attrs.field(converter=v.freeze)
+    net: FloatArray = attrs.field(converter=v.freeze)
+    discount_factor: FloatArray = attrs.field(converter=v.freeze)
+    present_value: FloatArray = attrs.field(converter=v.freeze)
+    clv: float | FloatArray = attrs.field(converter=_float_or_frozen)
+    n_events: IntArray = attrs.field(converter=v.freeze)
 
 
 def event_ledger(
@@ -1687,11 +1789,13 @@ def event_ledger(
     v.check_range(cst, "cost", low=0.0, hint="record income as revenue")
     d = v.discount_rate(discount_rate)
     tm = _timing(timing, d)
-    last = int(per.max())
     if horizon is None:
-        n = last
+        row = int(np.argmax(per))
+        _period_budget(float(per[row]), f"period {float(per[row]):g} at row {row}")
+        n = last = int(per[row])
     else:
         n = _horizon(horizon)
+        last = int(per.max())
         if last > n:
             row = int(np.argmax(per))
             raise InvalidInputError(
@@ -1702,13 +1806,9 @@ def event_ledger(
         labels = None
         k = 1
     else:
-        cid = np.asarray(customer_id)
-        if cid.ndim != 1:
-            raise InvalidInputError(f"customer_id must be 1-D, got shape {cid.shape}")
-        v.check_same_length(period=per, customer_id=cid)
-        labels, inv = np.unique(cid, return_inverse=True)
-        codes = inv.astype(np.int64)
+        labels, codes = v.group_codes(customer_id, "customer_id", m, what="period")
         k = len(labels)
+        _period_budget(float(n), f"{n:,} periods", rows=k)
     key = codes * n + (per.astype(np.int64) - 1)
     shape = (k, n)
     r = np.bincount(key, weights=rev, minlength=k * n).reshape(shape)
@@ -1722,7 +1822,8 @@ def event_ledger(
         return EventLedger(
             None, np.arange(1, n + 1), r[0], c[0], net[0], f, pv[0], total[0], cnt[0]
         )
-    return EventLedger(_ro(labels), np.arange(1, n + 1), r, c, net, f, pv, total, cnt)
+    v.check_sums_finite(pv, "revenue - cost", labels=labels)
+    return EventLedger(labels, np.arange(1, n + 1), r, c, net, f, pv, total, cnt)
 
 
 def _per_event(value: Any, name: str, m: int) -> FloatArray:
@@ -1761,9 +1862,10 @@ def phase_growth(t: Any, h1: Any, v0: Any) -> FloatArray:
     >>> round(float(phase_growth(24, 0.025, 3.40)), 6)  # DOMAIN.md §2.5, case 1
     17.8
     """
-    tt = v.as_float_array(t, "t", ndim=(0, 1, 2))
-    out: FloatArray = np.asarray(h1, dtype=np.float64) * tt**2 + np.asarray(v0, dtype=np.float64)
-    return out
+    tt, a, b = _phase_args(t=t, h1=h1, v0=v0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = a * tt**2 + b
+    return _phase_out(out, "phase_growth")
 
 
 def phase_saturation(t: Any, g1: Any, start_profit: Any, ceiling: Any, speed: Any) -> FloatArray:
@@ -1795,13 +1897,13 @@ def phase_saturation(t: Any, g1: Any, start_profit: Any, ceiling: Any, speed: An
     >>> np.round(phase_saturation([24, 25, 60], 24, 17.8, 20.0, 0.5), 3).tolist()
     [17.8, 18.666, 20.0]
     """
-    tt = v.as_float_array(t, "t", ndim=(0, 1, 2))
-    c = np.asarray(ceiling, dtype=np.float64)
-    p0 = np.asarray(start_profit, dtype=np.float64)
-    out: FloatArray = c - (c - p0) * np.exp(
-        -np.asarray(speed, dtype=np.float64) * (tt - np.asarray(g1, dtype=np.float64))
+    tt, g, p0, c, k = _phase_args(
+        t=t, g1=g1, start_profit=start_profit, ceiling=ceiling, speed=speed
     )
-    return out
+    v.check_range(k, "speed", low=0.0, low_inclusive=False, label="row")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = c - (c - p0) * np.exp(-k * (tt - g))
+    return _phase_out(out, "phase_saturation")
 
 
 def phase_decline(t: Any, g2: Any, start_profit: Any, h2: Any) -> FloatArray:
@@ -1828,12 +1930,36 @@ def phase_decline(t: Any, g2: Any, start_profit: Any, h2: Any) -> FloatArray:
     >>> phase_decline([37, 38, 39, 40, 41], 34, 12.0, 0.25).tolist()  # DOMAIN.md §2.5, case 3
     [9.75, 8.0, 5.75, 3.0, -0.25]
     """
-    tt = v.as_float_array(t, "t", ndim=(0, 1, 2))
-    out: FloatArray = (
-        np.asarray(start_profit, dtype=np.float64)
-        - np.asarray(h2, dtype=np.float64) * (tt - np.asarray(g2, dtype=np.float64)) ** 2
-    )
-    return out
+    tt, g, p0, h = _phase_args(t=t, g2=g2, start_profit=start_profit, h2=h2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = p0 - h * (tt - g) ** 2
+    return _phase_out(out, "phase_decline")
+
+
+def _phase_args(**params: Any) -> list[FloatArray]:
+    """The phase functions' arguments as finite float arrays of one broadcast shape, in order."""
+    arrs = []
+    for name, value in params.items():
+        if value is None:
+            raise InvalidTypeError(f"{name} must be a number or an array of numbers, got None")
+        arrs.append(v.as_float_array(value, name, ndim=(0, 1, 2)))
+    try:
+        np.broadcast_shapes(*(a.shape for a in arrs))
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(params, arrs, strict=True))
+        raise InvalidInputError(f"the inputs do not broadcast to one shape: {shapes}") from None
+    return arrs
+
+
+def _phase_out(out: Any, fn: str) -> FloatArray:
+    """Refuse a phase value that left the float range (finite inputs, overflowing product)."""
+    res: FloatArray = np.asarray(out, dtype=np.float64)
+    if not np.all(np.isfinite(res)):
+        raise InvalidInputError(
+            f"{fn} is beyond the float range (about 1.8e308) for these arguments; "
+            "check the units of t and the coefficients"
+        )
+    return res
 
 
 def _smooth_speed(h1: FloatArray, v0: FloatArray, g1: FloatArray, c: FloatArray) -> FloatArray:
@@ -1873,13 +1999,13 @@ class ProfitCurve:
     See :func:`fit_profit_curve` for the forms and why they were chosen.
     """
 
-    h1: FloatArray = attrs.field(converter=_ro)
-    v: FloatArray = attrs.field(converter=_ro)
-    g1: FloatArray = attrs.field(converter=_ro)
-    ceiling: FloatArray = attrs.field(converter=_ro)
-    speed: FloatArray = attrs.field(converter=_ro)
-    g2: FloatArray = attrs.field(converter=_ro)
-    h2: FloatArray = attrs.field(converter=_ro)
+    h1: FloatArray = attrs.field(converter=_freeze)
+    v: FloatArray = attrs.field(converter=_freeze)
+    g1: FloatArray = attrs.field(converter=_freeze)
+    ceiling: FloatArray = attrs.field(converter=_freeze)
+    speed: FloatArray = attrs.field(converter=_freeze)
+    g2: FloatArray = attrs.field(converter=_freeze)
+    h2: FloatArray = attrs.field(converter=_freeze)
 
     @classmethod
     def from_parameters(
@@ -2059,10 +2185,10 @@ class ProfitCurveFit:
     """
 
     curve: ProfitCurve
-    phase: int | IntArray
-    sse: float | FloatArray
-    rmse: float | FloatArray
-    relative_rmse: float | FloatArray
+    phase: int | IntArray = attrs.field(converter=v.freeze)
+    sse: float | FloatArray = attrs.field(converter=v.freeze)
+    rmse: float | FloatArray = attrs.field(converter=v.freeze)
+    relative_rmse: float | FloatArray = attrs.field(converter=v.freeze)
     n_periods: int
     single: bool
 
@@ -2253,7 +2379,7 @@ def fit_profit_curve(
         return ProfitCurveFit(
             curve, int(phase[0]), float(sse[0]), float(rmse[0]), float(rel[0]), T, True
         )
-    return ProfitCurveFit(curve, _ro(phase), _ro(sse), _ro(rmse), _ro(rel), T, False)
+    return ProfitCurveFit(curve, phase, sse, rmse, rel, T, False)
 
 
 def _scalar_break(value: Any, name: str) -> float:
@@ -2653,8 +2779,8 @@ class CustomCurveFit:
     """
 
     func: Callable[..., Any]
-    params: FloatArray = attrs.field(converter=_ro)
-    sse: float | FloatArray = attrs.field(converter=_float_or_ro)
+    params: FloatArray = attrs.field(converter=v.freeze)
+    sse: float | FloatArray = attrs.field(converter=_float_or_frozen)
     n_periods: int
 
     def evaluate(self, t: Any) -> FloatArray:
@@ -2781,13 +2907,13 @@ class DeliveredValue:
         The component weights used.
     """
 
-    offerings: npt.NDArray[Any] = attrs.field(converter=_ro)
-    total_value: FloatArray = attrs.field(converter=_ro)
-    total_cost: FloatArray = attrs.field(converter=_ro)
-    absolute: FloatArray = attrs.field(converter=_ro)
-    relative: FloatArray = attrs.field(converter=_ro)
-    value_weights: FloatArray = attrs.field(converter=_ro)
-    cost_weights: FloatArray = attrs.field(converter=_ro)
+    offerings: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    total_value: FloatArray = attrs.field(converter=v.freeze)
+    total_cost: FloatArray = attrs.field(converter=v.freeze)
+    absolute: FloatArray = attrs.field(converter=v.freeze)
+    relative: FloatArray = attrs.field(converter=v.freeze)
+    value_weights: FloatArray = attrs.field(converter=v.freeze)
+    cost_weights: FloatArray = attrs.field(converter=v.freeze)
 
     def _scores(self, form: str) -> FloatArray:
         v.choice(form, "form", ("absolute", "relative"))
@@ -2890,13 +3016,11 @@ def delivered_value(
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = tcv / tcc
     m = val2.shape[0]
-    labels = np.arange(m) if offerings is None else np.asarray(offerings)
-    if labels.shape != (m,):
+    if offerings is not None and np.shape(offerings) != (m,):
         raise InvalidInputError(
-            f"offerings must give one label per offering ({m}), got shape {labels.shape}"
+            f"offerings must give one label per offering ({m}), got shape {np.shape(offerings)}"
         )
-    if len(set(labels.tolist())) != m:
-        raise InvalidInputError(f"offerings must be distinct, got {labels.tolist()!r}")
+    labels = np.arange(m) if offerings is None else v.id_array(offerings, "offerings", m)
     return DeliveredValue(labels, tcv, tcc, tcv - tcc, rel, wv, wc)
 
 
@@ -2947,10 +3071,10 @@ class Funnel:
 
     stage_names: tuple[str, ...]
     reach: float
-    conversion_rate: FloatArray = attrs.field(converter=_ro)
-    people: FloatArray = attrs.field(converter=_ro)
-    cost_per_head: FloatArray = attrs.field(converter=_ro)
-    stage_cost: FloatArray = attrs.field(converter=_ro)
+    conversion_rate: FloatArray = attrs.field(converter=v.freeze)
+    people: FloatArray = attrs.field(converter=v.freeze)
+    cost_per_head: FloatArray = attrs.field(converter=v.freeze)
+    stage_cost: FloatArray = attrs.field(converter=v.freeze)
     fixed_cost: float
     total_cost: float
     customers: float
@@ -3026,11 +3150,26 @@ def acquisition_funnel(
         if isinstance(stage_names, str) or len(stage_names) != s:
             raise InvalidInputError(f"stage_names must name the {s} stages, got {stage_names!r}")
         names = tuple(str(x) for x in stage_names)
-    people = r0 * np.cumprod(rates)
-    cost = people * cph
+    with np.errstate(under="ignore", over="ignore"):
+        people = r0 * np.cumprod(rates)
+        cost = people * cph
     total = fc + float(cost.sum())
     cust = float(people[-1])
-    return Funnel(names, r0, rates, people, cph, cost, fc, total, cust, total / cust)
+    if cust == 0.0:
+        stage = int(np.flatnonzero(people == 0.0)[0])
+        log10 = math.log10(r0) + float(np.sum(np.log10(rates[: stage + 1])))
+        raise InvalidInputError(
+            f"conversion_rate leaves nobody by stage {stage}: reach {r0:g} x the rates so far "
+            f"is about 1e{log10:.0f} people, below the smallest float; no customer is acquired "
+            "and the cost per customer is undefined"
+        )
+    per_customer = total / cust
+    if not (math.isfinite(total) and math.isfinite(per_customer)):
+        raise InvalidInputError(
+            f"the cost per customer is beyond the float range: total cost {total:g} over "
+            f"{cust:g} customers; check conversion_rate and cost_per_head"
+        )
+    return Funnel(names, r0, rates, people, cph, cost, fc, total, cust, per_customer)
 
 
 @attrs.frozen(eq=False)
@@ -3108,24 +3247,40 @@ def retention_programme(
     prog_rates = v.as_float_array(programme_retention, "programme_retention", ndim=(0, 1))
     horizon = None if prog_rates.ndim == 1 else 1
     n = len(prog_rates) if prog_rates.ndim == 1 else 1
-    prog = dwyer_retention(
+    prog = _retention(
         prog_rates,
         margin,
         n_customers=n_customers,
         horizon=horizon,
         retention_cost=programme_cost,
+        cost_per_buyer=0.0,
+        acquisition_cost=0.0,
         discount_rate=discount_rate,
         timing=timing,
+        names={
+            "retention_rate": "programme_retention",
+            "spend": "margin",
+            "retention_cost": "programme_cost",
+            "horizon": "programme_retention",
+        },
     )
     base_rates = v.as_float_array(baseline_retention, "baseline_retention", ndim=(0, 1))
-    base = dwyer_retention(
+    base = _retention(
         base_rates,
         margin,
         n_customers=n_customers,
         horizon=n,
         retention_cost=baseline_cost,
+        cost_per_buyer=0.0,
+        acquisition_cost=0.0,
         discount_rate=discount_rate,
         timing=timing,
+        names={
+            "retention_rate": "baseline_retention",
+            "spend": "margin",
+            "retention_cost": "baseline_cost",
+            "horizon": "programme_retention",
+        },
     )
     value = prog.total_present_value - base.total_present_value
     return RetentionProgramme(base, prog, value, value / prog.n_customers)
@@ -3165,11 +3320,11 @@ class HistoricalValue:
         Periods the log spans.
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=_ro)
-    historical_profit: FloatArray = attrs.field(converter=_ro)
-    active_periods: IntArray = attrs.field(converter=_ro)
-    mean_period_profit: FloatArray = attrs.field(converter=_ro)
-    clv: FloatArray = attrs.field(converter=_ro)
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    historical_profit: FloatArray = attrs.field(converter=v.freeze)
+    active_periods: IntArray = attrs.field(converter=v.freeze)
+    mean_period_profit: FloatArray = attrs.field(converter=v.freeze)
+    clv: FloatArray = attrs.field(converter=v.freeze)
     retention_rate: float
     discount_rate: float
     margin: float
@@ -3263,20 +3418,24 @@ def historical_value(
         raise InvalidTypeError(f"log must be a TransactionLog, got {type(log).__name__}")
     d = v.discount_rate(discount_rate)
     mg = v.scalar(margin, "margin")
+    k = log.n_customers
+    n = v.log_periods(log, freq, name="freq", customers=k, what="the customer x period activity")
     idx = log.period_index(freq)
-    n = int(idx.max()) + 1
     if n < 2:
         raise InvalidInputError(
             f"the log spans one {freq} period; retention needs at least two (use a shorter freq)"
         )
-    k = log.n_customers
     codes = log.customer_code
     active = np.zeros((k, n), dtype=bool)
     active[codes, idx] = True
     stay = (active[:, :-1] & active[:, 1:]).sum()
     base = active[:, :-1].sum()
     r = float(stay / base) if base else 0.0
-    profit = np.bincount(codes, weights=log.profit(), minlength=k)
+    profit: FloatArray = np.asarray(
+        np.bincount(codes, weights=log.profit(), minlength=k), dtype=np.float64
+    )
+    what = _tv_name(log) if not log.has_profit_columns else "the profit (TV - costs + IB)"
+    v.check_sums_finite(profit, what, labels=log.customer_labels)
     nact = active.sum(axis=1).astype(np.int64)
     mean = profit / nact
     if r >= 1.0 + d:
@@ -3285,9 +3444,15 @@ def historical_value(
             f"discount_rate={d:g} the simple model's value is infinite; pass discount_rate > 0"
         )
     cr = constant_retention(1.0, r, discount_rate=d, timing="end")
-    return HistoricalValue(
-        log.customer_labels, profit, nact, mean, mg * mean * cr.clv, r, d, mg, freq, n
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        clv = mg * mean * cr.clv
+    if not np.all(np.isfinite(clv)):
+        i = int(np.flatnonzero(~np.isfinite(clv))[0])
+        raise InvalidInputError(
+            f"margin={mg:g} x the mean period profit {float(mean[i]):g} of customer "
+            f"{log.customer_labels[i]!r} x r/(1+d-r) = {cr.clv:g} is beyond the float range"
+        )
+    return HistoricalValue(log.customer_labels, profit, nact, mean, clv, r, d, mg, freq, n)
 
 
 # ---------------------------------------------------------------------------

@@ -193,10 +193,6 @@ STAGE_CHARACTERISTICS = StageCharacteristics(
 HUB_POSITIONS: tuple[str, ...] = ("before", *FOUR_STAGE.stages, "ended")
 
 
-def _freeze_map(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(m))
-
-
 @attrs.frozen
 class StageCorrespondence:
     """How the stages of one stage model line up with the four-stage hub.
@@ -216,8 +212,8 @@ class StageCorrespondence:
     """
 
     model: StageModel
-    to_hub: Mapping[str, str] = attrs.field(converter=_freeze_map)
-    from_hub: Mapping[str, str | None] = attrs.field(converter=_freeze_map)
+    to_hub: Mapping[str, str] = attrs.field(converter=v.freeze)
+    from_hub: Mapping[str, str | None] = attrs.field(converter=v.freeze)
 
 
 def stage_correspondence(
@@ -310,7 +306,7 @@ def stage_correspondence(
             if target is not None:
                 model.index(target)
             back[pos] = target
-    return StageCorrespondence(model, to_hub, back)
+    return StageCorrespondence(model, dict(to_hub), back)
 
 
 #: The predefined stage models related to the four-stage hub (DOMAIN.md §4).
@@ -597,13 +593,13 @@ class StageClassification:
         :data:`~custrel.models.FOUR_STAGE`.
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
-    stage_code: IntArray = attrs.field(converter=v.readonly)
-    margin: FloatArray = attrs.field(converter=v.readonly)
-    tenure: IntArray = attrs.field(converter=v.readonly)
-    level: FloatArray = attrs.field(converter=v.readonly)
-    trend: FloatArray = attrs.field(converter=v.readonly)
-    idle_periods: IntArray = attrs.field(converter=v.readonly)
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    stage_code: IntArray = attrs.field(converter=v.freeze)
+    margin: FloatArray = attrs.field(converter=v.freeze)
+    tenure: IntArray = attrs.field(converter=v.freeze)
+    level: FloatArray = attrs.field(converter=v.freeze)
+    trend: FloatArray = attrs.field(converter=v.freeze)
+    idle_periods: IntArray = attrs.field(converter=v.freeze)
     rules: StageRules
     model: StageModel = FOUR_STAGE
 
@@ -689,20 +685,23 @@ def _check_panel(values: Any, name: str = "values") -> FloatArray:
 def _ids(customer_id: Any, n: int) -> npt.NDArray[Any]:
     if customer_id is None:
         return np.arange(n, dtype=np.int64)
-    ids = np.asarray(customer_id)
-    if ids.ndim != 1 or len(ids) != n:
-        raise InvalidInputError(f"customer_id has shape {ids.shape} but values has {n} customers")
-    return ids
+    return v.id_array(customer_id, "customer_id", n, what="values")
 
 
 _CHUNK_CELLS = 1 << 15  # blocks of about this many cells stay in cache (fastest on 2 cores)
 
 
-def _raw_stages(x: FloatArray, rules: StageRules) -> dict[str, Any]:
-    """Stage reading at the end of every period, before hysteresis (all (n, T) arrays)."""
+def _raw_stages(
+    x: FloatArray, rules: StageRules, active: BoolArray | None = None
+) -> dict[str, Any]:
+    """Stage reading at the end of every period, before hysteresis (all (n, T) arrays).
+
+    ``active`` marks the periods with a purchase (default: a non-zero value);
+    a log's returns move the value, never the activity.
+    """
     n, t_len = x.shape
     tt = np.arange(t_len, dtype=np.int64)
-    nz = x != 0
+    nz = x != 0 if active is None else active
     started = np.logical_or.accumulate(nz, axis=1)
     first = np.where(nz.any(axis=1), nz.argmax(axis=1), t_len).astype(np.int64)
     tenure = np.maximum(tt[None, :] - first[:, None] + 1, 0)
@@ -862,12 +861,25 @@ def _hysteresis(code: IntArray, margin: FloatArray, persistence: int) -> None:
     latest reading. Only moves between the four stages are held back;
     lapsing, too-new and no-activity follow the data at once.
     """
-    if persistence <= 1 or code.shape[1] < 2:
+    t_len = code.shape[1]
+    if persistence <= 1 or t_len < 2:
         return
+    # the periods where some reading changes: between two of them, once every
+    # customer follows its reading, nothing moves, so the loop jumps over
+    # them (a log with a long empty span costs its changes, not its span)
+    changes = np.flatnonzero((code[:, 1:] != code[:, :-1]).any(axis=0)) + 1
     state = code[:, 0].copy()
     against = np.zeros(len(code), dtype=np.int64)
-    for t in range(1, code.shape[1]):
+    t = 1
+    while t < t_len:  # each pass handles a change or a held reading: at most 2 x t_len passes
         raw = code[:, t]
+        if np.array_equal(raw, state):
+            against[:] = 0
+            nxt = int(np.searchsorted(changes, t, side="right"))
+            if nxt == len(changes):
+                break
+            t = int(changes[nxt])
+            continue
         differs = (raw >= 0) & (state >= 0) & (raw != state)
         against = np.where(differs, against + 1, 0)
         hold = differs & (against < persistence)
@@ -875,15 +887,19 @@ def _hysteresis(code: IntArray, margin: FloatArray, persistence: int) -> None:
         against[~hold] = 0
         margin[hold, t] = 0.0
         code[:, t] = state
+        t += 1
 
 
-def _stage_arrays(x: FloatArray, rules: StageRules, *, history: bool) -> dict[str, Any]:
+def _stage_arrays(
+    x: FloatArray, rules: StageRules, *, history: bool, active: BoolArray | None = None
+) -> dict[str, Any]:
     """Classify in blocks of customers; the full history or only the last period."""
     n, t_len = x.shape
     rows = max(1, _CHUNK_CELLS // t_len)
     parts: list[dict[str, Any]] = []
     for lo in range(0, n, rows):  # blocks of customers, to bound memory
-        r = _raw_stages(x[lo : lo + rows], rules)
+        block = None if active is None else active[lo : lo + rows]
+        r = _raw_stages(x[lo : lo + rows], rules, block)
         _hysteresis(r["code"], r["margin"], rules.persistence)
         if not history:
             del r["smoothed"]
@@ -1051,9 +1067,9 @@ class StageHistory:
         :data:`~custrel.models.FOUR_STAGE`.
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
-    stage_code: IntArray = attrs.field(converter=v.readonly)
-    smoothed: FloatArray = attrs.field(converter=v.readonly)
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    stage_code: IntArray = attrs.field(converter=v.freeze)
+    smoothed: FloatArray = attrs.field(converter=v.freeze)
     rules: StageRules
     model: StageModel = FOUR_STAGE
 
@@ -1148,9 +1164,9 @@ class ValuePanel:
         Which value was summed.
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
-    values: FloatArray = attrs.field(converter=v.readonly)
-    period_start: npt.NDArray[Any] = attrs.field(converter=v.readonly)
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    values: FloatArray = attrs.field(converter=v.freeze)
+    period_start: npt.NDArray[Any] = attrs.field(converter=v.freeze)
     period: str | float
     value: str
 
@@ -1159,37 +1175,34 @@ _VALUES = ("amount", "transaction_value", "profit", "volume")
 
 
 def _log_periods(
-    log: TransactionLog, period: str | float, observation_end: Any
+    log: TransactionLog, period: str | float, observation_end: Any, *, panel: bool
 ) -> tuple[IntArray, int, BoolArray]:
-    """Period index of each row (from the log's first period), number of periods, kept rows."""
+    """Period index of each row (from the log's first period), number of periods, kept rows.
+
+    The span (and, for a customers x periods ``panel``, its cells) is checked
+    against the budgets of :func:`custrel._validate.log_periods` before
+    anything is allocated, naming the time that made it so.
+    """
     if not isinstance(log, TransactionLog):
         raise InvalidTypeError(f"log must be a TransactionLog, got {type(log).__name__}")
-    idx = log.period_index(period)
-    keep = np.ones(log.n_rows, dtype=bool)
-    if observation_end is None:
-        last = int(idx.max())
-    else:
+    t = log.numeric_time()
+    end = None
+    if observation_end is not None:
         end = log.to_time_float(observation_end, "observation_end")
-        t = log.numeric_time()
         if end < float(t.min()):
             raise InvalidInputError(
                 f"observation_end {observation_end!r} is before the first transaction in the log"
             )
-        keep = t <= end
-        # the period containing the end: index of a virtual row at `end`
-        probe = TransactionLog.from_arrays(
-            customer_id=[0, 0],
-            time=np.asarray([log.time.min(), _end_time(log, end)]),
-            amount=[0.0, 0.0],
-        )
-        last = int(probe.period_index(period)[1])
-    return idx, last + 1, keep
-
-
-def _end_time(log: TransactionLog, end: float) -> Any:
-    if log.time_kind == "datetime":
-        return np.datetime64(int(end), "s")
-    return end
+    n_periods = v.log_periods(
+        log,
+        period,
+        end=end,
+        customers=log.n_customers if panel else 0,
+        what="the customer x period panel" if panel else "the churn periods",
+    )
+    idx = log.period_index(period)
+    keep = np.ones(log.n_rows, dtype=bool) if end is None else t <= end
+    return idx, n_periods, keep
 
 
 def value_panel(
@@ -1234,21 +1247,40 @@ def value_panel(
     >>> value_panel(log, period=1.0).values.tolist()
     [[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]]
     """
+    labels, values, starts, _active = _panel(log, period, value, observation_end, activity=False)
+    return ValuePanel(labels, values, starts, period, value)
+
+
+def _panel(
+    log: TransactionLog, period: str | float, value: str, observation_end: Any, *, activity: bool
+) -> tuple[npt.NDArray[Any], FloatArray, npt.NDArray[Any], BoolArray | None]:
+    """The value panel's customers, values and period starts; with ``activity`` the purchase cells.
+
+    A purchase cell holds at least one purchase row (amount >= 0): a period
+    with only returns moves the value, never the activity (the returns rule).
+    """
     v.choice(value, "value", _VALUES)
-    idx, n_periods, keep = _log_periods(log, period, observation_end)
+    idx, n_periods, keep = _log_periods(log, period, observation_end, panel=True)
     if value == "volume":
         if log.volume is None:
             raise InvalidInputError("value 'volume' needs a log with a volume column")
-        col = np.asarray(log.volume, dtype=np.float64)
+        col = log.volume
     else:
-        col = getattr(log, value)() if value != "amount" else np.asarray(log.amount)
+        col = getattr(log, value)() if value != "amount" else log.amount
     codes = log.customer_code
+    buys = log.is_purchase
     if not keep.all():
-        idx, col, codes = idx[keep], col[keep], codes[keep]
+        idx, col, codes, buys = idx[keep], col[keep], codes[keep], buys[keep]
     k = log.n_customers
-    flat = np.bincount(codes * n_periods + idx, weights=col, minlength=k * n_periods)
-    values = flat.reshape(k, n_periods)
+    key = codes * n_periods + idx
+    flat = np.bincount(key, weights=col, minlength=k * n_periods)
+    values: FloatArray = np.asarray(flat, dtype=np.float64).reshape(k, n_periods)
     present = np.bincount(codes, minlength=k) > 0
+    v.check_sums_finite(values, value, labels=log.customer_labels)
+    active = None
+    if activity:
+        active = (np.bincount(key[buys], minlength=k * n_periods) > 0).reshape(k, n_periods)
+        active = active[present]
     t0 = log.numeric_time().min()
     if log.time_kind == "datetime" and period in ("month", "quarter", "year"):
         step = {"month": 1, "quarter": 3, "year": 12}[str(period)]
@@ -1264,7 +1296,7 @@ def value_panel(
             t0 = np.floor(t0 / 86400.0) * 86400.0
         s = t0 + np.arange(n_periods) * unit
         starts = s.astype(np.int64).astype("datetime64[s]") if log.time_kind == "datetime" else s
-    return ValuePanel(log.customer_labels[present], values[present], starts, period, value)
+    return log.customer_labels[present], values[present], starts, active
 
 
 def stages_from_log(
@@ -1315,8 +1347,12 @@ def stages_from_log(
     >>> dict(zip(r.customer_id.tolist(), r.stages().tolist()))
     {'a': 'stability', 'b': 'too_new'}
     """
-    panel = value_panel(log, period=period, value=value, observation_end=observation_end)
-    return classify_stages(panel.values, customer_id=panel.customer_id, rules=rules)
+    ru = _rules(rules)
+    labels, values, _starts, active = _panel(log, period, value, observation_end, activity=True)
+    a = _stage_arrays(values, ru, history=False, active=active)
+    return StageClassification(
+        labels, a["code"], a["margin"], a["tenure"], a["level"], a["trend"], a["idle"], ru
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -1344,11 +1380,11 @@ class PatternResult:
         Index of the last period with a non-zero value (-1 if none).
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(converter=v.readonly)
-    ended: BoolArray = attrs.field(converter=v.readonly)
-    pattern_code: IntArray = attrs.field(converter=v.readonly)
-    stability_periods: IntArray = attrs.field(converter=v.readonly)
-    last_active: IntArray = attrs.field(converter=v.readonly)
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
+    ended: BoolArray = attrs.field(converter=v.freeze)
+    pattern_code: IntArray = attrs.field(converter=v.freeze)
+    stability_periods: IntArray = attrs.field(converter=v.freeze)
+    last_active: IntArray = attrs.field(converter=v.freeze)
 
     def patterns(self) -> npt.NDArray[Any]:
         """Per customer the :class:`~custrel.models.LifecyclePattern`, or ``None``."""
@@ -1498,10 +1534,10 @@ class ChurnResult:
         The inactivity rule.
     """
 
-    period: IntArray = attrs.field(converter=v.readonly)
-    at_start: IntArray = attrs.field(converter=v.readonly)
-    lost: IntArray = attrs.field(converter=v.readonly)
-    churn: FloatArray = attrs.field(converter=v.readonly)
+    period: IntArray = attrs.field(converter=v.freeze)
+    at_start: IntArray = attrs.field(converter=v.freeze)
+    lost: IntArray = attrs.field(converter=v.freeze)
+    churn: FloatArray = attrs.field(converter=v.freeze)
     rate: float
     inactive_periods: int
 
@@ -1517,9 +1553,14 @@ class ChurnResult:
 def _customer_periods(
     log: TransactionLog, period: str | float, observation_end: Any, inactive_periods: int
 ) -> tuple[IntArray, IntArray, int, BoolArray]:
-    """Acquisition and last-purchase period per customer, last period, lost flag."""
-    idx, n_periods, keep = _log_periods(log, period, observation_end)
+    """Acquisition and last-purchase period per customer, last period, lost flag.
+
+    Only purchases count (the returns rule): a return is no sign of life, and a
+    customer with returns only was never acquired.
+    """
+    idx, n_periods, keep = _log_periods(log, period, observation_end, panel=False)
     codes = log.customer_code
+    keep = keep & log.is_purchase
     if not keep.all():
         idx, codes = idx[keep], codes[keep]
     k = log.n_customers
@@ -1624,11 +1665,11 @@ class SurvivalCurve:
         Group size.
     """
 
-    time: FloatArray = attrs.field(converter=v.readonly)
-    at_risk: IntArray = attrs.field(converter=v.readonly)
-    events: IntArray = attrs.field(converter=v.readonly)
-    censored: IntArray = attrs.field(converter=v.readonly)
-    survival: FloatArray = attrs.field(converter=v.readonly)
+    time: FloatArray = attrs.field(converter=v.freeze)
+    at_risk: IntArray = attrs.field(converter=v.freeze)
+    events: IntArray = attrs.field(converter=v.freeze)
+    censored: IntArray = attrs.field(converter=v.freeze)
+    survival: FloatArray = attrs.field(converter=v.freeze)
     n: int
 
     def survival_at(self, t: Any) -> FloatArray:
@@ -1657,7 +1698,7 @@ class KaplanMeierResult:
         One curve per group.
     """
 
-    groups: npt.NDArray[Any] = attrs.field(converter=v.readonly)
+    groups: npt.NDArray[Any] = attrs.field(converter=v.freeze)
     curves: tuple[SurvivalCurve, ...]
 
     def __len__(self) -> int:
@@ -1729,15 +1770,14 @@ def kaplan_meier(
         obs = np.asarray(observed)
         if obs.dtype != bool:
             raise InvalidTypeError(f"observed must be booleans, got dtype {obs.dtype}")
+        if obs.ndim != 1:
+            raise InvalidInputError(f"observed must be 1-D, got shape {obs.shape}")
         v.check_same_length(durations=d, observed=obs)
     if groups is None:
         labels: npt.NDArray[Any] = np.zeros(1, dtype=np.int64)
         gcode = np.zeros(n, dtype=np.int64)
     else:
-        g = np.asarray(groups)
-        v.check_same_length(durations=d, groups=g)
-        labels, gcode = np.unique(g, return_inverse=True)
-        gcode = gcode.reshape(-1).astype(np.int64)
+        labels, gcode = v.group_codes(groups, "groups", n, what="durations")
     return _km(d, obs, gcode, labels)
 
 
@@ -2051,12 +2091,12 @@ class SBGModel:
     ([0.851, 0.489], 7.53)
     """
 
-    params: Mapping[str, float] = attrs.field(converter=_freeze_map)
-    standard_errors: Mapping[str, float] = attrs.field(converter=_freeze_map)
-    covariance: FloatArray = attrs.field(converter=v.readonly)
+    params: Mapping[str, float] = attrs.field(converter=v.freeze)
+    standard_errors: Mapping[str, float] = attrs.field(converter=v.freeze)
+    covariance: FloatArray = attrs.field(converter=v.freeze)
     log_likelihood: float
-    survivors: tuple[FloatArray, ...]
-    weights: FloatArray = attrs.field(converter=v.readonly)
+    survivors: tuple[FloatArray, ...] = attrs.field(converter=v.freeze)
+    weights: FloatArray = attrs.field(converter=v.freeze)
     n_iterations: int
 
     @property
@@ -2241,7 +2281,7 @@ def fit_sbg(
         {"alpha": float(se[0]), "beta": float(se[1])},
         cov,
         ll,
-        tuple(v.readonly(r) for r in rows),
+        list(rows),
         w,
         n_iter,
     )
@@ -2284,9 +2324,9 @@ class MarkovChain:
     """
 
     labels: tuple[Any, ...]
-    matrix: FloatArray = attrs.field(converter=v.readonly)
-    absorbing: BoolArray = attrs.field(converter=v.readonly)
-    counts: FloatArray | None = attrs.field(default=None, converter=v.readonly_or_none)
+    matrix: FloatArray = attrs.field(converter=v.freeze)
+    absorbing: BoolArray = attrs.field(converter=v.freeze)
+    counts: FloatArray | None = attrs.field(default=None, converter=v.freeze)
 
     @property
     def n_states(self) -> int:
@@ -2324,7 +2364,7 @@ class MarkovChain:
         every row sums to the initial total (customers are conserved).
         """
         x = self._initial(initial)
-        h = v.positive_int(horizon, "horizon", minimum=0)
+        h = _markov_horizon(horizon, self.n_states)
         out = np.empty((h + 1, self.n_states))
         out[0] = x
         for t in range(1, h + 1):
@@ -2442,15 +2482,25 @@ class MarkovChain:
         d = v.discount_rate(discount_rate)
         m = self.matrix / (1.0 + d)
         if horizon is not None:
-            h = v.positive_int(horizon, "horizon", minimum=0)
+            h = _markov_horizon(horizon, 1)
             val: FloatArray = r.copy()
             term: FloatArray = r.copy()
             for _ in range(h):
                 term = np.asarray(m @ term, dtype=np.float64)
                 val = val + term
-            return val
+            return _finite_value(val, "horizon", horizon)
+        if d < 0:
+            raise InvalidInputError(
+                f"discount_rate must be >= 0 for the infinite-horizon value, got {d!r}: a negative "
+                "rate grows every later period and the sum has no limit; pass a horizon"
+            )
         if d > 0:
-            return np.asarray(np.linalg.solve(np.eye(self.n_states) - m, r), dtype=np.float64)
+            try:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    val = np.asarray(np.linalg.solve(np.eye(self.n_states) - m, r), np.float64)
+            except np.linalg.LinAlgError:
+                val = np.full(self.n_states, np.inf)
+            return _finite_value(val, "discount_rate", discount_rate)
         if self.absorbing.any() and np.any(r[self.absorbing] != 0):
             raise InvalidInputError(
                 "with discount_rate 0 and no horizon the value is infinite: an absorbing state "
@@ -2483,13 +2533,13 @@ class MarkovChain:
         customers: one uniform draw and one search in the cumulative row per
         customer and period.
         """
-        h = v.positive_int(horizon, "horizon", minimum=0)
         gen = v.as_rng(rng)
         init = (
             initial_states
             if isinstance(initial_states, np.ndarray)
             else np.asarray(initial_states, dtype=object)
         )
+        h = _markov_horizon(horizon, init.size)
         codes = _encode(init.ravel(), self.labels, "initial_states")
         cum = np.cumsum(self.matrix, axis=1)
         cum[:, -1] = 1.0
@@ -2504,6 +2554,33 @@ class MarkovChain:
             cur = np.minimum(nxt, k - 1).astype(np.int64)
             out[:, t] = cur
         return out
+
+
+def _markov_horizon(horizon: Any, rows: int) -> int:
+    """Validate a chain's ``horizon`` against the period budget (and ``rows`` x periods cells)."""
+    h = v.positive_int(horizon, "horizon", minimum=0)
+    hint = "pass horizon=None for the infinite-horizon value" if rows == 1 else ""
+    v.check_budget(
+        h, "horizon", budget=v.max_periods(), culprit=f"horizon={h:,}",
+        env="CUSTREL_MAX_PERIODS", hint=hint,
+    )  # fmt: skip
+    v.check_budget(
+        float(h + 1) * max(rows, 1), f"the result ({rows:,} rows x horizon + 1 periods)",
+        budget=v.max_cells(), culprit=f"horizon={h:,}", env="CUSTREL_MAX_CELLS",
+    )  # fmt: skip
+    return h
+
+
+def _finite_value(val: FloatArray, name: str, given: Any) -> FloatArray:
+    """Refuse an expected value that left the float range, naming the argument that made it so."""
+    if not np.all(np.isfinite(val)):
+        i = int(np.flatnonzero(~np.isfinite(val))[0])
+        raise InvalidInputError(
+            f"the expected value of state {i} is not finite with {name}={given!r}: the "
+            "discounted rewards add up beyond the float range; pass a larger discount_rate "
+            "or a shorter horizon"
+        )
+    return np.asarray(val, dtype=np.float64)
 
 
 def _encode(values: npt.NDArray[Any], labels: tuple[Any, ...], name: str) -> IntArray:
