@@ -48,10 +48,15 @@ def assert_summaries_equal(a: CustomerSummary, b: CustomerSummary) -> None:
     np.testing.assert_allclose(a.mean_amount, b.mean_amount, rtol=1e-12, atol=1e-6)
     assert a.observation_end == b.observation_end
     assert a.n_rows_after_end == b.n_rows_after_end
+    assert a.n_return_only_customers == b.n_return_only_customers
 
 
 def naive_summary(log: TransactionLog, period: Any) -> dict[Any, tuple[Any, ...]]:
-    """Row-by-row Python version of summarize (the obvious, slow algorithm)."""
+    """Row-by-row Python version of summarize (the obvious, slow algorithm).
+
+    The returns rule: negative amounts count toward the total only; customers
+    with returns only are not in the summary.
+    """
     ids = log.customer_id.tolist()
     times = log.time.tolist() if log.time_kind == "numeric" else list(log.time)
     out: dict[Any, list[Any]] = {}
@@ -67,13 +72,15 @@ def naive_summary(log: TransactionLog, period: Any) -> dict[Any, tuple[Any, ...]
                 "quarter": d.year * 4 + (d.month - 1) // 3,
                 "year": d.year,
             }[period]
-        rec = out.setdefault(cid, [t, t, 0, set(), 0.0])
-        rec[0] = min(rec[0], t)
-        rec[1] = max(rec[1], t)
+        rec = out.setdefault(cid, [None, None, 0, set(), 0.0])
+        rec[4] += a
+        if a < 0:
+            continue
+        rec[0] = t if rec[0] is None else min(rec[0], t)
+        rec[1] = t if rec[1] is None else max(rec[1], t)
         rec[2] += 1
         rec[3].add(key)
-        rec[4] += a
-    return {k: (r[0], r[1], r[2], len(r[3]), r[4]) for k, r in out.items()}
+    return {k: (r[0], r[1], r[2], len(r[3]), r[4]) for k, r in out.items() if r[2]}
 
 
 @st.composite
@@ -145,28 +152,34 @@ def test_summary_hand_computed() -> None:
     )
     s = log.summarize()
     assert s.customer_id.tolist() == ["a", "b", "c"]
-    assert s.n_purchases.tolist() == [2, 3, 1]
-    assert s.n_periods.tolist() == [2, 2, 1]  # b bought twice on 5 January
+    # the returns rule: b's return on 1 February nets into the value, not the counts
+    assert s.n_purchases.tolist() == [2, 2, 1]
+    assert s.n_returns is not None
+    assert s.n_returns.tolist() == [0, 1, 0]
+    assert s.n_periods.tolist() == [2, 1, 1]  # b bought twice on 5 January
+    assert s.total_amount is not None
+    assert s.mean_amount is not None
     assert s.total_amount.tolist() == [40.0, 12.0, 8.0]  # the return is netted
-    assert s.mean_amount.tolist() == [20.0, 4.0, 8.0]
+    assert s.mean_amount.tolist() == [20.0, 6.0, 8.0]
     assert s.first.astype(str).tolist() == [
         "2024-01-07T00:00:00",
         "2024-01-05T09:00:00",
         "2024-03-15T00:00:00",
     ]
-    assert str(s.last[1]) == "2024-02-01T00:00:00"
+    assert str(s.last[1]) == "2024-01-05T18:30:00"  # the return is not a purchase
     assert s.observation_end == np.datetime64("2024-03-15")
     assert s.totals() == {
         "customers": 3.0,
-        "purchases": 6.0,
+        "purchases": 5.0,
+        "returns": 1.0,
         "total_amount": 60.0,
         "amount_per_customer": 20.0,
-        "amount_per_purchase": 10.0,
+        "amount_per_purchase": 12.0,
     }
     # a window that ends in February leaves out c, and says so
     w = log.summarize(observation_end=dt.date(2024, 2, 1), period="month")
     assert w.customer_id.tolist() == ["a", "b"]
-    assert w.n_periods.tolist() == [1, 2]
+    assert w.n_periods.tolist() == [1, 1]
     assert w.n_rows_after_end == 1
     rows = list(w.rows())
     assert rows[0]["customer_id"] == "a"
@@ -444,6 +457,8 @@ def test_total_profit_is_the_windowed_sum_of_profit(
     s = log.summarize(observation_end=end_arg)
     kept = log.between(None, end_arg)
     expected = np.bincount(kept.customer_code, weights=kept.profit())
+    buyers = np.bincount(kept.customer_code[kept.is_purchase], minlength=len(expected)) > 0
+    expected = expected[buyers]  # customers with returns only are left out
     assert s.total_profit is not None
     np.testing.assert_allclose(s.total_profit, expected, rtol=1e-12, atol=1e-6)
     assert set(s.to_arrays()) >= {"total_profit", "total_amount"}
@@ -472,7 +487,7 @@ def test_split_by_customer_and_concatenate(log: TransactionLog, data: st.DataObj
     merged_ids = np.concatenate([p.customer_id for p in pieces])
     order = np.argsort(merged_ids, kind="stable")
     assert merged_ids[order].tolist() == whole.customer_id.tolist()
-    for field in ("first", "last", "n_purchases", "n_periods", "total_amount"):
+    for field in ("first", "last", "n_purchases", "n_periods", "n_returns", "total_amount"):
         merged = np.concatenate([getattr(p, field) for p in pieces])[order]
         np.testing.assert_array_equal(merged, getattr(whole, field))
     assert TransactionLog.concat(parts).summarize(period=period).totals() == pytest.approx(
@@ -495,9 +510,13 @@ def test_observation_end_equals_filtering(log: TransactionLog, data: st.DataObje
             observation_end=expected.observation_end,
             period=expected.period,
             n_rows_after_end=log.n_rows - kept.n_rows,
+            n_return_only_customers=expected.n_return_only_customers,
         ),
     )
-    assert s.n_purchases.sum() + s.n_rows_after_end == log.n_rows
+    assert s.n_returns is not None
+    in_window = s.n_purchases.sum() + s.n_returns.sum() + s.n_rows_after_end
+    returns_only_rows = int(np.count_nonzero(~kept.is_purchase)) - int(s.n_returns.sum())
+    assert in_window + returns_only_rows == log.n_rows
     assert bool(np.all(s.first <= s.last))
     assert bool(np.all(s.last <= s.observation_end))
     assert bool(np.all(s.n_periods <= s.n_purchases))
@@ -541,7 +560,8 @@ BAD_INPUTS = [
     pytest.param(
         _read(GOOD + "1,2024-01-01,5\n", customer_col="cust"),
         InvalidInputError,
-        r"column 'cust' is not in the header of .*; its columns are \['customer_id', 'time', 'amount'\]",
+        r"column 'cust' \(customer_col\) is not in the header of .*; its columns are "
+        r"\['customer_id', 'time', 'amount'\]",
         id="csv-missing-column",
     ),
     pytest.param(
@@ -559,7 +579,7 @@ BAD_INPUTS = [
     pytest.param(
         _read(GOOD + "1,2024-01-01,5\n2,2024-01-02,inf\n"),
         InvalidInputError,
-        r"amount must be finite, got inf at row 1",
+        r"column 'amount' must be finite, got inf at line 3",
         id="csv-infinite-amount",
     ),
     pytest.param(
@@ -571,13 +591,13 @@ BAD_INPUTS = [
     pytest.param(
         _read(GOOD + "1,2024-01-01,5\n2,2024-13-45,6\n", engine="pyarrow"),
         InvalidInputError,
-        r"time has an unparseable date '2024-13-45' at row 1",
+        r"column 'time' has an unparseable date '2024-13-45' at line 3; pass date_format=",
         id="csv-unparseable-date",
     ),
     pytest.param(
         _arrays(time=["2024-01-01", None, "2024-01-03"]),
         InvalidInputError,
-        r"time is missing at row 1",
+        r"time is missing \(None\) at row 1",
         id="missing-date",
     ),
     pytest.param(
@@ -589,7 +609,7 @@ BAD_INPUTS = [
     pytest.param(
         _read(GOOD + "1,2024-01-01,5\n2,,6\n"),
         InvalidInputError,
-        r"column 'time' is missing a value at row 1 of ",
+        r"column 'time' is missing a value at line 3",
         id="csv-missing-date",
     ),
     pytest.param(
@@ -607,7 +627,7 @@ BAD_INPUTS = [
     pytest.param(
         _arrays(time=["2024-01-01", "2024-01-02", 3.5]),
         InvalidInputError,
-        r"time mixes dates and numbers \(row 2 is '3.5'\); a log holds one kind of time",
+        r"time mixes dates and numbers \(row 2 is 3.5\); a log holds one kind of time",
         id="number-among-date-strings",
     ),
     pytest.param(
@@ -683,13 +703,13 @@ BAD_INPUTS = [
     pytest.param(
         _read(GOOD + "1,2024-01-01,5\n2,2024-01-02,abc\n", engine="python"),
         InvalidInputError,
-        r"column 'amount' has a non-numeric value 'abc' at row 1",
+        r"column 'amount' has a non-numeric value 'abc' at line 3",
         id="csv-non-numeric-amount",
     ),
     pytest.param(
         _read(GOOD + "1,2024-01-01,5\n2,2024-01-02\n", engine="python"),
         InvalidInputError,
-        r"row 1 has 2 fields, the header has 3",
+        r"line 3 of '.*bad.csv' has 2 fields, the header has 3",
         id="csv-short-row",
     ),
     pytest.param(
@@ -713,7 +733,7 @@ BAD_INPUTS = [
     pytest.param(
         _arrays(customer_id=["a", None, "c"]),
         InvalidInputError,
-        r"customer_id is missing at row 1",
+        r"customer_id is missing \(None\) at row 1; pass missing_customer='skip' to leave",
         id="missing-customer-id",
     ),
     pytest.param(
@@ -725,9 +745,11 @@ BAD_INPUTS = [
         id="records-partial-column",
     ),
     pytest.param(
-        lambda tmp: TransactionLog.from_records([{"customer_id": 1, "time": 2.0}]),
+        lambda tmp: TransactionLog.from_records(
+            [{"customer_id": 1, "time": 2.0, "amount": 1.0}, {"customer_id": 1, "time": 2.0}]
+        ),
         InvalidInputError,
-        r"record at row 0 is missing 'amount'",
+        r"record at row 1 is missing 'amount'; give an amount for every record or for none",
         id="record-missing-amount",
     ),
     pytest.param(
@@ -751,7 +773,7 @@ BAD_INPUTS = [
             )
         ),
         InvalidInputError,
-        r"amount column 'amount' is missing a value at row 1",
+        r"column 'amount' is missing a value at row 1",
         id="frame-missing-amount",
     ),
     pytest.param(
@@ -765,7 +787,7 @@ BAD_INPUTS = [
             )
         ),
         InvalidInputError,
-        r"customer_id is missing or not finite \(got nan\) at row 1",
+        r"customer_id is missing \(None\) at row 1",
         id="frame-missing-id",
     ),
     pytest.param(
@@ -803,19 +825,28 @@ def test_bad_input(make: Any, error: type[Exception], match: str, tmp_path: Path
 @pytest.mark.parametrize(
     ("body", "match"),
     [
-        ("1,2024-01-01,5\n2,2024-01-02,\n", r"column 'amount' is missing a value at row 1"),
-        ("1,2024-01-01,5\n2,2024-01-02,nan\n", r"amount must be finite, got nan at row 1"),
+        ("1,2024-01-01,5\n2,2024-01-02,\n", r"column 'amount' is missing a value at line 3"),
+        (
+            "1,2024-01-01,5\n2,2024-01-02,nan\n",
+            r"column 'amount' must be finite, got nan at line 3",
+        ),
         (
             "1,2024-01-01,5\n2,2024-01-02,x1\n",
-            r"column 'amount' has a non-numeric value 'x1' at row 1",
+            r"column 'amount' has a non-numeric value 'x1' at line 3",
         ),
-        ("1,2024-01-01,5\n,2024-01-02,3\n", r"column 'customer_id' is missing a value at row 1"),
-        ("1,2024-01-01,5\n2,someday,3\n", r"time has an unparseable date 'someday' at row 1"),
+        ("1,2024-01-01,5\n,2024-01-02,3\n", r"column 'customer_id' is missing \(empty\) at line 3"),
+        (
+            "1,2024-01-01,5\n2,someday,3\n",
+            r"column 'time' has an unparseable date 'someday' at line 3",
+        ),
         ("", r"is empty: it has a header and no rows"),
-        ("1,2024-01-01,5\n  ,2024-01-02,3\n", r"column 'customer_id' is missing a value at row 1"),
-        ("1,2024-01-01,5\n2,   ,3\n", r"column 'time' is missing a value at row 1"),
-        ("1,2024-01-01,5\n2,2024-01-02, \n", r"column 'amount' is missing a value at row 1"),
-        ("1,2024-01-01,5\n2,17,3\n", r"time mixes dates and numbers \(row 1 is '17'\)"),
+        (
+            "1,2024-01-01,5\n  ,2024-01-02,3\n",
+            r"column 'customer_id' is missing \(empty\) at line 3",
+        ),
+        ("1,2024-01-01,5\n2,   ,3\n", r"column 'time' is missing a value at line 3"),
+        ("1,2024-01-01,5\n2,2024-01-02, \n", r"column 'amount' is missing a value at line 3"),
+        ("1,2024-01-01,5\n2,17,3\n", r"column 'time' mixes dates and numbers \(line 3 is '17'\)"),
     ],
     ids=[
         "empty-amount",

@@ -1,0 +1,305 @@
+"""Domain values: the classification enums, stage models and one-record values (private).
+
+Re-exported by :mod:`custrel.models`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from custrel.errors import InvalidInputError
+
+# ---------------------------------------------------------------------------
+# Enumerations (DOMAIN.md §1, §3, §4)
+# ---------------------------------------------------------------------------
+
+
+class RelationType(enum.Enum):
+    """A customer's relation to the firm (DOMAIN.md §1)."""
+
+    CONSUMER = "consumer"
+    INTERMEDIARY = "intermediary"  #: distributor or dealer
+    INTERNAL = "internal"
+    PUBLIC_INTEREST = "public_interest"
+
+
+class ValueClass(enum.Enum):
+    """A customer's value to the firm (DOMAIN.md §1)."""
+
+    KEY = "key"  #: VIP / key customer
+    IMPORTANT = "important"
+    ORDINARY = "ordinary"
+    SMALL = "small"
+
+
+class Loyalty(enum.Enum):
+    """A customer's loyalty class (DOMAIN.md §1)."""
+
+    LOYAL = "loyal"
+    REPEAT = "repeat"  #: an "old" customer who has bought again
+    NEW = "new"
+    POTENTIAL = "potential"
+
+
+class CustomerState(enum.Enum):
+    """A customer's state in the relationship (DOMAIN.md §1)."""
+
+    NON_CUSTOMER = "non_customer"
+    POTENTIAL = "potential"
+    TARGET = "target"
+    CURRENT = "current"
+    LOST = "lost"
+
+
+class RelationshipDimension(enum.Enum):
+    """The three measurable dimensions of a relationship (DOMAIN.md §1)."""
+
+    LENGTH = "length"  #: duration: the lifecycle
+    DEPTH = "depth"  #: quality: repeat, cross-sell, up-sell revenue and referrals
+    BREADTH = "breadth"  #: number: acquired, retained, won back
+
+
+class EquityDriver(enum.Enum):
+    """The three drivers of customer equity (DOMAIN.md §1)."""
+
+    VALUE = "value"
+    BRAND = "brand"
+    RETENTION = "retention"
+
+
+class Tier(enum.IntEnum):
+    """Customer pyramid tiers, ordered from the most to the least valuable.
+
+    Platinum and gold together are the key accounts (DOMAIN.md §3). The integer
+    values order the tiers: ``Tier.PLATINUM < Tier.LEAD``.
+    """
+
+    PLATINUM = 1
+    GOLD = 2
+    IRON = 3
+    LEAD = 4
+
+
+class LifecyclePattern(enum.Enum):
+    """Lifecycle patterns of ended relationships, by the stage they ended in (DOMAIN.md §4)."""
+
+    EARLY_ABORTION = "I"  #: ended in exploration
+    MIDWAY = "II"  #: ended in formation
+    PREMATURE = "III"  #: ended early in stability
+    LONG_LASTING = "IV"  #: ended late in stability
+
+
+def _str_tuple(values: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(str(x) for x in values)
+
+
+@attrs.frozen
+class StageModel:
+    """An ordered set of named relationship-lifecycle stages.
+
+    Parameters
+    ----------
+    name : str
+        A short identifier, for example ``"four_stage"``.
+    stages : tuple of str
+        The stage names in lifecycle order.
+    source : str
+        Where the model comes from.
+
+    Attributes
+    ----------
+    name, stages, source
+        As given.
+
+    Examples
+    --------
+    >>> from custrel.models import FOUR_STAGE
+    >>> FOUR_STAGE.stages
+    ('exploration', 'formation', 'stability', 'decline')
+    >>> FOUR_STAGE.index("stability")
+    2
+    """
+
+    name: str
+    stages: tuple[str, ...] = attrs.field(converter=_str_tuple)
+    source: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.stages) < 2:
+            raise InvalidInputError(
+                f"stages must name at least 2 stages, got {len(self.stages)} for {self.name!r}"
+            )
+        if len(set(self.stages)) != len(self.stages):
+            raise InvalidInputError(f"stages must be distinct, got {self.stages!r}")
+
+    def __len__(self) -> int:
+        return len(self.stages)
+
+    def index(self, stage: str) -> int:
+        """Return the position (0-based) of ``stage`` in the lifecycle order."""
+        try:
+            return self.stages.index(stage)
+        except ValueError:
+            raise InvalidInputError(
+                f"stage must be one of {self.stages!r} for stage model {self.name!r}, got {stage!r}"
+            ) from None
+
+
+#: The four stage stage model (DOMAIN.md §4).
+FOUR_STAGE = StageModel(
+    "four_stage", ("exploration", "formation", "stability", "decline"), "the CRM textbook (default)"
+)
+#: The six stage stage model (DOMAIN.md §4).
+SIX_STAGE = StageModel(
+    "six_stage",
+    ("potential", "development", "growth", "maturity", "decline", "termination"),
+    "the CRM textbook",
+)
+#: The dwyer schurr oh stage model (DOMAIN.md §4).
+DWYER_SCHURR_OH = StageModel(
+    "dwyer_schurr_oh",
+    ("awareness", "exploration", "expansion", "commitment", "dissolution"),
+    "Dwyer, Schurr & Oh (1987)",
+)
+#: The ford stage model (DOMAIN.md §4).
+FORD = StageModel(
+    "ford", ("pre_relationship", "early", "development", "long_term", "final"), "Ford (1980)"
+)
+#: The jap ganesan stage model (DOMAIN.md §4).
+JAP_GANESAN = StageModel(
+    "jap_ganesan",
+    ("exploration", "build_up", "maturity", "decline", "deterioration"),
+    "Jap & Ganesan (2000)",
+)
+#: The iacobucci zerrillo stage model (DOMAIN.md §4).
+IACOBUCCI_ZERRILLO = StageModel(
+    "iacobucci_zerrillo", ("beginning", "middle", "end"), "Iacobucci & Zerrillo (1996)"
+)
+#: Every predefined stage model, by name.
+STAGE_MODELS: Mapping[str, StageModel] = {
+    m.name: m
+    for m in (FOUR_STAGE, SIX_STAGE, DWYER_SCHURR_OH, FORD, JAP_GANESAN, IACOBUCCI_ZERRILLO)
+}
+
+# ---------------------------------------------------------------------------
+# One-record values
+# ---------------------------------------------------------------------------
+
+#: The four cost components of DOMAIN.md §2.1 (C1..C4).
+COST_FIELDS: tuple[str, ...] = (
+    "product_cost",
+    "service_cost",
+    "marketing_cost",
+    "transaction_cost",
+)
+#: Optional per-transaction columns of a :class:`TransactionLog`.
+OPTIONAL_FIELDS: tuple[str, ...] = ("volume", "unit_price", *COST_FIELDS, "indirect_benefit")
+
+
+@attrs.frozen
+class Customer:
+    """A customer and its classification along the axes of DOMAIN.md §1.
+
+    Parameters
+    ----------
+    customer_id : Hashable
+        The customer's identifier.
+    relation, value_class, loyalty, state : enum or None
+        The classification axes; ``None`` where unknown.
+    attributes : Mapping
+        Any further attributes (region, segment, ...).
+
+    Attributes
+    ----------
+    customer_id, relation, value_class, loyalty, state, attributes
+        As given.
+
+    Examples
+    --------
+    >>> from custrel import Customer, RelationType, ValueClass
+    >>> c = Customer("C-17", relation=RelationType.INTERMEDIARY, value_class=ValueClass.KEY)
+    >>> c.relation.value
+    'intermediary'
+    """
+
+    customer_id: Any
+    relation: RelationType | None = None
+    value_class: ValueClass | None = None
+    loyalty: Loyalty | None = None
+    state: CustomerState | None = None
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@attrs.frozen
+class Transaction:
+    """One purchase (or return) by one customer.
+
+    Parameters
+    ----------
+    customer_id : Hashable
+        Who bought.
+    time : datetime.date, datetime.datetime, numpy.datetime64 or float
+        When. A log holds either calendar times or plain numbers, not both.
+    amount : float or None
+        Money received; negative for a return or cancellation. ``None`` for a
+        record of a log without money (:attr:`TransactionLog.has_amount`).
+    volume, unit_price : float, optional
+        Quantity and price paid (DOMAIN.md §2.1: TV = V·p).
+    product_cost, service_cost, marketing_cost, transaction_cost : float, optional
+        The costs C1..C4 the customer consumed with this transaction.
+    indirect_benefit : float, optional
+        IB: the value of referrals and word of mouth (negative for bad word of mouth).
+
+    Attributes
+    ----------
+    customer_id, time, amount, volume, unit_price, product_cost, service_cost,
+    marketing_cost, transaction_cost, indirect_benefit
+        As given.
+
+    Examples
+    --------
+    >>> from custrel import Transaction
+    >>> t = Transaction("A", 3.0, 0.0, volume=10, unit_price=5.0, product_cost=20.0)
+    >>> t.transaction_value, t.profit
+    (50.0, 30.0)
+    """
+
+    customer_id: Any
+    time: Any
+    amount: float | None = attrs.field(converter=_opt_float)
+    volume: float | None = attrs.field(default=None, converter=_opt_float)
+    unit_price: float | None = attrs.field(default=None, converter=_opt_float)
+    product_cost: float | None = attrs.field(default=None, converter=_opt_float)
+    service_cost: float | None = attrs.field(default=None, converter=_opt_float)
+    marketing_cost: float | None = attrs.field(default=None, converter=_opt_float)
+    transaction_cost: float | None = attrs.field(default=None, converter=_opt_float)
+    indirect_benefit: float | None = attrs.field(default=None, converter=_opt_float)
+
+    @property
+    def transaction_value(self) -> float:
+        """TV = V·p when volume and unit price are known, else the amount."""
+        if self.volume is not None and self.unit_price is not None:
+            return self.volume * self.unit_price
+        if self.amount is None:
+            raise InvalidInputError(
+                "this transaction has no amount and no volume and unit_price; its value is unknown"
+            )
+        return self.amount
+
+    @property
+    def total_cost(self) -> float:
+        """C1 + C2 + C3 + C4 (missing components count as 0)."""
+        return sum(getattr(self, f) or 0.0 for f in COST_FIELDS)
+
+    @property
+    def profit(self) -> float:
+        """P = TV − (C1 + C2 + C3 + C4) + IB (DOMAIN.md §2.1)."""
+        return self.transaction_value - self.total_cost + (self.indirect_benefit or 0.0)

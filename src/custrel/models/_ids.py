@@ -1,0 +1,371 @@
+r"""The one customer-id normaliser of every log builder (private).
+
+``from_arrays``, ``from_records``, ``from_frame``, ``from_csv`` and ``concat``
+all turn ids into integer codes into sorted distinct labels here, so the same
+rules hold everywhere:
+
+* distinct ids stay distinct and keep their type: ``1`` and ``"1"`` are two
+  customers (unless the caller asks to coerce them with ``id_type``);
+* missing ids (``None``, NaN, ``pd.NA``, ``NaT``, polars nulls, an empty
+  string) are refused naming the position, or skipped when the caller chose
+  ``missing="skip"``;
+* bytes ids are refused (decode them: ``b"a"`` and ``"a"`` would otherwise be
+  two customers that print alike), as are ids containing a NUL character
+  (numpy drops trailing NULs, so ``"a\\x00"`` would silently become ``"a"``),
+  booleans, complex numbers, dates and durations;
+* text ids are held in a fixed-width numpy array only when the longest is at
+  most :data:`WIDE_ID` characters; longer ids are kept as Python strings (an
+  object array), so one very long id does not make every id that wide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError
+from custrel.models._voice import PLAIN, Voice
+
+__all__: list[str] = []
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+IdType = Literal["keep", "auto", "str", "int"]
+Missing = Literal["error", "skip"]
+
+#: Longest text id (in characters) held in a fixed-width numpy array.
+WIDE_ID = 256
+#: The order in which id kinds sort when one column mixes them.
+_KIND_ORDER = {"int": 0, "float": 1, "str": 2}
+
+
+def _missing_hint(voice: Voice) -> str:
+    return f"{voice.pass_('missing_customer', 'skip')} to leave such rows out"
+
+
+def _missing_error(
+    name: str, what: str, row: int, voice: Voice, skippable: bool = True
+) -> InvalidInputError:
+    hint = f"; {_missing_hint(voice)}" if skippable else ""
+    return InvalidInputError(f"{name} is missing ({what}) at {voice.at(row)}{hint}")
+
+
+def as_id_array(values: Any, name: str = "customer_id") -> npt.NDArray[Any]:
+    """Ids as a 1-D numpy array, without ever widening text through numpy's string dtype."""
+    if isinstance(values, np.ndarray):
+        arr = values
+    elif isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+        raise InvalidTypeError(
+            f"{name} must be a sequence of ids (a list, array or column), "
+            f"got {type(values).__name__} {values!r:.60}"
+        )
+    elif hasattr(values, "to_numpy") and hasattr(values, "dtype"):
+        arr = values.to_numpy()  # pandas / polars series: missing values come as objects
+    else:
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = list(values)  # no np.asarray: [1, "1"] must not become ["1", "1"]
+    if arr.ndim != 1:
+        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
+    return arr
+
+
+def normalize_ids(
+    values: Any,
+    name: str = "customer_id",
+    *,
+    id_type: IdType = "keep",
+    missing: Missing = "error",
+    voice: Voice = PLAIN,
+    skippable: bool = True,
+) -> tuple[IntArray, npt.NDArray[Any], BoolArray | None]:
+    """Codes into the sorted distinct ids, and the mask of rows kept.
+
+    Returns ``(codes, labels, missing_rows)``: ``codes`` has one entry per row
+    (``-1`` for a skipped missing id), ``missing_rows`` is ``None`` when no id
+    was missing, else the boolean mask of the skipped rows.
+    """
+    arr = as_id_array(values, name)
+    n = len(arr)
+    gone: BoolArray | None = None
+    if arr.dtype.kind == "O":
+        gone = _missing_mask(arr, name, missing, voice, skippable)
+        arr = _typed_objects(arr if gone is None else arr[~gone], name, voice)
+    kind = arr.dtype.kind
+    if kind == "b":
+        raise InvalidTypeError(f"{name} must be integers or text, got booleans")
+    if kind == "c":
+        raise InvalidTypeError(f"{name} must be integers or text, got complex numbers")
+    if kind in "mM":
+        raise InvalidTypeError(
+            f"{name} must be integers or text, got {arr.dtype}; convert them to text first"
+        )
+    if kind == "S":
+        raise InvalidTypeError(
+            f"{name} holds bytes ({arr[0]!r} at {voice.at(0)}); decode them to text first "
+            "(for example [x.decode('utf-8') for x in ids])"
+        )
+    if kind not in "iufUO":
+        raise InvalidTypeError(f"{name} must be integers or text, got dtype {arr.dtype}")
+    if gone is None:
+        gone = _missing_mask(arr, name, missing, voice, skippable)
+        kept = arr if gone is None else arr[~gone]
+    else:
+        kept = arr
+    kept = _coerce(kept, id_type, name, voice, gone)
+    codes, labels = _codes(kept, name, voice)
+    if gone is None:
+        return codes, labels, None
+    full = np.full(n, -1, dtype=np.int64)
+    full[~gone] = codes
+    return full, labels, gone
+
+
+def _typed_objects(arr: npt.NDArray[Any], name: str, voice: Voice) -> npt.NDArray[Any]:
+    """An object array of ids as a typed array where every id has one simple type."""
+    items = arr.tolist()  # numpy scalars become Python ones
+    kinds = set(map(type, items))
+    if kinds == {str}:
+        return _text_ids(items, name, voice)
+    if kinds == {int}:
+        try:
+            return np.asarray(items, dtype=np.int64)
+        except OverflowError:
+            pass  # ids beyond 64 bits stay Python ints
+    elif kinds == {float}:
+        return np.asarray(items, dtype=np.float64)
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def _text_ids(items: list[str], name: str, voice: Voice) -> npt.NDArray[Any]:
+    """Python strings as a fixed-width array when short enough, else as objects."""
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    longest = int(lengths.max()) if len(items) else 0
+    if longest > WIDE_ID:
+        out = np.empty(len(items), dtype=object)
+        out[:] = items
+        return out
+    arr = np.asarray(items, dtype=f"U{max(longest, 1)}")
+    cut = np.char.str_len(arr) != lengths  # numpy dropped trailing NULs
+    if cut.any():
+        row = int(np.flatnonzero(cut)[0])
+        raise _nul_error(name, items[row], row, voice)
+    return arr
+
+
+def _nul_error(name: str, value: Any, row: int, voice: Voice) -> InvalidInputError:
+    return InvalidInputError(
+        f"{name} has an id with a NUL character ({value!r:.60}) at {voice.at(row)}; "
+        "ids must be text without NUL characters"
+    )
+
+
+def _missing_mask(
+    arr: npt.NDArray[Any], name: str, missing: Missing, voice: Voice, skippable: bool = True
+) -> BoolArray | None:
+    kind = arr.dtype.kind
+    what = "nan"
+    if kind == "f":
+        mask = np.isnan(arr)
+        inf = np.isinf(arr)
+        if inf.any():
+            row = int(np.flatnonzero(inf)[0])
+            raise InvalidInputError(
+                f"{name} must be finite, got {float(arr[row])!r} at {voice.at(row)}"
+            )
+    elif kind == "U":
+        mask = np.char.str_len(arr) == 0
+        what = "empty"
+    elif kind == "O":
+        flags = [_missing_word(x) for x in arr.tolist()]
+        mask = np.fromiter((f is not None for f in flags), dtype=bool, count=len(flags))
+        if mask.any():
+            what = str(flags[int(np.flatnonzero(mask)[0])])
+    else:
+        return None
+    if not mask.any():
+        return None
+    if missing == "error":
+        row = int(np.flatnonzero(mask)[0])
+        raise _missing_error(name, what, row, voice, skippable)
+    if mask.all():
+        raise EmptyInputError(
+            f"every {name} is missing ({len(arr)} rows); no customer is left to analyse"
+        )
+    out: BoolArray = mask
+    return out
+
+
+def _missing_word(item: Any) -> str | None:
+    if item is None:
+        return "None"
+    if isinstance(item, float) and item != item:
+        return "nan"
+    if isinstance(item, str):
+        return "empty" if item == "" else None
+    kind = type(item).__name__
+    if kind in ("NAType", "NaTType"):
+        return str(item)
+    if isinstance(item, np.datetime64) and np.isnat(item):
+        return "NaT"
+    return None
+
+
+def _coerce(
+    arr: npt.NDArray[Any], id_type: IdType, name: str, voice: Voice, gone: BoolArray | None
+) -> npt.NDArray[Any]:
+    """Apply an explicit ``id_type`` coercion (``"str"`` or ``"int"``)."""
+    if id_type in ("keep", "auto"):
+        return arr
+    if id_type == "str":
+        if arr.dtype.kind == "U":
+            return arr
+        if arr.dtype.kind in "iu":
+            return arr.astype(str)
+        return _text_ids([str(x) for x in arr.tolist()], name, voice)
+    # id_type == "int"
+    if arr.dtype.kind in "iu":
+        return arr
+    items = arr.tolist()
+    out = np.empty(len(items), dtype=np.int64)
+    for i, item in enumerate(items):
+        try:
+            number = int(item.strip()) if isinstance(item, str) else int(item)
+            if isinstance(item, float) and number != item:
+                raise ValueError
+            out[i] = number
+        except (TypeError, ValueError, OverflowError):
+            row = i if gone is None else int(np.flatnonzero(~gone)[i])
+            raise InvalidInputError(
+                f"{name} has {item!r:.60} at {voice.at(row)}, which is not an integer; "
+                f"{voice.arg('id_type')} 'int' needs integer ids"
+            ) from None
+    return out
+
+
+def _codes(arr: npt.NDArray[Any], name: str, voice: Voice) -> tuple[IntArray, npt.NDArray[Any]]:
+    kind = arr.dtype.kind
+    if len(arr) == 0:
+        return np.empty(0, dtype=np.int64), arr
+    if kind in "iu":
+        return _int_codes(arr)
+    if kind == "f":
+        return factorize_by_sort(arr)
+    if kind == "U":
+        if arr.dtype.itemsize // 4 > WIDE_ID:  # a wide numpy array: factorise Python strings
+            return _object_codes(_text_ids(arr.tolist(), name, voice), name, voice)
+        labels, codes = np.unique(arr, return_inverse=True)
+        inner = _inner_nul(labels)
+        if inner.any():
+            bad = int(np.flatnonzero(inner)[0])
+            row = int(np.flatnonzero(codes.reshape(-1) == bad)[0])
+            raise _nul_error(name, labels[bad].item(), row, voice)
+        return codes.astype(np.int64).reshape(-1), labels
+    return _object_codes(arr, name, voice)
+
+
+def _inner_nul(labels: npt.NDArray[Any]) -> BoolArray:
+    """Per text, whether a NUL character sits before another character (numpy keeps those)."""
+    width = labels.dtype.itemsize // 4
+    if width < 2 or len(labels) == 0:
+        return np.zeros(len(labels), dtype=bool)
+    points = labels.view(np.uint32).reshape(len(labels), width)
+    zero = points == 0
+    inner: BoolArray = np.any(zero[:, :-1] & ~zero[:, 1:], axis=1)
+    return inner
+
+
+def _int_codes(arr: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any]]:
+    """Integer ids: a presence table when dense, else one sort."""
+    if arr.dtype == np.uint64 and int(arr.max()) > np.iinfo(np.int64).max:
+        return factorize_by_sort(arr)
+    lo, hi = int(arr.min()), int(arr.max())
+    span = hi - lo + 1
+    if span <= 4 * len(arr) + 1024:
+        # dense ids: a presence table instead of a sort
+        idx = arr.astype(np.int64) if lo == 0 else np.subtract(arr, lo, dtype=np.int64)
+        present = np.zeros(span, dtype=bool)
+        present[idx] = True
+        if present.all():  # ids lo..hi all used: the shifted ids are the codes
+            return idx, np.arange(lo, hi + 1, dtype=np.int64)
+        codes_of = np.cumsum(present, dtype=np.int64) - 1
+        return np.take(codes_of, idx), np.flatnonzero(present).astype(np.int64) + lo
+    return factorize_by_sort(arr.astype(np.int64, copy=False))
+
+
+def factorize_by_sort(arr: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any]]:
+    """Codes into the sorted unique values by one argsort (no hashing, no searchsorted)."""
+    order = np.argsort(arr, kind="stable")
+    ordered = arr[order]
+    new = np.empty(len(arr), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    labels = ordered[new]
+    codes = np.empty(len(arr), dtype=np.int64)
+    codes[order] = np.cumsum(new, dtype=np.int64) - 1
+    return codes, labels
+
+
+def _kind_of(item: Any) -> str:
+    if isinstance(item, bool | np.bool_):
+        return "bool"
+    if isinstance(item, int | np.integer):
+        return "int"
+    if isinstance(item, float | np.floating):
+        return "float"
+    return type(item).__name__
+
+
+def _object_codes(
+    arr: npt.NDArray[Any], name: str, voice: Voice
+) -> tuple[IntArray, npt.NDArray[Any]]:
+    """Factorise Python objects by a dict keyed on (kind, value): 1 and "1" stay apart."""
+    index: dict[tuple[str, Hashable], int] = {}
+    codes = np.empty(len(arr), dtype=np.int64)
+    for row, item in enumerate(arr.tolist()):
+        kind = _kind_of(item)
+        if kind in ("bool", "bytes", "complex"):
+            what = {"bool": "a boolean", "bytes": "bytes", "complex": "a complex number"}[kind]
+            hint = "; decode them to text first" if kind == "bytes" else ""
+            raise InvalidTypeError(
+                f"{name} holds {what} ({item!r:.60}) at {voice.at(row)}; "
+                f"ids must be integers or text{hint}"
+            )
+        if kind == "str" and "\x00" in item:
+            raise _nul_error(name, item, row, voice)
+        if kind == "float" and item != item:  # pragma: no cover - refused as missing first
+            raise _missing_error(name, "nan", row, voice)
+        try:
+            codes[row] = index.setdefault((kind, item), len(index))
+        except TypeError:
+            raise InvalidTypeError(
+                f"{name} holds an unhashable {type(item).__name__} ({item!r:.60}) at "
+                f"{voice.at(row)}; ids must be integers or text"
+            ) from None
+    keys = list(index)
+    try:
+        order = sorted(range(len(keys)), key=lambda i: (_KIND_ORDER.get(keys[i][0], 3), keys[i]))
+    except TypeError:
+        kinds = sorted({k for k, _ in keys})
+        raise InvalidTypeError(
+            f"{name} mixes ids that cannot be ordered ({', '.join(kinds)}); "
+            "ids must be integers or text"
+        ) from None
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(keys), dtype=np.int64)
+    labels = np.empty(len(keys), dtype=object)
+    labels[:] = [keys[i][1] for i in order]
+    simple = {k for k, _ in keys}
+    if simple == {"str"} and max(map(len, labels.tolist())) <= WIDE_ID:
+        labels = np.asarray(labels.tolist(), dtype=str)
+    return np.take(rank, codes), labels
+
+
+def _factorize(values: Any, name: str = "customer_id") -> tuple[IntArray, npt.NDArray[Any]]:
+    """Integer codes and sorted unique labels; missing ids are refused (other modules' entry)."""
+    codes, labels, _ = normalize_ids(values, name)
+    return codes, labels
