@@ -73,6 +73,8 @@ def snapshot(x: Any, _depth: int = 0) -> Any:
         return ("pd", x.copy(deep=True))
     if isinstance(x, pd.api.extensions.ExtensionArray):
         return ("pdarr", x.copy())
+    if isinstance(x, pl.Series) and x.dtype == pl.Object:
+        return ("list", [("val", v) for v in x.to_list()])  # Object series never .equals
     if isinstance(x, pl.Series | pl.DataFrame):
         return ("pl", x.clone())
     if attrs.has(type(x)):
@@ -129,11 +131,19 @@ def same(s1: Any, s2: Any) -> bool:
     if tag == "pd":
         return type(s1[1]) is type(s2[1]) and bool(s1[1].equals(s2[1]))
     if tag == "pdarr":
+        a, b = s1[1], s2[1]
         return (
-            bool((s1[1].isna() == s2[1].isna()).all())
-            and bool((s1[1].fillna(0) == s2[1].fillna(0)).all())
-            if len(s1[1]) == len(s2[1])
-            else False
+            type(a) is type(b)
+            and a.dtype == b.dtype
+            and len(a) == len(b)
+            and all(
+                _val_equal(x, y) or (x is y)
+                for x, y in zip(
+                    [None if v is _pd_na() else v for v in a.tolist()],
+                    [None if v is _pd_na() else v for v in b.tolist()],
+                    strict=True,
+                )
+            )
         )
     if tag == "pl":
         return bool(s1[1].equals(s2[1]))
@@ -159,6 +169,12 @@ def same(s1: Any, s2: Any) -> bool:
     if tag == "deep":
         return s1[1] == s2[1]
     return _val_equal(s1[1], s2[1])
+
+
+def _pd_na() -> Any:
+    import pandas as pd
+
+    return pd.NA
 
 
 def first_difference(s1: Any, s2: Any, path: str = "result") -> str:
