@@ -66,7 +66,13 @@ class _Timer:
 
 
 def run_checked(
-    entry: str, fn: Any, args: dict[str, Any], *, expect_ok: bool = False, check: Any = None
+    entry: str,
+    fn: Any,
+    args: dict[str, Any],
+    *,
+    expect_ok: bool = False,
+    check: Any = None,
+    repeat: bool = False,
 ) -> dict[str, Any]:
     """Call ``fn(**args)`` under the limits and run every check on the outcome."""
     import adv_checks as ck
@@ -122,6 +128,10 @@ def run_checked(
     else:
         problems.extend(ck.audit(entry, result))
         snap = ck.snapshot(result)
+        if repeat:
+            more, result = _repeat_check(fn, args, result, snap)
+            problems.extend(more)
+            snap = ck.snapshot(result)
         for k, v in args.items():
             ck.mutate(v)
             now = ck.snapshot(result)
@@ -139,6 +149,34 @@ def run_checked(
 
 
 _VALID_PROBLEMS: dict[str, set[str]] = {}
+
+
+def _repeat_check(fn: Any, args: dict[str, Any], result: Any, snap: Any) -> tuple[list[str], Any]:
+    """Edit the returned value, call again: the new result must not see the edit.
+
+    Returns the problems and the fresh result (the first one has been edited).
+    """
+    import adv_checks as ck
+
+    ck.mutate(result)
+    if ck.same(snap, ck.snapshot(result)):
+        return [], result  # nothing the caller can edit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with _Timer():
+            try:
+                again = fn(**args)
+            except Exception as exc:  # the second call must behave like the first
+                return [f"a second identical call raised {type(exc).__name__}: {exc}"], result
+    now = ck.snapshot(again)
+    if not ck.same(snap, now):
+        where = ck.first_difference(snap, now)
+        problem = (
+            f"editing the returned value changed the next call's result ({where}): "
+            "the result shares memory with the object"
+        )
+        return [problem], again
+    return [], again
 
 
 def _handle(req: dict[str, Any], ctx: Any) -> dict[str, Any]:
@@ -168,7 +206,7 @@ def _handle(req: dict[str, Any], ctx: Any) -> dict[str, Any]:
     spec = registry.ENTRIES[req["entry"]]
     fn, args = spec.build(ctx)
     if op == "valid":
-        return run_checked(req["entry"], fn, args, expect_ok=True)
+        return run_checked(req["entry"], fn, args, expect_ok=True, repeat=True)
     if req["entry"] not in _VALID_PROBLEMS:  # problems of the valid call are reported once
         fn0, args0 = spec.build(ctx)
         _VALID_PROBLEMS[req["entry"]] = set(run_checked(req["entry"], fn0, args0)["problems"])
