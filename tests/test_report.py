@@ -233,7 +233,7 @@ def test_returns_are_netted_and_counted() -> None:
     assert rep.columns["total_amount"].tolist() == [0.0, 5.0]
     totals = dict(rep.tables[0].rows)
     assert totals["returns netted (negative amounts)"] == 1
-    assert any("1 returns netted (30.00)" in n for n in rep.short_notes)
+    assert any("1 return netted (30.00)" in n for n in rep.short_notes)
 
 
 # --- warnings per call: no process-global filters, no leaks between threads ---

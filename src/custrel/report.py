@@ -1101,14 +1101,15 @@ def customer_report(
         "custrel customer report: one row per customer",
         (
             f"observation window ends {end_text} (inclusive); amounts are net of returns: "
-            f"{returns:,} returns or cancellations (negative amounts, {returned:,.2f} in all) "
+            f"{_count(returns, 'return or cancellation', 'returns or cancellations')} "
+            f"(negative amounts, {returned:,.2f} in all) "
             "reduce the customers' value and are not counted as purchases"
         ),
         "n_purchases counts purchase occasions; n_purchase_days counts distinct days with a purchase",
     ]
     short: list[str] = [
         (
-            f"window ends {end_text} (inclusive); {returns:,} returns netted "
+            f"window ends {end_text} (inclusive); {_count(returns, 'return')} netted "
             f"({returned:,.2f}), never counted as purchases"
         )
     ]
@@ -1121,7 +1122,7 @@ def customer_report(
     if left_out:
         amount_out = float(getattr(summary, "return_only_amount", 0.0))
         text = (
-            f"{left_out:,} customers with returns only (amount {amount_out:,.2f}) made no "
+            f"{_count(left_out, 'customer')} with returns only (amount {amount_out:,.2f}) made no "
             "purchase in the window: they are counted in the totals, not in the per-customer table"
         )
         notes.append(text)
@@ -1209,16 +1210,23 @@ def _key(x: Any) -> tuple[type, Any]:
     return (type(x), x)
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``1 return``, ``2 returns``: a count with its noun."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
 def _intake_note(intake: Any) -> str:
     """The log's intake bookkeeping (rows read, lines grouped, rows skipped) as one note."""
-    parts = [f"read {getattr(intake, 'rows_read', 0):,} rows"]
+    parts = [f"read {_count(int(getattr(intake, 'rows_read', 0)), 'row')}"]
     grouped = int(getattr(intake, "orders_grouped", 0))
     if grouped:
-        parts.append(f"{grouped:,} invoice lines merged into their orders")
+        parts.append(f"{_count(grouped, 'invoice line')} merged into their orders")
     skipped = int(getattr(intake, "skipped_missing_customer", 0))
     if skipped:
         amount = float(getattr(intake, "skipped_amount", 0.0))
-        parts.append(f"{skipped:,} rows without a customer id skipped (amount {amount:,.2f})")
+        parts.append(
+            f"{_count(skipped, 'row')} without a customer id skipped (amount {amount:,.2f})"
+        )
     return "intake: " + "; ".join(parts)
 
 
