@@ -230,7 +230,17 @@ _DATE = {
     "readonly": ["same"],
 }
 
-_LOG = {**_ANY, "pandas": ["log:pandas"], "polars": ["log:polars"], "empty": ["log:empty"]}
+_LOG = {
+    **_ANY,
+    "pandas": ["log:pandas"],
+    "polars": ["log:polars"],
+    "empty": ["log:empty"],
+    # logs that are valid but extreme inside (built with from_arrays from the base log)
+    "huge": ["log:amount1e308", "log:span", "float:1e300"],
+    "subnormal": ["log:amount_subnormal"],
+    "negative": ["log:returns_only", "log:one_return"],
+    "mixed_ids": ["log:mixed_ids", "log:no_amount"],
+}
 
 _MAPPING = {
     **_ANY,
@@ -388,11 +398,47 @@ def apply(value: Any, kind: str, variant: str, pos: int) -> Any:
                 return value.take(np.zeros(0, dtype=np.int64))
             except CustrelError:  # no empty log can be built: an empty list instead
                 return []
-        frame = value.to_frame()
-        return pl.from_pandas(frame) if arg == "polars" else frame
+        if arg in {"pandas", "polars"}:
+            frame = value.to_frame()
+            return pl.from_pandas(frame) if arg == "polars" else frame
+        return _extreme_log(value, arg)
     if tag in {"map", "mapval"}:
         return _apply_mapping(value, tag, arg)
     return _apply_array(value, kind, tag, arg, pos)
+
+
+def _extreme_log(log: Any, arg: str) -> Any:
+    """A log built from the base log's columns with one extreme change (or [] if refused)."""
+    from custrel import CustrelError, TransactionLog
+
+    cols = {k: np.array(v) for k, v in log.to_arrays().items()}
+    n = len(cols["amount"])
+    if arg == "amount1e308":
+        cols["customer_id"][:2] = cols["customer_id"][0]
+        cols["amount"][:2] = 1e308
+    elif arg == "amount_subnormal":
+        cols["amount"][:] = SUBNORMAL
+    elif arg == "returns_only":
+        cols["amount"] = -np.abs(cols["amount"]) - 1.0
+    elif arg == "one_return":
+        cols["amount"][n // 2] = -abs(cols["amount"][n // 2]) - 1.0
+    elif arg == "span":
+        t = cols["time"]
+        if t.dtype.kind == "M":
+            cols["time"] = t.astype("datetime64[s]")
+            cols["time"][n - 1] = np.datetime64("2199-12-31")
+        else:
+            cols["time"][n - 1] = t.min() + 3e5
+    elif arg == "mixed_ids":
+        ids = cols["customer_id"].astype(object)
+        ids[::2] = [str(x) for x in ids[::2]]
+        cols["customer_id"] = ids
+    elif arg == "no_amount":
+        cols = {"customer_id": cols["customer_id"], "time": cols["time"], "amount": None}
+    try:
+        return TransactionLog.from_arrays(**cols)
+    except CustrelError:
+        return []
 
 
 def _apply_mapping(value: Mapping[Any, Any], tag: str, arg: str) -> Any:

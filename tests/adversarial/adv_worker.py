@@ -215,6 +215,8 @@ def _handle(req: dict[str, Any], ctx: Any) -> dict[str, Any]:
     kind = req["kind"]
     args[param] = pt.apply(args[param], kind, req["variant"], req["pos"])
     shown = f"{param}={pt.describe(args[param])}"
+    if kind == "log":
+        shown += f" [{req['variant']}]"
     verdict = run_checked(req["entry"], fn, args, expect_ok=req["family"] == "readonly")
     verdict["input"] = shown
     known = _VALID_PROBLEMS[req["entry"]]
