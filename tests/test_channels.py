@@ -1355,3 +1355,73 @@ def test_from_frame_reads_nulls_as_missing_and_refuses_text() -> None:
     missing_id = pd.DataFrame({"candidate_id": ["a", None], "x": [1.0, 2.0]})
     with pytest.raises(InvalidInputError, match=r"candidate_id is missing at row 1"):
         DecisionMatrix.from_frame(missing_id, ["x"])
+
+
+_M3 = DecisionMatrix.from_arrays([[1, 2], [2, 1], [3, 3]], ["a", "b"], ["x", "y", "z"])
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        pytest.param(
+            lambda: ch.rank(_M3, rules=5),
+            InvalidTypeError,
+            r"rules must be a sequence of KnockOut",
+            id="rules-int",
+        ),
+        pytest.param(
+            lambda: DecisionMatrix.from_records(None, ["a"]),  # type: ignore[arg-type]
+            InvalidTypeError,
+            r"records must be an iterable",
+            id="records-none",
+        ),
+        pytest.param(
+            lambda: ch.ahp_weights([[1, 2], [0.5, 1]], criteria=3),  # type: ignore[arg-type]
+            InvalidTypeError,
+            r"criteria must be a sequence of names",
+            id="ahp-criteria-int",
+        ),
+        pytest.param(
+            lambda: ch.ahp_weights([[1, 2], [0.5, 1]], rtol=None),  # type: ignore[arg-type]
+            InvalidTypeError,
+            r"rtol must be a real number",
+            id="ahp-rtol-none",
+        ),
+        pytest.param(
+            lambda: ch.normalize_weights([1, 2], total=3, rtol="x"),  # type: ignore[arg-type]
+            InvalidTypeError,
+            r"rtol must be a real number",
+            id="weights-rtol-str",
+        ),
+        pytest.param(
+            lambda: ch.weighted_index(_M3, {"g": 1}),  # type: ignore[dict-item]
+            InvalidTypeError,
+            r"groups\['g'\] must be a sequence of criterion names",
+            id="index-group-int",
+        ),
+        pytest.param(
+            lambda: ch.weighted_index(_M3, {"g": ["a"], "h": ["b"]}, group_weights={"g": "x"}),  # type: ignore[dict-item]
+            InvalidTypeError,
+            r"group_weights\['g'\] must be a real number",
+            id="index-group-weight-str",
+        ),
+        pytest.param(
+            lambda: ch.weight_stability(_M3, n_draws=3, rng=-1),
+            InvalidInputError,
+            r"rng must be a Generator or a seed >= 0, got -1",
+            id="negative-seed",
+        ),
+        pytest.param(
+            lambda: ch.weighted_sum(_M3).explain(["x", "y"], "z"),
+            InvalidTypeError,
+            r"candidate must be one id",
+            id="explain-list",
+        ),
+    ],
+)
+def test_wrong_argument_types_are_custrel_errors(
+    call: Any, exc: type[Exception], match: str
+) -> None:
+    # issue 10, item 5: TypeError / ValueError from inside numpy became CustrelError subclasses
+    with pytest.raises(exc, match=match):
+        call()

@@ -979,3 +979,8 @@ def test_ids_keep_their_type() -> None:
         "a\x00",
         "a",
     ]
+
+
+def test_ragged_tiers_are_a_type_error() -> None:
+    with pytest.raises(InvalidTypeError, match=r"tiers must be a 1-D sequence of tiers 1\.\.4"):
+        fit_tier_rule([[1.0], [2.0]], [1, [2, 3]])

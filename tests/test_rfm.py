@@ -1125,3 +1125,21 @@ def test_ids_keep_their_type_and_results_are_frozen() -> None:
     assert t2.recency[0] == 1.0
     assert t2.monetary_value is not None
     assert t2.monetary_value[0] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        pytest.param(
+            lambda: RFMSummary.combine(3), r"summaries must be an iterable", id="combine-int"
+        ),  # type: ignore[arg-type]
+        pytest.param(
+            lambda: SegmentTable(None),
+            r"rules must be an iterable of segment rules",
+            id="rules-none",
+        ),  # type: ignore[arg-type]
+    ],
+)
+def test_wrong_argument_types_are_custrel_errors(call: Any, match: str) -> None:
+    with pytest.raises(InvalidTypeError, match=match):
+        call()

@@ -412,6 +412,22 @@ def _show(x: Any) -> str:
     return repr(_py(x))
 
 
+def _iterable(value: Any, name: str, what: str) -> Iterable[Any]:
+    """``value`` when it can be iterated (and is not a string), else a clear type error."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidTypeError(f"{name} must be {what}, got {type(value).__name__} {value!r:.60}")
+    return value
+
+
+def _generator(rng: Any) -> np.random.Generator:
+    try:
+        return _val.as_rng(rng)
+    except ValueError as exc:  # numpy refuses a negative seed
+        raise InvalidInputError(
+            f"rng must be a Generator or a seed >= 0, got {rng!r}: {exc}"
+        ) from None
+
+
 def _refuse_overflow(values: FloatArray, what: str, ids: AnyArray, hint: str) -> None:
     """Refuse a derived quantity that left float64's range although its inputs are finite.
 
@@ -586,7 +602,9 @@ class DecisionMatrix:
         crit = _as_criteria(criteria)
         ids: list[Any] = []
         rows: list[list[float]] = []
-        for i, rec in enumerate(records):
+        for i, rec in enumerate(
+            _iterable(records, "records", "an iterable of Partner or mappings")
+        ):
             if isinstance(rec, Partner):
                 ids.append(rec.partner_id)
                 attrs_map: Mapping[str, Any] = rec.attributes
@@ -869,7 +887,7 @@ def _rules(matrix: DecisionMatrix, rules: Sequence[KnockOut]) -> list[tuple[int,
     ]
     if isinstance(rules, KnockOut):
         rules = [rules]
-    for i, r in enumerate(rules):
+    for i, r in enumerate(_iterable(rules, "rules", "a sequence of KnockOut rules")):
         if not isinstance(r, KnockOut):
             raise InvalidTypeError(
                 f"rules must hold KnockOut objects, got {type(r).__name__} at position {i}"
@@ -1340,6 +1358,8 @@ class RankingResult:
         return self.ranking()[:k]
 
     def _pos(self, candidate_id: Any) -> int:
+        if np.ndim(candidate_id) != 0:
+            raise InvalidTypeError(f"candidate must be one id, got {candidate_id!r:.60}")
         hit = np.flatnonzero(self.candidate_id == candidate_id)
         if hit.size == 0:
             excluded = candidate_id in self.exclusions.excluded()
@@ -1792,6 +1812,7 @@ def normalize_weights(
     s = float(ws.sum())
     if total is not None:
         t = _val.scalar(total, "total", low=0.0, low_inclusive=False)
+        rtol = _val.scalar(rtol, "rtol", low=0.0)
         if scale == 1.0:
             off = abs(s - t) > rtol * t
         else:  # compare in logs: s * scale and t / scale may not be representable
@@ -1917,6 +1938,7 @@ def ahp_weights(
             "so group the criteria in a hierarchy"
         )
     _val.check_range(a, "pairwise", low=0.0, low_inclusive=False, label="row")
+    rtol = _val.scalar(rtol, "rtol", low=0.0)
     d = np.diag(a)
     if (np.abs(d - 1.0) > rtol).any():
         i = int(np.flatnonzero(np.abs(d - 1.0) > rtol)[0])
@@ -1934,7 +1956,9 @@ def ahp_weights(
     if criteria is None:
         names = tuple(f"c{i}" for i in range(n))
     else:
-        names = tuple(criteria)
+        names = tuple(_iterable(criteria, "criteria", "a sequence of names"))
+        if not all(isinstance(x, str) for x in names):
+            raise InvalidTypeError(f"criteria must be names (str), got {names!r:.80}")
         if len(names) != n:
             raise InvalidInputError(f"criteria has {len(names)} names but pairwise has order {n}")
     # Balance first: B = D^-1 A D with D the rows' geometric means has the same
@@ -2370,7 +2394,7 @@ def weight_stability(
     norm, vikor_v = _method_setup(method, normalization, v)
     n_draws = _val.positive_int(n_draws, "n_draws")
     spread = _val.scalar(spread, "spread", low=0.0, high=1.0, high_inclusive=False)
-    gen = _val.as_rng(rng)
+    gen = _generator(rng)
     p = _prepare(matrix, rules, missing)
     _val.check_budget(
         float(n_draws) * float(p.x.size),
@@ -2902,7 +2926,7 @@ def weighted_index(
     for gi, (g, cols) in enumerate(groups.items()):
         if isinstance(cols, str):
             cols = [cols]
-        for c in cols:
+        for c in _iterable(cols, f"groups[{g!r}]", "a sequence of criterion names"):
             j = matrix._index(c)
             if member[j] >= 0:
                 raise InvalidInputError(
@@ -2925,7 +2949,10 @@ def weighted_index(
         unknown = [g for g in group_weights if g not in gnames]
         if unknown:
             raise InvalidInputError(f"group_weights names unknown group {unknown[0]!r}")
-        gw = np.array([group_weights.get(g, 0.0) for g in gnames], dtype=np.float64)
+        gw = np.array(
+            [_val.scalar(group_weights.get(g, 0.0), f"group_weights[{g!r}]") for g in gnames],
+            dtype=np.float64,
+        )
     gw = normalize_weights(gw)
     gsum = np.bincount(member[member >= 0], weights=raw[member >= 0], minlength=len(gnames))
     dead = (gsum == 0) & (gw > 0)

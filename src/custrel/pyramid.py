@@ -913,7 +913,10 @@ class TierRule:
 
 
 def _tier_labels(tiers: Any, name: str) -> IntArray:
-    arr = np.asarray(tiers)
+    try:
+        arr = np.asarray(tiers)
+    except (TypeError, ValueError) as exc:  # ragged or odd input
+        raise InvalidTypeError(f"{name} must be a 1-D sequence of tiers 1..4: {exc}") from None
     if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":
         raise InvalidTypeError(
             f"{name} must hold Tier members or their integer values 1..4, got dtype {arr.dtype}"

@@ -340,6 +340,10 @@ class RFMSummary:
         >>> RFMSummary.combine(parts).n_transactions.tolist()
         [2, 1]
         """
+        if not isinstance(summaries, Iterable):
+            raise InvalidTypeError(
+                f"summaries must be an iterable of RFMSummary, got {type(summaries).__name__}"
+            )
         items = list(summaries)
         if not items:
             raise EmptyInputError("summaries is empty; give at least one RFMSummary")
@@ -1399,6 +1403,10 @@ class SegmentCoverage:
 
 
 def _rules_tuple(rules: Iterable[Any]) -> tuple[SegmentRule, ...]:
+    if isinstance(rules, str | bytes) or not isinstance(rules, Iterable):
+        raise InvalidTypeError(
+            f"rules must be an iterable of segment rules, got {type(rules).__name__} {rules!r:.60}"
+        )
     out = []
     for i, r in enumerate(rules):
         if isinstance(r, SegmentRule):
