@@ -8,6 +8,7 @@ stays green on machines where the browser cannot be installed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -104,3 +105,16 @@ def test_demo_report_screenshot(demo_page: Path, tmp_path: Path) -> None:
     height = int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 2000)
     assert len(data) > 50_000  # a rendered page, not a blank one
+
+
+def test_demo_report_prints_to_pdf(demo_page: Path, tmp_path: Path) -> None:
+    """The print style sheet: Chromium prints the page to a multi-page PDF, without errors."""
+    browser = _browser()
+    pdf = tmp_path / "report.pdf"
+    proc = _open(browser, demo_page, tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert _console_lines(proc.stderr) == []
+    data = pdf.read_bytes()
+    assert data[:5] == b"%PDF-"
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert 4 <= pages <= 20  # tables and figures over a few A4/Letter pages

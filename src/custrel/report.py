@@ -1076,10 +1076,9 @@ def customer_report(
         )
     say = progress or (lambda _msg: None)
     say(f"summarising {log.n_rows:,} transactions of {log.n_customers:,} customers")
-    if any(name in ("lifecycle",) for name in chosen) or plots_dir is not None or figures:
-        problem = span_problem(log, observation_end)
-        if problem is not None:
-            raise InvalidInputError(f"time at row {problem.row}: {problem.message}")
+    problem = span_problem(log, observation_end)  # O(rows), before any panel is allocated
+    if problem is not None:
+        raise InvalidInputError(f"time at row {problem.row}: {problem.message}")
     summary = log.summarize(observation_end=observation_end)
     if summary.n_customers == 0:
         raise EmptyInputError(
