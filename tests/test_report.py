@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -335,3 +336,63 @@ def test_epoch_second_times_are_refused_naming_the_unit() -> None:
     log = TransactionLog.from_arrays(customer_id=np.arange(n) % 500, time=t, amount=np.ones(n))
     with pytest.raises(InvalidInputError, match=r"look like epoch seconds, so give dates"):
         customer_report(log)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        pytest.param(
+            lambda r: r.to_html(top=np.array([])),
+            InvalidTypeError,
+            "top must be an integer",
+            id="html-top-array",
+        ),
+        pytest.param(
+            lambda r: r.to_html(title=3),
+            InvalidTypeError,
+            "title must be a string",
+            id="html-title-int",
+        ),
+        pytest.param(
+            lambda r: r.to_csv(neutralize="no"),
+            InvalidTypeError,
+            "neutralize must be True or False",
+            id="csv-neutralize-str",
+        ),
+        pytest.param(
+            lambda r: r.to_csv(path=5),
+            InvalidTypeError,
+            "path must be a file path",
+            id="csv-path-int",
+        ),
+        pytest.param(
+            lambda r: r.save(b"x.csv"),
+            InvalidTypeError,
+            "path must be a file path",
+            id="save-bytes",
+        ),
+        pytest.param(
+            lambda r: r.format(width=5),
+            InvalidInputError,
+            "width must be >= 20",
+            id="format-narrow",
+        ),
+        pytest.param(
+            lambda r: r.format(sort_by=1),
+            InvalidTypeError,
+            "sort_by must be a string",
+            id="format-sort-int",
+        ),
+        pytest.param(
+            lambda r: r.to_frame("spark"),
+            InvalidInputError,
+            "backend must be one of",
+            id="frame-backend",
+        ),
+    ],
+)
+def test_report_methods_refuse_bad_arguments(
+    sample_report: custrel.CustomerReport, call: Any, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        call(sample_report)

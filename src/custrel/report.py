@@ -153,6 +153,31 @@ class ReportTable:
         }
 
 
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidTypeError(
+            f"{name} must be True or False, got {type(value).__name__} {value!r}"
+        )
+    return bool(value)
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidTypeError(f"{name} must be a string, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _path(value: Any, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | os.PathLike):
+        raise InvalidTypeError(
+            f"{name} must be a file path (str or os.PathLike), got {type(value).__name__}"
+        )
+    p = os.fspath(value)
+    if not isinstance(p, str):
+        raise InvalidTypeError(f"{name} must be a text path, got bytes {p!r}")
+    return p
+
+
 def _fit_widths(widths: list[int], width: int) -> list[int]:
     """Shrink the widest columns (never below 6 characters) until the row fits."""
     out = list(widths)
@@ -299,9 +324,11 @@ class CustomerReport:
         """
         from custrel._output import csv_text
 
+        neutralize = _flag(neutralize, "neutralize")
+        target = None if path is None else _path(path, "path")
         text = csv_text(self.columns, neutralize=neutralize)
-        if path is not None:
-            with open(os.fspath(path), "w", encoding="utf-8", newline="") as fh:
+        if target is not None:
+            with open(target, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
         return text
 
@@ -330,7 +357,7 @@ class CustomerReport:
         """
         from custrel._output import save
 
-        return save(self, os.fspath(path), neutralize=neutralize)
+        return save(self, _path(path, "path"), neutralize=_flag(neutralize, "neutralize"))
 
     def to_html(self, *, title: str = "custrel customer report", top: int = 20) -> str:
         """The report as one self-contained HTML page (figures embedded, no network).
@@ -340,12 +367,14 @@ class CustomerReport:
         """
         from custrel._html import report_html
 
+        title = _text(title, "title")
+        top = v.positive_int(top, "top", minimum=0)
         return report_html(self, title=title, top=top)
 
     def top_table(self, top: int = 10, sort_by: str | None = None) -> ReportTable:
         """The ``top`` customers by ``sort_by`` (default ``total_amount``) as a table."""
         top = v.positive_int(top, "top", minimum=0)
-        key = sort_by or "total_amount"
+        key = "total_amount" if sort_by is None else _text(sort_by, "sort_by")
         if key not in self.columns:
             raise InvalidInputError(f"sort_by must be one of {list(self.columns)!r}, got {key!r}")
         values = np.asarray(self.columns[key])
@@ -378,6 +407,7 @@ class CustomerReport:
         plus ``sort_by``; :meth:`save` writes them all, and the full notes.
         """
         top = v.positive_int(top, "top", minimum=0)
+        width = v.positive_int(width, "width", minimum=20)
         parts = [t.format(width) for t in self.tables]
         if top:
             parts.append(self.top_table(top, sort_by).format(width))
