@@ -1169,3 +1169,300 @@ def test_recency_states_match_last_purchase(log: TransactionLog, length: float, 
         last = t[(log.customer_code == code) & (t <= at)].max()
         assert rec == int(np.floor((at - last) / length)) + 1
     assert len(s.customer_id) + s.n_later == log.n_customers
+
+
+# ---------------------------------------------------------------------------
+# issue 10: nothing lost, nothing leaked (NaN/inf/None, overflow, frozen
+# results, budgets, the caller's argument names)
+# ---------------------------------------------------------------------------
+
+_HUGE = TransactionLog.from_arrays(
+    customer_id=["a", "a", "b"], time=[0.0, 1.0, 2.0], amount=[1e308, 1e308, 1.0]
+)
+_SMALL = TransactionLog.from_arrays(
+    customer_id=["a", "a", "b"], time=[0.0, 1.0, 2.0], amount=[1.0, 2.0, 3.0]
+)
+
+
+def _far_future_log(n: int = 200_000) -> TransactionLog:
+    """A 200k-row calendar log with one mistyped 9999-01-01 date at row 17."""
+    times = np.datetime64("2020-01-01", "s") + (np.arange(n) % 1000).astype("timedelta64[D]")
+    times[17] = np.datetime64("9999-01-01", "s")
+    return TransactionLog.from_arrays(
+        customer_id=np.arange(n) % 50_000, time=times, amount=np.ones(n)
+    )
+
+
+ISSUE10_BAD = [
+    *(
+        pytest.param(
+            call, InvalidInputError, f"{name} must be finite, got {bad}", id=f"{fn}-{name}-{bad}"
+        )
+        for bad in ("nan", "inf")
+        for fn, name, call in (
+            ("growth", "h1", lambda b=bad: phase_growth(3, float(b), 1.0)),
+            ("growth", "v0", lambda b=bad: phase_growth(3, 1.0, float(b))),
+            ("decline", "h2", lambda b=bad: phase_decline(3, 1, 1.0, float(b))),
+            ("decline", "g2", lambda b=bad: phase_decline(3, float(b), 1.0, 0.5)),
+            ("saturation", "speed", lambda b=bad: phase_saturation(3, 1, 1.0, 2.0, float(b))),
+            ("saturation", "ceiling", lambda b=bad: phase_saturation(3, 1, 1.0, float(b), 0.5)),
+        )
+    ),
+    pytest.param(
+        lambda: phase_growth(3, None, 1.0),
+        InvalidTypeError,
+        "h1 must be a number",
+        id="growth-None",
+    ),
+    pytest.param(
+        lambda: phase_decline(3, 1, None, 0.5),
+        InvalidTypeError,
+        "start_profit must be a number",
+        id="decline-None",
+    ),
+    pytest.param(
+        lambda: phase_saturation(3, None, 1.0, 2.0, 0.5),
+        InvalidTypeError,
+        "g1 must be a number",
+        id="saturation-None",
+    ),
+    pytest.param(
+        lambda: phase_saturation(3, 1, 1.0, 2.0, -0.5),
+        InvalidInputError,
+        "speed must be > 0",
+        id="saturation-negative-speed",
+    ),
+    pytest.param(
+        lambda: phase_growth([1, 2], [1.0, 2.0, 3.0], 1.0),
+        InvalidInputError,
+        "do not broadcast",
+        id="growth-shapes",
+    ),
+    pytest.param(
+        lambda: phase_growth(1e200, 1e200, 0.0),
+        InvalidInputError,
+        "phase_growth is beyond the float range",
+        id="growth-overflow",
+    ),
+    pytest.param(
+        lambda: historical_value(_HUGE, freq=1.0),
+        InvalidInputError,
+        "amount of customer 'a' adds up to inf",
+        id="historical-overflow",
+    ),
+    pytest.param(
+        lambda: period_profit_from_log(_HUGE, freq=5.0),
+        InvalidInputError,
+        "amount of customer 'a' in period 1 adds up to inf",
+        id="period-profit-overflow",
+    ),
+    pytest.param(
+        lambda: lifetime_value([[1e308, 1e308], [1.0, 2.0]]),
+        InvalidInputError,
+        "profit of row 0 adds up to inf",
+        id="clv-overflow",
+    ),
+    pytest.param(
+        lambda: customer_equity([1e308, 1e308]),
+        InvalidInputError,
+        "values add up to inf",
+        id="equity-overflow",
+    ),
+    pytest.param(
+        lambda: customer_equity([1.0, 2.0, 3.0], groups=["a", None, "b"]),
+        InvalidInputError,
+        "groups has a missing label None at row 1",
+        id="equity-group-None",
+    ),
+    pytest.param(
+        lambda: customer_equity([1.0, 2.0], groups=np.array([1.0, np.nan])),
+        InvalidInputError,
+        "groups has a missing label nan at row 1",
+        id="equity-group-nan",
+    ),
+    pytest.param(
+        lambda: acquisition_funnel(5e6, [1e-300] * 4),
+        InvalidInputError,
+        "conversion_rate leaves nobody by stage 1",
+        id="funnel-underflow",
+    ),
+    pytest.param(
+        lambda: retention_programme(
+            "x", baseline_retention=0.1, programme_retention=[0.5], programme_cost=[1.0]
+        ),
+        InvalidTypeError,
+        "^margin must be numeric",
+        id="programme-margin-name",
+    ),
+    pytest.param(
+        lambda: retention_programme(
+            np.nan, baseline_retention=0.1, programme_retention=[0.5], programme_cost=[1.0]
+        ),
+        InvalidInputError,
+        "^margin must be finite",
+        id="programme-margin-nan",
+    ),
+    pytest.param(
+        lambda: retention_programme(
+            1.0, baseline_retention=0.1, programme_retention=[0.5], programme_cost=[-1.0]
+        ),
+        InvalidInputError,
+        "^programme_cost must be >= 0",
+        id="programme-cost-name",
+    ),
+    pytest.param(
+        lambda: retention_programme(
+            1.0,
+            baseline_retention=0.1,
+            programme_retention=[0.5, 0.6],
+            programme_cost=1.0,
+            baseline_cost=[1.0, 2.0, 3.0],
+        ),
+        InvalidInputError,
+        "baseline_cost has 3 values but programme_retention has 2 periods",
+        id="programme-baseline-cost-length",
+    ),
+    pytest.param(
+        lambda: retention_programme(
+            1.0, baseline_retention=[0.1, 2.0], programme_retention=[0.5, 0.6], programme_cost=1.0
+        ),
+        InvalidInputError,
+        "^baseline_retention must be in",
+        id="programme-baseline-rate-name",
+    ),
+    pytest.param(
+        lambda: dwyer_retention(0.5, 100.0, horizon=10**12),
+        InvalidInputError,
+        "horizon=1,000,000,000,000",
+        id="dwyer-horizon-budget",
+    ),
+    pytest.param(
+        lambda: event_ledger([1, 10**12], revenue=1.0),
+        InvalidInputError,
+        "period 1e\\+12 at row 1",
+        id="ledger-period-budget",
+    ),
+    pytest.param(
+        lambda: event_ledger([1, 2], revenue=1.0, customer_id=["a", None]),
+        InvalidInputError,
+        "customer_id has a missing label None at row 1",
+        id="ledger-customer-None",
+    ),
+    pytest.param(
+        lambda: recency_value([1, 2], [0.5] * 2_000, 1.0, horizon=1_000),
+        InvalidInputError,
+        "2,000 states x horizon=1,000",
+        id="recency-value-cells",
+    ),
+    pytest.param(
+        lambda: period_profit_from_log(_SMALL, freq=1.0, n_periods=10**12),
+        InvalidInputError,
+        "n_periods=1000000000000",
+        id="period-profit-n-periods-budget",
+    ),
+    pytest.param(
+        lambda: period_profit_from_log(_SMALL, freq=float("nan")),
+        InvalidInputError,
+        "^freq must be finite",
+        id="period-profit-freq-nan",
+    ),
+    pytest.param(
+        lambda: fit_profit_curve(np.ones(400)),
+        InvalidInputError,
+        "a history of 400 periods with neither g1 nor g2 given",
+        id="profit-curve-search-budget",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "match"), ISSUE10_BAD)
+def test_issue10_bad_inputs(call: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_recency_value_of_a_huge_recency_is_the_last_state() -> None:
+    # 1e300 periods since the last purchase is the last (absorbing) state, exactly
+    r = recency_value([1e300, 2], [0.5, 0.2], 10.0, horizon=3)
+    assert r.value.tolist() == [r.state_value[1], r.state_value[1]]
+
+
+def test_far_future_date_is_refused_before_allocating() -> None:
+    import time
+
+    log = _far_future_log()
+    for call in (
+        lambda: period_profit_from_log(log),
+        lambda: historical_value(log, freq="month"),
+    ):
+        start = time.perf_counter()
+        with pytest.raises(
+            InvalidInputError,
+            match="the latest time 9999-01-01 at row 17 makes it span 95,749 months; a mistyped",
+        ):
+            call()
+        assert time.perf_counter() - start < 5.0  # a budget check, not a 36 GiB allocation
+
+
+def test_epoch_seconds_are_named_as_the_likely_cause() -> None:
+    log = TransactionLog.from_arrays(
+        customer_id=np.arange(2000) % 500,
+        time=1.6e9 + np.arange(2000) * 20000.0,
+        amount=np.ones(2000),
+    )
+    with pytest.raises(InvalidInputError, match="look like epoch seconds"):
+        period_profit_from_log(log, freq=1.0)
+    with pytest.raises(InvalidInputError, match="the latest time 1639980000 at row 1999"):
+        historical_value(log, freq=1.0)
+
+
+def test_budgets_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTREL_MAX_PERIODS", "2")
+    with pytest.raises(InvalidInputError, match="set CUSTREL_MAX_PERIODS"):
+        period_profit_from_log(_SMALL, freq=1.0)
+    monkeypatch.setenv("CUSTREL_MAX_PERIODS", "3")
+    assert period_profit_from_log(_SMALL, freq=1.0).profit.shape == (2, 3)
+
+
+def test_results_share_no_memory_with_the_callers_arrays() -> None:
+    rates = np.array([1 / 500, 1 / 10, 1 / 20, 1 / 5])
+    cph = np.array([0.0, 0.0, 3.0, 0.0])
+    f = acquisition_funnel(5_000_000, rates, cost_per_head=cph, fixed_cost=100)
+    rates[0], cph[2] = 0.5, 99.0
+    assert f.conversion_rate[0] == 1 / 500
+    assert f.cost_per_head[2] == 3.0
+    groups = np.array(["a", "b", "a"])
+    vals = np.array([100.0, 50.0, 25.0])
+    e = customer_equity(vals, groups=groups)
+    groups[0], vals[0] = "z", -1.0
+    assert e.group_labels.tolist() == ["a", "b"]
+    assert e.group_total.tolist() == [125.0, 50.0]
+    profit = np.array([[1.0, 2.0], [3.0, 4.0]])
+    c = lifetime_value(profit)
+    profit[0, 0] = 99.0
+    assert c.present_value[0, 0] == 1.0
+    offerings = np.array(["a", "b"])
+    dv = delivered_value([[1.0], [2.0]], [[0.5], [0.5]], offerings=offerings)
+    offerings[0] = "z"
+    assert dv.offerings.tolist() == ["a", "b"]
+    for arr in (
+        f.conversion_rate,
+        f.people,
+        f.stage_cost,
+        e.group_labels,
+        e.group_total,
+        e.group_count,
+        c.present_value,
+        c.discount_factor,
+        dv.offerings,
+    ):
+        assert not arr.flags.writeable
+    fit = fit_profit_curve(np.vstack([phase_growth(np.arange(1, 13), 0.1, 1.0)] * 2))
+    for arr in (fit.sse, fit.rmse, fit.relative_rmse, fit.phase, fit.curve.h1):
+        assert not arr.flags.writeable
+
+
+def test_event_ledger_keeps_id_types_apart() -> None:
+    led = event_ledger([1, 2, 1], revenue=[1.0, 2.0, 4.0], customer_id=[1, "1", 1])
+    assert len(led.customer_id) == 2  # 1 and "1" are two customers
+    assert sorted(led.clv.tolist()) == [2.0, 5.0]

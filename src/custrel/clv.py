@@ -1586,6 +1586,8 @@ def recency_value(
     d = v.discount_rate(discount_rate)
     tm = _timing(timing, d)
     n, k = rates.shape
+    # the chain runs from each of the k states: k x horizon x k cells
+    _period_budget(float(n), f"{k:,} states x horizon={n:,} from each state", rows=k * k)
     _, _, rev, cost = _recency_chain(np.eye(k), rates, sp, cc, cb)
     f = _discount_factors(n, d, tm)
     state_value = ((rev - cost).sum(axis=2) * f).sum(axis=1)
@@ -2272,7 +2274,9 @@ def fit_profit_curve(
     ------
     InvalidInputError
         For a history shorter than 3 periods, non-finite profits, ``g1 >
-        g2``, non-positive speeds or ceilings.
+        g2``, non-positive speeds or ceilings, or a search over more than
+        20,000 (g1, g2) pairs (a history of about 200
+        periods with neither breakpoint given).
     ConvergenceError
         With ``on_poor_fit="raise"``, when a history fits no phase.
 
@@ -2718,6 +2722,11 @@ def _fit_given(
     return _fit_all(y, t, g1, g2, c, k, gidx, _K_GRID)
 
 
+#: Most (g1, g2) breakpoint pairs :func:`fit_profit_curve` searches (a few ms each):
+#: a history of about 200 periods with neither breakpoint given.
+_MAX_BREAKPOINT_PAIRS = 20_000
+
+
 def _fit_search(
     y: FloatArray,
     t: FloatArray,
@@ -2729,6 +2738,16 @@ def _fit_search(
     """Search whole-period breakpoints; keep the smallest BIC per customer."""
     n, T = y.shape
     inf = math.inf
+    span = max(T - 4, 0)
+    count = span * (span + 1) / 2 if g1 is None and g2 is None else float(span)
+    v.check_budget(
+        count,
+        "the breakpoint search over (g1, g2) pairs",
+        budget=_MAX_BREAKPOINT_PAIRS,
+        culprit=f"a history of {T:,} periods with neither g1 nor g2 given",
+        hint="pass g1= or g2= (the search then runs over one breakpoint), or sum the "
+        "history into coarser periods",
+    )
     pairs: list[tuple[float, float, float]] = []
     if g1 is None and g2 is None:
         pairs.append((inf, inf, 0.0))

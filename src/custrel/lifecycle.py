@@ -893,8 +893,19 @@ def _hysteresis(code: IntArray, margin: FloatArray, persistence: int) -> None:
 def _stage_arrays(
     x: FloatArray, rules: StageRules, *, history: bool, active: BoolArray | None = None
 ) -> dict[str, Any]:
-    """Classify in blocks of customers; the full history or only the last period."""
+    """Classify in blocks of customers; the full history or only the last period.
+
+    The readings are ratios (to the customer's peak and noise), so a row
+    whose values are so large (or small) that their squares would leave the
+    float range is read scaled to its largest magnitude, the same stages
+    without an overflow; its smoothed series is scaled back.
+    """
     n, t_len = x.shape
+    top = np.max(np.abs(x), axis=1)
+    scaled = (top > 1e100) | ((top > 0) & (top < 1e-100))
+    if scaled.any():
+        x = x.copy()
+        x[scaled] /= top[scaled, None]
     rows = max(1, _CHUNK_CELLS // t_len)
     parts: list[dict[str, Any]] = []
     for lo in range(0, n, rows):  # blocks of customers, to bound memory
@@ -905,7 +916,10 @@ def _stage_arrays(
             del r["smoothed"]
         # copies: a view of the last column would keep the whole block alive
         parts.append(r if history else {key: a[:, -1].copy() for key, a in r.items()})
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    if history and scaled.any():
+        out["smoothed"][scaled] *= top[scaled, None]
+    return out
 
 
 def _rules(rules: Any) -> StageRules:
@@ -1561,6 +1575,11 @@ def _customer_periods(
     idx, n_periods, keep = _log_periods(log, period, observation_end, panel=False)
     codes = log.customer_code
     keep = keep & log.is_purchase
+    if not keep.any():
+        raise EmptyInputError(
+            "the log has no purchase on or before the observation end: every row there is a "
+            "return (a negative amount), so no customer was acquired"
+        )
     if not keep.all():
         idx, codes = idx[keep], codes[keep]
     k = log.n_customers
@@ -2127,7 +2146,7 @@ class SBGModel:
 
     def project(self, horizon: int, cohort_size: float = 1.0) -> FloatArray:
         """Expected customers active at the start of periods 0..``horizon`` (the first is ``cohort_size``)."""
-        h = v.positive_int(horizon, "horizon", minimum=0)
+        h = _markov_horizon(horizon, 1)
         size = v.scalar(cohort_size, "cohort_size", low=0.0)
         out: FloatArray = size * self.survival(np.arange(h + 1, dtype=np.float64))
         return out
@@ -2240,6 +2259,10 @@ def fit_sbg(
     a0 = v.scalar(initial[0], "initial alpha", low=0.0, low_inclusive=False)
     b0 = v.scalar(initial[1], "initial beta", low=0.0, low_inclusive=False)
     iters = v.positive_int(max_iterations, "max_iterations")
+    v.check_budget(
+        iters, "max_iterations", budget=v.max_periods(), culprit=f"max_iterations={iters:,}",
+        env="CUSTREL_MAX_PERIODS", hint="the fit converges in tens of iterations",
+    )  # fmt: skip
     te, ne, tc, nc = _sbg_stats(rows, w)
     if ne.sum() <= 0:
         raise ConvergenceError("survivors show no churn at all; the sBG model cannot be fitted")
@@ -2347,13 +2370,20 @@ class MarkovChain:
             x = np.zeros(self.n_states)
             for s, c in initial.items():
                 x[self.index(s)] = v.scalar(c, f"initial[{s!r}]", low=0.0)
-            return x
-        x = v.as_float_array(initial, "initial", ndim=1)
-        if len(x) != self.n_states:
+        else:
+            x = v.as_float_array(initial, "initial", ndim=1)
+            if len(x) != self.n_states:
+                raise InvalidInputError(
+                    f"initial has {len(x)} values but the chain has {self.n_states} states"
+                )
+            v.check_range(x, "initial", low=0.0)
+        with np.errstate(over="ignore"):
+            total = float(x.sum())
+        if not np.isfinite(total):
             raise InvalidInputError(
-                f"initial has {len(x)} values but the chain has {self.n_states} states"
+                "initial adds up beyond the float range (about 1.8e308); give shares or "
+                "smaller counts"
             )
-        v.check_range(x, "initial", low=0.0)
         return x
 
     def project(self, initial: Any, horizon: int) -> FloatArray:
