@@ -331,8 +331,8 @@ def _read_pyarrow(
     out: dict[str, Column] = {}
     for n in names:
         col = table.column(n).combine_chunks()
-        if col.null_count:  # an empty field: the standard-library engine names its line
-            raise EngineFallback
+        if col.null_count:  # an empty field (pyarrow refuses short rows and skips blank lines)
+            col = pc.fill_null(col, "")
         if n == int_col:
             ints = _arrow_plain_ints(col)
             if ints is not None:

@@ -1772,7 +1772,6 @@ def _summarize_arrays(
             _check_sums(
                 total_profit, labels, "profit (volume x unit_price - costs + indirect_benefit)"
             )
-    all_codes = codes
     returns = np.zeros(k, dtype=np.int64)
     if amount is not None:
         buy = amount >= 0
@@ -1806,7 +1805,7 @@ def _summarize_arrays(
     if total is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / count
-    only_returns = ~present & (np.bincount(all_codes, minlength=k) > 0)
+    only_returns = ~present & (returns > 0)
     n_only = int(np.count_nonzero(only_returns))
     only_amount = 0.0 if total is None or not n_only else float(total[only_returns].sum())
     if not present.all():
@@ -1884,17 +1883,25 @@ def _parse_time_texts(
 
 
 def _auto_ints(values: list[str]) -> Any:
-    """Text ids as int64 when every one is an integer written plainly, else the texts."""
+    """Text ids as integers when every one is an integer written plainly, else the texts.
+
+    Empty (missing) ids stay empty strings, for the missing-id policy to judge.
+    """
     if not values:
         return values
     for s in values:
+        if not s:
+            continue
         body = s[1:] if s[:1] == "-" else s
         if not (body.isascii() and body.isdigit()) or (len(body) > 1 and body[0] == "0"):
             return values
         if s == "-0":
             return values
+    numbers = [int(s) if s else s for s in values]
+    if any(not isinstance(x, int) for x in numbers):
+        return numbers
     try:
-        return np.asarray([int(s) for s in values], dtype=np.int64)
+        return np.asarray(numbers, dtype=np.int64)
     except OverflowError:
         return values
 
@@ -1922,14 +1929,13 @@ def _coded_ids(
     elif id_type == "int":
         kind = "int"
     distinct = voice.with_at(lambda j: voice.at(coded.first_row(j)))
-    obj = np.empty(len(values), dtype=object)
-    obj[:] = list(values) if not isinstance(values, np.ndarray) else values.tolist()
-    if isinstance(values, np.ndarray):
-        codes_d, labels, gone_d = normalize_ids(values, name, voice=distinct)
-    else:
-        codes_d, labels, gone_d = normalize_ids(
-            obj, name, id_type=kind, missing=missing, voice=distinct, skippable=skippable
-        )
+    if not isinstance(values, np.ndarray):
+        obj = np.empty(len(values), dtype=object)
+        obj[:] = values
+        values = obj
+    codes_d, labels, gone_d = normalize_ids(
+        values, name, id_type=kind, missing=missing, voice=distinct, skippable=skippable
+    )
     codes = np.take(codes_d, coded.codes)
     gone = None if gone_d is None else np.take(gone_d, coded.codes)
     return codes, labels, gone

@@ -53,8 +53,24 @@ def _time_kind(arr: npt.NDArray[Any]) -> TimeKind:
     return "datetime" if np.issubdtype(arr.dtype, np.datetime64) else "numeric"
 
 
-def _format_hint(voice: Voice) -> str:
-    return f"{voice.pass_('date_format', _FORMAT_EXAMPLE)} for non-ISO dates"
+def _format_example(value: Any) -> str:
+    """A strptime format that fits a non-ISO date such as ``31/12/2024``."""
+    text = str(value).strip()
+    if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text):
+        return "%d/%m/%Y"
+    if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}", text):
+        return "%d.%m.%Y"
+    if re.fullmatch(r"\d{1,2}-\d{1,2}-\d{4}", text):
+        return "%d-%m-%Y"
+    if re.fullmatch(r"\d{4}/\d{1,2}/\d{1,2}", text):
+        return "%Y/%m/%d"
+    return _FORMAT_EXAMPLE
+
+
+def _format_hint(voice: Voice, value: Any = None) -> str:
+    example = _format_example(value)
+    tail = " ('%m/%d/%Y' for US dates)" if example == "%d/%m/%Y" else ""
+    return f"{voice.pass_('date_format', example)}{tail} for non-ISO dates"
 
 
 def parse_times(
@@ -235,7 +251,7 @@ def _parse_iso(
                     raise InvalidInputError(_mixed_message(name, raw, row, voice)) from None
                 raise InvalidInputError(
                     f"{name} has an unparseable date {raw!r} at {voice.at(row)}; "
-                    f"{_format_hint(voice)}"
+                    f"{_format_hint(voice, raw)}"
                 ) from None
         raise  # pragma: no cover - astype failed but each element parsed
     nat = np.isnat(out)
