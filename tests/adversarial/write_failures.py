@@ -4,7 +4,7 @@ Usage::
 
     CUSTREL_ADV_REPORT=/tmp/adv.json HYPOTHESIS_PROFILE=ci \\
         .venv/bin/python -m pytest -q -p no:cacheprovider tests/adversarial
-    .venv/bin/python tests/adversarial/write_failures.py /tmp/adv.json OUT.md
+    .venv/bin/python tests/adversarial/write_failures.py /tmp/adv.json OUT.md [PREVIOUS.json]
 """
 
 from __future__ import annotations
@@ -34,9 +34,14 @@ def _module(key: str) -> str:
     return key.removeprefix("repro:").split(".", 1)[0]
 
 
-def main(src: str, out: str) -> None:
+def main(src: str, out: str, previous: str | None = None) -> None:
     with open(src, encoding="utf-8") as fh:
         data = json.load(fh)
+    fixed: list[str] = []
+    if previous:
+        with open(previous, encoding="utf-8") as fh:
+            old = json.load(fh)["failures"]
+        fixed = sorted(k for k in old if k not in data["failures"] and k in data["calls"])
     fails: dict[str, list[str]] = data["failures"]
     by_mod: dict[str, dict[str, list[str]]] = defaultdict(dict)
     for key, lines in fails.items():
@@ -65,6 +70,9 @@ def main(src: str, out: str) -> None:
         ),
         "",
     ]
+    if fixed:
+        w.append(f"Fixed since the previous refresh ({len(fixed)}): " + ", ".join(fixed))
+        w.append("")
     for mod in sorted(by_mod, key=lambda m: (m not in SOURCES, m)):
         path, owner = SOURCES.get(mod, ("?", "?"))
         entries = by_mod[mod]
@@ -89,4 +97,4 @@ def _clean(line: str) -> str:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
