@@ -110,6 +110,8 @@ def report_html(report: CustomerReport, *, title: str, top: int) -> str:
     def cell(x: Any) -> str:
         if isinstance(x, np.generic):
             x = x.item()
+        if isinstance(x, float) and x != x:
+            return "–"  # not computed (NaN)
         return _fmt_cell(x)
 
     tables = [_table(t, cell=cell) for t in report.tables]
