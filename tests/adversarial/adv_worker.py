@@ -151,6 +151,12 @@ def run_checked(
 _VALID_PROBLEMS: dict[str, set[str]] = {}
 
 
+def _names(param: str, message: str) -> bool:
+    """Whether an error message names the argument (or its words: T, rng, log, ...)."""
+    text = message.lower()
+    return param.lower() in text or param.lower().replace("_", " ") in text
+
+
 def _repeat_check(fn: Any, args: dict[str, Any], result: Any, snap: Any) -> tuple[list[str], Any]:
     """Edit the returned value, call again: the new result must not see the edit.
 
@@ -219,6 +225,8 @@ def _handle(req: dict[str, Any], ctx: Any) -> dict[str, Any]:
         shown += f" [{req['variant']}]"
     verdict = run_checked(req["entry"], fn, args, expect_ok=req["family"] == "readonly")
     verdict["input"] = shown
+    if verdict["status"] == "error" and not _names(param, verdict.get("message", "")):
+        verdict["advisory"] = f"message does not name {param!r}: {verdict['message'][:150]}"
     known = _VALID_PROBLEMS[req["entry"]]
     verdict["problems"] = [p for p in verdict["problems"] if p not in known]
     if verdict["status"] == "fail" and not verdict["problems"]:
@@ -263,6 +271,7 @@ class Pool:
         self._conn: Any = None
         self.calls: Counter[str] = Counter()
         self.fails: dict[str, list[str]] = defaultdict(list)
+        self.advisories: dict[str, list[str]] = defaultdict(list)
         self.restarts = 0
 
     def _start(self) -> None:

@@ -74,6 +74,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                     "calls": dict(pool.calls),
                     "failures": failing,
                     "restarts": pool.restarts,
+                    "advisories": dict(pool.advisories),
                 },
                 fh,
                 indent=1,

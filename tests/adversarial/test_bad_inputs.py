@@ -98,6 +98,8 @@ def test_bad_inputs(entry: str, family: str, adv_pool: Any) -> None:
         )
         if problem:
             failures.append(problem)
+        if "advisory" in verdict:
+            adv_pool.advisories[entry].append(f"[{family}] {entry}: {verdict['advisory']}")
 
     run()
     assert not failures, "\n".join(failures)

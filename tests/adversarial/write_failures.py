@@ -87,6 +87,17 @@ def main(src: str, out: str, previous: str | None = None) -> None:
             if len(lines) > PER_ENTRY:
                 w.append(f"- ... and {len(lines) - PER_ENTRY} more for `{key}`")
         w.append("")
+    adv = data.get("advisories", {})
+    if adv:
+        n_adv = sum(len(v) for v in adv.values())
+        w.append(
+            f"## Advisory (not failures): {n_adv} CustrelError messages that do not name "
+            "the argument that was bad"
+        )
+        w.append("")
+        for key in sorted(adv):
+            w.extend(f"- {_clean(line)}" for line in adv[key][:3])
+        w.append("")
     with open(out, "w", encoding="utf-8") as fh:
         fh.write("\n".join(w))
 
