@@ -1425,3 +1425,52 @@ def test_wrong_argument_types_are_custrel_errors(
     # issue 10, item 5: TypeError / ValueError from inside numpy became CustrelError subclasses
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        pytest.param(
+            lambda: _M3.column(["a"]), r"a criterion name must be a str", id="column-list"
+        ),  # type: ignore[arg-type]
+        pytest.param(
+            lambda: _M3.select(np.array([["x", "y"], ["x", "y"]])),
+            r"a flat list of ids",
+            id="select-2d",
+        ),
+        pytest.param(
+            lambda: DecisionMatrix.from_frame([1, 2], ["a"]),
+            r"frame must be a dataframe",
+            id="frame-list",
+        ),
+        pytest.param(
+            lambda: DecisionMatrix.from_records([{"id": 1, "a": 1}], ["a"], id_field=["id"]),  # type: ignore[arg-type]
+            r"id_field must be a str",
+            id="records-id-field-list",
+        ),
+        pytest.param(
+            lambda: ch.weighted_sum(_M3).exclusions.rules_for(["x"]),
+            r"candidate_id must be one id",
+            id="rules-for-list",
+        ),
+        pytest.param(
+            lambda: KnockOut("a", minimum=1, name=3),
+            r"KnockOut name must be a string",
+            id="knockout-name",
+        ),  # type: ignore[arg-type]
+        pytest.param(
+            lambda: Partner(None, {"a": 1.0}), r"partner_id is missing", id="partner-none"
+        ),
+        pytest.param(
+            lambda: Partner(math.inf, {"a": 1.0}), r"partner_id is missing", id="partner-inf"
+        ),
+        pytest.param(
+            lambda: Partner("p", {"a": 1.0}, name=np.array([""])),
+            r"name must be a str",
+            id="partner-name",
+        ),  # type: ignore[arg-type]
+    ],
+)
+def test_adversarial_argument_shapes(call: Any, match: str) -> None:
+    with pytest.raises(CustrelError, match=match):
+        call()

@@ -984,3 +984,16 @@ def test_ids_keep_their_type() -> None:
 def test_ragged_tiers_are_a_type_error() -> None:
     with pytest.raises(InvalidTypeError, match=r"tiers must be a 1-D sequence of tiers 1\.\.4"):
         fit_tier_rule([[1.0], [2.0]], [1, [2, 3]])
+
+
+def test_tier_strategy_validates_its_fields() -> None:
+    s = TierStrategy(Tier.GOLD, "key", np.array(["call", "visit"]))
+    assert s.actions == ("call", "visit")
+    with pytest.raises(InvalidTypeError, match=r"actions must be a sequence of str"):
+        TierStrategy(Tier.GOLD, "key", None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError, match=r"tier must be a Tier"):
+        TierStrategy(np.array([2, 2]), "key", ())  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError, match=r"role must be a str"):
+        TierStrategy(Tier.GOLD, math.inf, ())  # type: ignore[arg-type]
+    rule = fit_tier_rule([[1.0], [2.0], [3.0], [4.0]], [1, 2, 3, 4])
+    assert np.isfinite(rule.threshold).all()  # leaves hold 0, not nan

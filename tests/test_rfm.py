@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -1143,3 +1144,26 @@ def test_ids_keep_their_type_and_results_are_frozen() -> None:
 def test_wrong_argument_types_are_custrel_errors(call: Any, match: str) -> None:
     with pytest.raises(InvalidTypeError, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param({"unit": math.inf}, r"unit must be finite, got inf", id="unit-inf"),
+        pytest.param({"unit": "fortnight"}, r"unit must be one of", id="unit-unknown"),
+        pytest.param(
+            {"frequency": [1e300]},
+            r"frequency must be <= 9\.0072e\+15, got 1e\+300",
+            id="frequency-huge",
+        ),
+    ],
+)
+def test_from_arrays_checks_unit_and_frequency(kwargs: dict[str, Any], match: str) -> None:
+    args: dict[str, Any] = {
+        "customer_id": [1],
+        "recency": [1.0],
+        "frequency": [1],
+        "monetary_value": [1.0],
+    }
+    with pytest.raises(InvalidInputError, match=match):
+        RFMTable.from_arrays(**{**args, **kwargs})

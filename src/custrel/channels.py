@@ -313,6 +313,10 @@ class KnockOut:
             raise InvalidTypeError(
                 f"KnockOut criterion must be a string, got {type(self.criterion).__name__}"
             )
+        if not isinstance(self.name, str):
+            raise InvalidTypeError(
+                f"KnockOut name must be a string, got {type(self.name).__name__}"
+            )
         lo = _opt_scalar(self.minimum, f"minimum of rule on {self.criterion!r}")
         hi = _opt_scalar(self.maximum, f"maximum of rule on {self.criterion!r}")
         if lo is None and hi is None:
@@ -346,7 +350,8 @@ class Partner:
         Identifier, used as the candidate id of the decision matrix.
     attributes : mapping of str to float
         The partner's value on each criterion; a criterion absent from the
-        mapping is a missing score (see ``missing`` in :func:`rank`).
+        mapping, or given as None or NaN, is a missing score (see
+        ``missing`` in :func:`rank`).
     name : str, optional
         Display name.
 
@@ -364,6 +369,15 @@ class Partner:
     partner_id: Any
     attributes: Mapping[str, Any] = attrs.field(converter=_mapping_proxy)
     name: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if np.ndim(self.partner_id) != 0:
+            raise InvalidTypeError(
+                f"partner_id must be one id, got {type(self.partner_id).__name__}"
+            )
+        _val.id_array([self.partner_id], "partner_id")  # refuses a missing id (None, nan, "")
+        if not isinstance(self.name, str):
+            raise InvalidTypeError(f"name must be a str, got {type(self.name).__name__}")
 
 
 def _as_criteria(criteria: Any) -> tuple[Criterion, ...]:
@@ -600,6 +614,8 @@ class DecisionMatrix:
         (['a', 'b'], [1.0, 2.0])
         """
         crit = _as_criteria(criteria)
+        if not isinstance(id_field, str):
+            raise InvalidTypeError(f"id_field must be a str, got {type(id_field).__name__}")
         ids: list[Any] = []
         rows: list[list[float]] = []
         for i, rec in enumerate(
@@ -667,7 +683,13 @@ class DecisionMatrix:
             raise MissingDependencyError(
                 "dataframe intake needs the 'frames' extra; pip install 'custrel[frames]'"
             ) from None
-        df = nw.from_native(frame)
+        try:
+            df = nw.from_native(frame)
+        except TypeError:
+            raise InvalidTypeError(
+                f"frame must be a dataframe (pandas, polars, pyarrow, ...), got "
+                f"{type(frame).__name__}; for arrays use DecisionMatrix.from_arrays"
+            ) from None
         if hasattr(df, "collect"):
             df = df.collect()
         crit = _as_criteria(criteria)
@@ -720,6 +742,10 @@ class DecisionMatrix:
         return _val.readonly(self.scores[:, self._index(name)])
 
     def _index(self, name: str) -> int:
+        if not isinstance(name, str):
+            raise InvalidTypeError(
+                f"a criterion name must be a str, got {type(name).__name__} {name!r:.40}"
+            )
         names = self.criterion_names
         if name not in names:
             raise InvalidInputError(f"no criterion named {name!r}; the criteria are {names!r}")
@@ -817,6 +843,10 @@ class DecisionMatrix:
         wanted = [candidate_id] if np.ndim(candidate_id) == 0 else list(candidate_id)
         mask = np.zeros(self.n_candidates, dtype=bool)
         for cid in wanted:
+            if np.ndim(cid) != 0:
+                raise InvalidTypeError(
+                    f"candidate_id must be an id or a flat list of ids, got {cid!r:.60} in it"
+                )
             hit = self.candidate_id == cid
             if not hit.any():
                 raise InvalidInputError(f"unknown candidate_id {_show(cid)}")
@@ -860,6 +890,8 @@ class Exclusions:
 
     def rules_for(self, candidate_id: Any) -> tuple[str, ...]:
         """The rules the given candidate failed (empty if it is eligible)."""
+        if np.ndim(candidate_id) != 0:
+            raise InvalidTypeError(f"candidate_id must be one id, got {candidate_id!r:.60}")
         hit = self.candidate_id == candidate_id
         return tuple(str(r) for r in self.rule[hit].tolist())
 
@@ -1802,6 +1834,7 @@ def normalize_weights(
     """
     w = _val.as_float_array(weights, "weights", ndim=1)
     _val.check_range(w, "weights", low=0.0, hint="weights are importances; use 0 to ignore")
+    rtol = _val.scalar(rtol, "rtol", low=0.0)
     big = float(w.max())
     if big <= 0:
         raise InvalidInputError("weights are all zero; give at least one a positive weight")
@@ -1812,7 +1845,6 @@ def normalize_weights(
     s = float(ws.sum())
     if total is not None:
         t = _val.scalar(total, "total", low=0.0, low_inclusive=False)
-        rtol = _val.scalar(rtol, "rtol", low=0.0)
         if scale == 1.0:
             off = abs(s - t) > rtol * t
         else:  # compare in logs: s * scale and t / scale may not be representable

@@ -31,7 +31,7 @@ its nominal share.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -712,8 +712,16 @@ def abc_analysis(
 # ---------------------------------------------------------------------------
 
 
-def _str_tuple(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(str(a) for a in values)
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise InvalidTypeError(
+            f"actions must be a sequence of str, got {type(values).__name__} {values!r:.40}"
+        )
+    out = tuple(values.tolist() if isinstance(values, np.ndarray) else values)
+    bad = [a for a in out if not isinstance(a, str)]
+    if bad:
+        raise InvalidTypeError(f"actions must be a sequence of str, got {bad[0]!r:.40}")
+    return out
 
 
 @attrs.frozen
@@ -731,9 +739,18 @@ class TierStrategy:
         The recommended actions, most important first.
     """
 
-    tier: Tier
-    role: str
+    tier: Tier = attrs.field(converter=v.freeze)
+    role: str = attrs.field(converter=v.freeze)
     actions: tuple[str, ...] = attrs.field(converter=_str_tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.tier, Tier):
+            raise InvalidTypeError(
+                f"tier must be a Tier (Tier.PLATINUM .. Tier.LEAD), got "
+                f"{type(self.tier).__name__} {self.tier!r:.40}"
+            )
+        if not isinstance(self.role, str):
+            raise InvalidTypeError(f"role must be a str, got {type(self.role).__name__}")
 
 
 #: The tier strategy table of DOMAIN.md §3. Override it by passing your own
@@ -820,7 +837,8 @@ class TierRule:
     feature : ndarray of int
         Per node, the column it splits on (-1 for a leaf).
     threshold : ndarray of float
-        Per node, the split: rows with ``x[feature] <= threshold`` go left.
+        Per node, the split: rows with ``x[feature] <= threshold`` go left
+        (0 for a leaf, which does not split).
     left, right : ndarray of int
         Per node, the child nodes (-1 for a leaf).
     tier : ndarray of int
@@ -1066,7 +1084,7 @@ def fit_tier_rule(
     def new_node(idx: IntArray) -> int:
         c = onehot[idx].sum(axis=0)
         feature.append(-1)
-        threshold.append(np.nan)
+        threshold.append(0.0)  # a leaf does not split
         left.append(-1)
         right.append(-1)
         tier.append(int(np.argmax(c)) + 1)

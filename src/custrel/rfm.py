@@ -789,7 +789,9 @@ class RFMTable:
         monetary_value : array_like of float
             Money per customer (negative values allowed).
         unit : str or float
-            The unit of ``recency`` (for the record only).
+            The unit of ``recency`` (for the record only): ``"day"``,
+            ``"week"``, ``"month"``, ``"quarter"``, ``"year"`` or a positive
+            number.
 
         Returns
         -------
@@ -821,7 +823,12 @@ class RFMTable:
         v.check_range(
             f, "frequency", low=1.0, hint="a customer in an RFM table bought once at least"
         )
+        v.check_range(
+            f, "frequency", high=float(2**53), hint="counts beyond 2**53 are not exact in float64"
+        )
         v.check_integer_valued(f, "frequency")
+        # the unit is for the record, but must be one recency could be measured in
+        _unit_seconds(unit, "datetime" if isinstance(unit, str) else "numeric", "unit")
         return cls(
             customer_id=ids,
             recency=r,
