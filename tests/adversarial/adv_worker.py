@@ -31,6 +31,17 @@ from typing import Any
 CPU_SECONDS = float(os.environ.get("CUSTREL_ADV_CPU_SECONDS", "5"))
 MEMORY_MB = int(os.environ.get("CUSTREL_ADV_MEMORY_MB", "1536"))
 WALL_FACTOR = 6.0
+#: inputs drawn per (entry, family) test, by Hypothesis profile (HYPOTHESIS_PROFILE)
+EXAMPLES = {"dev": 2, "ci": 1, "nightly": 25}
+
+
+def examples_per_test() -> int:
+    """How many inputs each (entry, family) test draws under the current profile."""
+    if "CUSTREL_ADV_EXAMPLES" in os.environ:
+        return int(os.environ["CUSTREL_ADV_EXAMPLES"])
+    return EXAMPLES.get(os.environ.get("HYPOTHESIS_PROFILE", "dev"), 2)
+
+
 _CHILD_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",

@@ -4,7 +4,7 @@ Selection: ``pytest tests/adversarial -k btyd`` (every test id starts with the p
 module name, e.g. ``test_bad_inputs[btyd.fit_bgnbd-nan]``).
 
 Size: the number of inputs Hypothesis draws per (entry, family) test follows the
-Hypothesis profile (``HYPOTHESIS_PROFILE``): see :data:`EXAMPLES`; override with
+Hypothesis profile (``HYPOTHESIS_PROFILE``): see ``adv_worker.EXAMPLES``; override with
 ``CUSTREL_ADV_EXAMPLES``. ``CUSTREL_ADV_REPORT=path.json`` writes every failure.
 """
 
@@ -17,17 +17,6 @@ from typing import Any
 
 import adv_worker
 import pytest
-
-#: inputs drawn per (entry, family) test, by Hypothesis profile
-EXAMPLES = {"dev": 2, "ci": 1, "nightly": 25}
-
-
-def examples_per_test() -> int:
-    """How many inputs each (entry, family) test draws under the current profile."""
-    if "CUSTREL_ADV_EXAMPLES" in os.environ:
-        return int(os.environ["CUSTREL_ADV_EXAMPLES"])
-    return EXAMPLES.get(os.environ.get("HYPOTHESIS_PROFILE", "dev"), 2)
-
 
 _POOL: adv_worker.Pool | None = None
 

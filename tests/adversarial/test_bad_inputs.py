@@ -17,10 +17,9 @@ from typing import Any
 import adv_perturb as pt
 import pytest
 import registry
+from adv_worker import examples_per_test
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-
-from conftest import examples_per_test
 
 ENTRY_NAMES = sorted(registry.ENTRIES)
 CASES = [(e, f) for e in ENTRY_NAMES if registry.ENTRIES[e].has_parameters() for f in pt.FAMILIES]
