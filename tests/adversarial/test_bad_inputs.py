@@ -48,6 +48,8 @@ def _record(pool: Any, entry: str, verdict: dict[str, Any], what: str) -> str | 
 @pytest.mark.parametrize("entry", ENTRY_NAMES)
 def test_valid_call(entry: str, adv_pool: Any) -> None:
     verdict = adv_pool.request({"op": "valid", "entry": entry})
+    if verdict["status"] in {"ok", "error", "fail"}:
+        adv_pool.valid_problems[entry] = list(verdict["problems"])
     problem = _record(adv_pool, entry, verdict, f"[valid] {entry}(valid call)")
     assert problem is None, problem
 
@@ -87,6 +89,7 @@ def test_bad_inputs(entry: str, family: str, adv_pool: Any) -> None:
                 "family": family,
                 "variant": variant,
                 "pos": pos,
+                "known": adv_pool.valid_problems.get(entry),
             }
         )
         problem = _record(
