@@ -684,3 +684,28 @@ def check_sums_finite(
         f"{name} of {label} {who}{at} adds up to {_fmt(sums[idx])}: the values are finite but "
         f"their sum is beyond the float64 range (about 1.8e308); check that row's units"
     )
+
+
+def one_label(value: Any, name: str) -> Any:
+    """Validate a single label used to look something up (a state, a group, an offering).
+
+    A 0-d array gives its item; an array, list, set, dict or dataframe column
+    (several labels where one is wanted) is refused with
+    :class:`InvalidTypeError` naming ``name``, as is anything unhashable.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    several = isinstance(value, list | set | dict | np.ndarray) or (
+        not isinstance(value, str | bytes | np.generic) and hasattr(value, "__array__")
+    )
+    if several:
+        raise InvalidTypeError(
+            f"{name} must be one label, got {type(value).__name__}; look labels up one at a time"
+        )
+    try:
+        hash(value)
+    except TypeError:
+        raise InvalidTypeError(
+            f"{name} must be one label (a string or number), got {type(value).__name__}"
+        ) from None
+    return value

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from custrel import _validate as v
 from custrel.errors import (
     ConvergenceError,
+    CustrelError,
     EmptyInputError,
     FitWarning,
     InvalidInputError,
@@ -203,7 +204,14 @@ def period_discount_rate(rate: float, periods_per_year: float) -> float:
     """
     r = v.discount_rate(rate, "rate")
     ppy = v.scalar(periods_per_year, "periods_per_year", low=0.0, low_inclusive=False)
-    return float((1.0 + r) ** (1.0 / ppy) - 1.0)
+    with np.errstate(over="ignore"):
+        out = float(np.power(1.0 + r, 1.0 / ppy) - 1.0)
+    if not math.isfinite(out):
+        raise InvalidInputError(
+            f"periods_per_year={ppy!r} makes the period rate (1 + rate)^(1/{ppy!r}) - 1 "
+            "overflow; a period is 1/periods_per_year of a year"
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -795,6 +803,8 @@ class DwyerTable:
 
     def row(self, period: int, segment: str = "all") -> dict[str, Any]:
         """The row of one period and segment."""
+        period = v.one_label(period, "period")
+        segment = v.one_label(segment, "segment")
         hit = np.flatnonzero((self.period == period) & (self.segment == segment))
         if len(hit) == 0:
             raise InvalidInputError(f"no row for period {period} and segment {segment!r}")
@@ -1676,7 +1686,8 @@ def recency_states(log: TransactionLog, at: Any, *, freq: str | float = "month")
     last = np.full(k, -np.inf)
     np.maximum.at(last, log.customer_code[keep], t[keep])
     present = np.isfinite(last)
-    recf = np.floor((t_at - last[present]) / length) + 1
+    with np.errstate(over="ignore"):
+        recf = np.floor((t_at - last[present]) / length) + 1
     if recf.size and float(recf.max()) > v.max_periods():
         i = int(np.argmax(recf))
         v.check_budget(
@@ -2805,9 +2816,21 @@ class CustomCurveFit:
     def evaluate(self, t: Any) -> FloatArray:
         """The curve at periods ``t`` (per customer when many were fitted)."""
         tt = np.atleast_1d(v.as_float_array(t, "t", ndim=(0, 1)))
-        if self.params.ndim == 1:
-            return np.asarray(self.func(tt, *self.params), dtype=np.float64)
-        return np.stack([np.asarray(self.func(tt, *p), dtype=np.float64) for p in self.params])
+        rows = self.params[None, :] if self.params.ndim == 1 else self.params
+        try:
+            with np.errstate(all="ignore"):
+                out = np.stack([_curve_values(self.func, tt, p) for p in rows])
+        except CustrelError:
+            raise
+        except Exception as exc:
+            raise InvalidInputError(f"func failed at t={tt.tolist()!r}: {exc}") from None
+        if not np.all(np.isfinite(out)):
+            i, j = v.first_bad(~np.isfinite(out))
+            raise InvalidInputError(
+                f"func gives {float(out[i, j])!r} at t={float(tt[j])!r} (customer row {i}); "
+                "the fitted curve is not defined there"
+            )
+        return out[0] if self.params.ndim == 1 else out
 
     def present_value(
         self,
@@ -2880,6 +2903,7 @@ def fit_custom_curve(
         raise InvalidTypeError(f"func must be callable, got {type(func).__name__}")
     y = v.as_float_array(profit, "profit", ndim=(1, 2))
     start = v.as_float_array(p0, "p0", ndim=1)
+    lower, upper = _curve_bounds(bounds, start)
     y2 = np.atleast_2d(y)
     T = y2.shape[1]
     t = np.arange(1, T + 1, dtype=np.float64)
@@ -2888,10 +2912,16 @@ def fit_custom_curve(
     for i, row in enumerate(y2):
 
         def resid(p: FloatArray, row: FloatArray = row) -> FloatArray:
-            out: FloatArray = np.asarray(func(t, *p), dtype=np.float64) - row
+            out: FloatArray = _curve_values(func, t, p) - row
             return out
 
-        res = least_squares(resid, start, bounds=bounds)
+        try:
+            with np.errstate(all="ignore"):
+                res = least_squares(resid, start, bounds=(lower, upper))
+        except CustrelError:
+            raise
+        except Exception as exc:  # the user's func failed or gave NaN/inf
+            raise InvalidInputError(f"func failed while fitting customer row {i}: {exc}") from None
         if not res.success:
             raise ConvergenceError(f"fit of customer row {i} failed: {res.message}")
         params[i] = res.x
@@ -2899,6 +2929,42 @@ def fit_custom_curve(
     if y.ndim == 1:
         return CustomCurveFit(func, params[0], float(sse[0]), T)
     return CustomCurveFit(func, params, sse, T)
+
+
+def _curve_values(func: Callable[..., Any], t: FloatArray, p: FloatArray) -> FloatArray:
+    """``func(t, *p)`` as a float array of ``t``'s shape."""
+    out = np.asarray(func(t, *p), dtype=np.float64)
+    if out.shape != t.shape:
+        out = np.broadcast_to(out, t.shape).astype(np.float64)
+    return out
+
+
+def _curve_bounds(bounds: Any, start: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``bounds`` as (lower, upper) arrays of ``p0``'s length, ``p0`` inside them."""
+    if isinstance(bounds, str | bytes) or np.ndim(bounds) == 0 or len(bounds) != 2:
+        raise InvalidTypeError(
+            f"bounds must be (lower, upper), each a number or one per parameter, got {bounds!r}"
+        )
+    m = len(start)
+    out = []
+    for side, value in zip(("lower", "upper"), bounds, strict=True):
+        arr = v.as_float_array(value, f"bounds {side}", ndim=(0, 1), finite=False)
+        if np.isnan(arr).any():
+            raise InvalidInputError(f"bounds {side} must not be NaN; use -inf/inf for no bound")
+        if arr.ndim == 1 and len(arr) != m:
+            raise InvalidInputError(
+                f"bounds {side} has {len(arr)} values but p0 has {m} parameters"
+            )
+        out.append(np.broadcast_to(arr, (m,)).astype(np.float64))
+    lower, upper = out
+    bad = ~((lower <= start) & (start <= upper) & (lower < upper))
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"p0[{j}]={float(start[j])!r} must lie within bounds "
+            f"[{float(lower[j])!r}, {float(upper[j])!r}] (and lower < upper)"
+        )
+    return lower, upper
 
 
 # ---------------------------------------------------------------------------
@@ -2952,6 +3018,7 @@ class DeliveredValue:
     def compare(self, a: Any, b: Any, form: Literal["absolute", "relative"] = "absolute") -> Any:
         """Of offerings ``a`` and ``b``, the one with the larger TCDV (``None`` on a tie)."""
         s = self._scores(form)
+        a, b = v.one_label(a, "a"), v.one_label(b, "b")
         idx = {x: i for i, x in enumerate(self.offerings.tolist())}
         for name in (a, b):
             if name not in idx:

@@ -153,6 +153,7 @@ class StageCharacteristics:
 
     def describe(self, aspect: str, stage: str) -> str:
         """The description of ``aspect`` in ``stage``."""
+        aspect, stage = v.one_label(aspect, "aspect"), v.one_label(stage, "stage")
         if aspect not in self.aspects:
             raise InvalidInputError(f"aspect must be one of {self.aspects!r}, got {aspect!r}")
         return self.cells[self.aspects.index(aspect)][self.model.index(stage)]
@@ -1543,7 +1544,9 @@ class ChurnResult:
     churn : numpy.ndarray of float64
         ``lost / at_start``; NaN where nobody was active (0/0).
     rate : float
-        Pooled churn: total lost / total customer-periods at start.
+        Pooled churn: total lost / total customer-periods at start; NaN (0/0)
+        when no customer-period can be judged (a log shorter than the
+        inactivity rule).
     inactive_periods : int
         The inactivity rule.
     """
@@ -1725,10 +1728,12 @@ class KaplanMeierResult:
 
     def curve(self, group: Any) -> SurvivalCurve:
         """The curve of one group."""
-        hit = np.flatnonzero(self.groups == group)
-        if len(hit) == 0:
-            raise InvalidInputError(f"group {group!r} is not one of {self.groups.tolist()!r}")
-        return self.curves[int(hit[0])]
+        group = v.one_label(group, "group")
+        key = v._id_key(group)
+        for i, label in enumerate(self.groups.tolist()):
+            if v._id_key(label) == key:
+                return self.curves[i]
+        raise InvalidInputError(f"group {group!r} is not one of {self.groups.tolist()!r}")
 
     def median_lifetime(self) -> FloatArray:
         """Median lifetime per group (inf where a curve stays above 0.5)."""
@@ -2163,7 +2168,8 @@ class SBGModel:
             raise InvalidInputError(
                 f"discount_rate must be > 0 here, got {d!r}; use expected_lifetime()"
             )
-        return float(special.hyp2f1(1.0, self.beta, self.alpha + self.beta, 1.0 / (1.0 + d)))
+        out = float(special.hyp2f1(1.0, self.beta, self.alpha + self.beta, 1.0 / (1.0 + d)))
+        return float(_sbg_finite(np.asarray(out), d))
 
     def derl(self, discount_rate: float, renewals: Any) -> FloatArray:
         r"""Discounted expected residual lifetime of a customer who has made ``renewals`` renewals.
@@ -2187,7 +2193,18 @@ class SBGModel:
         a, b = self.alpha, self.beta
         ratio = np.exp(special.betaln(a, b + n) - special.betaln(a, b + n - 1.0))
         out: FloatArray = ratio * special.hyp2f1(1.0, b + n, a + b + n, 1.0 / (1.0 + d))
-        return out
+        return _sbg_finite(out, d)
+
+
+def _sbg_finite(out: FloatArray, d: float) -> FloatArray:
+    """Refuse a discounted lifetime that is infinite at this rate (alpha <= 1, d -> 0)."""
+    if not np.all(np.isfinite(out)):
+        raise InvalidInputError(
+            f"discount_rate={d!r} is too small: with alpha <= 1 the undiscounted lifetime is "
+            "infinite, and at this rate the discounted one is beyond the float range; pass a "
+            "larger discount_rate"
+        )
+    return out
 
 
 def fit_sbg(
@@ -2358,6 +2375,7 @@ class MarkovChain:
 
     def index(self, state: Any) -> int:
         """Matrix position of ``state``."""
+        state = v.one_label(state, "state")
         try:
             return self.labels.index(state)
         except ValueError:
@@ -2778,7 +2796,13 @@ def fit_markov_chain(
         labs = tuple(labels)
         if len(set(labs)) != len(labs):
             raise InvalidInputError(f"labels must be distinct, got {list(labs)!r}")
+    if isinstance(absorbing, str | bytes) or not isinstance(absorbing, Sequence | set | frozenset):
+        raise InvalidTypeError(
+            f"absorbing must be a sequence of states, got {type(absorbing).__name__} "
+            f"{absorbing!r}; pass e.g. ['lost']"
+        )
     for a in absorbing:
+        a = v.one_label(a, "absorbing")
         if a not in labs:
             raise InvalidInputError(f"absorbing state {a!r} is not one of {list(labs)!r}")
     k = len(labs)
