@@ -220,6 +220,7 @@ def read_columns(
     codec: str,
     delimiter: str,
     engine: str,
+    last: str | None = None,
 ) -> Engine:
     """Read the named columns with ``engine`` ("python", "pyarrow" or "polars").
 
@@ -231,7 +232,7 @@ def read_columns(
     if engine == "pyarrow":
         return _read_pyarrow(path, names, coded, int_col, numeric, codec, delimiter)
     if engine == "polars":
-        return _read_polars(path, names, coded, int_col, numeric, codec, delimiter)
+        return _read_polars(path, names, coded, int_col, numeric, codec, delimiter, last)
     return _read_python(path, names, coded, codec, delimiter)
 
 
@@ -342,7 +343,7 @@ def _read_pyarrow(
             enc = pc.dictionary_encode(col)
             out[n] = Coded.make(enc.indices.to_numpy().astype(np.int64), enc.dictionary.to_pylist())
             continue
-        if n in numeric:
+        if n in numeric and (pc.max(pc.utf8_length(col)).as_py() or 0) <= MAX_NUMBER_TEXT:
             try:
                 out[n] = pc.cast(col, pa.float64()).to_numpy()
                 continue
@@ -375,6 +376,7 @@ def _read_polars(
     numeric: set[str],
     codec: str,
     delimiter: str,
+    last: str | None = None,
 ) -> Engine:
     import polars as pl
 
@@ -383,9 +385,12 @@ def _read_polars(
         with open(path, encoding=codec, newline="") as fh:
             source = io.BytesIO(fh.read().encode("utf-8"))
     try:
-        df = pl.read_csv(source, separator=delimiter, columns=names, infer_schema=False)
+        wanted = names if last is None or last in names else [*names, last]
+        df = pl.read_csv(source, separator=delimiter, columns=wanted, infer_schema=False)
     except (pl.exceptions.PolarsError, UnicodeDecodeError):
         raise EngineFallback from None
+    if last is not None and df[last].null_count():
+        raise EngineFallback  # polars fills a short row with nulls: let the python engine judge
     out: dict[str, Column] = {}
     for n in names:
         s = df[n]
@@ -401,7 +406,8 @@ def _read_polars(
             codes = (s.rank("dense") - 1).to_numpy().astype(np.int64)
             out[n] = Coded.make(codes, values.to_list())
             continue
-        if n in numeric:
+        longest: Any = s.str.len_chars().max()
+        if n in numeric and int(longest or 0) <= MAX_NUMBER_TEXT:
             try:
                 out[n] = s.cast(pl.Float64, strict=True).to_numpy()
                 continue

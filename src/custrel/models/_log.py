@@ -870,6 +870,7 @@ class TransactionLog:
             missing_customer=missing_customer,
             timezone=timezone,
             voice=voice,
+            last=header[-1] if header.count(header[-1]) == 1 else None,
         )
         if chosen != "python":
             try:
@@ -1973,6 +1974,7 @@ class _CsvPlan:
     missing_customer: Missing
     timezone: TimeZone
     voice: Voice
+    last: str | None = None
 
 
 def _read_log(cls: type[TransactionLog], plan: _CsvPlan, engine: str) -> TransactionLog:
@@ -1991,6 +1993,7 @@ def _read_log(cls: type[TransactionLog], plan: _CsvPlan, engine: str) -> Transac
         codec=plan.codec,
         delimiter=plan.delimiter,
         engine=engine,
+        last=plan.last,
     )
     if read.n_rows == 0:
         raise EmptyInputError(f"{plan.path!r} is empty: it has a header and no rows")
