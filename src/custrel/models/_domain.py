@@ -5,13 +5,17 @@ Re-exported by :mod:`custrel.models`.
 
 from __future__ import annotations
 
+import datetime as _dt
 import enum
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
+import numpy as np
 
-from custrel.errors import InvalidInputError
+from custrel import _validate as v
+from custrel.errors import InvalidInputError, InvalidTypeError
 
 # ---------------------------------------------------------------------------
 # Enumerations (DOMAIN.md §1, §3, §4)
@@ -94,7 +98,67 @@ class LifecyclePattern(enum.Enum):
 
 
 def _str_tuple(values: Iterable[Any]) -> tuple[str, ...]:
-    return tuple(str(x) for x in values)
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise InvalidTypeError(
+            f"stages must be a sequence of stage names, got {type(values).__name__}"
+        )
+    out = tuple(values)
+    for i, x in enumerate(out):
+        if not isinstance(x, str) or not x:
+            raise InvalidTypeError(f"stages must be non-empty strings, got {x!r} at position {i}")
+    return out
+
+
+def _name_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidTypeError(f"name must be a string, got {type(value).__name__}")
+    return value
+
+
+def _source_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidTypeError(f"source must be a string, got {type(value).__name__}")
+    return value
+
+
+def _one_id(value: Any) -> Any:
+    """One customer id: an integer or text (or a finite float), never a container or missing."""
+    if isinstance(value, bool | np.bool_):
+        raise InvalidTypeError(f"customer_id must be an integer or text, got {value!r}")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"customer_id must be an id, got {value!r} (missing)")
+        return value
+    if value is None:
+        raise InvalidInputError("customer_id is missing (None)")
+    raise InvalidTypeError(
+        f"customer_id must be one id (an integer or text), got {type(value).__name__}"
+    )
+
+
+def _record_id(value: Any) -> Any:
+    """A record's customer id: one id, or None (missing: the log builder's policy decides)."""
+    return None if value is None else _one_id(value)
+
+
+def _frozen_attributes(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidTypeError(
+            f"attributes must be a mapping of names to values, got {type(value).__name__}"
+        )
+    for key, item in value.items():
+        if isinstance(item, float | np.floating) and not math.isfinite(float(item)):
+            raise InvalidInputError(f"attributes[{key!r}] must be finite, got {float(item)!r}")
+        if np.ndim(item) != 0 and not isinstance(item, str | bytes):
+            raise InvalidTypeError(
+                f"attributes[{key!r}] must be one value, got {type(item).__name__}"
+            )
+    frozen: Mapping[str, Any] = v.freeze(dict(value))
+    return frozen
 
 
 @attrs.frozen
@@ -124,9 +188,9 @@ class StageModel:
     2
     """
 
-    name: str
+    name: str = attrs.field(converter=_name_text)
     stages: tuple[str, ...] = attrs.field(converter=_str_tuple)
-    source: str = ""
+    source: str = attrs.field(default="", converter=_source_text)
 
     def __attrs_post_init__(self) -> None:
         if len(self.stages) < 2:
@@ -141,6 +205,8 @@ class StageModel:
 
     def index(self, stage: str) -> int:
         """Return the position (0-based) of ``stage`` in the lifecycle order."""
+        if not isinstance(stage, str):
+            raise InvalidTypeError(f"stage must be a stage name, got {type(stage).__name__}")
         try:
             return self.stages.index(stage)
         except ValueError:
@@ -226,16 +292,49 @@ class Customer:
     'intermediary'
     """
 
-    customer_id: Any
+    customer_id: Any = attrs.field(converter=_one_id)
     relation: RelationType | None = None
     value_class: ValueClass | None = None
     loyalty: Loyalty | None = None
     state: CustomerState | None = None
-    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+    attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_attributes)
 
 
 def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    if value is None:
+        return None
+    if isinstance(value, str | bytes | bool | np.bool_) or np.ndim(value) != 0:
+        raise InvalidTypeError(
+            f"a transaction's numbers must be one number each, got {value!r:.60}"
+        )
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidTypeError(
+            f"a transaction's numbers must be numbers, got {value!r:.60}"
+        ) from None
+    if not math.isfinite(number):
+        raise InvalidInputError(f"a transaction's numbers must be finite, got {number!r}")
+    return number
+
+
+def _one_time(value: Any) -> Any:
+    """One time: a date, datetime, datetime64, ISO text or finite number."""
+    if isinstance(value, np.generic):
+        if isinstance(value, np.datetime64):
+            if np.isnat(value):
+                raise InvalidInputError("time is missing (NaT)")
+            return value
+        value = value.item()
+    if isinstance(value, _dt.date | str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"time must be finite, got {value!r}")
+        return value
+    raise InvalidTypeError(
+        f"time must be one date or number, got {type(value).__name__} {value!r:.60}"
+    )
 
 
 @attrs.frozen
@@ -272,8 +371,8 @@ class Transaction:
     (50.0, 30.0)
     """
 
-    customer_id: Any
-    time: Any
+    customer_id: Any = attrs.field(converter=_record_id)
+    time: Any = attrs.field(converter=_one_time)
     amount: float | None = attrs.field(converter=_opt_float)
     volume: float | None = attrs.field(default=None, converter=_opt_float)
     unit_price: float | None = attrs.field(default=None, converter=_opt_float)

@@ -932,6 +932,14 @@ class TransactionLog:
         voice = Voice(vocabulary)
         _check_options(id_type, ("keep", "str", "int"), missing_customer, timezone, voice)
         _check_prefix(cancel_prefix, order_col is not None, voice)
+        named_cols = {"customer_col": customer_col, "time_col": time_col, "amount_col": amount_col}
+        named_cols |= {"quantity_col": quantity_col, "price_col": price_col, "order_col": order_col}
+        named_cols |= {f"columns[{k!r}]": c for k, c in dict(columns or {}).items()}
+        for arg, col in named_cols.items():
+            if col is not None and not isinstance(col, str):
+                raise InvalidTypeError(
+                    f"{voice.arg(arg)} must be a column name (a string), got {type(col).__name__}"
+                )
         nw = _narwhals()
         native_cols = getattr(df, "column_names", None)  # pyarrow
         if native_cols is None and type(df).__module__.startswith("pandas"):
@@ -1326,9 +1334,13 @@ class TransactionLog:
         """
         if unit is None:
             unit = "day" if self.time_kind == "datetime" else 1.0
+        _check_unit_type(unit, "unit")
         t = self.numeric_time()
         origin = float(t.min()) if since is None else self.to_time_float(since, "since")
-        return (t - origin) / self.unit_length(unit)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out: FloatArray = (t - origin) / self.unit_length(unit)
+        _check_span(out, unit, "unit")
+        return out
 
     def period_index(self, freq: str | float = "day", *, origin: Any = None) -> IntArray:
         """Per row, the number (from 0) of the period it falls in.
@@ -1341,6 +1353,7 @@ class TransactionLog:
         (days for calendar logs). ``origin`` defaults to the first row's
         time; rows before it get negative numbers.
         """
+        _check_unit_type(freq, "freq")
         if self.time_kind == "datetime" and freq in ("month", "quarter", "year"):
             months = self.time.astype("datetime64[M]").astype(np.int64)
             start = (
@@ -1363,7 +1376,10 @@ class TransactionLog:
             day_origin = np.floor(origin_f / _SECONDS_PER_DAY)
             days: IntArray = (np.floor(t / _SECONDS_PER_DAY) - day_origin).astype(np.int64)
             return days
-        idx: IntArray = np.floor((t - origin_f) / self.unit_length(freq, "freq")).astype(np.int64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            ratio = np.floor((t - origin_f) / self.unit_length(freq, "freq"))
+        _check_span(ratio, freq, "freq")
+        idx: IntArray = ratio.astype(np.int64)
         return idx
 
     # -- values of DOMAIN.md §2.1 --------------------------------------------
@@ -1843,6 +1859,29 @@ def _summarize_arrays(
 # ---------------------------------------------------------------------------
 # intake helpers shared by the builders
 # ---------------------------------------------------------------------------
+
+
+def _check_unit_type(unit: Any, name: str) -> None:
+    """A period unit is a name or one real number, never an array or a series."""
+    if isinstance(unit, str):
+        return
+    if isinstance(unit, bool | np.bool_) or not isinstance(
+        unit, int | float | np.integer | np.floating
+    ):
+        raise InvalidTypeError(
+            f"{name} must be a unit name ('day', 'week', ...) or a number, "
+            f"got {type(unit).__name__}"
+        )
+
+
+def _check_span(values: FloatArray, unit: Any, name: str) -> None:
+    """Refuse a unit so short that the log's span does not fit in numbers of it."""
+    bad = ~np.isfinite(values) | (np.abs(values) >= 2.0**62)
+    if bad.any():
+        raise InvalidInputError(
+            f"{name} must be longer: {name} {unit!r} splits the log's time span into more "
+            "periods than a 64-bit integer can number"
+        )
 
 
 def _check_options(
