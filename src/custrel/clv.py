@@ -132,6 +132,12 @@ def _freeze(value: Any) -> Any:
     return v.freeze(value)
 
 
+def _curve_param(value: Any) -> Any:
+    """A :class:`ProfitCurve` parameter: one float per customer, the curve's own read-only copy."""
+    arr = v.as_float_array(value, "a ProfitCurve parameter", ndim=(0, 1), finite=False)
+    return v.freeze(np.atleast_1d(arr))
+
+
 def _float_or_frozen(value: Any) -> Any:
     """The converter of a field that is a float for one customer, an array for many."""
     if np.ndim(value) == 0:
@@ -2012,13 +2018,38 @@ class ProfitCurve:
     See :func:`fit_profit_curve` for the forms and why they were chosen.
     """
 
-    h1: FloatArray = attrs.field(converter=_freeze)
-    v: FloatArray = attrs.field(converter=_freeze)
-    g1: FloatArray = attrs.field(converter=_freeze)
-    ceiling: FloatArray = attrs.field(converter=_freeze)
-    speed: FloatArray = attrs.field(converter=_freeze)
-    g2: FloatArray = attrs.field(converter=_freeze)
-    h2: FloatArray = attrs.field(converter=_freeze)
+    h1: FloatArray = attrs.field(converter=_curve_param)
+    v: FloatArray = attrs.field(converter=_curve_param)
+    g1: FloatArray = attrs.field(converter=_curve_param)
+    ceiling: FloatArray = attrs.field(converter=_curve_param)
+    speed: FloatArray = attrs.field(converter=_curve_param)
+    g2: FloatArray = attrs.field(converter=_curve_param)
+    h2: FloatArray = attrs.field(converter=_curve_param)
+
+    def __attrs_post_init__(self) -> None:
+        fields = {
+            "h1": self.h1, "v0": self.v, "g1": self.g1, "ceiling": self.ceiling,
+            "speed": self.speed, "g2": self.g2, "h2": self.h2,
+        }  # fmt: skip
+        n = {len(a) for a in fields.values()}
+        if len(n) != 1:
+            raise InvalidInputError(
+                "the parameters must be scalars or arrays of one length (one per customer)"
+            )
+        for name in ("h1", "v0", "h2"):
+            v.check_finite(fields[name], name)
+        for name in ("g1", "g2"):
+            if np.isnan(fields[name]).any() or np.isneginf(fields[name]).any():
+                raise InvalidInputError(
+                    f"{name} must be a period or inf (not known), got NaN or -inf"
+                )
+        for name in ("ceiling", "speed"):
+            if np.isinf(fields[name]).any():
+                i = int(np.flatnonzero(np.isinf(fields[name]))[0])
+                raise InvalidInputError(
+                    f"{name} must be finite or NaN (not known), got {float(fields[name][i])!r} "
+                    f"at row {i}"
+                )
 
     @classmethod
     def from_parameters(
@@ -2925,7 +2956,13 @@ def fit_custom_curve(
         if not res.success:
             raise ConvergenceError(f"fit of customer row {i} failed: {res.message}")
         params[i] = res.x
-        sse[i] = float(np.sum(res.fun**2))
+        with np.errstate(over="ignore"):
+            sse[i] = float(np.sum(res.fun**2))
+        if not math.isfinite(sse[i]):
+            raise InvalidInputError(
+                f"the squared residuals of customer row {i} add up beyond the float range; "
+                "rescale profit (e.g. to thousands)"
+            )
     if y.ndim == 1:
         return CustomCurveFit(func, params[0], float(sse[0]), T)
     return CustomCurveFit(func, params, sse, T)
@@ -3097,10 +3134,20 @@ def delivered_value(
     v.check_range(cst2, "cost", low=0.0)
     wv = _weights(value_weights, "value_weights", val2.shape[1])
     wc = _weights(cost_weights, "cost_weights", cst2.shape[1])
-    tcv = val2 @ wv
-    tcc = cst2 @ wc
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
+        tcv = val2 @ wv
+        tcc = cst2 @ wc
+    v.check_sums_finite(tcv, "the weighted value", label="offering row")
+    v.check_sums_finite(tcc, "the weighted cost", label="offering row")
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         rel = tcv / tcc
+    over = np.isinf(rel) & (tcc > 0)
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        raise InvalidInputError(
+            f"the relative value of offering row {i} (total value {float(tcv[i]):g} over total "
+            f"cost {float(tcc[i]):g}) is beyond the float range; check the units of cost"
+        )
     m = val2.shape[0]
     if offerings is not None and np.shape(offerings) != (m,):
         raise InvalidInputError(

@@ -262,6 +262,11 @@ def stage_correspondence(
     """
     if not isinstance(model, StageModel):
         raise InvalidTypeError(f"model must be a StageModel, got {type(model).__name__}")
+    for name, mapping in (("to_hub", to_hub), ("from_hub", from_hub)):
+        if not (isinstance(mapping, Mapping) or (name == "from_hub" and mapping is None)):
+            raise InvalidTypeError(
+                f"{name} must be a mapping of stage names, got {type(mapping).__name__}"
+            )
     for stage in model.stages:
         if stage not in to_hub:
             raise InvalidInputError(
@@ -584,7 +589,8 @@ class StageClassification:
         Current smoothed level over the peak smoothed level; NaN where the
         peak is not positive.
     trend : numpy.ndarray of float64
-        Least-squares change over one window, over the peak.
+        Least-squares change over one window, over the peak; NaN where the
+        peak is not positive (as ``level``).
     idle_periods : numpy.ndarray of int64
         Periods since the last non-zero value (0: active in the last
         period; -1 for no activity).
@@ -2271,10 +2277,11 @@ def fit_sbg(
     """
     rows = _sbg_parse(survivors)
     w = v.weights_array(weights, len(rows))
-    if not (isinstance(initial, tuple | list) and len(initial) == 2):
+    start = v.as_float_array(initial, "initial", ndim=1)
+    if len(start) != 2:
         raise InvalidInputError(f"initial must be (alpha, beta), got {initial!r}")
-    a0 = v.scalar(initial[0], "initial alpha", low=0.0, low_inclusive=False)
-    b0 = v.scalar(initial[1], "initial beta", low=0.0, low_inclusive=False)
+    a0 = v.scalar(float(start[0]), "initial alpha", low=0.0, low_inclusive=False)
+    b0 = v.scalar(float(start[1]), "initial beta", low=0.0, low_inclusive=False)
     iters = v.positive_int(max_iterations, "max_iterations")
     v.check_budget(
         iters, "max_iterations", budget=v.max_periods(), culprit=f"max_iterations={iters:,}",
@@ -2670,6 +2677,11 @@ def _check_stochastic(m: FloatArray, name: str) -> None:
         raise InvalidInputError(f"{name} rows must sum to 1, got {float(s[i])!r} in row {i}")
 
 
+def _state_labels(labels: Any) -> tuple[Any, ...]:
+    """A chain's state labels: distinct, none missing (None, NaN, ""), one per state, as a tuple."""
+    return tuple(v.id_array(labels, "labels").tolist())
+
+
 def markov_chain(matrix: Any, labels: Sequence[Any] | None = None) -> MarkovChain:
     """A Markov chain from a given transition matrix.
 
@@ -2701,11 +2713,9 @@ def markov_chain(matrix: Any, labels: Sequence[Any] | None = None) -> MarkovChai
     if m.shape[0] != m.shape[1]:
         raise InvalidInputError(f"matrix must be square, got shape {m.shape}")
     _check_stochastic(m, "matrix")
-    labs = tuple(range(m.shape[0])) if labels is None else tuple(labels)
+    labs = tuple(range(m.shape[0])) if labels is None else _state_labels(labels)
     if len(labs) != m.shape[0]:
         raise InvalidInputError(f"labels has {len(labs)} names but matrix has {m.shape[0]} states")
-    if len(set(labs)) != len(labs):
-        raise InvalidInputError(f"labels must be distinct, got {list(labs)!r}")
     absorbing = np.diag(m) == 1.0
     return MarkovChain(labs, m.copy(), absorbing)
 
@@ -2714,7 +2724,7 @@ def fit_markov_chain(
     states: Any,
     *,
     labels: Sequence[Any] | None = None,
-    absorbing: Sequence[Any] = (),
+    absorbing: Sequence[Any] | npt.NDArray[Any] = (),
     missing: Any = None,
 ) -> MarkovChain:
     """Estimate a transition matrix from per-period state assignments.
@@ -2793,16 +2803,16 @@ def fit_markov_chain(
                 "states mix label types that cannot be sorted; pass labels"
             ) from None
     else:
-        labs = tuple(labels)
-        if len(set(labs)) != len(labs):
-            raise InvalidInputError(f"labels must be distinct, got {list(labs)!r}")
+        labs = _state_labels(labels)
+    if isinstance(absorbing, np.ndarray) and absorbing.ndim == 1:
+        absorbing = absorbing.tolist()
     if isinstance(absorbing, str | bytes) or not isinstance(absorbing, Sequence | set | frozenset):
         raise InvalidTypeError(
             f"absorbing must be a sequence of states, got {type(absorbing).__name__} "
             f"{absorbing!r}; pass e.g. ['lost']"
         )
+    absorbing = [v.one_label(a, "absorbing") for a in absorbing]
     for a in absorbing:
-        a = v.one_label(a, "absorbing")
         if a not in labs:
             raise InvalidInputError(f"absorbing state {a!r} is not one of {list(labs)!r}")
     k = len(labs)
