@@ -1094,3 +1094,237 @@ def test_fit_markov_chain_missing_markers_on_plain_arrays() -> None:
     )
     assert by_blank.labels == ("a", "b")
     np.testing.assert_allclose(by_blank.matrix, by_nan.matrix)
+
+
+# ---------------------------------------------------------------------------
+# issue 10: budgets before allocating, the returns rule, frozen results, the
+# caller's argument names
+# ---------------------------------------------------------------------------
+
+_THREE = TransactionLog.from_arrays(
+    customer_id=["a", "a", "b"], time=[0.0, 1.0, 2.0], amount=[1.0, 2.0, 3.0]
+)
+
+
+def _far_future_log(n: int = 200_000) -> TransactionLog:
+    """A 200k-row calendar log with one mistyped 9999-01-01 date at row 17."""
+    times = np.datetime64("2020-01-01", "s") + (np.arange(n) % 1000).astype("timedelta64[D]")
+    times[17] = np.datetime64("9999-01-01", "s")
+    return TransactionLog.from_arrays(
+        customer_id=np.arange(n) % 50_000, time=times, amount=np.ones(n)
+    )
+
+
+ISSUE10_BAD = [
+    pytest.param(
+        lambda: value_panel(_THREE, period=float("nan")),
+        InvalidInputError,
+        "^period must be finite, got nan",
+        id="panel-period-nan",
+    ),
+    pytest.param(
+        lambda: churn_rate(_THREE, period=float("nan")),
+        InvalidInputError,
+        "^period must be finite",
+        id="churn-period-nan",
+    ),
+    pytest.param(
+        lambda: value_panel(_THREE, period=1.0, observation_end=1e300),
+        InvalidInputError,
+        "observation_end 1e\\+300 makes it span 1e\\+300 periods",
+        id="panel-observation-end-1e300",
+    ),
+    pytest.param(
+        lambda: value_panel(
+            TransactionLog.from_arrays(
+                customer_id=["a", "a"], time=[0.0, 1.0], amount=[1e308, 1e308]
+            ),
+            period=5.0,
+        ),
+        InvalidInputError,
+        "amount of customer 'a' in period 1 adds up to inf",
+        id="panel-overflow",
+    ),
+    pytest.param(
+        lambda: markov_chain([[0.7, 0.3], [0.0, 1.0]]).expected_value([1.0, 0.0], horizon=10**12),
+        InvalidInputError,
+        "horizon=1,000,000,000,000",
+        id="markov-horizon-budget",
+    ),
+    pytest.param(
+        lambda: markov_chain([[0.7, 0.3], [0.0, 1.0]]).project([1.0, 0.0], 10**9),
+        InvalidInputError,
+        "set CUSTREL_MAX_PERIODS",
+        id="markov-project-budget",
+    ),
+    pytest.param(
+        lambda: markov_chain([[0.7, 0.3], [0.0, 1.0]]).expected_value(
+            [1.0, 1.0], discount_rate=1e-300
+        ),
+        InvalidInputError,
+        "not finite with discount_rate=1e-300",
+        id="markov-tiny-discount",
+    ),
+    pytest.param(
+        lambda: markov_chain([[0.7, 0.3], [0.0, 1.0]]).expected_value(
+            [1.0, 0.0], discount_rate=-0.5
+        ),
+        InvalidInputError,
+        "discount_rate must be >= 0 for the infinite-horizon value",
+        id="markov-negative-discount",
+    ),
+    pytest.param(
+        lambda: markov_chain([[0.7, 0.3], [0.0, 1.0]], labels=["active", None]),
+        InvalidInputError,
+        "labels",
+        id="markov-label-None",
+    ),
+    pytest.param(
+        lambda: markov_chain([[0.7, 0.3], [0.0, 1.0]]).index(["a"]),
+        InvalidTypeError,
+        "state must be one label",
+        id="markov-index-list",
+    ),
+    pytest.param(
+        lambda: fit_markov_chain([["a", "b"]], absorbing="b"),
+        InvalidTypeError,
+        "absorbing must be a sequence of states",
+        id="markov-absorbing-string",
+    ),
+    pytest.param(
+        lambda: kaplan_meier([1.0, 2.0, 3.0], groups=["x", None, "y"]),
+        InvalidInputError,
+        "groups has a missing label None at row 1",
+        id="km-group-None",
+    ),
+    pytest.param(
+        lambda: kaplan_meier([1.0, 2.0]).curve([0]),
+        InvalidTypeError,
+        "group must be one label",
+        id="km-curve-list",
+    ),
+    pytest.param(
+        lambda: fit_sbg([1000, 869, 743], max_iterations=10**12),
+        InvalidInputError,
+        "max_iterations=1,000,000,000,000",
+        id="sbg-iterations-budget",
+    ),
+    pytest.param(
+        lambda: fit_sbg([1000, 631, 468, 382, 326, 289, 262, 241]).derl(5e-324, 1),
+        InvalidInputError,
+        "discount_rate=5e-324 is too small",
+        id="sbg-derl-tiny-rate",
+    ),
+    pytest.param(
+        lambda: stage_correspondence(FOUR_STAGE, None),  # type: ignore[arg-type]
+        InvalidTypeError,
+        "to_hub must be a mapping",
+        id="correspondence-None",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "match"), ISSUE10_BAD)
+def test_issue10_bad_inputs(call: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda log: value_panel(log), id="value_panel"),
+        pytest.param(lambda log: stages_from_log(log), id="stages_from_log"),
+    ],
+)
+def test_far_future_date_is_refused_within_a_second(call: Any) -> None:
+    import time
+
+    log = _far_future_log()
+    start = time.perf_counter()
+    with pytest.raises(
+        InvalidInputError,
+        match="the latest time 9999-01-01 at row 17 makes it span 95,749 months; a mistyped",
+    ):
+        call(log)
+    assert time.perf_counter() - start < 5.0  # O(rows), not a 36 GiB panel
+
+
+def test_epoch_seconds_are_refused_with_a_hint() -> None:
+    log = TransactionLog.from_arrays(
+        customer_id=np.arange(2000) % 500,
+        time=1.6e9 + np.arange(2000) * 20000.0,
+        amount=np.ones(2000),
+    )
+    for fn in (value_panel, stages_from_log, churn_rate, survival_from_log):
+        with pytest.raises(InvalidInputError, match="look like epoch seconds"):
+            fn(log, period=1.0)
+
+
+def test_stages_cost_follows_changes_not_the_empty_span() -> None:
+    import time
+
+    log = TransactionLog.from_arrays(
+        customer_id=[1, 1, 2, 2], time=[0.0, 1.0, 5.0, 3e5], amount=[1.0] * 4
+    )
+    start = time.perf_counter()
+    r = stages_from_log(log, period=1.0)
+    assert r.stages().tolist() == ["lapsed", "exploration"]
+    assert time.perf_counter() - start < 5.0  # was 10 s with a loop over every period
+
+
+def test_huge_panel_rows_read_as_scaled_ones() -> None:
+    panel = np.array([[0, 0, 1, 2, 4, 8, 8, 8, 8, 8, 4, 2.0]])
+    for scale in (1e200, 1e-200):
+        a = stage_history(panel)
+        b = stage_history(panel * scale)
+        np.testing.assert_array_equal(a.stage_code, b.stage_code)
+        np.testing.assert_allclose(b.smoothed / scale, a.smoothed)
+
+
+def test_returns_are_no_purchases_in_churn_survival_and_stages() -> None:
+    # "b" buys at 0 and returns it at 4; "c" only returns; "a" buys 0..5
+    log = TransactionLog.from_arrays(
+        customer_id=["a"] * 6 + ["b", "b", "c"],
+        time=[0, 1, 2, 3, 4, 5, 0, 4, 2],
+        amount=[5.0] * 6 + [5.0, -5.0, -3.0],
+    )
+    churn = churn_rate(log, period=1.0, inactive_periods=2)
+    assert churn.at_start.tolist() == [0, 2, 1, 1, 1]  # "c" was never acquired
+    assert churn.lost.tolist() == [0, 1, 0, 0, 0]  # "b" lost after its purchase at 0
+    km = survival_from_log(log, period=1.0, inactive_periods=2)
+    assert sum(c.n for c in km.curves) == 2
+    stages = stages_from_log(log, period=1.0)
+    codes = dict(zip(stages.customer_id.tolist(), stages.stages().tolist(), strict=True))
+    assert codes["b"] == LAPSED  # the return at 4 is no sign of life
+    assert codes["c"] == "no_activity"
+    with pytest.raises(EmptyInputError, match="no purchase"):
+        churn_rate(
+            TransactionLog.from_arrays(customer_id=[1], time=[0.0], amount=[-1.0]), period=1.0
+        )
+
+
+def test_results_share_no_memory_with_the_callers_arrays() -> None:
+    survivors = np.array([1000.0, 869, 743, 653, 593, 551, 517, 491])
+    m = fit_sbg(survivors)
+    survivors[1] = 0.0
+    assert m.survivors[0][1] == 869.0
+    assert not m.survivors[0].flags.writeable
+    ids = np.array(["x", "y"])
+    r = classify_stages([[1, 2, 3, 4], [4, 3, 2, 1.0]], customer_id=ids)
+    ids[0] = "z"
+    assert r.customer_id.tolist() == ["x", "y"]
+    groups = np.array([2, 1, 2])
+    km = kaplan_meier([1.0, 2.0, 3.0], groups=groups)
+    groups[0] = 9
+    assert km.groups.tolist() == [1, 2]
+    matrix = np.array([[0.7, 0.3], [0.0, 1.0]])
+    c = markov_chain(matrix)
+    matrix[0, 0] = 0.0
+    assert c.matrix[0, 0] == 0.7
+    to_hub = {"a": "exploration", "b": "decline"}
+    corr = stage_correspondence(StageModel("ab", ("a", "b")), to_hub)
+    to_hub["a"] = "formation"
+    assert corr.to_hub["a"] == "exploration"
+    for arr in (r.customer_id, r.margin, km.groups, c.matrix, c.absorbing):
+        assert not arr.flags.writeable
