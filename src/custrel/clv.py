@@ -415,7 +415,11 @@ def period_profit_from_log(
     Raises
     ------
     InvalidInputError
-        For rows outside ``origin .. n_periods`` or an unknown ``freq``/``align``.
+        For rows outside ``origin .. n_periods``, an unknown ``freq``/``align``,
+        sums of finite values beyond the float range (naming the customer and
+        period), or a table wider than the budgets (``CUSTREL_MAX_PERIODS``
+        periods, ``CUSTREL_MAX_CELLS`` customers x periods), checked before
+        allocating and naming the time that made the span and its row.
 
     Notes
     -----
@@ -1875,6 +1879,14 @@ def phase_growth(t: Any, h1: Any, v0: Any) -> FloatArray:
     -------
     numpy.ndarray
 
+    Raises
+    ------
+    InvalidTypeError
+        If an argument is None or not numeric.
+    InvalidInputError
+        If an argument is NaN or infinite (naming it), the shapes do not
+        broadcast, or the value is beyond the float range.
+
     Examples
     --------
     >>> from custrel.clv import phase_growth
@@ -1910,6 +1922,14 @@ def phase_saturation(t: Any, g1: Any, start_profit: Any, ceiling: Any, speed: An
     -------
     numpy.ndarray
 
+    Raises
+    ------
+    InvalidTypeError
+        If an argument is None or not numeric.
+    InvalidInputError
+        If an argument is NaN or infinite (naming it), the shapes do not
+        broadcast, or the value is beyond the float range.
+
     Examples
     --------
     >>> from custrel.clv import phase_saturation
@@ -1942,6 +1962,14 @@ def phase_decline(t: Any, g2: Any, start_profit: Any, h2: Any) -> FloatArray:
     Returns
     -------
     numpy.ndarray
+
+    Raises
+    ------
+    InvalidTypeError
+        If an argument is None or not numeric.
+    InvalidInputError
+        If an argument is NaN or infinite (naming it), the shapes do not
+        broadcast, or the value is beyond the float range.
 
     Examples
     --------
@@ -3522,9 +3550,11 @@ def historical_value(
     Raises
     ------
     InvalidInputError
-        If the log spans a single period (no retention can be observed), or
-        the observed retention is 1 with ``discount_rate`` 0 (infinite
-        value).
+        If the log spans a single period (no retention can be observed), the
+        observed retention is 1 with ``discount_rate`` 0 (infinite value), a
+        customer's profit adds up beyond the float range, or the customers x
+        periods activity table exceeds the budgets (``CUSTREL_MAX_PERIODS``,
+        ``CUSTREL_MAX_CELLS``; naming the time that made the span).
 
     Notes
     -----

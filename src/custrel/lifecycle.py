@@ -1256,8 +1256,14 @@ def value_panel(
     Raises
     ------
     InvalidInputError
-        For an unknown ``value``, a ``"volume"`` the log lacks, or an
-        ``observation_end`` before the first transaction.
+        For an unknown ``value``, a ``"volume"`` the log lacks, an
+        ``observation_end`` before the first transaction, sums of finite
+        values beyond the float range (naming the customer and period), or a
+        panel wider than the budgets (``CUSTREL_MAX_PERIODS`` periods,
+        ``CUSTREL_MAX_CELLS`` customers x periods): checked from the log's
+        earliest and latest times before anything is allocated, naming the
+        time that made the span (a mistyped far-future date, epoch seconds
+        read with ``period=1.0``) and its row.
 
     Examples
     --------
@@ -1355,6 +1361,16 @@ def stages_from_log(
     ------
     InvalidInputError
         As :func:`value_panel`.
+
+    Notes
+    -----
+    Only purchases make a period active (the returns rule): a period whose
+    rows are all returns (negative amounts) moves the value but is no sign
+    of life, so a customer who only returned something has no activity and
+    one whose last row is a return lapses from its last purchase. The
+    hysteresis loop visits only the periods where some reading changes, so a
+    long empty span costs its vectorised features, not a Python step per
+    period.
 
     Examples
     --------
@@ -1632,10 +1648,16 @@ def churn_rate(
     Raises
     ------
     InvalidInputError
-        For a bad ``inactive_periods`` or ``observation_end``.
+        For a bad ``inactive_periods`` or ``observation_end``, or more periods
+        than ``CUSTREL_MAX_PERIODS`` (naming the time that made the span).
+    EmptyInputError
+        If no purchase lies on or before the observation end (returns only).
 
     Notes
     -----
+    Only purchases count (returns are no sign of life, DOMAIN's returns
+    rule): acquisition is a customer's first purchase and loss is dated
+    from its last purchase; a customer with returns only is never acquired.
     In a non-contractual setting nobody announces leaving, so loss is
     inferred: a customer whose last purchase is in period :math:`p` is lost
     in period :math:`p + 1` if periods :math:`p + 1 .. p + k` are observed
