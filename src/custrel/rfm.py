@@ -39,7 +39,9 @@ import numpy.typing as npt
 
 from custrel import _validate as v
 from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError, RFMCollapseWarning
-from custrel.models import TransactionLog, _factorize, _unit_seconds, time_to_float
+from custrel.models import TransactionLog
+from custrel.models._ids import _factorize
+from custrel.models._times import _unit_seconds, time_to_float
 
 __all__ = [
     "DEFAULT_SEGMENTS",
