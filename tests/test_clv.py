@@ -1466,3 +1466,25 @@ def test_event_ledger_keeps_id_types_apart() -> None:
     led = event_ledger([1, 2, 1], revenue=[1.0, 2.0, 4.0], customer_id=[1, "1", 1])
     assert len(led.customer_id) == 2  # 1 and "1" are two customers
     assert sorted(led.clv.tolist()) == [2.0, 5.0]
+
+
+def test_returns_are_no_purchases_in_recency_activity_and_balance_sheets() -> None:
+    # "a" buys at 0 and returns at 9; "b" buys at 0 and 9; "c" only returns, at 5
+    log = TransactionLog.from_arrays(
+        customer_id=["a", "a", "b", "b", "c"],
+        time=[0.0, 9.0, 0.0, 9.0, 5.0],
+        amount=[100.0, -40.0, 50.0, 70.0, -10.0],
+    )
+    s = recency_states(log, 10.0, freq=1.0)
+    assert s.customer_id.tolist() == ["a", "b"]
+    assert s.recency.tolist() == [11, 2]  # a's return at 9 sets no recency
+    assert s.n_later == 0  # "c" never bought: in neither count
+    h = historical_value(log, freq=5.0)
+    assert h.historical_profit.tolist() == [60.0, 120.0, -10.0]  # returns count in value
+    assert h.active_periods.tolist() == [1, 2, 0]  # not in activity
+    assert h.mean_period_profit.tolist() == [60.0, 60.0, 0.0]
+    assert h.retention_rate == 0.5  # of a and b active in period 0, only b buys again
+    bs = balance_sheet_between(log, 4.0, 9.5, window=5.0, thresholds=[60.0])
+    # at 4: a (100) and b (50); at 9.5: b (70) only, a's return and c's are no purchase
+    assert bs.opening.tolist() == [1, 1]
+    assert bs.closing.tolist() == [1, 0]

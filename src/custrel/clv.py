@@ -1633,7 +1633,8 @@ class RecencyStates:
         The period length.
     n_later : int
         Customers of the log whose first purchase is after the date (not in
-        the result).
+        the result). Returns (negative amounts) are no purchases: they set
+        no recency, and a customer with returns only is in neither count.
     """
 
     customer_id: npt.NDArray[Any] = attrs.field(converter=v.freeze)
@@ -1686,12 +1687,14 @@ def recency_states(log: TransactionLog, at: Any, *, freq: str | float = "month")
     t_at = log.to_time_float(at, "at")
     length = log.unit_length(freq, "freq")
     t = log.numeric_time()
-    keep = t <= t_at
+    buys = log.is_purchase  # returns are no purchases (recency never counts them)
+    keep = (t <= t_at) & buys
     if not keep.any():
-        raise InvalidInputError(
-            f"no purchase lies on or before at={at!r}; the first is at "
-            f"{log.time[int(np.argmin(t))]!r}"
+        first = int(np.argmin(np.where(buys, t, np.inf))) if buys.any() else None
+        seen = (
+            "the log has no purchase" if first is None else f"the first is at {log.time[first]!r}"
         )
+        raise InvalidInputError(f"no purchase lies on or before at={at!r}; {seen}")
     k = log.n_customers
     last = np.full(k, -np.inf)
     np.maximum.at(last, log.customer_code[keep], t[keep])
@@ -1707,8 +1710,9 @@ def recency_states(log: TransactionLog, at: Any, *, freq: str | float = "month")
             env="CUSTREL_MAX_PERIODS", hint="a mistyped date? or pass a coarser freq",
         )  # fmt: skip
     rec = recf.astype(np.int64)
+    buyer = np.bincount(log.customer_code[buys], minlength=k) > 0
     return RecencyStates(
-        log.customer_labels[present], rec, at, freq, int(k - np.count_nonzero(present))
+        log.customer_labels[present], rec, at, freq, int(np.count_nonzero(buyer & ~present))
     )
 
 
@@ -3463,9 +3467,12 @@ class HistoricalValue:
     historical_profit : numpy.ndarray
         Σ P of the customer's rows (:meth:`TransactionLog.profit`).
     active_periods : numpy.ndarray of int64
-        Periods in which the customer has at least one row.
+        Periods in which the customer has at least one purchase (a period
+        with returns only is not active; the returns still count in
+        ``historical_profit``).
     mean_period_profit : numpy.ndarray
-        historical_profit / active_periods.
+        historical_profit / active_periods; 0 for a customer with returns
+        only (no active period: it is not expected to buy again).
     clv : numpy.ndarray
         margin × mean_period_profit × r / (1 + d − r).
     retention_rate : float
@@ -3590,7 +3597,8 @@ def historical_value(
         )
     codes = log.customer_code
     active = np.zeros((k, n), dtype=bool)
-    active[codes, idx] = True
+    buys = log.is_purchase  # a period with returns only is no active period
+    active[codes[buys], idx[buys]] = True
     stay = (active[:, :-1] & active[:, 1:]).sum()
     base = active[:, :-1].sum()
     r = float(stay / base) if base else 0.0
@@ -3600,7 +3608,7 @@ def historical_value(
     what = _tv_name(log) if not log.has_profit_columns else "the profit (TV - costs + IB)"
     v.check_sums_finite(profit, what, labels=log.customer_labels)
     nact = active.sum(axis=1).astype(np.int64)
-    mean = profit / nact
+    mean = np.divide(profit, nact, out=np.zeros(k), where=nact > 0)
     if r >= 1.0 + d:
         raise InvalidInputError(
             f"every customer active in one {freq} was active in the next (r={r:g}), so with "
@@ -3635,10 +3643,10 @@ def balance_sheet_between(
 ) -> BalanceSheet:
     """The customer-asset balance sheet of a log between two dates.
 
-    At each date a customer is a customer when it has a transaction in the
-    ``window`` ending at that date, and its value is its profit
-    (:meth:`TransactionLog.profit`) in that window; its class follows from
-    the value.
+    At each date a customer is a customer when it has a purchase in the
+    ``window`` ending at that date (returns, negative amounts, are no
+    purchases), and its value is its profit (:meth:`TransactionLog.profit`,
+    returns included) in that window; its class follows from the value.
 
     Parameters
     ----------
@@ -3725,12 +3733,13 @@ def balance_sheet_between(
         classifier = classify
     t = log.numeric_time()
     profit = log.profit()
+    buys = log.is_purchase
     k = log.n_customers
     codes = log.customer_code
 
     def at(date: float) -> tuple[IntArray, FloatArray]:
         inside = (t > date - w) & (t <= date)
-        present = np.bincount(codes[inside], minlength=k) > 0
+        present = np.bincount(codes[inside & buys], minlength=k) > 0
         value = np.asarray(
             np.bincount(codes[inside], weights=profit[inside], minlength=k), dtype=np.float64
         )
