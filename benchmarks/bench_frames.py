@@ -1,0 +1,198 @@
+"""Benchmark: the engine-side BTYD and RFM summaries against collecting to a TransactionLog.
+
+For each engine (duckdb, dask, polars lazy and, when pyspark is installed,
+Spark in local mode on every core) the same transactions are summarised two
+ways, in the same run:
+
+* in the engine: ``custrel.frames.rfm_summary_from_frame`` (the compressed
+  BTYD rows a fit needs) and ``rfm_table_from_frame(..., frequency_basis="days")``
+  (distinct purchase days counted in the engine);
+* collected: the rows are brought to Python (``.df()``, ``.compute()``,
+  ``.collect()``, ``.toPandas()``), read into a ``TransactionLog`` and summarised
+  by ``rfm_summary(...).compressed()`` / ``rfm_table``.
+
+Both sides are checked equal before timing. The ratio collected / engine is
+what a user gains by staying in the engine; it grows with the data, since the
+engine path moves no row. Small default sizes (seconds on a 2-core machine);
+``--rows`` and ``--customers`` scale it, and the script runs unchanged on a
+many-core machine (the core count is recorded).
+
+Usage: .venv/bin/python benchmarks/bench_frames.py [--rows N] [--customers N] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import os
+import platform
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custrel import TransactionLog, rfm_summary, summarize_rfm
+from custrel.frames import rfm_summary_from_frame, rfm_table_from_frame
+
+warnings.filterwarnings("ignore", message="Dask support is moving", category=FutureWarning)
+
+DATE = "2026-01-01"
+
+
+def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def make_data(n_rows: int, n_customers: int) -> pd.DataFrame:
+    rng = np.random.default_rng(2026)
+    weights = rng.gamma(2.0, 1.0, n_customers)
+    ids = rng.choice(n_customers, size=n_rows, p=weights / weights.sum())
+    seconds = rng.integers(0, 2 * 365 * 86400, n_rows)
+    when = np.datetime64("2024-01-01", "s") + seconds.astype("timedelta64[s]")
+    amount = np.round(rng.gamma(2.0, 25.0, n_rows), 2)
+    return pd.DataFrame(
+        {
+            "customer_id": ids.astype(np.int64),
+            "time": when.astype("datetime64[us]"),
+            "amount": amount,
+        }
+    )
+
+
+def engines(df: pd.DataFrame, cores: int) -> dict[str, tuple[Any, Callable[[Any], pd.DataFrame]]]:
+    """name -> (native frame, how a user collects it to pandas), for the installed engines."""
+    out: dict[str, tuple[Any, Callable[[Any], pd.DataFrame]]] = {}
+    if _installed("duckdb"):
+        import duckdb
+
+        con = duckdb.connect()
+        con.register("orders", df)
+        rel = con.sql("select * from orders")
+        out["duckdb"] = (rel, lambda r: r.df())
+    if _installed("dask"):
+        import dask.dataframe as dd
+
+        ddf = dd.from_pandas(df, npartitions=max(2, cores))
+        out["dask"] = (ddf, lambda d: d.compute())
+    if _installed("polars"):
+        import polars as pl
+
+        out["polars lazy"] = (pl.from_pandas(df).lazy(), lambda lf: lf.collect().to_pandas())
+    if _installed("pyspark") and shutil.which("java") is not None:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        from pyspark.sql import SparkSession
+
+        spark = (
+            SparkSession.builder.master(f"local[{cores}]")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", str(2 * cores))
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        sdf = spark.createDataFrame(df).cache()
+        sdf.count()  # materialise once: both sides read the cached table
+        out["spark local"] = (sdf, lambda s: s.toPandas())
+    return out
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def collected_btyd(collect: Callable[[Any], pd.DataFrame], native: Any) -> Any:
+    log = TransactionLog.from_frame(collect(native))
+    return rfm_summary(log, unit="week").compressed()
+
+
+def collected_days_table(collect: Callable[[Any], pd.DataFrame], native: Any) -> Any:
+    log = TransactionLog.from_frame(collect(native))
+    return summarize_rfm(log, DATE, frequency_basis="days").to_table()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=300_000)
+    parser.add_argument("--customers", type=int, default=30_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    df = make_data(args.rows, args.customers)
+    lines = [
+        (
+            f"# Engine-side summaries against collecting ({args.rows:,} transactions, "
+            f"{df['customer_id'].nunique():,} customers)"
+        ),
+        "",
+        f"{dt.date.today()} · {platform.machine()} · {cores} cores · Python "
+        f"{platform.python_version()} · numpy {np.__version__} · pandas {pd.__version__} · "
+        + " · ".join(
+            f"{m} {importlib.import_module(m).__version__}"
+            for m in ("narwhals", "polars", "duckdb", "dask", "pyspark")
+            if _installed(m)
+        ),
+        f"best of {args.repeat}; Spark in local mode on {cores} cores",
+        "",
+        (
+            "| engine | summary | in the engine (s) | collected + TransactionLog (s) "
+            "| collected / engine |"
+        ),
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for name, (native, collect) in engines(df, cores).items():
+        cases = [
+            (
+                "BTYD compressed (rfm_summary_from_frame)",
+                lambda n=native: rfm_summary_from_frame(n, unit="week"),
+                lambda n=native, c=collect: collected_btyd(c, n),
+                ("frequency", "recency", "T", "weights"),
+            ),
+            (
+                "RFM table, distinct days (rfm_table_from_frame)",
+                lambda n=native: rfm_table_from_frame(n, DATE, frequency_basis="days"),
+                lambda n=native, c=collect: collected_days_table(c, n),
+                ("frequency", "recency"),
+            ),
+        ]
+        for label, engine_fn, collect_fn, fields in cases:
+            t_engine, got = best_time(engine_fn, args.repeat)
+            t_collect, ref = best_time(collect_fn, args.repeat)
+            for f in fields:
+                if not np.array_equal(getattr(got, f), getattr(ref, f)):
+                    raise SystemExit(f"{name} {label}: {f} differs between the two paths")
+            lines.append(
+                f"| {name} | {label} | {t_engine:.3f} | {t_collect:.3f} | "
+                f"{t_collect / t_engine:.2f}x |"
+            )
+            print(lines[-1], flush=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines += [
+        "",
+        (
+            f"Load average at the end of the run: {load:.1f} on {cores} cores (the machine is "
+            "shared; the ratios compare both paths under the same load in the same run)."
+        ),
+    ]
+    text = "\n".join(lines) + "\n"
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
