@@ -25,6 +25,7 @@ from custrel import (
     InvalidTypeError,
     MissingDependencyError,
     RFMSummary,
+    RFMTable,
     TransactionLog,
     rfm_scores,
     rfm_segments,
@@ -867,6 +868,48 @@ BTYD_BAD = [
         InvalidInputError,
         "customer column 'customer_id' is not in the frame",
         id="missing-column",
+    ),
+]
+
+
+# from the adversarial harness: non-string column names, units and backends
+BTYD_BAD += [
+    pytest.param(
+        lambda: rfm_summary_frame(
+            purchases_frame(1), customer_col="cust", time_col=np.array(["when"])
+        ),
+        InvalidTypeError,
+        r"time_col must be a column name \(a str\), got ndarray",
+        id="array-time-col",
+    ),
+    pytest.param(
+        lambda: rfm_table_from_frame(purchases_frame(1), "2024-12-31", customer_col=None),  # type: ignore[arg-type]
+        InvalidTypeError,
+        "customer_col must be a column name \\(a str\\), got NoneType None",
+        id="none-customer-col",
+    ),
+    pytest.param(
+        lambda: rfm_summary_from_frame(
+            purchases_frame(1), customer_col="cust", time_col="when", period=pd.Series(["day"])
+        ),
+        InvalidTypeError,
+        "period must be a unit name, a number or None, got Series",
+        id="series-period",
+    ),
+    pytest.param(
+        lambda: score_frame(BGNBD, summary_table(n=5), recency_col=pd.Series(["recency"])),
+        InvalidTypeError,
+        "recency_col must be a column name",
+        id="series-recency-col",
+    ),
+    pytest.param(
+        lambda: to_native(
+            RFMTable.from_arrays(customer_id=[1], recency=[1], frequency=[1], monetary_value=[1]),
+            backend=np.zeros((2, 2)),
+        ),
+        InvalidInputError,
+        "backend must be one of 'pandas', 'polars', 'pyarrow', got array",
+        id="array-backend",
     ),
 ]
 

@@ -114,6 +114,29 @@ def _is_spark(lf: Any) -> bool:
     return _impl_name(lf) in _SPARK
 
 
+def _check_names(**names: Any) -> None:
+    """Column-name arguments must be strings (``amount_col`` may be None)."""
+    for arg, value in names.items():
+        if value is None and arg == "amount_col":
+            continue
+        if not isinstance(value, str):
+            raise InvalidTypeError(
+                f"{arg} must be a column name (a str), got {type(value).__name__} {value!r}"
+            )
+
+
+def _check_unit(value: Any, name: str, *, optional: bool) -> None:
+    """A unit or period is a name, a positive number or (where allowed) None."""
+    if value is None and optional:
+        return
+    if isinstance(value, str) or (
+        isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    ):
+        return
+    allowed = "a unit name, a number" + (" or None" if optional else "")
+    raise InvalidTypeError(f"{name} must be {allowed}, got {type(value).__name__} {value!r}")
+
+
 def _require_columns(schema: Any, **cols: str | None) -> None:
     present = list(schema.names())
     for field, col in cols.items():
@@ -309,6 +332,7 @@ class _Spec:
         time_col: str,
         amount_col: str | None,
     ) -> None:
+        _check_names(customer_col=customer_col, time_col=time_col, amount_col=amount_col)
         self.nw = nw
         self.lf = _lazy(nw, df)
         self.eager = isinstance(nw.from_native(df), nw.DataFrame)
@@ -722,6 +746,8 @@ def _btyd_plan(
     money: bool = True,
 ) -> _BTYDPlan:
     nw = _narwhals()
+    _check_unit(unit, "unit", optional=True)
+    _check_unit(period, "period", optional=True)
     spec = _Spec(nw, frame, customer_col=customer_col, time_col=time_col, amount_col=amount_col)
     kind = spec.kind
     numeric = kind == "numeric"
@@ -1343,6 +1369,9 @@ def score_frame(
     [0.195, 1.226]
     """
     nw = _narwhals()
+    _check_names(
+        frequency_col=frequency_col, recency_col=recency_col, T_col=T_col, monetary_col=monetary_col
+    )
     if not isinstance(model, RepeatPurchaseModel):
         raise InvalidTypeError(
             "model must be a fitted repeat-purchase model (fit_bgnbd, fit_pareto_nbd, ...), "
@@ -1510,7 +1539,7 @@ def to_native(result: Any, like: Any = None, *, backend: str | None = None) -> A
     nw = _narwhals()
     cols: dict[str, Any] = dict(to_arrays())
     if like is None:
-        name = backend or "pandas"
+        name = "pandas" if backend is None else backend
         v.choice(name, "backend", ("pandas", "polars", "pyarrow"))
         return _eager(nw, cols, name)
     frame = _lazy_or_eager(nw, like)
