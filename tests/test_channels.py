@@ -1476,3 +1476,19 @@ def test_wrong_argument_types_are_custrel_errors(
 def test_adversarial_argument_shapes(call: Any, match: str) -> None:
     with pytest.raises(CustrelError, match=match):
         call()
+
+
+def test_adversarial_values_and_partners() -> None:
+    assert Criterion("s", scale=np.array([0.0, 10.0])).scale == (0.0, 10.0)
+    assert math.isnan(Partner("p", {"a": math.nan}).attributes["a"])  # nan: a missing score
+    with pytest.raises(InvalidInputError, match=r"attributes\['a'\] must be finite, got inf"):
+        Partner("p", {"a": math.inf})
+    with pytest.raises(InvalidTypeError, match=r"attributes\['a'\] must be a real number"):
+        Partner("p", {"a": "high"})
+    with pytest.raises(InvalidInputError, match=r"candidate_id is missing"):
+        _M3.select([None, "x"])
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(InvalidInputError, match=r"candidate_id is missing"):
+        _M3.select(pd.array([None, "x"], dtype="string"))
+    with pytest.raises(InvalidTypeError, match=r"id_column must be a column name"):
+        DecisionMatrix.from_frame(pd.DataFrame({"a": [1.0]}), ["a"], id_column=["a"])  # type: ignore[arg-type]

@@ -997,3 +997,9 @@ def test_tier_strategy_validates_its_fields() -> None:
         TierStrategy(Tier.GOLD, math.inf, ())  # type: ignore[arg-type]
     rule = fit_tier_rule([[1.0], [2.0], [3.0], [4.0]], [1, 2, 3, 4])
     assert np.isfinite(rule.threshold).all()  # leaves hold 0, not nan
+
+
+def test_tiers_as_an_object_array_of_members() -> None:
+    tiers = np.array([Tier.PLATINUM, Tier.GOLD, Tier.IRON, Tier.LEAD], dtype=object)
+    rule = fit_tier_rule([[4.0], [3.0], [2.0], [1.0]], tiers)
+    assert rule.predict([[4.0], [1.0]]).tolist() == [1, 4]

@@ -92,6 +92,9 @@ class Criterion:
         object.__setattr__(self, "weight", w)
         _val.choice(self.direction, f"direction of criterion {self.name!r}", _DIRECTIONS)
         if self.scale is not None:
+            given: Any = self.scale
+            if isinstance(given, np.ndarray):  # an array pair reads as its values
+                object.__setattr__(self, "scale", tuple(given.tolist()))
             if not isinstance(self.scale, Sequence) or len(self.scale) != 2:
                 raise InvalidInputError(
                     f"scale of criterion {self.name!r} must be a (low, high) pair, got {self.scale!r}"
@@ -176,9 +179,20 @@ class KnockOut:
 
 
 def _mapping_proxy(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy of a partner's attributes: names to finite numbers, None or NaN (missing)."""
     if not isinstance(value, Mapping):
         raise InvalidTypeError(f"attributes must be a mapping, got {type(value).__name__}")
-    return types.MappingProxyType(dict(value))
+    out: dict[str, Any] = {}
+    for key, val in value.items():
+        if not isinstance(key, str):
+            raise InvalidTypeError(
+                f"attributes keys must be criterion names (str), got {key!r:.40}"
+            )
+        if val is None or (isinstance(val, float | np.floating) and math.isnan(val)):
+            out[key] = val  # a missing score
+        else:
+            out[key] = _val.scalar(val, f"attributes[{key!r}]")
+    return types.MappingProxyType(out)
 
 
 @attrs.frozen
@@ -471,6 +485,10 @@ class DecisionMatrix:
         InvalidInputError
             If a column is missing.
         """
+        if id_column is not None and not isinstance(id_column, str):
+            raise InvalidTypeError(
+                f"id_column must be a column name (str) or None, got {type(id_column).__name__}"
+            )
         try:
             nw = importlib.import_module("narwhals")
         except ImportError:
@@ -646,6 +664,7 @@ class DecisionMatrix:
                 raise InvalidTypeError(
                     f"candidate_id must be an id or a flat list of ids, got {cid!r:.60} in it"
                 )
+            _val.id_array([cid], "candidate_id")  # refuses a missing id (None, nan, NA)
             hit = self.candidate_id == cid
             if not hit.any():
                 raise InvalidInputError(f"unknown candidate_id {_show(cid)}")
