@@ -1003,3 +1003,10 @@ def test_tiers_as_an_object_array_of_members() -> None:
     tiers = np.array([Tier.PLATINUM, Tier.GOLD, Tier.IRON, Tier.LEAD], dtype=object)
     rule = fit_tier_rule([[4.0], [3.0], [2.0], [1.0]], tiers)
     assert rule.predict([[4.0], [1.0]]).tolist() == [1, 4]
+
+
+def test_tier_rule_splits_extreme_attributes_without_overflow() -> None:
+    x = [[1e308], [-1e308], [5e-324], [1e-323]]
+    rule = fit_tier_rule(x, [1, 4, 3, 2])
+    assert np.isfinite(rule.threshold).all()
+    assert rule.predict(x).tolist() == [1, 4, 3, 2]

@@ -980,8 +980,14 @@ def _best_split(x: FloatArray, onehot: IntArray, min_leaf: int) -> tuple[int, fl
         imp = np.where(valid, imp, np.inf)
         i = int(np.argmin(imp))
         if best is None or imp[i] < best[2] - 1e-12:
-            best = (j, float((xs[i] + xs[i + 1]) / 2.0), float(imp[i]))
+            best = (j, _midpoint(float(xs[i]), float(xs[i + 1])), float(imp[i]))
     return best
+
+
+def _midpoint(a: float, b: float) -> float:
+    """A split between a < b: their mean, without overflow, never b itself."""
+    mid = a / 2.0 + b / 2.0 if abs(a) > 1e300 or abs(b) > 1e300 else (a + b) / 2.0
+    return mid if a <= mid < b else a
 
 
 def fit_tier_rule(
