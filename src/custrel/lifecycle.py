@@ -117,6 +117,23 @@ _CODE_LAPSED = -3
 # ---------------------------------------------------------------------------
 
 
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    """A row of labels as the table's own tuple of strings (a lone string is refused)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise InvalidTypeError(f"expected a sequence of strings, got {type(value).__name__}")
+    items = value.tolist() if isinstance(value, np.ndarray) else list(value)
+    if not all(isinstance(x, str) for x in items):
+        raise InvalidTypeError("expected strings only, got " + repr(items))
+    return tuple(items)
+
+
+def _str_table(value: Any) -> tuple[tuple[str, ...], ...]:
+    """Rows of strings as the table's own tuple of tuples."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise InvalidTypeError(f"cells must be rows of strings, got {type(value).__name__}")
+    return tuple(_str_tuple(row) for row in value)
+
+
 @attrs.frozen
 class StageCharacteristics:
     """How each stage of a stage model looks, aspect by aspect (a table as data).
@@ -140,10 +157,12 @@ class StageCharacteristics:
     """
 
     model: StageModel
-    aspects: tuple[str, ...]
-    cells: tuple[tuple[str, ...], ...]
+    aspects: tuple[str, ...] = attrs.field(converter=_str_tuple)
+    cells: tuple[tuple[str, ...], ...] = attrs.field(converter=_str_table)
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(self.model, StageModel):
+            raise InvalidTypeError(f"model must be a StageModel, got {type(self.model).__name__}")
         if len(self.cells) != len(self.aspects) or any(
             len(row) != len(self.model) for row in self.cells
         ):
