@@ -937,7 +937,9 @@ def _tier_labels(tiers: Any, name: str) -> IntArray:
         raise InvalidTypeError(f"{name} must be a 1-D sequence of tiers 1..4: {exc}") from None
     if arr.dtype.kind == "O":  # Tier members (an IntEnum) in an object array
         items = arr.tolist() if arr.ndim == 1 else []
-        if items and all(isinstance(t, int) and not isinstance(t, bool) for t in items):
+        if items and all(
+            isinstance(t, int) and not isinstance(t, bool) and abs(t) < 2**62 for t in items
+        ):
             arr = np.asarray([int(t) for t in items], dtype=np.int64)
     if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":
         raise InvalidTypeError(
