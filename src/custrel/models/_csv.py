@@ -33,6 +33,8 @@ IntArray = npt.NDArray[np.int64]
 _CHUNK_BYTES = 1 << 20
 #: Longest field (in characters) that can be a number or a date.
 MAX_NUMBER_TEXT = 64
+#: Longest distinct text held in a fixed-width numpy array (longer ones stay Python strings).
+WIDE_TEXT = 256
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _DELIMITER_GUESSES = (";", "\t", "|", ",")
 
@@ -41,19 +43,38 @@ class Coded(NamedTuple):
     """A text column as integer codes into its distinct (stripped) values."""
 
     codes: IntArray
-    values: list[str]
+    values: npt.NDArray[Any]
 
     @classmethod
     def make(cls, codes: IntArray, raw: Sequence[str]) -> Coded:
         """Strip the distinct values; values that become equal (``"7"``, ``" 7"``) merge.
 
-        The distinct values keep the order of ``raw``.
+        The distinct values keep the order of their first appearance in ``raw``.
+        They are a fixed-width numpy array when that is exact and not wasteful
+        (no value longer than :data:`WIDE_TEXT` characters, no NUL character
+        numpy would drop), else an object array of Python strings.
         """
+        lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
+        longest = int(lengths.max()) if len(raw) else 0
+        if longest <= WIDE_TEXT:
+            arr = np.asarray(raw, dtype=f"U{max(longest, 1)}")
+            if np.array_equal(np.char.str_len(arr), lengths):
+                stripped = np.char.strip(arr)
+                if not bool(np.any(np.char.str_len(stripped) != lengths)):
+                    return cls(codes, stripped)
+                distinct, first, inverse = np.unique(
+                    stripped, return_index=True, return_inverse=True
+                )
+                order = np.argsort(first, kind="stable")
+                rank = np.empty(len(order), dtype=np.int64)
+                rank[order] = np.arange(len(order), dtype=np.int64)
+                remap = rank[inverse.reshape(-1)]
+                return cls(np.take(remap, codes), distinct[order])
         index: dict[str, int] = {}
-        remap = [index.setdefault(s.strip(), len(index)) for s in raw]
-        if len(index) == len(raw) and all(a == b for a, b in zip(index, raw, strict=False)):
-            return cls(codes, list(index))
-        return cls(np.take(np.asarray(remap, dtype=np.int64), codes), list(index))
+        remap_list = [index.setdefault(s.strip(), len(index)) for s in raw]
+        values = np.empty(len(index), dtype=object)
+        values[:] = list(index)
+        return cls(np.take(np.asarray(remap_list, dtype=np.int64), codes), values)
 
     def first_row(self, value_index: int) -> int:
         """The first row holding distinct value ``value_index``."""
@@ -448,7 +469,7 @@ def parse_numbers(
     or ``1.19,5``) is refused rather than guessed.
     """
     if isinstance(col, Coded):  # pragma: no cover - numeric columns are never coded
-        col = [col.values[i] for i in col.codes.tolist()]
+        col = text_values(col)
     if isinstance(col, np.ndarray):
         return col.astype(np.float64)
     longest = max(map(len, col), default=0)
@@ -516,7 +537,7 @@ def _delocalise(
 def text_values(col: Column) -> list[str]:
     """Any column as its list of field texts (stripped)."""
     if isinstance(col, Coded):
-        return [col.values[i] for i in col.codes.tolist()]
+        return [str(x) for x in col.values[col.codes].tolist()]
     if isinstance(col, np.ndarray):
         return [str(x) for x in col.tolist()]
     return [s.strip() for s in col]

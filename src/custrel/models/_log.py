@@ -1899,19 +1899,25 @@ def _floats(value: Any, name: str) -> FloatArray | None:
 
 
 def _parse_time_texts(
-    values: list[str],
+    values: list[str] | npt.NDArray[Any],
     date_format: str | None,
     timezone: TimeZone,
     name: str,
     voice: Voice,
 ) -> npt.NDArray[Any]:
-    """Time texts (stripped) as times: plain numbers make numeric times unless a format is given."""
-    empty = [i for i, s in enumerate(values) if not s.strip()]
-    if empty:
-        raise InvalidInputError(f"{name} is missing a value at {voice.at(empty[0])}")
+    """Time texts as times: plain numbers make numeric times unless a format is given."""
     from custrel.models._times import _as_time_array
 
-    arr = _as_time_array(values)
+    arr = values if isinstance(values, np.ndarray) and values.dtype.kind == "U" else None
+    if arr is None:
+        arr = _as_time_array(list(values))
+    if arr.dtype.kind == "U":
+        empty = np.char.str_len(np.char.strip(arr)) == 0
+        first_empty = int(np.flatnonzero(empty)[0]) if empty.any() else -1
+    else:
+        first_empty = next((i for i, s in enumerate(arr.tolist()) if not str(s).strip()), -1)
+    if first_empty >= 0:
+        raise InvalidInputError(f"{name} is missing a value at {voice.at(first_empty)}")
     if date_format is None and arr.dtype.kind == "U":
         try:
             numbers = arr.astype(np.float64)
@@ -1922,14 +1928,22 @@ def _parse_time_texts(
     return parse_times(arr, name, date_format=date_format, timezone=timezone, voice=voice)
 
 
-def _auto_ints(values: list[str]) -> Any:
+def _auto_ints(values: npt.NDArray[Any]) -> Any:
     """Text ids as integers when every one is an integer written plainly, else the texts.
 
     Empty (missing) ids stay empty strings, for the missing-id policy to judge.
     """
-    if not values:
+    if not len(values):
         return values
-    for s in values:
+    if values.dtype.kind == "U" and not bool(np.any(np.char.str_len(values) == 0)):
+        try:
+            ints = values.astype(np.int64)
+        except (ValueError, OverflowError):
+            return values
+        # only canonical spellings ("12", "-3"; not "012", "+3" or "-0") become numbers
+        return ints if np.array_equal(ints.astype(values.dtype), values) else values
+    texts = [str(x) for x in values.tolist()]
+    for s in texts:
         if not s:
             continue
         body = s[1:] if s[:1] == "-" else s
@@ -1937,9 +1951,11 @@ def _auto_ints(values: list[str]) -> Any:
             return values
         if s == "-0":
             return values
-    numbers = [int(s) if s else s for s in values]
+    numbers = [int(s) if s else s for s in texts]
     if any(not isinstance(x, int) for x in numbers):
-        return numbers
+        out = np.empty(len(numbers), dtype=object)
+        out[:] = numbers
+        return out
     try:
         return np.asarray(numbers, dtype=np.int64)
     except OverflowError:

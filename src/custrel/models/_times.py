@@ -203,12 +203,11 @@ def _strip_offsets(
     """Remove UTC offsets from ISO strings; per element the seconds to subtract for UTC."""
     if arr.dtype.itemsize // 4 <= _ISO_DATE_LEN + 2 or len(arr) == 0:
         return arr, None  # too short to carry an offset
-    tail = np.char.upper(_slice(arr, _ISO_DATE_LEN + 3))
-    has = (
-        (np.char.find(tail, "+") >= 0)
-        | (np.char.find(tail, "-") >= 0)
-        | (np.char.find(tail, "Z") >= 0)
-    )
+    width = arr.dtype.itemsize // 4
+    points = np.ascontiguousarray(arr).view(np.uint32).reshape(len(arr), width)
+    tail = np.ascontiguousarray(points[:, _ISO_DATE_LEN + 3 :])  # after "YYYY-MM-DDTHH"
+    marks = (tail == ord("+")) | (tail == ord("-")) | (tail == ord("Z")) | (tail == ord("z"))
+    has = np.count_nonzero(marks, axis=1) > 0
     if not has.any():
         return arr, None
     rows = np.flatnonzero(has)
