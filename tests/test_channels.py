@@ -1492,3 +1492,8 @@ def test_adversarial_values_and_partners() -> None:
         _M3.select(pd.array([None, "x"], dtype="string"))
     with pytest.raises(InvalidTypeError, match=r"id_column must be a column name"):
         DecisionMatrix.from_frame(pd.DataFrame({"a": [1.0]}), ["a"], id_column=["a"])  # type: ignore[arg-type]
+
+
+def test_score_scale_given_as_an_array() -> None:
+    assert ch.score_linear([5.0], 0, 10, scale=np.array([0.0, 100.0])).tolist() == [50.0]
+    assert ch.score_likert([3], scale=np.array([0.0, 1.0])).tolist() == [0.5]

@@ -96,6 +96,8 @@ def _on_scale(t: FloatArray, s0: float, s1: float) -> FloatArray:
 
 
 def _scale_pair(scale: Any) -> tuple[float, float]:
+    if isinstance(scale, np.ndarray) and scale.ndim == 1:  # an array pair reads as its values
+        scale = tuple(scale.tolist())
     if not isinstance(scale, Sequence) or len(scale) != 2:
         raise InvalidInputError(f"scale must be a (low, high) pair, got {scale!r}")
     s0 = _val.scalar(scale[0], "scale low")
