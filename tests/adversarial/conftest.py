@@ -60,6 +60,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                     "covered": sorted(entries),
                     "inputs": n_inputs,
                     "profile": os.environ.get("HYPOTHESIS_PROFILE", "dev"),
+                    "examples": adv_worker.examples_per_test(),
                     "calls": dict(pool.calls),
                     "failures": failing,
                     "restarts": pool.restarts,

@@ -53,7 +53,8 @@ def main(src: str, out: str, previous: str | None = None) -> None:
         "",
         (
             f"Refreshed {now} from a full run of `tests/adversarial` "
-            f"(profile {data.get('profile', '?')}): {len(data['covered'])} functions and "
+            f"(profile {data.get('profile', '?')}, {data.get('examples', '?')} inputs drawn per "
+            f"function and family): {len(data['covered'])} functions and "
             f"methods covered, {data['inputs']} inputs tried, {n_fail} failing inputs in "
             f"{len(fails)} functions/reproductions."
         ),
