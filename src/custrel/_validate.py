@@ -9,8 +9,7 @@ offending value and where it was found (``row 17`` for 1-D data, ``[3, 5]``
 from __future__ import annotations
 
 import os
-import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -97,6 +96,39 @@ def detach(arr: npt.NDArray[Any], source: Any) -> npt.NDArray[Any]:
     return arr.copy()
 
 
+class FrozenMap(Mapping[Any, Any]):
+    """A read-only mapping that, unlike ``types.MappingProxyType``, pickles and copies.
+
+    Results hold their mappings (cut points, per-method details, parameters)
+    as one of these, so a result can be saved, sent to a worker process or
+    deep-copied like every other frozen value.
+    """
+
+    __slots__ = ("_data",)
+    _data: dict[Any, Any]
+
+    def __init__(self, data: Mapping[Any, Any]) -> None:
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("FrozenMap is read-only")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMap, (self._data,))
+
+
 def freeze(value: Any) -> Any:
     """Make a result's field immutable (the attrs converter every result uses).
 
@@ -108,10 +140,10 @@ def freeze(value: Any) -> Any:
     """
     if isinstance(value, np.ndarray):
         return readonly(value)
-    if isinstance(value, types.MappingProxyType):
+    if isinstance(value, FrozenMap):
         return value
     if isinstance(value, Mapping):
-        return types.MappingProxyType({k: freeze(v) for k, v in value.items()})
+        return FrozenMap({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list):
         return tuple(freeze(v) for v in value)
     return value
@@ -380,6 +412,8 @@ def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     """Turn the ``rng`` argument into a Generator (int seeds and None allowed)."""
     if isinstance(rng, np.random.Generator):
         return rng
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng < 0:
+        raise InvalidInputError(f"rng must be a non-negative integer seed, got {int(rng)}")
     if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
     raise InvalidTypeError(
