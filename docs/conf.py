@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 
 import custrel
@@ -90,14 +91,76 @@ def _write_reference(app: object) -> None:
                 directive = "autofunction"
             else:
                 directive = "autodata"
-            lines += [f".. {directive}:: custrel.{name}.{member}", ""]
+            lines.append(f".. {directive}:: custrel.{name}.{member}")
             if directive == "autodata":
-                lines += ["   :no-value:", ""]
+                lines.append("   :no-value:")  # an option: right below the directive
+            lines.append("")
         text = "\n".join(lines)
         target = out / f"{name}.rst"
         if not target.exists() or target.read_text() != text:
             target.write_text(text)
 
 
+def _data_docs(module_name: str, name: str) -> list[str] | None:
+    """The ``#:`` comment documenting ``name`` in a public module or, for a package, in the
+    private submodule that defines it (autodoc looks only in the public module)."""
+    import pkgutil
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    module = importlib.import_module(module_name)
+    candidates = [module_name]
+    if hasattr(module, "__path__"):
+        candidates += [f"{module_name}.{m.name}" for m in pkgutil.iter_modules(module.__path__)]
+    for candidate in candidates:
+        docs = ModuleAnalyzer.for_module(candidate).find_attr_docs()
+        if ("", name) in docs:
+            return list(docs["", name])
+    return None
+
+
+def _document_data(
+    app: object, what: str, name: str, obj: object, options: object, lines: list[str]
+) -> None:
+    """Give a public constant its own ``#:`` comment, never its type's docstring (a dict's
+    docstring is not valid reStructuredText, and a class's says nothing about the constant)."""
+    if what != "data":
+        return
+    module_name, _, attr = name.rpartition(".")
+    found = _data_docs(module_name, attr)
+    if found is not None:
+        lines[:] = found
+    elif "\n".join(lines).strip() == (type(obj).__doc__ or "").strip():
+        lines[:] = []
+
+
+def _drop_attributes_documented_twice(
+    app: object, what: str, name: str, obj: object, options: object, lines: list[str]
+) -> None:
+    """Drop an Attributes entry of a class that is also a property with its own docstring.
+
+    Runs after napoleon has turned the Attributes section into ``.. attribute::`` blocks;
+    autodoc documents the property itself, and two descriptions of one name are a warning.
+    """
+    if what != "class" or not isinstance(obj, type):
+        return
+    out: list[str] = []
+    skipping = False
+    for line in lines:
+        if line.startswith(".. attribute:: "):
+            attr = line.removeprefix(".. attribute:: ").strip()
+            member = inspect.getattr_static(obj, attr, None)
+            skipping = isinstance(member, property) and bool(member.__doc__)
+        elif line and not line.startswith(" "):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    lines[:] = out
+
+
 def setup(app: object) -> None:
     app.connect("builder-inited", _write_reference)  # type: ignore[attr-defined]
+    app.connect("autodoc-process-docstring", _document_data)  # type: ignore[attr-defined]
+    app.connect(  # type: ignore[attr-defined]
+        "autodoc-process-docstring", _drop_attributes_documented_twice, priority=600
+    )
