@@ -789,10 +789,30 @@ def test_conditional_expected_spend_shrinks_towards_population_mean() -> None:
 
 @given(log=transaction_logs(kind="datetime"))
 def test_summary_counts_purchase_days(log: TransactionLog) -> None:
+    # the returns rule: negative amounts are netted into value but are never purchases
+    purchase = log.amount >= 0
+    if not purchase.any():
+        with pytest.raises(EmptyInputError, match="no purchase"):
+            rfm_summary(log, unit="day")
+        return
     s = rfm_summary(log, unit="day")
-    ref = log.summarize(period="day")
-    np.testing.assert_array_equal(s.customer_id, ref.customer_id)
-    np.testing.assert_array_equal(s.frequency, ref.n_periods - 1)
+    day = log.period_index("day")
+    ids, freq, value_first, total = [], [], [], []
+    for i in range(log.n_customers):
+        mine = log.customer_code == i
+        days = np.unique(day[mine & purchase])
+        if len(days) == 0:
+            continue  # returns only: left out
+        ids.append(log.customer_labels[i])
+        freq.append(len(days) - 1)
+        value_first.append(log.amount[mine & (day == days[0])].sum())
+        total.append(log.amount[mine].sum())
+    np.testing.assert_array_equal(s.customer_id, np.asarray(ids, dtype=object))
+    np.testing.assert_array_equal(s.frequency, freq)
+    assert s.n_customers_returns_only == log.n_customers - len(ids)
+    assert s.n_returns == int(
+        np.count_nonzero(~purchase & np.isin(log.customer_labels[log.customer_code], ids))
+    )
     assert np.all(s.recency <= s.T)
     assert np.all(s.recency[s.frequency == 0] == 0)
     assert np.all(np.isnan(s.monetary_value[s.frequency == 0]))  # type: ignore[index]
@@ -804,19 +824,14 @@ def test_summary_counts_purchase_days(log: TransactionLog) -> None:
     np.testing.assert_array_equal(s2.frequency, s.frequency)
     np.testing.assert_array_equal(s2.T, s.T)
     np.testing.assert_allclose(s2.monetary_value, s.monetary_value)  # type: ignore[arg-type]
-    # spend: first day's total + frequency x mean repeat spend = total spend
-    total = ref.total_amount
-    first_day = np.asarray(
-        [
-            log.amount[
-                (log.customer_code == i)
-                & (log.period_index("day") == log.period_index("day")[log.customer_code == i].min())
-            ].sum()
-            for i in range(log.n_customers)
-        ]
+    # value of repeat buyers: the first purchase day's net + frequency x mean repeat value
+    # = net value (returns on other days included); without repeat purchases there is no
+    # mean repeat value (NaN)
+    rep = s.frequency > 0
+    repeat = s.frequency[rep] * s.monetary_value[rep]  # type: ignore[index]
+    np.testing.assert_allclose(
+        np.asarray(value_first)[rep] + repeat, np.asarray(total)[rep], atol=1e-6
     )
-    repeat = np.where(s.frequency > 0, s.frequency * np.nan_to_num(s.monetary_value), 0.0)  # type: ignore[arg-type]
-    np.testing.assert_allclose(first_day + repeat, total, atol=1e-6)
     c = s.compressed()
     assert c.n_customers == len(s)
 
@@ -1091,7 +1106,7 @@ BAD_OTHER = [
         "summary-not-a-log",
         lambda: rfm_summary([1, 2, 3]),
         InvalidTypeError,
-        r"log must be a TransactionLog, got list",
+        r"log must be a TransactionLog or a dataframe, got list",
     ),
     (
         "summary-calibration-after-end",

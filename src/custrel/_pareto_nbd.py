@@ -345,31 +345,63 @@ def _log_k_trapezoid(
     ``K = int_0^inf (u+t+sigma)^-a (v+t+sigma)^-b dsigma``; with
     ``sigma = e^y`` the integrand ``e^y f`` is analytic in the strip
     ``|Im y| < pi`` and decays exponentially at both ends, so the rule with
-    step ``h`` has error of order ``exp(-pi^2/h)``.
+    step ``h`` has error of order ``exp(-pi^2/h)``. At the right end it
+    decays only like ``e^(-k y)``, ``k = a + b - 1``, which for small ``k``
+    (tiny ``r + s``) would take ``40/k`` units of ``y``: beyond the point
+    ``M`` where ``(a u0 + b v0) e^-y <= 1e-8`` the integrand is
+    ``e^(-k y) (1 - c e^-y)`` (``c = a u0 + b v0``) to within 1e-16, and the
+    rule's nodes there, ``M + j h``, are summed in closed form (geometric
+    series, with the sums of ``y e^(-s y)`` the gradient needs). So every
+    element takes at most a few hundred nodes.
     """
     u0 = u + t
     v0 = v + t
     k = a + b - 1.0
+    step = _TRAP_STEP
     lo = np.log(np.minimum(np.minimum(u0, v0), np.maximum(u0, v0) / np.maximum(a + b, 1.0)))
     lo -= _TRAP_TAIL
-    hi = np.log(np.maximum(u0, v0)) + _TRAP_TAIL / k + 2.0
-    n_nodes = int(np.ceil(float(np.max(hi - lo)) / _TRAP_STEP)) + 1
-    grid = np.arange(n_nodes)[:, None] * _TRAP_STEP
+    c = a * u0 + b * v0
+    hi = np.log(np.maximum(u0, v0)) + _TRAP_TAIL / k + 2.0 + step
+    mid = np.log(np.maximum(c, np.maximum(u0, v0))) + np.log(1e8)
+    tail = hi > mid  # slow decay: nodes up to mid, the rest in closed form
+    top = np.where(tail, mid, hi)
+    n_nodes = int(np.ceil(float(np.max(top - lo)) / step)) + 1
+    grid = np.arange(n_nodes)[:, None] * step
     y = lo[None, :] + grid  # (nodes, elements)
-    sigma = np.exp(y)
+    inside = y <= top[None, :]
+    sigma = np.exp(np.where(inside, y, lo[None, :]))
     lu = np.log(u0 + sigma)
     lv = np.log(v0 + sigma)
-    g = y - a * lu - b * lv
-    g = np.where(y <= hi[None, :] + _TRAP_STEP, g, -np.inf)
-    gmax = np.max(g, axis=0)
-    wts = np.exp(g - gmax)
-    total = np.sum(wts, axis=0)
-    wts /= total
-    log_k = gmax + np.log(total) + np.log(_TRAP_STEP)
-    d_a = -np.sum(wts * lu, axis=0)
-    d_b = -np.sum(wts * lv, axis=0)
-    d_u = -a * np.sum(wts / (u0 + sigma), axis=0)
-    d_v = -b * np.sum(wts / (v0 + sigma), axis=0)
+    g = np.where(inside, y - a * lu - b * lv, -np.inf)
+    # the closed-form tail from M = the last node kept (tail elements only)
+    last = lo + np.floor((top - lo) / step) * step
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        q0, q1 = np.exp(-k * step), np.exp(-(k + 1.0) * step)
+        g0 = q0 / -np.expm1(-k * step)  # sum_{j>=1} q0^j
+        g1 = q1 / -np.expm1(-(k + 1.0) * step)
+        h0 = q0 / np.expm1(-k * step) ** 2  # sum_{j>=1} j q0^j
+        h1 = q1 / np.expm1(-(k + 1.0) * step) ** 2
+        # in log space relative to the largest term: sum f = e^l0 g0 - c e^l1 g1, ...
+        l0 = -k * last
+        l1 = -(k + 1.0) * last
+        log_t0 = l0 + np.log(g0) + np.log1p(-c * np.exp(l1 - l0) * g1 / g0)
+        log_t0 = np.where(tail, log_t0, -np.inf)
+        gmax = np.maximum(np.max(g, axis=0), log_t0)
+        wts = np.exp(g - gmax)
+        total = np.sum(wts, axis=0) + np.exp(log_t0 - gmax)
+        log_k = gmax + np.log(total) + np.log(step)
+        wts /= total
+        e0 = np.exp(l0 - gmax) / total
+        e1 = np.exp(l1 - gmax) / total
+        te = np.where(tail, e1 * g1, 0.0)  # sum e^-y f (leading order), as a share
+        ty = np.where(
+            tail, e0 * (last * g0 + step * h0) - c * e1 * (last * g1 + step * h1), 0.0
+        )  # sum y f, as a share
+    # d log f / da = -log(u0 + sigma) ~ -(y + u0 e^-y) in the tail; likewise for b, u, v
+    d_a = -np.sum(wts * lu, axis=0) - ty - u0 * te
+    d_b = -np.sum(wts * lv, axis=0) - ty - v0 * te
+    d_u = -a * (np.sum(wts / (u0 + sigma), axis=0) + te)
+    d_v = -b * (np.sum(wts / (v0 + sigma), axis=0) + te)
     return log_k, d_a, d_b, d_u, d_v
 
 

@@ -157,6 +157,12 @@ class BTYDSummary:
     n_customers_after_calibration : int
         Customers whose first purchase falls after ``calibration_end``; they
         have no calibration history and are not in the summary.
+    n_customers_returns_only : int
+        Customers with returns or cancellations (negative amounts) but no
+        purchase up to ``observation_end``; they are not in the summary.
+    n_returns : int
+        Return and cancellation rows up to ``observation_end`` whose amounts
+        were netted into the summarised customers' values.
     """
 
     customer_id: npt.NDArray[Any] | None = attrs.field(converter=v.readonly_or_none)
@@ -176,6 +182,8 @@ class BTYDSummary:
     observation_end: Any = None
     n_rows_after_end: int = 0
     n_customers_after_calibration: int = 0
+    n_customers_returns_only: int = 0
+    n_returns: int = 0
 
     def __len__(self) -> int:
         return len(self.frequency)
@@ -226,6 +234,8 @@ class BTYDSummary:
             observation_end=self.observation_end,
             n_rows_after_end=self.n_rows_after_end,
             n_customers_after_calibration=self.n_customers_after_calibration,
+            n_customers_returns_only=self.n_customers_returns_only,
+            n_returns=self.n_returns,
         )
 
     def repeat_buyers(self) -> BTYDSummary:
@@ -285,9 +295,57 @@ def _time_value(log: TransactionLog, value: float) -> Any:
     return np.datetime64(int(value), "s") if log.time_kind == "datetime" else value
 
 
+def _as_log(
+    log: Any,
+    customer_col: str | None,
+    time_col: str | None,
+    amount_col: str | None,
+) -> TransactionLog:
+    """The TransactionLog to summarise: ``log`` itself, or one read from a dataframe."""
+    if isinstance(log, TransactionLog):
+        given = [
+            name
+            for name, value in (
+                ("customer_col", customer_col),
+                ("time_col", time_col),
+                ("amount_col", amount_col),
+            )
+            if value is not None
+        ]
+        if given:
+            raise InvalidInputError(
+                f"{given[0]} names a dataframe column, but log is a TransactionLog (whose "
+                "columns are fixed); pass a dataframe, or leave the column names out"
+            )
+        return log
+    is_frame = any(hasattr(log, attr) for attr in ("columns", "collect_schema", "schema"))
+    if not is_frame or isinstance(log, type):
+        raise InvalidTypeError(
+            f"log must be a TransactionLog or a dataframe, got {type(log).__name__}"
+        )
+    for name, value in (
+        ("customer_col", customer_col),
+        ("time_col", time_col),
+        ("amount_col", amount_col),
+    ):
+        if value is not None and not isinstance(value, str):
+            raise InvalidTypeError(
+                f"{name} must be a column name (str), got {type(value).__name__} {value!r}"
+            )
+    return TransactionLog.from_frame(
+        log,
+        customer_col="customer_id" if customer_col is None else customer_col,
+        time_col="time" if time_col is None else time_col,
+        amount_col=amount_col,
+    )
+
+
 def rfm_summary(
-    log: TransactionLog,
+    log: Any,
     *,
+    customer_col: str | None = None,
+    time_col: str | None = None,
+    amount_col: str | None = None,
     unit: str | float | None = None,
     period: str | float | None = "day",
     observation_end: Any = None,
@@ -297,8 +355,18 @@ def rfm_summary(
 
     Parameters
     ----------
-    log : TransactionLog
-        The transactions.
+    log : TransactionLog or dataframe
+        The transactions: a :class:`~custrel.TransactionLog`, or a dataframe
+        (pandas, polars, pyarrow, ... through the ``frames`` extra) whose
+        columns are named by ``customer_col``, ``time_col`` and
+        ``amount_col``; it is read with :meth:`TransactionLog.from_frame`.
+    customer_col, time_col : str, optional
+        For a dataframe: the customer and time columns (default
+        ``"customer_id"`` and ``"time"``).
+    amount_col : str, optional
+        For a dataframe: the amount column. Without one (the default) the
+        summary has no money (``monetary_value`` is ``None``), which is all
+        a BG/NBD, MBG/NBD, Pareto/NBD or BG/BB fit needs.
     unit : str or float, optional
         The time unit of recency and T: ``"day"``, ``"week"``, ``"month"``,
         ``"quarter"``, ``"year"`` or a number of days for a log with calendar
@@ -333,24 +401,39 @@ def rfm_summary(
     Raises
     ------
     InvalidTypeError
-        If ``log`` is not a :class:`~custrel.TransactionLog`.
+        If ``log`` is neither a :class:`~custrel.TransactionLog` nor a
+        dataframe, or a column name is not a string.
     InvalidInputError
-        If a unit or period does not fit the log's kind of time, or
-        ``calibration_end`` is after ``observation_end`` or before the first
-        purchase.
+        If a unit or period does not fit the log's kind of time, a column
+        name is given with a TransactionLog, or ``calibration_end`` is after
+        ``observation_end`` or before the first purchase.
     EmptyInputError
-        If no purchase falls in the calibration window.
+        If the log has no purchase (empty, or returns only).
 
     Notes
     -----
-    For customer :math:`i` with merged purchase times
+    **Returns.** A row with a negative amount is a return or cancellation:
+    it is netted into the customer's value but is never a purchase
+    occasion, so it counts toward no frequency, recency, first purchase or
+    T. A period (or instant) is a purchase occasion when it holds at least
+    one purchase (amount >= 0, zero included); its amount is the net sum of
+    all its rows, so a customer who buys once and returns it has frequency
+    0 and a first purchase of net value 0. Returns in periods without a
+    purchase add to the repeat value. Customers with returns only are left
+    out and counted (:attr:`BTYDSummary.n_customers_returns_only`), as are
+    the return rows netted (:attr:`BTYDSummary.n_returns`). A mean repeat
+    spend can therefore be 0 or negative; the Gamma-Gamma model needs
+    positive ones.
+
+    For customer :math:`i` with purchase occasions
     :math:`t_0 < t_1 < \dots < t_x` in the calibration window ending at
     :math:`\tau`: frequency :math:`x`, recency :math:`t_x - t_0`,
-    :math:`T = \tau - t_0`, monetary value :math:`\frac{1}{x}\sum_{j=1}^{x}
-    s_j` with :math:`s_j` the spend of merged purchase :math:`j` (the first
-    purchase is left out, as in Fader, Hardie & Lee 2005 and lifetimes).
-    One sort of a composite (customer, window, period) integer key, a binary
-    search and :func:`numpy.bincount`; no Python loop over rows.
+    :math:`T = \tau - t_0`, monetary value :math:`\frac{1}{x}(V - s_0)`
+    with :math:`V` the customer's net value in the window and :math:`s_0`
+    that of the first occasion (the first purchase is left out, as in Fader,
+    Hardie & Lee 2005 and lifetimes). One sort of a composite (customer,
+    window, period) integer key and :func:`numpy.bincount`; no Python loop
+    over rows.
 
     References
     ----------
@@ -369,9 +452,19 @@ def rfm_summary(
     >>> s = rfm_summary(log, unit="week", observation_end="2024-01-29")
     >>> s.frequency.tolist(), s.recency.tolist(), s.T.tolist(), s.monetary_value.tolist()
     ([1.0, 0.0], [1.0, 0.0], [4.0, 2.0], [10.0, nan])
+
+    A dataframe, with or without money; a return is not a purchase:
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"cust": ["a", "a", "b", "c"], "day": [0.0, 3.0, 1.0, 2.0],
+    ...                    "paid": [20.0, -20.0, 5.0, -5.0]})
+    >>> rfm_summary(df, customer_col="cust", time_col="day").monetary_value is None
+    True
+    >>> s = rfm_summary(df, customer_col="cust", time_col="day", amount_col="paid")
+    >>> s.customer_id.tolist(), s.frequency.tolist(), s.n_customers_returns_only, s.n_returns
+    (['a', 'b'], [0.0, 0.0], 1, 1)
     """
-    if not isinstance(log, TransactionLog):
-        raise InvalidTypeError(f"log must be a TransactionLog, got {type(log).__name__}")
+    log = _as_log(log, customer_col, time_col, amount_col)
     if log.n_rows == 0:
         raise EmptyInputError("log is empty; at least one transaction is needed")
     numeric = log.time_kind == "numeric"
@@ -380,8 +473,15 @@ def rfm_summary(
     unit_len = log.unit_length(unit, "unit")
     if numeric and period == "day":
         period = None
+    has_money = log.has_amount
+    purchase = np.asarray(log.is_purchase, dtype=bool)  # amount >= 0 (all rows without money)
     t = log.numeric_time()
-    t_min = float(t.min())
+    if not purchase.any():
+        raise EmptyInputError(
+            f"log has no purchase: all {log.n_rows} rows are returns or cancellations "
+            "(negative amounts)"
+        )
+    t_min = float(t[purchase].min())
     end = (
         float(t.max())
         if observation_end is None
@@ -409,7 +509,7 @@ def rfm_summary(
     keep = t <= end
     n_after = int(log.n_rows - np.count_nonzero(keep))
     codes = log.customer_code
-    amount = log.amount
+    amount = log.amount if has_money else np.zeros(log.n_rows)
     if period is None:
         # exact times: merge only identical instants; rank the distinct times
         tt = t if n_after == 0 else t[keep]
@@ -428,13 +528,14 @@ def rfm_summary(
         ratio = log.unit_length(period, "period") / unit_len
         uniq = np.empty(0)
     if n_after:
-        codes, amount, tt_all = codes[keep], amount[keep], t[keep]
+        codes, amount, tt_all, purchase = codes[keep], amount[keep], t[keep], purchase[keep]
     else:
         tt_all = t
     holdout = (tt_all > cal if period is None else pidx > cal_p).astype(np.int64)
     k = log.n_customers
     pmin = int(pidx.min())
     span = int(pidx.max()) - pmin + 1
+    n_purch = purchase.astype(np.int64)
     if k * 2 * span < 2**62:
         key = codes * (2 * span)
         key += holdout * span
@@ -442,7 +543,7 @@ def rfm_summary(
         key -= pmin
         n_rows = len(key)
         if bool(np.all(key[1:] >= key[:-1])):
-            skey, samount = key, amount
+            skey, samount, spurch = key, amount, n_purch
         elif int(key.max()) < (2**63 - 1) // max(n_rows, 1):
             # one plain sort of key * n + row (much faster than argsort, which
             # would be needed to carry the amounts along)
@@ -450,16 +551,17 @@ def rfm_summary(
             packed += np.arange(n_rows, dtype=np.int64)
             packed.sort()
             skey, row = np.divmod(packed, n_rows)
-            samount = amount[row]
+            samount, spurch = amount[row], n_purch[row]
         else:  # pragma: no cover - keys too large to pack with the row number
             order = np.argsort(key)
-            skey, samount = key[order], amount[order]
+            skey, samount, spurch = key[order], amount[order], n_purch[order]
         new = np.empty(len(skey), dtype=bool)
         new[0] = True
         np.not_equal(skey[1:], skey[:-1], out=new[1:])
         starts = np.flatnonzero(new)
         mkey = skey[starts]
         m_amount = np.add.reduceat(samount, starts)
+        m_purch = np.add.reduceat(spurch, starts)
         m_period = mkey % span + pmin
         m_part = (mkey // span) % 2
         m_code = mkey // (2 * span)
@@ -472,20 +574,27 @@ def rfm_summary(
         starts = np.flatnonzero(new)
         m_period, m_part, m_code = sp[starts], sh[starts], sc[starts]
         m_amount = np.add.reduceat(amount[order], starts)
-    # calibration purchases come first within each customer, sorted by period
+        m_purch = np.add.reduceat(n_purch[order], starts)
+    occasion = m_purch > 0  # a cell with at least one purchase row
+    # per customer: every calibration cell's net amount (returns included) ...
     cal_mask = m_part == 0
-    c_code, c_period, c_amount = m_code[cal_mask], m_period[cal_mask], m_amount[cal_mask]
+    value_cal = np.bincount(m_code[cal_mask], weights=m_amount[cal_mask], minlength=k)
+    # ... and the purchase occasions, sorted by period within each customer
+    occ_cal = cal_mask & occasion
+    c_code, c_period, c_amount = m_code[occ_cal], m_period[occ_cal], m_amount[occ_cal]
     n_cal = np.bincount(c_code, minlength=k)
     present = n_cal > 0
-    n_excluded = int(np.count_nonzero(~present & (np.bincount(m_code, minlength=k) > 0)))
+    has_purchase = np.bincount(m_code[occasion], minlength=k) > 0
+    seen = np.bincount(m_code, minlength=k) > 0
+    n_excluded = int(np.count_nonzero(~present & has_purchase))
+    n_returns_only = int(np.count_nonzero(seen & ~has_purchase))
     if not present.any():  # pragma: no cover - cal >= t_min guarantees a purchase
         raise EmptyInputError("no purchase falls in the calibration window")
     grp_start = np.flatnonzero(np.r_[True, c_code[1:] != c_code[:-1]])
     grp_end = np.r_[grp_start[1:], len(c_code)] - 1
     first_p = c_period[grp_start]
     last_p = c_period[grp_end]
-    total = np.add.reduceat(c_amount, grp_start)
-    repeat_spend = total - c_amount[grp_start]
+    repeat_value = value_cal[present] - c_amount[grp_start]
     freq = (grp_end - grp_start).astype(np.float64)
     if period is None:
         first_t, last_t = uniq[first_p], uniq[last_p]
@@ -494,19 +603,24 @@ def rfm_summary(
     else:
         recency = (last_p - first_p).astype(np.float64) * ratio
         big_t = (end_p - first_p).astype(np.float64) * ratio
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(freq > 0, repeat_spend / np.maximum(freq, 1.0), np.nan)
+    monetary: FloatArray | None = None
+    if has_money:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            monetary = np.where(freq > 0, repeat_value / np.maximum(freq, 1.0), np.nan)
     labels = log.customer_labels[present]
+    returns_kept = ~purchase & present[codes]
     h_freq: FloatArray | None = None
     h_money: FloatArray | None = None
     h_dur: float | None = None
     if calibration_end is not None:
         h_mask = ~cal_mask
-        h_cnt = np.bincount(m_code[h_mask], minlength=k).astype(np.float64)[present]
-        h_sum = np.bincount(m_code[h_mask], weights=m_amount[h_mask], minlength=k)[present]
+        h_occ = h_mask & occasion
+        h_cnt = np.bincount(m_code[h_occ], minlength=k).astype(np.float64)[present]
         h_freq = h_cnt
-        with np.errstate(invalid="ignore", divide="ignore"):
-            h_money = np.where(h_cnt > 0, h_sum / np.maximum(h_cnt, 1.0), np.nan)
+        if has_money:
+            h_sum = np.bincount(m_code[h_mask], weights=m_amount[h_mask], minlength=k)[present]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                h_money = np.where(h_cnt > 0, h_sum / np.maximum(h_cnt, 1.0), np.nan)
         if period is None:
             h_dur = (end - cal) / unit_len
         else:
@@ -528,6 +642,8 @@ def rfm_summary(
         observation_end=_time_value(log, end),
         n_rows_after_end=n_after,
         n_customers_after_calibration=n_excluded,
+        n_customers_returns_only=n_returns_only,
+        n_returns=int(np.count_nonzero(returns_kept)),
     )
 
 
@@ -1373,10 +1489,16 @@ def _nbd_future_quadrature(
     yl_tail = np.log(_NF_TAIL) - log_c1
     # right tail: 1 - p ~ e^-y, phi(p) ~ phi(1) + phi'(1) (p - 1)
     l1 = np.logaddexp(0.0, log_k)  # log1p(k)
-    u1 = r * l1
-    log_phi1 = np.log(-np.expm1(-u1))
     with np.errstate(over="ignore"):
-        log_em1 = u1 + np.log(-np.expm1(-u1))  # log(expm1(u1))
+        k = np.exp(log_k)
+    log_u1 = log_r + log_k + _log_ratio(k, log_k, "log1p")  # log(r log1p(k)), no underflow
+    u1 = r * l1
+    big = u1 > 1e-8
+    safe = np.where(big, u1, 1.0)
+    tiny = np.where(big, 0.0, u1)
+    log_phi1 = np.where(big, np.log(-np.expm1(-safe)), log_u1 + np.log1p(-0.5 * tiny))
+    log_em1 = np.where(big, safe + np.log(-np.expm1(-safe)), log_u1 + np.log1p(0.5 * tiny))
+    with np.errstate(over="ignore"):
         slope1 = np.exp(log_r + log_k - l1 - log_em1) - 1.0  # phi'(1) / phi(1), in [-1, 0]
     yr_tail = np.log(a + b + 2.0) - np.log(_NF_TAIL)
 
@@ -1455,10 +1577,26 @@ def _nbd_trapezoid(
     log_phi1: FloatArray,
     slope1: FloatArray,
 ) -> FloatArray:
-    """One group of :func:`_nbd_future_quadrature`: ``n`` steps from ``yl`` to ``yr``."""
+    """One group of :func:`_nbd_future_quadrature`: ``n`` steps from ``yl`` to ``yr``.
+
+    The Beta part is taken relative to its mode ``yb = log(a/b)`` (nodes at
+    offsets ``d`` from it, ``log(sigma(y)/sigma(yb)) = -log1p(sigma(-yb)
+    expm1(-d))``) and normalised by :func:`_log_beta_mode`, so that no two
+    large logarithms are subtracted: for ``a``, ``b`` near 1e7 a direct
+    ``a log p + b log(1-p) - log B(a, b)`` would lose 1e-9 of the result and
+    with it the monotonicity in ``t``.
+    """
     h = (yr - yl) / n
-    y = yl[:, None] + h[:, None] * np.arange(n + 1)[None, :]
+    yb = np.log(a) - np.log(b)
+    d = (yl - yb)[:, None] + h[:, None] * np.arange(n + 1)[None, :]
+    y = yb[:, None] + d
     ls = _log_sig(y)
+    sb = np.exp(_log_sig(yb))[:, None]
+    sb_neg = np.exp(_log_sig(-yb))[:, None]
+    with np.errstate(over="ignore"):
+        lb_rel = -a[:, None] * np.log1p(sb_neg * np.expm1(-d)) - b[:, None] * np.log1p(
+            sb * np.expm1(d)
+        )
     log_w = log_k[:, None] + ls  # log(k p)
     with np.errstate(over="ignore"):
         w = np.exp(log_w)
@@ -1472,7 +1610,7 @@ def _nbd_trapezoid(
         + _log_ratio(w, log_w, "log1p")
         + _log_ratio(u, log_u, "expm1")
     )
-    lf = a[:, None] * ls + b[:, None] * _log_sig(-y) + log_phi
+    lf = _log_beta_mode(a, b)[:, None] + lb_rel + log_phi
     lf[:, 0] += np.where(use_l, 0.0, np.log(0.5))
     lf[:, -1] += np.where(use_r, 0.0, np.log(0.5))
 
@@ -1490,10 +1628,39 @@ def _nbd_trapezoid(
         rmain = log_phi1 - b * yr + log_geo(b)
         rcorr = log_phi1 - (b + 1.0) * yr + log_geo(b + 1.0)
         right = rmain + np.log1p(np.clip(-c2 * np.exp(rcorr - rmain), -0.5, 0.5))
-    left = np.where(use_l, left, -np.inf)
-    right = np.where(use_r, right, -np.inf)
+    left = np.where(use_l, left - log_beta, -np.inf)
+    right = np.where(use_r, right - log_beta, -np.inf)
     total = special.logsumexp(np.concatenate([lf, left[:, None], right[:, None]], axis=1), axis=1)
-    out: FloatArray = np.exp(total + np.log(h) - log_beta)
+    out: FloatArray = np.exp(total + np.log(h))
+    return out
+
+
+def _stirling_rest(z: FloatArray) -> FloatArray:
+    """lnGamma(z) - ((z - 1/2) ln z - z + ln(2 pi)/2): the Stirling series' remainder."""
+    big = z >= 30.0
+    zs = np.where(big, z, 30.0)
+    series = 1.0 / (12.0 * zs) - 1.0 / (360.0 * zs**3) + 1.0 / (1260.0 * zs**5)
+    zd = np.where(big, 1.0, z)
+    direct = _gammaln(zd) - ((zd - 0.5) * np.log(zd) - zd + 0.5 * np.log(2.0 * np.pi))
+    out: FloatArray = np.where(big, series, direct)
+    return out
+
+
+def _log_beta_mode(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Log of the Beta(a, b) density at its mean, in logit p: no cancellation.
+
+    That is ``a log(a/(a+b)) + b log(b/(a+b)) - log B(a, b)``.
+
+    By Stirling's formula this is ``(log a + log b - log(a+b) - log 2 pi)/2
+    - w(a) - w(b) + w(a+b)`` with ``w`` the series' small remainder; every
+    term is of order ``log(a + b)`` however large ``a`` and ``b`` are.
+    """
+    out: FloatArray = (
+        0.5 * (np.log(a) + np.log(b) - np.log(a + b) - np.log(2.0 * np.pi))
+        - _stirling_rest(a)
+        - _stirling_rest(b)
+        + _stirling_rest(a + b)
+    )
     return out
 
 
@@ -1623,14 +1790,16 @@ class BGNBDModel(RepeatPurchaseModel):
 
     def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
         r, alpha, a, b = self._theta()
-        # 1 / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x))^(r + x)); the odds
-        # overflow to inf for long-lapsed frequent buyers, which gives 0 exactly
+        # 1 / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x))^(r + x)), from the log
+        # of the odds: exp(-log(1 + e^o)) lies in [0, 1] for every o, and no power overflows
         bx = b + x - 1.0 + self._shift()
         has = np.ones(x.shape, dtype=bool) if self._modified else x > 0
-        with np.errstate(over="ignore"):
-            odds = np.exp((r + x) * np.log((alpha + big_t) / (alpha + tx)))
-        odds = odds * (a / np.where(has, bx, 1.0))
-        out: FloatArray = np.where(has, 1.0 / (1.0 + odds), 1.0)
+        log_odds = (
+            (r + x) * np.log1p((big_t - tx) / (alpha + tx))
+            + np.log(a)
+            - np.log(np.where(has, bx, 1.0))
+        )
+        out: FloatArray = np.where(has, np.exp(-np.logaddexp(0.0, log_odds)), 1.0)
         return out
 
     def _alive_expected(self, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
@@ -2020,11 +2189,15 @@ class ParetoNBDModel(RepeatPurchaseModel):
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        tb, xb, txb, tb2 = np.broadcast_arrays(t, x, tx, big_t)
-        out = _pareto_nbd.conditional_expected_purchases(
-            self._theta(), tb.ravel(), xb.ravel(), txb.ravel(), tb2.ravel()
-        )
-        return np.asarray(out, dtype=np.float64).reshape(xb.shape)
+        # inputs are validated: the kernels of _pareto_nbd directly, on copies of the
+        # broadcast columns (never on broadcast views)
+        tb, xb, txb, tb2 = (a.ravel() for a in _broadcast_customers(t, x, tx, big_t))
+        prm = self._theta()
+        r, alpha, s, beta = (float(q) for q in prm)
+        alive = _pareto_nbd._alive(prm, xb, txb, tb2)
+        out = alive * (r + xb) / (alpha + tb2) * _pareto_nbd.growth(s, tb, beta + tb2)
+        shape = np.broadcast_shapes(np.shape(t), np.shape(x), np.shape(tx), np.shape(big_t))
+        return np.asarray(out, dtype=np.float64).reshape(shape)
 
     def _discounted_purchases(
         self,
@@ -2038,7 +2211,7 @@ class ParetoNBDModel(RepeatPurchaseModel):
         # P(alive) once per customer; only the closed-form growth term depends on t
         r, alpha, s, beta = (float(q) for q in self._theta())
         xr, txr, tr = x.ravel(), tx.ravel(), big_t.ravel()
-        factor = _pareto_nbd.probability_alive(self._theta(), xr, txr, tr) * (r + xr) / (alpha + tr)
+        factor = _pareto_nbd._alive(self._theta(), xr, txr, tr) * (r + xr) / (alpha + tr)
         base = beta + tr
         total = _discounted_sum(
             lambda t: _pareto_nbd.growth(s, np.broadcast_to(t, base.shape), base),
@@ -2051,7 +2224,7 @@ class ParetoNBDModel(RepeatPurchaseModel):
         return out
 
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
-        nb, tb = np.broadcast_arrays(n, t)
+        nb, tb = _broadcast_customers(n, t)
         out = _pareto_nbd.probability_of_purchases(self._theta(), nb.ravel(), tb.ravel())
         return np.asarray(out, dtype=np.float64).reshape(nb.shape)
 
