@@ -1367,6 +1367,42 @@ ISSUE10_BAD = [
         id="period-profit-freq-nan",
     ),
     pytest.param(
+        lambda: fit_profit_curve([1.0, 2.0, 3.0, 1e300, 4.0]),
+        InvalidInputError,
+        "profit must be at most 1e\\+150 in magnitude to fit .* got 1e\\+300 at row 3",
+        id="profit-curve-huge",
+    ),
+    pytest.param(
+        lambda: fit_custom_curve([1e300] * 6, lambda t, a: a * t, [1.0]),
+        InvalidInputError,
+        "squared residuals of customer row 0 add up beyond the float range",
+        id="custom-curve-huge",
+    ),
+    pytest.param(
+        lambda: fit_custom_curve([1.0] * 6, lambda t, a: a * t, [1.0], bounds=(2.0, 3.0)),
+        InvalidInputError,
+        "p0\\[0\\]=1.0 must lie within bounds",
+        id="custom-curve-p0-outside-bounds",
+    ),
+    pytest.param(
+        lambda: fit_custom_curve([1.0] * 6, lambda t, a: a * t, [1.0], bounds=None),
+        InvalidTypeError,
+        "bounds must be \\(lower, upper\\)",
+        id="custom-curve-bounds-None",
+    ),
+    pytest.param(
+        lambda: period_discount_rate(0.1, 5e-324),
+        InvalidInputError,
+        "periods_per_year=5e-324 makes the period rate",
+        id="period-rate-overflow",
+    ),
+    pytest.param(
+        lambda: ProfitCurve(*[np.array([1.0])] * 3, np.array([np.inf]), *[np.array([1.0])] * 3),
+        InvalidInputError,
+        "ceiling must be finite or NaN",
+        id="profit-curve-inf-ceiling",
+    ),
+    pytest.param(
         lambda: fit_profit_curve(np.ones(400)),
         InvalidInputError,
         "a history of 400 periods with neither g1 nor g2 given",
@@ -1488,3 +1524,16 @@ def test_returns_are_no_purchases_in_recency_activity_and_balance_sheets() -> No
     # at 4: a (100) and b (50); at 9.5: b (70) only, a's return and c's are no purchase
     assert bs.opening.tolist() == [1, 1]
     assert bs.closing.tolist() == [1, 0]
+
+
+def test_a_profit_curve_built_directly_holds_its_own_parameters() -> None:
+    g1 = np.array([24.0, 24.0])
+    c = ProfitCurve(
+        np.array([0.025] * 2), np.array([3.4] * 2), g1, np.array([20.0] * 2),
+        np.array([0.5] * 2), np.array([np.inf] * 2), np.array([0.0] * 2),
+    )  # fmt: skip
+    g1[0] = 1.0
+    assert c.g1.tolist() == [24.0, 24.0]
+    assert not c.g1.flags.writeable
+    with pytest.raises(InvalidInputError, match="h1 must be finite"):
+        ProfitCurve(*[np.array([np.nan])], *[np.array([1.0])] * 6)

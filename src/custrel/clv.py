@@ -2402,6 +2402,14 @@ def fit_profit_curve(
     819.29
     """
     y = v.as_float_array(profit, "profit", ndim=(1, 2))
+    big = np.abs(y) > _MAX_FIT_MAGNITUDE
+    if big.any():
+        idx = v.first_bad(big)
+        raise InvalidInputError(
+            f"profit must be at most {_MAX_FIT_MAGNITUDE:g} in magnitude to fit (its squares "
+            f"must stay in the float range), got {float(y[idx]):g} at {v.where(idx)}; "
+            "rescale profit (e.g. to thousands)"
+        )
     single = y.ndim == 1
     y2 = np.atleast_2d(y)
     n, T = y2.shape
@@ -2795,6 +2803,10 @@ def _fit_given(
         gidx[rows] = gi
     return _fit_all(y, t, g1, g2, c, k, gidx, _K_GRID)
 
+
+#: Largest profit magnitude fit_profit_curve accepts: its squares (the residual
+#: sums) stay inside the float range.
+_MAX_FIT_MAGNITUDE = 1e150
 
 #: Most (g1, g2) breakpoint pairs :func:`fit_profit_curve` searches (a few ms each):
 #: a history of about 200 periods with neither breakpoint given.
