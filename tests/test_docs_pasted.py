@@ -1,13 +1,21 @@
 """Every tutorial and how-to page runs as pasted into a fresh Python session.
 
-Sphinx's doctest builder runs the pages with a hidden global setup (``import
-numpy as np``, ``from custrel import *``); a user pasting a page has none of
-it. Here each page's code, its doctest examples (``>>>`` / ``...``) and its
-``.. code-block:: python`` / ``.. testcode::`` blocks in page order, runs in
-one clean namespace in a fresh interpreter, from an empty temporary folder:
-no Sphinx globals, no files the page does not create itself. Doctest outputs
-are compared as Sphinx compares them (``ELLIPSIS``, ``IGNORE_EXCEPTION_DETAIL``)
-and warnings are errors, as in the rest of the suite.
+Sphinx's doctest builder used to run the pages with a hidden global setup
+(``import numpy as np``, ``from custrel import *``); a user pasting a page
+has none of it. Here each page's code, its doctest examples (``>>>`` /
+``...``) and its ``.. code-block:: python`` / ``.. testcode::`` blocks in page
+order (not ``testsetup`` or ``:hide:`` blocks, which a reader never sees),
+runs in one clean namespace in a fresh interpreter, from an empty temporary
+folder: no Sphinx globals, no files the page does not create itself. Doctest
+outputs are compared as Sphinx compares them (``ELLIPSIS``,
+``IGNORE_EXCEPTION_DETAIL``) and warnings are errors, as in the rest of the
+suite. The explanation pages with examples run the same way.
+
+As after the README's ``pip install .``, a page cannot import an optional
+package (pandas, matplotlib, ...) unless it names the extra that brings it.
+A page whose code needs a package this environment lacks (pyspark under the
+test extra) or a program it states as a prerequisite ("Java 17 or later") is
+skipped, saying why.
 
 The pages also must not point at files outside the repository (the reference
 data beside it, the project's private specification), and a page that imports
