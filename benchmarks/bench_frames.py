@@ -71,26 +71,28 @@ def make_data(n_rows: int, n_customers: int) -> pd.DataFrame:
     )
 
 
-def engines(df: pd.DataFrame, cores: int) -> dict[str, tuple[Any, Callable[[Any], pd.DataFrame]]]:
+def engines(
+    df: pd.DataFrame, cores: int, wanted: set[str]
+) -> dict[str, tuple[Any, Callable[[Any], pd.DataFrame]]]:
     """name -> (native frame, how a user collects it to pandas), for the installed engines."""
     out: dict[str, tuple[Any, Callable[[Any], pd.DataFrame]]] = {}
-    if _installed("duckdb"):
+    if _installed("duckdb") and "duckdb" in wanted:
         import duckdb
 
         con = duckdb.connect()
         con.register("orders", df)
         rel = con.sql("select * from orders")
         out["duckdb"] = (rel, lambda r: r.df())
-    if _installed("dask"):
+    if _installed("dask") and "dask" in wanted:
         import dask.dataframe as dd
 
         ddf = dd.from_pandas(df, npartitions=max(2, cores))
         out["dask"] = (ddf, lambda d: d.compute())
-    if _installed("polars"):
+    if _installed("polars") and "polars lazy" in wanted:
         import polars as pl
 
         out["polars lazy"] = (pl.from_pandas(df).lazy(), lambda lf: lf.collect().to_pandas())
-    if _installed("pyspark") and shutil.which("java") is not None:
+    if _installed("pyspark") and shutil.which("java") is not None and "spark local" in wanted:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         from pyspark.sql import SparkSession
 
@@ -130,6 +132,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=30_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--engines",
+        default="duckdb,dask,polars lazy,spark local",
+        help="comma-separated subset of the engines to time (default: all installed)",
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     df = make_data(args.rows, args.customers)
@@ -154,7 +161,8 @@ def main() -> None:
         ),
         "| --- | --- | ---: | ---: | ---: |",
     ]
-    for name, (native, collect) in engines(df, cores).items():
+    wanted = {e.strip() for e in args.engines.split(",")}
+    for name, (native, collect) in engines(df, cores, wanted).items():
         cases = [
             (
                 "BTYD compressed (rfm_summary_from_frame)",
