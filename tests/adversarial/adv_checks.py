@@ -31,6 +31,8 @@ NAN_ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("*", "*.frequency_spend_correlation", "NaN for a model built from parameters (documented)"),
     ("btyd.*", "*.monetary_value", "mean repeat spend is NaN where frequency is 0 (documented)"),
     ("btyd.*", "*.holdout_monetary_value", "NaN where no holdout purchase (documented)"),
+    ("pyramid.*", "*.min_value", "lowest value of an empty tier is nan (documented)"),
+    ("pyramid.*", "*.value_share", "value share is nan when the total is 0 (documented)"),
     ("pyramid.*", "*.mean_value", "mean value of an empty class is nan, 0/0 (documented)"),
     ("btyd.frequency_recency_matrix", "result.values", "impossible cells are NaN (documented)"),
     ("channels.weight_sensitivity", "result.increase", "NaN: no weight change alters the winner"),
@@ -52,6 +54,9 @@ NAN_ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("frames.summarize_rfm_from_frame", "result.last", "as RFMSummary.last (documented)"),
     ("rfm.RFMSummary.*", "result.first", "NaT/nan for a customer with only returns (documented)"),
     ("rfm.RFMSummary.*", "result.last", "NaT/nan for a customer with only returns (documented)"),
+    ("clv.constant_retention", "result.horizon", "inf for no limit (documented)"),
+    ("clv.*", "*.ceiling", "ProfitCurve ceiling: nan = unknown (documented)"),
+    ("clv.*", "*.speed", "ProfitCurve speed: nan = unknown (documented)"),
     ("report.*", "*", "report values are NaN when a section is not computed (documented)"),
     ("lifecycle.*", "*.median_lifetime*", "inf when survival never falls to 0.5 (documented)"),
 )

@@ -556,7 +556,10 @@ def _apply_array(value: Any, kind: str, tag: str, arg: str, pos: int) -> Any:
             out[pos % n] = None
             return out
         if arg == "categorical":
-            return pd.Categorical(arr)
+            try:
+                return pd.Categorical(arr)
+            except TypeError:  # unhashable values (logs, records): a plain Series
+                return pd.Series(arr)
         return pd.Series(arr)
     if tag == "pl":
         if kind == "matrix":
