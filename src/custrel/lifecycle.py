@@ -1307,12 +1307,7 @@ def _panel(
     """
     v.choice(value, "value", _VALUES)
     idx, n_periods, keep = _log_periods(log, period, observation_end, panel=True)
-    if value == "volume":
-        if log.volume is None:
-            raise InvalidInputError("value 'volume' needs a log with a volume column")
-        col = log.volume
-    else:
-        col = getattr(log, value)() if value != "amount" else log.amount
+    col = _value_column(log, value)
     codes = log.customer_code
     buys = log.is_purchase
     if not keep.all():
@@ -1404,11 +1399,81 @@ def stages_from_log(
     {'a': 'stability', 'b': 'too_new'}
     """
     ru = _rules(rules)
-    labels, values, _starts, active = _panel(log, period, value, observation_end, activity=True)
-    a = _stage_arrays(values, ru, history=False, active=active)
+    v.choice(value, "value", _VALUES)
+    idx, n_periods, keep = _log_periods(log, period, observation_end, panel=True)
+    col = _value_column(log, value)
+    codes, buys = log.customer_code, log.is_purchase
+    if not keep.all():
+        idx, col, codes, buys = idx[keep], col[keep], codes[keep], buys[keep]
+    k = log.n_customers
+    present = np.bincount(codes, minlength=k) > 0
+    # Where each customer's reading settles: after its last row, once the
+    # window (w, from its purchase gap) has emptied three times over and the
+    # inactivity rule has fired, every later period reads "lapsed" with the
+    # same level and trend and only tenure and idle time grow. Those customers
+    # are read on the panel up to the latest such point and moved on to the
+    # end exactly, so an empty span (a far-future date) costs nothing for them.
+    last_row = np.full(k, -1, dtype=np.int64)
+    np.maximum.at(last_row, codes, idx)
+    cells = np.unique(codes[buys] * n_periods + idx[buys])
+    cc, ci = cells // n_periods, cells % n_periods
+    cnt = np.bincount(cc, minlength=k)
+    first = np.full(k, n_periods, dtype=np.int64)
+    np.minimum.at(first, cc, ci)
+    last = np.full(k, -1, dtype=np.int64)
+    np.maximum.at(last, cc, ci)
+    gap = np.where(cnt >= 2, (last - first) / np.maximum(cnt - 1, 1), 1.0)
+    w = np.maximum(ru.window, np.ceil(ru.gap_window * gap)).astype(np.int64) + 1
+    settled = last_row + 3 * w + ru.inactive_periods + 3
+    early = present & (settled < n_periods - 1)
+    width = int(settled[early].max()) + 1 if early.any() else n_periods
+    out: dict[str, Any] = {}
+    where_present = np.cumsum(present) - 1
+    for group, cols in ((early, width), (present & ~early, n_periods)):
+        if not group.any():
+            continue
+        pos = np.cumsum(group) - 1
+        rows = group[codes]
+        key = pos[codes[rows]] * cols + idx[rows]
+        m = int(group.sum())
+        values = np.asarray(
+            np.bincount(key, weights=col[rows], minlength=m * cols), dtype=np.float64
+        ).reshape(m, cols)
+        v.check_sums_finite(values, value, labels=log.customer_labels[group])
+        active = (np.bincount(key[buys[rows]], minlength=m * cols) > 0).reshape(m, cols)
+        a = _stage_arrays(values, ru, history=False, active=active)
+        if cols < n_periods:  # move the settled readings on to the last period
+            lapsed = a["code"] == _CODE_LAPSED
+            shift = n_periods - cols
+            a["tenure"][lapsed] += shift
+            a["idle"][lapsed] += shift
+            idle, kk = a["idle"][lapsed], ru.inactive_periods
+            a["margin"][lapsed] = (idle - kk + 0.5) / (kk - 0.5) if kk > 1 else idle - 0.5
+        at = where_present[group]
+        for name, arr in a.items():
+            if name not in out:
+                out[name] = np.empty(int(present.sum()), dtype=arr.dtype)
+            out[name][at] = arr
     return StageClassification(
-        labels, a["code"], a["margin"], a["tenure"], a["level"], a["trend"], a["idle"], ru
+        log.customer_labels[present],
+        out["code"],
+        out["margin"],
+        out["tenure"],
+        out["level"],
+        out["trend"],
+        out["idle"],
+        ru,
     )
+
+
+def _value_column(log: TransactionLog, value: str) -> FloatArray:
+    """The per-row values a panel sums (DOMAIN.md §2.1)."""
+    if value == "volume":
+        if log.volume is None:
+            raise InvalidInputError("value 'volume' needs a log with a volume column")
+        return log.volume
+    out: FloatArray = getattr(log, value)() if value != "amount" else log.amount
+    return out
 
 
 # ---------------------------------------------------------------------------
