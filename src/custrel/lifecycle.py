@@ -1382,9 +1382,11 @@ def stages_from_log(
     rows are all returns (negative amounts) moves the value but is no sign
     of life, so a customer who only returned something has no activity and
     one whose last row is a return lapses from its last purchase. The
-    hysteresis loop visits only the periods where some reading changes, so a
-    long empty span costs its vectorised features, not a Python step per
-    period.
+    hysteresis loop visits only the periods where some reading changes, and a
+    customer whose reading has settled (lapsed, its smoothing windows empty)
+    is read on a panel that ends there and moved on to the last period
+    exactly (only tenure, idle time and the lapsing margin grow), so one
+    far-future row costs its own customer, not every customer, the span.
 
     Examples
     --------
