@@ -134,6 +134,8 @@ def _freeze(value: Any) -> Any:
 
 def _curve_param(value: Any) -> Any:
     """A :class:`ProfitCurve` parameter: one float per customer, the curve's own read-only copy."""
+    if value is None:
+        raise InvalidTypeError("ProfitCurve parameters must be numbers (NaN: not known), got None")
     arr = v.as_float_array(value, "a ProfitCurve parameter", ndim=(0, 1), finite=False)
     return v.freeze(np.atleast_1d(arr))
 
@@ -2211,6 +2213,8 @@ def _first_bad2(mask: npt.NDArray[np.bool_]) -> tuple[int, int]:
 
 def _v_float(value: Any, name: str, *, finite: bool = True) -> FloatArray:
     """A scalar or 1-D float parameter (NaN/inf allowed when not ``finite``)."""
+    if value is None:
+        raise InvalidTypeError(f"{name} must be a number or one per customer, got None")
     arr = v.as_float_array(value, name, ndim=(0, 1), finite=False)
     if finite:
         v.check_finite(arr, name)
@@ -2419,6 +2423,10 @@ def fit_profit_curve(
     v.choice(on_poor_fit, "on_poor_fit", ("warn", "raise"))
     t = np.arange(1, T + 1, dtype=np.float64)
     cvec = np.full(n, np.nan) if ceiling is None else _param(ceiling, "ceiling", n, finite=True)
+    v.check_range(
+        cvec[~np.isnan(cvec)], "ceiling", low=-_MAX_FIT_MAGNITUDE, high=_MAX_FIT_MAGNITUDE,
+        hint="rescale profit and ceiling (e.g. to thousands)",
+    )  # fmt: skip
     if speed is None:
         kvec = np.full(n, np.nan)
     else:
