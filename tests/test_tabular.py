@@ -25,7 +25,9 @@ from custrel.models import CustomerSummary
 
 
 def _with_tabular(cls: type) -> Any:
-    """``cls`` with the mixin added first, as ``class cls(Tabular)`` would have it."""
+    """``cls`` itself once wired (``class cls(Tabular)``), else a subclass with the mixin first."""
+    if issubclass(cls, Tabular):
+        return cls
     return attrs.frozen(eq=False)(type(cls.__name__, (Tabular, cls), {}))
 
 

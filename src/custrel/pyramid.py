@@ -41,6 +41,7 @@ import numpy.typing as npt
 
 from custrel import _validate as v
 from custrel._balance import BalanceSheet, balance_sheet
+from custrel._tabular import Tabular
 from custrel.errors import InvalidInputError, InvalidTypeError
 from custrel.models import Tier
 
@@ -507,7 +508,7 @@ def whale_curve(profit: Any) -> WhaleCurve:
 
 
 @attrs.frozen
-class ABCResult:
+class ABCResult(Tabular, columns=("customer_id", "value", "code")):
     """ABC classes of customers and the per-class summary.
 
     Attributes
@@ -1143,7 +1144,7 @@ def fit_tier_rule(
 
 
 @attrs.frozen
-class Pyramid:
+class Pyramid(Tabular, columns=("customer_id", "value", "tier")):
     """Customers in the four pyramid tiers and the per-tier summary.
 
     Attributes
@@ -1421,7 +1422,7 @@ def customer_pyramid(
 
 
 @attrs.frozen
-class TierMigration:
+class TierMigration(Tabular, columns=("customer_id", "tier_before", "tier_after")):
     """How customers moved between pyramid tiers from one date to another.
 
     Attributes
@@ -1574,7 +1575,7 @@ def tier_migration(before: Pyramid, after: Pyramid) -> TierMigration:
 
 
 @attrs.frozen
-class KeyAccounts:
+class KeyAccounts(Tabular, columns=("customer_id", "is_key")):
     """The smallest set of best customers that brings a target share of the value.
 
     Attributes
@@ -1745,7 +1746,7 @@ def expected_credit_cost(
 
 
 @attrs.frozen
-class Priority:
+class Priority(Tabular, columns=("customer_id", "net_value", "rank")):
     """Customers in the order they should be served when capacity is short.
 
     Attributes

@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
+from custrel._tabular import Tabular
 from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError, RFMCollapseWarning
 from custrel.models import TransactionLog
 from custrel.models._ids import _factorize
@@ -167,7 +168,7 @@ def _unique_pairs(codes: IntArray, days: IntArray) -> tuple[IntArray, IntArray]:
 
 
 @attrs.frozen(eq=False)
-class RFMSummary:
+class RFMSummary(Tabular):
     """Mergeable per-customer RFM statistics of a log at an analysis date.
 
     Build one with :func:`summarize_rfm` (or
@@ -698,7 +699,7 @@ def _summary_from_rows(
 
 
 @attrs.frozen(eq=False)
-class RFMTable:
+class RFMTable(Tabular):
     """Recency, frequency and monetary value per customer at an analysis date.
 
     Attributes
@@ -1008,7 +1009,7 @@ def _check_thresholds(thresholds: Any, k: int) -> dict[str, FloatArray]:
 
 
 @attrs.frozen(eq=False)
-class RFMScores:
+class RFMScores(Tabular):
     """RFM scores 1..k per customer, their cell and combined score.
 
     Attributes
@@ -1565,7 +1566,7 @@ def _rescale(scores: IntArray, k_from: int, k_to: int) -> IntArray:
 
 
 @attrs.frozen(eq=False)
-class RFMSegments:
+class RFMSegments(Tabular):
     """The segment of every customer.
 
     Attributes

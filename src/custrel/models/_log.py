@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
+from custrel._tabular import Tabular
 from custrel.errors import (
     EmptyInputError,
     InvalidInputError,
@@ -1529,7 +1530,7 @@ class TransactionLog:
 
 
 @attrs.frozen(eq=False)
-class CustomerSummary:
+class CustomerSummary(Tabular):
     """Per-customer summary of a :class:`TransactionLog` over an observation window.
 
     Rows are the customers with at least one purchase in the window, in the
