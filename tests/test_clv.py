@@ -1405,6 +1405,18 @@ ISSUE10_BAD = [
         id="profit-curve-inf-ceiling",
     ),
     pytest.param(
+        lambda: fit_profit_curve(np.arange(1.0, 10.0), g1=1e300),
+        InvalidInputError,
+        "g1 \\(a period number\\) would need 1e\\+300.*pass inf for a phase that never ends",
+        id="profit-curve-g1-1e300",
+    ),
+    pytest.param(
+        lambda: fit_profit_curve(np.arange(1.0, 10.0), g1=2.0, ceiling=1e300),
+        InvalidInputError,
+        "ceiling must be in",
+        id="profit-curve-ceiling-1e300",
+    ),
+    pytest.param(
         lambda: fit_profit_curve(np.ones(400)),
         InvalidInputError,
         "a history of 400 periods with neither g1 nor g2 given",

@@ -2435,6 +2435,8 @@ def fit_profit_curve(
     search = g1 is None or g2 is None
     if not search:
         g1v, g2v = _param(g1, "g1", n), _param(g2, "g2", n)
+        _break_budget(g1v, "g1")
+        _break_budget(g2v, "g2")
         _check_breakpoints(g1v, g2v)
         k_out, beta, sse = _fit_given(y2, t, g1v, g2v, cvec, kvec)
     else:
@@ -2486,7 +2488,19 @@ def _scalar_break(value: Any, name: str) -> float:
     g = float(arr)
     if math.isnan(g) or g < 0:
         raise InvalidInputError(f"{name} must be a period >= 0, got {g!r}")
+    _break_budget(arr, name)
     return g
+
+
+def _break_budget(g: FloatArray, name: str) -> None:
+    """A finite breakpoint is a period, within the period budget (inf: the phase never ends)."""
+    finite = g[np.isfinite(g)] if g.ndim else (g[None] if np.isfinite(g) else g[None][:0])
+    if finite.size and float(np.max(np.abs(finite))) > v.max_periods():
+        top = float(finite[np.argmax(np.abs(finite))])
+        v.check_budget(
+            abs(top), f"{name} (a period number)", budget=v.max_periods(), culprit=f"{name}={top:g}",
+            env="CUSTREL_MAX_PERIODS", hint="pass inf for a phase that never ends",
+        )  # fmt: skip
 
 
 _K_GRID = np.geomspace(0.01, 10.0, 31)
