@@ -271,3 +271,41 @@ def test_bad_inputs(kwargs: dict[str, Any], exc: type[Exception], match: str) ->
     args |= kwargs
     with pytest.raises(exc, match=match):
         balance_sheet(args.pop("before"), args.pop("after"), **args)
+
+
+# issue 10: frozen results, overflowing values, indices that cannot be classes
+
+
+def test_a_balance_sheet_holds_its_own_read_only_arrays() -> None:
+    before = np.array([0, 1, -1])
+    bs = balance_sheet(before, [1, 1, 0], classes=["A", "B"], value_before=[1.0, 2.0, 0.0],
+                       value_after=[3.0, 4.0, 5.0])  # fmt: skip
+    before[0] = 1
+    assert bs.opening.tolist() == [1, 1]
+    for arr in (bs.opening, bs.transitions, bs.value_closing, bs.transition_rates()):
+        assert not arr.flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param(
+            {"before": [0.0, 1e300], "after": [0, 0]},
+            "before must be in \\[-1, 1\\], got 1e\\+300 at row 1",
+            id="huge-index",
+        ),
+        pytest.param(
+            {
+                "before": [0, 0],
+                "after": [0, 0],
+                "value_before": [1e308, 1e308],
+                "value_after": [1.0, 1.0],
+            },
+            "value_before of class 'A' adds up to inf",
+            id="value-overflow",
+        ),
+    ],
+)
+def test_issue10_bad_inputs(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        balance_sheet(classes=["A", "B"], **kwargs)
