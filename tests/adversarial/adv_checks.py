@@ -57,6 +57,11 @@ NAN_ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("clv.constant_retention", "result.horizon", "inf for no limit (documented)"),
     ("clv.*", "*.ceiling", "ProfitCurve ceiling: nan = unknown (documented)"),
     ("clv.*", "*.speed", "ProfitCurve speed: nan = unknown (documented)"),
+    ("channels.DecisionMatrix.*", "result.scores", "NaN marks a missing score (documented)"),
+    ("channels.DecisionMatrix.*", "result", "NaN marks a missing score (documented)"),
+    ("channels.Partner", "result.attributes.*", "None/NaN is a missing score (documented)"),
+    ("channels.sales_forecast", "result.cap", "inf where no traffic was given (documented)"),
+    ("channels.SalesForecastResult.*", "*.cap", "inf where no traffic was given (documented)"),
     ("report.*", "*", "report values are NaN when a section is not computed (documented)"),
     ("lifecycle.*", "*.median_lifetime*", "inf when survival never falls to 0.5 (documented)"),
 )
