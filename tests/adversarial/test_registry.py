@@ -36,6 +36,15 @@ def test_exemptions_name_real_api() -> None:
     assert not stale, f"EXEMPT lists names that are no longer public: {stale}"
 
 
+def test_registry_tables_name_real_api() -> None:
+    names = set(registry.public_names())
+    methods = set(registry.required_method_names())
+    stale = [n for n in registry.FUNCTIONS if n not in names]
+    stale += [m for m in registry.METHODS if m not in methods]
+    stale += [c for c in registry.INSTANCES if c not in names]
+    assert not stale, f"registry tables name API that is no longer public: {stale}"
+
+
 def test_every_kind_covers_every_family() -> None:
     for kind, table in pt.TABLES.items():
         assert set(table) == set(pt.FAMILIES), kind
