@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
+from custrel._tabular import Tabular
 from custrel.errors import (
     ConvergenceError,
     CustrelError,
@@ -1618,7 +1619,7 @@ def recency_value(
 
 
 @attrs.frozen(eq=False)
-class RecencyStates:
+class RecencyStates(Tabular, columns=("customer_id", "recency")):
     """Each customer's recency state at a date, for :func:`recency_value`.
 
     Attributes
@@ -3491,7 +3492,10 @@ def retention_programme(
 
 
 @attrs.frozen(eq=False)
-class HistoricalValue:
+class HistoricalValue(
+    Tabular,
+    columns=("customer_id", "historical_profit", "active_periods", "mean_period_profit", "clv"),
+):
     """Historical profit and a simple CLV per customer.
 
     Attributes

@@ -49,6 +49,7 @@ import numpy.typing as npt
 from scipy import special
 
 from custrel import _validate as v
+from custrel._tabular import Tabular
 from custrel.errors import ConvergenceError, EmptyInputError, InvalidInputError, InvalidTypeError
 from custrel.models import (
     DWYER_SCHURR_OH,
@@ -587,7 +588,7 @@ class StageRules:
 
 
 @attrs.frozen(eq=False)
-class StageClassification:
+class StageClassification(Tabular):
     """Each customer's lifecycle stage at the end of the panel, with its margin.
 
     Attributes
@@ -1484,7 +1485,9 @@ def _value_column(log: TransactionLog, value: str) -> FloatArray:
 
 
 @attrs.frozen(eq=False)
-class PatternResult:
+class PatternResult(
+    Tabular, columns=("customer_id", "ended", "pattern_code", "stability_periods", "last_active")
+):
     """Lifecycle pattern (I–IV) of each customer whose relationship ended.
 
     Attributes
