@@ -512,6 +512,8 @@ def _apply_array(value: Any, kind: str, tag: str, arg: str, pos: int) -> Any:
         if arg == "mixed":
             return _mixed(arr.size).reshape(arr.shape)
         if arg == "readonly":
+            if isinstance(value, list | tuple):  # a list's read-only form is a tuple
+                return tuple(value)
             out = arr.copy()
             out.flags.writeable = False
             return out

@@ -688,6 +688,7 @@ INSTANCES: dict[str, Callable[[Context], Any]] = {
     "RFMTable": lambda c: c.rfmtable,
     "RankReversalResult": lambda c: C.rank_reversal(c.matrix, "topsis"),
     "RankingResult": lambda c: c.ranking,
+    "RecencyStates": lambda c: C.recency_states(c.numlog, 10.0, freq=1.0),
     "RepeatPurchaseHistogram": lambda c: C.repeat_purchase_histogram(
         c.bgnbd, c.sim, max_frequency=3
     ),
