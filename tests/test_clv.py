@@ -1070,7 +1070,7 @@ BAD = [
     pytest.param(
         lambda: customer_equity([1.0, 2.0], groups=["a"]),
         InvalidInputError,
-        r"groups has 1 labels but values has 2",
+        r"groups has 1 values but values has 2",
         id="equity-groups",
     ),
     pytest.param(
@@ -1273,13 +1273,13 @@ ISSUE10_BAD = [
     pytest.param(
         lambda: customer_equity([1.0, 2.0, 3.0], groups=["a", None, "b"]),
         InvalidInputError,
-        "groups has a missing label None at row 1",
+        "groups is missing \\(None\\) at row 1",
         id="equity-group-None",
     ),
     pytest.param(
         lambda: customer_equity([1.0, 2.0], groups=np.array([1.0, np.nan])),
         InvalidInputError,
-        "groups has a missing label nan at row 1",
+        "groups is missing \\(nan\\) at row 1",
         id="equity-group-nan",
     ),
     pytest.param(
@@ -1347,7 +1347,7 @@ ISSUE10_BAD = [
     pytest.param(
         lambda: event_ledger([1, 2], revenue=1.0, customer_id=["a", None]),
         InvalidInputError,
-        "customer_id has a missing label None at row 1",
+        "customer_id is missing \\(None\\) at row 1",
         id="ledger-customer-None",
     ),
     pytest.param(

@@ -1080,14 +1080,14 @@ def _two_huge() -> TransactionLog:
                 frequency=[1, 1],
                 monetary_value=[1, 1],
             ),
-            r"customer_id is missing at row 0 \(got nan\)",
+            r"customer_id is missing \(nan\) at row 0",
             id="from_arrays-nan-id",
         ),
         pytest.param(
             lambda: RFMTable.from_arrays(
                 customer_id=["a", None], recency=[1, 2], frequency=[1, 1], monetary_value=[1, 1]
             ),
-            r"customer_id is missing at row 1 \(got None\)",
+            r"customer_id is missing \(None\) at row 1",
             id="from_arrays-none-id",
         ),
         pytest.param(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from custrel._ids import normalize_ids
 from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError
 
 FloatArray = npt.NDArray[np.float64]
@@ -432,115 +433,50 @@ def weights_array(weights: Any, n: int, name: str = "weights") -> FloatArray:
     return w
 
 
-def _id_key(item: Any) -> tuple[str, Any]:
-    """A hashable key under which two ids are the same only if they are equal and of one kind."""
-    if isinstance(item, bool | np.bool_):
-        return ("bool", bool(item))
-    if isinstance(item, int | float | np.integer | np.floating):
-        return ("number", item.item() if isinstance(item, np.generic) else item)
-    if isinstance(item, str):
-        return ("str", str(item))
-    if isinstance(item, bytes):
-        return ("bytes", bytes(item))
-    return (type(item).__qualname__, item)
-
-
-def _missing_id(item: Any) -> bool:
-    """Whether one id is a missing-value marker (None, NaN, NaT, pandas.NA, "")."""
-    if item is None:
-        return True
-    if isinstance(item, np.datetime64 | np.timedelta64):
-        return bool(np.isnat(item))
-    if isinstance(item, float | np.floating):
-        return not np.isfinite(item)
-    if isinstance(item, str):
-        return item == ""
-    return type(item).__name__ in ("NaTType", "NAType")
+def _ids_1d(values: Any, name: str, n: int | None, what: str, word: str) -> None:
+    """Refuse a scalar, a nested sequence or a wrong length before the ids are normalised."""
+    if isinstance(values, str | bytes) or np.ndim(values) == 0:
+        raise InvalidTypeError(
+            f"{name} must be a sequence of {word}s, one per row, got "
+            f"{type(values).__name__} {values!r:.60}"
+        )
+    if not isinstance(values, np.ndarray) or values.dtype.kind == "O":
+        for row, item in enumerate(values.tolist() if isinstance(values, np.ndarray) else values):
+            if isinstance(item, list | tuple | set | dict | np.ndarray):
+                raise InvalidInputError(
+                    f"{name} must be 1-D (one {word} per row), got a "
+                    f"{type(item).__name__} at row {row}"
+                )
+    if n is not None and len(values) != n:
+        raise InvalidInputError(
+            f"{name} has {len(values)} values but {what} has {n}; give one {word} per row"
+        )
 
 
 def id_array(
     values: Any, name: str, n: int | None = None, *, what: str = "values"
 ) -> npt.NDArray[Any]:
-    r"""The one normaliser of per-entity ids (customers, candidates): distinct, present, typed.
+    r"""Per-entity ids (customers, candidates, states): present, distinct, typed, read-only.
 
-    Keeps each id's type (``1`` and ``"1"`` are two ids, ``b"a"`` and
-    ``"a"`` too, ``"a\x00"`` is not ``"a"``), refuses a missing id (None, NaN,
-    NaT, ``pandas.NA``, an empty string) and a repeated one, naming the row,
-    and returns an array the caller cannot write to: int64 when every id is
-    an integer, str when every id is a string numpy keeps intact, object
-    otherwise. ``n`` checks the length against ``what`` (the data's name).
+    The same rules as the log builders' ids (:func:`custrel._ids.normalize_ids`,
+    the one id normaliser): each id keeps its type (``1`` and ``"1"`` are two
+    ids), a missing id (None, NaN, NaT, ``pandas.NA``, an empty string) is
+    refused naming the row, bytes, booleans and NUL characters are refused;
+    here a repeated id is refused too. ``n`` checks the length against
+    ``what`` (the data's name). The ids come back in the caller's order,
+    sharing no memory with ``values``.
     """
-    if isinstance(values, str | bytes) or np.ndim(values) == 0:
-        raise InvalidTypeError(
-            f"{name} must be a sequence of ids, one per row, got {type(values).__name__} {values!r}"
-        )
-    if isinstance(values, np.ndarray) and values.dtype.kind != "O":
-        arr = values
-    else:
-        items = list(values.tolist() if isinstance(values, np.ndarray) else values)
-        for row, item in enumerate(items):
-            if isinstance(item, list | tuple | set | dict | np.ndarray):
-                raise InvalidInputError(
-                    f"{name} must be 1-D (one id per row), got a {type(item).__name__} at row {row}"
-                )
-        arr = np.empty(len(items), dtype=object)
-        arr[:] = items
-        kinds = {type(x) for x in items}
-        ints = all(isinstance(x, int | np.integer) and not isinstance(x, bool) for x in items)
-        if items and ints and all(-(2**63) <= x < 2**63 for x in items):
-            arr = np.asarray(items, dtype=np.int64)
-        elif items and kinds <= {str, np.str_} and not any(x.endswith("\x00") for x in items):
-            arr = np.asarray(items, dtype=str)
-    if arr.ndim != 1:
-        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
-    if n is not None and len(arr) != n:
+    _ids_1d(values, name, n, what, "id")
+    codes, labels, _ = normalize_ids(values, name, skippable=False)
+    if len(labels) < len(codes):
+        counts = np.bincount(codes, minlength=len(labels))
+        rows = np.flatnonzero(counts[codes] > 1)
+        again = int(rows[np.flatnonzero(codes[rows] == codes[rows[0]])[1]])
+        first = int(rows[0])
         raise InvalidInputError(
-            f"{name} has {len(arr)} values but {what} has {n}; give one id per row"
+            f"{name} must be distinct, got {_fmt(labels[codes[again]])} at rows {first} and {again}"
         )
-    kind = arr.dtype.kind
-    if kind == "f":
-        bad = ~np.isfinite(arr)
-    elif kind in "mM":
-        bad = np.isnat(arr)
-    elif kind in "US":
-        bad = arr == arr.dtype.type()
-    elif kind == "O":
-        bad = np.fromiter((_missing_id(x) for x in arr.tolist()), dtype=bool, count=len(arr))
-    elif kind in "iub":
-        bad = np.zeros(len(arr), dtype=bool)
-    else:
-        raise InvalidTypeError(f"{name} must hold strings or numbers, got dtype {arr.dtype}")
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InvalidInputError(
-            f"{name} is missing at row {row} (got {_fmt(arr[row])}); every row needs an id"
-        )
-    if kind == "O":
-        seen: dict[tuple[str, Any], int] = {}
-        for row, item in enumerate(arr.tolist()):
-            try:
-                first = seen.setdefault(_id_key(item), row)
-            except TypeError:  # unhashable
-                raise InvalidTypeError(
-                    f"{name} must hold strings or numbers, got {type(item).__name__} at row {row}"
-                ) from None
-            if first != row:
-                raise InvalidInputError(
-                    f"{name} must be distinct, got {_fmt(item)} at rows {first} and {row}"
-                )
-    elif len(arr) > 1:
-        order = np.argsort(arr, kind="stable")
-        ordered = arr[order]
-        same = np.flatnonzero(ordered[1:] == ordered[:-1])
-        if same.size:
-            # stable sort: within a run of equal ids the rows are in input order
-            pairs = np.stack([order[same], order[same + 1]], axis=1)
-            first, again = (int(i) for i in pairs[np.argmin(pairs[:, 1])])
-            raise InvalidInputError(
-                f"{name} must be distinct, got {_fmt(arr[again])} at rows {first} and {again}"
-            )
-    out = detach(arr, values)
-    return readonly(out)
+    return readonly(np.take(labels, codes))
 
 
 # Period panels of a log, group labels, sums that leave the float range
@@ -639,65 +575,15 @@ def group_codes(
 ) -> tuple[npt.NDArray[Any], IntArray]:
     """Sorted distinct group labels and each row's code, refusing a missing label.
 
-    Labels keep their type (``1`` and ``"1"`` are two groups); a missing one
-    (None, NaN, NaT, ``pandas.NA``, an empty string) is refused naming its
-    row, never made a group of its own. The labels never share memory with
-    ``values``.
+    The one id normaliser (:func:`custrel._ids.normalize_ids`) with repeats
+    allowed: labels keep their type (``1`` and ``"1"`` are two groups); a
+    missing one (None, NaN, NaT, ``pandas.NA``, an empty string) is refused
+    naming its row, never made a group of its own. The labels never share
+    memory with ``values``.
     """
-    if isinstance(values, str | bytes) or np.ndim(values) == 0:
-        raise InvalidTypeError(
-            f"{name} must be a sequence of labels, one per row, got {type(values).__name__}"
-        )
-    if isinstance(values, np.ndarray) and values.dtype.kind != "O":
-        arr = values
-    else:
-        items = list(values.tolist() if isinstance(values, np.ndarray) else values)
-        arr = np.empty(len(items), dtype=object)
-        try:
-            arr[:] = items
-        except ValueError:
-            raise InvalidInputError(f"{name} must be 1-D (one label per row)") from None
-    if arr.ndim != 1:
-        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
-    if len(arr) != n:
-        raise InvalidInputError(
-            f"{name} has {len(arr)} labels but {what} has {n}; give one label per row"
-        )
-    kind = arr.dtype.kind
-    if kind == "f":
-        bad = ~np.isfinite(arr)
-    elif kind in "mM":
-        bad = np.isnat(arr)
-    elif kind in "US":
-        bad = arr == arr.dtype.type()
-    elif kind == "O":
-        bad = np.fromiter((_missing_id(x) for x in arr.tolist()), dtype=bool, count=len(arr))
-    else:
-        bad = np.zeros(len(arr), dtype=bool)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InvalidInputError(
-            f"{name} has a missing label {_fmt(arr[row])} at row {row}; give every row a group"
-        )
-    if kind == "O":
-        items = arr.tolist()
-        keys = [_id_key(x) for x in items]
-        first: dict[tuple[str, Any], int] = {}
-        for row, key in enumerate(keys):
-            first.setdefault(key, row)
-        try:
-            order = sorted(first, key=lambda k: (k[0], k[1]))
-        except TypeError:
-            order = list(first)
-        index = {key: i for i, key in enumerate(order)}
-        codes = np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))
-        labels = np.empty(len(order), dtype=object)
-        labels[:] = [items[first[k]] for k in order]
-        if all(isinstance(x, str) for x in labels.tolist()):
-            labels = labels.astype(str)
-        return readonly(labels), codes
-    labels, inv = np.unique(arr, return_inverse=True)
-    return readonly(labels), inv.reshape(-1).astype(np.int64)
+    _ids_1d(values, name, n, what, "label")
+    codes, labels, _ = normalize_ids(values, name, skippable=False)
+    return readonly(detach(labels, values)), codes
 
 
 def check_sums_finite(

@@ -47,7 +47,7 @@ from custrel.errors import (
     InvalidTypeError,
     MissingDependencyError,
 )
-from custrel.models._ids import _factorize
+from custrel._ids import _factorize
 from custrel.models._times import UNIT_DAYS, time_to_float
 from custrel.rfm import (
     _FREQUENCY_BASES,

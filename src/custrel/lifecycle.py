@@ -49,6 +49,7 @@ import numpy.typing as npt
 from scipy import special
 
 from custrel import _validate as v
+from custrel._ids import id_key
 from custrel._tabular import Tabular
 from custrel.errors import ConvergenceError, EmptyInputError, InvalidInputError, InvalidTypeError
 from custrel.models import (
@@ -1846,9 +1847,9 @@ class KaplanMeierResult:
     def curve(self, group: Any) -> SurvivalCurve:
         """The curve of one group."""
         group = v.one_label(group, "group")
-        key = v._id_key(group)
+        key = id_key(group)
         for i, label in enumerate(self.groups.tolist()):
-            if v._id_key(label) == key:
+            if id_key(label) == key:
                 return self.curves[i]
         raise InvalidInputError(f"group {group!r} is not one of {self.groups.tolist()!r}")
 

@@ -41,7 +41,7 @@ from custrel import _validate as v
 from custrel._tabular import Tabular
 from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError, RFMCollapseWarning
 from custrel.models import TransactionLog
-from custrel.models._ids import _factorize
+from custrel._ids import _factorize
 from custrel.models._times import _unit_seconds, time_to_float
 
 __all__ = [

@@ -40,7 +40,7 @@ from custrel.models._domain import (
     Transaction,
     ValueClass,
 )
-from custrel.models._ids import _factorize
+from custrel._ids import _factorize
 from custrel.models._log import CustomerSummary, IntakeSummary, TransactionLog
 from custrel.models._times import UNIT_DAYS, TimeKind, _unit_seconds, parse_times, time_to_float
 

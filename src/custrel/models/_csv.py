@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel.errors import EmptyInputError, InvalidInputError, MissingDependencyError
-from custrel.models._voice import Voice
+from custrel._voice import Voice
 
 __all__: list[str] = []
 

@@ -25,7 +25,7 @@ from custrel.errors import (
 )
 from custrel.models import _csv
 from custrel.models._domain import COST_FIELDS, OPTIONAL_FIELDS, Transaction
-from custrel.models._ids import IdType, Missing, as_id_array, factorize_by_sort, normalize_ids
+from custrel._ids import IdType, Missing, as_id_array, factorize_by_sort, normalize_ids
 from custrel.models._times import (
     _SECONDS_PER_DAY,
     UNIT_DAYS,
@@ -36,7 +36,7 @@ from custrel.models._times import (
     parse_times,
     time_to_float,
 )
-from custrel.models._voice import PLAIN, Voice, choice
+from custrel._voice import PLAIN, Voice, choice
 
 if TYPE_CHECKING:
     from pathlib import Path

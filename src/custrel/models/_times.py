@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from custrel import _validate as v
 from custrel.errors import InvalidInputError, InvalidTypeError
-from custrel.models._voice import PLAIN, Voice, choice
+from custrel._voice import PLAIN, Voice, choice
 
 __all__: list[str] = []
 

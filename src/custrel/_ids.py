@@ -1,8 +1,9 @@
-r"""The one customer-id normaliser of every log builder (private).
+r"""The one id normaliser (private): customers, candidates, groups and states.
 
-``from_arrays``, ``from_records``, ``from_frame``, ``from_csv`` and ``concat``
-all turn ids into integer codes into sorted distinct labels here, so the same
-rules hold everywhere:
+The log builders (``from_arrays``, ``from_records``, ``from_frame``,
+``from_csv``, ``concat``) turn ids into integer codes into sorted distinct
+labels here, and ``_validate.id_array`` / ``_validate.group_codes`` wrap it
+for per-entity ids and group labels, so the same rules hold everywhere:
 
 * distinct ids stay distinct and keep their type: ``1`` and ``"1"`` are two
   customers (unless the caller asks to coerce them with ``id_type``);
@@ -26,8 +27,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from custrel._voice import PLAIN, Voice
 from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError
-from custrel.models._voice import PLAIN, Voice
 
 __all__: list[str] = []
 
@@ -308,6 +309,12 @@ def factorize_by_sort(arr: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any]
     codes = np.empty(len(arr), dtype=np.int64)
     codes[order] = np.cumsum(new, dtype=np.int64) - 1
     return codes, labels
+
+
+def id_key(item: Any) -> tuple[str, Any]:
+    """A key under which two ids are equal only if they are equal and of one kind (1 is not "1")."""
+    plain = item.item() if isinstance(item, np.generic) else item
+    return (_kind_of(plain), plain)
 
 
 def _kind_of(item: Any) -> str:
