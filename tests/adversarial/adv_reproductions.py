@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -237,9 +238,30 @@ def _report_far_future() -> Any:
     return C.customer_report(C.TransactionLog.from_csv(_report_far_future_csv()))
 
 
+#: issue 10 "Done when": a 200k-row file with one mistyped date at data row 123456
+#: (file line 123458: the header is line 1) gives one line, exit 2, within a CPU second.
+BIG_ROWS, BIG_BAD_ROW = 200_000, 123_456
+
+
+def _big_far_future_csv() -> str:
+    path = os.path.join(tempfile.gettempdir(), f"custrel-adv-{os.getpid()}-far-future-200k.csv")
+    if os.path.exists(path):
+        return path
+    rng = np.random.default_rng(1)
+    dates = (np.datetime64("2022-01-01") + rng.integers(0, 700, BIG_ROWS)).astype(str)
+    dates[BIG_BAD_ROW] = "9999-01-01"
+    ids = rng.integers(0, 30_000, BIG_ROWS)
+    amounts = rng.uniform(1, 99, BIG_ROWS)
+    with open(path, "w", encoding="ascii") as fh:
+        fh.write("customer_id,time,amount\n")
+        fh.writelines(f"c{i},{d},{a:.2f}\n" for i, d, a in zip(ids, dates, amounts, strict=True))
+    return path
+
+
 def _cli_far_future() -> Any:
-    path = _report_far_future_csv()
+    path = _big_far_future_csv()
     err = io.StringIO()
+    cpu = time.process_time()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
             from custrel import cli
@@ -262,7 +284,7 @@ def _cli_far_future() -> Any:
             )
         except SystemExit as exc:
             code = exc.code
-    return {"code": code, "stderr": err.getvalue()}
+    return {"code": code, "stderr": err.getvalue(), "cpu": time.process_time() - cpu}
 
 
 def _cli_check(result: Any, error: BaseException | None) -> list[str]:
@@ -272,8 +294,11 @@ def _cli_check(result: Any, error: BaseException | None) -> list[str]:
     out = []
     if result["code"] != 2:
         out.append(f"exit status {result['code']}, expected 2")
-    if len(lines) != 1 or "9999-01-01" not in result["stderr"] or "line" not in result["stderr"]:
-        out.append(f"expected one line naming the line and the date, got {lines[:3]}")
+    line = f"line {BIG_BAD_ROW + 2}"
+    if len(lines) != 1 or "9999-01-01" not in result["stderr"] or line not in result["stderr"]:
+        out.append(f"expected one line naming {line} and the date, got {lines[:3]}")
+    if result["cpu"] > 1.0:
+        out.append(f"took {result['cpu']:.2f} s of CPU, more than a second")
     return out
 
 

@@ -13,7 +13,8 @@ perturbation, runs the call and all checks, and answers with a verdict dictionar
 * Wall time: the pool also gives up after a generous wall-clock limit (blocked calls).
 
 Settings (environment): ``CUSTREL_ADV_CPU_SECONDS`` (default 5),
-``CUSTREL_ADV_MEMORY_MB`` (margin over the worker's start size, default 1536).
+``CUSTREL_ADV_MEMORY_MB`` (margin over the worker's start size, default 4096: with less,
+polars' allocator cannot start its threads and the worker hangs).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 CPU_SECONDS = float(os.environ.get("CUSTREL_ADV_CPU_SECONDS", "5"))
-MEMORY_MB = int(os.environ.get("CUSTREL_ADV_MEMORY_MB", "1536"))
+MEMORY_MB = int(os.environ.get("CUSTREL_ADV_MEMORY_MB", "4096"))
 WALL_FACTOR = 6.0
 #: inputs drawn per (entry, family) test, by Hypothesis profile (HYPOTHESIS_PROFILE)
 EXAMPLES = {"dev": 2, "ci": 1, "nightly": 25}
