@@ -577,6 +577,24 @@ BAD_PREDICTIONS = [
         id="conditional-lengths",
     ),
     pytest.param(
+        lambda: _M.conditional_expected_purchases([1.0, 2.0], [1, 2, 3], [1.0, 2.0, 3.0], 5.0),
+        InvalidInputError,
+        r"t has 2 values but customer has 3",
+        id="horizons-vs-customers",
+    ),
+    pytest.param(
+        lambda: _M.probability_of_purchases([1.0, 2.0], [1.0, 2.0, 3.0]),
+        InvalidInputError,
+        r"n has 2 values but t has 3",
+        id="pmf-lengths",
+    ),
+    pytest.param(
+        lambda: _M.probability_of_purchases(-1, 5.0),
+        InvalidInputError,
+        r"n must be >= 0",
+        id="pmf-negative-n",
+    ),
+    pytest.param(
         lambda: GGompertzNBDModel.from_params({"r": 1.0}),
         InvalidInputError,
         r"params must name exactly",

@@ -110,7 +110,7 @@ from custrel.btyd import (
     _poisson_counts,
     _start_rate,
 )
-from custrel.errors import ConvergenceError, FitWarning
+from custrel.errors import ConvergenceError, FitWarning, InvalidInputError
 
 __all__ = ["GGompertzNBDModel", "fit_ggomnbd"]
 
@@ -253,6 +253,17 @@ def _lifetime_integral(theta: FloatArray, base: FloatArray, t: FloatArray) -> Fl
     return out
 
 
+def _common_shape(first: str, a: FloatArray, second: str, b: FloatArray) -> tuple[int, ...]:
+    """The broadcast shape of ``a`` and ``b``, or InvalidInputError naming both arguments."""
+    try:
+        return np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise InvalidInputError(
+            f"{first} has {a.size} values but {second} has {b.size}; give one {first} per "
+            f"{second} or a single value"
+        ) from None
+
+
 def _check_cells(n: int, what: str) -> None:
     v.check_budget(
         float(n) * len(_LIFE_NODES),
@@ -345,7 +356,7 @@ class GGompertzNBDModel(RepeatPurchaseModel):
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        shape = np.broadcast_shapes(t.shape, x.shape, tx.shape, big_t.shape)
+        shape = _common_shape("t", t, "customer", x)
         _check_cells(int(np.prod(shape)), "the conditional expected purchases")
         r, alpha = float(self.params["r"]), float(self.params["alpha"])
         alive = self._alive(x, tx, big_t) * (r + x) / (alpha + big_t)
@@ -354,6 +365,7 @@ class GGompertzNBDModel(RepeatPurchaseModel):
         return out.reshape(shape)
 
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
+        _common_shape("n", n, "t", t)
         nb, tb = _broadcast_customers(n, t)
         _check_cells(nb.size, "P(X(t) = n)")
         r, alpha, b, s, beta = (float(q) for q in self._theta())
