@@ -26,7 +26,8 @@ import numpy.typing as npt
 
 from custrel import _validate as v
 from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError
-from custrel.models import UNIT_DAYS, TransactionLog, time_to_float
+from custrel.models import TransactionLog
+from custrel.models._times import UNIT_DAYS, time_to_float
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -174,9 +175,13 @@ def generate_transactions(
         v.scalar(value, name, low=0.0, low_inclusive=False)
     v.scalar(q, "q", low=1.0, low_inclusive=False, hint="the mean spend needs q > 1")
     returns = v.scalar(return_rate, "return_rate", low=0.0, high=1.0, high_inclusive=False)
-    calendar = not isinstance(start, int | float | np.integer | np.floating) or isinstance(
-        start, bool
-    )
+    calendar = not _is_number(start)
+    if calendar == _is_number(end):
+        raise InvalidInputError(
+            "start and end must both be dates or both be numbers, got "
+            f"start={start!r} ({'a date' if calendar else 'a number'}) and end={end!r} "
+            f"({'a number' if calendar else 'a date'})"
+        )
     kind: Literal["datetime", "numeric"] = "datetime" if calendar else "numeric"
     s = time_to_float(start, kind, "start")
     e = time_to_float(end, kind, "end")
@@ -245,6 +250,11 @@ def generate_transactions(
             "transaction_cost": np.ones(len(cust)),
         }
     return TransactionLog.from_arrays(customer_id=cust + 1, time=time_col, amount=amount, **extra)
+
+
+def _is_number(value: Any) -> bool:
+    """A numeric time (not a bool), as opposed to a date-like value."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def sample_path() -> Path:
