@@ -1331,3 +1331,314 @@ def test_diagnostic_figures(cdnow: BTYDSummary, cdnow_bgnbd: BGNBDModel) -> None
         plot_frequency_recency_matrix(hist)  # type: ignore[arg-type]
     with pytest.raises(InvalidTypeError, match="comparison must be a HoldoutComparison"):
         plot_calibration_holdout(fr)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------
+# Issue 10 and 11 reproductions: finite answers, budgets, error types, rfm_summary
+# ---------------------------------------------------------------------------
+
+
+def test_bgnbd_fit_on_its_own_simulation_predicts_finite_values() -> None:
+    # issue 10: a fit on data simulated from BG/NBD itself (a = 19.3, b = 0.424) returned
+    # a model (a near 1e6) that predicted NaN for all 300 customers
+    truth = BGNBDModel.from_params({"r": 1.0, "alpha": 0.116, "a": 19.3, "b": 0.424})
+    sim = truth.simulate(300, 10.0, rng=815)
+    m = fit_bgnbd(sim.frequency, sim.recency, sim.T)
+    assert m.params["a"] > 1e4  # the regime the closed form cannot evaluate
+    cond = m.conditional_expected_purchases(10.0, sim.frequency, sim.recency, sim.T)
+    assert np.all(np.isfinite(cond))
+    assert np.all(cond >= 0.0)
+    e = m.expected_purchases([1.0, 10.0, 100.0])
+    assert np.all(np.isfinite(e))
+    assert np.all(np.diff(e) > 0)
+    clv = m.customer_lifetime_value(
+        sim.frequency, sim.recency, sim.T, 20.0, horizon=12, discount_rate=0.01
+    )
+    assert np.all(np.isfinite(clv))
+    # nearly every customer keeps buying about 1/p ~ 1 more time: E[X(inf)] = (a+b-1)/(a-1)
+    a, b = m.params["a"], m.params["b"]
+    assert float(m.expected_purchases(1e6)) == pytest.approx((a + b - 1) / (a - 1), rel=1e-6)
+
+
+def test_nbd_quadrature_agrees_with_the_closed_form_where_both_hold() -> None:
+    from custrel.btyd import _nbd_future_closed, _nbd_future_quadrature
+
+    rng = np.random.default_rng(3)
+    n = 400
+    r, alpha, b = np.exp(rng.uniform(-3, 2.5, (3, n)))
+    a = np.exp(rng.uniform(-2, 2.5, n))
+    a = np.where(np.abs(a - 1.0) < 0.05, a + 0.1, a)
+    t = np.exp(rng.uniform(-3, 6, n))
+    ok = (a + b - 1.0 > 0.5) & (np.abs(a + b - 1.0 - r) < 20)
+    closed = _nbd_future_closed(t[ok], r[ok], alpha[ok], a[ok], b[ok])
+    quad = _nbd_future_quadrature(np.log(t[ok] / alpha[ok]), r[ok], a[ok], b[ok])
+    np.testing.assert_allclose(quad, closed, rtol=1e-9)
+
+
+def test_bgbb_probability_alive_of_a_fit_is_a_probability() -> None:
+    # issue 10: f = [299, 911]; fit_bgbb(f, f, f) gave P(alive) = 1.00000015. A customer
+    # who bought at every opportunity up to n is alive with (delta+n)/(gamma+delta+n)
+    f = [299.0, 911.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)
+        m = fit_bgbb(f, f, f)
+    pa = m.probability_alive(f, f, f)
+    g, d = m.params["gamma"], m.params["delta"]
+    np.testing.assert_allclose(pa, [(d + n) / (g + d + n) for n in f], rtol=1e-12)
+    assert np.all(pa <= 1.0)
+
+
+def test_gamma_gamma_q_below_one_raises_or_warns() -> None:
+    truth = GammaGammaModel.from_params({"p": 2.0, "q": 0.7, "gamma": 10.0})
+    x = np.random.default_rng(1).integers(1, 6, 2000).astype(float)
+    spend = truth.simulate(x, rng=1)
+    with pytest.raises(ConvergenceError, match=r"q = 0\.667 is <= 1.*on_infinite_mean='warn'"):
+        fit_gamma_gamma(x, spend, max_correlation=1.0)
+    with pytest.warns(FitWarning, match=r"q = 0\.667 is <= 1"):
+        gg = fit_gamma_gamma(x, spend, max_correlation=1.0, on_infinite_mean="warn")
+    assert gg.expected_spend() == np.inf
+
+
+def test_clv_spend_per_customer_and_budgeted_horizon() -> None:
+    got = _M.customer_lifetime_value(
+        [0, 2], [0.0, 30.43], 38.86, [35.17, 24.66], horizon=3, discount_rate=0.01
+    )
+    one = _M.customer_lifetime_value(2, 30.43, 38.86, 24.66, horizon=3, discount_rate=0.01)
+    assert float(got[1]) == pytest.approx(float(one))
+
+
+def test_bgbb_simulation_recovers_its_parameters() -> None:
+    # the simulation draws the last purchase and the earlier ones without a loop over
+    # opportunities; a fit on 100,000 simulated donors finds the parameters again
+    truth = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}
+    sim = BGBBModel.from_params(truth).simulate(100_000, 6, rng=5).compressed()
+    m = fit_bgbb(sim.frequency, sim.recency, sim.T, weights=sim.weights)
+    for k, val in truth.items():
+        assert m.params[k] == pytest.approx(val, rel=0.15)
+
+
+_P = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+_PN = _pareto_nbd  # the module (its ParetoNBDModel lives in custrel)
+
+
+def _pareto() -> Any:
+    from custrel import ParetoNBDModel
+
+    return ParetoNBDModel.from_params({"r": 0.55, "alpha": 10.6, "s": 0.61, "beta": 11.7})
+
+
+BAD_ISSUE_10 = [
+    (
+        "pareto-clv-horizon-10**12",
+        lambda: _pareto().customer_lifetime_value(
+            [1], [2.0], [5.0], 10.0, horizon=10**12, discount_rate=0.01
+        ),
+        InvalidInputError,
+        (
+            r"the CLV horizon would need 1,000,000,000,000, more than the budget of 1,000,000 "
+            r"\(set CUSTREL_MAX_PERIODS to raise the budget\): horizon=1000000000000"
+        ),
+    ),
+    (
+        "clv-horizon-beyond-any-int",
+        lambda: _M.customer_lifetime_value(1, 2.0, 5.0, 10.0, horizon=10**30, discount_rate=0.0),
+        InvalidInputError,
+        r"the CLV horizon would need 1e\+30",
+    ),
+    (
+        "bgbb-simulate-T-1e300",
+        lambda: _B.simulate(3, T=1e300),
+        InvalidInputError,
+        r"the simulated opportunities would need 1e\+300, more than the budget .*: T=1e\+300",
+    ),
+    (
+        "simulate-n-customers-10**30",
+        lambda: _M.simulate(10**30, 5.0),
+        InvalidInputError,
+        r"the simulation would need 1e\+30.*n_customers=",
+    ),
+    (
+        "simulate-T-too-long-for-poisson",
+        lambda: _M.simulate(5, 1e300, rng=1),
+        InvalidInputError,
+        r"T 1e\+300 at row \d gives an expected .* purchases in the simulation",
+    ),
+    (
+        "simulate-negative-seed",
+        lambda: _B.simulate(5, 6, rng=-1),
+        InvalidInputError,
+        r"rng must be .*got -1",
+    ),
+    (
+        "clv-spend-wrong-length",
+        lambda: _M.customer_lifetime_value(
+            [1, 2], [2.0, 3.0], [5.0, 5.0], [10.0, 20.0, 30.0], horizon=3, discount_rate=0.01
+        ),
+        InvalidInputError,
+        r"spend has 3 values but there are 2 customers",
+    ),
+    (
+        "conditional-t-wrong-length",
+        lambda: _M.conditional_expected_purchases([1.0, 2.0], [1, 2, 3], [1.0, 1.0, 1.0], 5.0),
+        InvalidInputError,
+        r"t has 2 values but there are 3 customers",
+    ),
+    (
+        "clv-negative-rate-overflows",
+        lambda: _M.customer_lifetime_value(5, 4.0, 5.0, 10.0, horizon=2000, discount_rate=-0.5),
+        InvalidInputError,
+        r"discount_rate -0\.5 over horizon 2000 discounts by a factor beyond the float range",
+    ),
+    (
+        "matrix-T-1e300",
+        lambda: frequency_recency_matrix(_M, 1e300),
+        InvalidInputError,
+        r"the frequency x recency grid would need .*pass a smaller max_frequency",
+    ),
+    (
+        "histogram-max-frequency-huge",
+        lambda: repeat_purchase_histogram(_M, rfm_summary(_LOG), max_frequency=10**12),
+        InvalidInputError,
+        r"the histogram bins would need 1,000,000,000,001.*max_frequency=1000000000000",
+    ),
+    (
+        "holdout-max-frequency-huge",
+        lambda: calibration_holdout_comparison(
+            _M, rfm_summary(_LOG, calibration_end="2024-01-12"), max_frequency=10**30
+        ),
+        InvalidInputError,
+        r"the frequency groups would need 1e\+30",
+    ),
+    (
+        "bgbb-likelihood-terms",
+        lambda: _B.customer_log_likelihood([1], [1], [10**12]),
+        InvalidInputError,
+        r"the BG/BB likelihood terms .* would need .*T - recency = 999999999999",
+    ),
+    (
+        "gg-on-infinite-mean-unknown",
+        lambda: fit_gamma_gamma([1, 2], [10.0, 12.0], on_infinite_mean="ignore"),
+        InvalidInputError,
+        r"on_infinite_mean must be one of 'raise', 'warn', got 'ignore'",
+    ),
+    (
+        "summary-period-nan",
+        lambda: rfm_summary(_LOG, period=float("nan")),
+        InvalidInputError,
+        r"period must be finite, got nan",
+    ),
+    (
+        "summary-period-object-array",
+        lambda: rfm_summary(_LOG, period=np.array([1, 2], dtype=object)),
+        InvalidTypeError,
+        r"period must be a period name, a number or None, got ndarray",
+    ),
+    (
+        "summary-column-name-with-a-log",
+        lambda: rfm_summary(_LOG, amount_col="amount"),
+        InvalidInputError,
+        r"amount_col names a dataframe column, but log is a TransactionLog",
+    ),
+    (
+        "summary-returns-only",
+        lambda: rfm_summary(
+            TransactionLog.from_arrays(customer_id=[1, 2], time=[0.0, 1.0], amount=[-5.0, -1.0])
+        ),
+        EmptyInputError,
+        r"log has no purchase: all 2 rows are returns or cancellations",
+    ),
+    (
+        "pareto-start-not-finite-names-initial",
+        lambda: fit_pareto_nbd([1, 2, 0], [1.0, 2.0, 0.0], [3.0, 3.0, 3.0], initial={"r": 1e300}),
+        ConvergenceError,
+        r"pass other starting values with initial=",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"), [pytest.param(*row[1:], id=row[0]) for row in BAD_ISSUE_10]
+)
+def test_issue_10_bad_inputs(call: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_pareto_fit_without_interior_maximum_fails_fast() -> None:
+    # found by the adversarial suite: on BG/NBD data the Pareto/NBD estimates of s and
+    # beta run off together, where the continued fraction needed 1,000 steps per
+    # element (30 s); the trapezoidal rule takes over for very large a
+    truth = BGNBDModel.from_params({"r": 0.5, "alpha": 5.0, "a": 1.5, "b": 4.0})
+    s = truth.simulate(200, T=52.0, rng=7)
+    with pytest.raises(ConvergenceError, match="no interior maximum"):
+        fit_pareto_nbd(
+            s.frequency, s.recency, s.T, initial={"r": 0.5, "alpha": 5.0, "s": 0.5, "beta": 10.0}
+        )
+
+
+# -- issue 11: rfm_summary from dataframes, without money, with returns --------------------
+
+
+def test_rfm_summary_buy_and_return_is_one_occasion_of_net_value_zero() -> None:
+    log = TransactionLog.from_arrays(
+        customer_id=["buyer", "buyer", "again", "again", "again", "refund"],
+        time=[0.0, 0.0, 0.0, 2.0, 3.0, 1.0],
+        amount=[30.0, -30.0, 10.0, 8.0, -8.0, -4.0],
+    )
+    s = rfm_summary(log, period=None, observation_end=5.0)
+    assert s.customer_id.tolist() == ["again", "buyer"]
+    # "buyer": one purchase occasion (net 0), no repeat; "again": the return at 3.0 is not
+    # a purchase but nets the repeat value of 8 to 0
+    np.testing.assert_array_equal(s.frequency, [1.0, 0.0])
+    np.testing.assert_array_equal(s.recency, [2.0, 0.0])
+    np.testing.assert_array_equal(s.T, [5.0, 5.0])
+    np.testing.assert_array_equal(s.monetary_value, [0.0, np.nan])
+    assert s.n_customers_returns_only == 1  # "refund"
+    assert s.n_returns == 2
+
+
+def test_rfm_summary_reads_dataframes_with_and_without_money() -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(
+        {
+            "cust": ["a", "a", "a", "b", "c"],
+            "day": [0.0, 2.0, 5.0, 1.0, 4.0],
+            "paid": [10.0, 4.0, 6.0, 3.0, -2.0],
+        }
+    )
+    before = df.copy()
+    s = rfm_summary(df, customer_col="cust", time_col="day", amount_col="paid", period=None)
+    assert s.customer_id.tolist() == ["a", "b"]
+    np.testing.assert_array_equal(s.frequency, [2.0, 0.0])
+    np.testing.assert_array_equal(s.monetary_value, [5.0, np.nan])
+    assert s.n_customers_returns_only == 1
+    bare = rfm_summary(df, customer_col="cust", time_col="day", period=None)
+    assert bare.monetary_value is None
+    # without money every row is a purchase: "c" is a customer
+    assert bare.customer_id.tolist() == ["a", "b", "c"]
+    pd.testing.assert_frame_equal(df, before)
+    # a frequency-only fit works on the summary without money
+    sim = _M.simulate(500, 30.0, rng=3)
+    money_free = pd.DataFrame(
+        {"customer_id": np.repeat(np.arange(3), 2), "time": [0.0, 1.0, 0.0, 3.0, 0.0, 0.0]}
+    )
+    assert rfm_summary(money_free, period=None).monetary_value is None
+    fit_bgnbd(sim.frequency, sim.recency, sim.T)
+
+
+def test_rfm_summary_reads_polars() -> None:
+    pl = pytest.importorskip("polars")
+    df = pl.DataFrame(
+        {"customer_id": [1, 1, 2], "time": [0.0, 3.0, 1.0], "amount": [5.0, 7.0, 1.0]}
+    )
+    s = rfm_summary(df, amount_col="amount", period=None)
+    np.testing.assert_array_equal(s.frequency, [1.0, 0.0])
+    np.testing.assert_array_equal(s.monetary_value, [7.0, np.nan])
+
+
+def test_rfm_summary_of_a_log_without_money() -> None:
+    log = TransactionLog.from_arrays(customer_id=[1, 1, 2], time=[0.0, 2.0, 1.0], amount=None)
+    s = rfm_summary(log, period=None)
+    assert s.monetary_value is None
+    np.testing.assert_array_equal(s.frequency, [1.0, 0.0])
+    assert s.compressed().n_customers == 2.0

@@ -170,7 +170,8 @@ def maximize_log_likelihood(
     if not np.isfinite(f0):
         raise ConvergenceError(
             f"{model}: the log-likelihood is not finite at the starting values {np.exp(u0)!r}; "
-            "pass other starting values"
+            "pass other starting values with initial=..., or check the scale of the data "
+            "(frequency, recency and T, or the monetary values)"
         )
     # BFGS rather than L-BFGS-B: the latter's compiled core calls multithreaded
     # BLAS on tiny matrices, which costs milliseconds per iteration on a busy
@@ -202,7 +203,7 @@ def maximize_log_likelihood(
         raise ConvergenceError(
             f"{model}: the optimizer did not converge: {message} "
             f"(after {res.nit} iterations, largest gradient {float(np.max(np.abs(g))):.3g}); "
-            "check the data or pass other starting values"
+            "check the data or pass other starting values with initial=..."
         )
     theta = np.exp(u)
     ll_total = -f / scale

@@ -113,6 +113,7 @@ FloatArray = npt.NDArray[np.float64]
 _SERIES_TOL = 1e-15  # relative size of the last series term kept
 _MAX_TERMS = 60  # beyond this the continued fraction takes over
 _MAX_CF = 500  # continued-fraction steps (in pairs: 1,000 steps) before the trapezoidal path
+_CF_MAX_A = 1e4  # above this a, the trapezoidal path directly (the fraction converges slowly)
 _COMPACT_EVERY = 6  # drop converged elements from the series loop this often
 _COMPACT_MIN = 256  # below this many elements compaction costs more than it saves
 _CHUNK = 8192  # series elements summed together (their state stays in cache)
@@ -526,8 +527,10 @@ def _log_k_direct(
     d_b = -log_vt - 1.0 / k + f_c / f
     d_u = -a / ut + r_z * vt / (ut * ut)
     d_v = (1.0 - b) / vt - r_z / ut
-    if not ok.all():
-        bad = np.flatnonzero(~ok)
+    # the continued fraction needs thousands of steps (and then often fails) for very
+    # large a; those elements go straight to the trapezoidal rule, which is quick there
+    if not (ok | (a > _CF_MAX_A)).all():
+        bad = np.flatnonzero(~ok & (a <= _CF_MAX_A))
         cf = _continued_fraction(a[bad], (a + b)[bad], z[bad])
         good = cf[4]
         if good.any():
@@ -1273,7 +1276,8 @@ def _maximize(
     if not np.isfinite(objective(u0)[0]):
         raise ConvergenceError(
             f"Pareto/NBD: the log-likelihood is not finite at the starting values {start!r}; "
-            "pass other starting values with x0"
+            "pass other starting values with initial=..., or check the scale of frequency, "
+            "recency and T"
         )
     with np.errstate(all="ignore"):
         res = optimize.minimize(
@@ -1296,11 +1300,14 @@ def _maximize(
     )
     f, g = float(res.fun), np.asarray(res.jac, dtype=np.float64)
     gmax = float(np.max(np.abs(g)))
-    if not np.isfinite(f) or (not res.success and gmax > 1e-5):
+    # a search that stopped with estimates beyond e^16 goes back to fit(), which says
+    # which parameter ran off (no finite maximum) instead of blaming the optimizer
+    running_off = bool(np.any(np.abs(np.asarray(res.x)) > _RUNAWAY))
+    if not np.isfinite(f) or (not res.success and gmax > 1e-5 and not running_off):
         raise ConvergenceError(
             f"Pareto/NBD: the optimizer did not converge: {res.message} "
             f"(after {res.nit} iterations, largest gradient {gmax:.3g}); "
-            "check the data or pass other starting values with x0"
+            "check the data or pass other starting values with initial=..."
         )
     return np.exp(res.x), -f * total_w, int(res.nit), f"L-BFGS-B: {res.message}", None
 

@@ -57,6 +57,7 @@ from custrel import _numeric, _pareto_nbd
 from custrel import _validate as v
 from custrel.errors import (
     ConvergenceError,
+    CustrelError,
     EmptyInputError,
     FitWarning,
     InvalidInputError,
@@ -471,8 +472,21 @@ def rfm_summary(
     if unit is None:
         unit = 1.0 if numeric else "week"
     unit_len = log.unit_length(unit, "unit")
+    if not (
+        period is None
+        or isinstance(period, str)
+        or (
+            isinstance(period, int | float | np.integer | np.floating)
+            and not isinstance(period, bool)
+        )
+    ):
+        raise InvalidTypeError(
+            f"period must be a period name, a number or None, got {type(period).__name__} {period!r}"
+        )
     if numeric and period == "day":
         period = None
+    if period is not None:
+        log.unit_length(period, "period")  # refuses an unknown name, nan, inf or <= 0 as period
     has_money = log.has_amount
     purchase = np.asarray(log.is_purchase, dtype=bool)  # amount >= 0 (all rows without money)
     t = log.numeric_time()
@@ -776,7 +790,7 @@ def _psi_diff(x: FloatArray, t: FloatArray) -> FloatArray:
     y = xs + tb
     q = tb / xs / y  # t / (x (x + t)) = 1/x - 1/(x + t)
     q2 = q * (2.0 / y + q)  # 1/x^2 - 1/(x + t)^2
-    asym = np.log1p(tb / xs) + 0.5 * q + q2 / 12.0 - q2 * (1.0 / xs**2 + 1.0 / y**2) / 120.0
+    asym = np.log1p(tb / xs) + 0.5 * q + q2 / 12.0 - q2 * ((1.0 / xs) ** 2 + (1.0 / y) ** 2) / 120.0
     out: FloatArray = np.where(big, asym, _psi(xb + tb) - _psi(np.where(big, 1.0, xb)))
     return out
 
@@ -813,6 +827,19 @@ def _discounted_sum(
             "the float range; use a larger discount_rate or a shorter horizon"
         )
     return total
+
+
+def _as_rng(rng: Any) -> np.random.Generator:
+    """:func:`_validate.as_rng`, with numpy's refusal of a seed turned into InvalidInputError."""
+    try:
+        return v.as_rng(rng)
+    except (ValueError, TypeError, OverflowError) as exc:
+        if isinstance(exc, CustrelError):
+            raise
+        raise InvalidInputError(
+            f"rng must be a numpy.random.Generator, a non-negative int seed or None, got "
+            f"{rng!r} ({exc})"
+        ) from None
 
 
 def _geometric(p: FloatArray, rng: np.random.Generator) -> FloatArray:
@@ -1070,6 +1097,11 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         """
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
         tt = _horizon(t, discrete=self._discrete)
+        if tt.ndim == 1 and x.ndim == 1 and tt.shape != x.shape and tt.shape != (1,):
+            raise InvalidInputError(
+                f"t has {tt.shape[0]} values but there are {x.shape[0]} customers; give one "
+                "forecast window, or one per customer"
+            )
         return self._conditional(tt, x, tx, big_t)
 
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> FloatArray:
@@ -1195,7 +1227,7 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
                 "spend per customer or a single value"
             )
         v.check_budget(
-            h,
+            float(h),
             "the CLV horizon",
             budget=v.max_periods(),
             culprit=f"horizon={h!r}",
@@ -1259,7 +1291,7 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         """
         n = v.positive_int(n_customers, "n_customers")
         v.check_budget(
-            n,
+            float(n),
             "the simulation",
             budget=v.max_cells(),
             culprit=f"n_customers={n}",
@@ -1281,7 +1313,7 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         if big_t.ndim == 1 and len(big_t) != n:
             raise InvalidInputError(f"T has {len(big_t)} values but n_customers is {n}")
         big_t = np.broadcast_to(big_t, (n,)).astype(np.float64)
-        gen = v.as_rng(rng)
+        gen = _as_rng(rng)
         with np.errstate(over="ignore"):
             x, tx = self._simulate(n, big_t, gen)
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(tx))):  # pragma: no cover - guarded
@@ -2911,7 +2943,7 @@ class GammaGammaModel(BTYDModel):
         x = v.as_float_array(frequency, "frequency", ndim=1)
         v.check_integer_valued(x, "frequency")
         v.check_range(x, "frequency", low=1.0)
-        gen = v.as_rng(rng)
+        gen = _as_rng(rng)
         p, q, gamma = self._theta()
         nu = gen.gamma(q, 1.0 / gamma, len(x))
         out: FloatArray = gen.gamma(p * x, 1.0 / (nu * x))
@@ -3259,7 +3291,7 @@ def calibration_holdout_comparison(
         )
     kmax = v.positive_int(max_frequency, "max_frequency")
     v.check_budget(
-        kmax + 1,
+        float(kmax + 1),
         "the frequency groups",
         budget=v.max_periods(),
         culprit=f"max_frequency={kmax}",
@@ -3340,7 +3372,7 @@ def repeat_purchase_histogram(
     # one evaluation per distinct T
     (uniq_t,), wt, _ = _numeric.compress_rows([big_t], w)
     v.check_budget(
-        kmax + 1,
+        float(kmax + 1),
         "the histogram bins",
         budget=v.max_periods(),
         culprit=f"max_frequency={kmax}",
