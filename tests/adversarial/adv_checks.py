@@ -62,6 +62,7 @@ NAN_ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("channels.Partner", "result.attributes.*", "None/NaN is a missing score (documented)"),
     ("channels.sales_forecast", "result.cap", "inf where no traffic was given (documented)"),
     ("channels.SalesForecastResult.*", "*.cap", "inf where no traffic was given (documented)"),
+    ("channels.vertical_comparison", "result.growth", "NaN where previous is 0 (documented)"),
     ("report.*", "*", "report values are NaN when a section is not computed (documented)"),
     ("lifecycle.*", "*.median_lifetime*", "inf when survival never falls to 0.5 (documented)"),
 )
