@@ -19,6 +19,7 @@ polars' allocator cannot start its threads and the worker hangs).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import re
@@ -248,6 +249,16 @@ def _handle(req: dict[str, Any], ctx: Any) -> dict[str, Any]:
     return verdict
 
 
+def _remove_temp_files() -> None:
+    """Delete the files this worker wrote for its calls (custrel-adv-*<pid>*)."""
+    import glob
+    import tempfile
+
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), f"custrel-adv-*{os.getpid()}*")):
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
 def serve(conn: Any) -> None:
     """Worker loop: answer requests until the pipe closes."""
     import registry
@@ -258,6 +269,7 @@ def serve(conn: Any) -> None:
         try:
             req = conn.recv()
         except EOFError:
+            _remove_temp_files()
             return
         try:
             answer = _handle(req, ctx)
