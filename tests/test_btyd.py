@@ -25,7 +25,6 @@ from custrel import (
     InvalidTypeError,
     MBGNBDModel,
     TransactionLog,
-    _numeric,
     _pareto_nbd,
     calibration_holdout_comparison,
     fit_bgbb,
@@ -713,7 +712,9 @@ def test_fit_raises_convergence_error_when_optimizer_fails(monkeypatch: pytest.M
 
         return Res()
 
-    monkeypatch.setattr(_numeric.optimize, "minimize", broken)
+    from scipy import optimize  # _numeric imports it inside the fit, from this module
+
+    monkeypatch.setattr(optimize, "minimize", broken)
     with pytest.raises(ConvergenceError, match="simulated failure"):
         fit_bgnbd([0, 1, 2, 5], [0, 3, 5, 9], [10, 10, 10, 10])
 

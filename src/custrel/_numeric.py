@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize
 
 from custrel.errors import ConvergenceError
 
@@ -164,6 +163,8 @@ def maximize_log_likelihood(
         if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
             return np.inf, np.zeros_like(u)
         return -ll * scale, -grad * theta * scale
+
+    from scipy import optimize  # imported on first fit (import custrel stays quick)
 
     u0 = np.log(np.asarray(x0, dtype=np.float64))
     f0, _ = objective(u0)

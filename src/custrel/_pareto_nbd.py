@@ -90,7 +90,7 @@ from typing import Any, NamedTuple
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
+from scipy import special
 
 from custrel import _validate
 from custrel._numeric import compress_rows
@@ -1264,6 +1264,8 @@ def _maximize(
     and cost more than the likelihood itself on a busy two-core machine. When
     BFGS or the Newton steps fail, L-BFGS-B with bounds takes over.
     """
+    from scipy import optimize  # imported on first fit (import custrel stays quick)
+
     objective = _objective(rows)
     total_w = float(np.sum(rows.w))
     u0 = np.log(start)

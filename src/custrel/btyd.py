@@ -1191,6 +1191,16 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         numpy.ndarray
             CLV per customer.
 
+        Raises
+        ------
+        InvalidInputError
+            If a column is invalid, ``spend`` has neither one value nor one
+            per customer, ``horizon`` exceeds the period budget
+            (``CUSTREL_MAX_PERIODS``, default 1,000,000) or ``horizon`` times
+            the customers exceeds the cell budget (``CUSTREL_MAX_CELLS``), or
+            the discounting leaves the float range (a negative rate over a
+            long horizon).
+
         Notes
         -----
         .. math::
@@ -1280,6 +1290,13 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         BTYDSummary
             ``frequency``, ``recency``, ``T`` and unit weights, ids ``0..n-1``;
             no monetary values.
+
+        Raises
+        ------
+        InvalidInputError
+            If ``n_customers`` exceeds the cell budget, a BG/BB ``T`` the
+            period budget, a ``T`` would give more than 1e15 expected
+            purchases, or ``rng`` is a seed numpy refuses.
 
         Examples
         --------
@@ -2451,10 +2468,16 @@ class BGBBModel(RepeatPurchaseModel):
         \left[\frac{\Gamma(1+\delta+n)}{\Gamma(\gamma+\delta+n)} -
         \frac{\Gamma(1+\delta+n+n^*)}{\Gamma(\gamma+\delta+n+n^*)}\right]
 
-    evaluated with ``gammaln`` and ``expm1`` (the difference in brackets has
-    the sign of :math:`1-\gamma`; :math:`\gamma = 1` is a removable
-    singularity). ``probability_alive`` is the probability of being active at
-    opportunity :math:`n + 1`.
+    written as :math:`\frac{T_0}{L}\,\frac{\alpha+x}{\alpha+\beta+n}\,
+    \sum_{i=1}^{n^*} E[(1-\theta)^i]` (:math:`T_0` the "alive through
+    :math:`n`" term of the likelihood, :math:`\theta \sim
+    \mathrm{Beta}(\gamma, \delta+n)`), the sum evaluated without the
+    removable singularity at :math:`\gamma = 1` and without cancellation for
+    large :math:`\gamma`, :math:`\delta + n` or :math:`n^*`.
+    ``probability_alive`` is the probability of being active at opportunity
+    :math:`n + 1`, :math:`\frac{T_0}{L}\frac{\delta+n}{\gamma+\delta+n}`: a
+    product of two numbers in [0, 1]. Predictions are finite for every
+    positive parameter.
 
     References
     ----------
