@@ -3,7 +3,7 @@
 A balance sheet follows customers that belong to one of ``k`` ordered classes
 (0 = best .. ``k - 1`` = worst; ``-1`` = not a customer at that date) from an
 opening date to a closing date, and reports per class where its customers
-came from and where they went (DOMAIN.md §1)::
+came from and where they went (domain notes §1)::
 
     opening + new + upgraded_in + downgraded_in
             - upgraded_out - downgraded_out - lost = closing

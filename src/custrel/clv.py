@@ -1,4 +1,4 @@
-"""Value measurement from the textbooks (DOMAIN.md §2).
+"""Value measurement from the textbooks (domain notes §2).
 
 Period value and profit, the lifetime value of a profit stream, Dwyer's
 retention and migration models, the customer-event ledger, the fitting
@@ -16,10 +16,13 @@ Conventions
   yearly rate; :func:`lifetime_value` does it for you with ``periods_per_year``.
 * Whenever money is discounted (``discount_rate != 0``) the caller states
   when it arrives: ``timing="start"`` discounts period ``t`` by
-  ``(1 + d)^(t − 1)`` (the textbook's general form, DOMAIN.md §2.2: the first
+  ``(1 + d)^(t − 1)`` (the textbook's general form, domain notes §2.2: the first
   period is not discounted) and ``timing="end"`` by ``(1 + d)^t`` (Dwyer's
   closed form ``m·r/(1 + d − r)`` assumes this). There is no silent default:
   leaving ``timing`` out with a non-zero rate is an error.
+
+"Domain notes §N" refers to the section of the documentation's domain notes
+(:ref:`domain-2`) that defines the measure and gives the worked numbers.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ Timing = Literal["start", "end"]
 
 _TIMING_HINT = (
     "say whether money arrives at the start of each period (timing='start': period t is "
-    "discounted by (1+d)^(t-1), DOMAIN.md §2.2) or at its end (timing='end': (1+d)^t, "
+    "discounted by (1+d)^(t-1), domain notes §2.2) or at its end (timing='end': (1+d)^t, "
     "as in Dwyer's m·r/(1+d-r))"
 )
 
@@ -230,7 +233,7 @@ def period_discount_rate(rate: float, periods_per_year: float) -> float:
 
 @attrs.frozen
 class PeriodProfit:
-    """Transaction value, cost and profit per period (DOMAIN.md §2.1).
+    """Transaction value, cost and profit per period (domain notes §2.1).
 
     Attributes
     ----------
@@ -287,7 +290,7 @@ def period_profit(
     Notes
     -----
     ``TV(t) = V_t·p_t`` and ``P(t) = V_t·p_t − (C1_t + C2_t + C3_t + C4_t) + IB_t``
-    (DOMAIN.md §2.1).
+    (domain notes §2.1).
 
     Examples
     --------
@@ -591,7 +594,7 @@ def lifetime_value(
     timing: Timing | None = None,
     per_period: bool = True,
 ) -> CLVResult:
-    """Customer lifetime value of a profit stream (DOMAIN.md §2.2).
+    """Customer lifetime value of a profit stream (domain notes §2.2).
 
     Parameters
     ----------
@@ -741,7 +744,7 @@ def customer_equity(values: Any, *, groups: Any = None) -> CustomerEquity:
 
 @attrs.frozen(eq=False)
 class DwyerTable:
-    """The per-segment, per-period table of Dwyer's models (DOMAIN.md §2.3).
+    """The per-segment, per-period table of Dwyer's models (domain notes §2.3).
 
     One row per period (retention model) or per (period, segment)
     (migration model). Counts are expected numbers and may be fractional.
@@ -937,7 +940,7 @@ def dwyer_retention(
     discount_rate: float = 0.0,
     timing: Timing | None = None,
 ) -> DwyerResult:
-    """Dwyer's retention ("lost for good") model of a cohort (DOMAIN.md §2.3).
+    """Dwyer's retention ("lost for good") model of a cohort (domain notes §2.3).
 
     Parameters
     ----------
@@ -982,7 +985,7 @@ def dwyer_retention(
     good. Dwyer (1989) values the cohort, not a single customer.
 
     The textbook's table prints 46,700 for year 3 and a total of 172,700;
-    476 × 100 = 47,600, so the total is 173,600 (DOMAIN.md §2.3).
+    476 × 100 = 47,600, so the total is 173,600 (domain notes §2.3).
 
     References
     ----------
@@ -1090,7 +1093,7 @@ class ConstantRetention:
         1 − r.
     expected_lifetime : float
         Expected number of periods as a customer counting the current one,
-        ``1 / (1 − r)`` (DOMAIN.md §2.8), truncated to the horizon.
+        ``1 / (1 − r)`` (domain notes §2.8), truncated to the horizon.
     expected_purchases : float
         Expected future purchases, ``r / (1 − r)`` (truncated to the horizon).
     clv : float
@@ -1156,7 +1159,7 @@ def constant_retention(
     ``1 + d``. ``clv_with_current = m + CLV_end`` (the margin of the period
     under way, now, plus the future): ``m·(1 + d)/(1 + d − r)``. The
     expected lifetime ``1/(1 − r)`` is the mean of the geometric number of
-    periods a customer stays (mean lifetime = 1 / churn, DOMAIN.md §2.8).
+    periods a customer stays (mean lifetime = 1 / churn, domain notes §2.8).
     The same numbers come out of :func:`dwyer_retention` with a constant
     rate over a long horizon.
 
@@ -1389,7 +1392,7 @@ def dwyer_migration(
     discount_rate: float = 0.0,
     timing: Timing | None = None,
 ) -> DwyerResult:
-    """Dwyer's migration ("always a share") model of a cohort (DOMAIN.md §2.3).
+    """Dwyer's migration ("always a share") model of a cohort (domain notes §2.3).
 
     Two forms, chosen by the type of ``buy_rate``:
 
@@ -1726,7 +1729,7 @@ def recency_states(log: TransactionLog, at: Any, *, freq: str | float = "month")
 
 @attrs.frozen(eq=False)
 class EventLedger:
-    """Per-customer, per-period ledger of the customer-event method (DOMAIN.md §2.4).
+    """Per-customer, per-period ledger of the customer-event method (domain notes §2.4).
 
     Attributes
     ----------
@@ -1768,7 +1771,7 @@ def event_ledger(
     discount_rate: float = 0.0,
     timing: Timing | None = None,
 ) -> EventLedger:
-    """Build the customer-event ledger from predicted events (DOMAIN.md §2.4).
+    """Build the customer-event ledger from predicted events (domain notes §2.4).
 
     Parameters
     ----------
@@ -1897,7 +1900,7 @@ def phase_growth(t: Any, h1: Any, v0: Any) -> FloatArray:
     Examples
     --------
     >>> from custrel.clv import phase_growth
-    >>> round(float(phase_growth(24, 0.025, 3.40)), 6)  # DOMAIN.md §2.5, case 1
+    >>> round(float(phase_growth(24, 0.025, 3.40)), 6)  # domain notes §2.5, case 1
     17.8
     """
     tt, a, b = _phase_args(t=t, h1=h1, v0=v0)
@@ -1981,7 +1984,7 @@ def phase_decline(t: Any, g2: Any, start_profit: Any, h2: Any) -> FloatArray:
     Examples
     --------
     >>> from custrel.clv import phase_decline
-    >>> phase_decline([37, 38, 39, 40, 41], 34, 12.0, 0.25).tolist()  # DOMAIN.md §2.5, case 3
+    >>> phase_decline([37, 38, 39, 40, 41], 34, 12.0, 0.25).tolist()  # domain notes §2.5, case 3
     [9.75, 8.0, 5.75, 3.0, -0.25]
     """
     tt, g, p0, h = _phase_args(t=t, g2=g2, start_profit=start_profit, h2=h2)
@@ -2029,7 +2032,7 @@ def _smooth_speed(h1: FloatArray, v0: FloatArray, g1: FloatArray, c: FloatArray)
 
 @attrs.frozen(eq=False)
 class ProfitCurve:
-    """The three-phase inverted-U profit curve of the fitting method (DOMAIN.md §2.5).
+    """The three-phase inverted-U profit curve of the fitting method (domain notes §2.5).
 
     All attributes hold one value per customer.
 
@@ -2318,7 +2321,7 @@ def fit_profit_curve(
     max_relative_rmse: float = 0.25,
     on_poor_fit: Literal["warn", "raise"] = "warn",
 ) -> ProfitCurveFit:
-    """Fit the three-phase profit curve to profit histories (DOMAIN.md §2.5).
+    """Fit the three-phase profit curve to profit histories (domain notes §2.5).
 
     Parameters
     ----------
@@ -2366,7 +2369,7 @@ def fit_profit_curve(
 
     Notes
     -----
-    **Forms.** The source lost its formulas (DOMAIN.md §2.5); these honour
+    **Forms.** The source lost its formulas (domain notes §2.5); these honour
     every parameter it states:
 
     * phase I: ``P1(t) = h1·t² + v`` (t <= g1) reproduces P(24) = 17.80;
@@ -3078,7 +3081,7 @@ def _curve_bounds(bounds: Any, start: FloatArray) -> tuple[FloatArray, FloatArra
 
 @attrs.frozen(eq=False)
 class DeliveredValue:
-    """Customer delivered value of offerings (DOMAIN.md §2.6).
+    """Customer delivered value of offerings (domain notes §2.6).
 
     Attributes
     ----------
@@ -3143,7 +3146,7 @@ def delivered_value(
     cost_weights: Any = None,
     offerings: Any = None,
 ) -> DeliveredValue:
-    """Customer delivered value, absolute and relative (Kotler; DOMAIN.md §2.6).
+    """Customer delivered value, absolute and relative (Kotler; domain notes §2.6).
 
     Parameters
     ----------
@@ -3243,7 +3246,7 @@ def _weights(value: Any, name: str, n: int) -> FloatArray:
 
 @attrs.frozen(eq=False)
 class Funnel:
-    """An acquisition funnel (DOMAIN.md §2.7).
+    """An acquisition funnel (domain notes §2.7).
 
     Attributes
     ----------
@@ -3289,7 +3292,7 @@ def acquisition_funnel(
     fixed_cost: float = 0.0,
     stage_names: Sequence[str] | None = None,
 ) -> Funnel:
-    """Acquisition cost per customer from a conversion funnel (DOMAIN.md §2.7).
+    """Acquisition cost per customer from a conversion funnel (domain notes §2.7).
 
     Parameters
     ----------
@@ -3316,7 +3319,7 @@ def acquisition_funnel(
 
     Examples
     --------
-    The textbook exercise (DOMAIN.md §2.7):
+    The textbook exercise (domain notes §2.7):
 
     >>> from custrel.clv import acquisition_funnel
     >>> f = acquisition_funnel(5_000_000, [1/500, 1/10, 1/20, 1/5],
@@ -3433,7 +3436,7 @@ def retention_programme(
 
     Examples
     --------
-    The textbook exercise (DOMAIN.md §2.7): margin 125 − 30 = 95; the
+    The textbook exercise (domain notes §2.7): margin 125 − 30 = 95; the
     programme spends 10 per customer for 50 % renewal, then 5 for 80 %;
     without it 10 % renew each year.
 
@@ -3665,7 +3668,7 @@ def historical_value(
 
 
 # ---------------------------------------------------------------------------
-# customer-asset balance sheet between two dates (DOMAIN.md §1)
+# customer-asset balance sheet between two dates (domain notes §1)
 # ---------------------------------------------------------------------------
 
 

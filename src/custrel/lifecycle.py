@@ -1,10 +1,10 @@
 r"""Relationship lifecycle: stages, patterns, churn and survival, sBG retention, Markov migration.
 
 Where is each customer in its relationship, and how long do relationships
-last (DOMAIN.md §4 and §2.8)?
+last (domain notes §4 and §2.8)?
 
 * **Stage models** (:data:`~custrel.models.FOUR_STAGE` and the five others of
-  DOMAIN.md §4) are related through :data:`STAGE_CORRESPONDENCES` and
+  domain notes §4) are related through :data:`STAGE_CORRESPONDENCES` and
   :func:`map_stages`; users define their own with :func:`stage_correspondence`.
   The four-stage characteristics table is data: :data:`STAGE_CHARACTERISTICS`.
 * **Stage classification** (:func:`classify_stages`, :func:`stage_history`,
@@ -20,6 +20,9 @@ last (DOMAIN.md §4 and §2.8)?
 * **Contractual retention**: the shifted-beta-geometric model, :func:`fit_sbg`.
 * **Markov migration**: :func:`fit_markov_chain`, :func:`markov_chain`,
   :func:`recency_chain` (Pfeifer & Carraway 2000).
+
+"Domain notes §4" and "§2.8" are the documentation's sections on the
+lifecycle (:ref:`domain-4`) and on retention economics (:ref:`domain-2-8`).
 
 References
 ----------
@@ -115,7 +118,7 @@ _CODE_NO_ACTIVITY = -2
 _CODE_LAPSED = -3
 
 # ---------------------------------------------------------------------------
-# The stage-characteristics table (DOMAIN.md §4) as data
+# The stage-characteristics table (domain notes §4) as data
 # ---------------------------------------------------------------------------
 
 
@@ -187,7 +190,7 @@ class StageCharacteristics:
         ]
 
 
-#: The four-stage characteristics table of DOMAIN.md §4 (what :func:`classify_stages` reads).
+#: The four-stage characteristics table of domain notes §4 (what :func:`classify_stages` reads).
 STAGE_CHARACTERISTICS = StageCharacteristics(
     FOUR_STAGE,
     ("volume", "price", "cost", "indirect_benefit", "transaction_value", "profit"),
@@ -336,7 +339,7 @@ def stage_correspondence(
     return StageCorrespondence(model, dict(to_hub), back)
 
 
-#: The predefined stage models related to the four-stage hub (DOMAIN.md §4).
+#: The predefined stage models related to the four-stage hub (domain notes §4).
 #: The correspondences follow the stage definitions of each source: the
 #: six-stage "potential" and the pre-relationship / awareness stages come
 #: before a relationship exists; Jap & Ganesan's decline and deterioration
@@ -1013,8 +1016,8 @@ def classify_stages(
     every-other-month buyer has a flat smoothed series, so its zero months
     are rhythm, not noise. With :math:`z` = ``confidence``, the trend's
     standard error is :math:`\sigma_g = s w / (P \sqrt{S_{tt}})` and the
-    level's :math:`\sigma_L = (s / P) \sqrt{1/w + 1/(2w)}`. The table of DOMAIN.md
-    §4 (:data:`STAGE_CHARACTERISTICS`) turns into rules applied in this
+    level's :math:`\sigma_L = (s / P) \sqrt{1/w + 1/(2w)}`. The table of domain
+    notes §4 (:data:`STAGE_CHARACTERISTICS`) turns into rules applied in this
     order:
 
     ======================  ==========================================
@@ -1264,7 +1267,7 @@ def value_panel(
         Period length (see :meth:`TransactionLog.period_index`); ``"month"``
         by default (use a number for numeric-time logs).
     value : {"amount", "transaction_value", "profit", "volume"}
-        What to sum (DOMAIN.md §2.1).
+        What to sum (domain notes §2.1).
     observation_end : date or number, optional
         Last time observed (inclusive); later rows are left out. Defaults to
         the log's last time. Periods run from the log's first period to the
@@ -1471,7 +1474,7 @@ def stages_from_log(
 
 
 def _value_column(log: TransactionLog, value: str) -> FloatArray:
-    """The per-row values a panel sums (DOMAIN.md §2.1)."""
+    """The per-row values a panel sums (domain notes §2.1)."""
     if value == "volume":
         if log.volume is None:
             raise InvalidInputError("value 'volume' needs a log with a volume column")
@@ -1572,7 +1575,7 @@ def classify_patterns(
 
     Notes
     -----
-    DOMAIN.md §4 names the patterns by the stage the relationship ended in:
+    domain notes §4 names the patterns by the stage the relationship ended in:
     I early abortion (exploration), II midway (formation), III premature
     (early in stability), IV long-lasting (late in stability). Read on a
     per-period :func:`stage_history` up to the last active period, the
@@ -1643,7 +1646,7 @@ def classify_patterns(
 
 @attrs.frozen(eq=False)
 class ChurnResult:
-    """Churn per period under an inactivity rule (DOMAIN.md §2.8).
+    """Churn per period under an inactivity rule (domain notes §2.8).
 
     Attributes
     ----------
@@ -1671,7 +1674,7 @@ class ChurnResult:
     inactive_periods: int
 
     def mean_lifetime(self) -> float:
-        """Mean lifetime in periods, 1 / churn (DOMAIN.md §2.8); inf when churn is 0."""
+        """Mean lifetime in periods, 1 / churn (domain notes §2.8); inf when churn is 0."""
         return float("inf") if self.rate == 0 else 1.0 / self.rate
 
     def retention_rate(self) -> float:
@@ -1745,7 +1748,7 @@ def churn_rate(
 
     Notes
     -----
-    Only purchases count (returns are no sign of life, DOMAIN's returns
+    Only purchases count (returns are no sign of life: custrel's returns
     rule): acquisition is a customer's first purchase and loss is dated
     from its last purchase; a customer with returns only is never acquired.
     In a non-contractual setting nobody announces leaving, so loss is
@@ -1756,7 +1759,7 @@ def churn_rate(
     (:math:`E` the last period); later periods are left out. Active at the
     start of :math:`t`: acquired before :math:`t` and not yet lost. The pooled
     rate is total losses over total customer-periods at risk, and the mean
-    lifetime is its inverse (DOMAIN.md §2.8).
+    lifetime is its inverse (domain notes §2.8).
 
     Examples
     --------

@@ -1,6 +1,6 @@
 """Value concentration, ABC analysis, the customer pyramid and tier migration.
 
-A minority of customers brings most of the value (DOMAIN.md §3). This module
+A minority of customers brings most of the value (domain notes §3). This module
 measures that concentration and turns it into classes that decide where a
 company spends its resources:
 
@@ -16,7 +16,7 @@ company spends its resources:
   (:data:`TIER_STRATEGIES`) as data users can override;
 * tier migration between two dates (:func:`tier_migration`) with its
   customer-asset :class:`BalanceSheet`;
-* the decision scenarios of §3: :func:`key_accounts`,
+* the decision scenarios of domain notes §3: :func:`key_accounts`,
   :func:`customer_priority` and :func:`expected_credit_cost`.
 
 Every function takes one value per customer and is vectorised: one sort of
@@ -26,6 +26,9 @@ Tie policy: customers with equal values always land in the same class or
 tier. A group of tied customers that straddles a boundary joins the class its
 best-ranked member reaches, so the better class can hold a little more than
 its nominal share.
+
+"Domain notes §3" is the documentation's section on value concentration and
+the customer pyramid (:ref:`domain-3`).
 """
 
 from __future__ import annotations
@@ -77,11 +80,11 @@ BoolArray = npt.NDArray[np.bool_]
 
 #: The ABC class labels, best first.
 ABC_CLASSES: tuple[str, str, str] = ("A", "B", "C")
-#: Default ABC cutoffs by cumulative value share (DOMAIN.md §3: A 65 %, B 20 %).
+#: Default ABC cutoffs by cumulative value share (domain notes §3: A 65 %, B 20 %).
 _ABC_VALUE_CUTOFFS = (0.65, 0.85)
 #: Default ABC cutoffs by cumulative customer share (A 15 %, B 20 %).
 _ABC_CUSTOMER_CUTOFFS = (0.15, 0.35)
-#: Default pyramid shares by customer count (DOMAIN.md §3).
+#: Default pyramid shares by customer count (domain notes §3).
 _PYRAMID_SHARES = (0.05, 0.15, 0.30, 0.50)
 _TIERS: tuple[Tier, ...] = tuple(Tier)
 _EPS = 1e-9
@@ -460,7 +463,7 @@ def whale_curve(profit: Any) -> WhaleCurve:
     Notes
     -----
     Customers are sorted by profit, highest first; the curve passes through
-    ``(i/n, Σ_{j<=i} π_(j) / Σ π)``. Reported figures (DOMAIN.md §3): the top
+    ``(i/n, Σ_{j<=i} π_(j) / Σ π)``. Reported figures (domain notes §3): the top
     20 % of customers can produce about 150 % of the profit while the bottom
     30 % consume half of it (Meridien Research).
 
@@ -620,7 +623,7 @@ def abc_analysis(
         limits are computed from the curve (see Notes).
     cutoffs : sequence of two floats, optional
         Cumulative shares of the A/B and B/C limits. Defaults reproduce
-        DOMAIN.md §3 (A ≈ 15 % of customers with 65 % of sales, B 20 % / 20 %,
+        domain notes §3 (A ≈ 15 % of customers with 65 % of sales, B 20 % / 20 %,
         C 65 % / 15 %): ``(0.65, 0.85)`` of value for ``by="value"`` and
         ``(0.15, 0.35)`` of customers for ``by="customers"``. Not used with
         ``by="data"``.
@@ -709,7 +712,7 @@ def abc_analysis(
 
 
 # ---------------------------------------------------------------------------
-# Tier strategies (DOMAIN.md §3)
+# Tier strategies (domain notes §3)
 # ---------------------------------------------------------------------------
 
 
@@ -754,7 +757,7 @@ class TierStrategy:
             raise InvalidTypeError(f"role must be a str, got {type(self.role).__name__}")
 
 
-#: The tier strategy table of DOMAIN.md §3. Override it by passing your own
+#: The tier strategy table of domain notes §3. Override it by passing your own
 #: mapping (``{**TIER_STRATEGIES, Tier.LEAD: TierStrategy(...)}``) to
 #: :meth:`Pyramid.rows`.
 TIER_STRATEGIES: Mapping[Tier, TierStrategy] = MappingProxyType(
@@ -1044,7 +1047,7 @@ def fit_tier_rule(
     lowest weighted impurity is kept if it lowers the impurity. Ties between
     splits go to the first attribute and the lowest threshold, so the rule
     does not depend on the order of the rows. The tree is the
-    "learned rule" route to a pyramid of DOMAIN.md §3: choose the classes,
+    "learned rule" route to a pyramid of domain notes §3: choose the classes,
     extract the attributes, learn, validate, apply.
 
     References
@@ -1195,7 +1198,7 @@ class Pyramid(Tabular, columns=("customer_id", "value", "tier")):
         return np.asarray(["", *(t.name.lower() for t in _TIERS)])[self.tier]
 
     def key_accounts(self) -> BoolArray:
-        """Whether each customer is a key account (platinum or gold, DOMAIN.md §3)."""
+        """Whether each customer is a key account (platinum or gold, domain notes §3)."""
         return v.readonly(self.tier <= Tier.GOLD)
 
     def rows(
@@ -1286,7 +1289,7 @@ def customer_pyramid(
         ``"rule"``: by a learned :class:`TierRule` applied to ``attributes``.
     shares : sequence of four floats, optional
         The shares of platinum, gold, iron and lead (summing to 1). For
-        ``by="customers"`` the default is DOMAIN.md §3's
+        ``by="customers"`` the default is domain notes §3's
         ``(0.05, 0.15, 0.30, 0.50)``: platinum + gold are the top 20 %, the
         key accounts of the 80/20 rule. ``by="value"`` needs them given, for
         example ``(0.5, 0.3, 0.15, 0.05)``.
@@ -1507,7 +1510,7 @@ def tier_migration(before: Pyramid, after: Pyramid) -> TierMigration:
         With the transition matrix (counts and rates), the upgrades,
         downgrades, new and lost customers, and the balance sheet
         ``opening + new + upgraded − downgraded − lost = closing`` per tier in
-        counts and in value (DOMAIN.md §1). Outflows and the opening balance
+        counts and in value (domain notes §1). Outflows and the opening balance
         are valued with ``before.value``, inflows and the closing balance with
         ``after.value``; the value change of customers who stay in a tier is
         the sheet's ``value_revalued``.
@@ -1570,7 +1573,7 @@ def tier_migration(before: Pyramid, after: Pyramid) -> TierMigration:
 
 
 # ---------------------------------------------------------------------------
-# Decision scenarios (DOMAIN.md §3)
+# Decision scenarios (domain notes §3)
 # ---------------------------------------------------------------------------
 
 
@@ -1636,7 +1639,7 @@ def key_accounts(values: Any, *, value_share: float = 0.8, customer_id: Any = No
     -----
     Customers are ranked by value; a customer is a key account while the
     customers above it bring less than ``value_share`` of the positive total.
-    Tied customers are kept together. Scenario (a) of DOMAIN.md §3: among 100
+    Tied customers are kept together. Scenario (a) of domain notes §3: among 100
     customers, 18 bring 80 of 100 million in sales; they, not a fixed top
     20 %, are the key accounts.
 
@@ -1719,7 +1722,7 @@ def expected_credit_cost(
 
     Notes
     -----
-    Scenario (c) of DOMAIN.md §3: customer X orders 10 million but pays half
+    Scenario (c) of domain notes §3: customer X orders 10 million but pays half
     a year late, Y orders 8 million and pays on time. What X's order is worth
     is its profit minus this cost (see :func:`customer_priority`).
 
@@ -1776,7 +1779,7 @@ def customer_priority(values: Any, *, credit_cost: Any = None, customer_id: Any 
     ----------
     values : array_like of float, shape (n,)
         The value of each customer's order: its **profit**, not its revenue
-        (scenario (b) of DOMAIN.md §3).
+        (scenario (b) of domain notes §3).
     credit_cost : array_like of float, shape (n,), optional
         The expected credit cost of each order, for example from
         :func:`expected_credit_cost` (scenario (c)); subtracted from

@@ -1,4 +1,4 @@
-"""Channel-partner selection and partner performance evaluation (DOMAIN.md §5).
+"""Channel-partner selection and partner performance evaluation (domain notes §5).
 
 Choosing distributors and dealers is a multi-criteria decision: design the
 criteria, find candidates, score them, decide. This module covers the whole
@@ -37,6 +37,9 @@ path, with what general decision-analysis libraries leave out:
   :func:`quota_attainment`);
 * grouped weighted indices (:func:`weighted_index`) for the sales-staff
   evaluation (outcome and behaviour measures) and the CRM-capability index.
+
+"Domain notes §5" is the documentation's section on channel partners
+(:ref:`domain-5`).
 
 Weights policy
 --------------

@@ -18,12 +18,12 @@ from custrel import _validate as v
 from custrel.errors import InvalidInputError, InvalidTypeError
 
 # ---------------------------------------------------------------------------
-# Enumerations (DOMAIN.md §1, §3, §4)
+# Enumerations (domain notes §1, §3, §4)
 # ---------------------------------------------------------------------------
 
 
 class RelationType(enum.Enum):
-    """A customer's relation to the firm (DOMAIN.md §1)."""
+    """A customer's relation to the firm (domain notes §1)."""
 
     CONSUMER = "consumer"
     INTERMEDIARY = "intermediary"  #: distributor or dealer
@@ -32,7 +32,7 @@ class RelationType(enum.Enum):
 
 
 class ValueClass(enum.Enum):
-    """A customer's value to the firm (DOMAIN.md §1)."""
+    """A customer's value to the firm (domain notes §1)."""
 
     KEY = "key"  #: VIP / key customer
     IMPORTANT = "important"
@@ -41,7 +41,7 @@ class ValueClass(enum.Enum):
 
 
 class Loyalty(enum.Enum):
-    """A customer's loyalty class (DOMAIN.md §1)."""
+    """A customer's loyalty class (domain notes §1)."""
 
     LOYAL = "loyal"
     REPEAT = "repeat"  #: an "old" customer who has bought again
@@ -50,7 +50,7 @@ class Loyalty(enum.Enum):
 
 
 class CustomerState(enum.Enum):
-    """A customer's state in the relationship (DOMAIN.md §1)."""
+    """A customer's state in the relationship (domain notes §1)."""
 
     NON_CUSTOMER = "non_customer"
     POTENTIAL = "potential"
@@ -60,7 +60,7 @@ class CustomerState(enum.Enum):
 
 
 class RelationshipDimension(enum.Enum):
-    """The three measurable dimensions of a relationship (DOMAIN.md §1)."""
+    """The three measurable dimensions of a relationship (domain notes §1)."""
 
     LENGTH = "length"  #: duration: the lifecycle
     DEPTH = "depth"  #: quality: repeat, cross-sell, up-sell revenue and referrals
@@ -68,7 +68,7 @@ class RelationshipDimension(enum.Enum):
 
 
 class EquityDriver(enum.Enum):
-    """The three drivers of customer equity (DOMAIN.md §1)."""
+    """The three drivers of customer equity (domain notes §1)."""
 
     VALUE = "value"
     BRAND = "brand"
@@ -78,7 +78,7 @@ class EquityDriver(enum.Enum):
 class Tier(enum.IntEnum):
     """Customer pyramid tiers, ordered from the most to the least valuable.
 
-    Platinum and gold together are the key accounts (DOMAIN.md §3). The integer
+    Platinum and gold together are the key accounts (domain notes §3). The integer
     values order the tiers: ``Tier.PLATINUM < Tier.LEAD``.
     """
 
@@ -89,7 +89,7 @@ class Tier(enum.IntEnum):
 
 
 class LifecyclePattern(enum.Enum):
-    """Lifecycle patterns of ended relationships, by the stage they ended in (DOMAIN.md §4)."""
+    """Lifecycle patterns of ended relationships, by the stage they ended in (domain notes §4)."""
 
     EARLY_ABORTION = "I"  #: ended in exploration
     MIDWAY = "II"  #: ended in formation
@@ -215,33 +215,33 @@ class StageModel:
             ) from None
 
 
-#: The four stage stage model (DOMAIN.md §4).
+#: The four stage stage model (domain notes §4).
 FOUR_STAGE = StageModel(
     "four_stage", ("exploration", "formation", "stability", "decline"), "the CRM textbook (default)"
 )
-#: The six stage stage model (DOMAIN.md §4).
+#: The six stage stage model (domain notes §4).
 SIX_STAGE = StageModel(
     "six_stage",
     ("potential", "development", "growth", "maturity", "decline", "termination"),
     "the CRM textbook",
 )
-#: The dwyer schurr oh stage model (DOMAIN.md §4).
+#: The dwyer schurr oh stage model (domain notes §4).
 DWYER_SCHURR_OH = StageModel(
     "dwyer_schurr_oh",
     ("awareness", "exploration", "expansion", "commitment", "dissolution"),
     "Dwyer, Schurr & Oh (1987)",
 )
-#: The ford stage model (DOMAIN.md §4).
+#: The ford stage model (domain notes §4).
 FORD = StageModel(
     "ford", ("pre_relationship", "early", "development", "long_term", "final"), "Ford (1980)"
 )
-#: The jap ganesan stage model (DOMAIN.md §4).
+#: The jap ganesan stage model (domain notes §4).
 JAP_GANESAN = StageModel(
     "jap_ganesan",
     ("exploration", "build_up", "maturity", "decline", "deterioration"),
     "Jap & Ganesan (2000)",
 )
-#: The iacobucci zerrillo stage model (DOMAIN.md §4).
+#: The iacobucci zerrillo stage model (domain notes §4).
 IACOBUCCI_ZERRILLO = StageModel(
     "iacobucci_zerrillo", ("beginning", "middle", "end"), "Iacobucci & Zerrillo (1996)"
 )
@@ -255,7 +255,7 @@ STAGE_MODELS: Mapping[str, StageModel] = {
 # One-record values
 # ---------------------------------------------------------------------------
 
-#: The four cost components of DOMAIN.md §2.1 (C1..C4).
+#: The four cost components of domain notes §2.1 (C1..C4).
 COST_FIELDS: tuple[str, ...] = (
     "product_cost",
     "service_cost",
@@ -268,7 +268,7 @@ OPTIONAL_FIELDS: tuple[str, ...] = ("volume", "unit_price", *COST_FIELDS, "indir
 
 @attrs.frozen
 class Customer:
-    """A customer and its classification along the axes of DOMAIN.md §1.
+    """A customer and its classification along the axes of domain notes §1.
 
     Parameters
     ----------
@@ -351,7 +351,7 @@ class Transaction:
         Money received; negative for a return or cancellation. ``None`` for a
         record of a log without money (:attr:`TransactionLog.has_amount`).
     volume, unit_price : float, optional
-        Quantity and price paid (DOMAIN.md §2.1: TV = V·p).
+        Quantity and price paid (domain notes §2.1: TV = V·p).
     product_cost, service_cost, marketing_cost, transaction_cost : float, optional
         The costs C1..C4 the customer consumed with this transaction.
     indirect_benefit : float, optional
@@ -400,5 +400,5 @@ class Transaction:
 
     @property
     def profit(self) -> float:
-        """P = TV − (C1 + C2 + C3 + C4) + IB (DOMAIN.md §2.1)."""
+        """P = TV − (C1 + C2 + C3 + C4) + IB (domain notes §2.1)."""
         return self.transaction_value - self.total_cost + (self.indirect_benefit or 0.0)
