@@ -841,7 +841,10 @@ def test_summary_counts_purchase_days(log: TransactionLog) -> None:
 def test_calibration_and_holdout_add_up(log: TransactionLog, cut: int) -> None:
     first = np.datetime64("2023-01-01", "D")
     end = log.time.max().astype("datetime64[D]")
-    cal_end = max(first + np.timedelta64(cut, "D"), log.time.min().astype("datetime64[D]"))
+    # returns are not purchases: the calibration starts at the first purchase, not the first row
+    assume(bool(log.is_purchase.any()))
+    first_purchase = log.time[log.is_purchase].min().astype("datetime64[D]")
+    cal_end = max(first + np.timedelta64(cut, "D"), first_purchase)
     if cal_end > end:
         cal_end = end
     whole = rfm_summary(log, unit="day")

@@ -579,7 +579,7 @@ BAD_PREDICTIONS = [
     pytest.param(
         lambda: _M.conditional_expected_purchases([1.0, 2.0], [1, 2, 3], [1.0, 2.0, 3.0], 5.0),
         InvalidInputError,
-        r"t has 2 values but customer has 3",
+        r"t has 2 values but there are 3 customers",
         id="horizons-vs-customers",
     ),
     pytest.param(

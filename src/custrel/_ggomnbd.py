@@ -91,6 +91,7 @@ Adler, J. (2022). Comment on "Modeling purchasing behavior with sudden
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -98,10 +99,10 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from custrel import _numeric
 from custrel import _validate as v
+from custrel._lazy import LazyModule
 from custrel.btyd import (
     RepeatPurchaseModel,
     _broadcast_customers,
@@ -112,6 +113,8 @@ from custrel.btyd import (
 )
 from custrel.errors import ConvergenceError, FitWarning, InvalidInputError
 
+special = LazyModule("scipy.special")  # imported on first use (import time)
+
 __all__ = ["GGompertzNBDModel", "fit_ggomnbd"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -121,6 +124,7 @@ _CHUNK = 4096  # rows evaluated together (the row x node tables stay small)
 _TINY = np.finfo(np.float64).tiny
 
 
+@functools.cache
 def _rule(panels: int, nodes: int, uniform: int = 0) -> tuple[FloatArray, FloatArray]:
     """Composite Gauss-Legendre rule on [0, 1].
 
@@ -128,7 +132,7 @@ def _rule(panels: int, nodes: int, uniform: int = 0) -> tuple[FloatArray, FloatA
     that fall steeply at 0), merged with ``uniform`` equal panels (for
     features inside the range).
     """
-    xg, wg = np.polynomial.legendre.leggauss(nodes)
+    xg, wg = _numeric.gauss_legendre(nodes)
     edges = (2.0 ** np.arange(panels + 1) - 1.0) / (2.0**panels - 1.0)
     if uniform:
         edges = np.union1d(edges, np.linspace(0.0, 1.0, uniform + 1))
@@ -138,8 +142,14 @@ def _rule(panels: int, nodes: int, uniform: int = 0) -> tuple[FloatArray, FloatA
     return pts, wts
 
 
-_LL_NODES, _LL_WEIGHTS = _rule(12, 10)
-_LIFE_NODES, _LIFE_WEIGHTS = _rule(20, 8, uniform=16)
+def _ll_rule() -> tuple[FloatArray, FloatArray]:
+    """The rule of the likelihood's lifetime integral (built on first use, not at import)."""
+    return _rule(12, 10)
+
+
+def _life_rule() -> tuple[FloatArray, FloatArray]:
+    """The rule of the forecasts' lifetime integral (built on first use, not at import)."""
+    return _rule(20, 8, uniform=16)
 
 
 def _log_e(b: float, beta: float, tau: FloatArray) -> FloatArray:
@@ -163,12 +173,12 @@ def _rows(
     l1 = -a * log_at + s * (np.log(beta) - b * big_t - log_e_t)
     log_a0 = np.log(alpha + tx)
     span = log_at - log_a0  # z runs over [0, span]
-    lat = log_a0[:, None] + span[:, None] * _LL_NODES  # log(alpha + tau) at the nodes
+    lat = log_a0[:, None] + span[:, None] * _ll_rule()[0]  # log(alpha + tau) at the nodes
     tau = np.maximum(np.exp(lat) - alpha, tx[:, None])
     log_e = _log_e(b, beta, tau)
     log_f = np.log(s) + np.log(b) + s * np.log(beta) - s * b * tau - (s + 1.0) * log_e
     with np.errstate(divide="ignore"):
-        log_w = np.log(span[:, None] * _LL_WEIGHTS)
+        log_w = np.log(span[:, None] * _ll_rule()[1])
     q = log_w + (1.0 - a)[:, None] * lat + log_f
     l2 = special.logsumexp(q, axis=1)
     total = np.logaddexp(l1, l2)
@@ -245,11 +255,11 @@ def _lifetime_integral(theta: FloatArray, base: FloatArray, t: FloatArray) -> Fl
     out = np.empty(len(t))
     for start in range(0, len(t), _CHUNK):  # at most len / _CHUNK passes
         sl = slice(start, start + _CHUNK)
-        ys = span[sl, None] * _LIFE_NODES
+        ys = span[sl, None] * _life_rule()[0]
         bb, ls = base[sl, None], log_scale[sl, None]
         u = np.exp(ls) * np.expm1(ys)
         expo = s * (log_e0[sl, None] - _log_e(b, beta, bb + u) - b * u) + ls + ys
-        out[sl] = span[sl] * (np.exp(expo) * _LIFE_WEIGHTS).sum(axis=1)
+        out[sl] = span[sl] * (np.exp(expo) * _life_rule()[1]).sum(axis=1)
     return out
 
 
@@ -266,7 +276,7 @@ def _common_shape(first: str, a: FloatArray, second: str, b: FloatArray) -> tupl
 
 def _check_cells(n: int, what: str) -> None:
     v.check_budget(
-        float(n) * len(_LIFE_NODES),
+        float(n) * len(_life_rule()[0]),
         f"the quadrature for {what} (values x nodes)",
         budget=v.max_cells(),
         culprit=f"{n} values",
@@ -385,10 +395,10 @@ class GGompertzNBDModel(RepeatPurchaseModel):
             sl = slice(start, start + _CHUNK)
             k, tc, c = nn[sl, None], tt[sl, None], const[sl, None]
             log_surv = s * (np.log(beta) - b * tc - _log_e(b, beta, tc))
-            tau = tc * _LIFE_NODES
+            tau = tc * _life_rule()[0]
             log_f = np.log(s) + np.log(b) + s * np.log(beta) - s * b * tau
             log_f = log_f - (s + 1.0) * _log_e(b, beta, tau)
-            inner = (np.exp(log_f + log_nbd(k, tau, c)) * _LIFE_WEIGHTS).sum(axis=1)
+            inner = (np.exp(log_f + log_nbd(k, tau, c)) * _life_rule()[1]).sum(axis=1)
             out[sl] = np.exp(log_surv + log_nbd(k, tc, c))[:, 0] + tc[:, 0] * inner
         return np.minimum(out, 1.0).reshape(nb.shape)
 

@@ -13,6 +13,7 @@ Any module may import from here; algorithm modules never import each other.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -22,6 +23,20 @@ import numpy.typing as npt
 from custrel.errors import ConvergenceError
 
 __all__: list[str] = []
+
+
+@functools.cache
+def gauss_legendre(n: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Gauss-Legendre nodes and weights on [-1, 1], computed on first use and kept (read-only).
+
+    Computing them costs an eigenvalue problem (about 5 ms for 160 nodes), so
+    no module does it at import time.
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(n)
+    nodes.flags.writeable = False
+    weights.flags.writeable = False
+    return nodes, weights
+
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -90,11 +90,13 @@ from typing import Any, NamedTuple
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from custrel import _validate
-from custrel._numeric import compress_rows
+from custrel._lazy import LazyModule
+from custrel._numeric import compress_rows, gauss_legendre
 from custrel.errors import ConvergenceError, InvalidInputError
+
+special = LazyModule("scipy.special")  # imported on first use (import time)
 
 __all__ = [
     "ParetoFit",
@@ -964,9 +966,6 @@ def conditional_expected_purchases(params: Any, t: Any, x: Any, t_x: Any, T: Any
     return out
 
 
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(160)
-
-
 def probability_of_purchases(params: Any, n: Any, t: Any) -> FloatArray:
     r"""Probability that a new customer makes exactly ``n`` purchases in ``(0, t]``.
 
@@ -1016,11 +1015,12 @@ def probability_of_purchases(params: Any, n: Any, t: Any) -> FloatArray:
     hi = np.log(tt)
     lo = np.minimum(hi, np.log(min(alpha, beta))) - 45.0 / (nn + 1.0) - 1.0
     half = 0.5 * (hi - lo)
-    y = (lo + half)[None, :] + half[None, :] * _GL_NODES[:, None]
+    gl_nodes, gl_weights = gauss_legendre(160)
+    y = (lo + half)[None, :] + half[None, :] * gl_nodes[:, None]
     tau = np.exp(y)
     integrand = (
         (nn + 1.0) * y - (r + nn) * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau)
-    ) + np.log(_GL_WEIGHTS)[:, None]
+    ) + np.log(gl_weights)[:, None]
     log_int = special.logsumexp(integrand, axis=0) + np.log(half)
     dead = log_coef + r * np.log(alpha) + np.log(s) + s * np.log(beta) + log_int
     out[pos] = np.exp(np.logaddexp(alive, dead))

@@ -204,6 +204,10 @@ def check_budget(
     (``"the customer x period panel"``); ``culprit`` names the value that made
     it so (``"the latest time 9999-01-01 at row 17"``).
     """
+    try:
+        size = float(size)
+    except OverflowError:  # a Python int beyond the float range
+        size = float("inf")
     if size <= budget:  # False for nan as well
         return
     shown = f"{size:,.0f}" if np.isfinite(size) and size < 1e18 else f"{size:.3g}"

@@ -51,10 +51,11 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from custrel import _numeric, _pareto_nbd
 from custrel import _validate as v
+from custrel._lazy import LazyModule
+from custrel._tabular import Tabular
 from custrel.errors import (
     ConvergenceError,
     CustrelError,
@@ -65,12 +66,15 @@ from custrel.errors import (
 )
 from custrel.models import TransactionLog
 
+special = LazyModule("scipy.special")  # imported on first use (import time)
+
 __all__ = [
     "BGBBModel",
     "BGNBDModel",
     "BTYDModel",
     "BTYDSummary",
     "FrequencyRecencyMatrix",
+    "GGompertzNBDModel",
     "GammaGammaModel",
     "HoldoutComparison",
     "MBGNBDModel",
@@ -81,6 +85,7 @@ __all__ = [
     "fit_bgbb",
     "fit_bgnbd",
     "fit_gamma_gamma",
+    "fit_ggomnbd",
     "fit_mbgnbd",
     "fit_pareto_nbd",
     "frequency_recency_matrix",
@@ -91,9 +96,17 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_gammaln = special.gammaln
-_psi = special.digamma
-_betaln = special.betaln
+
+def _gammaln(*args: Any, **kwargs: Any) -> Any:
+    return special.gammaln(*args, **kwargs)
+
+
+def _psi(*args: Any, **kwargs: Any) -> Any:
+    return special.digamma(*args, **kwargs)
+
+
+def _betaln(*args: Any, **kwargs: Any) -> Any:
+    return special.betaln(*args, **kwargs)
 
 
 def _wsum(w: FloatArray, values: FloatArray) -> float:
@@ -116,7 +129,7 @@ def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
 
 
 @attrs.frozen(eq=False)
-class BTYDSummary:
+class BTYDSummary(Tabular):
     """Per-customer recency, frequency, age and repeat spend (the BTYD inputs).
 
     Build one with :func:`rfm_summary`; :meth:`compressed` merges identical
@@ -772,9 +785,6 @@ def _warn_fit(model: str, fit: _numeric.MaximumLikelihood) -> None:
 
 def _readonly_matrix(arr: Any) -> FloatArray:
     return v.readonly(np.asarray(arr, dtype=np.float64))
-
-
-_GL16 = np.polynomial.legendre.leggauss(16)
 
 
 def _psi_diff(x: FloatArray, t: FloatArray) -> FloatArray:
@@ -2536,7 +2546,7 @@ class BGBBModel(RepeatPurchaseModel):
             quad = 0.5 * (1.0 + gamma) + dl >= 1.5 * abs(g1)
             r_long = np.empty(dl.shape)
             if quad.any():
-                nodes, weights = _GL16
+                nodes, weights = _numeric.gauss_legendre(16)
                 c = 1.0 + 0.5 * g1 * (1.0 + nodes)
                 dd, tt = dl[quad][:, None], tl[quad][:, None]
                 r_long[quad] = np.sum(0.5 * weights * _psi_diff(c + dd, tt), axis=1)
@@ -3417,3 +3427,8 @@ def repeat_purchase_histogram(
     return RepeatPurchaseHistogram(
         frequency=np.arange(kmax + 1, dtype=np.float64), actual=actual, expected=expected
     )
+
+
+# GGompertz/NBD builds on RepeatPurchaseModel and the count helpers above, so its
+# module is imported once they exist (an import at the top would be circular).
+from custrel._ggomnbd import GGompertzNBDModel, fit_ggomnbd  # noqa: E402

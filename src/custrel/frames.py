@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
+from custrel._ids import _factorize
 from custrel.btyd import BTYDSummary, GammaGammaModel, RepeatPurchaseModel
 from custrel.errors import (
     EmptyInputError,
@@ -47,7 +48,6 @@ from custrel.errors import (
     InvalidTypeError,
     MissingDependencyError,
 )
-from custrel._ids import _factorize
 from custrel.models._times import UNIT_DAYS, time_to_float
 from custrel.rfm import (
     _FREQUENCY_BASES,

@@ -49,10 +49,10 @@ from typing import Any
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from custrel import _validate as v
 from custrel._ids import id_key
+from custrel._lazy import LazyModule
 from custrel._tabular import Tabular
 from custrel.errors import ConvergenceError, EmptyInputError, InvalidInputError, InvalidTypeError
 from custrel.models import (
@@ -66,6 +66,8 @@ from custrel.models import (
     StageModel,
     TransactionLog,
 )
+
+special = LazyModule("scipy.special")  # imported on first use (import time)
 
 __all__ = [
     "HUB_POSITIONS",

@@ -18,6 +18,7 @@ the import direction requires. The code lives in private submodules
 
 from __future__ import annotations
 
+from custrel._ids import _factorize
 from custrel.models._domain import (
     COST_FIELDS,
     DWYER_SCHURR_OH,
@@ -40,7 +41,6 @@ from custrel.models._domain import (
     Transaction,
     ValueClass,
 )
-from custrel._ids import _factorize
 from custrel.models._log import CustomerSummary, IntakeSummary, TransactionLog
 from custrel.models._times import UNIT_DAYS, TimeKind, _unit_seconds, parse_times, time_to_float
 

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from custrel.errors import EmptyInputError, InvalidInputError, MissingDependencyError
 from custrel._voice import Voice
+from custrel.errors import EmptyInputError, InvalidInputError, MissingDependencyError
 
 __all__: list[str] = []
 

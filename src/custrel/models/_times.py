@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
-from custrel.errors import InvalidInputError, InvalidTypeError
 from custrel._voice import PLAIN, Voice, choice
+from custrel.errors import InvalidInputError, InvalidTypeError
 
 __all__: list[str] = []
 
