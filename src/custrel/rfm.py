@@ -37,11 +37,12 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from custrel import _parallel
 from custrel import _validate as v
+from custrel._ids import _factorize
 from custrel._tabular import Tabular
 from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError, RFMCollapseWarning
 from custrel.models import TransactionLog
-from custrel._ids import _factorize
 from custrel.models._times import _unit_seconds, time_to_float
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 TimeKind = Literal["datetime", "numeric"]
 FrequencyBasis = Literal["transactions", "days"]
 MonetaryBasis = Literal["sum", "mean"]
@@ -92,7 +94,7 @@ def _from_float_times(arr: FloatArray, kind: TimeKind) -> npt.NDArray[Any]:
     if kind == "datetime":
         out = np.round(np.where(none, 0.0, arr)).astype(np.int64).astype("datetime64[s]")
         if none.any():
-            out[none] = np.datetime64("NaT")
+            out[none] = np.datetime64("NaT", "s")  # a unit: numpy 2.5 deprecates the generic NaT
         return out
     if none.any():
         return np.where(none, np.nan, arr)
@@ -531,6 +533,7 @@ def summarize_rfm(
     *,
     frequency_basis: FrequencyBasis = "transactions",
     after: Literal["raise", "exclude"] = "raise",
+    threads: int | None = None,
 ) -> RFMSummary:
     """Summarise a log per customer at an analysis date (mergeable).
 
@@ -560,6 +563,11 @@ def summarize_rfm(
         the date are not in the summary; when every row is after it, the
         summary is empty (no customers) but still counts the rows, so that it
         merges with the summaries of other slices.
+    threads : int, optional
+        How many threads to use. By default the environment variable
+        ``CUSTREL_THREADS`` (an integer >= 1), else every core this process
+        may use; 1 runs on one thread. Logs under 200,000 rows always run on
+        one thread. The result does not depend on it.
 
     Returns
     -------
@@ -572,7 +580,9 @@ def summarize_rfm(
     InvalidInputError
         If ``analysis_date`` is not of the log's kind of time, on an unknown
         option, if rows lie after ``analysis_date`` and ``after="raise"``,
-        or if a customer's total amount overflows float64.
+        or if a customer's total amount overflows float64; if ``threads``
+        is below 1 or ``CUSTREL_THREADS`` is not an integer >= 1.
+        (``InvalidTypeError`` if ``threads`` is not an integer.)
 
     Notes
     -----
@@ -580,6 +590,14 @@ def summarize_rfm(
     the integer customer codes; with ``frequency_basis="days"`` one sort of a
     composite (customer, day) key. The summary is a monoid: see
     :meth:`RFMSummary.combine`.
+
+    With several threads, each thread reduces the rows of one contiguous
+    range of customers, taken in row order, and the ranges' results are
+    concatenated: every customer's total adds the same amounts in the same
+    order as on one thread, so the summary is identical to the
+    single-threaded one, to the last bit. Without distinct days the work is
+    ``bincount`` and ``ufunc.at``, which hold the GIL, so it is split only
+    from 4 threads on (measured: 1.04x on 2 threads, 1.84x on 16).
 
     Examples
     --------
@@ -603,6 +621,7 @@ def summarize_rfm(
     log = _check_log(log)
     v.choice(frequency_basis, "frequency_basis", _FREQUENCY_BASES)
     v.choice(after, "after", ("raise", "exclude"))
+    n_threads = _parallel.resolve_threads(threads)
     kind: TimeKind = log.time_kind
     date_f = time_to_float(analysis_date, kind, "analysis_date")
     t = log.numeric_time()
@@ -630,6 +649,140 @@ def summarize_rfm(
         analysis_date=date_f,
         frequency_basis=frequency_basis,
         n_after=n_after,
+        threads=n_threads,
+    )
+
+
+@attrs.define
+class _RangeRFM:
+    """Per-customer RFM reductions of one range of customer codes (local codes ``0..k-1``)."""
+
+    total: FloatArray | None
+    any_row: BoolArray | None  # a row of any sign, known only when the range has returns
+    count: IntArray
+    first: FloatArray
+    last: FloatArray
+    n_days: IntArray | None
+    pair_codes: IntArray | None  # the distinct (customer, day) pairs, local codes
+    pair_days: IntArray | None
+
+
+def _far_day_error(t: FloatArray, amount: FloatArray | None, kind: TimeKind) -> Exception | None:
+    """The error counting distinct days would raise on these rows, found once for all ranges."""
+    if kind == "datetime" or not len(t) or float(np.abs(t).max()) < _MAX_DAY_TIME:
+        return None
+    t_b = t if amount is None else t[~(amount < 0)]
+    try:
+        _day_numbers(t_b, kind)
+    except InvalidInputError as exc:
+        return exc
+    return None
+
+
+def _reduce_rfm_rows(
+    codes: IntArray,
+    t: FloatArray,
+    amount: FloatArray | None,
+    k: int,
+    *,
+    kind: TimeKind,
+    days: bool,
+    days_first: bool = False,
+) -> _RangeRFM:
+    """Sums, counts, first/last purchase and distinct days of the customers ``0..k-1``.
+
+    ``bincount`` and ``ufunc.at`` hold the GIL, the day sort does not:
+    ``days_first`` sorts before them so that two threads overlap.
+    """
+    # the returns rule: negative amounts are not purchases (count, first, last, days)
+    returns = None if amount is None else amount < 0
+    has_returns = returns is not None and bool(returns.any())
+    if has_returns:
+        assert returns is not None
+        buy = ~returns
+        codes_b, t_b = codes[buy], t[buy]
+        del buy
+    else:
+        codes_b, t_b = codes, t
+    del returns
+    pair_codes = pair_days = n_days = None
+
+    def count_days() -> tuple[IntArray, IntArray, IntArray]:
+        pc, pd = _unique_pairs(codes_b, _day_numbers(t_b, kind))
+        return pc, pd, np.bincount(pc, minlength=k).astype(np.int64)
+
+    if days and days_first:
+        pair_codes, pair_days, n_days = count_days()
+    total = None
+    if amount is not None:
+        with np.errstate(over="ignore"):
+            total = np.bincount(codes, weights=amount, minlength=k).astype(np.float64, copy=False)
+    any_row = np.bincount(codes, minlength=k) > 0 if has_returns else None
+    count = np.bincount(codes_b, minlength=k)
+    first = np.full(k, np.inf)
+    last = np.full(k, -np.inf)
+    np.minimum.at(first, codes_b, t_b)
+    np.maximum.at(last, codes_b, t_b)
+    if days and not days_first:
+        pair_codes, pair_days, n_days = count_days()
+    return _RangeRFM(total, any_row, count, first, last, n_days, pair_codes, pair_days)
+
+
+def _reduce_rfm_by_ranges(
+    codes: IntArray,
+    t: FloatArray,
+    amount: FloatArray | None,
+    k: int,
+    *,
+    kind: TimeKind,
+    days: bool,
+    threads: int,
+) -> _RangeRFM:
+    """:func:`_reduce_rfm_rows` on ``threads`` threads, one contiguous range of customer codes each.
+
+    Each task takes its rows in input order, so every customer's total adds
+    the same amounts in the same order as on one thread (identical to the
+    last bit); the ranges' distinct-day pairs, each sorted, concatenate in
+    code order into the sorted pairs of the whole.
+    """
+    # without distinct days the work is bincount and ufunc.at, which hold the GIL
+    parts = _parallel.n_parts(len(codes), threads, gil_bound=not days)
+    if parts <= 1:
+        return _reduce_rfm_rows(codes, t, amount, k, kind=kind, days=days)
+    ranges = _parallel.code_ranges(codes, k, parts)
+
+    def task(i: int) -> _RangeRFM:
+        lo, hi = ranges[i]
+        rows = _parallel.range_rows(codes, lo, hi, k)
+        sub_codes = codes[rows]
+        sub_codes -= lo
+        sub_t = t[rows]
+        sub_amount = None if amount is None else amount[rows]
+        del rows
+        part = _reduce_rfm_rows(
+            sub_codes, sub_t, sub_amount, hi - lo, kind=kind, days=days, days_first=i % 2 == 1
+        )
+        if part.pair_codes is not None:
+            part.pair_codes += lo
+        return part
+
+    got = _parallel.run_ordered(task, len(ranges), threads)
+    any_rows = [g.any_row if g.any_row is not None else g.count > 0 for g in got]
+    has_returns = any(g.any_row is not None for g in got)
+
+    def join(name: str) -> Any:
+        values = [getattr(g, name) for g in got]
+        return None if values[0] is None else np.concatenate(values)
+
+    return _RangeRFM(
+        total=join("total"),
+        any_row=np.concatenate(any_rows) if has_returns else None,
+        count=join("count"),
+        first=join("first"),
+        last=join("last"),
+        n_days=join("n_days"),
+        pair_codes=join("pair_codes"),
+        pair_days=join("pair_days"),
     )
 
 
@@ -643,40 +796,32 @@ def _summary_from_rows(
     analysis_date: float,
     frequency_basis: FrequencyBasis,
     n_after: int,
+    threads: int = 1,
 ) -> RFMSummary:
     k = len(labels)
-    total = None
-    if amount is not None:
-        with np.errstate(over="ignore"):
-            total = np.bincount(codes, weights=amount, minlength=k).astype(np.float64, copy=False)
+    days = frequency_basis == "days"
+    days_error = _far_day_error(t, amount, kind) if days else None
+    got = _reduce_rfm_by_ranges(
+        codes, t, amount, k, kind=kind, days=days and days_error is None, threads=threads
+    )
+    total, count, first, last = got.total, got.count, got.first, got.last
+    if total is not None:
         _check_totals(total, labels, "the sum of its amounts")
-    # the returns rule: negative amounts are not purchases (count, first, last, days)
-    returns = None if amount is None else amount < 0
-    if returns is not None and returns.any():
-        present = np.bincount(codes, minlength=k) > 0
-        buy = ~returns
-        codes_b, t_b = codes[buy], t[buy]
-    else:
-        present = None
-        codes_b, t_b = codes, t
-    count = np.bincount(codes_b, minlength=k)
-    first = np.full(k, np.inf)
-    last = np.full(k, -np.inf)
-    np.minimum.at(first, codes_b, t_b)
-    np.maximum.at(last, codes_b, t_b)
-    if present is None:
-        present = count > 0
+    if days_error is not None:
+        raise days_error
+    present = got.any_row if got.any_row is not None else count > 0
     remap: IntArray | None = None
+    n_days = got.n_days
     if not present.all():
         remap = np.cumsum(present) - 1
         labels, count = labels[present], count[present]
         first, last = first[present], last[present]
         total = None if total is None else total[present]
-    day_customer = day_number = n_days = None
-    if frequency_basis == "days":
-        pair_codes = codes_b if remap is None else remap[codes_b]
-        day_customer, day_number = _unique_pairs(pair_codes, _day_numbers(t_b, kind))
-        n_days = np.bincount(day_customer, minlength=len(labels)).astype(np.int64)
+        n_days = None if n_days is None else n_days[present]
+    day_customer = day_number = None
+    if days and got.pair_codes is not None:
+        day_customer = got.pair_codes if remap is None else remap[got.pair_codes]
+        day_number = got.pair_days
     return RFMSummary(
         customer_id=labels,
         first=_from_float_times(first, kind),
