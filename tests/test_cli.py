@@ -526,3 +526,30 @@ def test_far_future_line_is_right_when_rows_are_skipped(
     status, _, err = _run_report(path, ["--missing-customer", "skip"], capsys)
     assert status == 2
     assert "'9999-01-01' at line 47 of" in err
+
+
+def test_buy_then_return_is_one_purchase_and_net_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 11: a return is not a purchase occasion; a returns-only customer is counted, not
+    # tabled, and every section (the lifecycle too) stays aligned with the summary's customers
+    path = _write(
+        tmp_path / "returns.csv",
+        "cust,day,total\n"
+        "A,2024-01-05,50\nA,2024-01-07,-50\n"
+        "B,2024-01-05,20\nB,2024-03-05,30\n"
+        "C,2024-02-01,-10\n",
+    )
+    out = tmp_path / "r.csv"
+    assert main([*_report_args(path), "--out", str(out), "--quiet"]) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    rows = {
+        line.split(",")[0]: dict(zip(header, line.split(","), strict=True)) for line in lines[1:]
+    }
+    assert sorted(rows) == ["A", "B"]
+    assert rows["A"]["n_purchases"] == "1"
+    assert float(rows["A"]["total_amount"]) == 0.0
+    assert rows["B"]["n_purchases"] == "2"
+    text = capsys.readouterr().out
+    assert "customers with returns only (not in the table)" in text

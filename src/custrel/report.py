@@ -912,7 +912,8 @@ def _lifecycle_section(ctx: _Context) -> _Section:
             )
         )
         figures.append(("stage_mix.png", plot.plot_stage_mix(stages)))
-    return _Section(columns, tables, notes, short, figures)
+    # stages cover every customer of the log, returns-only ones too: align by id
+    return _Section(columns, tables, notes, short, figures, customer_id=stages.customer_id)
 
 
 def _cohort_labels(
