@@ -1,6 +1,6 @@
 """Tests of custrel.channels: partner selection and performance evaluation.
 
-DOMAIN.md §5 gives the methods but no worked numbers, so the known values
+domain notes §5 gives the methods but no worked numbers, so the known values
 below are small matrices computed by hand (the arithmetic is in the comments),
 published textbook examples for AHP and TOPSIS conventions, and cross-checks
 against pymcdm on random matrices.

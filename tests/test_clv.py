@@ -1,4 +1,4 @@
-"""Tests of custrel.clv: value measurement from the textbooks (DOMAIN.md §2)."""
+"""Tests of custrel.clv: value measurement from the textbooks (domain notes §2)."""
 
 from __future__ import annotations
 
@@ -47,10 +47,10 @@ from custrel.clv import (
 from strategies import transaction_logs
 
 # ---------------------------------------------------------------------------
-# textbook inputs (DOMAIN.md §2.3)
+# textbook inputs (domain notes §2.3)
 # ---------------------------------------------------------------------------
 
-# Migration-model worked example, DOMAIN.md §2.3 (Dwyer 1989 as printed in the
+# Migration-model worked example, domain notes §2.3 (Dwyer 1989 as printed in the
 # CRM textbook): buy rate and spend per purchase-history path.
 TREE_RATES = {"all": 0.70, "B": 0.80, "L": 0.40, "BB": 0.85, "LB": 0.75, "BL": 0.50, "LL": 0.30}
 TREE_SPEND = {"all": 100, "B": 110, "L": 90, "BB": 90, "LB": 100, "BL": 90, "LL": 50}
@@ -72,7 +72,7 @@ TREE_ROWS = [
 
 
 def test_period_profit_textbook_formula() -> None:
-    # DOMAIN.md §2.1: TV = V·p, P = V·p − (C1+C2+C3+C4) + IB
+    # domain notes §2.1: TV = V·p, P = V·p − (C1+C2+C3+C4) + IB
     r = period_profit(
         [10, 20],
         [5.0, 4.0],
@@ -88,7 +88,7 @@ def test_period_profit_textbook_formula() -> None:
 
 
 def test_dwyer_retention_reproduces_corrected_table() -> None:
-    # DOMAIN.md §2.3 retention table: 1,000 customers, retention 70/80/85 %,
+    # domain notes §2.3 retention table: 1,000 customers, retention 70/80/85 %,
     # spend 100. The source prints 46,700 and 172,700: an arithmetic slip,
     # 476 × 100 = 47,600, so the total is 173,600.
     r = dwyer_retention([0.70, 0.80, 0.85], 100.0, n_customers=1000)
@@ -101,7 +101,7 @@ def test_dwyer_retention_reproduces_corrected_table() -> None:
 
 
 def test_dwyer_migration_tree_reproduces_every_row() -> None:
-    # DOMAIN.md §2.3 migration table, total 203,240 (no discounting)
+    # domain notes §2.3 migration table, total 203,240 (no discounting)
     m = dwyer_migration(TREE_RATES, TREE_SPEND, n_customers=1000)
     assert len(m.table) == len(TREE_ROWS)
     for period, seg, cust, rate, buyers, lapsed, spend, revenue in TREE_ROWS:
@@ -131,7 +131,7 @@ def test_dwyer_migration_tree_accepts_bool_tuples() -> None:
 
 
 def test_recency_with_zero_reactivation_equals_retention() -> None:
-    # DOMAIN.md §2.3: a recency model whose lapsed customers never buy again is
+    # domain notes §2.3: a recency model whose lapsed customers never buy again is
     # the retention ("lost for good") model.
     rates = np.array([0.70, 0.80, 0.85])
     ret = dwyer_retention(
@@ -158,7 +158,7 @@ def test_constant_retention_closed_forms() -> None:
     c = constant_retention(100.0, 0.8, discount_rate=0.1, timing="end")
     assert c.clv == pytest.approx(100 * 0.8 / (1.1 - 0.8))
     assert c.clv_with_current == pytest.approx(100 * 1.1 / (1.1 - 0.8))
-    assert c.expected_lifetime == pytest.approx(5.0)  # 1 / churn, DOMAIN.md §2.8
+    assert c.expected_lifetime == pytest.approx(5.0)  # 1 / churn, domain notes §2.8
     assert c.churn_rate == pytest.approx(0.2)
     s = constant_retention(100.0, 0.8, discount_rate=0.1, timing="start")
     assert s.clv == pytest.approx(c.clv * 1.1)
@@ -174,7 +174,7 @@ def test_constant_retention_matches_long_dwyer_table() -> None:
 
 
 def test_lifetime_value_general_form() -> None:
-    # DOMAIN.md §2.2: CLV = Σ RP(t)/(1+d)^(t−1)
+    # domain notes §2.2: CLV = Σ RP(t)/(1+d)^(t−1)
     p = [100.0, 120.0, 90.0]
     expected = 100 + 120 / 1.1 + 90 / 1.1**2
     r = lifetime_value(p, discount_rate=0.1, timing="start")
@@ -192,11 +192,11 @@ def test_yearly_rate_conversion() -> None:
     assert a.discount_rate == pytest.approx(d)
 
 
-MONTHLY = 0.0125  # DOMAIN.md §2.5: monthly discount rate 1.25 %
+MONTHLY = 0.0125  # domain notes §2.5: monthly discount rate 1.25 %
 
 
 def test_fitting_phase_one_reproduces_p24() -> None:
-    # DOMAIN.md §2.5 case 1: P1(t) = h1·t² + v with h1 = 0.025, v = 3.40 → P(24) = 17.80
+    # domain notes §2.5 case 1: P1(t) = h1·t² + v with h1 = 0.025, v = 3.40 → P(24) = 17.80
     assert float(phase_growth(24, 0.025, 3.40)) == pytest.approx(17.80)
     # headroom N = 20 − 17.80 = 2.20
     c = ProfitCurve.from_parameters(0.025, 3.40, g1=24, ceiling=20.0)
@@ -212,7 +212,7 @@ def test_fitting_phase_one_reproduces_p24() -> None:
 def test_phase_two_joins_phase_one_and_stays_below_the_ceiling(
     h1: float, v0: float, g1: int, head: float
 ) -> None:
-    # DOMAIN.md §2.5: phase II starts where phase I ends and approaches P(g1) + N
+    # domain notes §2.5: phase II starts where phase I ends and approaches P(g1) + N
     start = float(phase_growth(g1, h1, v0))
     ceiling = start + head
     k = 2 * h1 * g1 / head  # the smooth join
@@ -229,7 +229,7 @@ def test_phase_two_joins_phase_one_and_stays_below_the_ceiling(
 
 
 def test_fitting_case_1_present_value() -> None:
-    # DOMAIN.md §2.5 case 1: 18 months of phase-I history (h1 = 0.025, v = 3.40),
+    # domain notes §2.5 case 1: 18 months of phase-I history (h1 = 0.025, v = 3.40),
     # slow growth from month 25, ceiling 20; PV of the 60 months from month 19 at
     # 1.25 % a month. Phase II speed from the smooth join k = 2·h1·g1/N = 1.2/2.2.
     history = phase_growth(np.arange(1, 19), 0.025, 3.40)
@@ -253,7 +253,7 @@ def test_fitting_case_1_present_value() -> None:
 
 
 def test_fitting_case_2_bounds_and_assumed_value() -> None:
-    # DOMAIN.md §2.5 case 2: slow growth from month 12 (g1 = 11), P1(11) = 6.8,
+    # domain notes §2.5 case 2: slow growth from month 12 (g1 = 11), P1(11) = 6.8,
     # ceiling 10 (N = 3.20); PV of the 60 months from month 15. The text gives
     # no phase-II speed, so the PV is only bounded: between a flat 6.8
     # (k → 0) and the ceiling at once (k → ∞). With case 1's h1 = 0.025 (so
@@ -270,7 +270,7 @@ def test_fitting_case_2_bounds_and_assumed_value() -> None:
 
 
 def test_fitting_case_3_decline() -> None:
-    # DOMAIN.md §2.5 case 3: decline from month 34 (g2 = 34) where P = 12.00,
+    # domain notes §2.5 case 3: decline from month 34 (g2 = 34) where P = 12.00,
     # h2 = 0.25; PV of the 5 months from month 37 at 1.25 % a month.
     p = phase_decline(np.arange(37, 42), 34, 12.0, 0.25)
     assert p.tolist() == pytest.approx([9.75, 8.0, 5.75, 3.0, -0.25])
@@ -328,7 +328,7 @@ def test_user_phase_functions() -> None:
 
 
 def test_acquisition_funnel_textbook_exercise() -> None:
-    # DOMAIN.md §2.7: ad costs 100, reaches 5,000,000; 1/500 notice (10,000);
+    # domain notes §2.7: ad costs 100, reaches 5,000,000; 1/500 notice (10,000);
     # 1/10 download information (1,000); 1/20 download the trial (50), each
     # costing 3 from here on (150); 1/5 buy (10). Total 250, 25 per customer.
     f = acquisition_funnel(
@@ -346,7 +346,7 @@ def test_acquisition_funnel_textbook_exercise() -> None:
 
 
 def test_retention_programme_textbook_exercise() -> None:
-    # DOMAIN.md §2.7: margin 125 − 30 = 95; with the programme 10 per customer
+    # domain notes §2.7: margin 125 − 30 = 95; with the programme 10 per customer
     # for 50 % renewal, then 5 each for 80 %; without it 10 % (assumed every
     # year); 10 % discount, renewals at year ends.
     p = retention_programme(
@@ -367,7 +367,7 @@ def test_retention_programme_textbook_exercise() -> None:
 
 
 def test_event_ledger() -> None:
-    # DOMAIN.md §2.4: ledger per period, CLV = Σ PV
+    # domain notes §2.4: ledger per period, CLV = Σ PV
     led = event_ledger(
         [1, 1, 2, 3, 1],
         revenue=[100, 0, 120, 0, 50],
@@ -383,7 +383,7 @@ def test_event_ledger() -> None:
 
 
 def test_delivered_value() -> None:
-    # DOMAIN.md §2.6: TCDV = TCV − TCC or TCV/TCC; the larger wins
+    # domain notes §2.6: TCDV = TCV − TCC or TCV/TCC; the larger wins
     dv = delivered_value(
         [[60, 20, 10, 10], [50, 30, 10, 5]],
         [[50, 10, 5, 5], [45, 5, 5, 5]],

@@ -145,7 +145,7 @@ def test_sbg_weights_scale_a_cohort() -> None:
     assert a.weights.tolist() == [2.0, 1.0]
 
 
-# DOMAIN.md §2.3, Dwyer's migration model: 1,000 customers, revenue over
+# domain notes §2.3, Dwyer's migration model: 1,000 customers, revenue over
 # three years = 203,240 (the textbook's worked table).
 DWYER_TOTAL = 203_240
 
@@ -206,7 +206,7 @@ def test_recency_chain_pfeifer_carraway_value() -> None:
 
 
 def test_absorption_time_two_states() -> None:
-    # geometric lifetime with churn 0.3: mean 1 / 0.3 periods (DOMAIN.md §2.8)
+    # geometric lifetime with churn 0.3: mean 1 / 0.3 periods (domain notes §2.8)
     chain = markov_chain([[0.7, 0.3], [0.0, 1.0]], ["active", "lost"])
     assert chain.absorption_time()["active"] == pytest.approx(1 / 0.3)
 
@@ -282,7 +282,7 @@ def test_churn_rate_by_hand_and_mean_lifetime() -> None:
     assert r.lost.tolist() == [0, 1, 1, 0, 0]
     assert np.isnan(r.churn[0])  # nobody active at the start: 0/0
     assert r.rate == pytest.approx(2 / 7)
-    assert r.mean_lifetime() == pytest.approx(3.5)  # DOMAIN.md §2.8: 1 / churn
+    assert r.mean_lifetime() == pytest.approx(3.5)  # domain notes §2.8: 1 / churn
 
 
 def test_survival_from_log_cohorts_and_calendar_months() -> None:
@@ -651,7 +651,7 @@ def test_hysteresis_keeps_each_stage_for_persistence_periods(x: np.ndarray, k: i
     )
 
 
-# Curves built from the stage characteristics of DOMAIN.md §4 (transaction
+# Curves built from the stage characteristics of domain notes §4 (transaction
 # value row): exploration "very small" and flat early on; formation "rises
 # fast"; stability "steady high" after an established tenure; decline "falls"
 # from an earlier peak.

@@ -103,7 +103,7 @@ def logs_with_costs(draw: st.DrawFn) -> TransactionLog:
 
 
 def test_transaction_value_and_profit_follow_domain_formula() -> None:
-    # DOMAIN.md §2.1: TV = V·p; P = V·p − (C1 + C2 + C3 + C4) + IB.
+    # domain notes §2.1: TV = V·p; P = V·p − (C1 + C2 + C3 + C4) + IB.
     t = Transaction(
         "A",
         1.0,

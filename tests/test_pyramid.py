@@ -37,7 +37,7 @@ from custrel.pyramid import (
 # Known values
 # ---------------------------------------------------------------------------
 
-# DOMAIN.md §3, ABC analysis: A = about 15 % of customers with 65 % of sales,
+# domain notes §3, ABC analysis: A = about 15 % of customers with 65 % of sales,
 # B = 20 % / 20 %, C = 65 % / 15 %. A hand-made base of 100 customers with
 # exactly those figures (total 39,000: 15 x 1,690, 20 x 390, 65 x 90).
 ABC_BASE = np.array([1690.0] * 15 + [390.0] * 20 + [90.0] * 65)
@@ -117,7 +117,7 @@ def test_top_share_80_20() -> None:
 
 
 def test_whale_curve_meridien_figures() -> None:
-    # DOMAIN.md §3 (Meridien Research): the top 20 % of customers produce ~150 %
+    # domain notes §3 (Meridien Research): the top 20 % of customers produce ~150 %
     # of the profit while the bottom 30 % consume half of it. Hand-made base of
     # 10 customers: 2 x 75, 5 x 0, 3 x -50/3; total profit 100.
     profit = np.array([0, 75, 0, -50 / 3, 0, 0, -50 / 3, 75, 0, -50 / 3])
@@ -132,7 +132,7 @@ def test_whale_curve_meridien_figures() -> None:
 
 
 def test_pyramid_default_shares_on_100_customers() -> None:
-    # DOMAIN.md §3: platinum = top 5 %, gold = next 15 %, iron = next 30 %,
+    # domain notes §3: platinum = top 5 %, gold = next 15 %, iron = next 30 %,
     # lead = the remaining 50 %; platinum + gold are the key accounts.
     values = np.random.default_rng(7).permutation(np.arange(1.0, 101.0))
     p = customer_pyramid(values)
@@ -160,7 +160,7 @@ def test_pyramid_ties_never_split() -> None:
 
 
 def test_pyramid_losses_are_lead() -> None:
-    # DOMAIN.md §3 (Zeithaml, Rust & Lemon 2001): every loss-making customer is
+    # domain notes §3 (Zeithaml, Rust & Lemon 2001): every loss-making customer is
     # lead whatever the shares say. Here half the shares would make -1 iron.
     p = customer_pyramid([10.0, -1.0], shares=(0.5, 0.5, 0.0, 0.0))
     assert p.tiers() == [Tier.PLATINUM, Tier.LEAD]
@@ -286,7 +286,7 @@ def test_tier_migration_integer_ids() -> None:
     assert m.status().tolist() == ["downgraded", "lost", "new"]
 
 
-# Scenario (a), DOMAIN.md §3: 100 customers, 18 of them give 80 of 100 million.
+# Scenario (a), domain notes §3: 100 customers, 18 of them give 80 of 100 million.
 def test_scenario_a_key_accounts() -> None:
     rng = np.random.default_rng(11)
     top = rng.dirichlet(np.ones(18)) * 40 + 40 / 18  # 18 values summing to 80, each > 2.2

@@ -46,7 +46,7 @@ def test_columns_agree_with_the_modules_they_come_from(
     log = custrel.datasets.load_sample()
     s = log.summarize()
     profit = np.bincount(log.customer_code, weights=log.profit(), minlength=log.n_customers)
-    # the sample carries costs, so the pyramid tiers on profit (DOMAIN.md §3: profit, not revenue)
+    # the sample carries costs, so the pyramid tiers on profit (domain notes §3: profit, not revenue)
     assert log.has_profit_columns
     pyr = custrel.customer_pyramid(profit, customer_id=s.customer_id)
     assert sample_report.columns["tier"].tolist() == pyr.labels().tolist()

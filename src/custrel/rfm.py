@@ -1,7 +1,7 @@
 """RFM analysis: a mergeable per-customer summary, quantile scores and named segments.
 
 RFM (recency, frequency, monetary value) is a standard measure of the value of
-a relationship (DOMAIN.md §3). This module computes it in three steps:
+a relationship (domain notes §3). This module computes it in three steps:
 
 1. :func:`summarize_rfm` reduces a :class:`~custrel.TransactionLog` to small
    per-customer statistics at a stated analysis date. The summary is
@@ -17,7 +17,7 @@ a relationship (DOMAIN.md §3). This module computes it in three steps:
    table (:class:`SegmentTable`); the default, :data:`DEFAULT_SEGMENTS`, covers
    every one of the k³ score triples exactly once.
 
-It avoids the weaknesses DOMAIN.md §3 lists for today's RFM tools: the
+It avoids the weaknesses domain notes §3 lists for today's RFM tools: the
 analysis date is an explicit argument (recency is never measured from the last
 date in the data) and rows after it are refused or excluded and counted; the
 monetary value is the sum by default, the mean on request, and the result says

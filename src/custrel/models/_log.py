@@ -373,7 +373,7 @@ class TransactionLog:
         Per row, money received (negative for returns); raises when the log
         has no amounts.
     volume, unit_price, product_cost, service_cost, marketing_cost, transaction_cost, indirect_benefit : numpy.ndarray or None
-        Optional per-row columns of DOMAIN.md §2.1.
+        Optional per-row columns of domain notes §2.1.
     intake : IntakeSummary or None
         What intake did (rows read, order lines grouped, rows skipped for a
         missing customer); set for logs read from a file and for logs whose
@@ -486,7 +486,7 @@ class TransactionLog:
             ``None`` (the default, unless ``quantity`` and ``price`` are given)
             builds a log without money (:attr:`has_amount` False).
         volume, unit_price, product_cost, service_cost, marketing_cost, transaction_cost, indirect_benefit : array_like, optional
-            Optional columns (DOMAIN.md §2.1). ``volume`` must be >= 0.
+            Optional columns (domain notes §2.1). ``volume`` must be >= 0.
         date_format : str, optional
             A :func:`~datetime.datetime.strptime` format for string dates that
             are not ISO 8601 (``"%Y%m%d"`` for CDNOW).
@@ -1383,7 +1383,7 @@ class TransactionLog:
         idx: IntArray = ratio.astype(np.int64)
         return idx
 
-    # -- values of DOMAIN.md §2.1 --------------------------------------------
+    # -- values of domain notes §2.1 --------------------------------------------
 
     def transaction_value(self) -> FloatArray:
         """TV = V·p per row when volume and unit price are present, else the amount."""
@@ -1401,7 +1401,7 @@ class TransactionLog:
         return out
 
     def profit(self) -> FloatArray:
-        """P = TV − (C1 + C2 + C3 + C4) + IB per row (DOMAIN.md §2.1)."""
+        """P = TV − (C1 + C2 + C3 + C4) + IB per row (domain notes §2.1)."""
         out = self.transaction_value() - self.total_cost()
         if self.indirect_benefit is not None:
             out += self.indirect_benefit
@@ -1581,7 +1581,7 @@ class CustomerSummary(Tabular):
         Rows of the log after ``observation_end`` that the window left out.
     total_profit : numpy.ndarray of float64 or None
         Sum of the per-transaction profit P = V·p − (C1 + C2 + C3 + C4) + IB
-        (DOMAIN.md §2.1, :meth:`TransactionLog.profit`) when the log carries
+        (domain notes §2.1, :meth:`TransactionLog.profit`) when the log carries
         cost, indirect-benefit or volume-and-price columns; ``None`` otherwise
         (the profit would just repeat :attr:`total_amount`). Returns included.
     n_returns : numpy.ndarray of int64 or None
