@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
+import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -364,6 +367,35 @@ def test_pool_is_shared_and_reused() -> None:
     first = _parallel._executor(2)
     assert _parallel._executor(2) is first
     assert _parallel._executor(1) is first  # a smaller request reuses the bigger pool
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_gets_a_fresh_pool() -> None:
+    # a child forked after the pool started has none of its threads: it must start its own
+    log = big_log()
+    expected = log.summarize(threads=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork of a threaded process
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        code = 1
+        try:
+            if _parallel._pool is not None:  # the parent's pool, whose threads the child lacks
+                os._exit(3)
+            got = log.summarize(threads=2)
+            code = 0 if same_bytes(got.total_amount, expected.total_amount) else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung on the parent's thread pool")
 
 
 def test_run_ordered_keeps_order_and_reraises_the_first_error() -> None:

@@ -63,6 +63,22 @@ _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
 
+def _forget_pool_after_fork() -> None:
+    """In a forked child the pool's threads are gone: start a fresh pool there, never wait on them.
+
+    (A worker forked by multiprocessing, dask or Spark would otherwise queue
+    its tasks on threads that do not exist and wait forever.)
+    """
+    global _lock, _pool, _pool_size  # the child's own pool state
+    _lock = threading.Lock()
+    _pool = None
+    _pool_size = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def usable_cores() -> int:
     """The number of cores this process may run on (at least 1).
 
