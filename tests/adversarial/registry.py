@@ -91,6 +91,15 @@ class Context:
         return C.fit_pareto_nbd(self.psim.frequency, self.psim.recency, self.psim.T)
 
     @cached_property
+    def gsim(self) -> C.BTYDSummary:
+        truth = C.GGompertzNBDModel.from_params(dict(_PARAMS["GGompertzNBDModel"]))
+        return truth.simulate(200, 39.0, rng=3)
+
+    @cached_property
+    def ggom(self) -> C.GGompertzNBDModel:
+        return C.fit_ggomnbd(self.gsim.frequency, self.gsim.recency, self.gsim.T)
+
+    @cached_property
     def bgbb(self) -> C.BGBBModel:
         return C.fit_bgbb(
             [0, 1, 3, 6, 2, 1], [0, 1, 5, 6, 6, 3], [6] * 6, weights=[300, 100, 120, 150, 80, 60]
@@ -428,6 +437,11 @@ FUNCTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
         "T": np.array(c.psim.T),
         "initial": {"r": 0.5, "alpha": 5.0, "s": 0.5, "beta": 10.0},
     },
+    "fit_ggomnbd": lambda c: {
+        "frequency": np.array(c.gsim.frequency),
+        "recency": np.array(c.gsim.recency),
+        "T": np.array(c.gsim.T),
+    },
     "fit_gamma_gamma": lambda c: {
         "frequency": GG_DATA[0].copy(),
         "monetary_value": GG_DATA[1].copy(),
@@ -648,6 +662,7 @@ INSTANCES: dict[str, Callable[[Context], Any]] = {
     "MBGNBDModel": lambda c: c.mbgnbd,
     "ParetoNBDModel": lambda c: c.pareto,
     "GammaGammaModel": lambda c: c.gg,
+    "GGompertzNBDModel": lambda c: c.ggom,
     "BTYDSummary": lambda c: c.summary,
     "BalanceSheet": lambda c: C.balance_sheet_between(
         c.numlog, 2.0, 9.0, window=3.0, thresholds=[8.0]
@@ -730,6 +745,13 @@ _PARAMS = {
     "ParetoNBDModel": {"r": 0.55, "alpha": 10.6, "s": 0.61, "beta": 11.7},
     "BGBBModel": {"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.78},
     "GammaGammaModel": {"p": 6.25, "q": 3.74, "gamma": 15.44},
+    "GGompertzNBDModel": {
+        "r": 0.55313,
+        "alpha": 10.5758,
+        "b": 0.0000011,
+        "s": 0.60682,
+        "beta": 0.000013,
+    },
 }
 
 #: "Class.method" -> builder of the valid arguments (methods without required
@@ -868,7 +890,7 @@ METHODS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "TransactionLog.unit_length": lambda c: {"unit": "week"},
 }
 
-for _cls in ("BGNBDModel", "MBGNBDModel", "ParetoNBDModel", "BGBBModel"):
+for _cls in ("BGNBDModel", "MBGNBDModel", "ParetoNBDModel", "BGBBModel", "GGompertzNBDModel"):
     for _m, _b in _BTYD_METHODS.items():
         METHODS.setdefault(f"{_cls}.{_m}", _b)
     METHODS[f"{_cls}.from_params"] = lambda c, _k=_cls: {"params": dict(_PARAMS[_k])}
