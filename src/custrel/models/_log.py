@@ -1716,12 +1716,19 @@ def _distinct_periods(
     period: str | float,
     t_min: Any,
     t_max: Any,
-) -> IntArray:
-    """Per customer, the number of distinct periods with a row.
+    first_last: tuple[npt.NDArray[Any], npt.NDArray[Any]] | None = None,
+) -> tuple[IntArray, bool]:
+    """Per customer, the number of distinct periods with a row; and whether it filled ``first_last``.
 
     One in-place sort of the composite key ``code * span + period``, built
     chunk by chunk into a single uint32 (or int64) array; the number of key
     changes inside each customer's block of the sorted key is its count.
+
+    With ``first_last`` (the first and last time per customer, to be
+    lowered and raised in place), the sorted key also gives each customer's
+    first and last period, so ``minimum.at`` / ``maximum.at`` (which hold the
+    GIL) run only on the rows in those periods, found with a copy of the
+    unsorted key (GIL-free comparisons). Not done on the lexsort fallback.
     """
     k = len(counts)
     n = len(codes)
@@ -1737,6 +1744,7 @@ def _distinct_periods(
     hi = int(_absolute_periods(np.asarray([t_max]), kind, period)[0])
     span = hi - lo + 1
     key_range = k * span
+    unsorted = key = None
     if key_range >= 2**62:  # very fine periods: sort (customer, period) pairs instead
         per = _absolute_periods(t, kind, period)
         order = np.lexsort((per, codes))
@@ -1754,17 +1762,31 @@ def _distinct_periods(
             part += codes[i:j] * span
             key[i:j] = part
         del part
+        if first_last is not None:
+            unsorted = key.copy()
         key.sort()
         flags = np.empty(n, dtype=bool)
         flags[0] = True
         np.not_equal(key[1:], key[:-1], out=flags[1:])
-        del key
     present = counts > 0
     block_counts = counts[present]
     starts = np.cumsum(block_counts) - block_counts
     out = np.zeros(k, dtype=np.int64)
     out[present] = np.add.reduceat(flags.view(np.uint8), starts, dtype=np.int64)
-    return out
+    del flags
+    if first_last is None or unsorted is None or key is None:
+        return out, False
+    # a customer's first (last) time lies in its first (last) period: the first (last)
+    # key of its block; only the rows holding that key can give the minimum (maximum)
+    for target, at, op in (
+        (first_last[0], starts, np.minimum),
+        (first_last[1], starts + block_counts - 1, np.maximum),
+    ):
+        bound = np.zeros(k, dtype=key.dtype)
+        bound[present] = key[at]
+        rows = np.flatnonzero(unsorted == bound[codes])
+        op.at(target, codes[rows], t[rows])
+    return out, True
 
 
 def _check_sums(sums: FloatArray, labels: npt.NDArray[Any], column: str) -> None:
@@ -1830,11 +1852,14 @@ def _reduce_rows(
     period: str | float,
     periods: bool,
     periods_first: bool = False,
+    from_key: bool = False,
 ) -> _Columns:
     """Sums, counts, first/last purchase and distinct periods of customers ``0..k-1``.
 
     ``bincount`` and ``ufunc.at`` hold the GIL, the period sort does not:
-    ``periods_first`` runs the sort before them so that two threads overlap.
+    ``periods_first`` runs the sort before them so that two threads overlap,
+    and ``from_key`` takes first and last from the sorted period key, so
+    that ``ufunc.at`` runs on a customer's first and last period only.
     """
     all_codes = codes
     returns = np.zeros(k, dtype=np.int64)
@@ -1846,14 +1871,31 @@ def _reduce_rows(
         del buy
     count = np.bincount(codes, minlength=k)
     n_periods = np.zeros(k, dtype=np.int64)
+    if time_kind == "datetime":
+        info = np.iinfo(np.int64)
+        first: npt.NDArray[Any] = np.full(k, info.max, dtype=np.int64)
+        last: npt.NDArray[Any] = np.full(k, info.min, dtype=np.int64)
+    else:
+        first = np.full(k, np.inf)
+        last = np.full(k, -np.inf)
+    filled = False
 
-    def count_periods(t_min: Any, t_max: Any) -> IntArray:
-        return _distinct_periods(
-            codes, t, count, kind=time_kind, period=period, t_min=t_min, t_max=t_max
-        )
+    def key_step() -> None:
+        nonlocal n_periods, filled
+        if periods and len(codes):
+            n_periods, filled = _distinct_periods(
+                codes,
+                t,
+                count,
+                kind=time_kind,
+                period=period,
+                t_min=t.min(),
+                t_max=t.max(),
+                first_last=(first, last),
+            )
 
-    if periods and periods_first and len(codes):
-        n_periods = count_periods(t.min(), t.max())
+    if from_key and periods_first:
+        key_step()
     total: FloatArray | None = None
     if amount is not None:
         total = np.bincount(all_codes, weights=amount, minlength=k).astype(np.float64, copy=False)
@@ -1862,19 +1904,22 @@ def _reduce_rows(
         total_profit = np.bincount(all_codes, weights=profit, minlength=k).astype(
             np.float64, copy=False
         )
-    if time_kind == "datetime":
-        info = np.iinfo(np.int64)
-        first: npt.NDArray[Any] = np.full(k, info.max, dtype=np.int64)
-        last: npt.NDArray[Any] = np.full(k, info.min, dtype=np.int64)
-    else:
-        first = np.full(k, np.inf)
-        last = np.full(k, -np.inf)
-    if len(codes):
+    if from_key and not periods_first:
+        key_step()
+    if len(codes) and not filled:
         np.minimum.at(first, codes, t)
         np.maximum.at(last, codes, t)
-        if periods and not periods_first:
+        if periods and not from_key:
             present = count > 0
-            n_periods = count_periods(first[present].min(), last[present].max())
+            n_periods, _ = _distinct_periods(
+                codes,
+                t,
+                count,
+                kind=time_kind,
+                period=period,
+                t_min=first[present].min(),
+                t_max=last[present].max(),
+            )
     return _Columns(total, total_profit, returns, count, first, last, n_periods)
 
 
@@ -1923,6 +1968,7 @@ def _reduce_by_ranges(
             period=period,
             periods=periods,
             periods_first=i % 2 == 1,
+            from_key=True,
         )
 
     got = _parallel.run_ordered(task, len(ranges), threads)
