@@ -480,3 +480,11 @@ def test_inputs_are_not_mutated_and_results_do_not_share_memory() -> None:
     amount.iloc[0] = -1.0
     assert log.customer_id.tolist() == [3, 1, 3]
     assert log.amount.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_infinite_id_in_mixed_ids_is_refused() -> None:
+    # adversarial finding: an inf among text ids passed the object-array path of the normaliser
+    with pytest.raises(InvalidInputError, match=r"customer_id must be finite, got inf at row 1"):
+        TransactionLog.from_arrays(
+            customer_id=["a", float("inf")], time=[0.0, 1.0], amount=[1.0, 2.0]
+        )

@@ -344,8 +344,8 @@ def _object_codes(
             )
         if kind == "str" and "\x00" in item:
             raise _nul_error(name, item, row, voice)
-        if kind == "float" and item != item:  # pragma: no cover - refused as missing first
-            raise _missing_error(name, "nan", row, voice)
+        if kind == "float" and not np.isfinite(item):  # nan was refused as missing first
+            raise InvalidInputError(f"{name} must be finite, got {item!r} at {voice.at(row)}")
         try:
             codes[row] = index.setdefault((kind, item), len(index))
         except TypeError:

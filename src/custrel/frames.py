@@ -839,6 +839,13 @@ def _btyd_plan(
             p_expr = _fdiv(nw, t, _DAY)
             cal_p, end_p = int(np.floor(cal / _DAY)), int(np.floor(end / _DAY))
         else:
+            v.check_budget(
+                (end - t_min) / period_len,
+                "counting periods from the first purchase to observation_end",
+                budget=v.max_periods(),
+                culprit=f"period={period!r} is too short for the span",
+                env="CUSTREL_MAX_PERIODS",
+            )
             p_expr = ((t - nw.lit(t_min)) / nw.lit(period_len)).floor().cast(nw.Int64)
             cal_p = int(np.floor((cal - t_min) / period_len))
             end_p = int(np.floor((end - t_min) / period_len))
