@@ -1378,3 +1378,9 @@ def test_a_far_future_row_costs_its_customer_only() -> None:
     r = stages_from_log(log)
     assert time.perf_counter() - start < 30.0  # was minutes: 1.9e8 cells classified
     assert r.counts()["lapsed"] == 1_999
+
+
+def test_sbg_counts_beyond_exact_floats_are_refused() -> None:
+    # adversarial finding: survivors of 1e300 overflowed the log-likelihood with a raw warning
+    with pytest.raises(InvalidInputError, match=r"survivors\[0\] must be <= 9\.0072e\+15"):
+        fit_sbg([1e300, 631.0, 468.0, 382.0])

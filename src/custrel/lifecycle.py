@@ -2083,6 +2083,12 @@ def _sbg_parse(survivors: Any) -> list[FloatArray]:
             )
         v.check_finite(r, f"survivors[{i}]")
         v.check_range(r, f"survivors[{i}]", low=0.0)
+        v.check_range(
+            r,
+            f"survivors[{i}]",
+            high=2.0**53,
+            hint="customer counts above 2**53 are not held exactly (their log-likelihood overflows)",
+        )
         if r[0] <= 0:
             raise InvalidInputError(
                 f"survivors cohort {i} starts with {float(r[0])!r}; the cohort size must be > 0"

@@ -48,6 +48,8 @@ NAN_ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("clv.*", "*.g2", "g2 = inf: no decline phase (documented default)"),
     ("lifecycle.*", "*.margin", "NaN for too-new / no-activity customers (documented)"),
     ("lifecycle.*", "*.level", "NaN where the peak is not positive (documented)"),
+    ("lifecycle.*", "*.trend", "NaN where the peak is not positive (documented)"),
+    ("lifecycle.churn_rate", "result.rate", "NaN when no customer-period can be judged, 0/0"),
     ("rfm.summarize_rfm", "result.first", "NaT/nan for a customer with only returns (documented)"),
     ("rfm.summarize_rfm", "result.last", "NaT/nan for a customer with only returns (documented)"),
     ("frames.summarize_rfm_from_frame", "result.first", "as RFMSummary.first (documented)"),
