@@ -371,3 +371,49 @@ def test_engines_agree_on_messy_exports(
         else:
             assert outcome.intake is not None
             assert outcome.intake.rows_read >= outcome.n_rows
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cancellation_flag_column_makes_amounts_returns(tmp_path: Path, engine: str) -> None:
+    # issue 11: cancellations marked by a flag column (amounts kept positive in the export)
+    path = tmp_path / "flag.csv"
+    path.write_text(
+        "customer,date,total,cancelled\n"
+        "A,2024-01-05,50,no\nA,2024-01-07,50,YES\nB,2024-01-05,20,\nB,2024-03-05,30,0\n"
+        "C,2024-03-06,5,x\n",
+        encoding="utf-8",
+    )
+    log = TransactionLog.from_csv(
+        path,
+        customer_col="customer",
+        time_col="date",
+        amount_col="total",
+        cancel_col="cancelled",
+        engine=engine,
+    )
+    assert log.amount.tolist() == [50.0, -50.0, 20.0, 30.0, -5.0]
+    s = log.summarize()
+    assert s.n_purchases.tolist() == [1, 2]  # A bought once; C only returned
+    assert s.total_amount.tolist() == [0.0, 50.0]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cancellation_flag_that_is_not_yes_or_no_names_its_line(
+    tmp_path: Path, engine: str
+) -> None:
+    path = tmp_path / "flag.csv"
+    path.write_text(
+        "customer,date,total,cancelled\nA,2024-01-05,50,0\nA,2024-01-07,50,maybe\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        InvalidInputError, match=r"column 'cancelled' has 'maybe' at line 3, which is not a yes/no"
+    ):
+        TransactionLog.from_csv(
+            path,
+            customer_col="customer",
+            time_col="date",
+            amount_col="total",
+            cancel_col="cancelled",
+            engine=engine,
+        )

@@ -46,6 +46,7 @@ VOCABULARY = {
     "quantity_col": "--quantity-col",
     "price_col": "--price-col",
     "cancel_prefix": "--cancel-prefix",
+    "cancel_col": "--cancel-col",
     "missing_customer": "--missing-customer",
     "timezone": "--utc",
     "observation_end": "--observation-end",
@@ -60,6 +61,7 @@ _INTAKE = {
     "quantity_col": "quantity_col",
     "price_col": "price_col",
     "cancel_prefix": "cancel_prefix",
+    "cancel_col": "cancel_col",
     "missing_customer": "missing_customer",
 }
 
@@ -154,6 +156,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="order ids (--order-col) starting with this mark cancellations, e.g. C as in the "
         "Online Retail data: their amounts count as returns",
+    )
+    rep.add_argument(
+        "--cancel-col",
+        default=None,
+        help="header of a yes/no column flagging cancellations or returns (1/0, true/false, "
+        "yes/no, x): flagged amounts count as returns",
     )
     rep.add_argument(
         "--missing-customer",

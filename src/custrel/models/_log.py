@@ -252,6 +252,7 @@ def _finish(
     cancel_prefix: str | None,
     voice: Voice,
     report: bool,
+    cancelled: BoolArray | None = None,
 ) -> TransactionLog:
     """Every builder's last steps: cancellations, skipping, order grouping, the log."""
     n = len(codes)
@@ -259,6 +260,8 @@ def _finish(
         marked = orders.cancelled(cancel_prefix)
         if marked.any():
             amount = np.where(marked, -np.abs(amount), amount)
+    if cancelled is not None and amount is not None and cancelled.any():
+        amount = np.where(cancelled, -np.abs(amount), amount)
     skipped = 0
     skipped_amount = 0.0
     if gone is not None:
@@ -702,6 +705,7 @@ class TransactionLog:
         quantity_col: str | None = None,
         price_col: str | None = None,
         cancel_prefix: str | None = None,
+        cancel_col: str | None = None,
         missing_customer: Literal["error", "skip"] = "error",
         timezone: Literal["local", "utc"] = "local",
         vocabulary: Mapping[str, str] | None = None,
@@ -767,6 +771,13 @@ class TransactionLog:
             With ``order_col``: orders whose id starts with this text are
             cancellations (``"C"`` in the Online Retail data set), their amount
             made negative if it is not already.
+        cancel_col : str, optional
+            Header name of a flag column that marks cancellations or returns
+            (exports that keep amounts positive and flag the row instead).
+            ``1``, ``true``, ``yes``, ``y``, ``t`` and ``x`` (any case) mark a
+            cancellation, whose amount is made negative if it is not already;
+            ``0``, ``false``, ``no``, ``n``, ``f`` and an empty field do not;
+            any other value is an error naming its line.
         missing_customer : {"error", "skip"}
             A row with an empty customer id is an error naming its line
             (``"error"``), or is left out and counted, with its amount, in
@@ -842,7 +853,7 @@ class TransactionLog:
                 )
         wanted = {"customer_col": customer_col, "time_col": time_col}
         named = {"amount_col": amount_col, "quantity_col": quantity_col, "price_col": price_col}
-        named |= {"order_col": order_col}
+        named |= {"order_col": order_col, "cancel_col": cancel_col}
         wanted |= {k: c for k, c in named.items() if c is not None}
         wanted |= {f"columns[{k!r}]": c for k, c in extra.items()}
         for arg, col in wanted.items():
@@ -2239,7 +2250,9 @@ def _read_log(cls: type[TransactionLog], plan: _CsvPlan, engine: str) -> Transac
     localised = plan.decimal != "." or plan.thousands is not None
     money_cols = [w[k] for k in ("amount_col", "quantity_col", "price_col") if k in w]
     numeric = set() if localised else {*money_cols, *plan.extra.values()}
-    coded = {w["customer_col"], w["time_col"]} | ({w["order_col"]} if "order_col" in w else set())
+    coded = {w["customer_col"], w["time_col"]} | {
+        w[k] for k in ("order_col", "cancel_col") if k in w
+    }
     read = _csv.read_columns(
         plan.path,
         list(w.values()),
@@ -2316,7 +2329,37 @@ def _read_log(cls: type[TransactionLog], plan: _CsvPlan, engine: str) -> Transac
         cancel_prefix=plan.cancel_prefix,
         voice=voice,
         report=True,
+        cancelled=(
+            _cancel_flags(cols[w["cancel_col"]], f"column {w['cancel_col']!r}", voice)
+            if "cancel_col" in w
+            else None
+        ),
     )
+
+
+_TRUE_FLAGS = frozenset({"1", "true", "yes", "y", "t", "x"})
+_FALSE_FLAGS = frozenset({"0", "false", "no", "n", "f", ""})
+
+
+def _cancel_flags(col: Any, name: str, voice: Voice) -> BoolArray:
+    """A cancellation flag column as booleans; a value that is neither yes nor no is named."""
+    coded = col if isinstance(col, _csv.Coded) else None
+    values = [str(x) for x in coded.values.tolist()] if coded is not None else _csv.text_values(col)
+    truth = np.empty(len(values), dtype=bool)
+    for i, text in enumerate(values):
+        word = text.strip().lower()
+        if word in _TRUE_FLAGS:
+            truth[i] = True
+        elif word in _FALSE_FLAGS:
+            truth[i] = False
+        else:
+            row = i if coded is None else int(np.flatnonzero(coded.codes == i)[0])
+            raise InvalidInputError(
+                f"{name} has {text!r} at {voice.at(row)}, which is not a yes/no flag; "
+                "use 1/0, true/false, yes/no, y/n, t/f or x and an empty field"
+            )
+    out: BoolArray = truth[coded.codes] if coded is not None else truth
+    return out
 
 
 def _frame_ids(series: Any, nulls: bool) -> npt.NDArray[Any]:
