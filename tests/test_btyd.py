@@ -1646,3 +1646,64 @@ def test_rfm_summary_of_a_log_without_money() -> None:
     assert s.monetary_value is None
     np.testing.assert_array_equal(s.frequency, [1.0, 0.0])
     assert s.compressed().n_customers == 2.0
+
+
+# -- issue 10: huge counts and times, subnormal units (adversarial suite) -------------------
+
+
+def _pareto_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from custrel import ParetoNBDModel
+
+    s = ParetoNBDModel.from_params({"r": 0.55, "alpha": 10.6, "s": 0.61, "beta": 11.7}).simulate(
+        300, T=39.0, rng=11
+    )
+    return np.array(s.frequency), np.array(s.recency), np.array(s.T)
+
+
+@pytest.mark.parametrize(
+    ("fit", "match"),
+    [
+        pytest.param(
+            lambda: fit_gamma_gamma(np.full(20, 1e300), np.arange(1.0, 21.0)),
+            r"frequency must be <= 9\.0072e\+15, got 1e\+300 at row 0; .*2\*\*53",
+            id="gamma-gamma-frequency-1e300",
+        ),
+        pytest.param(
+            lambda: fit_pareto_nbd(np.r_[1e300, _pareto_data()[0][1:]], *_pareto_data()[1:]),
+            r"frequency must be <= 9\.0072e\+15, got 1e\+300 at row 0",
+            id="pareto-frequency-1e300",
+        ),
+    ],
+)
+def test_fits_refuse_counts_beyond_2_53(fit: Any, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        fit()
+
+
+def test_gamma_gamma_correlation_check_is_range_safe() -> None:
+    # squares of 1e300 spends overflowed ("overflow encountered in square/dot")
+    x = np.arange(1.0, 21.0)
+    with pytest.raises(ConvergenceError):
+        fit_gamma_gamma(x, np.full(20, 1e300))
+
+
+@pytest.mark.parametrize("where", ["one", "all"])
+def test_pareto_fit_with_huge_T_leaks_no_warning(where: str) -> None:
+    f, r, T = _pareto_data()
+    T = np.r_[1e300, T[1:]] if where == "one" else np.full_like(T, 1e300)
+    ini = {"r": 0.5, "alpha": 5.0, "s": 0.5, "beta": 10.0}
+    try:  # filterwarnings=error turns any leaked RuntimeWarning into a failure
+        m = fit_pareto_nbd(f, r, T, initial=ini)
+    except ConvergenceError:
+        return
+    assert all(np.isfinite(list(m.params.values())))
+
+
+@pytest.mark.parametrize("unit", [5e-324, 1e-300])
+def test_rfm_summary_refuses_a_unit_too_small_for_the_log(unit: float) -> None:
+    log = TransactionLog.from_arrays(
+        customer_id=["a", "a", "b"], time=[0.0, 3.0, 1.0], amount=[1.0, 2.0, 3.0]
+    )
+    with pytest.raises(InvalidInputError, match=r"unit=.* is too small for this log"):
+        rfm_summary(log, unit=unit)
+    assert rfm_summary(log, unit=1e-10).recency.tolist() == [3e10, 0.0]

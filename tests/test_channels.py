@@ -1495,3 +1495,19 @@ def test_adversarial_values_and_partners() -> None:
 def test_score_scale_given_as_an_array() -> None:
     assert ch.score_linear([5.0], 0, 10, scale=np.array([0.0, 100.0])).tolist() == [50.0]
     assert ch.score_likert([3], scale=np.array([0.0, 1.0])).tolist() == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("a", "match"),
+    [
+        pytest.param(
+            [[1.0, 4.94e-324], [1.0, 1.0]], r"set a\[1, 0\] = 1/4\.94066e-324", id="subnormal"
+        ),
+        pytest.param(
+            [[1.0, 1e300], [1e300, 1.0]], r"set a\[1, 0\] = 1e-300", id="product-overflows"
+        ),
+    ],
+)
+def test_ahp_weights_extreme_non_reciprocal(a: list[list[float]], match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        ch.ahp_weights(a)

@@ -1551,3 +1551,20 @@ def test_a_profit_curve_built_directly_holds_its_own_parameters() -> None:
     assert not c.g1.flags.writeable
     with pytest.raises(InvalidInputError, match="h1 must be finite"):
         ProfitCurve(*[np.array([np.nan])], *[np.array([1.0])] * 6)
+
+
+@pytest.mark.parametrize(
+    ("t", "match"),
+    [
+        pytest.param(
+            [-1e300, 12, 30, 40], r"t must be >= 0, got -1e\+300 at row 0", id="huge-negative"
+        ),
+        pytest.param([12, -1.0], r"t must be >= 0, got -1(\.0)? at row 1", id="negative"),
+        pytest.param([1e300], r"customer row 0 at period 1e\+300 \(t row 0\)", id="beyond-float"),
+    ],
+)
+def test_profit_curve_evaluate_refuses_absurd_periods(t: list[float], match: str) -> None:
+    c = ProfitCurve.from_parameters(0.03, 2.0, g1=15, ceiling=12.0, speed=0.4, g2=34, h2=0.25)
+    with pytest.raises(InvalidInputError, match=match):
+        c.evaluate(t)
+    assert np.isfinite(c.evaluate([0, 12, 30, 40])).all()

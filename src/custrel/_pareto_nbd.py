@@ -131,6 +131,7 @@ _LOG_BOUND = 25.0  # the search keeps log-parameters in [-25, 25]
 _BFGS_GTOL = 1e-2  # BFGS only approaches the optimum; Newton steps finish
 _BHHH_CAP = 2.0  # largest scoring step in log-parameters
 _RUNAWAY = 16.0  # an estimate beyond e^16 or below e^-16 means no interior maximum
+MAX_FREQUENCY = 2.0**53  # the largest count a float holds exactly with all smaller ones
 
 
 # ---------------------------------------------------------------------------
@@ -527,7 +528,10 @@ def _log_k_direct(
     r_z = f_z / f
     d_a = -log_ut - 1.0 / k + (f_m + f_c) / f
     d_b = -log_vt - 1.0 / k + f_c / f
-    d_u = -a / ut + r_z * vt / (ut * ut)
+    # ut * ut overflows for huge T: there the same term as (vt / ut) / ut (vt <= ut)
+    small = ut < 1e150
+    sq = np.square(np.where(small, ut, 1.0))
+    d_u = -a / ut + np.where(small, r_z * vt / sq, r_z * (vt / ut) / ut)
     d_v = (1.0 - b) / vt - r_z / ut
     # the continued fraction needs thousands of steps (and then often fails) for very
     # large a; those elements go straight to the trapezoidal rule, which is quick there
@@ -784,6 +788,11 @@ def _check_data(
     _validate.check_same_length(**{fx: xa, ft: ta, fT: Ta})
     _validate.check_range(xa, fx, low=0.0)
     _validate.check_integer_valued(xa, fx)
+    # beyond 2**53 a float no longer holds every whole number (x + 1 == x), so
+    # the gamma-function differences of the likelihood lose all meaning
+    _validate.check_range(
+        xa, fx, high=MAX_FREQUENCY, hint="a purchase count beyond 2**53 cannot be exact"
+    )
     _validate.check_range(ta, ft, low=0.0)
     _validate.check_range(Ta, fT, low=0.0)
     over = ta > Ta

@@ -500,6 +500,7 @@ def rfm_summary(
         period = None
     if period is not None:
         log.unit_length(period, "period")  # refuses an unknown name, nan, inf or <= 0 as period
+    _check_unit_range(log, unit, unit_len, period)
     has_money = log.has_amount
     purchase = np.asarray(log.is_purchase, dtype=bool)  # amount >= 0 (all rows without money)
     t = log.numeric_time()
@@ -672,6 +673,28 @@ def rfm_summary(
         n_customers_returns_only=n_returns_only,
         n_returns=int(np.count_nonzero(returns_kept)),
     )
+
+
+def _check_unit_range(log: Any, unit: Any, unit_len: float, period: Any) -> None:
+    """Refuse a ``unit`` so small that the log's span or one period is no finite count of units.
+
+    Recency and T are the span divided by ``unit`` (and, with a period, a period
+    count times period / unit); a subnormal unit makes them inf or NaN.
+    """
+    t = log.numeric_time()
+    span = float(np.max(t) - np.min(t))
+    longest = max(span, float(log.unit_length(period, "period")) if period is not None else 0.0)
+    unit_len = float(unit_len)
+    if longest / unit_len > _MAX_UNITS or not np.isfinite(longest / unit_len):
+        raise InvalidInputError(
+            f"unit={unit!r} is too small for this log: its span of {span:g} (in the log's time) "
+            f"would be {longest / unit_len:.3g} units, beyond {_MAX_UNITS:.0e}; "
+            "pass a larger unit"
+        )
+
+
+# Recency and T beyond this many units are refused (a subnormal ``unit``).
+_MAX_UNITS = 1e15
 
 
 # ---------------------------------------------------------------------------
@@ -1983,10 +2006,20 @@ class MBGNBDModel(BGNBDModel):
 
 
 def _count_data(
-    frequency: Any, recency: Any, T: Any, weights: Any, *, discrete: bool = False
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any,
+    *,
+    discrete: bool = False,
+    max_frequency: float | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
     """Validate and compress the fitting data; returns x, tx, T, w and the total weight."""
     x, tx, big_t = _as_rfm(frequency, recency, T, discrete=discrete)
+    if max_frequency is not None:  # checked before compression, so the row is the caller's
+        v.check_range(
+            x, "frequency", high=max_frequency, hint="a purchase count beyond 2**53 cannot be exact"
+        )
     w = _fit_weights(weights, len(x))
     if not np.any(x > 0):
         raise InvalidInputError(
@@ -2355,7 +2388,9 @@ def fit_pareto_nbd(
     >>> float(m.probability_alive(0, 0.0, 0.0))
     1.0
     """
-    x, tx, big_t, w, total = _count_data(frequency, recency, T, weights)
+    x, tx, big_t, w, total = _count_data(
+        frequency, recency, T, weights, max_frequency=_pareto_nbd.MAX_FREQUENCY
+    )
     names = ParetoNBDModel._param_names
     x0 = (
         None
@@ -2831,6 +2866,12 @@ def _as_spend(
     v.check_integer_valued(x, "frequency")
     hint = "the Gamma-Gamma model needs repeat buyers; select them with BTYDSummary.repeat_buyers()"
     v.check_range(x, "frequency", low=0.0 if allow_zero else 1.0, hint="" if allow_zero else hint)
+    v.check_range(
+        x,
+        "frequency",
+        high=_pareto_nbd.MAX_FREQUENCY,
+        hint="a purchase count beyond 2**53 cannot be exact",
+    )
     # monetary_value may be NaN only where frequency is 0 (the mean of no purchases)
     check = x > 0
     v.check_finite(np.where(check, m, 1.0), "monetary_value")
@@ -3071,9 +3112,13 @@ def fit_gamma_gamma(
     limit = v.scalar(max_correlation, "max_correlation", low=0.0, high=1.0)
     policy = v.choice(on_infinite_mean, "on_infinite_mean", ("raise", "warn"))
     total = float(w.sum())
-    mx, mm = _wsum(w, x) / total, _wsum(w, m) / total
-    cov = _wsum(w, (x - mx) * (m - mm))
-    var_x, var_m = _wsum(w, (x - mx) ** 2), _wsum(w, (m - mm) ** 2)
+    # Pearson's r is scale-free: scale both columns to at most 1 so that the
+    # squares cannot overflow for huge (finite) values.
+    xs, ms = x / float(np.max(x)), m / float(np.max(m))
+    mx, mm_s = _wsum(w, xs) / total, _wsum(w, ms) / total
+    mm = _wsum(w, m / total)
+    cov = _wsum(w, (xs - mx) * (ms - mm_s))
+    var_x, var_m = _wsum(w, (xs - mx) ** 2), _wsum(w, (ms - mm_s) ** 2)
     corr = float(cov / np.sqrt(var_x * var_m)) if var_x > 0 and var_m > 0 else float("nan")
     if np.isfinite(corr) and abs(corr) > limit:
         warnings.warn(

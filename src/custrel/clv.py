@@ -2155,13 +2155,21 @@ class ProfitCurve:
     def evaluate(self, t: Any) -> FloatArray:
         """Profit at periods ``t`` for every customer: shape (customers, len(t)).
 
+        Periods count from acquisition, so ``t`` must be finite and
+        non-negative.
+
         Raises
         ------
         InvalidInputError
-            If a customer's curve is asked beyond g1 but has no ceiling or
-            speed, naming the customer row.
+            If a period in ``t`` is negative or not finite, naming its row; if
+            a customer's curve is asked beyond g1 but has no ceiling or speed,
+            naming the customer row; if the profit at a period lies beyond the
+            float range (a period far past the decline), naming the period and
+            the customer row.
         """
-        tt = np.atleast_1d(v.as_float_array(t, "t", ndim=(0, 1)))[None, :]
+        t1 = np.atleast_1d(v.as_float_array(t, "t", ndim=(0, 1)))
+        v.check_range(t1, "t", low=0.0, hint="periods count from acquisition")
+        tt = t1[None, :]
         h1, v0 = self.h1[:, None], self.v[:, None]
         g1, g2 = self.g1[:, None], self.g2[:, None]
         c, k, h2 = self.ceiling[:, None], self.speed[:, None], self.h2[:, None]
@@ -2184,6 +2192,12 @@ class ProfitCurve:
             p2 = np.where(need2, c - (c - pg1) * np.exp(-k * tau), 0.0)
             d3 = np.where(ph3, tt - np.where(np.isfinite(g2), g2, 0.0), 0.0)
             out: FloatArray = np.where(ph1, h1 * tt**2 + v0, p2 - h2 * d3**2)
+        if not np.isfinite(out).all():
+            i, j = _first_bad2(~np.isfinite(out))
+            raise InvalidInputError(
+                f"t: the profit of customer row {i} at period {float(tt[0, j]):g} (t row {j}) "
+                "is beyond the float range; ask for periods nearer the customer's lifetime"
+            )
         return out
 
     def present_value(

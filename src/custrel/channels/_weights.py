@@ -209,13 +209,19 @@ def ahp_weights(
     if (np.abs(d - 1.0) > rtol).any():
         i = int(np.flatnonzero(np.abs(d - 1.0) > rtol)[0])
         raise InvalidInputError(f"pairwise diagonal must be 1, got {d[i]:g} at [{i}, {i}]")
-    prod = a * a.T
+    # Both entries are finite and positive, so an overflowing product is +inf,
+    # which the test below correctly flags as not reciprocal.
+    with np.errstate(over="ignore", under="ignore"):
+        prod = a * a.T
     bad = np.abs(prod - 1.0) > rtol
     if bad.any():
         i, j = _val.first_bad(bad)
+        aij = float(a[i, j])
+        # 1 / a[i, j] overflows for subnormal judgements: show the fraction instead.
+        recip = f"{1.0 / aij:g}" if aij > 1.0 / np.finfo(np.float64).max else f"1/{aij:g}"
         raise InvalidInputError(
-            f"pairwise must be reciprocal (a[j, i] = 1 / a[i, j]), got a[{i}, {j}] = {a[i, j]:g} "
-            f"and a[{j}, {i}] = {a[j, i]:g}; set a[{j}, {i}] = {1.0 / a[i, j]:g}"
+            f"pairwise must be reciprocal (a[j, i] = 1 / a[i, j]), got a[{i}, {j}] = {aij:g} "
+            f"and a[{j}, {i}] = {a[j, i]:g}; set a[{j}, {i}] = {recip}"
         )
     max_cr = _val.scalar(max_cr, "max_cr", low=0.0)
     _val.choice(on_inconsistent, "on_inconsistent", ("raise", "warn"))
