@@ -753,12 +753,7 @@ def _reduce_rfm_by_ranges(
 
     def task(i: int) -> _RangeRFM:
         lo, hi = ranges[i]
-        rows = _parallel.range_rows(codes, lo, hi, k)
-        sub_codes = codes[rows]
-        sub_codes -= lo
-        sub_t = t[rows]
-        sub_amount = None if amount is None else amount[rows]
-        del rows
+        sub_codes, sub_t, sub_amount = _parallel.take_range(codes, lo, hi, k, t, amount)
         part = _reduce_rfm_rows(
             sub_codes, sub_t, sub_amount, hi - lo, kind=kind, days=days, days_first=i % 2 == 1
         )
@@ -771,8 +766,7 @@ def _reduce_rfm_by_ranges(
     has_returns = any(g.any_row is not None for g in got)
 
     def join(name: str) -> Any:
-        values = [getattr(g, name) for g in got]
-        return None if values[0] is None else np.concatenate(values)
+        return _parallel.concat_field(got, name)
 
     return _RangeRFM(
         total=join("total"),

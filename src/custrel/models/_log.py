@@ -1962,13 +1962,9 @@ def _reduce_by_ranges(
 
     def task(i: int) -> _Columns:
         lo, hi = ranges[i]
-        rows = _parallel.range_rows(codes, lo, hi, k)
-        sub_codes = codes[rows]
-        sub_codes -= lo
-        sub_t = t[rows]
-        sub_amount = None if amount is None else amount[rows]
-        sub_profit = None if profit is None else profit[rows]
-        del rows
+        sub_codes, sub_t, sub_amount, sub_profit = _parallel.take_range(
+            codes, lo, hi, k, t, amount, profit
+        )
         return _reduce_rows(
             sub_codes,
             sub_t,
@@ -1985,8 +1981,7 @@ def _reduce_by_ranges(
     got = _parallel.run_ordered(task, len(ranges), threads)
 
     def join(name: str) -> Any:
-        values = [getattr(c, name) for c in got]
-        return None if values[0] is None else np.concatenate(values)
+        return _parallel.concat_field(got, name)
 
     return _Columns(*(join(f.name) for f in attrs.fields(_Columns)))
 
