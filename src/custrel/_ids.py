@@ -201,19 +201,29 @@ def _missing_mask(
     return out
 
 
-def _missing_word(item: Any) -> str | None:
+def missing_name(item: Any) -> str | None:
+    """How a missing value reads (``None``, ``nan``, ``<NA>``, ``NaT``), else None.
+
+    The one test of "missing" for single values: ids here, times in
+    :mod:`custrel.models._times`.
+    """
     if item is None:
         return "None"
-    if isinstance(item, float) and item != item:
+    if isinstance(item, float | np.floating) and item != item:
         return "nan"
-    if isinstance(item, str):
-        return "empty" if item == "" else None
     kind = type(item).__name__
     if kind in ("NAType", "NaTType"):
         return str(item)
     if isinstance(item, np.datetime64) and np.isnat(item):
         return "NaT"
     return None
+
+
+def _missing_word(item: Any) -> str | None:
+    """:func:`missing_name`, with an empty text also missing (an id cannot be empty)."""
+    if isinstance(item, str):
+        return "empty" if item == "" else None
+    return missing_name(item)
 
 
 def _coerce(

@@ -48,7 +48,7 @@ from custrel.errors import (
     InvalidTypeError,
     MissingDependencyError,
 )
-from custrel.models._times import UNIT_DAYS, time_to_float
+from custrel.models._times import _unit_seconds, time_to_float
 from custrel.rfm import (
     _FREQUENCY_BASES,
     FrequencyBasis,
@@ -254,20 +254,6 @@ def _months(nw: Any, col: str) -> Any:
     t = nw.col(col)
     """Calendar months since 1970-01 (as ``datetime64[M]``)."""
     return (t.dt.year().cast(nw.Int64) - 1970) * 12 + t.dt.month().cast(nw.Int64) - 1
-
-
-def _unit_len(unit: str | float, kind: TimeKind, name: str) -> float:
-    """Length of a unit on the float time scale (seconds for calendar times), as the log."""
-    if isinstance(unit, str):
-        if kind == "numeric":
-            raise InvalidInputError(
-                f"{name} must be a number (the period length) for a log with numeric times, "
-                f"got {unit!r}"
-            )
-        v.choice(unit, name, tuple(UNIT_DAYS))
-        return UNIT_DAYS[unit] * float(_DAY)
-    length = v.scalar(unit, name, low=0.0, low_inclusive=False)
-    return length * float(_DAY) if kind == "datetime" else length
 
 
 def _literal(nw: Any, value: float, kind: TimeKind) -> Any:
@@ -753,11 +739,11 @@ def _btyd_plan(
     numeric = kind == "numeric"
     if unit is None:
         unit = 1.0 if numeric else "week"
-    unit_len = _unit_len(unit, kind, "unit")
+    unit_len = _unit_seconds(unit, kind, "unit")
     if numeric and period == "day":
         period = None
     if period is not None:
-        period_len = _unit_len(period, kind, "period")
+        period_len = _unit_seconds(period, kind, "period")
     end_given = (
         None if observation_end is None else time_to_float(observation_end, kind, "observation_end")
     )

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
+from custrel._ids import missing_name
 from custrel._voice import PLAIN, Voice, choice
 from custrel.errors import InvalidInputError, InvalidTypeError
 
@@ -304,20 +305,6 @@ def _partial_date_message(name: str, value: Any, row: int, voice: Voice = PLAIN)
     )
 
 
-def _missing_name(item: Any) -> str | None:
-    """How a missing value reads (``None``, ``nan``, ``<NA>``, ``NaT``), else None."""
-    if item is None:
-        return "None"
-    if isinstance(item, float | np.floating) and item != item:
-        return "nan"
-    kind = type(item).__name__
-    if kind in ("NAType", "NaTType"):
-        return str(item)
-    if isinstance(item, np.datetime64) and np.isnat(item):
-        return "NaT"
-    return None
-
-
 def _naive(item: _dt.datetime, timezone: str) -> _dt.datetime:
     """A timezone-aware datetime as naive local wall-clock time or naive UTC."""
     if item.tzinfo is None or item.utcoffset() is None:
@@ -334,7 +321,7 @@ def _parse_objects(
     kinds: set[str] = set()
     out_dt: list[Any] = []
     for row, item in enumerate(items):
-        missing = _missing_name(item)
+        missing = missing_name(item)
         if missing is not None:
             raise InvalidInputError(f"{name} is missing ({missing}) at {voice.at(row)}")
         if isinstance(item, _dt.datetime | _dt.date | np.datetime64):
@@ -410,7 +397,7 @@ def _parse_with_format(
                 pass
     out = np.empty(len(arr), dtype=_DT)
     for row, item in enumerate(arr.tolist()):
-        missing = _missing_name(item)
+        missing = missing_name(item)
         if missing is not None or item == "":
             raise InvalidInputError(f"{name} is missing ({missing or 'empty'}) at {voice.at(row)}")
         text = str(item)
