@@ -33,6 +33,7 @@ from custrel.models._times import (
     UNIT_DAYS,
     TimeKind,
     TimeZone,
+    _check_finite,
     _time_kind,
     _unit_seconds,
     parse_times,
@@ -114,15 +115,6 @@ def _optional_column(value: Any, name: str, n: int, voice: Voice = PLAIN) -> Flo
                 "record a return as a negative amount instead"
             )
     return col
-
-
-def _check_finite(arr: FloatArray, name: str, voice: Voice) -> None:
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InvalidInputError(
-            f"{name} must be finite, got {float(arr[row])!r} at {voice.at(row)}"
-        )
 
 
 def _money(
