@@ -106,6 +106,32 @@ def to_frame(result: Any, backend: str = "pandas") -> Any:
     return nw.from_dict(data, backend=backend).to_native()
 
 
+def native_frame(cols: dict[str, npt.NDArray[Any]], backend: str) -> Any:
+    """Columns as a dataframe of ``backend`` built by that library itself (no narwhals).
+
+    The frame owns its data; datetimes become microseconds for polars (it
+    has no seconds unit) and fixed-width text becomes Python strings.
+    """
+    v.choice(backend, "backend", BACKENDS)
+    try:
+        module = importlib.import_module(backend)
+    except ImportError:
+        raise MissingDependencyError(
+            f"backend {backend!r} is not installed; pip install {backend}"
+        ) from None
+    out: dict[str, npt.NDArray[Any]] = {}
+    for name, arr in cols.items():
+        a = np.array(arr, copy=True)
+        if a.dtype.kind == "M" and backend == "polars":
+            a = a.astype("datetime64[us]")
+        if a.dtype.kind in "US":
+            a = a.astype(object)
+        out[name] = a
+    if backend == "pyarrow":
+        return module.table(out)
+    return module.DataFrame(out)
+
+
 @functools.lru_cache(maxsize=128)
 def _row_type(name: str, fields: tuple[str, ...]) -> Any:
     return collections.namedtuple(name, fields, rename=True)

@@ -268,28 +268,9 @@ class CustomerReport:
         >>> customer_report(log, sections=("pyramid",)).to_frame()["tier"].tolist()
         ['platinum', 'lead']
         """
-        import importlib
+        from custrel._tabular import native_frame
 
-        from custrel.errors import MissingDependencyError
-
-        v.choice(backend, "backend", ("pandas", "polars", "pyarrow"))
-        try:
-            module = importlib.import_module(backend)
-        except ImportError:
-            raise MissingDependencyError(
-                f"backend {backend!r} is not installed; pip install {backend}"
-            ) from None
-        cols: dict[str, npt.NDArray[Any]] = {}
-        for name, arr in self.columns.items():
-            a = np.array(arr, copy=True)
-            if a.dtype.kind == "M" and backend == "polars":
-                a = a.astype("datetime64[us]")  # polars has no seconds unit
-            if a.dtype.kind in "US":
-                a = a.astype(object)
-            cols[name] = a
-        if backend == "pyarrow":
-            return module.table(cols)
-        return module.DataFrame(cols)
+        return native_frame(dict(self.columns), backend)
 
     def to_csv(self, path: str | os.PathLike[str] | None = None, *, neutralize: bool = True) -> str:
         """The per-customer columns as CSV text: the header on line 1, RFC 4180 quoting.

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from custrel import _parallel
 from custrel import _validate as v
 from custrel._ids import IdType, Missing, as_id_array, factorize_by_sort, normalize_ids
-from custrel._tabular import Tabular
+from custrel._tabular import Tabular, native_frame
 from custrel._voice import PLAIN, Voice, choice
 from custrel.errors import (
     EmptyInputError,
@@ -1240,19 +1240,7 @@ class TransactionLog:
 
     def to_frame(self, backend: Literal["pandas", "polars", "pyarrow"] = "pandas") -> Any:
         """Return the log as a dataframe of ``backend`` (needs that library)."""
-        v.choice(backend, "backend", ("pandas", "polars", "pyarrow"))
-        try:
-            module = importlib.import_module(backend)
-        except ImportError:
-            raise MissingDependencyError(
-                f"backend {backend!r} is not installed; pip install {backend}"
-            ) from None
-        cols = self.to_arrays()
-        if backend == "polars" and self.time_kind == "datetime":
-            cols["time"] = cols["time"].astype("datetime64[us]")  # polars has no seconds unit
-        if backend == "pyarrow":
-            return module.table(cols)
-        return module.DataFrame(cols)
+        return native_frame(self.to_arrays(), backend)
 
     # -- row selection ------------------------------------------------------
 
