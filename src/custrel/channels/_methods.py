@@ -11,10 +11,8 @@ import numpy as np
 
 from custrel import _validate as _val
 from custrel.channels._common import (
-    _DEFAULT_NORMALIZATION,
     _MISSING,
     _SAFE_MAGNITUDE,
-    METHODS,
     NORMALIZATIONS,
     AnyArray,
     BoolArray,
@@ -24,6 +22,7 @@ from custrel.channels._common import (
     Missing,
     _column_scale,
     _iterable,
+    _method_setup,
     _py,
     _rank,
     _show,
@@ -557,15 +556,7 @@ def _run(
     missing: str,
     vikor_v: float,
 ) -> RankingResult:
-    _val.choice(method, "method", METHODS)
-    if method == "vikor":
-        if normalization not in (None, "minmax"):
-            raise InvalidInputError(
-                f"vikor uses its own min-max normalisation, got normalization={normalization!r}"
-            )
-        vikor_v = _val.scalar(vikor_v, "v", low=0.0, high=1.0)
-    norm = _DEFAULT_NORMALIZATION[method] if normalization is None else normalization
-    _val.choice(norm, "normalization", NORMALIZATIONS)
+    norm, vikor_v = _method_setup(method, normalization, vikor_v)
     p = _prepare(matrix, rules, missing)
     sc = _score_matrix(p, method, norm, p.weights, vikor_v)
     rank, order, ties = _rank(sc.key, p.ids)
