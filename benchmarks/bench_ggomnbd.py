@@ -28,7 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from custrel import ConvergenceError, FitWarning, fit_pareto_nbd, load_cdnow, rfm_summary
-from custrel._ggomnbd import GGompertzNBDModel, fit_ggomnbd
+from custrel.btyd._ggomnbd import GGompertzNBDModel, fit_ggomnbd
 
 
 def _timed(fn: object, *args: object, **kw: object) -> tuple[float, object]:

@@ -45,7 +45,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from custrel import _pareto_nbd as pn
+from custrel.btyd import _pnbd_math as pn
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "cdnow_customers_summary.csv"

@@ -25,7 +25,6 @@ from custrel import (
     InvalidTypeError,
     MBGNBDModel,
     TransactionLog,
-    _pareto_nbd,
     calibration_holdout_comparison,
     fit_bgbb,
     fit_bgnbd,
@@ -37,6 +36,7 @@ from custrel import (
     repeat_purchase_histogram,
     rfm_summary,
 )
+from custrel.btyd import _pnbd_math as _pareto_nbd
 from strategies import transaction_logs
 
 # ---------------------------------------------------------------------------
@@ -1365,7 +1365,7 @@ def test_bgnbd_fit_on_its_own_simulation_predicts_finite_values() -> None:
 
 
 def test_nbd_quadrature_agrees_with_the_closed_form_where_both_hold() -> None:
-    from custrel.btyd import _nbd_future_closed, _nbd_future_quadrature
+    from custrel.btyd._nbd import _nbd_future_closed, _nbd_future_quadrature
 
     rng = np.random.default_rng(3)
     n = 400

@@ -1,4 +1,4 @@
-"""Tests of the GGompertz/NBD model (custrel._ggomnbd): known values, limits, properties, bad input."""
+"""Tests of the GGompertz/NBD model (custrel.btyd._ggomnbd): known values, limits, properties, bad input."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from custrel import (
     repeat_purchase_histogram,
     rfm_summary,
 )
-from custrel._ggomnbd import GGompertzNBDModel, fit_ggomnbd
+from custrel.btyd._ggomnbd import GGompertzNBDModel, fit_ggomnbd
 
 # Bemmaor & Glady (2012), Management Science 58(5), Table 2: GGompertz/NBD on the
 # CDNOW sample (2,357 customers, 39-week calibration, weeks), LL = -9594.98.
@@ -315,7 +315,7 @@ def test_weights_and_initial_values(cdnow: BTYDSummary, cdnow_fit: GGompertzNBDM
 
 
 def test_gradient_matches_finite_differences() -> None:
-    from custrel._ggomnbd import _rows
+    from custrel.btyd._ggomnbd import _rows
 
     rng = np.random.default_rng(5)
     big_t = rng.uniform(5, 60, 200)

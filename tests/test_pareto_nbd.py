@@ -1,4 +1,4 @@
-"""Tests of the Pareto/NBD mathematics in custrel._pareto_nbd.
+"""Tests of the Pareto/NBD mathematics in custrel.btyd._pnbd_math.
 
 References used below:
 - Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). "Counting your customers"
@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, special
 
-from custrel import _pareto_nbd as pn
+from custrel.btyd import _pnbd_math as pn
 from custrel.errors import ConvergenceError, EmptyInputError, InvalidInputError
 
 PUBLISHED = np.array([0.5534, 10.5802, 0.6061, 11.6562])

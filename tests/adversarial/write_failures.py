@@ -17,7 +17,7 @@ from collections import defaultdict
 
 SOURCES = {
     "models": ("src/custrel/models/", "intake"),
-    "btyd": ("src/custrel/btyd.py, _pareto_nbd.py", "btyd"),
+    "btyd": ("src/custrel/btyd/", "btyd"),
     "clv": ("src/custrel/clv.py", "clv-lifecycle"),
     "lifecycle": ("src/custrel/lifecycle.py", "clv-lifecycle"),
     "pyramid": ("src/custrel/pyramid.py", "pyramid-channels-rfm"),

@@ -103,8 +103,8 @@ import numpy.typing as npt
 from custrel import _numeric
 from custrel import _validate as v
 from custrel._lazy import LazyModule
-from custrel.btyd import (
-    RepeatPurchaseModel,
+from custrel.btyd._base import RepeatPurchaseModel
+from custrel.btyd._common import (
     _broadcast_customers,
     _count_data,
     _initial,
@@ -315,7 +315,7 @@ class GGompertzNBDModel(RepeatPurchaseModel):
     Notes
     -----
     The likelihood, P(alive) and the expectations are stated in the module
-    ``custrel._ggomnbd``; the integrals over the lifetime are evaluated by
+    ``custrel.btyd._ggomnbd``; the integrals over the lifetime are evaluated by
     fixed composite Gauss-Legendre rules, vectorised over customers.
 
     As :math:`b \to 0` with :math:`\beta/b` fixed the model is Pareto/NBD
@@ -335,7 +335,7 @@ class GGompertzNBDModel(RepeatPurchaseModel):
 
     Examples
     --------
-    >>> from custrel._ggomnbd import GGompertzNBDModel
+    >>> from custrel.btyd._ggomnbd import GGompertzNBDModel
     >>> m = GGompertzNBDModel.from_params(
     ...     {"r": 0.55313, "alpha": 10.5758, "b": 0.0000011, "s": 0.60682, "beta": 0.000013})
     >>> m.probability_alive([0, 2], [0.0, 30.43], 38.86).round(3).tolist()
@@ -707,7 +707,7 @@ def fit_ggomnbd(
 
     Examples
     --------
-    >>> from custrel._ggomnbd import GGompertzNBDModel, fit_ggomnbd
+    >>> from custrel.btyd._ggomnbd import GGompertzNBDModel, fit_ggomnbd
     >>> truth = GGompertzNBDModel.from_params(
     ...     {"r": 0.6, "alpha": 8.0, "b": 0.05, "s": 1.2, "beta": 2.0})
     >>> import numpy as np

@@ -854,7 +854,7 @@ def log_likelihood(params: Any, x: Any, t_x: Any, T: Any) -> FloatArray:
     Examples
     --------
     >>> import numpy as np
-    >>> from custrel._pareto_nbd import log_likelihood
+    >>> from custrel.btyd._pnbd_math import log_likelihood
     >>> params = np.array([0.5534, 10.5802, 0.6061, 11.6562])
     >>> np.round(log_likelihood(params, [0, 2], [0.0, 30.43], [38.86, 38.86]), 3)
     array([-0.521, -9.555])
@@ -881,7 +881,7 @@ def probability_alive(params: Any, x: Any, t_x: Any, T: Any) -> FloatArray:
     Examples
     --------
     >>> import numpy as np
-    >>> from custrel._pareto_nbd import probability_alive
+    >>> from custrel.btyd._pnbd_math import probability_alive
     >>> params = np.array([0.5534, 10.5802, 0.6061, 11.6562])
     >>> np.round(probability_alive(params, [0, 2, 2], [0.0, 30.43, 5.0], [38.86] * 3), 3)
     array([0.295, 0.869, 0.13 ])
@@ -935,7 +935,7 @@ def expected_purchases(params: Any, t: Any) -> FloatArray:
     Examples
     --------
     >>> import numpy as np
-    >>> from custrel._pareto_nbd import expected_purchases
+    >>> from custrel.btyd._pnbd_math import expected_purchases
     >>> params = np.array([0.5534, 10.5802, 0.6061, 11.6562])
     >>> np.round(expected_purchases(params, [0.0, 39.0, 78.0]), 4)
     array([0.    , 1.2131, 1.9094])
@@ -961,7 +961,7 @@ def conditional_expected_purchases(params: Any, t: Any, x: Any, t_x: Any, T: Any
     Examples
     --------
     >>> import numpy as np
-    >>> from custrel._pareto_nbd import conditional_expected_purchases
+    >>> from custrel.btyd._pnbd_math import conditional_expected_purchases
     >>> params = np.array([0.5534, 10.5802, 0.6061, 11.6562])
     >>> np.round(conditional_expected_purchases(params, 39.0, [0, 2], [0.0, 30.43], [38.86] * 2), 4)
     array([0.107 , 1.4551])
@@ -996,7 +996,7 @@ def probability_of_purchases(params: Any, n: Any, t: Any) -> FloatArray:
     Examples
     --------
     >>> import numpy as np
-    >>> from custrel._pareto_nbd import probability_of_purchases
+    >>> from custrel.btyd._pnbd_math import probability_of_purchases
     >>> params = np.array([0.5534, 10.5802, 0.6061, 11.6562])
     >>> np.round(probability_of_purchases(params, [0, 1, 2], 39.0), 4)
     array([0.5936, 0.1656, 0.0825])
@@ -1051,7 +1051,7 @@ def simulate(
     Examples
     --------
     >>> import numpy as np
-    >>> from custrel._pareto_nbd import simulate
+    >>> from custrel.btyd._pnbd_math import simulate
     >>> sim = simulate(np.array([0.55, 10.6, 0.61, 11.7]), 3, 39.0, rng=1)
     >>> sorted(sim)
     ['T', 'frequency', 'recency']
@@ -1462,7 +1462,7 @@ def fit(x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None) -> ParetoFit
     Examples
     --------
     >>> import numpy as np
-    >>> from custrel._pareto_nbd import fit, simulate
+    >>> from custrel.btyd._pnbd_math import fit, simulate
     >>> sim = simulate(np.array([0.55, 10.6, 0.61, 11.7]), 3000, 39.0, rng=7)
     >>> res = fit(sim["frequency"], sim["recency"], sim["T"])
     >>> res.params.shape, bool(res.log_likelihood < 0)

@@ -1,0 +1,510 @@
+"""The base classes of every BTYD model.
+
+:class:`BTYDModel` and :class:`RepeatPurchaseModel` (predictions, simulation, the shared API).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from custrel import _validate as v
+from custrel._lazy import LazyModule
+from custrel.btyd._common import (
+    _as_rfm,
+    _as_rng,
+    _broadcast_customers,
+    _discounted_sum,
+    _frozen_mapping,
+    _horizon,
+    _readonly_matrix,
+)
+from custrel.btyd._summary import BTYDSummary
+from custrel.errors import (
+    ConvergenceError,
+    InvalidInputError,
+    InvalidTypeError,
+)
+
+special = LazyModule("scipy.special")  # imported on first use (import time)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@attrs.frozen(eq=False, repr=False)
+class BTYDModel:
+    """Base of the fitted BTYD models: the fields and methods they all share.
+
+    Build a model with a ``fit_*`` function, or with :meth:`from_params` from
+    known parameters.
+
+    Attributes
+    ----------
+    params : Mapping[str, float]
+        The estimates, by the papers' parameter names (read-only).
+    log_likelihood : float
+        The maximised log-likelihood (weighted sum over customers); NaN for a
+        model built from known parameters.
+    standard_errors : Mapping[str, float]
+        Standard errors from the inverse Hessian of the log-likelihood.
+    covariance : numpy.ndarray
+        Estimated covariance matrix of the estimates, in the order of ``params``.
+    n_customers : float
+        Customers the model was fitted on (the sum of the weights).
+    n_iterations : int
+        Optimizer iterations.
+    message : str
+        The optimizer's message.
+    """
+
+    params: Mapping[str, float] = attrs.field(converter=_frozen_mapping)
+    log_likelihood: float
+    standard_errors: Mapping[str, float] = attrs.field(converter=_frozen_mapping)
+    covariance: FloatArray = attrs.field(converter=_readonly_matrix)
+    n_customers: float
+    n_iterations: int = 0
+    message: str = ""
+
+    _param_names: ClassVar[tuple[str, ...]] = ()
+
+    def __repr__(self) -> str:
+        ps = ", ".join(f"{k}={self.params[k]:.4g}" for k in self._param_names)
+        return (
+            f"{type(self).__name__}({ps}, log_likelihood={self.log_likelihood:.6g}, "
+            f"n_customers={self.n_customers:g})"
+        )
+
+    def _theta(self) -> FloatArray:
+        return np.asarray([self.params[k] for k in self._param_names], dtype=np.float64)
+
+    @classmethod
+    def _from_values(
+        cls, values: Any, *, log_likelihood: float = float("nan"), n_customers: float = 0.0
+    ) -> Any:
+        vals = np.asarray(values, dtype=np.float64)
+        k = len(cls._param_names)
+        return cls(
+            params=dict(zip(cls._param_names, vals.tolist(), strict=True)),
+            log_likelihood=log_likelihood,
+            standard_errors=dict.fromkeys(cls._param_names, float("nan")),
+            covariance=np.full((k, k), np.nan),
+            n_customers=n_customers,
+        )
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, float]) -> Any:
+        """A model with known parameters (for example published ones), without a fit.
+
+        Parameters
+        ----------
+        params : Mapping[str, float]
+            Every parameter of the model by its name, each > 0.
+
+        Returns
+        -------
+        BTYDModel
+            The model of the class it is called on, with NaN log-likelihood
+            and standard errors and 0 customers.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}).params["b"]
+        2.426
+
+        Raises
+        ------
+        InvalidInputError
+            If a parameter is missing, unknown or not positive.
+        """
+        if not isinstance(params, Mapping):
+            raise InvalidTypeError(f"params must be a mapping, got {type(params).__name__}")
+        names = cls._param_names
+        extra = sorted(set(params) - set(names))
+        missing = [n for n in names if n not in params]
+        if extra or missing:
+            raise InvalidInputError(
+                f"params must name exactly {list(names)!r}; "
+                + (f"missing {missing!r}" if missing else f"unknown {extra!r}")
+            )
+        vals = [v.scalar(params[n], f"params[{n!r}]", low=0.0, low_inclusive=False) for n in names]
+        return cls._from_values(vals)
+
+    def summary(self) -> dict[str, tuple[float, float]]:
+        """Each parameter's estimate and standard error: ``{name: (estimate, se)}``."""
+        return {k: (self.params[k], self.standard_errors[k]) for k in self._param_names}
+
+
+@attrs.frozen(eq=False, repr=False)
+class RepeatPurchaseModel(BTYDModel, abc.ABC):
+    """Base of the repeat-purchase models (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB).
+
+    They share one set of prediction methods, so diagnostics, CLV and
+    reports work with any of them.
+
+    Attributes
+    ----------
+    params, log_likelihood, standard_errors, covariance, n_customers, n_iterations, message
+        As :class:`BTYDModel`.
+    """
+
+    _discrete: ClassVar[bool] = False
+
+    # -- model-specific kernels (vectorised; inputs already validated) --------
+
+    @abc.abstractmethod
+    def _ll(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+        """Model-specific kernel; each model defines it."""
+
+    @abc.abstractmethod
+    def _expected(self, t: FloatArray) -> FloatArray:
+        """Model-specific kernel; each model defines it."""
+
+    @abc.abstractmethod
+    def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+        """Model-specific kernel; each model defines it."""
+
+    @abc.abstractmethod
+    def _conditional(
+        self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
+    ) -> FloatArray:
+        """Model-specific kernel; each model defines it."""
+
+    @abc.abstractmethod
+    def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
+        """Model-specific kernel; each model defines it."""
+
+    @abc.abstractmethod
+    def _simulate(
+        self, n_customers: int, big_t: FloatArray, rng: np.random.Generator
+    ) -> tuple[FloatArray, FloatArray]:
+        """Model-specific kernel; each model defines it."""
+
+    # -- public predictions ----------------------------------------------------
+
+    def customer_log_likelihood(self, frequency: Any, recency: Any, T: Any) -> FloatArray:
+        """Each customer's log-likelihood under the fitted parameters.
+
+        Parameters
+        ----------
+        frequency, recency, T : array_like
+            Summary columns (scalars broadcast).
+
+        Returns
+        -------
+        numpy.ndarray
+            One log-likelihood per customer; their (weighted) sum over the
+            fitting data is :attr:`log_likelihood`.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> round(float(m.customer_log_likelihood(2, 30.43, 38.86)), 3)
+        -9.459
+        """
+        x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
+        return self._ll(x, tx, big_t)
+
+    def expected_purchases(self, t: Any) -> FloatArray:
+        """Expected repeat purchases in (0, t] of a new customer, E[X(t)].
+
+        Parameters
+        ----------
+        t : float or array_like
+            Time since the first purchase, in the model's time unit (a whole
+            number of opportunities for BG/BB).
+
+        Returns
+        -------
+        numpy.ndarray
+            Non-negative, increasing in ``t``, 0 at ``t = 0``.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m.expected_purchases([39.0, 78.0]).round(3).tolist()
+        [1.197, 1.861]
+        """
+        tt = _horizon(t, discrete=self._discrete)
+        return self._expected(tt)
+
+    def conditional_expected_purchases(
+        self, t: Any, frequency: Any, recency: Any, T: Any
+    ) -> FloatArray:
+        """Expected purchases in (T, T + t] of customers with the given history.
+
+        Parameters
+        ----------
+        t : float or array_like
+            Length of the forecast window (broadcasts against the customers).
+        frequency, recency, T : array_like
+            Each customer's summary.
+
+        Returns
+        -------
+        numpy.ndarray
+            E[Y(t) | frequency, recency, T], one per customer.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m.conditional_expected_purchases(39.0, [0, 2], [0.0, 30.43], [38.86, 38.86]).round(3).tolist()
+        [0.195, 1.226]
+        """
+        x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
+        tt = _horizon(t, discrete=self._discrete)
+        if tt.ndim == 1 and x.ndim == 1 and tt.shape != x.shape and tt.shape != (1,):
+            raise InvalidInputError(
+                f"t has {tt.shape[0]} values but there are {x.shape[0]} customers; give one "
+                "forecast window, or one per customer"
+            )
+        return self._conditional(tt, x, tx, big_t)
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> FloatArray:
+        """Probability that each customer is still active at T.
+
+        Parameters
+        ----------
+        frequency, recency, T : array_like
+            Each customer's summary.
+
+        Returns
+        -------
+        numpy.ndarray
+            P(alive | frequency, recency, T) in [0, 1].
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m.probability_alive([0, 2, 2], [0.0, 30.43, 5.0], 38.86).round(3).tolist()
+        [1.0, 0.727, 0.124]
+        """
+        x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
+        return self._alive(x, tx, big_t)
+
+    def probability_of_purchases(self, n: Any, t: Any) -> FloatArray:
+        """Probability that a new customer makes exactly ``n`` repeat purchases in (0, t].
+
+        Parameters
+        ----------
+        n : int or array_like of int
+            Numbers of purchases (>= 0).
+        t : float or array_like
+            Time since the first purchase (broadcasts against ``n``).
+
+        Returns
+        -------
+        numpy.ndarray
+            P(X(t) = n); summed over all ``n`` it is 1.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m.probability_of_purchases([0, 1, 2], 39.0).round(3).tolist()
+        [0.574, 0.199, 0.085]
+        """
+        nn = v.as_float_array(n, "n", ndim=(0, 1))
+        v.check_range(nn, "n", low=0.0)
+        v.check_integer_valued(nn, "n")
+        tt = _horizon(t, discrete=self._discrete)
+        return self._pmf(nn, tt)
+
+    def customer_lifetime_value(
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        spend: Any,
+        *,
+        horizon: int,
+        discount_rate: float,
+        margin: float = 1.0,
+        period: float = 1.0,
+    ) -> FloatArray:
+        r"""Discounted value of each customer's expected future purchases.
+
+        Parameters
+        ----------
+        frequency, recency, T : array_like
+            Each customer's summary.
+        spend : float or array_like
+            Expected spend per future purchase, per customer (for example
+            :meth:`GammaGammaModel.conditional_expected_spend`).
+        horizon : int
+            Number of future periods to value.
+        discount_rate : float
+            Discount rate per period (0.01 is 1 % a period; > -1).
+        margin : float
+            Share of the spend that is profit (1 values revenue).
+        period : float
+            Length of one period in the model's time unit (for example
+            ``52 / 12`` weeks for months); a whole number for BG/BB.
+
+        Returns
+        -------
+        numpy.ndarray
+            CLV per customer.
+
+        Raises
+        ------
+        InvalidInputError
+            If a column is invalid, ``spend`` has neither one value nor one
+            per customer, ``horizon`` exceeds the period budget
+            (``CUSTREL_MAX_PERIODS``, default 1,000,000) or ``horizon`` times
+            the customers exceeds the cell budget (``CUSTREL_MAX_CELLS``), or
+            the discounting leaves the float range (a negative rate over a
+            long horizon).
+
+        Notes
+        -----
+        .. math::
+
+            \mathrm{CLV} = m\,\bar s \sum_{k=1}^{H}
+            \frac{E[Y(k\,p)] - E[Y((k-1)\,p)]}{(1+d)^{k}}
+
+        with :math:`E[Y(\cdot)]` the conditional expected purchases, cash
+        flows at the end of each period (as in lifetimes). One pass per
+        period, vectorised over customers: memory proportional to the number
+        of customers.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m.customer_lifetime_value([0, 2], [0.0, 30.43], 38.86, [35.17, 24.66], horizon=12,
+        ...                           discount_rate=0.01, margin=0.3, period=52 / 12).round(2).tolist()
+        [2.5, 10.86]
+        """
+        x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
+        s = v.as_float_array(spend, "spend", ndim=(0, 1))
+        h = v.positive_int(horizon, "horizon")
+        d = v.discount_rate(discount_rate)
+        mg = v.scalar(margin, "margin")
+        p = v.scalar(period, "period", low=0.0, low_inclusive=False)
+        if self._discrete and p != round(p):
+            raise InvalidInputError(
+                f"period must be a whole number of opportunities for BG/BB, got {p!r}"
+            )
+        if s.ndim == 1 and x.ndim == 1 and s.shape != x.shape:
+            raise InvalidInputError(
+                f"spend has {s.shape[0]} values but there are {x.size} customers; give one "
+                "spend per customer or a single value"
+            )
+        v.check_budget(
+            float(h),
+            "the CLV horizon",
+            budget=v.max_periods(),
+            culprit=f"horizon={h!r}",
+            env="CUSTREL_MAX_PERIODS",
+            hint="value a shorter horizon or longer periods",
+        )
+        v.check_budget(
+            float(h) * max(x.size, 1),
+            "the CLV forecast (periods x customers)",
+            budget=v.max_cells(),
+            culprit=f"horizon={h!r} for {x.size} customers",
+            env="CUSTREL_MAX_CELLS",
+            hint="value the customers in batches",
+        )
+        x, tx, big_t, s = _broadcast_customers(x, tx, big_t, s)
+        out: FloatArray = mg * s * self._discounted_purchases(h, p, d, x, tx, big_t)
+        return out
+
+    def _discounted_purchases(
+        self,
+        horizon: int,
+        period: float,
+        rate: float,
+        x: FloatArray,
+        tx: FloatArray,
+        big_t: FloatArray,
+    ) -> FloatArray:
+        """Sum over periods of the discounted expected purchases in each period."""
+        return _discounted_sum(
+            lambda t: self._conditional(t, x, tx, big_t), horizon, period, rate, x.shape
+        )
+
+    def simulate(
+        self, n_customers: int, T: Any, *, rng: np.random.Generator | int | None = None
+    ) -> BTYDSummary:
+        """Simulate customers from the fitted parameters.
+
+        Parameters
+        ----------
+        n_customers : int
+            How many customers.
+        T : float or array_like
+            Each customer's age at the end of the window (a scalar applies to
+            all); whole opportunities for BG/BB.
+        rng : numpy.random.Generator, int or None
+            Randomness (an int seeds a new generator).
+
+        Returns
+        -------
+        BTYDSummary
+            ``frequency``, ``recency``, ``T`` and unit weights, ids ``0..n-1``;
+            no monetary values.
+
+        Raises
+        ------
+        InvalidInputError
+            If ``n_customers`` exceeds the cell budget, a BG/BB ``T`` the
+            period budget, a ``T`` would give more than 1e15 expected
+            purchases, or ``rng`` is a seed numpy refuses.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> sim = m.simulate(3, 39.0, rng=1)
+        >>> sim.frequency.tolist(), sim.recency.round(2).tolist()
+        ([0.0, 11.0, 0.0], [0.0, 13.02, 0.0])
+        """
+        n = v.positive_int(n_customers, "n_customers")
+        v.check_budget(
+            float(n),
+            "the simulation",
+            budget=v.max_cells(),
+            culprit=f"n_customers={n}",
+            env="CUSTREL_MAX_CELLS",
+            hint="simulate in batches",
+        )
+        big_t = v.as_float_array(T, "T", ndim=(0, 1))
+        v.check_range(big_t, "T", low=0.0)
+        if self._discrete:
+            v.check_integer_valued(big_t, "T")
+            top = float(np.max(big_t))
+            v.check_budget(
+                top,
+                "the simulated opportunities",
+                budget=v.max_periods(),
+                culprit=f"T={top:g}",
+                env="CUSTREL_MAX_PERIODS",
+            )
+        if big_t.ndim == 1 and len(big_t) != n:
+            raise InvalidInputError(f"T has {len(big_t)} values but n_customers is {n}")
+        big_t = np.broadcast_to(big_t, (n,)).astype(np.float64)
+        gen = _as_rng(rng)
+        with np.errstate(over="ignore"):
+            x, tx = self._simulate(n, big_t, gen)
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(tx))):  # pragma: no cover - guarded
+            raise ConvergenceError("the simulation produced non-finite values")
+        return BTYDSummary(
+            customer_id=np.arange(n),
+            frequency=x,
+            recency=tx,
+            T=big_t,
+            monetary_value=None,
+            weights=np.ones(n),
+        )

@@ -1,0 +1,383 @@
+"""The Gamma-Gamma model of spend per transaction (Fader, Hardie & Lee 2005)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from custrel import _numeric
+from custrel import _validate as v
+from custrel._lazy import LazyModule
+from custrel.btyd import _pnbd_math as _pareto_nbd
+from custrel.btyd._base import BTYDModel
+from custrel.btyd._common import (
+    _as_rng,
+    _fit_weights,
+    _gammaln,
+    _initial,
+    _psi,
+    _warn_fit,
+    _wsum,
+    _wsums,
+)
+from custrel.errors import (
+    ConvergenceError,
+    FitWarning,
+    InvalidInputError,
+)
+
+special = LazyModule("scipy.special")  # imported on first use (import time)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+# ---------------------------------------------------------------------------
+# Gamma-Gamma spend model
+# ---------------------------------------------------------------------------
+
+
+def _gg_loglik(
+    theta: FloatArray, x: FloatArray, m: FloatArray, w: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray | None]:
+    p, q, gamma = (float(t) for t in theta)
+    px = p * x
+    log_m = np.log(m)
+    log_x = np.log(x)
+    log_gxm = np.log(gamma + x * m)
+    ll: FloatArray = (
+        _gammaln(px + q)
+        - _gammaln(px)
+        - _gammaln(q)
+        + q * np.log(gamma)
+        + (px - 1.0) * log_m
+        + px * log_x
+        - (px + q) * log_gxm
+    )
+    if w is None:
+        return ll, None
+    psi_pq = _psi(px + q)
+    dp = x * (psi_pq - _psi(px) + log_m + log_x - log_gxm)
+    dq = psi_pq - _psi(q) + np.log(gamma) - log_gxm
+    dg = q / gamma - (px + q) / (gamma + x * m)
+    return ll, _wsums(w, dp, dq, dg)
+
+
+def _as_spend(
+    frequency: Any, monetary_value: Any, *, allow_scalar: bool, allow_zero: bool
+) -> tuple[FloatArray, FloatArray]:
+    ndim: int | tuple[int, ...] = (0, 1) if allow_scalar else 1
+    x = v.as_float_array(frequency, "frequency", ndim=ndim)
+    m = v.as_float_array(monetary_value, "monetary_value", ndim=ndim, finite=False)
+    if allow_scalar:
+        try:
+            x, m = (np.array(a) for a in np.broadcast_arrays(x, m))
+        except ValueError:
+            raise InvalidInputError(
+                f"frequency and monetary_value must have the same length, got {x.size} and {m.size}"
+            ) from None
+    else:
+        v.check_same_length(frequency=x, monetary_value=m)
+    v.check_integer_valued(x, "frequency")
+    hint = "the Gamma-Gamma model needs repeat buyers; select them with BTYDSummary.repeat_buyers()"
+    v.check_range(x, "frequency", low=0.0 if allow_zero else 1.0, hint="" if allow_zero else hint)
+    v.check_range(
+        x,
+        "frequency",
+        high=_pareto_nbd.MAX_FREQUENCY,
+        hint="a purchase count beyond 2**53 cannot be exact",
+    )
+    # monetary_value may be NaN only where frequency is 0 (the mean of no purchases)
+    check = x > 0
+    v.check_finite(np.where(check, m, 1.0), "monetary_value")
+    v.check_range(
+        np.where(check, m, 1.0),
+        "monetary_value",
+        low=0.0,
+        low_inclusive=False,
+        hint="the Gamma-Gamma model needs positive mean spends",
+    )
+    return x, m
+
+
+@attrs.frozen(eq=False, repr=False)
+class GammaGammaModel(BTYDModel):
+    r"""A fitted Gamma-Gamma spend model; build it with :func:`fit_gamma_gamma`.
+
+    A customer's transaction values are Gamma(:math:`p`, :math:`\nu`) with a
+    customer-specific :math:`\nu \sim \mathrm{Gamma}(q, \gamma)`, independent
+    of the purchase process.
+
+    Attributes
+    ----------
+    params : Mapping[str, float]
+        ``p``, ``q``, ``gamma`` (``gamma`` in money units).
+    log_likelihood : float
+        The maximised log-likelihood (weighted sum).
+    standard_errors : Mapping[str, float]
+        Standard errors from the inverse Hessian.
+    covariance : numpy.ndarray
+        Estimated covariance matrix.
+    n_customers : float
+        Customers fitted on (sum of the weights).
+    n_iterations : int
+        Optimizer iterations.
+    message : str
+        The optimizer's message.
+    frequency_spend_correlation : float
+        Weighted Pearson correlation of frequency and mean spend in the
+        fitting data; the model assumes it is close to 0.
+
+    Notes
+    -----
+    .. math::
+
+        E[Z\mid p, q, \gamma, \bar z, x] = \frac{q-1}{px+q-1}\frac{p\gamma}{q-1}
+        + \frac{px}{px+q-1}\bar z = \frac{p(\gamma + x\bar z)}{px+q-1}
+
+    a weighted mean of the population mean :math:`p\gamma/(q-1)` (infinite
+    when :math:`q \le 1`) and the customer's own mean :math:`\bar z`.
+
+    References
+    ----------
+    Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). RFM and CLV: using
+    iso-value curves for customer base analysis. *Journal of Marketing
+    Research* 42(4), 415-430.
+    Fader, P. S. & Hardie, B. G. S. (2013). The Gamma-Gamma model of
+    monetary value.
+    """
+
+    frequency_spend_correlation: float = float("nan")
+
+    _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
+
+    def customer_log_likelihood(self, frequency: Any, monetary_value: Any) -> FloatArray:
+        """Each repeat buyer's log-likelihood of its mean spend.
+
+        Parameters
+        ----------
+        frequency : array_like
+            Repeat purchases (>= 1).
+        monetary_value : array_like
+            Mean repeat spend (> 0).
+
+        Returns
+        -------
+        numpy.ndarray
+            The log density of the mean spend given the frequency.
+        """
+        x, m = _as_spend(frequency, monetary_value, allow_scalar=True, allow_zero=False)
+        return _gg_loglik(self._theta(), x, m)[0]
+
+    def expected_spend(self) -> float:
+        """The population mean spend per transaction, p·gamma/(q - 1) (inf if q <= 1).
+
+        Examples
+        --------
+        >>> from custrel import GammaGammaModel
+        >>> gg = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+        >>> round(gg.expected_spend(), 2)
+        35.22
+        """
+        p, q, gamma = self._theta()
+        return float(p * gamma / (q - 1.0)) if q > 1.0 else float("inf")
+
+    def conditional_expected_spend(self, frequency: Any, monetary_value: Any) -> FloatArray:
+        """Expected spend per future transaction of each customer.
+
+        Parameters
+        ----------
+        frequency : array_like
+            Repeat purchases (>= 0).
+        monetary_value : array_like
+            Mean repeat spend; ignored (may be NaN) where frequency is 0,
+            which gives the population mean.
+
+        Returns
+        -------
+        numpy.ndarray
+            E[Z | frequency, monetary_value].
+
+        Examples
+        --------
+        >>> from custrel.btyd import GammaGammaModel
+        >>> gg = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+        >>> [round(float(z), 2) for z in gg.conditional_expected_spend([0, 2], [float("nan"), 22.35])]
+        [35.22, 24.66]
+        """
+        x, m = _as_spend(frequency, monetary_value, allow_scalar=True, allow_zero=True)
+        p, q, gamma = self._theta()
+        xm = np.where(x > 0, x * np.where(x > 0, m, 0.0), 0.0)
+        with np.errstate(divide="ignore"):
+            out: FloatArray = p * (gamma + xm) / (p * x + q - 1.0)
+        return np.where(p * x + q - 1.0 > 0, out, np.inf)
+
+    def simulate(
+        self, frequency: Any, *, rng: np.random.Generator | int | None = None
+    ) -> FloatArray:
+        """Simulate each customer's mean spend over its ``frequency`` repeat purchases.
+
+        Parameters
+        ----------
+        frequency : array_like
+            Repeat purchases per customer (>= 1).
+        rng : numpy.random.Generator, int or None
+            Randomness.
+
+        Returns
+        -------
+        numpy.ndarray
+            Simulated mean spends (monetary_value).
+        """
+        x = v.as_float_array(frequency, "frequency", ndim=1)
+        v.check_integer_valued(x, "frequency")
+        v.check_range(x, "frequency", low=1.0)
+        gen = _as_rng(rng)
+        p, q, gamma = self._theta()
+        nu = gen.gamma(q, 1.0 / gamma, len(x))
+        out: FloatArray = gen.gamma(p * x, 1.0 / (nu * x))
+        return out
+
+
+def fit_gamma_gamma(
+    frequency: Any,
+    monetary_value: Any,
+    *,
+    weights: Any = None,
+    initial: Mapping[str, float] | None = None,
+    max_correlation: float = 0.3,
+    on_infinite_mean: str = "raise",
+) -> GammaGammaModel:
+    r"""Fit the Gamma-Gamma spend model by maximum likelihood.
+
+    Parameters
+    ----------
+    frequency : array_like
+        Repeat purchases per customer (whole numbers >= 1: repeat buyers only).
+    monetary_value : array_like
+        Mean spend of the repeat purchases (> 0).
+    weights : array_like, optional
+        Customers per row (> 0).
+    initial : Mapping[str, float], optional
+        Starting values for some or all of ``p``, ``q``, ``gamma``.
+    max_correlation : float
+        The model assumes spend is independent of frequency; if the absolute
+        (weighted Pearson) correlation of the two exceeds this, a
+        :class:`~custrel.FitWarning` says so. The correlation is stored in
+        :attr:`GammaGammaModel.frequency_spend_correlation` either way.
+    on_infinite_mean : {"raise", "warn"}
+        What to do when the estimate ``q`` is at most 1, where the mean
+        spend :math:`p\gamma/(q-1)` does not exist (the spends have too
+        heavy a tail for the model): ``"raise"`` (default) raises
+        :class:`~custrel.ConvergenceError`; ``"warn"`` returns the model with
+        a :class:`~custrel.FitWarning`, and its :meth:`~GammaGammaModel.expected_spend`
+        is then ``inf`` (as is the conditional expected spend of customers
+        with :math:`px + q \le 1`).
+
+    Returns
+    -------
+    GammaGammaModel
+
+    Raises
+    ------
+    InvalidInputError
+        If a frequency is below 1 or not whole, a monetary value is not
+        positive and finite, a weight is not positive, or the lengths differ.
+    ConvergenceError
+        If the optimizer fails, or (by default) the estimate of ``q`` is at
+        most 1, so that the expected spend is infinite.
+
+    Warns
+    -----
+    FitWarning
+        When frequency and spend are correlated beyond ``max_correlation``,
+        and with ``on_infinite_mean="warn"`` when ``q <= 1``.
+
+    Notes
+    -----
+    Log-likelihood of the mean spend :math:`\bar z` of :math:`x` repeat
+    transactions (Fader, Hardie & Lee 2005; Fader & Hardie 2013):
+
+    .. math::
+
+        \ell = \ln\Gamma(px+q) - \ln\Gamma(px) - \ln\Gamma(q) + q\ln\gamma
+        + (px-1)\ln\bar z + px\ln x - (px+q)\ln(\gamma + x\bar z)
+
+    maximised over the logarithms of the parameters with its analytic
+    gradient.
+
+    References
+    ----------
+    Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). RFM and CLV: using
+    iso-value curves for customer base analysis. *Journal of Marketing
+    Research* 42(4), 415-430.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from custrel import GammaGammaModel, fit_gamma_gamma
+    >>> truth = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+    >>> x = np.random.default_rng(3).integers(1, 10, 4000).astype(float)
+    >>> gg = fit_gamma_gamma(x, truth.simulate(x, rng=3))
+    >>> round(gg.expected_spend(), 0)
+    35.0
+    """
+    x, m = _as_spend(frequency, monetary_value, allow_scalar=False, allow_zero=False)
+    w = _fit_weights(weights, len(x))
+    limit = v.scalar(max_correlation, "max_correlation", low=0.0, high=1.0)
+    policy = v.choice(on_infinite_mean, "on_infinite_mean", ("raise", "warn"))
+    total = float(w.sum())
+    # Pearson's r is scale-free: scale both columns to at most 1 so that the
+    # squares cannot overflow for huge (finite) values.
+    xs, ms = x / float(np.max(x)), m / float(np.max(m))
+    mx, mm_s = _wsum(w, xs) / total, _wsum(w, ms) / total
+    mm = _wsum(w, m / total)
+    cov = _wsum(w, (xs - mx) * (ms - mm_s))
+    var_x, var_m = _wsum(w, (xs - mx) ** 2), _wsum(w, (ms - mm_s) ** 2)
+    corr = float(cov / np.sqrt(var_x * var_m)) if var_x > 0 and var_m > 0 else float("nan")
+    if np.isfinite(corr) and abs(corr) > limit:
+        warnings.warn(
+            f"frequency and monetary_value are correlated (Pearson {corr:.3f}, beyond "
+            f"max_correlation {limit:g}); the Gamma-Gamma model assumes independence",
+            FitWarning,
+            stacklevel=2,
+        )
+    (x, m), w, _ = _numeric.compress_rows([x, m], w)
+    names = GammaGammaModel._param_names
+    x0 = _initial(initial, names, np.asarray([2.0, 3.0, max(mm, 1e-6)]))
+
+    def loglik(theta: FloatArray) -> tuple[float, FloatArray]:
+        ll, grad = _gg_loglik(theta, x, m, w)
+        assert grad is not None
+        return _wsum(w, ll), grad
+
+    fit = _numeric.maximize_log_likelihood(
+        loglik, x0, total_weight=total, model="Gamma-Gamma", names=names
+    )
+    _warn_fit("Gamma-Gamma", fit)
+    p_hat, q_hat, g_hat = (float(val) for val in fit.params)
+    if q_hat <= 1.0:
+        text = (
+            f"Gamma-Gamma: the estimate q = {q_hat:.4g} is <= 1 (p = {p_hat:.4g}, "
+            f"gamma = {g_hat:.4g}), where the expected spend p*gamma/(q-1) is infinite: "
+            "the mean spends have too heavy a tail for the model (look for outliers or "
+            "returns in monetary_value)"
+        )
+        if policy == "raise":
+            raise ConvergenceError(text + "; pass on_infinite_mean='warn' to keep the fit")
+        warnings.warn(text, FitWarning, stacklevel=2)
+    return GammaGammaModel(
+        params=dict(zip(names, fit.params.tolist(), strict=True)),
+        log_likelihood=fit.log_likelihood,
+        standard_errors=dict(zip(names, fit.standard_errors.tolist(), strict=True)),
+        covariance=fit.covariance,
+        n_customers=total,
+        n_iterations=fit.n_iterations,
+        message=fit.message,
+        frequency_spend_correlation=corr,
+    )
