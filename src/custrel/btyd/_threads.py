@@ -1,0 +1,169 @@
+"""Threads for the BTYD models: per-customer kernels and likelihood sums over fixed chunks (private).
+
+Two helpers, both on the shared pool of :mod:`custrel._parallel` and the one
+thread-count control (``threads=``, else ``CUSTREL_THREADS``, else every
+usable core):
+
+- :func:`per_customer` evaluates an element-wise kernel (a prediction) on
+  fixed chunks of the customers and concatenates the chunks in order;
+- :func:`customer_sum` adds up a kernel's ``(value, gradient)`` (a
+  log-likelihood and its gradient) over the same fixed chunks, in chunk
+  order.
+
+The chunks are :data:`CHUNK` customers long whatever the thread count, so a
+result is the same to the last bit for every ``threads``: the threads only
+decide which chunk runs where, never how the arithmetic is grouped. Fits
+that keep per-chunk state between likelihood evaluations (distinct
+frequencies, logarithms of ``T``) build it once with :func:`split` and
+:func:`map_chunks`, then sum with :func:`sum_chunks`.
+
+Why threads (not processes): the kernels are numpy and ``scipy.special``
+ufunc loops over tens of thousands of values, which release the GIL; the
+Python between them is short next to a chunk's arithmetic. Measurements are
+in ``benchmarks/results/btyd_scale.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from custrel import _parallel
+
+__all__: list[str] = []
+
+FloatArray = npt.NDArray[np.float64]
+T = TypeVar("T")
+
+#: Customers per chunk: fixed, so sums group the same way for any thread count
+#: (small enough that a chunk's temporaries stay in cache, large enough that
+#: the Python between numpy calls is a small share of a chunk's time).
+CHUNK = 1 << 16
+
+
+def bounds(n: int, chunk: int = CHUNK) -> list[tuple[int, int]]:
+    """The fixed chunks ``[(0, chunk), (chunk, 2 chunk), ..., (.., n)]`` of ``n`` customers."""
+    if n <= chunk:
+        return [(0, n)]
+    starts = range(0, n, chunk)
+    return [(lo, min(lo + chunk, n)) for lo in starts]
+
+
+def _columns(arrays: Sequence[Any]) -> tuple[tuple[int, ...], list[npt.NDArray[Any]]]:
+    """Broadcast the customer arrays to one shape; return it and the flat columns."""
+    arrs = [np.asarray(a) for a in arrays]
+    shape = np.broadcast_shapes(*(a.shape for a in arrs))
+    flat = [
+        np.broadcast_to(a, shape).reshape(-1) if a.shape != shape else a.reshape(-1) for a in arrs
+    ]
+    return shape, flat
+
+
+def split(*arrays: Any, chunk: int = CHUNK) -> list[tuple[npt.NDArray[Any], ...]]:
+    """The customer arrays, broadcast to one shape, flattened and cut into the fixed chunks.
+
+    Each chunk's arrays are writable, contiguous copies (a kernel may not
+    receive a broadcast view or the caller's memory).
+    """
+    shape, flat = _columns(arrays)
+    n = int(np.prod(shape, dtype=np.int64))
+    return [tuple(np.array(c[lo:hi]) for c in flat) for lo, hi in bounds(n, chunk)]
+
+
+def map_chunks(fn: Callable[[T], Any], chunks: Sequence[T], threads: Any = None) -> list[Any]:
+    """``[fn(c) for c in chunks]``, on the shared pool when there are several chunks and threads.
+
+    ``threads`` is resolved by :func:`custrel._parallel.resolve_threads`
+    (an int >= 1, else ``CUSTREL_THREADS``, else every usable core).
+    """
+    n_threads = _parallel.resolve_threads(threads)
+    if len(chunks) <= 1 or n_threads <= 1:
+        return [fn(c) for c in chunks]
+    return list(_parallel.run_ordered(lambda i: fn(chunks[i]), len(chunks), n_threads))
+
+
+def sum_chunks(
+    fn: Callable[[T], tuple[float, FloatArray]], chunks: Sequence[T], threads: Any = None
+) -> tuple[float, FloatArray]:
+    """Sum ``fn(chunk) = (value, gradient)`` over ``chunks`` in chunk order.
+
+    The additions run in the order of the chunks after all of them are
+    computed, so the total is the same to the last bit for any thread count.
+    """
+    parts = map_chunks(fn, chunks, threads)
+    value = 0.0
+    grad: FloatArray | None = None
+    for val, g in parts:
+        value += float(val)
+        ga = np.asarray(g, dtype=np.float64)
+        grad = ga.copy() if grad is None else grad + ga
+    assert grad is not None  # at least one chunk
+    return value, grad
+
+
+def per_customer(fn: Callable[..., Any], *arrays: Any, threads: Any = None) -> Any:
+    """``fn(*arrays)`` for element-wise ``fn``, evaluated chunk by chunk on the shared pool.
+
+    Parameters
+    ----------
+    fn : callable
+        Takes 1-D arrays of equal length (one chunk of customers, contiguous
+        writable copies) and returns one value per customer: an array, or a
+        tuple of arrays.
+    *arrays : array_like
+        The customer arrays; they broadcast to one shape (scalars allowed).
+    threads : int, optional
+        Thread count (else ``CUSTREL_THREADS``, else every usable core).
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        The chunks' results concatenated in order, in the broadcast shape:
+        identical to one thread, since every chunk is the same for any
+        thread count.
+    """
+    shape, _ = _columns(arrays)
+    chunks = split(*arrays)
+    parts = map_chunks(lambda c: fn(*c), chunks, threads)
+    if isinstance(parts[0], tuple):
+        return tuple(
+            _join([np.asarray(p[k], dtype=np.float64) for p in parts], shape)
+            for k in range(len(parts[0]))
+        )
+    return _join([np.asarray(p, dtype=np.float64) for p in parts], shape)
+
+
+def _join(parts: list[FloatArray], shape: tuple[int, ...]) -> FloatArray:
+    out = (
+        parts[0].reshape(-1).copy()
+        if len(parts) == 1
+        else np.concatenate([p.reshape(-1) for p in parts])
+    )
+    return out.reshape(shape)
+
+
+def customer_sum(
+    fn: Callable[..., tuple[float, FloatArray]], *arrays: Any, threads: Any = None
+) -> tuple[float, FloatArray]:
+    """Sum ``fn(*chunk) = (value, gradient)`` over the fixed chunks of the customers, in order.
+
+    Parameters
+    ----------
+    fn : callable
+        Takes one chunk of each customer array (1-D, equal length) and returns
+        the chunk's summed value (a float) and gradient (a 1-D array).
+    *arrays : array_like
+        The customer arrays (for a fit: x, t_x, T and the weights).
+    threads : int, optional
+        Thread count (else ``CUSTREL_THREADS``, else every usable core).
+
+    Returns
+    -------
+    value : float
+    gradient : numpy.ndarray
+        The same to the last bit for every thread count.
+    """
+    return sum_chunks(lambda c: fn(*c), split(*arrays), threads)
