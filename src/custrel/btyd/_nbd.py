@@ -41,17 +41,22 @@ IntArray = npt.NDArray[np.int64]
 # ---------------------------------------------------------------------------
 
 
-def _nbd_loglik(
-    theta: FloatArray,
+def _nbd_rows(
+    theta: Any,
     x: FloatArray,
     tx: FloatArray,
     big_t: FloatArray,
     *,
     modified: bool,
-    w: FloatArray | None = None,
-) -> tuple[FloatArray, FloatArray | None]:
-    """Per-customer log-likelihood and (with ``w``) the weighted gradient."""
-    r, alpha, a, b = (float(p) for p in theta)
+    grad: bool = True,
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None]:
+    """Per-customer log-likelihood and (with ``grad``) its derivatives by r, alpha, a, b.
+
+    ``theta``'s four entries are scalars or arrays broadcast against the
+    customers (per-customer parameters of a covariate model); the derivatives
+    are per customer, by that customer's own parameters.
+    """
+    r, alpha, a, b = (np.asarray(p, dtype=np.float64) for p in theta)
     rx = r + x
     log_at = np.log(alpha + big_t)
     log_atx = np.log(alpha + tx)
@@ -65,7 +70,7 @@ def _nbd_loglik(
     a4 = np.where(has4, np.log(a) - np.log(bx_safe) - rx * log_atx, -np.inf)
     lse = np.logaddexp(a3, a4)
     ll: FloatArray = a1 + a2 + lse
-    if w is None:
+    if not grad:
         return ll, None
     pi = np.exp(a4 - lse)
     q = 1.0 - pi
@@ -74,8 +79,23 @@ def _nbd_loglik(
     d_ab = _psi(a + b) - _psi(a + b + x + shift)
     da = d_ab + pi / a
     db = d_ab + _psi(b + x + shift) - _psi(b) - pi / bx_safe
-    grad = _wsums(w, dr, dalpha, da, db)
-    return ll, grad
+    return ll, (dr, dalpha, da, db)
+
+
+def _nbd_loglik(
+    theta: Any,
+    x: FloatArray,
+    tx: FloatArray,
+    big_t: FloatArray,
+    *,
+    modified: bool,
+    w: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray | None]:
+    """Per-customer log-likelihood and (with ``w``) the weighted gradient (:func:`_nbd_rows`)."""
+    ll, d = _nbd_rows(theta, x, tx, big_t, modified=modified, grad=w is not None)
+    if w is None or d is None:
+        return ll, None
+    return ll, _wsums(w, *d)
 
 
 @attrs.frozen
