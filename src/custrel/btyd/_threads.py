@@ -31,7 +31,9 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from custrel import _parallel
+from custrel import _numeric, _parallel
+from custrel.btyd._common import _as_rfm, _fit_weights
+from custrel.errors import InvalidInputError
 
 __all__: list[str] = []
 
@@ -167,3 +169,75 @@ def customer_sum(
         The same to the last bit for every thread count.
     """
     return sum_chunks(lambda c: fn(*c), split(*arrays), threads)
+
+
+def resolve(threads: Any = None) -> int:
+    """The thread count: ``threads``, else ``CUSTREL_THREADS``, else every usable core."""
+    return _parallel.resolve_threads(threads)
+
+
+def compressed_chunks(
+    columns: Sequence[FloatArray], weights: FloatArray, threads: Any = None
+) -> list[tuple[FloatArray, ...]]:
+    """Each fixed chunk of the rows with its identical rows merged (weights added), in chunk order.
+
+    Returns one ``(*columns, weights)`` tuple per chunk, each chunk's rows
+    sorted lexicographically (:func:`custrel._numeric.compress_rows`). Rows
+    are merged within their chunk only, so the chunks' work spreads over the
+    threads (stable sorts release the GIL) and the result does not depend on
+    the thread count; with one chunk (up to :data:`CHUNK` rows) it is the
+    global compression.
+    """
+
+    def one(chunk: tuple[FloatArray, ...]) -> tuple[FloatArray, ...]:
+        cols, w, _ = _numeric.compress_rows(list(chunk[:-1]), chunk[-1])
+        return (*cols, w)
+
+    return map_chunks(one, split(*columns, weights), threads)
+
+
+def count_rows(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any,
+    *,
+    discrete: bool = False,
+    threads: Any = None,
+) -> tuple[list[tuple[FloatArray, ...]], float]:
+    """Validate the fitting columns as ``_common._count_data`` does; compress them chunk by chunk.
+
+    Returns the :func:`compressed_chunks` of ``(x, t_x, T, w)`` and the total
+    weight. (``_count_data`` compresses all rows with one sort, which runs on
+    one core; this is the same validation with the compression spread over
+    the chunks.)
+    """
+    x, tx, big_t = _as_rfm(frequency, recency, T, discrete=discrete)
+    w = _fit_weights(weights, len(x))
+    if not np.any(x > 0):
+        raise InvalidInputError(
+            f"frequency is 0 for all {len(x)} rows: without repeat purchases the model "
+            "cannot be estimated; use a longer calibration window"
+        )
+    return compressed_chunks([x, tx, big_t], w, threads), float(w.sum())
+
+
+def systematic_sample(
+    columns: Sequence[FloatArray], weights: FloatArray, size: int
+) -> tuple[tuple[FloatArray, ...], FloatArray]:
+    """A deterministic systematic sample of ``size`` customers (not rows) of weighted rows.
+
+    Customers are taken at evenly spaced points of the cumulative weight; a
+    row drawn ``k`` times gets weight ``k``.
+    """
+    total = float(np.sum(weights))
+    points = (np.arange(size) + 0.5) * (total / size)
+    idx = np.searchsorted(np.cumsum(weights), points, side="right")
+    idx = np.minimum(idx, weights.shape[0] - 1)
+    pick, counts = np.unique(idx, return_counts=True)
+    return tuple(c[pick] for c in columns), counts.astype(np.float64)
+
+
+def join_chunks(chunks: Sequence[tuple[FloatArray, ...]]) -> tuple[FloatArray, ...]:
+    """The chunks' columns concatenated in chunk order."""
+    return tuple(np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0])))
