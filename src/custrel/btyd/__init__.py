@@ -46,6 +46,7 @@ Examples
 #   _base         BTYDModel and RepeatPurchaseModel (the shared prediction API)
 #   _nbd          BG/NBD and MBG/NBD
 #   _pnbd_math    the Pareto/NBD mathematics; _pareto_nbd the model and its fit
+#   _pnbd_cor     Pareto/NBD with correlated purchase and dropout rates (Sarmanov)
 #   _ggomnbd      GGompertz/NBD
 #   _bgbb         BG/BB
 #   _gamma_gamma  Gamma-Gamma spend
@@ -67,6 +68,7 @@ from custrel.btyd._gamma_gamma import GammaGammaModel, fit_gamma_gamma
 from custrel.btyd._ggomnbd import GGompertzNBDModel, fit_ggomnbd
 from custrel.btyd._nbd import BGNBDModel, MBGNBDModel, fit_bgnbd, fit_mbgnbd
 from custrel.btyd._pareto_nbd import ParetoNBDModel, fit_pareto_nbd
+from custrel.btyd._pnbd_cor import ParetoNBDCorrelatedModel, fit_pareto_nbd_correlated
 from custrel.btyd._summary import BTYDSummary, rfm_summary
 
 __all__ = [
@@ -79,6 +81,7 @@ __all__ = [
     "GammaGammaModel",
     "HoldoutComparison",
     "MBGNBDModel",
+    "ParetoNBDCorrelatedModel",
     "ParetoNBDModel",
     "RepeatPurchaseHistogram",
     "RepeatPurchaseModel",
@@ -89,6 +92,7 @@ __all__ = [
     "fit_ggomnbd",
     "fit_mbgnbd",
     "fit_pareto_nbd",
+    "fit_pareto_nbd_correlated",
     "frequency_recency_matrix",
     "repeat_purchase_histogram",
     "rfm_summary",
