@@ -136,9 +136,94 @@ class BTYDModel:
         vals = [v.scalar(params[n], f"params[{n!r}]", low=0.0, low_inclusive=False) for n in names]
         return cls._from_values(vals)
 
-    def summary(self) -> dict[str, tuple[float, float]]:
-        """Each parameter's estimate and standard error: ``{name: (estimate, se)}``."""
-        return {k: (self.params[k], self.standard_errors[k]) for k in self._param_names}
+    def with_params(self, params: Mapping[str, float]) -> Any:
+        """A copy of this model with other parameter values (everything else kept).
+
+        The delta method and the bootstrap of :mod:`custrel.btyd` predict
+        through it, and so can a user exploring "what if" values: every
+        prediction method reads the parameters from :attr:`params` only.
+
+        Parameters
+        ----------
+        params : Mapping[str, float]
+            A value for every key of :attr:`params` (no more, no fewer): the
+            base parameters (> 0) and any covariate coefficients (finite).
+
+        Returns
+        -------
+        BTYDModel
+            A model of the same class whose :attr:`params` hold the new
+            values, in this model's order. ``log_likelihood``,
+            ``standard_errors``, ``covariance`` and the rest are this
+            model's: they describe the fit, not the new values.
+
+        Raises
+        ------
+        InvalidTypeError
+            If ``params`` is not a mapping or a value is not a real number.
+        InvalidInputError
+            If a key is missing or unknown, a value is not finite, or a base
+            parameter is not positive.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel
+        >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> m2 = m.with_params({**m.params, "r": 0.3})
+        >>> m2.params["r"], m.params["r"]
+        (0.3, 0.243)
+        """
+        if not isinstance(params, Mapping):
+            raise InvalidTypeError(f"params must be a mapping, got {type(params).__name__}")
+        extra = sorted(str(k) for k in set(params) - set(self.params))
+        missing = [k for k in self.params if k not in params]
+        if extra or missing:
+            raise InvalidInputError(
+                f"params must name exactly the model's parameters {list(self.params)!r}; "
+                + (f"missing {missing!r}" if missing else f"unknown {extra!r}")
+            )
+        base = set(self._param_names)
+        values = {
+            k: v.scalar(params[k], f"params[{k!r}]", low=0.0, low_inclusive=False)
+            if k in base
+            else v.scalar(params[k], f"params[{k!r}]")
+            for k in self.params
+        }
+        return attrs.evolve(self, params=values)
+
+    def summary(self, *, level: float = 0.95) -> Any:
+        """Each parameter's estimate, standard error and Wald interval, as a table.
+
+        Parameters
+        ----------
+        level : float
+            Confidence level of the intervals, in (0, 1).
+
+        Returns
+        -------
+        ParameterSummary
+            A read-only mapping ``{name: (estimate, se)}`` (as before) that
+            prints as a table with the interval limits; ``lower`` and
+            ``upper`` map each name to its limits. A positive (base)
+            parameter's interval is normal on the log scale,
+            ``estimate * exp(±z se / estimate)``, so it stays positive;
+            a covariate coefficient's is ``estimate ± z se``.
+
+        Raises
+        ------
+        InvalidInputError
+            If ``level`` is not in (0, 1).
+
+        Examples
+        --------
+        >>> from custrel import GammaGammaModel
+        >>> gg = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+        >>> gg.summary()["p"]
+        (6.25, nan)
+        """
+        from custrel.btyd._uncertainty import ParameterSummary
+
+        return ParameterSummary.wald(self, level=level)
 
 
 @attrs.frozen(eq=False, repr=False)
