@@ -152,21 +152,23 @@ def _life_rule() -> tuple[FloatArray, FloatArray]:
     return _rule(20, 8, uniform=16)
 
 
-def _log_e(b: float, beta: float, tau: FloatArray) -> FloatArray:
+def _log_e(b: Any, beta: Any, tau: FloatArray) -> FloatArray:
     """Return log E(tau), E = beta e^{-b tau} - expm1(-b tau) = (beta + e^{b tau} - 1) e^{-b tau}."""
     out: FloatArray = np.log(beta * np.exp(-b * tau) - np.expm1(-b * tau))
     return out
 
 
 def _rows(
-    theta: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray, *, grad: bool
+    theta: Any, x: FloatArray, tx: FloatArray, big_t: FloatArray, *, grad: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
     """Per-row log-likelihood, log share of the alive term, and (optionally) the gradient.
 
-    Inputs are 1-D and validated; returns ``(ll, log_alive, g)`` with ``g`` of
-    shape (rows, 5) (derivatives in the natural parameters) or None.
+    Inputs are 1-D and validated; ``theta``'s five entries are scalars or
+    arrays of the rows' length (per-customer parameters). Returns ``(ll,
+    log_alive, g)`` with ``g`` of shape (rows, 5) (derivatives by each row's
+    own parameters) or None.
     """
-    r, alpha, b, s, beta = (float(q) for q in theta)
+    r, alpha, b, s, beta = (np.asarray(q, dtype=np.float64) for q in theta)
     a = r + x
     log_at = np.log(alpha + big_t)
     log_e_t = _log_e(b, beta, big_t)
@@ -174,9 +176,10 @@ def _rows(
     log_a0 = np.log(alpha + tx)
     span = log_at - log_a0  # z runs over [0, span]
     lat = log_a0[:, None] + span[:, None] * _ll_rule()[0]  # log(alpha + tau) at the nodes
-    tau = np.maximum(np.exp(lat) - alpha, tx[:, None])
-    log_e = _log_e(b, beta, tau)
-    log_f = np.log(s) + np.log(b) + s * np.log(beta) - s * b * tau - (s + 1.0) * log_e
+    tau = np.maximum(np.exp(lat) - alpha[..., None], tx[:, None])
+    bn, sn, betan = b[..., None], s[..., None], beta[..., None]  # against the nodes
+    log_e = _log_e(bn, betan, tau)
+    log_f = np.log(sn) + np.log(bn) + sn * np.log(betan) - sn * bn * tau - (sn + 1.0) * log_e
     with np.errstate(divide="ignore"):
         log_w = np.log(span[:, None] * _ll_rule()[1])
     q = log_w + (1.0 - a)[:, None] * lat + log_f
@@ -202,29 +205,46 @@ def _rows(
     g[:, 0] = special.digamma(a) - special.digamma(r) + np.log(alpha)
     g[:, 0] += -pi1 * log_at - pi2 * e_i(lat)
     g[:, 1] = r / alpha - pi1 * a / (alpha + big_t) - pi2 * a * e_i(np.exp(-lat))
-    g[:, 2] = -pi1 * s * big_t * inv_e_t + pi2 * e_i(1.0 / b + tau - (s + 1.0) * tau * inv_e)
+    g[:, 2] = -pi1 * s * big_t * inv_e_t + pi2 * e_i(1.0 / bn + tau - (sn + 1.0) * tau * inv_e)
     g[:, 3] = pi1 * (np.log(beta) - b * big_t - log_e_t) + pi2 * e_i(
-        1.0 / s + np.log(beta) - b * tau - log_e
+        1.0 / sn + np.log(betan) - bn * tau - log_e
     )
     g[:, 4] = pi1 * (s / beta - s * np.exp(-b * big_t) * inv_e_t) + pi2 * e_i(
-        s / beta - (s + 1.0) * np.exp(-b * tau) * inv_e
+        sn / betan - (sn + 1.0) * np.exp(-bn * tau) * inv_e
     )
     return ll, log_alive, g
 
 
+def _log_nbd(
+    k: FloatArray, tau: FloatArray, c: FloatArray, r: FloatArray, alpha: FloatArray
+) -> FloatArray:
+    """Log of the NBD probability of ``k`` purchases in ``tau`` (``c`` its gamma-function part)."""
+    res: FloatArray = (
+        c + r * (np.log(alpha) - np.log(alpha + tau)) + special.xlogy(k, tau / (alpha + tau))
+    )
+    return res
+
+
+def _per_row(theta: Any, shape: tuple[int, ...]) -> list[FloatArray]:
+    """``theta``'s entries (scalars or per-customer arrays) broadcast to ``shape``."""
+    return [np.broadcast_to(np.asarray(q, dtype=np.float64), shape) for q in theta]
+
+
 def _chunked_rows(
-    theta: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray, *, grad: bool
+    theta: Any, x: FloatArray, tx: FloatArray, big_t: FloatArray, *, grad: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
     """:func:`_rows` over 1-D inputs of any length, a bounded number of rows at a time."""
     n = len(x)
     if n <= _CHUNK:
         return _rows(theta, x, tx, big_t, grad=grad)
+    per_row = [q if np.ndim(q) == 0 else np.broadcast_to(q, x.shape) for q in theta]
     ll = np.empty(n)
     alive = np.empty(n)
     g = np.empty((n, 5)) if grad else None
     for start in range(0, n, _CHUNK):  # at most n / _CHUNK passes
         sl = slice(start, start + _CHUNK)
-        a, b_, c = _rows(theta, x[sl], tx[sl], big_t[sl], grad=grad)
+        th = [q if np.ndim(q) == 0 else q[sl] for q in per_row]
+        a, b_, c = _rows(th, x[sl], tx[sl], big_t[sl], grad=grad)
         ll[sl] = a
         alive[sl] = b_
         if g is not None and c is not None:
@@ -232,19 +252,20 @@ def _chunked_rows(
     return ll, alive, g
 
 
-def _lifetime_integral(theta: FloatArray, base: FloatArray, t: FloatArray) -> FloatArray:
+def _lifetime_integral(theta: Any, base: FloatArray, t: FloatArray) -> FloatArray:
     """int_0^t ((beta + e^{b base} - 1) / (beta + e^{b (base + u)} - 1))^s du, elementwise.
 
-    ``base`` and ``t`` have one (broadcast) 1-D shape; evaluated in chunks.
+    ``base`` and ``t`` have one (broadcast) 1-D shape, and ``theta``'s entries
+    are scalars or arrays of that shape; evaluated in chunks.
     """
-    _, _, b, s, beta = (float(q) for q in theta)
+    _, _, b, s, beta = _per_row(theta, t.shape)
     # the integrand is below e^-50 beyond u_max, by two bounds: E >= min(beta, 1), and
     # (D convex) D(base + u) >= D(base) (1 + u b / E(base)); integrating only up to it
     # keeps the nodes where the mass is, and the result non-decreasing in t
     log_e0 = _log_e(b, beta, base)
     with np.errstate(over="ignore"):
         u_max = np.minimum(
-            (50.0 / s + log_e0 - min(np.log(beta), 0.0)) / b,
+            (50.0 / s + log_e0 - np.minimum(np.log(beta), 0.0)) / b,
             np.exp(log_e0 - np.log(b)) * np.expm1(50.0 / s),
         )
     t = np.minimum(t, u_max)
@@ -257,8 +278,9 @@ def _lifetime_integral(theta: FloatArray, base: FloatArray, t: FloatArray) -> Fl
         sl = slice(start, start + _CHUNK)
         ys = span[sl, None] * _life_rule()[0]
         bb, ls = base[sl, None], log_scale[sl, None]
+        bs, ss, betas = b[sl, None], s[sl, None], beta[sl, None]
         u = np.exp(ls) * np.expm1(ys)
-        expo = s * (log_e0[sl, None] - _log_e(b, beta, bb + u) - b * u) + ls + ys
+        expo = ss * (log_e0[sl, None] - _log_e(bs, betas, bb + u) - bs * u) + ls + ys
         out[sl] = span[sl] * (np.exp(expo) * _life_rule()[1]).sum(axis=1)
     return out
 
@@ -357,55 +379,55 @@ class GGompertzNBDModel(RepeatPurchaseModel):
         return out
 
     def _expected(self, t: FloatArray) -> FloatArray:
-        _check_cells(t.size, "the expected purchases")
-        r, alpha = float(self.params["r"]), float(self.params["alpha"])
-        tt = t.ravel()
-        out = r / alpha * _lifetime_integral(self._theta(), np.zeros_like(tt), tt)
-        return out.reshape(t.shape)
+        theta = self._theta()  # entries: scalars, or per customer (covariate models)
+        shape = _common_shape("t", t, "customer", theta[0])
+        _check_cells(int(np.prod(shape)), "the expected purchases")
+        tt = np.broadcast_to(t, shape).ravel()
+        per_row = [q.ravel() for q in _per_row(theta, shape)]
+        rate = per_row[0] / per_row[1]
+        out = rate * _lifetime_integral(per_row, np.zeros_like(tt), tt)
+        return out.reshape(shape)
 
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
     ) -> FloatArray:
         shape = _common_shape("t", t, "customer", x)
         _check_cells(int(np.prod(shape)), "the conditional expected purchases")
-        r, alpha = float(self.params["r"]), float(self.params["alpha"])
+        theta = self._theta()  # entries: scalars, or per customer (covariate models)
+        r, alpha = theta[0], theta[1]
         alive = self._alive(x, tx, big_t) * (r + x) / (alpha + big_t)
         tb, ab, bb = (q.ravel() for q in _broadcast_customers(t, alive, big_t))
-        out = ab * _lifetime_integral(self._theta(), bb, tb)
+        per_row = [q.ravel() for q in _per_row(theta, shape)]
+        out = ab * _lifetime_integral(per_row, bb, tb)
         return out.reshape(shape)
 
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
-        _common_shape("n", n, "t", t)
-        nb, tb = _broadcast_customers(n, t)
+        theta = self._theta()  # entries: scalars, or per customer (covariate models)
+        shape = _common_shape("n", n, "t", t)
+        shape = _common_shape("n and t", np.broadcast_to(0.0, shape), "customer", theta[0])
+        nb, tb = (np.broadcast_to(q, shape) for q in (n, t))
         _check_cells(nb.size, "P(X(t) = n)")
-        r, alpha, b, s, beta = (float(q) for q in self._theta())
+        rr, aa, bb, ss, be = (q.ravel() for q in _per_row(theta, shape))
         nn, tt = nb.ravel(), tb.ravel()
         out = np.empty(len(nn))
-        const = special.gammaln(r + nn) - special.gammaln(r) - special.gammaln(nn + 1.0)
-
-        def log_nbd(k: FloatArray, tau: FloatArray, c: FloatArray) -> FloatArray:
-            res: FloatArray = (
-                c
-                + r * (np.log(alpha) - np.log(alpha + tau))
-                + special.xlogy(k, tau / (alpha + tau))
-            )
-            return res
+        const_all = special.gammaln(rr + nn) - special.gammaln(rr) - special.gammaln(nn + 1.0)
 
         for start in range(0, len(nn), _CHUNK):  # at most len / _CHUNK passes
             sl = slice(start, start + _CHUNK)
-            k, tc, c = nn[sl, None], tt[sl, None], const[sl, None]
+            k, tc, c = nn[sl, None], tt[sl, None], const_all[sl, None]
+            r, alpha, b, s, beta = (q[sl, None] for q in (rr, aa, bb, ss, be))
             log_surv = s * (np.log(beta) - b * tc - _log_e(b, beta, tc))
             tau = tc * _life_rule()[0]
             log_f = np.log(s) + np.log(b) + s * np.log(beta) - s * b * tau
             log_f = log_f - (s + 1.0) * _log_e(b, beta, tau)
-            inner = (np.exp(log_f + log_nbd(k, tau, c)) * _life_rule()[1]).sum(axis=1)
-            out[sl] = np.exp(log_surv + log_nbd(k, tc, c))[:, 0] + tc[:, 0] * inner
-        return np.minimum(out, 1.0).reshape(nb.shape)
+            inner = (np.exp(log_f + _log_nbd(k, tau, c, r, alpha)) * _life_rule()[1]).sum(axis=1)
+            out[sl] = np.exp(log_surv + _log_nbd(k, tc, c, r, alpha))[:, 0] + tc[:, 0] * inner
+        return np.minimum(out, 1.0).reshape(shape)
 
     def _simulate(
         self, n_customers: int, big_t: FloatArray, rng: np.random.Generator
     ) -> tuple[FloatArray, FloatArray]:
-        r, alpha, b, s, beta = (float(q) for q in self._theta())
+        r, alpha, b, s, beta = _per_row(self._theta(), (n_customers,))
         lam = rng.gamma(r, 1.0 / alpha, size=n_customers)
         eta = np.maximum(rng.gamma(s, 1.0 / beta, size=n_customers), _TINY)
         life = np.log1p(rng.exponential(1.0, size=n_customers) / eta) / b
