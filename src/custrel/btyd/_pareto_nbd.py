@@ -52,8 +52,8 @@ class ParetoNBDModel(RepeatPurchaseModel):
     standard_errors : Mapping[str, float]
         Standard errors from the inverse Hessian.
     covariance : numpy.ndarray
-        The variances on the diagonal (off-diagonal entries are NaN: the
-        Pareto/NBD fit reports standard errors only).
+        The covariance of the estimates (inverse observed information, in the
+        order of ``params``).
     n_customers : float
         Customers fitted on (sum of the weights).
     n_iterations : int
@@ -215,8 +215,7 @@ def fit_pareto_nbd(
     )
     fit = _pareto_nbd.fit(x, tx, big_t, w, x0=x0)
     se = np.asarray(fit.standard_errors, dtype=np.float64)
-    cov = np.full((4, 4), np.nan)
-    np.fill_diagonal(cov, se**2)
+    cov = np.array(fit.covariance, dtype=np.float64)
     return ParetoNBDModel(
         params=dict(zip(names, np.asarray(fit.params, dtype=np.float64).tolist(), strict=True)),
         log_likelihood=float(fit.log_likelihood),

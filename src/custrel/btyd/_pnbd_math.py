@@ -1113,6 +1113,11 @@ class ParetoFit:
     standard_errors: FloatArray = attrs.field(converter=_validate.readonly)
     n_iterations: int
     message: str
+    #: the full covariance of (r, alpha, s, beta): the inverse observed information in
+    #: log-parameters mapped by the delta method (NaN where it is not positive definite)
+    covariance: FloatArray = attrs.field(
+        default=np.full((4, 4), np.nan), converter=_validate.readonly
+    )
 
 
 @attrs.frozen
@@ -1409,6 +1414,18 @@ def _standard_errors(hess_u: FloatArray, params: FloatArray) -> FloatArray:
     return se
 
 
+def _covariance(hess_u: FloatArray, params: FloatArray) -> FloatArray:
+    """The covariance of the parameters from the Hessian in log-parameters (delta method)."""
+    try:
+        cov_u = np.linalg.inv(-hess_u)
+    except np.linalg.LinAlgError:
+        return np.full((4, 4), np.nan)
+    if not np.all(np.diag(cov_u) > 0):
+        return np.full((4, 4), np.nan)
+    out: FloatArray = cov_u * np.outer(params, params)
+    return out
+
+
 def _start(x: FloatArray, T: FloatArray, w: FloatArray) -> FloatArray:
     """Method-of-moments-style starting values: mean rate x/T, unit shapes."""
     mean_T = max(float(np.sum(w * T) / w.sum()), 1e-3)
@@ -1525,5 +1542,10 @@ def fit(x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None) -> ParetoFit
         )
     se = _standard_errors(hess, params)
     return ParetoFit(
-        params=params, log_likelihood=ll, standard_errors=se, n_iterations=nit, message=message
+        params=params,
+        log_likelihood=ll,
+        standard_errors=se,
+        n_iterations=nit,
+        message=message,
+        covariance=_covariance(hess, params),
     )
