@@ -109,18 +109,27 @@ def lex_order(columns: Sequence[FloatArray]) -> npt.NDArray[np.intp]:
 
 
 def hessian_from_gradient(
-    gradient: Callable[[FloatArray], FloatArray], x: FloatArray, *, step: float = 1e-5
+    gradient: Callable[[FloatArray], FloatArray],
+    x: FloatArray,
+    *,
+    step: float = 1e-5,
+    at_x: FloatArray | None = None,
 ) -> FloatArray:
     """Hessian by central differences of an analytic gradient, symmetrised.
 
-    The step is relative: ``step * max(1, |x_i|)``.
+    The step is relative: ``step * max(1, |x_i|)``. Given ``at_x`` (the
+    gradient at ``x``), forward differences instead: half the gradient
+    evaluations, truncation error of order ``step`` instead of ``step**2``.
     """
     k = len(x)
     h = np.empty((k, k))
     for i in range(k):
         e = np.zeros(k)
         e[i] = step * max(1.0, abs(float(x[i])))
-        h[i] = (gradient(x + e) - gradient(x - e)) / (2.0 * e[i])
+        if at_x is None:
+            h[i] = (gradient(x + e) - gradient(x - e)) / (2.0 * e[i])
+        else:
+            h[i] = (gradient(x + e) - at_x) / e[i]
     return 0.5 * (h + h.T)
 
 
@@ -158,6 +167,18 @@ class MaximumLikelihood:
     inverse_hessian: FloatArray | None = None
 
 
+def _warm(inverse_hessian: FloatArray | None) -> dict[str, FloatArray]:
+    """BFGS's ``hess_inv0`` option for a symmetric positive definite warm start, else none."""
+    if inverse_hessian is None or not np.all(np.isfinite(inverse_hessian)):
+        return {}
+    sym = 0.5 * (inverse_hessian + inverse_hessian.T)
+    try:
+        np.linalg.cholesky(sym)
+    except np.linalg.LinAlgError:
+        return {}
+    return {"hess_inv0": sym}
+
+
 def maximize_log_likelihood(
     loglik: LogLikelihoodAndGradient,
     x0: FloatArray,
@@ -168,6 +189,7 @@ def maximize_log_likelihood(
     max_iterations: int = 2000,
     inverse_hessian: FloatArray | None = None,
     standard_errors: bool = True,
+    forward_hessian: bool = False,
 ) -> MaximumLikelihood:
     """Maximise a log-likelihood over positive parameters.
 
@@ -184,7 +206,10 @@ def maximize_log_likelihood(
     fit of the same model on a sample of the data, started from its
     estimates) starts BFGS with that curvature, so a fit on all the data
     needs only a few iterations; ``standard_errors=False`` skips the Hessian
-    (NaN standard errors), for such a preliminary fit.
+    (NaN standard errors), for such a preliminary fit. ``forward_hessian``
+    takes the Hessian by forward differences (4 gradients for 4 parameters
+    instead of 8; relative error about 1e-5, for large data where each
+    gradient is costly).
 
     Raises
     ------
@@ -223,11 +248,14 @@ def maximize_log_likelihood(
         u0,
         jac=True,
         method="BFGS",
-        options={"maxiter": max_iterations, "gtol": 1e-7}
-        | ({} if inverse_hessian is None else {"hess_inv0": inverse_hessian}),
+        options={"maxiter": max_iterations, "gtol": 1e-7} | _warm(inverse_hessian),
     )
     u = np.asarray(res.x, dtype=np.float64)
-    f, g = objective(u)
+    # BFGS's last evaluation is at res.x (the objective is deterministic): no repeat
+    if hasattr(res, "fun") and hasattr(res, "jac"):
+        f, g = float(res.fun), np.asarray(res.jac, dtype=np.float64)
+    else:
+        f, g = objective(u)
     message = str(res.message)
     if not np.isfinite(f):
         raise ConvergenceError(
@@ -270,7 +298,10 @@ def maximize_log_likelihood(
         out: FloatArray = gr * th
         return out
 
-    hess = hessian_from_gradient(total_grad_u, u, step=1e-5)
+    if forward_hessian:
+        hess = hessian_from_gradient(total_grad_u, u, step=1e-5, at_x=-g / scale)
+    else:
+        hess = hessian_from_gradient(total_grad_u, u, step=1e-5)
     info = -hess
     covariance = np.full((len(u), len(u)), np.nan)
     se = np.full(len(u), np.nan)

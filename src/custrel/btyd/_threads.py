@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from custrel import _numeric, _parallel
 from custrel.btyd._common import _as_rfm, _fit_weights
-from custrel.errors import InvalidInputError
+from custrel.errors import ConvergenceError, InvalidInputError
 
 __all__: list[str] = []
 
@@ -241,3 +241,73 @@ def systematic_sample(
 def join_chunks(chunks: Sequence[tuple[FloatArray, ...]]) -> tuple[FloatArray, ...]:
     """The chunks' columns concatenated in chunk order."""
     return tuple(np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0])))
+
+
+#: Distinct rows above which a fit starts from a fit on a sample of the customers.
+SUBSAMPLE_ROWS = 400_000
+#: Customers in that sample.
+SUBSAMPLE_SIZE = 100_000
+
+
+def fit_chunks(
+    total: Callable[[FloatArray, Any], tuple[float, FloatArray]],
+    chunks: Sequence[tuple[FloatArray, ...]],
+    x0: FloatArray,
+    *,
+    prepare: Callable[[tuple[FloatArray, ...]], Any],
+    total_weight: float,
+    model: str,
+    names: Sequence[str],
+    threads: int,
+    warm_start: bool = True,
+) -> _numeric.MaximumLikelihood:
+    """Maximise a log-likelihood summed over fixed chunks of weighted rows.
+
+    ``chunks`` are ``(*columns, weights)`` tuples (:func:`compressed_chunks`);
+    ``prepare`` turns one into the per-chunk data that ``total(theta, data)``
+    needs (built once, on the threads); the log-likelihood and gradient are
+    :func:`sum_chunks` of ``total``. With more than :data:`SUBSAMPLE_ROWS`
+    rows (and ``warm_start``), the same fit on a systematic sample of
+    :data:`SUBSAMPLE_SIZE` customers first gives the starting values and the
+    BFGS curvature, so the fit on all rows needs only a few iterations, and
+    the Hessian for the standard errors is taken by forward differences
+    (relative error about 1e-5, half the gradients of central differences). Everything is deterministic and
+    independent of ``threads``.
+    """
+    datas = map_chunks(prepare, chunks, threads)
+
+    def loglik(theta: FloatArray) -> tuple[float, FloatArray]:
+        return sum_chunks(lambda d: total(theta, d), datas, threads)
+
+    n_rows = sum(int(c[0].shape[0]) for c in chunks)
+    inverse_hessian: FloatArray | None = None
+    if warm_start and n_rows > SUBSAMPLE_ROWS and total_weight > 4 * SUBSAMPLE_SIZE:
+        *cols, w = join_chunks(chunks)
+        scols, sw = systematic_sample(cols, w, SUBSAMPLE_SIZE)
+        sdatas = map_chunks(prepare, split(*scols, sw), threads)
+
+        def sub_loglik(theta: FloatArray) -> tuple[float, FloatArray]:
+            return sum_chunks(lambda d: total(theta, d), sdatas, threads)
+
+        try:
+            pre = _numeric.maximize_log_likelihood(
+                sub_loglik,
+                x0,
+                total_weight=float(sw.sum()),
+                model=model,
+                names=names,
+                standard_errors=False,
+            )
+        except ConvergenceError:  # a sample can lack an interior maximum: start as usual
+            pre = None
+        if pre is not None:
+            x0, inverse_hessian = pre.params, pre.inverse_hessian
+    return _numeric.maximize_log_likelihood(
+        loglik,
+        x0,
+        total_weight=total_weight,
+        model=model,
+        names=names,
+        inverse_hessian=inverse_hessian,
+        forward_hessian=n_rows > SUBSAMPLE_ROWS,
+    )
