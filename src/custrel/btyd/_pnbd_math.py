@@ -410,7 +410,7 @@ def _log_k_trapezoid(
 
 
 def _log_k_reflected(
-    a: FloatArray, b: FloatArray, u: float, v: float, t: FloatArray
+    a: FloatArray, b: FloatArray, u: Any, v: Any, t: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
     """``log K`` and its gradient from the ``z -> 1 - z`` transformation (``u > v``).
 
@@ -471,7 +471,7 @@ def _log_k_reflected(
     return log_k, d_a, d_b, d_u, d_v, ok
 
 
-def _reflect_mask(b: FloatArray, u: float, v: float, t: FloatArray) -> npt.NDArray[np.bool_]:
+def _reflect_mask(b: FloatArray, u: Any, v: Any, t: FloatArray) -> npt.NDArray[np.bool_]:
     """Elements (``u >= v``) for :func:`_log_k_reflected`.
 
     ``1 - z = (v+t)/(u+t) <= _W_SWITCH`` (one comparison of ``t``), ``b`` at
@@ -486,7 +486,7 @@ def _reflect_mask(b: FloatArray, u: float, v: float, t: FloatArray) -> npt.NDArr
 
 
 def _log_k_ordered(
-    a: FloatArray, b: FloatArray, u: float, v: float, t: FloatArray
+    a: FloatArray, b: FloatArray, u: Any, v: Any, t: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """``log K(t; a, b)`` for ``u >= v`` with its partial derivatives in a, b, u, v.
 
@@ -498,7 +498,7 @@ def _log_k_ordered(
     if not refl.any():
         return _log_k_direct(a, b, u, v, t)
     idx = np.flatnonzero(refl)
-    *vals, good = _log_k_reflected(a[idx], b[idx], u, v, t[idx])
+    *vals, good = _log_k_reflected(a[idx], b[idx], _sub(u, idx), _sub(v, idx), t[idx])
     if good.all() and idx.shape[0] == a.shape[0]:
         return vals[0], vals[1], vals[2], vals[3], vals[4]
     out = tuple(np.empty(a.shape[0]) for _ in range(5))
@@ -508,13 +508,14 @@ def _log_k_ordered(
     done[idx[good]] = True
     rest = np.flatnonzero(~done)
     if rest.size:
-        for arr, val in zip(out, _log_k_direct(a[rest], b[rest], u, v, t[rest]), strict=True):
+        parts = _log_k_direct(a[rest], b[rest], _sub(u, rest), _sub(v, rest), t[rest])
+        for arr, val in zip(out, parts, strict=True):
             arr[rest] = val
     return out[0], out[1], out[2], out[3], out[4]
 
 
 def _log_k_direct(
-    a: FloatArray, b: FloatArray, u: float, v: float, t: FloatArray
+    a: FloatArray, b: FloatArray, u: Any, v: Any, t: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """``log K`` for ``u >= v`` by the series in ``z``, then the continued fraction, then the trapezoidal rule."""
     ut = u + t
@@ -554,7 +555,8 @@ def _log_k_direct(
         left = np.flatnonzero(~ok)
         for lo in range(0, left.size, 2048):
             bad = left[lo : lo + 2048]
-            uu, vv = np.full(bad.size, u), np.full(bad.size, v)
+            uu = np.full(bad.size, u) if np.ndim(u) == 0 else np.asarray(u)[bad]
+            vv = np.full(bad.size, v) if np.ndim(v) == 0 else np.asarray(v)[bad]
             out = _log_k_trapezoid(a[bad], b[bad], uu, vv, t[bad])
             for arr, val in zip((log_k, d_a, d_b, d_u, d_v), out, strict=True):
                 arr[bad] = val
@@ -600,28 +602,38 @@ def _series_value(
     return f_out, ok
 
 
-def _log_k_value(
-    a: FloatArray, b: FloatArray, alpha: float, beta: float, t: FloatArray
-) -> FloatArray:
-    """``log K(t; a, b)`` without derivatives (predictions); same methods as :func:`_log_k`."""
-    if alpha >= beta:
-        u, v, aa, bb = alpha, beta, a, b
+def _log_k_value(a: FloatArray, b: FloatArray, alpha: Any, beta: Any, t: FloatArray) -> FloatArray:
+    """``log K(t; a, b)`` without derivatives (predictions); same methods as :func:`_log_k`.
+
+    ``alpha`` and ``beta`` are scalars or arrays like ``t`` (per-customer
+    parameters); the switch is then made element by element.
+    """
+    u: Any
+    v: Any
+    if np.ndim(alpha) == 0 and np.ndim(beta) == 0:
+        if alpha >= beta:
+            u, v, aa, bb = alpha, beta, a, b
+        else:
+            u, v, aa, bb = beta, alpha, b, a
     else:
-        u, v, aa, bb = beta, alpha, b, a
+        al, be = np.broadcast_to(alpha, t.shape), np.broadcast_to(beta, t.shape)
+        swap = al < be
+        u, v = np.where(swap, be, al), np.where(swap, al, be)
+        aa, bb = np.where(swap, b, a), np.where(swap, a, b)
     refl = _reflect_mask(bb, u, v, t)
     if refl.any():  # arguments near 1: the z -> 1 - z transformation (with gradient)
         log_k = np.empty(aa.shape[0])
-        log_k[refl] = _log_k_ordered(aa[refl], bb[refl], u, v, t[refl])[0]
+        log_k[refl] = _log_k_ordered(aa[refl], bb[refl], _sub(u, refl), _sub(v, refl), t[refl])[0]
         rest = np.flatnonzero(~refl)
         if rest.size:
-            log_k[rest] = _log_k_value_direct(aa[rest], bb[rest], u, v, t[rest])
+            log_k[rest] = _log_k_value_direct(
+                aa[rest], bb[rest], _sub(u, rest), _sub(v, rest), t[rest]
+            )
         return log_k
     return _log_k_value_direct(aa, bb, u, v, t)
 
 
-def _log_k_value_direct(
-    a: FloatArray, b: FloatArray, u: float, v: float, t: FloatArray
-) -> FloatArray:
+def _log_k_value_direct(a: FloatArray, b: FloatArray, u: Any, v: Any, t: FloatArray) -> FloatArray:
     """``log K`` for ``u >= v`` by the value-only series in ``z`` (fallbacks as in :func:`_log_k_direct`)."""
     ut = u + t
     z = (u - v) / ut
@@ -631,22 +643,61 @@ def _log_k_value_direct(
     )
     if not ok.all():
         bad = np.flatnonzero(~ok)
-        log_k[bad] = _log_k_direct(a[bad], b[bad], u, v, t[bad])[0]
+        log_k[bad] = _log_k_direct(a[bad], b[bad], _sub(u, bad), _sub(v, bad), t[bad])[0]
     return log_k
 
 
 def _log_k(
-    a: FloatArray, b: FloatArray, alpha: float, beta: float, t: FloatArray
+    a: FloatArray, b: FloatArray, alpha: Any, beta: Any, t: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """``log K(t; a, b)`` with derivatives ``(d/da, d/db, d/dalpha, d/dbeta)``.
 
     Applies Fader & Hardie's switch so that the series argument is
-    ``|alpha - beta| / (max(alpha, beta) + t)``, in ``[0, 1)``.
+    ``|alpha - beta| / (max(alpha, beta) + t)``, in ``[0, 1)``. ``alpha`` and
+    ``beta`` are scalars or arrays like ``t`` (per-customer parameters, the
+    covariate models); the switch is then made element by element.
     """
-    if alpha >= beta:
-        return _log_k_ordered(a, b, alpha, beta, t)
-    log_k, d_b, d_a, d_beta, d_alpha = _log_k_ordered(b, a, beta, alpha, t)
-    return log_k, d_a, d_b, d_alpha, d_beta
+    if np.ndim(alpha) == 0 and np.ndim(beta) == 0:
+        if alpha >= beta:
+            return _log_k_ordered(a, b, alpha, beta, t)
+        log_k, d_b, d_a, d_beta, d_alpha = _log_k_ordered(b, a, beta, alpha, t)
+        return log_k, d_a, d_b, d_alpha, d_beta
+    al, be = np.broadcast_to(alpha, t.shape), np.broadcast_to(beta, t.shape)
+    swap = al < be
+    log_k, d_1, d_2, d_u, d_v = _log_k_ordered(
+        np.where(swap, b, a),
+        np.where(swap, a, b),
+        np.where(swap, be, al),
+        np.where(swap, al, be),
+        t,
+    )
+    return (
+        log_k,
+        np.where(swap, d_2, d_1),
+        np.where(swap, d_1, d_2),
+        np.where(swap, d_v, d_u),
+        np.where(swap, d_u, d_v),
+    )
+
+
+def _sub(u: Any, idx: Any) -> Any:
+    """``u[idx]`` for a per-element parameter array; a scalar as it is."""
+    return u if np.ndim(u) == 0 else u[idx]
+
+
+def _entries(params: Any) -> tuple[Any, Any, Any, Any]:
+    """``(r, alpha, s, beta)`` as floats, or float arrays for per-customer entries.
+
+    The kernels take either (contract 4): a covariate model passes
+    ``alpha_i`` and ``beta_i`` arrays aligned with the customers; ``r`` and
+    ``s`` stay scalars.
+    """
+    r, alpha, s, beta = (
+        float(p) if np.ndim(p) == 0 else np.asarray(p, dtype=np.float64) for p in params
+    )
+    if np.ndim(r) or np.ndim(s):
+        raise InvalidInputError("params r and s must be scalars")
+    return r, alpha, s, beta
 
 
 # ---------------------------------------------------------------------------
@@ -723,16 +774,26 @@ def _parts(
     where the bracket of the likelihood is ``exp(log_term_T) + exp(log_term_tx)``.
     ``unique_x`` is ``numpy.unique(x, return_inverse=True)`` when the caller
     already has it (the gamma functions of ``r + x`` are taken per distinct x).
+    ``alpha`` and ``beta`` may be per-customer arrays (contract 4; then
+    ``stacked`` must not be deduplicated); the gradient columns are then the
+    derivatives in each customer's own ``alpha_i`` and ``beta_i``.
     """
-    r, alpha, s, beta = (float(p) for p in params)
+    r, alpha, s, beta = _entries(params)
     p = r + x
     ux, inv = np.unique(x, return_inverse=True) if unique_x is None else unique_x
     log_c = (special.gammaln(r + ux) - special.gammaln(r))[inv]
-    log_c += r * np.log(alpha) + s * np.log(beta)
+    log_c = log_c + (r * np.log(alpha) + s * np.log(beta))
     # both K terms in one pass: K(T; r+x+1, s) and K(t_x; r+x, s+1)
     st = _stack(x, t_x, T) if stacked is None else stacked
+    a2: Any = alpha
+    b2: Any = beta
+    if np.ndim(alpha) or np.ndim(beta):  # per-customer: one value per stacked element
+        if st.inv_T is not None:
+            raise InvalidInputError("per-customer parameters need the stacked rows undeduplicated")
+        a2 = np.concatenate([np.broadcast_to(alpha, x.shape)] * 2)
+        b2 = np.concatenate([np.broadcast_to(beta, x.shape)] * 2)
     if not gradient:
-        lk = _log_k_value(st.x2 + r, st.shift + s, alpha, beta, st.t2)
+        lk = _log_k_value(st.x2 + r, st.shift + s, a2, b2, st.t2)
         if st.inv_T is None or st.inv_tx is None:
             l1 = np.log(p) + lk[: st.n_T]
             l2 = np.log(s) + lk[st.n_T :]
@@ -740,7 +801,7 @@ def _parts(
             l1 = np.log(p) + lk[: st.n_T][st.inv_T]
             l2 = np.log(s) + lk[st.n_T :][st.inv_tx]
         return log_c + np.logaddexp(l1, l2), None, l1, l2
-    both = _log_k(st.x2 + r, st.shift + s, alpha, beta, st.t2)
+    both = _log_k(st.x2 + r, st.shift + s, a2, b2, st.t2)
     if st.inv_T is None or st.inv_tx is None:
         h = tuple(v[: st.n_T] for v in both)
         g = tuple(v[st.n_T :] for v in both)
@@ -891,9 +952,9 @@ def probability_alive(params: Any, x: Any, t_x: Any, T: Any) -> FloatArray:
     return _alive(prm, xa, ta, Ta)
 
 
-def _alive(prm: FloatArray, xa: FloatArray, ta: FloatArray, Ta: FloatArray) -> FloatArray:
-    """P(alive) for validated inputs."""
-    r, alpha, s, beta = (float(v) for v in prm)
+def _alive(prm: Any, xa: FloatArray, ta: FloatArray, Ta: FloatArray) -> FloatArray:
+    """P(alive) for validated inputs (``alpha``, ``beta`` may be per-customer arrays)."""
+    r, alpha, s, beta = _entries(prm)
     _, _, l1, l2 = _parts(prm, xa, ta, Ta, gradient=False)
     log_num = -(r + xa) * np.log(alpha + Ta) - s * np.log(beta + Ta)
     # Exactly 1 at t_x == T (the two forms of the numerator agree there in
@@ -1007,13 +1068,22 @@ def probability_of_purchases(params: Any, n: Any, t: Any) -> FloatArray:
     _validate.check_integer_valued(na, "n")
     ta = _check_horizon(t)
     na, ta = np.broadcast_arrays(np.atleast_1d(na), np.atleast_1d(ta))
-    r, alpha, s, beta = (float(v) for v in prm)
+    return _pmf(prm, na, ta)
+
+
+def _pmf(prm: Any, na: FloatArray, ta: FloatArray) -> FloatArray:
+    """P(X(t) = n) for validated 1-D ``n`` and ``t`` of one shape.
+
+    ``alpha`` and ``beta`` may be per-customer arrays of that shape too.
+    """
+    r, alpha, s, beta = _entries(prm)
     out = np.zeros(na.shape[0])
     pos = ta > 0
     out[~pos] = (na[~pos] == 0).astype(np.float64)
     if not pos.any():
         return out
     nn, tt = na[pos], ta[pos]
+    alpha, beta = _sub(alpha, pos), _sub(beta, pos)
     log_coef = special.gammaln(r + nn) - special.gammaln(r) - special.gammaln(nn + 1.0)
     alive = (
         log_coef
@@ -1022,7 +1092,7 @@ def probability_of_purchases(params: Any, n: Any, t: Any) -> FloatArray:
         + s * (np.log(beta) - np.log(beta + tt))
     )
     hi = np.log(tt)
-    lo = np.minimum(hi, np.log(min(alpha, beta))) - 45.0 / (nn + 1.0) - 1.0
+    lo = np.minimum(hi, np.log(np.minimum(alpha, beta))) - 45.0 / (nn + 1.0) - 1.0
     half = 0.5 * (hi - lo)
     gl_nodes, gl_weights = gauss_legendre(160)
     y = (lo + half)[None, :] + half[None, :] * gl_nodes[:, None]
