@@ -93,7 +93,8 @@ import numpy.typing as npt
 
 from custrel import _validate
 from custrel._lazy import LazyModule
-from custrel._numeric import compress_rows, gauss_legendre
+from custrel._numeric import gauss_legendre
+from custrel.btyd import _threads
 from custrel.errors import ConvergenceError, InvalidInputError
 
 special = LazyModule("scipy.special")  # imported on first use (import time)
@@ -1192,7 +1193,12 @@ class ParetoFit:
 
 @attrs.frozen
 class _Rows:
-    """Weighted data rows with their distinct frequencies (private)."""
+    """Weighted data rows with their distinct frequencies (private).
+
+    Rows cut into several fixed chunks (:meth:`chunked`) hold one ``_Rows``
+    per chunk in ``parts``, each with its own distinct frequencies and
+    stacked K inputs; their sums run on ``threads`` threads, in chunk order.
+    """
 
     x: FloatArray
     t_x: FloatArray
@@ -1201,10 +1207,26 @@ class _Rows:
     unique_x: tuple[FloatArray, npt.NDArray[np.intp]]
     stacked: _Stacked
     last: dict[bytes, tuple[float, FloatArray]] = attrs.field(factory=dict, eq=False)
+    parts: tuple[_Rows, ...] = ()
+    threads: int = 1
 
     @classmethod
     def of(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> _Rows:
         return cls(x, t_x, T, w, np.unique(x, return_inverse=True), _stack(x, t_x, T, dedupe=True))
+
+    @classmethod
+    def chunked(cls, chunks: list[tuple[FloatArray, ...]], threads: int) -> _Rows:
+        """Rows from :func:`_threads.compressed_chunks` of ``(t_x, x, T, w)``; one chunk: plain."""
+        leaves: list[_Rows] = _threads.map_chunks(
+            lambda c: cls.of(c[1], c[0], c[2], c[3]), chunks, threads
+        )
+        if len(leaves) == 1:
+            return leaves[0]
+        t_x, x, T, w = _threads.join_chunks(chunks)
+        first = leaves[0]
+        return cls(
+            x, t_x, T, w, first.unique_x, first.stacked, parts=tuple(leaves), threads=threads
+        )
 
     def sample(self, size: int) -> _Rows:
         """A deterministic systematic sample of ``size`` customers (not rows).
@@ -1223,6 +1245,8 @@ class _Rows:
 
 def _total(params: FloatArray, rows: _Rows) -> tuple[float, FloatArray]:
     """Weighted total log-likelihood and its gradient in the natural parameters."""
+    if rows.parts:
+        return _threads.sum_chunks(lambda leaf: _total(params, leaf), rows.parts, rows.threads)
     ll, grad, _, _ = _parts(
         params,
         rows.x,
@@ -1253,30 +1277,39 @@ def _bhhh(rows: _Rows, start: FloatArray) -> FloatArray | None:
     """
     u = np.log(start)
 
-    def evaluate(uu: FloatArray) -> tuple[float, FloatArray, FloatArray] | None:
-        if np.any(np.abs(uu) > _LOG_BOUND):
-            return None
-        theta = np.exp(uu)
+    def leaf_sums(theta: FloatArray, leaf: _Rows) -> tuple[float, FloatArray]:
         with np.errstate(all="ignore"):
             ll, grad, _, _ = _parts(
                 theta,
-                rows.x,
-                rows.t_x,
-                rows.T,
+                leaf.x,
+                leaf.t_x,
+                leaf.T,
                 gradient=True,
-                unique_x=rows.unique_x,
-                stacked=rows.stacked,
+                unique_x=leaf.unique_x,
+                stacked=leaf.stacked,
             )
         assert grad is not None
-        w = rows.w
+        w = leaf.w
         gu = [gi * th for gi, th in zip(grad, theta, strict=True)]
-        total = float(np.sum(w * ll))
         score = np.array([float(np.sum(w * gi)) for gi in gu])
         info = np.empty((4, 4))
         for i in range(4):
             wg = w * gu[i]
             for j in range(i, 4):
                 info[i, j] = info[j, i] = float(np.sum(wg * gu[j]))
+        return float(np.sum(w * ll)), np.concatenate([score, info.ravel()])
+
+    def evaluate(uu: FloatArray) -> tuple[float, FloatArray, FloatArray] | None:
+        if np.any(np.abs(uu) > _LOG_BOUND):
+            return None
+        theta = np.exp(uu)
+        if rows.parts:  # chunk by chunk on the threads, summed in chunk order
+            total, packed = _threads.sum_chunks(
+                lambda leaf: leaf_sums(theta, leaf), rows.parts, rows.threads
+            )
+        else:
+            total, packed = leaf_sums(theta, rows)
+        score, info = packed[:4], packed[4:].reshape(4, 4)
         if not (np.isfinite(total) and np.all(np.isfinite(score)) and np.all(np.isfinite(info))):
             return None
         return total, score, info
@@ -1503,7 +1536,9 @@ def _start(x: FloatArray, T: FloatArray, w: FloatArray) -> FloatArray:
     return np.array([1.0, mean_T / mean_x, 1.0, mean_T])
 
 
-def fit(x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None) -> ParetoFit:
+def fit(
+    x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None, threads: int | None = None
+) -> ParetoFit:
     r"""Fit the Pareto/NBD model by maximum likelihood.
 
     Parameters
@@ -1515,6 +1550,9 @@ def fit(x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None) -> ParetoFit
         Positive weights (counts of identical customers); ones by default.
     x0 : array_like, optional
         Starting values ``(r, alpha, s, beta)``.
+    threads : int, optional
+        Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
+        core); the result is the same to the last bit for any value.
 
     Returns
     -------
@@ -1563,11 +1601,12 @@ def fit(x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None) -> ParetoFit
             "purchases to be fitted"
         )
     start = _start(xa, Ta, wa) if x0 is None else _check_params(x0).copy()
-    (rt, rx, rT), rw, _ = compress_rows([ta, xa, Ta], wa)  # sorted by recency
-    rows = _Rows.of(rx, rt, rT, rw)
+    n_threads = _threads.resolve(threads)
+    # identical rows merged within each fixed chunk (each sorted by recency)
+    rows = _Rows.chunked(_threads.compressed_chunks([ta, xa, Ta], wa, n_threads), n_threads)
     result: tuple[FloatArray, float, int, str, FloatArray | None] | None = None
-    total_w = float(np.sum(rw))
-    if rx.shape[0] > _SUBSAMPLE and x0 is None:
+    total_w = float(np.sum(rows.w))
+    if rows.x.shape[0] > _SUBSAMPLE and x0 is None:
         sub = rows.sample(int(min(_SUBSAMPLE_SIZE, total_w // 4)))
         h_sub: FloatArray | None = None
         try:

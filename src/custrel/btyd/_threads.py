@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from custrel import _numeric, _parallel
+from custrel import _numeric, _parallel, _validate
 from custrel.btyd._common import _as_rfm, _fit_weights
 from custrel.errors import ConvergenceError, InvalidInputError
 
@@ -196,6 +196,34 @@ def compressed_chunks(
     return map_chunks(one, split(*columns, weights), threads)
 
 
+def validated(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any,
+    *,
+    discrete: bool = False,
+    max_frequency: float | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
+    """The checks of ``_common._count_data`` without its compression: x, t_x, T, w, total weight.
+
+    (``_count_data`` compresses all rows with one sort, which runs on one
+    core; :func:`compressed_chunks` spreads that over the chunks.)
+    """
+    x, tx, big_t = _as_rfm(frequency, recency, T, discrete=discrete)
+    if max_frequency is not None:  # checked before compression, so the row is the caller's
+        _validate.check_range(
+            x, "frequency", high=max_frequency, hint="a purchase count beyond 2**53 cannot be exact"
+        )
+    w = _fit_weights(weights, len(x))
+    if not np.any(x > 0):
+        raise InvalidInputError(
+            f"frequency is 0 for all {len(x)} rows: without repeat purchases the model "
+            "cannot be estimated; use a longer calibration window"
+        )
+    return x, tx, big_t, w, float(w.sum())
+
+
 def count_rows(
     frequency: Any,
     recency: Any,
@@ -205,21 +233,9 @@ def count_rows(
     discrete: bool = False,
     threads: Any = None,
 ) -> tuple[list[tuple[FloatArray, ...]], float]:
-    """Validate the fitting columns as ``_common._count_data`` does; compress them chunk by chunk.
-
-    Returns the :func:`compressed_chunks` of ``(x, t_x, T, w)`` and the total
-    weight. (``_count_data`` compresses all rows with one sort, which runs on
-    one core; this is the same validation with the compression spread over
-    the chunks.)
-    """
-    x, tx, big_t = _as_rfm(frequency, recency, T, discrete=discrete)
-    w = _fit_weights(weights, len(x))
-    if not np.any(x > 0):
-        raise InvalidInputError(
-            f"frequency is 0 for all {len(x)} rows: without repeat purchases the model "
-            "cannot be estimated; use a longer calibration window"
-        )
-    return compressed_chunks([x, tx, big_t], w, threads), float(w.sum())
+    """:func:`validated`, then the :func:`compressed_chunks` of ``(x, t_x, T, w)``; and the total weight."""
+    x, tx, big_t, w, total = validated(frequency, recency, T, weights, discrete=discrete)
+    return compressed_chunks([x, tx, big_t], w, threads), total
 
 
 def systematic_sample(
