@@ -315,9 +315,16 @@ class ParameterSummary(Mapping[str, tuple[float, float]]):
 
 
 def _gradients(
-    predict: Callable[..., Any], models: tuple[BTYDModel, ...], estimate: FloatArray
+    predict: Callable[..., Any],
+    models: tuple[BTYDModel, ...],
+    estimate: FloatArray,
+    divisor: FloatArray,
 ) -> FloatArray:
-    """Var of predict by g' Sigma g, summed over the models (independent fits)."""
+    """Var of predict / divisor by g' Sigma g, summed over the models (independent fits).
+
+    Dividing the gradient by the estimate before squaring keeps the relative
+    variance of a tiny prediction (a P(alive) of 1e-186) from underflowing to 0.
+    """
     var = np.zeros(estimate.shape)
     for mi, model in enumerate(models):
         names = list(model.params)
@@ -357,33 +364,37 @@ def _gradients(
                     f"{values[0][i]!r} and {values[1][i]!r} at row {i}; the delta method needs "
                     "a prediction that is differentiable in the parameters"
                 )
-            grad[j] = g
+            grad[j] = g / divisor
         var += np.einsum("in,ij,jn->n", grad, cov, grad)
     return var
 
 
 def _normal_interval(
-    est: FloatArray, se: FloatArray, z: float, scale: str
+    est: FloatArray, sd: FloatArray, z: float, scale: str
 ) -> tuple[FloatArray, FloatArray]:
+    """The interval limits from ``sd``.
+
+    ``sd`` is the standard error of ``est`` on the linear scale or where
+    ``est`` is 0, else that of ``log(est)`` (the relative standard error).
+    """
     if scale == "linear":
-        return est - z * se, est + z * se
+        return est - z * sd, est + z * sd
     if scale == "log":
         inside = est > 0
-        safe = np.where(inside, est, 1.0)
         with np.errstate(over="ignore"):
-            ratio = np.exp(z * se / safe)
+            ratio = np.exp(z * sd)
         lower = np.where(inside, est / ratio, 0.0)
-        upper = np.where(inside, est * ratio, np.where(se > 0, np.inf, 0.0))
+        upper = np.where(inside, est * ratio, np.where(sd > 0, np.inf, 0.0))
         return lower, upper
     inside = (est > 0) & (est < 1)
     safe = np.where(inside, est, 0.5)
     logit = np.log(safe) - np.log1p(-safe)
-    s = se / (safe * (1.0 - safe))
+    s = np.where(inside, sd, 0.0) / (1.0 - safe)  # se / (est (1 - est))
     with np.errstate(over="ignore"):
         lo_in = special.expit(logit - z * s)
         hi_in = special.expit(logit + z * s)
-    lower = np.where(inside, lo_in, np.where(se > 0, 0.0, est))
-    upper = np.where(inside, hi_in, np.where(se > 0, 1.0, est))
+    lower = np.where(inside, lo_in, np.where(sd > 0, 0.0, est))
+    upper = np.where(inside, hi_in, np.where(sd > 0, 1.0, est))
     return lower, upper
 
 
@@ -494,9 +505,11 @@ def delta_interval(
             f"scale='logit' needs predictions in [0, 1], got {float(est[i])!r} at row {i}; use "
             "scale='linear' or 'log'"
         )
-    var = _gradients(predict, ms, est)
-    se = np.sqrt(np.maximum(var, 0.0))  # g' Sigma g >= 0 but for rounding near 0
-    lower, upper = _normal_interval(est, se, z, sc)
+    divisor = np.where((est > 0) & (sc != "linear"), est, 1.0)
+    var = _gradients(predict, ms, est, divisor)
+    sd = np.sqrt(np.maximum(var, 0.0))  # g' Sigma g >= 0 but for rounding near 0
+    lower, upper = _normal_interval(est, sd, z, sc)
+    se = sd * divisor
     return IntervalResult(est, se, lower, upper, float(level), "delta", sc)
 
 
