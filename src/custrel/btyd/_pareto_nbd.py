@@ -150,8 +150,12 @@ def fit_pareto_nbd(
     weights: Any = None,
     initial: Mapping[str, float] | None = None,
     threads: int | None = None,
+    purchase_covariates: Any = None,
+    dropout_covariates: Any = None,
+    constraints: Any = None,
+    reg_lambdas: Mapping[str, float] | None = None,
 ) -> ParetoNBDModel:
-    r"""Fit the Pareto/NBD model by maximum likelihood.
+    r"""Fit the Pareto/NBD model by maximum likelihood, with or without covariates.
 
     Parameters
     ----------
@@ -167,11 +171,32 @@ def fit_pareto_nbd(
         Starting values for some or all of ``r``, ``alpha``, ``s``, ``beta``.
     threads : int, optional
         Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
-        core); the result is the same to the last bit for any value.
+        core); the result is the same to the last bit for any value. (The
+        covariate fit runs on one thread.)
+    purchase_covariates, dropout_covariates : array_like or dataframe, optional
+        Time-invariant covariates of the transaction and the lifetime
+        process: a customers x k matrix (coefficients named ``x1..xk``) or a
+        dataframe (pandas, polars, pyarrow) whose column names name the
+        coefficients, one row per customer (per weighted row with
+        ``weights``). With either, the result is a
+        :class:`~custrel.btyd._pnbd_cov.ParetoNBDCovariateModel` with
+        :math:`\alpha_i = \alpha e^{-\gamma_{purchase}'z_{1,i}}` and
+        :math:`\beta_i = \beta e^{-\gamma_{dropout}'z_{2,i}}` and
+        ``params`` ``purchase.<name>``, ``dropout.<name>`` after the base
+        parameters. ``initial`` may then also hold coefficients
+        (``"purchase.<name>"``, ``"constr.<name>"``).
+    constraints : str or sequence of str, optional
+        Covariates present in both matrices whose purchase and dropout
+        coefficients are fitted as one (CLVTools' ``names.cov.constr``).
+    reg_lambdas : Mapping[str, float], optional
+        L2 penalties ``{"purchase": l1, "dropout": l2}`` on the coefficients
+        (CLVTools' ``reg.lambdas``): the fit maximises
+        :math:`\ell/N - \lambda_1\lVert\gamma_{purchase}\rVert^2 - \lambda_2\lVert\gamma_{dropout}\rVert^2`.
 
     Returns
     -------
     ParetoNBDModel
+        (a ``ParetoNBDCovariateModel`` when covariates are given).
 
     Raises
     ------
@@ -204,6 +229,25 @@ def fit_pareto_nbd(
     >>> float(m.probability_alive(0, 0.0, 0.0))
     1.0
     """
+    if (
+        purchase_covariates is not None
+        or dropout_covariates is not None
+        or constraints is not None
+        or reg_lambdas is not None
+    ):
+        from custrel.btyd._pnbd_cov import fit_pareto_nbd_covariates  # imports this module
+
+        return fit_pareto_nbd_covariates(
+            frequency,
+            recency,
+            T,
+            purchase_covariates=purchase_covariates,
+            dropout_covariates=dropout_covariates,
+            constraints=constraints,
+            reg_lambdas=reg_lambdas,
+            weights=weights,
+            initial=initial,
+        )
     # checked here (rows named as the caller's), compressed chunk by chunk in fit()
     x, tx, big_t, w, total = _threads.validated(
         frequency, recency, T, weights, max_frequency=_pareto_nbd.MAX_FREQUENCY

@@ -1,0 +1,543 @@
+r"""The Pareto/NBD model with time-invariant covariates (Fader & Hardie 2007; CLVTools).
+
+Customer *i*'s purchase rate is :math:`\lambda_i \sim \mathrm{Gamma}(r,
+\alpha_i)` and its dropout rate :math:`\mu_i \sim \mathrm{Gamma}(s, \beta_i)`
+with
+
+.. math::
+
+    \alpha_i = \alpha \exp(-\gamma_{purchase}' z_{1,i}), \qquad
+    \beta_i = \beta \exp(-\gamma_{dropout}' z_{2,i}),
+
+so :math:`E[\lambda_i] = r/\alpha_i = (r/\alpha)\,e^{\gamma_{purchase}'z_{1,i}}`:
+a coefficient multiplies the mean purchase (or dropout) rate by
+:math:`e^{\gamma}` per unit of its covariate. Everything else is the plain
+Pareto/NBD model with :math:`\alpha_i, \beta_i` in place of
+:math:`\alpha, \beta`, so the likelihood and the predictions are the same
+kernels (:mod:`custrel.btyd._pnbd_math`) called with per-customer parameters.
+The fitting machinery is :mod:`custrel.btyd._covariates`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from custrel import _validate as v
+from custrel.btyd import _covariates as cv
+from custrel.btyd import _pnbd_math
+from custrel.btyd._base import RepeatPurchaseModel
+from custrel.btyd._common import _as_rfm, _discounted_sum, _fit_weights, _poisson_counts
+from custrel.btyd._pareto_nbd import ParetoNBDModel
+from custrel.btyd._summary import BTYDSummary
+from custrel.errors import ConvergenceError, InvalidInputError
+
+__all__ = ["ParetoNBDCovariateModel"]
+
+FloatArray = npt.NDArray[np.float64]
+
+_LINKS: tuple[tuple[str, str, float], ...] = (
+    ("purchase", "alpha", -1.0),
+    ("dropout", "beta", -1.0),
+)
+
+
+def _align(arrays: Sequence[Any], theta: Sequence[Any]) -> tuple[list[FloatArray], Any]:
+    """Broadcast the customer columns against the per-row parameters (flattened).
+
+    Raises InvalidInputError when the covariate rows do not match the customers.
+    """
+    per_row = [t for t in theta if np.ndim(t)]
+    try:
+        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(t) for t in per_row))
+    except ValueError:
+        sizes = ", ".join(str(np.size(a)) for a in arrays)
+        rows = np.shape(per_row[0])[0] if per_row else 0
+        raise InvalidInputError(
+            f"the covariates have {rows} rows but the customer arguments have {sizes} values; "
+            "give one covariate row per customer"
+        ) from None
+    out = [np.array(np.broadcast_to(a, shape), dtype=np.float64).ravel() for a in arrays]
+    th = [
+        t if not np.ndim(t) else np.array(np.broadcast_to(t, shape), dtype=np.float64).ravel()
+        for t in theta
+    ]
+    return out, th
+
+
+@attrs.frozen(eq=False, repr=False)
+class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
+    r"""A Pareto/NBD model with time-invariant covariates; see :func:`fit_pareto_nbd`.
+
+    Attributes
+    ----------
+    params : Mapping[str, float]
+        ``r``, ``alpha``, ``s``, ``beta``, then ``purchase.<covariate>`` and
+        ``dropout.<covariate>`` (the coefficients :math:`\gamma`).
+    log_likelihood : float
+        The maximised log-likelihood (without the penalty of ``reg_lambdas``).
+    standard_errors : Mapping[str, float]
+        From the inverse Hessian, every parameter.
+    covariance : numpy.ndarray
+        Covariance of the estimates in ``params`` order.
+    n_customers, n_iterations, message
+        As :class:`ParetoNBDModel`.
+    covariate_names : Mapping[str, tuple of str]
+        ``{"purchase": (...), "dropout": (...)}``: the covariates of each
+        process (a process without covariates is absent).
+    constraints : tuple of str
+        Covariates whose purchase and dropout coefficients were fitted equal.
+    reg_lambdas : Mapping[str, float]
+        The L2 penalties of the fit.
+
+    Notes
+    -----
+    .. math::
+
+        \alpha_i = \alpha e^{-\gamma_{purchase}'z_{1,i}}, \qquad
+        \beta_i = \beta e^{-\gamma_{dropout}'z_{2,i}}
+
+    (Fader & Hardie 2007; CLVTools' ``pnbd`` with static covariates). A
+    positive purchase coefficient raises the purchase rate: one unit of the
+    covariate multiplies :math:`E[\lambda] = r/\alpha_i` by
+    :math:`e^{\gamma}`; a positive dropout coefficient likewise multiplies
+    the mean dropout rate :math:`s/\beta_i` (shorter lifetimes).
+
+    Every prediction method takes ``purchase_covariates=`` and
+    ``dropout_covariates=`` (one row per customer; a dataframe's columns are
+    matched by name), required exactly for the processes that have
+    coefficients.
+
+    References
+    ----------
+    Fader, P. S. & Hardie, B. G. S. (2007). Incorporating time-invariant
+    covariates into the Pareto/NBD and BG/NBD models.
+    http://brucehardie.com/notes/019/
+    """
+
+    _links: ClassVar[tuple[tuple[str, str, float], ...]] = _LINKS
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, float]) -> Any:
+        """A model with known parameters: ``r, alpha, s, beta`` and the coefficients.
+
+        Parameters
+        ----------
+        params : Mapping[str, float]
+            The base parameters (> 0) and any number of coefficients named
+            ``"purchase.<covariate>"`` or ``"dropout.<covariate>"``.
+
+        Returns
+        -------
+        ParetoNBDCovariateModel
+
+        Examples
+        --------
+        >>> from custrel.btyd._pnbd_cov import ParetoNBDCovariateModel
+        >>> m = ParetoNBDCovariateModel.from_params({"r": 0.55, "alpha": 10.6, "s": 0.61,
+        ...     "beta": 11.7, "purchase.vip": 0.7})
+        >>> m.covariate_names["purchase"]
+        ('vip',)
+        >>> m.expected_purchases(39.0, purchase_covariates=[[0.0], [1.0]]).round(3).tolist()
+        [1.201, 2.419]
+        """
+        return cls._from_named(params)
+
+    # -- kernels on per-row parameters -------------------------------------------
+
+    def _ll(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+        (xr, txr, tr), th = _align((x, tx, big_t), self._row_theta())
+        out = _pnbd_math._parts(th, xr, txr, tr, gradient=False)[0]
+        return np.asarray(out, dtype=np.float64).reshape(self._shape(x, tx, big_t))
+
+    def _expected(self, t: FloatArray) -> FloatArray:
+        (tr,), th = _align((t,), self._row_theta())
+        r, alpha, s, beta = th
+        out = r / alpha * _pnbd_math.growth(s, tr, np.asarray(beta, dtype=np.float64))
+        return np.asarray(out, dtype=np.float64).reshape(self._shape(t))
+
+    def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+        (xr, txr, tr), th = _align((x, tx, big_t), self._row_theta())
+        out = _pnbd_math._alive(th, xr, txr, tr)
+        return np.asarray(out, dtype=np.float64).reshape(self._shape(x, tx, big_t))
+
+    def _conditional(
+        self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
+    ) -> FloatArray:
+        (tb, xb, txb, tb2), th = _align((t, x, tx, big_t), self._row_theta())
+        r, alpha, s, beta = th
+        alive = _pnbd_math._alive(th, xb, txb, tb2)
+        out = alive * (r + xb) / (alpha + tb2) * _pnbd_math.growth(s, tb, beta + tb2)
+        return np.asarray(out, dtype=np.float64).reshape(self._shape(t, x, tx, big_t))
+
+    def _discounted_purchases(
+        self,
+        horizon: int,
+        period: float,
+        rate: float,
+        x: FloatArray,
+        tx: FloatArray,
+        big_t: FloatArray,
+    ) -> FloatArray:
+        (xr, txr, tr), th = _align((x, tx, big_t), self._row_theta())
+        r, alpha, s, beta = th
+        factor = _pnbd_math._alive(th, xr, txr, tr) * (r + xr) / (alpha + tr)
+        base = np.asarray(beta + tr, dtype=np.float64)
+        total = _discounted_sum(
+            lambda t: _pnbd_math.growth(s, np.broadcast_to(t, base.shape), base),
+            horizon,
+            period,
+            rate,
+            base.shape,
+        )
+        out: FloatArray = (factor * total).reshape(self._shape(x, tx, big_t))
+        return out
+
+    def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
+        (nr, tr), th = _align((n, t), self._row_theta())
+        out = _pnbd_math._pmf(th, nr, tr)
+        return np.asarray(out, dtype=np.float64).reshape(self._shape(n, t))
+
+    def _simulate(
+        self, n_customers: int, big_t: FloatArray, rng: np.random.Generator
+    ) -> tuple[FloatArray, FloatArray]:
+        r, alpha, s, beta = self._row_theta()
+        lam = rng.gamma(r, 1.0 / np.asarray(alpha), size=n_customers)
+        mu = rng.gamma(s, 1.0 / np.asarray(beta), size=n_customers)
+        life = rng.exponential(1.0, size=n_customers) / np.maximum(mu, np.finfo(np.float64).tiny)
+        active = np.minimum(life, big_t)
+        freq = _poisson_counts(lam * active, rng, big_t)
+        u = rng.random(n_customers)
+        with np.errstate(divide="ignore"):
+            rec = np.where(freq > 0, active * u ** (1.0 / np.maximum(freq, 1.0)), 0.0)
+        return freq, rec
+
+    def _shape(self, *arrays: Any) -> tuple[int, ...]:
+        per_row = [t for t in self._row_theta() if np.ndim(t)]
+        return np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(t) for t in per_row))
+
+    # -- public predictions: the covariates bind per-customer parameters ---------
+
+    def _with(self, purchase: Any, dropout: Any, n_rows: int | None) -> Any:
+        return self._bind({"purchase": purchase, "dropout": dropout}, n_rows)
+
+    def customer_log_likelihood(
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> FloatArray:
+        """Each customer's log-likelihood under the fitted parameters.
+
+        Parameters
+        ----------
+        frequency, recency, T : array_like
+            Summary columns (scalars broadcast).
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per customer (required for a process with coefficients).
+
+        Returns
+        -------
+        numpy.ndarray
+            One log-likelihood per customer; over the fitting data they sum
+            to :attr:`log_likelihood`.
+        """
+        n = cv.customer_count(frequency, recency, T)
+        bound = self._with(purchase_covariates, dropout_covariates, n)
+        return RepeatPurchaseModel.customer_log_likelihood(bound, frequency, recency, T)
+
+    def expected_purchases(
+        self, t: Any, *, purchase_covariates: Any = None, dropout_covariates: Any = None
+    ) -> FloatArray:
+        r"""Expected repeat purchases in (0, t] of a new customer with these covariates.
+
+        Parameters
+        ----------
+        t : float or array_like
+            Time since the first purchase; broadcasts against the covariate rows.
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per new customer.
+
+        Returns
+        -------
+        numpy.ndarray
+            :math:`E[X(t)] = \frac{r\beta_i}{\alpha_i(s-1)}[1 - (\beta_i/(\beta_i+t))^{s-1}]`.
+        """
+        bound = self._with(purchase_covariates, dropout_covariates, None)
+        return RepeatPurchaseModel.expected_purchases(bound, t)
+
+    def conditional_expected_purchases(
+        self,
+        t: Any,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> FloatArray:
+        """Expected purchases in (T, T + t] of customers with this history and these covariates.
+
+        Parameters
+        ----------
+        t : float or array_like
+            Length of the forecast window.
+        frequency, recency, T : array_like
+            Each customer's summary.
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per customer.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        n = cv.customer_count(frequency, recency, T)
+        bound = self._with(purchase_covariates, dropout_covariates, n)
+        return RepeatPurchaseModel.conditional_expected_purchases(bound, t, frequency, recency, T)
+
+    def probability_alive(
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> FloatArray:
+        """Probability that each customer is still active at T.
+
+        Parameters
+        ----------
+        frequency, recency, T : array_like
+            Each customer's summary.
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per customer.
+
+        Returns
+        -------
+        numpy.ndarray
+            In [0, 1].
+        """
+        n = cv.customer_count(frequency, recency, T)
+        bound = self._with(purchase_covariates, dropout_covariates, n)
+        return RepeatPurchaseModel.probability_alive(bound, frequency, recency, T)
+
+    def probability_of_purchases(
+        self, n: Any, t: Any, *, purchase_covariates: Any = None, dropout_covariates: Any = None
+    ) -> FloatArray:
+        """Probability that a new customer with these covariates makes ``n`` purchases in (0, t].
+
+        Parameters
+        ----------
+        n : int or array_like of int
+            Numbers of purchases.
+        t : float or array_like
+            Time since the first purchase.
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per new customer; ``n``, ``t`` and the rows broadcast.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        bound = self._with(purchase_covariates, dropout_covariates, None)
+        return RepeatPurchaseModel.probability_of_purchases(bound, n, t)
+
+    def customer_lifetime_value(
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        spend: Any,
+        *,
+        horizon: int,
+        discount_rate: float,
+        margin: float = 1.0,
+        period: float = 1.0,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> FloatArray:
+        r"""Discounted value of each customer's expected future purchases.
+
+        As :meth:`RepeatPurchaseModel.customer_lifetime_value`, with each
+        customer's own :math:`\alpha_i, \beta_i`.
+
+        Parameters
+        ----------
+        frequency, recency, T : array_like
+            Each customer's summary.
+        spend : float or array_like
+            Expected spend per future purchase.
+        horizon : int
+            Future periods to value.
+        discount_rate : float
+            Per period.
+        margin : float
+            Share of the spend that is profit.
+        period : float
+            Length of a period in the model's time unit.
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per customer.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        n = cv.customer_count(frequency, recency, T)
+        bound = self._with(purchase_covariates, dropout_covariates, n)
+        return RepeatPurchaseModel.customer_lifetime_value(
+            bound,
+            frequency,
+            recency,
+            T,
+            spend,
+            horizon=horizon,
+            discount_rate=discount_rate,
+            margin=margin,
+            period=period,
+        )
+
+    def simulate(
+        self,
+        n_customers: int,
+        T: Any,
+        *,
+        rng: np.random.Generator | int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> BTYDSummary:
+        """Simulate customers with these covariates from the fitted parameters.
+
+        Parameters
+        ----------
+        n_customers : int
+            How many customers (the covariates have one row each).
+        T : float or array_like
+            Each customer's age at the end of the window.
+        rng : numpy.random.Generator, int or None
+            Randomness.
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per simulated customer.
+
+        Returns
+        -------
+        BTYDSummary
+        """
+        n = v.positive_int(n_customers, "n_customers")
+        bound = self._with(purchase_covariates, dropout_covariates, n)
+        return RepeatPurchaseModel.simulate(bound, n, T, rng=rng)
+
+
+def fit_pareto_nbd_covariates(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    purchase_covariates: Any = None,
+    dropout_covariates: Any = None,
+    constraints: Any = None,
+    reg_lambdas: Any = None,
+    weights: Any = None,
+    initial: Mapping[str, float] | None = None,
+) -> ParetoNBDCovariateModel:
+    """Fit the Pareto/NBD model with covariates (the body of :func:`fit_pareto_nbd`'s covariate path).
+
+    See :func:`custrel.fit_pareto_nbd` for the parameters.
+    """
+    x, tx, big_t = _as_rfm(frequency, recency, T)
+    v.check_range(
+        x,
+        "frequency",
+        high=_pnbd_math.MAX_FREQUENCY,
+        hint="a purchase count beyond 2**53 cannot be exact",
+    )
+    n = x.shape[0]
+    w = _fit_weights(weights, n)
+    if not np.any(x > 0):
+        raise InvalidInputError(
+            f"frequency is 0 for all {n} rows: without repeat purchases the model "
+            "cannot be estimated; use a longer calibration window"
+        )
+    z1 = (
+        None
+        if purchase_covariates is None
+        else cv.as_covariates(purchase_covariates, "purchase_covariates", n)
+    )
+    z2 = (
+        None
+        if dropout_covariates is None
+        else cv.as_covariates(dropout_covariates, "dropout_covariates", n)
+    )
+    if z1 is None and z2 is None:
+        raise InvalidInputError(
+            "constraints and reg_lambdas need covariates: pass purchase_covariates and/or "
+            "dropout_covariates"
+        )
+    design = cv.make_design(
+        {"purchase": z1, "dropout": z2}, constraints=constraints, reg_lambdas=reg_lambdas
+    )
+    names = ParetoNBDModel._param_names
+    base_init = {}
+    coef_init = {}
+    if initial is not None:
+        if not isinstance(initial, Mapping):
+            raise InvalidInputError(
+                f"initial must be a mapping of parameter names to values, got {type(initial).__name__}"
+            )
+        for key, val in initial.items():
+            if key in names:
+                base_init[key] = v.scalar(val, f"initial[{key!r}]", low=0.0, low_inclusive=False)
+            else:
+                coef_init[str(key)] = val
+    try:
+        start = np.asarray(_pnbd_math.fit(x, tx, big_t, w).params, dtype=np.float64)
+    except ConvergenceError:
+        start = _pnbd_math._start(x, big_t, w)
+    for i, name in enumerate(names):
+        if name in base_init:
+            start[i] = base_init[name]
+    fit = cv.fit_covariates(
+        ParetoNBDCovariateModel._spec(),
+        design,
+        _row_loglik,
+        (x, tx, big_t),
+        w,
+        start.tolist(),
+        model="Pareto/NBD with covariates",
+        prepare=_prepare,
+        initial_coefficients=coef_init,
+    )
+    params, se = fit.as_dicts()
+    return ParetoNBDCovariateModel(
+        params=params,
+        log_likelihood=fit.log_likelihood,
+        standard_errors=se,
+        covariance=fit.covariance,
+        n_customers=float(np.sum(w)),
+        n_iterations=fit.n_iterations,
+        message=fit.message,
+        covariate_names={p: m.names for p, m in design.matrices.items()},
+        constraints=design.constraints,
+        reg_lambdas=dict(design.reg_lambdas),
+    )
+
+
+def _prepare(columns: Sequence[FloatArray]) -> Any:
+    x, tx, big_t = columns
+    return x, tx, big_t, np.unique(x, return_inverse=True), _pnbd_math._stack(x, tx, big_t)
+
+
+def _row_loglik(theta: cv.Theta, data: Any, gradient: bool) -> tuple[FloatArray, Any]:
+    x, tx, big_t, unique_x, stacked = data
+    prm: Any = theta
+    ll, grads, _, _ = _pnbd_math._parts(
+        prm, x, tx, big_t, gradient=gradient, unique_x=unique_x, stacked=stacked
+    )
+    return ll, grads
