@@ -1241,6 +1241,38 @@ class CovariateModel(BTYDModel):
         )
 
 
+def align_rows(arrays: Sequence[Any], theta: Sequence[Any]) -> tuple[list[FloatArray], Any]:
+    """Broadcast the customer columns against a bound model's per-row parameters (flattened).
+
+    Returns the columns and the parameters, each 1-D of one length (scalar
+    parameters stay scalars); reshape results with :func:`row_shape`.
+
+    Raises InvalidInputError when the covariate rows do not match the customers.
+    """
+    per_row = [t for t in theta if np.ndim(t)]
+    try:
+        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(t) for t in per_row))
+    except ValueError:
+        sizes = ", ".join(str(np.size(a)) for a in arrays)
+        rows = np.shape(per_row[0])[0] if per_row else 0
+        raise InvalidInputError(
+            f"the covariates have {rows} rows but the customer arguments have {sizes} values; "
+            "give one covariate row per customer"
+        ) from None
+    out = [np.array(np.broadcast_to(a, shape), dtype=np.float64).ravel() for a in arrays]
+    th = [
+        t if not np.ndim(t) else np.array(np.broadcast_to(t, shape), dtype=np.float64).ravel()
+        for t in theta
+    ]
+    return out, th
+
+
+def row_shape(arrays: Sequence[Any], theta: Sequence[Any]) -> tuple[int, ...]:
+    """The broadcast shape of the customer columns and the per-row parameters."""
+    per_row = [t for t in theta if np.ndim(t)]
+    return np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(t) for t in per_row))
+
+
 def customer_count(*arrays: Any) -> int | None:
     """The number of customers the summary arguments describe (None when all are scalars)."""
     sizes = {int(np.size(a)) for a in arrays if np.ndim(a) >= 1}

@@ -46,29 +46,6 @@ _LINKS: tuple[tuple[str, str, float], ...] = (
 )
 
 
-def _align(arrays: Sequence[Any], theta: Sequence[Any]) -> tuple[list[FloatArray], Any]:
-    """Broadcast the customer columns against the per-row parameters (flattened).
-
-    Raises InvalidInputError when the covariate rows do not match the customers.
-    """
-    per_row = [t for t in theta if np.ndim(t)]
-    try:
-        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(t) for t in per_row))
-    except ValueError:
-        sizes = ", ".join(str(np.size(a)) for a in arrays)
-        rows = np.shape(per_row[0])[0] if per_row else 0
-        raise InvalidInputError(
-            f"the covariates have {rows} rows but the customer arguments have {sizes} values; "
-            "give one covariate row per customer"
-        ) from None
-    out = [np.array(np.broadcast_to(a, shape), dtype=np.float64).ravel() for a in arrays]
-    th = [
-        t if not np.ndim(t) else np.array(np.broadcast_to(t, shape), dtype=np.float64).ravel()
-        for t in theta
-    ]
-    return out, th
-
-
 @attrs.frozen(eq=False, repr=False)
 class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
     r"""A Pareto/NBD model with time-invariant covariates; see :func:`fit_pareto_nbd`.
@@ -150,25 +127,25 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
     # -- kernels on per-row parameters -------------------------------------------
 
     def _ll(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        (xr, txr, tr), th = _align((x, tx, big_t), self._row_theta())
+        (xr, txr, tr), th = cv.align_rows((x, tx, big_t), self._row_theta())
         out = _pnbd_math._parts(th, xr, txr, tr, gradient=False)[0]
         return np.asarray(out, dtype=np.float64).reshape(self._shape(x, tx, big_t))
 
     def _expected(self, t: FloatArray) -> FloatArray:
-        (tr,), th = _align((t,), self._row_theta())
+        (tr,), th = cv.align_rows((t,), self._row_theta())
         r, alpha, s, beta = th
         out = r / alpha * _pnbd_math.growth(s, tr, np.asarray(beta, dtype=np.float64))
         return np.asarray(out, dtype=np.float64).reshape(self._shape(t))
 
     def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        (xr, txr, tr), th = _align((x, tx, big_t), self._row_theta())
+        (xr, txr, tr), th = cv.align_rows((x, tx, big_t), self._row_theta())
         out = _pnbd_math._alive(th, xr, txr, tr)
         return np.asarray(out, dtype=np.float64).reshape(self._shape(x, tx, big_t))
 
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        (tb, xb, txb, tb2), th = _align((t, x, tx, big_t), self._row_theta())
+        (tb, xb, txb, tb2), th = cv.align_rows((t, x, tx, big_t), self._row_theta())
         r, alpha, s, beta = th
         alive = _pnbd_math._alive(th, xb, txb, tb2)
         out = alive * (r + xb) / (alpha + tb2) * _pnbd_math.growth(s, tb, beta + tb2)
@@ -183,7 +160,7 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         tx: FloatArray,
         big_t: FloatArray,
     ) -> FloatArray:
-        (xr, txr, tr), th = _align((x, tx, big_t), self._row_theta())
+        (xr, txr, tr), th = cv.align_rows((x, tx, big_t), self._row_theta())
         r, alpha, s, beta = th
         factor = _pnbd_math._alive(th, xr, txr, tr) * (r + xr) / (alpha + tr)
         base = np.asarray(beta + tr, dtype=np.float64)
@@ -198,7 +175,7 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         return out
 
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
-        (nr, tr), th = _align((n, t), self._row_theta())
+        (nr, tr), th = cv.align_rows((n, t), self._row_theta())
         out = _pnbd_math._pmf(th, nr, tr)
         return np.asarray(out, dtype=np.float64).reshape(self._shape(n, t))
 
@@ -217,8 +194,7 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         return freq, rec
 
     def _shape(self, *arrays: Any) -> tuple[int, ...]:
-        per_row = [t for t in self._row_theta() if np.ndim(t)]
-        return np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(t) for t in per_row))
+        return cv.row_shape(arrays, self._row_theta())
 
     # -- public predictions: the covariates bind per-customer parameters ---------
 
