@@ -721,3 +721,23 @@ def test_bad_input(
 ) -> None:
     with pytest.raises(error, match=match):
         call(bgnbd, cdnow)
+
+
+def test_bootstrap_reports_the_refits_warnings_once(cdnow: dict[str, np.ndarray]) -> None:
+    from custrel import FitWarning
+
+    c = _rows(cdnow, 300)
+    calls = [0]
+
+    def noisy(*cols: Any, weights: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > 1:  # the refits, not the fit on the data as given
+            warnings.warn(f"refit {calls[0]} is odd", FitWarning, stacklevel=2)
+        return fit_bgnbd(*cols, weights=weights)
+
+    with pytest.warns(FitWarning, match="the refits gave 4 warnings") as record:
+        b = bootstrap(
+            noisy, c["frequency"], c["recency"], c["T"], n_replications=4, rng=1, threads=1
+        )
+    assert len(record) == 1
+    assert b.warnings == tuple(f"refit {i} is odd" for i in range(2, 6))

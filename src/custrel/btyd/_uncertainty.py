@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -31,7 +32,13 @@ from custrel._lazy import LazyModule
 from custrel._tabular import Tabular
 from custrel.btyd._base import BTYDModel, RepeatPurchaseModel
 from custrel.btyd._common import _as_rng
-from custrel.errors import ConvergenceError, InvalidInputError, InvalidTypeError
+from custrel.errors import (
+    ConvergenceError,
+    CustrelWarning,
+    FitWarning,
+    InvalidInputError,
+    InvalidTypeError,
+)
 
 special = LazyModule("scipy.special")  # imported on first use (import time)
 
@@ -571,6 +578,9 @@ class BootstrapResult:
         Replications whose fit raised (their resample could not be fitted).
     failures : tuple of str
         Their error messages, in replication order.
+    warnings : tuple of str
+        The warnings the refits gave (reported once, as one
+        :class:`~custrel.FitWarning`).
     """
 
     model: Any
@@ -580,6 +590,7 @@ class BootstrapResult:
     n_replications: int
     n_failures: int
     failures: tuple[str, ...] = attrs.field(converter=_as_tuple)
+    warnings: tuple[str, ...] = attrs.field(converter=_as_tuple, default=())
 
     def __repr__(self) -> str:
         return (
@@ -728,6 +739,13 @@ def bootstrap(
         If the fit on the data as given fails, or more than
         ``max_failures`` replications do.
 
+    Warns
+    -----
+    FitWarning
+        Once, when refits warned (their messages are in
+        :attr:`BootstrapResult.warnings`); the fit on the data as given
+        warns as it always does.
+
     Notes
     -----
     Each replication draws as many customers as the weights add up to
@@ -823,7 +841,23 @@ def bootstrap(
     def block(j: int) -> list[tuple[Any, str | None]]:
         return [replicate(i) for i in range(bounds[j], bounds[j + 1])]
 
-    done = [r for part in _parallel.run_ordered(block, n_tasks, n_threads) for r in part]
+    # The refits' own warnings (a FitWarning on one resample) are collected and reported
+    # once, as one FitWarning with their count; other warnings are passed on unchanged.
+    # catch_warnings changes process-wide state, so it wraps all threads' work at once.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", category=CustrelWarning)
+        done = [r for part in _parallel.run_ordered(block, n_tasks, n_threads) for r in part]
+    ours = tuple(str(rec.message) for rec in caught if issubclass(rec.category, CustrelWarning))
+    for rec in caught:
+        if not issubclass(rec.category, CustrelWarning):
+            warnings.warn_explicit(rec.message, rec.category, rec.filename, rec.lineno)
+    if ours:
+        warnings.warn(
+            f"bootstrap: the refits gave {len(ours)} warnings (see BootstrapResult.warnings); "
+            f"the first: {ours[0]}",
+            FitWarning,
+            stacklevel=2,
+        )
     failures = tuple(msg for _, msg in done if msg is not None)
     fits = tuple(out for out, msg in done if msg is None)
     if len(failures) > limit:
@@ -840,7 +874,14 @@ def bootstrap(
         ms = _fit_models(out)
         rows_out.append([m.params[k] for m in ms for k in m.params])
     return BootstrapResult(
-        point, fits, names, np.asarray(rows_out, dtype=np.float64), n_rep, len(failures), failures
+        point,
+        fits,
+        names,
+        np.asarray(rows_out, dtype=np.float64),
+        n_rep,
+        len(failures),
+        failures,
+        ours,
     )
 
 
