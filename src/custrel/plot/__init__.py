@@ -15,6 +15,7 @@ from custrel.plot._btyd import (
     plot_calibration_holdout,
     plot_frequency_recency_matrix,
     plot_repeat_purchases,
+    plot_tracking,
 )
 from custrel.plot._lifecycle import plot_stage_mix, plot_survival, plot_value_curve
 from custrel.plot._pyramid import plot_lorenz, plot_pyramid
@@ -29,5 +30,6 @@ __all__: list[str] = [
     "plot_rfm_heatmap",
     "plot_stage_mix",
     "plot_survival",
+    "plot_tracking",
     "plot_value_curve",
 ]

@@ -6,14 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from custrel._plotting import subplots
+from custrel._plotting import pyplot, subplots
 from custrel.btyd import FrequencyRecencyMatrix, HoldoutComparison, RepeatPurchaseHistogram
-from custrel.errors import InvalidTypeError
+from custrel.btyd._predictions import TrackingResult
+from custrel.errors import InvalidInputError, InvalidTypeError
 
 __all__ = [
     "plot_calibration_holdout",
     "plot_frequency_recency_matrix",
     "plot_repeat_purchases",
+    "plot_tracking",
 ]
 
 
@@ -159,5 +161,89 @@ def plot_repeat_purchases(histogram: RepeatPurchaseHistogram, *, title: str | No
     ax.set_ylabel("customers")
     ax.legend()
     ax.set_title(title if title is not None else "Repeat purchases: actual vs model")
+    fig.tight_layout()
+    return fig
+
+
+_TRACKING_KINDS = ("both", "cumulative", "incremental")
+
+
+def plot_tracking(tracking: TrackingResult, *, kind: str = "both", title: str | None = None) -> Any:
+    """Draw actual and expected repeat transactions by calendar period (the tracking plot).
+
+    Parameters
+    ----------
+    tracking : TrackingResult
+        The result of :meth:`RepeatPurchaseModel.expected_cumulative_transactions
+        <custrel.btyd.RepeatPurchaseModel.expected_cumulative_transactions>`.
+    kind : {"both", "cumulative", "incremental"}
+        Cumulative totals (Fader, Hardie & Lee 2005, fig. 1), repeat
+        transactions per period, or both side by side (default).
+    title : str, optional
+        The figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Actual (solid) and model (dashed) lines over time; a dotted vertical
+        line marks the end of the calibration period when the result has one.
+
+    Raises
+    ------
+    InvalidTypeError
+        If ``tracking`` is not a :class:`~custrel.btyd.TrackingResult`.
+    InvalidInputError
+        If ``kind`` is not one of the three.
+    MissingDependencyError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> from custrel import BGNBDModel, TransactionLog
+    >>> from custrel.plot import plot_tracking
+    >>> m = BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    >>> log = TransactionLog.from_arrays(customer_id=[1, 1, 2, 2], time=[0.0, 2.0, 3.0, 9.0])
+    >>> fig = plot_tracking(m.expected_cumulative_transactions(log, [5.0, 10.0]))
+    >>> [ax.get_ylabel() for ax in fig.axes]
+    ['cumulative repeat transactions', 'repeat transactions per period']
+    """
+    if not isinstance(tracking, TrackingResult):
+        raise InvalidTypeError(
+            "tracking must be a TrackingResult (from expected_cumulative_transactions), "
+            f"got {type(tracking).__name__}"
+        )
+    if kind not in _TRACKING_KINDS:
+        raise InvalidInputError(f"kind must be one of {list(_TRACKING_KINDS)!r}, got {kind!r}")
+    panels = ["cumulative", "incremental"] if kind == "both" else [kind]
+    if len(panels) == 1:
+        fig, ax = subplots((6.4, 4.0))
+        axes = [ax]
+    else:
+        pyplot()  # checks that matplotlib is installed and selects a file backend
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(11.0, 4.0))
+        axes = list(fig.subplots(1, 2))
+    time = np.asarray(tracking.time)
+    cal = tracking.calibration_end
+    cal_x: Any = None
+    if cal is not None:
+        cal_x = np.datetime64(str(cal), "s") if np.issubdtype(time.dtype, np.datetime64) else cal
+    for ax, panel in zip(axes, panels, strict=True):
+        if panel == "cumulative":
+            actual, expected = tracking.actual_cumulative, tracking.expected_cumulative
+            ax.set_ylabel("cumulative repeat transactions")
+        else:
+            actual, expected = tracking.actual_incremental, tracking.expected_incremental
+            ax.set_ylabel("repeat transactions per period")
+        ax.plot(time, actual, label="actual")
+        ax.plot(time, expected, linestyle="--", label="model")
+        if cal_x is not None:
+            ax.axvline(cal_x, color="grey", linestyle=":", label="end of calibration")
+        ax.set_xlabel("time")
+        ax.legend()
+    fig.suptitle(title if title is not None else "Tracking: actual vs model repeat transactions")
+    if np.issubdtype(time.dtype, np.datetime64):
+        fig.autofmt_xdate()
     fig.tight_layout()
     return fig
