@@ -119,7 +119,7 @@ _MAX_CF = 500  # continued-fraction steps (in pairs: 1,000 steps) before the tra
 _CF_MAX_A = 1e4  # above this a, the trapezoidal path directly (the fraction converges slowly)
 _COMPACT_EVERY = 6  # drop converged elements from the series loop this often
 _COMPACT_MIN = 256  # below this many elements compaction costs more than it saves
-_CHUNK = 8192  # series elements summed together (their state stays in cache)
+_CHUNK = 16384  # series elements summed together: in cache, and few numpy calls (GIL held)
 _W_SWITCH = 0.5  # 1 - z at or below which the z -> 1 - z transformation is used (0: never)
 _POLE_GAP = 1e-3  # ... unless b is this close to an integer (then the series/continued fraction)
 _MAX_COND = 10.0  # ... or its two terms cancel more than this
@@ -127,7 +127,9 @@ _REFLECT_MAX_B = 30.0  # ... or b is larger (its series passes b poles; the z se
 _TRAP_STEP = 0.25  # step in log(tau - t) of the trapezoidal fallback
 _TRAP_TAIL = 40.0  # e-folds of integrand decay kept at each end
 _SUBSAMPLE = 20_000  # distinct rows above which a subsample fit gives the start
-_SUBSAMPLE_SIZE = 5_000  # customers in that subsample (at most a quarter of all)
+_SUBSAMPLE_SIZE = 5_000  # customers in that subsample (at most a quarter of all) ...
+_SUBSAMPLE_SHARE = 10  # ... or a tenth of them, up to _SUBSAMPLE_MAX: a start close enough
+_SUBSAMPLE_MAX = 100_000  # that a few Newton steps finish (8 passes over 1M rows, not 13)
 _LOG_BOUND = 25.0  # the search keeps log-parameters in [-25, 25]
 _BFGS_GTOL = 1e-2  # BFGS only approaches the optimum; Newton steps finish
 _BHHH_CAP = 2.0  # largest scoring step in log-parameters
@@ -1240,7 +1242,8 @@ class _Rows:
         idx = np.searchsorted(np.cumsum(self.w), points, side="right")
         idx = np.minimum(idx, self.w.shape[0] - 1)
         pick, counts = np.unique(idx, return_counts=True)
-        return _Rows.of(self.x[pick], self.t_x[pick], self.T[pick], counts.astype(np.float64))
+        chunks = _threads.split(self.t_x[pick], self.x[pick], self.T[pick], counts.astype(float))
+        return _Rows.chunked(chunks, self.threads)
 
 
 def _total(params: FloatArray, rows: _Rows) -> tuple[float, FloatArray]:
@@ -1536,6 +1539,37 @@ def _start(x: FloatArray, T: FloatArray, w: FloatArray) -> FloatArray:
     return np.array([1.0, mean_T / mean_x, 1.0, mean_T])
 
 
+def _fit_sampled(
+    rows: _Rows, start: FloatArray
+) -> tuple[FloatArray, float, int, str, FloatArray | None] | None:
+    """Newton steps on all rows from the fit on a systematic sample (None: that failed).
+
+    The sample's own fit is :func:`_maximize`, or this same scheme on a
+    sample of the sample when it is large (so 10M rows cost a fit on 10,000,
+    a few Newton steps on 100,000 and a few on all).
+    """
+    total_w = float(np.sum(rows.w))
+    size = max(_SUBSAMPLE_SIZE, min(total_w // _SUBSAMPLE_SHARE, _SUBSAMPLE_MAX))
+    sub = rows.sample(int(min(size, total_w // 4)))
+    h_sub: FloatArray | None = None
+    try:
+        got = _fit_sampled(sub, start) if sub.x.shape[0] > _SUBSAMPLE else None
+        sub_start, _, _, _, h_sub = _maximize(sub, start) if got is None else got
+    except ConvergenceError:  # a small sample can lack an interior maximum
+        sub_start = start
+    if not np.all(np.abs(np.log(sub_start)) < _RUNAWAY):
+        return None
+    if h_sub is None:
+        h_sub = _hessian_u(sub_start, sub)
+    polished = None
+    if np.all(np.isfinite(h_sub)):
+        polished = _polish(rows, sub_start, -h_sub / float(np.sum(sub.w)))
+    if polished is None:
+        return None
+    message = "converged: BFGS and Newton on a subsample, then Newton on all rows"
+    return (polished[0], polished[1], polished[2], message, polished[4])
+
+
 def fit(
     x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None, threads: int | None = None
 ) -> ParetoFit:
@@ -1577,7 +1611,8 @@ def fit(
     customers' analytic gradients, see the module docstring) to a loose
     tolerance, then Newton steps with the Hessian from forward differences of
     the analytic gradient; BFGS and L-BFGS-B are fallbacks. When more than 20,000 distinct rows remain, the
-    same fit on a systematic sample of 5,000 customers gives the starting
+    same fit on a systematic sample of 5,000 customers (a tenth of them for
+    more than 50,000, up to 100,000) gives the starting
     values and a first Hessian, so the full data are only used for the last
     few Newton steps. Standard errors come from the inverse observed
     information (that Hessian). A fit whose estimates run beyond
@@ -1604,25 +1639,7 @@ def fit(
     n_threads = _threads.resolve(threads)
     # identical rows merged within each fixed chunk (each sorted by recency)
     rows = _Rows.chunked(_threads.compressed_chunks([ta, xa, Ta], wa, n_threads), n_threads)
-    result: tuple[FloatArray, float, int, str, FloatArray | None] | None = None
-    total_w = float(np.sum(rows.w))
-    if rows.x.shape[0] > _SUBSAMPLE and x0 is None:
-        sub = rows.sample(int(min(_SUBSAMPLE_SIZE, total_w // 4)))
-        h_sub: FloatArray | None = None
-        try:
-            sub_start, _, _, _, h_sub = _maximize(sub, start)
-        except ConvergenceError:  # a small sample can lack an interior maximum
-            sub_start = start
-        if np.all(np.abs(np.log(sub_start)) < _RUNAWAY):
-            start = sub_start
-            if h_sub is None:
-                h_sub = _hessian_u(start, sub)
-            polished = None
-            if np.all(np.isfinite(h_sub)):
-                polished = _polish(rows, start, -h_sub / float(np.sum(sub.w)))
-            if polished is not None:
-                message = "converged: BFGS and Newton on a subsample, then Newton on all rows"
-                result = (polished[0], polished[1], polished[2], message, polished[4])
+    result = _fit_sampled(rows, start) if rows.x.shape[0] > _SUBSAMPLE and x0 is None else None
     if result is None:
         result = _maximize(rows, start)
     params, ll, nit, message, hess = result
