@@ -641,6 +641,10 @@ def fit_ggomnbd(
     *,
     weights: Any = None,
     initial: Mapping[str, float] | None = None,
+    purchase_covariates: Any = None,
+    dropout_covariates: Any = None,
+    constraints: Any = None,
+    reg_lambdas: Any = None,
 ) -> GGompertzNBDModel:
     r"""Fit the GGompertz/NBD model (Bemmaor & Glady 2012) by maximum likelihood.
 
@@ -659,17 +663,38 @@ def fit_ggomnbd(
         ``beta``. The others start at ``r = s = 1``, ``alpha`` and ``beta / b``
         the mean time per repeat purchase, and ``b = 1 / max(T)``; where that
         fit fails, ``b = 0.1 / max(T)`` and ``3 / max(T)`` are tried in turn.
+        With covariates it may also name coefficients (``"purchase.x"``).
+    purchase_covariates, dropout_covariates : array_like or dataframe, optional
+        Time-invariant covariates of the purchase and the lifetime process:
+        a customers x k matrix (coefficients ``x1..xk``) or a dataframe
+        whose column names name the coefficients, one row per customer in
+        the order of ``frequency``. They make ``alpha`` and ``beta`` per
+        customer (CLVTools' form; see
+        :class:`~custrel.btyd._ggomnbd_cov.GGompertzNBDCovariateModel`).
+    constraints : str or sequence of str, optional
+        Covariates (columns of both matrices) whose purchase and dropout
+        coefficients are held equal.
+    reg_lambdas : Mapping[str, float], optional
+        L2 penalties ``{"purchase": l1, "dropout": l2}`` on the coefficients
+        (the penalised objective is the mean log-likelihood minus
+        ``l * ||gamma||^2`` per process, as CLVTools).
 
     Returns
     -------
     GGompertzNBDModel
+        A :class:`~custrel.btyd._ggomnbd_cov.GGompertzNBDCovariateModel`
+        when covariates are given: its ``params`` add ``purchase.<name>``
+        and ``dropout.<name>``, and its predictions take the covariates.
 
     Raises
     ------
     InvalidInputError
         If a column is empty, not finite, negative, a frequency is not whole,
         recency exceeds T, recency is positive without repeat purchases, a
-        weight is not positive, or no customer has a repeat purchase.
+        weight is not positive, or no customer has a repeat purchase; for
+        covariates, a row count other than the customers', a missing value,
+        a constant or collinear column, or ``constraints`` / ``reg_lambdas``
+        without covariates.
     InvalidTypeError
         If ``initial`` is not a mapping.
     ConvergenceError
@@ -741,6 +766,25 @@ def fit_ggomnbd(
     >>> bool(0.0 <= float(m.probability_alive(3, 20.0, 52.0)) <= 1.0)
     True
     """
+    if purchase_covariates is not None or dropout_covariates is not None:
+        from custrel.btyd._ggomnbd_cov import fit_ggomnbd_covariates  # imports this module
+
+        return fit_ggomnbd_covariates(
+            frequency,
+            recency,
+            T,
+            weights=weights,
+            initial=initial,
+            purchase_covariates=purchase_covariates,
+            dropout_covariates=dropout_covariates,
+            constraints=constraints,
+            reg_lambdas=reg_lambdas,
+        )
+    if constraints is not None or reg_lambdas is not None:
+        raise InvalidInputError(
+            "constraints and reg_lambdas apply to covariate coefficients; pass "
+            "purchase_covariates or dropout_covariates, or leave them out"
+        )
     x, tx, big_t, w, total = _count_data(frequency, recency, T, weights)
     starts = _starts(x, big_t, w, initial)
     first_error: ConvergenceError | None = None

@@ -29,6 +29,7 @@ from custrel.btyd._common import (
     _wsum,
     _wsums,
 )
+from custrel.errors import InvalidInputError
 
 special = LazyModule("scipy.special")  # imported on first use (import time)
 
@@ -743,8 +744,12 @@ def fit_bgnbd(
     weights: Any = None,
     initial: Mapping[str, float] | None = None,
     threads: int | None = None,
+    purchase_covariates: Any = None,
+    dropout_covariates: Any = None,
+    constraints: Any = None,
+    reg_lambdas: Any = None,
 ) -> BGNBDModel:
-    r"""Fit the BG/NBD model by maximum likelihood.
+    r"""Fit the BG/NBD model by maximum likelihood, optionally with covariates.
 
     Parameters
     ----------
@@ -757,21 +762,42 @@ def fit_bgnbd(
     weights : array_like, optional
         Customers per row (> 0), for example from :meth:`BTYDSummary.compressed`.
     initial : Mapping[str, float], optional
-        Starting values for some or all of ``r``, ``alpha``, ``a``, ``b``.
+        Starting values for some or all of ``r``, ``alpha``, ``a``, ``b``
+        (and, with covariates, coefficients such as ``"purchase.x"``).
     threads : int, optional
         Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
-        core); the result is the same to the last bit for any value.
+        core); the result is the same to the last bit for any value. The fit
+        with covariates runs on one thread.
+    purchase_covariates, dropout_covariates : array_like or dataframe, optional
+        Time-invariant covariates of the purchase and the dropout process:
+        a customers x k matrix (coefficients ``x1..xk``) or a dataframe
+        whose column names name the coefficients, one row per customer in
+        the order of ``frequency``. They make ``alpha``, ``a`` and ``b``
+        per customer (CLVTools' form; see
+        :class:`~custrel.btyd._bgnbd_cov.BGNBDCovariateModel`).
+    constraints : str or sequence of str, optional
+        Covariates (columns of both matrices) whose purchase and dropout
+        coefficients are held equal.
+    reg_lambdas : Mapping[str, float], optional
+        L2 penalties ``{"purchase": l1, "dropout": l2}`` on the coefficients
+        (the penalised objective is the mean log-likelihood minus
+        ``l * ||gamma||^2`` per process, as CLVTools).
 
     Returns
     -------
     BGNBDModel
+        A :class:`~custrel.btyd._bgnbd_cov.BGNBDCovariateModel` when
+        covariates are given: its ``params`` add ``purchase.<name>`` and
+        ``dropout.<name>``, and its predictions take the covariates.
 
     Raises
     ------
     InvalidInputError
         If a column is empty, not finite, negative, a frequency is not whole,
         recency exceeds T, recency is positive without repeat purchases, or a
-        weight is not positive.
+        weight is not positive; for covariates, a row count other than the
+        customers', a missing value, a constant or collinear column, or
+        ``constraints`` / ``reg_lambdas`` without covariates.
     ConvergenceError
         If the optimizer fails (the message is the optimizer's).
 
@@ -808,6 +834,25 @@ def fit_bgnbd(
     >>> m.expected_purchases([13.0, 52.0]).round(2).tolist()
     [0.9, 2.11]
     """
+    if purchase_covariates is not None or dropout_covariates is not None:
+        from custrel.btyd._bgnbd_cov import fit_bgnbd_covariates  # imports this module
+
+        return fit_bgnbd_covariates(
+            frequency,
+            recency,
+            T,
+            weights=weights,
+            initial=initial,
+            purchase_covariates=purchase_covariates,
+            dropout_covariates=dropout_covariates,
+            constraints=constraints,
+            reg_lambdas=reg_lambdas,
+        )
+    if constraints is not None or reg_lambdas is not None:
+        raise InvalidInputError(
+            "constraints and reg_lambdas apply to covariate coefficients; pass "
+            "purchase_covariates or dropout_covariates, or leave them out"
+        )
     return _fit_nbd(frequency, recency, T, weights, initial, modified=False, threads=threads)
 
 
