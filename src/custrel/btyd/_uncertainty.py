@@ -296,7 +296,7 @@ class ParameterSummary(Mapping[str, tuple[float, float]]):
         pct = f"{100 * self.level:g}%"
         head = ("parameter", "estimate", "std. error", f"lower {pct}", f"upper {pct}")
         rows = [
-            (k, *(f"{float(x):.6g}" for x in vals))
+            (k, *(f"{float(x):.4g}" for x in vals))
             for k, *vals in zip(
                 self.names, self.estimate, self.standard_error, self.lower, self.upper, strict=True
             )
@@ -853,7 +853,7 @@ def bootstrap(
             warnings.warn_explicit(rec.message, rec.category, rec.filename, rec.lineno)
     if ours:
         warnings.warn(
-            f"bootstrap: the refits gave {len(ours)} warnings (see BootstrapResult.warnings); "
+            f"bootstrap: the refits warned {len(ours)} time(s) (see BootstrapResult.warnings); "
             f"the first: {ours[0]}",
             FitWarning,
             stacklevel=2,
