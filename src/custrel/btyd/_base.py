@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from custrel import _validate as v
 from custrel._lazy import LazyModule
+from custrel.btyd import _threads
 from custrel.btyd._common import (
     _as_rfm,
     _as_rng,
@@ -273,13 +274,18 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
 
     # -- public predictions ----------------------------------------------------
 
-    def customer_log_likelihood(self, frequency: Any, recency: Any, T: Any) -> FloatArray:
+    def customer_log_likelihood(
+        self, frequency: Any, recency: Any, T: Any, *, threads: int | None = None
+    ) -> FloatArray:
         """Each customer's log-likelihood under the fitted parameters.
 
         Parameters
         ----------
         frequency, recency, T : array_like
             Summary columns (scalars broadcast).
+        threads : int, optional
+            Threads to use (else ``CUSTREL_THREADS``, else every core); the
+            result is the same to the last bit for any value.
 
         Returns
         -------
@@ -295,7 +301,8 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         -9.459
         """
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
-        return self._ll(x, tx, big_t)
+        out: FloatArray = _threads.per_customer(self._ll, x, tx, big_t, threads=threads)
+        return out
 
     def expected_purchases(self, t: Any) -> FloatArray:
         """Expected repeat purchases in (0, t] of a new customer, E[X(t)].
@@ -322,7 +329,7 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         return self._expected(tt)
 
     def conditional_expected_purchases(
-        self, t: Any, frequency: Any, recency: Any, T: Any
+        self, t: Any, frequency: Any, recency: Any, T: Any, *, threads: int | None = None
     ) -> FloatArray:
         """Expected purchases in (T, T + t] of customers with the given history.
 
@@ -332,6 +339,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
             Length of the forecast window (broadcasts against the customers).
         frequency, recency, T : array_like
             Each customer's summary.
+        threads : int, optional
+            Threads to use (else ``CUSTREL_THREADS``, else every core); the
+            result is the same to the last bit for any value.
 
         Returns
         -------
@@ -352,15 +362,23 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
                 f"t has {tt.shape[0]} values but there are {x.shape[0]} customers; give one "
                 "forecast window, or one per customer"
             )
-        return self._conditional(tt, x, tx, big_t)
+        out: FloatArray = _threads.per_customer(
+            self._conditional, tt, x, tx, big_t, threads=threads
+        )
+        return out
 
-    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> FloatArray:
+    def probability_alive(
+        self, frequency: Any, recency: Any, T: Any, *, threads: int | None = None
+    ) -> FloatArray:
         """Probability that each customer is still active at T.
 
         Parameters
         ----------
         frequency, recency, T : array_like
             Each customer's summary.
+        threads : int, optional
+            Threads to use (else ``CUSTREL_THREADS``, else every core); the
+            result is the same to the last bit for any value.
 
         Returns
         -------
@@ -375,7 +393,8 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         [1.0, 0.727, 0.124]
         """
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
-        return self._alive(x, tx, big_t)
+        out: FloatArray = _threads.per_customer(self._alive, x, tx, big_t, threads=threads)
+        return out
 
     def probability_of_purchases(self, n: Any, t: Any) -> FloatArray:
         """Probability that a new customer makes exactly ``n`` repeat purchases in (0, t].
@@ -416,6 +435,7 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         discount_rate: float,
         margin: float = 1.0,
         period: float = 1.0,
+        threads: int | None = None,
     ) -> FloatArray:
         r"""Discounted value of each customer's expected future purchases.
 
@@ -435,6 +455,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         period : float
             Length of one period in the model's time unit (for example
             ``52 / 12`` weeks for months); a whole number for BG/BB.
+        threads : int, optional
+            Threads to use (else ``CUSTREL_THREADS``, else every core); the
+            result is the same to the last bit for any value.
 
         Returns
         -------
@@ -503,7 +526,14 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
             hint="value the customers in batches",
         )
         x, tx, big_t, s = _broadcast_customers(x, tx, big_t, s)
-        out: FloatArray = mg * s * self._discounted_purchases(h, p, d, x, tx, big_t)
+        purchases = _threads.per_customer(
+            lambda xc, txc, tc: self._discounted_purchases(h, p, d, xc, txc, tc),
+            x,
+            tx,
+            big_t,
+            threads=threads,
+        )
+        out: FloatArray = mg * s * purchases
         return out
 
     def _discounted_purchases(
