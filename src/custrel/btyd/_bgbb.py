@@ -12,11 +12,11 @@ import numpy.typing as npt
 from custrel import _numeric
 from custrel import _validate as v
 from custrel._lazy import LazyModule
+from custrel.btyd import _threads
 from custrel.btyd._base import RepeatPurchaseModel
 from custrel.btyd._common import (
     _BGBB_SHORT,
     _betaln,
-    _count_data,
     _discounted_sum,
     _gammaln,
     _geometric,
@@ -39,6 +39,18 @@ IntArray = npt.NDArray[np.int64]
 # ---------------------------------------------------------------------------
 
 
+def _check_terms(rows: int, width: int) -> None:
+    """Refuse likelihood terms (rows x (width + 1) cells) beyond ``CUSTREL_MAX_CELLS``."""
+    v.check_budget(
+        float(rows) * (width + 1),
+        "the BG/BB likelihood terms (distinct histories x opportunities after the last "
+        "transaction)",
+        budget=v.max_cells(),
+        culprit=f"T - recency = {width}",
+        env="CUSTREL_MAX_CELLS",
+    )
+
+
 def _bgbb_terms(
     x: FloatArray, tx: FloatArray, n: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
@@ -49,14 +61,7 @@ def _bgbb_terms(
     columns 1.. the "dropped out after opportunity tx + i" terms.
     """
     width = int(np.max(n - tx)) if len(n) else 0
-    v.check_budget(
-        float(len(x)) * (width + 1),
-        "the BG/BB likelihood terms (distinct histories x opportunities after the last "
-        "transaction)",
-        budget=v.max_cells(),
-        culprit=f"T - recency = {width}",
-        env="CUSTREL_MAX_CELLS",
-    )
+    _check_terms(len(x), width)
     i = np.arange(width, dtype=np.float64)[None, :]
     mask_rest = i < (n - tx)[:, None]
     m = np.concatenate([(n - x)[:, None], tx[:, None] - x[:, None] + i], axis=1)
@@ -69,10 +74,21 @@ def _bgbb_terms(
 
 
 def _bgbb_loglik(
-    theta: FloatArray, x: FloatArray, tx: FloatArray, n: FloatArray, w: FloatArray | None = None
+    theta: FloatArray,
+    x: FloatArray,
+    tx: FloatArray,
+    n: FloatArray,
+    w: FloatArray | None = None,
+    terms: tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]
+    | None = None,
 ) -> tuple[FloatArray, FloatArray | None]:
+    """Per-customer log-likelihood and (with ``w``) the weighted gradient.
+
+    ``terms`` is :func:`_bgbb_terms` of the data when the caller keeps it
+    between evaluations (it does not depend on the parameters).
+    """
     alpha, beta, gamma, delta = (float(p) for p in theta)
-    m, g, d, xx, mask = _bgbb_terms(x, tx, n)
+    m, g, d, xx, mask = _bgbb_terms(x, tx, n) if terms is None else terms
     log_terms = (
         _betaln(alpha + xx, beta + m)
         - _betaln(alpha, beta)
@@ -353,6 +369,7 @@ def fit_bgbb(
     *,
     weights: Any = None,
     initial: Mapping[str, float] | None = None,
+    threads: int | None = None,
 ) -> BGBBModel:
     r"""Fit the BG/BB model for discrete transaction opportunities by maximum likelihood.
 
@@ -370,6 +387,9 @@ def fit_bgbb(
     initial : Mapping[str, float], optional
         Starting values for some or all of ``alpha``, ``beta``, ``gamma``,
         ``delta``.
+    threads : int, optional
+        Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
+        core); the result is the same to the last bit for any value.
 
     Returns
     -------
@@ -411,17 +431,33 @@ def fit_bgbb(
     >>> bool(0.0 < m.probability_alive(3, 5, 6)[()] < 1.0)
     True
     """
-    x, tx, n, w, total = _count_data(frequency, recency, T, weights, discrete=True)
+    n_threads = _threads.resolve(threads)
+    chunks, total = _threads.count_rows(
+        frequency, recency, T, weights, discrete=True, threads=n_threads
+    )
+    # every chunk's terms are kept through the fit: their cells together against the budget
+    _check_terms(
+        sum(int(c[0].shape[0]) for c in chunks), max(int(np.max(c[2] - c[1])) for c in chunks)
+    )
     names = BGBBModel._param_names
     x0 = _initial(initial, names, np.ones(4))
 
-    def loglik(theta: FloatArray) -> tuple[float, FloatArray]:
-        ll, grad = _bgbb_loglik(theta, x, tx, n, w)
+    def chunk_total(theta: FloatArray, data: Any) -> tuple[float, FloatArray]:
+        (x, tx, n, w), terms = data
+        ll, grad = _bgbb_loglik(theta, x, tx, n, w, terms)
         assert grad is not None
         return _wsum(w, ll), grad
 
-    fit = _numeric.maximize_log_likelihood(
-        loglik, x0, total_weight=total, model="BG/BB", names=names
+    fit = _threads.fit_chunks(
+        chunk_total,
+        chunks,
+        x0,
+        prepare=lambda c: (c, _bgbb_terms(c[0], c[1], c[2])),
+        total_weight=total,
+        model="BG/BB",
+        names=names,
+        threads=n_threads,
+        warm_start=initial is None,
     )
     _warn_fit("BG/BB", fit)
     return BGBBModel(

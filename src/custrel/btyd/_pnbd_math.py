@@ -1638,7 +1638,8 @@ def fit(
     start = _start(xa, Ta, wa) if x0 is None else _check_params(x0).copy()
     n_threads = _threads.resolve(threads)
     # identical rows merged within each fixed chunk (each sorted by recency)
-    rows = _Rows.chunked(_threads.compressed_chunks([ta, xa, Ta], wa, n_threads), n_threads)
+    chunks = _threads.regrouped(_threads.compressed_chunks([ta, xa, Ta], wa, n_threads))
+    rows = _Rows.chunked(chunks, n_threads)
     result = _fit_sampled(rows, start) if rows.x.shape[0] > _SUBSAMPLE and x0 is None else None
     if result is None:
         result = _maximize(rows, start)

@@ -233,9 +233,27 @@ def count_rows(
     discrete: bool = False,
     threads: Any = None,
 ) -> tuple[list[tuple[FloatArray, ...]], float]:
-    """:func:`validated`, then the :func:`compressed_chunks` of ``(x, t_x, T, w)``; and the total weight."""
+    """:func:`validated`, then the :func:`regrouped` chunks of ``(x, t_x, T, w)``; and the total weight."""
     x, tx, big_t, w, total = validated(frequency, recency, T, weights, discrete=discrete)
-    return compressed_chunks([x, tx, big_t], w, threads), total
+    return regrouped(compressed_chunks([x, tx, big_t], w, threads)), total
+
+
+#: Compressed rows up to which the chunks are merged once more across chunks.
+REGROUP_ROWS = 4 * CHUNK
+
+
+def regrouped(chunks: list[tuple[FloatArray, ...]]) -> list[tuple[FloatArray, ...]]:
+    """Chunks whose compressed rows are few in all: compressed again together, then re-cut.
+
+    Data with few distinct histories (discrete times, many one-time buyers)
+    then get one row per distinct history however many chunks they spanned;
+    a sort of at most :data:`REGROUP_ROWS` rows, so it stays cheap.
+    """
+    if len(chunks) <= 1 or sum(int(c[0].shape[0]) for c in chunks) > REGROUP_ROWS:
+        return chunks
+    *cols, w = join_chunks(chunks)
+    merged, mw, _ = _numeric.compress_rows(cols, w)
+    return split(*merged, mw)
 
 
 def systematic_sample(
