@@ -271,6 +271,24 @@ def test_bgbb_dert_against_the_published_hypergeometric_form() -> None:
         assert got == pytest.approx(want, rel=1e-9)
 
 
+def test_ggompertz_dert_equals_the_generic_quadrature() -> None:
+    # the one-dimensional lifetime integral against the log-t trapezoid of E[X(t)]
+    x, tx, big_t = (
+        np.array([0.0, 3.0, 12.0]),
+        np.array([0.0, 20.0, 50.0]),
+        np.array([5.0, 52.0, 52.0]),
+    )
+    p = {k: GG_AGING.params[k] for k in ("r", "alpha", "b", "s", "beta")}
+    for rate in (1e-4, 0.003, 0.2):
+        delta = float(np.log1p(rate))
+        post = pr.posterior("ggomnbd", p, x, tx, big_t)
+        want = GG_AGING.probability_alive(x, tx, big_t) * pr._dert_by_quadrature(
+            "ggomnbd", post, delta, 3
+        )
+        got = GG_AGING.discounted_expected_residual_transactions(x, tx, big_t, discount_rate=rate)
+        np.testing.assert_allclose(got, want, rtol=1e-8)
+
+
 def test_ggompertz_dert_on_the_ridge_is_the_pareto_dert() -> None:
     # b -> 0 with beta / b fixed is Pareto/NBD with beta_P = beta / b
     b = 1e-7
