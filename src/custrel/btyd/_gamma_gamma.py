@@ -10,10 +10,10 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from custrel import _numeric
 from custrel import _validate as v
 from custrel._lazy import LazyModule
 from custrel.btyd import _pnbd_math as _pareto_nbd
+from custrel.btyd import _threads
 from custrel.btyd._base import BTYDModel
 from custrel.btyd._common import (
     _as_rng,
@@ -156,7 +156,9 @@ class GammaGammaModel(BTYDModel):
 
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
 
-    def customer_log_likelihood(self, frequency: Any, monetary_value: Any) -> FloatArray:
+    def customer_log_likelihood(
+        self, frequency: Any, monetary_value: Any, *, threads: int | None = None
+    ) -> FloatArray:
         """Each repeat buyer's log-likelihood of its mean spend.
 
         Parameters
@@ -165,6 +167,9 @@ class GammaGammaModel(BTYDModel):
             Repeat purchases (>= 1).
         monetary_value : array_like
             Mean repeat spend (> 0).
+        threads : int, optional
+            Threads to use (else ``CUSTREL_THREADS``, else every core); the
+            result is the same to the last bit for any value.
 
         Returns
         -------
@@ -172,7 +177,11 @@ class GammaGammaModel(BTYDModel):
             The log density of the mean spend given the frequency.
         """
         x, m = _as_spend(frequency, monetary_value, allow_scalar=True, allow_zero=False)
-        return _gg_loglik(self._theta(), x, m)[0]
+        theta = self._theta()
+        out: FloatArray = _threads.per_customer(
+            lambda xc, mc: _gg_loglik(theta, xc, mc)[0], x, m, threads=threads
+        )
+        return out
 
     def expected_spend(self) -> float:
         """The population mean spend per transaction, p·gamma/(q - 1) (inf if q <= 1).
@@ -187,7 +196,9 @@ class GammaGammaModel(BTYDModel):
         p, q, gamma = self._theta()
         return float(p * gamma / (q - 1.0)) if q > 1.0 else float("inf")
 
-    def conditional_expected_spend(self, frequency: Any, monetary_value: Any) -> FloatArray:
+    def conditional_expected_spend(
+        self, frequency: Any, monetary_value: Any, *, threads: int | None = None
+    ) -> FloatArray:
         """Expected spend per future transaction of each customer.
 
         Parameters
@@ -197,6 +208,9 @@ class GammaGammaModel(BTYDModel):
         monetary_value : array_like
             Mean repeat spend; ignored (may be NaN) where frequency is 0,
             which gives the population mean.
+        threads : int, optional
+            Threads to use (else ``CUSTREL_THREADS``, else every core); the
+            result is the same to the last bit for any value.
 
         Returns
         -------
@@ -212,10 +226,15 @@ class GammaGammaModel(BTYDModel):
         """
         x, m = _as_spend(frequency, monetary_value, allow_scalar=True, allow_zero=True)
         p, q, gamma = self._theta()
-        xm = np.where(x > 0, x * np.where(x > 0, m, 0.0), 0.0)
-        with np.errstate(divide="ignore"):
-            out: FloatArray = p * (gamma + xm) / (p * x + q - 1.0)
-        return np.where(p * x + q - 1.0 > 0, out, np.inf)
+
+        def spend(xc: FloatArray, mc: FloatArray) -> FloatArray:
+            xm = np.where(xc > 0, xc * np.where(xc > 0, mc, 0.0), 0.0)
+            with np.errstate(divide="ignore"):
+                out: FloatArray = p * (gamma + xm) / (p * xc + q - 1.0)
+            return np.where(p * xc + q - 1.0 > 0, out, np.inf)
+
+        result: FloatArray = _threads.per_customer(spend, x, m, threads=threads)
+        return result
 
     def simulate(
         self, frequency: Any, *, rng: np.random.Generator | int | None = None
@@ -252,6 +271,7 @@ def fit_gamma_gamma(
     initial: Mapping[str, float] | None = None,
     max_correlation: float = 0.3,
     on_infinite_mean: str = "raise",
+    threads: int | None = None,
 ) -> GammaGammaModel:
     r"""Fit the Gamma-Gamma spend model by maximum likelihood.
 
@@ -278,6 +298,9 @@ def fit_gamma_gamma(
         a :class:`~custrel.FitWarning`, and its :meth:`~GammaGammaModel.expected_spend`
         is then ``inf`` (as is the conditional expected spend of customers
         with :math:`px + q \le 1`).
+    threads : int, optional
+        Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
+        core); the result is the same to the last bit for any value.
 
     Returns
     -------
@@ -347,17 +370,27 @@ def fit_gamma_gamma(
             FitWarning,
             stacklevel=2,
         )
-    (x, m), w, _ = _numeric.compress_rows([x, m], w)
+    n_threads = _threads.resolve(threads)
+    chunks = _threads.regrouped(_threads.compressed_chunks([x, m], w, n_threads))
     names = GammaGammaModel._param_names
     x0 = _initial(initial, names, np.asarray([2.0, 3.0, max(mm, 1e-6)]))
 
-    def loglik(theta: FloatArray) -> tuple[float, FloatArray]:
-        ll, grad = _gg_loglik(theta, x, m, w)
+    def chunk_total(theta: FloatArray, chunk: Any) -> tuple[float, FloatArray]:
+        xc, mc, wc = chunk
+        ll, grad = _gg_loglik(theta, xc, mc, wc)
         assert grad is not None
-        return _wsum(w, ll), grad
+        return _wsum(wc, ll), grad
 
-    fit = _numeric.maximize_log_likelihood(
-        loglik, x0, total_weight=total, model="Gamma-Gamma", names=names
+    fit = _threads.fit_chunks(
+        chunk_total,
+        chunks,
+        x0,
+        prepare=lambda c: c,
+        total_weight=total,
+        model="Gamma-Gamma",
+        names=names,
+        threads=n_threads,
+        warm_start=initial is None,
     )
     _warn_fit("Gamma-Gamma", fit)
     p_hat, q_hat, g_hat = (float(val) for val in fit.params)
