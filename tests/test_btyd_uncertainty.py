@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from custrel import (
@@ -460,6 +460,8 @@ histories = st.tuples(
 
 
 @given(st.lists(histories, min_size=1, max_size=8))
+@example([(121.0, 0.0, 1892.0)])  # P(alive) 8.7e-318: its upper limit 5e-309 underflowed to 0
+@example([(0.0, 0.0, 0.0), (200.0, 2000.0, 2000.0)])
 def test_delta_intervals_are_finite_ordered_and_in_range(
     bgnbd: BGNBDModel, hs: list[tuple[float, float, float]]
 ) -> None:
@@ -741,3 +743,52 @@ def test_bootstrap_reports_the_refits_warnings_once(cdnow: dict[str, np.ndarray]
         )
     assert len(record) == 1
     assert b.warnings == tuple(f"refit {i} is odd" for i in range(2, 6))
+
+
+def test_covariate_models_work_through_with_params(cdnow: dict[str, np.ndarray]) -> None:
+    # contract 2: a covariate model reads its coefficients from params only, so the delta
+    # method and the bootstrap need nothing model-specific
+    c = cdnow
+    gender = pd.DataFrame({"Gender": (np.random.default_rng(0).random(2357) < 0.4) * 1.0})
+    m: Any = fit_bgnbd(
+        c["frequency"], c["recency"], c["T"], purchase_covariates=gender, dropout_covariates=gender
+    )
+    assert list(m.params)[4:] == ["purchase.Gender", "dropout.Gender"]
+    moved = m.with_params({**m.params, "dropout.Gender": -0.5})  # a coefficient may be < 0
+    assert moved.coefficients("dropout") == {"Gender": -0.5}
+    assert type(moved) is type(m)
+    coef = delta_interval(m, lambda m: m.params["dropout.Gender"])
+    assert coef.standard_error[0] == pytest.approx(m.standard_errors["dropout.Gender"], rel=1e-9)
+    assert str(m.summary()).splitlines()[6].startswith("dropout.Gender")
+    sub = _rows(c, 30)
+    z = gender.iloc[:30]
+    res = prediction_intervals(
+        m,
+        sub["frequency"],
+        sub["recency"],
+        sub["T"],
+        t=39.0,
+        purchase_covariates=z,
+        dropout_covariates=z,
+    )
+    alive = res.probability_alive
+    np.testing.assert_allclose(
+        alive.estimate,
+        m.probability_alive(
+            sub["frequency"], sub["recency"], sub["T"], purchase_covariates=z, dropout_covariates=z
+        ),
+    )
+    assert np.all((alive.lower <= alive.estimate) & (alive.estimate <= alive.upper))
+    assert np.all((alive.lower >= 0) & (alive.upper <= 1))
+    b = bootstrap(
+        fit_bgnbd,
+        c["frequency"],
+        c["recency"],
+        c["T"],
+        purchase_covariates=gender,
+        dropout_covariates=gender,
+        n_replications=3,
+        rng=1,
+    )
+    assert b.names == tuple(m.params)
+    assert b.params.shape == (3, 6)

@@ -28,7 +28,6 @@ import numpy.typing as npt
 
 from custrel import _numeric, _parallel
 from custrel import _validate as v
-from custrel._lazy import LazyModule
 from custrel._tabular import Tabular
 from custrel.btyd._base import BTYDModel, RepeatPurchaseModel
 from custrel.btyd._common import _as_rng
@@ -39,8 +38,6 @@ from custrel.errors import (
     InvalidInputError,
     InvalidTypeError,
 )
-
-special = LazyModule("scipy.special")  # imported on first use (import time)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -376,6 +373,18 @@ def _gradients(
     return var
 
 
+def _expit(y: FloatArray) -> FloatArray:
+    """1 / (1 + e^-y) without underflow to 0 before the float range ends.
+
+    scipy's expit gives 0 from y = -710 on (e^710 overflows), where the value
+    (4e-309) still exists; a P(alive) of 1e-318 needs it.
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        e = np.exp(-np.abs(y))
+    out: FloatArray = np.where(y >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return out
+
+
 def _normal_interval(
     est: FloatArray, sd: FloatArray, z: float, scale: str
 ) -> tuple[FloatArray, FloatArray]:
@@ -397,9 +406,7 @@ def _normal_interval(
     safe = np.where(inside, est, 0.5)
     logit = np.log(safe) - np.log1p(-safe)
     s = np.where(inside, sd, 0.0) / (1.0 - safe)  # se / (est (1 - est))
-    with np.errstate(over="ignore"):
-        lo_in = special.expit(logit - z * s)
-        hi_in = special.expit(logit + z * s)
+    lo_in, hi_in = _expit(logit - z * s), _expit(logit + z * s)
     lower = np.where(inside, lo_in, np.where(sd > 0, 0.0, est))
     upper = np.where(inside, hi_in, np.where(sd > 0, 1.0, est))
     return lower, upper
@@ -907,6 +914,9 @@ def prediction_intervals(
     discount_rate: float | None = None,
     margin: float = 1.0,
     period: float = 1.0,
+    purchase_covariates: Any = None,
+    dropout_covariates: Any = None,
+    spend_covariates: Any = None,
 ) -> PredictionIntervals:
     r"""Each customer's predictions with intervals: purchases, P(alive), spend, CLV.
 
@@ -939,6 +949,12 @@ def prediction_intervals(
         CLV periods.
     discount_rate, margin, period
         As :meth:`RepeatPurchaseModel.customer_lifetime_value`.
+    purchase_covariates, dropout_covariates : array_like or dataframe, optional
+        For a covariate model: each customer's covariates, passed to its
+        prediction methods (required exactly when the model has
+        coefficients for that process).
+    spend_covariates : array_like or dataframe, optional
+        For a Gamma-Gamma covariate model: passed as its ``covariates=``.
 
     Returns
     -------
@@ -1000,19 +1016,30 @@ def prediction_intervals(
         raise InvalidInputError(
             "the CLV needs both horizon and discount_rate (give both, or neither for no CLV)"
         )
+    # covariates go to the models' prediction methods only when given (contract 3: a
+    # covariate model requires them, a plain model takes no such keyword)
+    cov_kw = {
+        k: val
+        for k, val in (
+            ("purchase_covariates", purchase_covariates),
+            ("dropout_covariates", dropout_covariates),
+        )
+        if val is not None
+    }
+    spend_kw = {} if spend_covariates is None else {"covariates": spend_covariates}
     # validate the columns once, at the boundary
-    model.probability_alive(frequency, recency, T)
+    model.probability_alive(frequency, recency, T, **cov_kw)
     if spend_model is not None:
-        spend_model.conditional_expected_spend(frequency, monetary_value)
+        spend_model.conditional_expected_spend(frequency, monetary_value, **spend_kw)
 
     def purchases(m: RepeatPurchaseModel, *_: Any) -> Any:
-        return m.conditional_expected_purchases(t, frequency, recency, T)
+        return m.conditional_expected_purchases(t, frequency, recency, T, **cov_kw)
 
     def alive(m: RepeatPurchaseModel, *_: Any) -> Any:
-        return m.probability_alive(frequency, recency, T)
+        return m.probability_alive(frequency, recency, T, **cov_kw)
 
     def spend(m: Any, gg: GammaGammaModel) -> Any:
-        return gg.conditional_expected_spend(frequency, monetary_value)
+        return gg.conditional_expected_spend(frequency, monetary_value, **spend_kw)
 
     def clv(m: RepeatPurchaseModel, gg: GammaGammaModel) -> Any:
         assert horizon is not None
@@ -1021,11 +1048,12 @@ def prediction_intervals(
             frequency,
             recency,
             T,
-            gg.conditional_expected_spend(frequency, monetary_value),
+            gg.conditional_expected_spend(frequency, monetary_value, **spend_kw),
             horizon=horizon,
             discount_rate=discount_rate,
             margin=margin,
             period=period,
+            **cov_kw,
         )
 
     with_clv = spend_model is not None and horizon is not None
