@@ -103,10 +103,10 @@ import numpy.typing as npt
 from custrel import _numeric
 from custrel import _validate as v
 from custrel._lazy import LazyModule
+from custrel.btyd import _threads
 from custrel.btyd._base import RepeatPurchaseModel
 from custrel.btyd._common import (
     _broadcast_customers,
-    _count_data,
     _initial,
     _poisson_counts,
     _start_rate,
@@ -486,6 +486,8 @@ def _maximize(
     total: float,
     *,
     max_iterations: int = 2000,
+    chunks: list[tuple[FloatArray, ...]] | None = None,
+    threads: int = 1,
 ) -> _Fit:
     """Maximise over v = (log r, log alpha, log(b / b_floor - 1), log s, log(beta / b)).
 
@@ -514,11 +516,19 @@ def _maximize(
         jac[4, 2] = theta[4] / theta[2] * (theta[2] - b_floor)
         return jac
 
+    # fixed chunks of rows (``chunks``, or cut here), summed in chunk order on the threads
+    parts = _threads.split(x, tx, big_t, w) if chunks is None else chunks
+
+    def chunk_sums(theta: FloatArray, part: tuple[FloatArray, ...]) -> tuple[float, FloatArray]:
+        xc, txc, tc, wc = part
+        ll, _, g = _chunked_rows(theta, xc, txc, tc, grad=True)
+        assert g is not None
+        return float((wc * ll).sum()), (wc[:, None] * g).sum(axis=0)
+
     def total_ll(vv: FloatArray) -> tuple[float, FloatArray]:
         theta = natural(vv)
-        ll, _, g = _chunked_rows(theta, x, tx, big_t, grad=True)
-        assert g is not None
-        return float((w * ll).sum()), jacobian(theta).T @ (w[:, None] * g).sum(axis=0)
+        ll, g = _threads.sum_chunks(lambda part: chunk_sums(theta, part), parts, threads)
+        return ll, jacobian(theta).T @ g
 
     def objective(vv: FloatArray) -> tuple[float, FloatArray]:
         if np.any(np.abs(vv) > _LOG_BOUND):
@@ -645,6 +655,7 @@ def fit_ggomnbd(
     dropout_covariates: Any = None,
     constraints: Any = None,
     reg_lambdas: Any = None,
+    threads: int | None = None,
 ) -> GGompertzNBDModel:
     r"""Fit the GGompertz/NBD model (Bemmaor & Glady 2012) by maximum likelihood.
 
@@ -678,6 +689,9 @@ def fit_ggomnbd(
         L2 penalties ``{"purchase": l1, "dropout": l2}`` on the coefficients
         (the penalised objective is the mean log-likelihood minus
         ``l * ||gamma||^2`` per process, as CLVTools).
+    threads : int, optional
+        Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
+        core); the result is the same to the last bit for any value.
 
     Returns
     -------
@@ -785,12 +799,14 @@ def fit_ggomnbd(
             "constraints and reg_lambdas apply to covariate coefficients; pass "
             "purchase_covariates or dropout_covariates, or leave them out"
         )
-    x, tx, big_t, w, total = _count_data(frequency, recency, T, weights)
+    n_threads = _threads.resolve(threads)
+    chunks, total = _threads.count_rows(frequency, recency, T, weights, threads=n_threads)
+    x, tx, big_t, w = _threads.join_chunks(chunks)
     starts = _starts(x, big_t, w, initial)
     first_error: ConvergenceError | None = None
     for x0 in starts:  # at most len(_START_BT) fits; the next only if one fails
         try:
-            fit = _maximize(x, tx, big_t, w, x0, total)
+            fit = _maximize(x, tx, big_t, w, x0, total, chunks=chunks, threads=n_threads)
             break
         except ConvergenceError as err:
             first_error = first_error or err
