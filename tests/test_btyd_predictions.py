@@ -435,6 +435,21 @@ def test_tracking_with_covariates_of_zero_is_the_plain_model() -> None:
     np.testing.assert_allclose(got.expected_cumulative, want.expected_cumulative, rtol=1e-12)
 
 
+@settings(max_examples=25)
+@given(log=transaction_logs(), model=st.sampled_from([BG, PN]))
+def test_tracking_counts_every_repeat_occasion(log: TransactionLog, model: Any) -> None:
+    if not bool(np.asarray(log.is_purchase).any()):
+        return
+    t = log.time
+    grid = np.unique(np.concatenate([t[:: max(1, t.shape[0] // 4)], t[-1:], [t.max()]]))
+    tr = model.expected_cumulative_transactions(log, grid)
+    s = rfm_summary(log, observation_end=grid[-1])
+    assert tr.actual_cumulative[-1] == s.frequency.sum()
+    assert tr.n_customers[-1] == len(s)
+    assert np.all(np.diff(tr.expected_cumulative) >= 0.0)
+    assert np.all(tr.expected_incremental >= 0.0)
+
+
 # ---------------------------------------------------------------------------
 # 5. New customers
 # ---------------------------------------------------------------------------
@@ -668,6 +683,11 @@ BAD: dict[str, tuple[Any, type[Exception], str]] = {
         lambda: BG.probability_alive_path(_LOG, [1.0], period=True),
         InvalidTypeError,
         "period",
+    ),
+    "path-bgbb-fractional-age": (
+        lambda: BB.probability_alive_path(_LOG, [1.5, 4.0], period=None),
+        InvalidInputError,
+        "whole opportunities",
     ),
     "tracking-cohort-before-all": (
         lambda: BG.expected_cumulative_transactions(_LOG, [1.0], calibration_end=-1.0),

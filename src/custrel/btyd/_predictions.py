@@ -958,7 +958,7 @@ def _grid(log: Any, times: Any) -> tuple[FloatArray, npt.NDArray[Any]]:
 
 
 def _grid_pos(log: Any, occ: _Occasions, g: FloatArray) -> FloatArray:
-    """Each grid time's position in model units (as T is measured by rfm_summary)."""
+    """Each grid time's position on the scale of ``occ.pos`` (period number, or time)."""
     from custrel.btyd._summary import _as_log, _time_value
     from custrel.models import TransactionLog
 
@@ -1137,7 +1137,9 @@ def tracking(
     birth_known = occ.known[occ.start]
     if calibration_end is not None:
         cal = log.to_time_float(calibration_end, "calibration_end")
-        cohort = birth_known <= cal
+        # the period holding calibration_end belongs to the calibration (as in rfm_summary)
+        cal_pos = _grid_pos(log, occ, np.asarray([cal]))[0]
+        cohort = occ.pos[occ.start] <= cal_pos
         if not cohort.any():
             raise InvalidInputError(
                 f"calibration_end {calibration_end!r} is before every customer's first purchase"
