@@ -747,7 +747,7 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
           and overflows for :math:`s \gtrsim 20`;
         * BG/NBD, MBG/NBD, GGompertz/NBD: no closed form;
           :math:`\pi\int_0^\infty \delta e^{-\delta t} E_{\text{new}}[X(t)]\,dt`
-          by the trapezoidal rule in :math:`\log t` (exact to about 1e-10;
+          by the trapezoidal rule in :math:`\log t` (exact to about 1e-12;
           the tests check it against the Pareto/NBD closed form);
         * BG/BB (Fader, Hardie & Shang 2010, eq. 14): the sum over future
           opportunities :math:`\sum_{i\ge1} E[\text{transaction at } n+i]/(1+d)^i`.

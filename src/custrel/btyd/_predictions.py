@@ -126,6 +126,12 @@ def bind(
             raise InvalidInputError(
                 f"{name} was given, but {type(model).__name__} has no covariates; leave it out"
             )
+    extra = [k for k in model.params if k not in model._param_names]
+    if extra:  # coefficients this module cannot apply: refuse rather than ignore them
+        raise InvalidTypeError(
+            f"{type(model).__name__} has the coefficients {extra!r} but no per-customer "
+            "parameters (_bind); this prediction is not available for it"
+        )
     return model, {k: float(model.params[k]) for k in model._param_names}
 
 
@@ -537,7 +543,7 @@ def _nbd_alive_new(t: FloatArray, p: dict[str, Any], *, modified: bool) -> Float
         mode = np.log(aa) - np.log(bb)
         half = 62.0 / np.minimum(aa, bb) + 62.0 / np.sqrt(aa * bb / (aa + bb)) + 5.0
         lo, hi = mode - half, mode + half
-        curv = (aa + bb) / 4.0
+        curv = aa * bb / (aa + bb)  # the Beta part's curvature in logit p at its mode
         h = np.minimum(_TRAP_STEP, 0.6 / np.sqrt(curv))
         count = np.clip(np.ceil((hi - lo) / h), 16, 20000).astype(np.int64)
         m = int(count.max())
@@ -585,7 +591,7 @@ def conditional_pmf(
         n.shape, t.shape, x.shape, tx.shape, big_t.shape, *(np.shape(q) for q in p.values())
     )
     size = int(np.prod(shape))
-    nodes = 1 if kind in ("bgnbd", "mbgnbd", "bgbb") else _PMF_NODES
+    nodes = {"pnbd": _PMF_NODES, "ggomnbd": 300}.get(kind, 1)  # quadrature nodes per value
     v.check_budget(
         float(size) * nodes,
         "the conditional purchase probabilities (values x quadrature nodes)",
@@ -804,7 +810,11 @@ def _bgbb_dert_alive(p: dict[str, Any], rate: float) -> FloatArray:
         np.asarray(p[k], dtype=np.float64) for k in ("alpha", "beta", "gamma", "delta")
     )
     ga_b, de_b = np.broadcast_arrays(ga, de)
-    gv, dv = ga_b.ravel(), de_b.ravel()
+    # the expectation depends on (gamma, delta') only: once per distinct pair
+    uniq, back = np.unique(
+        np.stack([ga_b.ravel(), de_b.ravel()], axis=1), axis=0, return_inverse=True
+    )
+    gv, dv = uniq[:, 0], uniq[:, 1]
     out = np.empty(gv.shape[0])
     for lo_i in range(0, gv.shape[0], _CHUNK):  # at most len / _CHUNK passes
         sl = slice(lo_i, lo_i + _CHUNK)
@@ -824,9 +834,9 @@ def _bgbb_dert_alive(p: dict[str, Any], rate: float) -> FloatArray:
             )
             return res
 
-        step = float(min(_TRAP_STEP, float(np.min(0.6 / np.sqrt((g + d_) / 4.0)))))
+        step = float(min(_TRAP_STEP, float(np.min(0.6 / np.sqrt(g * d_ / (g + d_))))))
         out[sl] = np.exp(_log_trapezoid(log_f, mode - half, mode + half, step))
-    res: FloatArray = al / (al + be) * out.reshape(ga_b.shape)
+    res: FloatArray = al / (al + be) * out[back.reshape(-1)].reshape(ga_b.shape)
     return res
 
 
@@ -979,9 +989,8 @@ def _histories(
     n_c, n_g = occ.labels.shape[0], g.shape[0]
     # the first grid point at which each occasion is known
     j = np.searchsorted(g, occ.known, side="left")
-    counts = np.zeros((n_c, n_g + 1), dtype=np.int64)
-    np.add.at(counts, (occ.code, j), 1)
-    counts = np.cumsum(counts[:, :n_g], axis=1)
+    cells = np.bincount(occ.code * (n_g + 1) + j, minlength=n_c * (n_g + 1))
+    counts = np.cumsum(cells.reshape(n_c, n_g + 1)[:, :n_g], axis=1)
     born = counts > 0
     first = occ.pos[occ.start]
     last_idx = occ.start[:, None] + np.maximum(counts, 1) - 1
