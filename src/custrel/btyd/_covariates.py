@@ -617,6 +617,8 @@ class _Problem:
     data: Any
     n_base: int
     reg: FloatArray  # per full coefficient: its process's lambda
+    # the per-row derivatives in log theta at the last point evaluated (key: the point's bytes)
+    last: dict[bytes, list[FloatArray]] = attrs.field(factory=dict)
 
     @classmethod
     def of(
@@ -702,6 +704,8 @@ class _Problem:
         nfree = nb + len(self.design.free_names)
         # per-row derivative in log theta_k: d ll / d theta_k * theta_k (per row where linked)
         dlog = [np.asarray(g * th, dtype=np.float64) for g, th in zip(grads, theta, strict=True)]
+        self.last.clear()
+        self.last[np.asarray(vec, dtype=np.float64).tobytes()] = dlog
         grad = np.zeros(nfree)
         for k in range(nb):
             grad[k] = float(np.sum(w * dlog[k]))
@@ -744,40 +748,104 @@ class _Problem:
                 return None
         return total - penalty, total, grad, per_row
 
-    def hessian(self, vec: FloatArray, grad: FloatArray | None = None) -> FloatArray:
-        """Hessian of the penalised total by differences of the analytic gradient.
+    def _dlog(self, vec: FloatArray) -> list[FloatArray] | None:
+        """Per-row derivatives of the log-likelihood in each row's log theta_k."""
+        key = np.asarray(vec, dtype=np.float64).tobytes()
+        if key not in self.last and self.evaluate(vec) is None:
+            return None
+        return self.last.get(key)
 
-        Central differences for up to ``_CENTRAL_MAX`` rows, forward
-        differences (one evaluation per parameter, at an optimum where the
-        gradient is near 0) beyond.
+    def _design_terms(self) -> list[list[tuple[int, FloatArray | None]]]:
+        """For each base parameter: (free index, column) pairs of d log theta_i,k / d free.
+
+        ``log theta_i,k = u_k + sign z_i' gamma`` is linear in the free
+        parameters: the base index with coefficient 1 (column None), and for a
+        linked parameter each covariate column times the sign.
         """
+        nb = self.n_base
+        terms: list[list[tuple[int, FloatArray | None]]] = [[(k, None)] for k in range(nb)]
+        offsets: dict[str, int] = {}
+        at = 0
+        for proc, mat in self.design.matrices.items():
+            offsets[proc] = at
+            at += mat.k
+        for proc, param, sign in self.spec.links:
+            linked = self.design.matrices.get(proc)
+            if linked is None:
+                continue
+            k = self.spec.base_names.index(param)
+            for j in range(linked.k):
+                free = nb + int(self.design.expand[offsets[proc] + j])
+                terms[k].append((free, sign * linked.values[:, j]))
+        return terms
+
+    def hessian(self, vec: FloatArray, grad: FloatArray | None = None) -> FloatArray:
+        """Hessian of the penalised total in the free parameters.
+
+        Each row's log-likelihood depends on the free parameters only through
+        its log theta_i (linear in them), so the Hessian is
+        ``sum_i w_i J_i' H_i J_i`` with ``H_i`` the row's Hessian in its log
+        parameters: differences of the analytic per-row gradient in each
+        *base* parameter (one evaluation each, forward differences beyond
+        ``_CENTRAL_MAX`` rows, else two, central), whatever the number of
+        coefficients. ``grad`` is unused (kept for the callers' symmetry).
+        """
+        del grad
         k = vec.shape[0]
-        hess = np.empty((k, k))
+        nb = self.n_base
         central = self.weights.shape[0] <= _CENTRAL_MAX
-        if not central and grad is None:
-            got = self.evaluate(vec)
-            if got is None:
-                return np.full((k, k), np.nan)
-            grad = got[2]
-        for i in range(k):
-            step = (
-                1e-5 * max(1.0, abs(float(vec[i])))
-                if central
-                else 1e-6 * max(1.0, abs(float(vec[i])))
-            )
+        d0 = None if central else self._dlog(vec)
+        if not central and d0 is None:
+            return np.full((k, k), np.nan)
+        cols: list[list[FloatArray]] = []  # cols[l][m]: d (d ll_i / d phi_m) / d u_l
+        for ll_ in range(nb):
+            step = (1e-5 if central else 1e-6) * max(1.0, abs(float(vec[ll_])))
             e = np.zeros(k)
-            e[i] = step
-            up = self.evaluate(vec + e)
+            e[ll_] = step
+            up = self._dlog(vec + e)
             if up is None:
                 return np.full((k, k), np.nan)
             if central:
-                down = self.evaluate(vec - e)
+                down = self._dlog(vec - e)
                 if down is None:
                     return np.full((k, k), np.nan)
-                hess[i] = (up[2] - down[2]) / (2.0 * step)
+                cols.append([(a - b) / (2.0 * step) for a, b in zip(up, down, strict=True)])
             else:
-                assert grad is not None
-                hess[i] = (up[2] - grad) / step
+                assert d0 is not None
+                cols.append([(a - b) / step for a, b in zip(up, d0, strict=True)])
+        terms = self._design_terms()
+        w = self.weights
+        hess = np.zeros((k, k))
+        for m in range(nb):
+            for ll_ in range(m, nb):
+                c = w * (0.5 * (cols[ll_][m] + cols[m][ll_]))
+                for a, ca in terms[m]:
+                    cc = c if ca is None else c * ca
+                    for b, cb in terms[ll_]:
+                        val = float(np.sum(cc if cb is None else cc * cb))
+                        hess[a, b] += val
+                        if ll_ != m:
+                            hess[b, a] += val
+        reg_free = np.zeros(k - nb)
+        np.add.at(reg_free, self.design.expand, self.reg)
+        hess[nb:, nb:] -= np.diag(2.0 * self.total * reg_free)
+        return 0.5 * (hess + hess.T)
+
+    def hessian_by_gradient(self, vec: FloatArray) -> FloatArray:
+        """The same Hessian by central differences of the total gradient in every free parameter.
+
+        Slower (two evaluations per parameter); kept to check :meth:`hessian`.
+        """
+        k = vec.shape[0]
+        hess = np.empty((k, k))
+        for i in range(k):
+            step = 1e-5 * max(1.0, abs(float(vec[i])))
+            e = np.zeros(k)
+            e[i] = step
+            up, down = self.evaluate(vec + e), self.evaluate(vec - e)
+            if up is None or down is None:
+                return np.full((k, k), np.nan)
+            hess[i] = (up[2] - down[2]) / (2.0 * step)
         return 0.5 * (hess + hess.T)
 
 
@@ -825,21 +893,24 @@ def _newton(
     """Newton steps on the penalised mean log-likelihood; returns (vec, iterations, total Hessian).
 
     ``mean_hess`` (the Hessian per customer, e.g. from a subsample) serves
-    until the steps stop shrinking fast (chord method); then the Hessian is
-    recomputed on these rows. Steps follow the absolute eigenvalues (a
-    descent direction even where the objective is not concave), capped at 2
-    and halved until the objective does not fall. The returned Hessian is
-    computed at the final point (for the standard errors).
+    as long as the steps shrink at least twofold each time (chord method);
+    otherwise the Hessian is recomputed on these rows. Steps follow the
+    absolute eigenvalues (a descent direction even where the objective is not
+    concave), capped at 2 and halved until the objective does not fall. The
+    iterations stop when a step is below 1e-4 standard errors in every
+    parameter (or 1e-10 absolute); the returned Hessian is computed at the
+    final point (for the standard errors).
     """
     n = problem.total
     cur = problem.evaluate(vec)
     if cur is None:
         return None
     hess_total: FloatArray | None = None
-    last = np.inf
+    slow = False
+    prev = np.inf
     for it in range(1, 60):
         pen, _, grad, _ = cur
-        if mean_hess is None or (it > 1 and last > 1e-2 and hess_total is None):
+        if mean_hess is None or (slow and hess_total is None):
             hess_total = problem.hessian(
                 vec, None if problem.weights.shape[0] <= _CENTRAL_MAX else grad
             )
@@ -848,6 +919,7 @@ def _newton(
             mean_hess = hess_total / n
         lam, vecs = np.linalg.eigh(-mean_hess)
         lam = np.maximum(np.abs(lam), 1e-8 * max(float(np.max(np.abs(lam))), 1e-300))
+        se = np.sqrt(np.sum(vecs**2 / lam, axis=1) / n)  # standard errors, roughly
         step = vecs @ ((vecs.T @ (grad / n)) / lam)
         step *= min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
         for _ in range(40):
@@ -857,16 +929,14 @@ def _newton(
             step *= 0.5
         else:
             # no ascent along the step: at the optimum to rounding
-            if hess_total is None:
-                hess_total = problem.hessian(vec, grad)
-            return vec, it, hess_total
+            return vec, it, problem.hessian(vec, grad)
         size = float(np.max(np.abs(step)))
-        last = np.inf if size > 0.1 * last else size
+        slow = slow or size > 0.5 * prev
+        prev = size
         vec = vec + step
         cur = new
-        if size < 1e-8 or float(np.max(np.abs(cur[2]))) / n < 1e-10:
-            hess_total = problem.hessian(vec, cur[2])
-            return vec, it, hess_total
+        if size < 1e-10 or float(np.max(np.abs(step) / se)) < 1e-4:
+            return vec, it, problem.hessian(vec, cur[2])
     return None
 
 
@@ -964,7 +1034,9 @@ def fit_covariates(
                     f"{list(design.free_names)!r}"
                 )
             vec[nb + design.free_names.index(name)] = v.scalar(val, f"initial[{name!r}]")
-    if problem.evaluate(vec) is None:
+    big = w.shape[0] > _SUBSAMPLE
+    sub = problem.subsample(int(min(_SUBSAMPLE_SIZE, problem.total // 4))) if big else problem
+    if sub.evaluate(vec) is None:
         raise ConvergenceError(
             f"{model}: the log-likelihood is not finite at the starting values; pass other "
             "starting values with initial=..., or check the scale of the covariates"
@@ -972,8 +1044,7 @@ def fit_covariates(
     iterations = 0
     result: tuple[FloatArray, int, FloatArray] | None = None
     message = ""
-    if w.shape[0] > _SUBSAMPLE:
-        sub = problem.subsample(int(min(_SUBSAMPLE_SIZE, problem.total // 4)))
+    if big:
         near = _bhhh(sub, vec)
         got = None if near is None else _newton(sub, near, None)
         if got is not None and _finite_interior(got[0], nb):
