@@ -450,6 +450,32 @@ def test_tracking_counts_every_repeat_occasion(log: TransactionLog, model: Any) 
     assert np.all(tr.expected_incremental >= 0.0)
 
 
+def test_alive_path_with_covariates_uses_each_customers_parameters() -> None:
+    cov = pytest.importorskip("custrel.btyd._pnbd_cov")
+    m = cov.ParetoNBDCovariateModel._from_named(
+        {"r": 0.5534, "alpha": 10.5802, "s": 0.6061, "beta": 11.6562}
+        | {"purchase.g": 0.4, "dropout.g": -0.2}
+    )
+    log = TransactionLog.from_arrays(customer_id=[1, 1, 2, 2, 3], time=[0.0, 2.0, 3.0, 9.0, 4.0])
+    z = np.asarray([[0.0], [1.0], [0.0]])
+    got = m.probability_alive_path(
+        log, [1.0, 5.0, 12.0], purchase_covariates=z, dropout_covariates=z
+    )
+    shifted = ParetoNBDModel.from_params(
+        {"r": 0.5534, "alpha": 10.5802 * np.exp(-0.4), "s": 0.6061, "beta": 11.6562 * np.exp(0.2)}
+    )
+    np.testing.assert_allclose(
+        got.probability_alive[1],
+        shifted.probability_alive_path(log, [1.0, 5.0, 12.0]).probability_alive[1],
+    )
+    np.testing.assert_allclose(
+        got.probability_alive[0],
+        PN.probability_alive_path(log, [1.0, 5.0, 12.0]).probability_alive[0],
+    )
+    with pytest.raises(InvalidInputError, match="purchase_covariates"):
+        m.probability_alive_path(log, [1.0])
+
+
 # ---------------------------------------------------------------------------
 # 5. New customers
 # ---------------------------------------------------------------------------

@@ -769,7 +769,14 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         )
 
     def probability_alive_path(
-        self, log: Any, times: Any, *, unit: str | float | None = None, period: Any = "day"
+        self,
+        log: Any,
+        times: Any,
+        *,
+        unit: str | float | None = None,
+        period: Any = "day",
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
     ) -> Any:
         """Each customer's P(alive) at each time of a calendar grid, from the history so far.
 
@@ -784,6 +791,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
             As :func:`~custrel.rfm_summary`: the model's time unit (default
             ``"week"`` for calendar logs) and the merging of purchases in one
             period into one (default ``"day"``).
+        purchase_covariates, dropout_covariates : array_like or dataframe, optional
+            A covariate model's covariates, one row per customer of the log
+            (sorted ids, as :func:`~custrel.rfm_summary` lists them).
 
         Returns
         -------
@@ -809,7 +819,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         """
         from custrel.btyd import _predictions as pr
 
-        return pr.alive_path(self, log, times, unit, period)
+        return pr.alive_path(
+            self, log, times, unit, period, purchase_covariates, dropout_covariates
+        )
 
     def expected_cumulative_transactions(
         self,

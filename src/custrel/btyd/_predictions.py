@@ -1029,7 +1029,15 @@ class AlivePath:
     T: FloatArray = attrs.field(converter=v.freeze)
 
 
-def alive_path(model: Any, log: Any, times: Any, unit: Any, period: Any) -> AlivePath:
+def alive_path(
+    model: Any,
+    log: Any,
+    times: Any,
+    unit: Any,
+    period: Any,
+    purchase_covariates: Any = None,
+    dropout_covariates: Any = None,
+) -> AlivePath:
     """P(alive) over a calendar grid for every customer of ``log``."""
     from custrel.btyd._summary import _as_log
 
@@ -1037,6 +1045,8 @@ def alive_path(model: Any, log: Any, times: Any, unit: Any, period: Any) -> Aliv
     log = _as_log(log, None, None, None)
     g, parsed = _grid(log, times)
     occ = _occasions(log, unit, period)
+    model, params = bind(model, occ.labels.shape[0], purchase_covariates, dropout_covariates)
+    per_customer = any(np.ndim(q) for q in params.values())
     v.check_budget(
         float(occ.labels.shape[0]) * (g.shape[0] + 1),
         "the P(alive) path (customers x times)",
@@ -1050,7 +1060,12 @@ def alive_path(model: Any, log: Any, times: Any, unit: Any, period: Any) -> Aliv
     if kind == "bgbb":
         _check_discrete(freq[born], rec[born], big_t[born])
     out = np.full(freq.shape, np.nan)
-    if born.any():
+    if per_customer:  # each customer's own parameters: one column (all customers) at a time
+        for j in range(g.shape[0]):  # at most max_periods columns (checked in _grid)
+            col = born[:, j]
+            x_j, tx_j, t_j = (np.where(col, m[:, j], 0.0) for m in (freq, rec, big_t))
+            out[:, j] = np.where(col, np.asarray(model._alive(x_j, tx_j, t_j)), np.nan)
+    elif born.any():
         from custrel import _numeric
 
         (xu, txu, tu), _, inv = _numeric.compress_rows(
