@@ -354,6 +354,7 @@ def fit_gamma_gamma(
     w = _fit_weights(weights, len(x))
     limit = v.scalar(max_correlation, "max_correlation", low=0.0, high=1.0)
     policy = v.choice(on_infinite_mean, "on_infinite_mean", ("raise", "warn"))
+    n_threads = _threads.resolve(threads)
     total = float(w.sum())
     # Pearson's r is scale-free: scale both columns to at most 1 so that the
     # squares cannot overflow for huge (finite) values.
@@ -370,7 +371,6 @@ def fit_gamma_gamma(
             FitWarning,
             stacklevel=2,
         )
-    n_threads = _threads.resolve(threads)
     chunks = _threads.regrouped(_threads.compressed_chunks([x, m], w, n_threads))
     names = GammaGammaModel._param_names
     x0 = _initial(initial, names, np.asarray([2.0, 3.0, max(mm, 1e-6)]))

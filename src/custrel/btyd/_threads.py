@@ -46,8 +46,12 @@ T = TypeVar("T")
 CHUNK = 1 << 16
 
 
-def bounds(n: int, chunk: int = CHUNK) -> list[tuple[int, int]]:
-    """The fixed chunks ``[(0, chunk), (chunk, 2 chunk), ..., (.., n)]`` of ``n`` customers."""
+def bounds(n: int, chunk: int | None = None) -> list[tuple[int, int]]:
+    """The fixed chunks ``[(0, chunk), (chunk, 2 chunk), ..., (.., n)]`` of ``n`` customers.
+
+    ``chunk`` defaults to :data:`CHUNK` (read when called).
+    """
+    chunk = CHUNK if chunk is None else chunk
     if n <= chunk:
         return [(0, n)]
     starts = range(0, n, chunk)
@@ -64,7 +68,7 @@ def _columns(arrays: Sequence[Any]) -> tuple[tuple[int, ...], list[npt.NDArray[A
     return shape, flat
 
 
-def split(*arrays: Any, chunk: int = CHUNK) -> list[tuple[npt.NDArray[Any], ...]]:
+def split(*arrays: Any, chunk: int | None = None) -> list[tuple[npt.NDArray[Any], ...]]:
     """The customer arrays, broadcast to one shape, flattened and cut into the fixed chunks.
 
     Each chunk's arrays are writable, contiguous copies (a kernel may not
@@ -238,8 +242,8 @@ def count_rows(
     return regrouped(compressed_chunks([x, tx, big_t], w, threads)), total
 
 
-#: Compressed rows up to which the chunks are merged once more across chunks.
-REGROUP_ROWS = 4 * CHUNK
+#: Compressed rows (in chunks) up to which the chunks are merged once more across chunks.
+REGROUP_CHUNKS = 4
 
 
 def regrouped(chunks: list[tuple[FloatArray, ...]]) -> list[tuple[FloatArray, ...]]:
@@ -247,9 +251,9 @@ def regrouped(chunks: list[tuple[FloatArray, ...]]) -> list[tuple[FloatArray, ..
 
     Data with few distinct histories (discrete times, many one-time buyers)
     then get one row per distinct history however many chunks they spanned;
-    a sort of at most :data:`REGROUP_ROWS` rows, so it stays cheap.
+    a sort of at most :data:`REGROUP_CHUNKS` chunks of rows, so it stays cheap.
     """
-    if len(chunks) <= 1 or sum(int(c[0].shape[0]) for c in chunks) > REGROUP_ROWS:
+    if len(chunks) <= 1 or sum(int(c[0].shape[0]) for c in chunks) > REGROUP_CHUNKS * CHUNK:
         return chunks
     *cols, w = join_chunks(chunks)
     merged, mw, _ = _numeric.compress_rows(cols, w)

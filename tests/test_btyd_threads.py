@@ -1,0 +1,399 @@
+"""Threads for the BTYD models (issue 12): the same result to the last bit for every thread count.
+
+Fits sum their log-likelihood over fixed chunks of customers and predictions
+evaluate their kernels chunk by chunk (``custrel.btyd._threads``); the chunks
+do not depend on the thread count, so ``threads=1, 2, 3`` must agree bit for
+bit. Most tests shrink the chunk to a few hundred customers so that small
+data already span many chunks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from custrel import (
+    BGBBModel,
+    BGNBDModel,
+    GammaGammaModel,
+    MBGNBDModel,
+    ParetoNBDModel,
+    fit_bgbb,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    fit_mbgnbd,
+    fit_pareto_nbd,
+)
+from custrel.btyd import _threads
+from custrel.btyd._ggomnbd import GGompertzNBDModel, fit_ggomnbd
+from custrel.btyd._nbd import _nbd_total, _NBDData
+from custrel.errors import InvalidInputError, InvalidTypeError
+
+THREADS = (1, 2, 3)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Chunks of 256 customers, so a few thousand customers span many chunks."""
+    monkeypatch.setattr(_threads, "CHUNK", 256)
+    return 256
+
+
+def _same(a: Any, b: Any) -> None:
+    """Equal to the last bit (NaN where NaN), shape included."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape
+    assert np.array_equal(a, b, equal_nan=True), np.max(np.abs(a - b))
+
+
+def _history(n: int, seed: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    truth = BGNBDModel.from_params({"r": 0.5, "alpha": 5.0, "a": 1.5, "b": 4.0})
+    rng = np.random.default_rng(seed)
+    sim = truth.simulate(n, np.round(rng.uniform(10.0, 52.0, n), 1), rng=seed)
+    return sim.frequency, sim.recency, sim.T
+
+
+# ---------------------------------------------------------------------------
+# The helpers
+# ---------------------------------------------------------------------------
+
+
+def test_bounds_are_fixed_chunks_independent_of_threads() -> None:
+    assert _threads.bounds(0) == [(0, 0)]
+    assert _threads.bounds(5, 2) == [(0, 2), (2, 4), (4, 5)]
+    assert _threads.bounds(_threads.CHUNK) == [(0, _threads.CHUNK)]
+    assert _threads.bounds(_threads.CHUNK + 1)[-1] == (_threads.CHUNK, _threads.CHUNK + 1)
+
+
+@pytest.mark.parametrize("threads", THREADS)
+def test_per_customer_concatenates_in_order_and_broadcasts(small_chunks: int, threads: int) -> None:
+    x = np.arange(1000.0)
+    out = _threads.per_customer(lambda a, b: a * 2.0 + b, x, 1.5, threads=threads)
+    _same(out, x * 2.0 + 1.5)
+    # tuples of results, and 0-d inputs keep their shape
+    pair = _threads.per_customer(lambda a: (a, -a), x, threads=threads)
+    _same(pair[1], -x)
+    _same(_threads.per_customer(np.sqrt, np.float64(4.0), threads=threads), np.asarray(2.0))
+
+
+def test_per_customer_never_hands_out_the_callers_memory(small_chunks: int) -> None:
+    x = np.arange(10.0)
+    seen: list[np.ndarray] = []
+
+    def kernel(a: np.ndarray) -> np.ndarray:
+        seen.append(a)
+        a += 1.0  # a kernel that writes to its input must not reach the caller's array
+        return a
+
+    out = _threads.per_customer(kernel, x, threads=2)
+    _same(x, np.arange(10.0))
+    _same(out, np.arange(10.0) + 1.0)
+    assert not np.shares_memory(out, x)
+
+
+@pytest.mark.parametrize("threads", THREADS)
+def test_customer_sum_is_the_same_for_every_thread_count(small_chunks: int, threads: int) -> None:
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal(5000) * 1e6
+
+    def fn(a: np.ndarray) -> tuple[float, np.ndarray]:
+        return float(a.sum()), np.asarray([float((a * a).sum()), float(a.max())])
+
+    ref = _threads.customer_sum(fn, v, threads=1)
+    got = _threads.customer_sum(fn, v, threads=threads)
+    assert got[0] == ref[0]
+    _same(got[1], ref[1])
+    assert got[0] == pytest.approx(float(v.sum()), rel=1e-12)
+
+
+def test_compressed_chunks_merge_within_chunks_and_regroup_when_few(small_chunks: int) -> None:
+    # 3000 rows with 4 distinct histories: merged within chunks, then once more across them
+    x = np.tile([0.0, 1.0, 2.0, 3.0], 750)
+    chunks = _threads.regrouped(_threads.compressed_chunks([x, x * 2.0], np.ones(3000), 2))
+    assert len(chunks) == 1
+    _same(chunks[0][0], [0.0, 1.0, 2.0, 3.0])
+    _same(chunks[0][2], [750.0] * 4)
+
+
+# ---------------------------------------------------------------------------
+# Fits: threads=1, 2, 3 agree to the last bit
+# ---------------------------------------------------------------------------
+
+
+def _fit_fields(m: Any) -> list[Any]:
+    return [
+        np.asarray(list(m.params.values())),
+        m.log_likelihood,
+        np.asarray(list(m.standard_errors.values())),
+        np.asarray(m.covariance),
+        m.n_iterations,
+    ]
+
+
+def _assert_same_fits(fits: list[Any]) -> None:
+    first = _fit_fields(fits[0])
+    for other in fits[1:]:
+        for a, b in zip(first, _fit_fields(other), strict=True):
+            _same(a, b)
+
+
+@pytest.mark.parametrize("fit", [fit_bgnbd, fit_mbgnbd, fit_pareto_nbd], ids=lambda f: f.__name__)
+def test_repeat_purchase_fits_are_the_same_for_every_thread_count(
+    small_chunks: int, fit: Any
+) -> None:
+    x, tx, big_t = _history(4000)
+    fits = [fit(x, tx, big_t, threads=t) for t in THREADS]
+    _assert_same_fits(fits)
+    assert fits[0].n_customers == 4000
+
+
+def test_ggomnbd_fit_is_the_same_for_every_thread_count(small_chunks: int) -> None:
+    truth = GGompertzNBDModel.from_params(
+        {"r": 0.6, "alpha": 8.0, "b": 0.05, "s": 1.2, "beta": 2.0}
+    )
+    big_t = np.random.default_rng(21).uniform(20.0, 100.0, 1500).round()  # cohorts
+    sim = truth.simulate(1500, T=big_t, rng=20)
+    fits = [fit_ggomnbd(sim.frequency, sim.recency, sim.T, threads=t) for t in THREADS]
+    _assert_same_fits(fits)
+
+
+def test_bgbb_fit_is_the_same_for_every_thread_count(small_chunks: int) -> None:
+    truth = BGBBModel.from_params({"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.78})
+    sim = truth.simulate(3000, 6, rng=3)
+    fits = [fit_bgbb(sim.frequency, sim.recency, sim.T, threads=t) for t in THREADS]
+    _assert_same_fits(fits)
+
+
+def test_gamma_gamma_fit_is_the_same_for_every_thread_count(small_chunks: int) -> None:
+    gg = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+    rng = np.random.default_rng(4)
+    x = rng.integers(1, 8, 3000).astype(float)
+    m = gg.simulate(x, rng=4)
+    fits = [fit_gamma_gamma(x, m, threads=t) for t in THREADS]
+    _assert_same_fits(fits)
+
+
+def test_chunked_fit_finds_the_single_chunk_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    # many small chunks (merged within chunks only) against one chunk: the same maximum
+    x, tx, big_t = _history(3000, seed=2)
+    whole = fit_bgnbd(x, tx, big_t, threads=1)
+    monkeypatch.setattr(_threads, "CHUNK", 200)
+    monkeypatch.setattr(_threads, "REGROUP_CHUNKS", 0)
+    chunked = fit_bgnbd(x, tx, big_t, threads=2)
+    for k in whole.params:
+        assert chunked.params[k] == pytest.approx(whole.params[k], rel=1e-6)
+    assert chunked.log_likelihood == pytest.approx(whole.log_likelihood, rel=1e-12)
+
+
+@pytest.mark.parametrize("fit", [fit_bgnbd, fit_pareto_nbd], ids=lambda f: f.__name__)
+def test_warm_start_from_a_sample_finds_the_same_maximum(
+    monkeypatch: pytest.MonkeyPatch, fit: Any
+) -> None:
+    # the 10M-customer path (a fit on a sample first) at a small scale
+    x, tx, big_t = _history(6000, seed=3)
+    cold = fit(x, tx, big_t, threads=1)
+    monkeypatch.setattr(_threads, "SUBSAMPLE_ROWS", 1000)
+    monkeypatch.setattr(_threads, "SUBSAMPLE_SIZE", 1500)
+    from custrel.btyd import _pnbd_math
+
+    monkeypatch.setattr(_pnbd_math, "_SUBSAMPLE", 1000)
+    monkeypatch.setattr(_pnbd_math, "_SUBSAMPLE_SIZE", 1500)
+    warm = fit(x, tx, big_t, threads=2)
+    for k in cold.params:
+        assert warm.params[k] == pytest.approx(cold.params[k], rel=1e-5)
+        assert warm.standard_errors[k] == pytest.approx(cold.standard_errors[k], rel=1e-3)
+    assert warm.log_likelihood == pytest.approx(cold.log_likelihood, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Predictions: threads=1, 2, 3 agree with each other and with the kernel on all rows
+# ---------------------------------------------------------------------------
+
+MODELS = [
+    BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),
+    MBGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),
+    ParetoNBDModel.from_params({"r": 0.5534, "alpha": 10.5802, "s": 0.6061, "beta": 11.6562}),
+    GGompertzNBDModel.from_params({"r": 0.55, "alpha": 10.6, "b": 0.05, "s": 0.6, "beta": 1.0}),
+]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__)
+def test_predictions_are_the_same_for_every_thread_count(small_chunks: int, model: Any) -> None:
+    x, tx, big_t = _history(1200, seed=6)
+    runs = [
+        [
+            model.customer_log_likelihood(x, tx, big_t, threads=t),
+            model.probability_alive(x, tx, big_t, threads=t),
+            model.conditional_expected_purchases(13.0, x, tx, big_t, threads=t),
+            model.conditional_expected_purchases(big_t / 4.0, x, tx, big_t, threads=t),
+            model.customer_lifetime_value(
+                x, tx, big_t, 30.0, horizon=3, discount_rate=0.01, period=4.0, threads=t
+            ),
+        ]
+        for t in THREADS
+    ]
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other, strict=True):
+            _same(a, b)
+    # and the same as the model's kernels on all rows at once
+    _same(runs[0][0], model._ll(x, tx, big_t))
+    _same(runs[0][1], model._alive(x, tx, big_t))
+    _same(runs[0][2], model._conditional(np.asarray(13.0), x, tx, big_t))
+
+
+def test_bgbb_predictions_are_the_same_for_every_thread_count(small_chunks: int) -> None:
+    m = BGBBModel.from_params({"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.78})
+    sim = m.simulate(1500, 6, rng=9)
+    x, tx, n = sim.frequency, sim.recency, sim.T
+    runs = [
+        [
+            m.customer_log_likelihood(x, tx, n, threads=t),
+            m.probability_alive(x, tx, n, threads=t),
+            m.conditional_expected_purchases(5, x, tx, n, threads=t),
+        ]
+        for t in THREADS
+    ]
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other, strict=True):
+            _same(a, b)
+
+
+def test_gamma_gamma_predictions_are_the_same_for_every_thread_count(small_chunks: int) -> None:
+    gg = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, 9, 1000).astype(float)
+    m = rng.gamma(2.0, 15.0, 1000)
+    spend = [gg.conditional_expected_spend(x, m, threads=t) for t in THREADS]
+    ll = [gg.customer_log_likelihood(x, m, threads=t) for t in THREADS]
+    for t in range(1, len(THREADS)):
+        _same(spend[0], spend[t])
+        _same(ll[0], ll[t])
+    # the documented example still holds through the chunked path
+    assert [round(float(z), 2) for z in gg.conditional_expected_spend([0, 2], [np.nan, 22.35])] == [
+        35.22,
+        24.66,
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Properties: random histories, random chunking, any thread count
+# ---------------------------------------------------------------------------
+
+histories = st.integers(1, 400).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(0, 30), min_size=n, max_size=n),
+        st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n),
+        st.lists(st.floats(0.01, 100.0), min_size=n, max_size=n),
+    )
+)
+
+
+def _columns(data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xs, share, big_t = (np.asarray(c, dtype=np.float64) for c in data)
+    tx = np.where(xs > 0, share * big_t, 0.0)
+    return xs, tx, big_t
+
+
+@settings(deadline=None, max_examples=30)
+@given(data=histories, chunk=st.integers(1, 64), threads=st.integers(2, 4))
+def test_bgnbd_likelihood_sum_and_predictions_do_not_depend_on_threads(
+    data: Any, chunk: int, threads: int
+) -> None:
+    x, tx, big_t = _columns(data)
+    theta = np.asarray([0.243, 4.414, 0.793, 2.426])
+    parts = _threads.split(x, tx, big_t, np.ones(x.shape[0]), chunk=chunk)
+    datas = [_NBDData.of(*p) for p in parts]
+    one = _threads.sum_chunks(lambda d: _nbd_total(theta, d, modified=False), datas, 1)
+    many = _threads.sum_chunks(lambda d: _nbd_total(theta, d, modified=False), datas, threads)
+    assert one[0] == many[0]
+    _same(one[1], many[1])
+    whole = _nbd_total(theta, _NBDData.of(x, tx, big_t, np.ones(x.shape[0])), modified=False)
+    assert one[0] == pytest.approx(whole[0], rel=1e-10, abs=1e-9)
+    m = MODELS[0]
+    _same(m.probability_alive(x, tx, big_t, threads=threads), m._alive(x, tx, big_t))
+
+
+@settings(deadline=None, max_examples=15)
+@given(data=histories, threads=st.integers(2, 4))
+def test_pareto_nbd_predictions_do_not_depend_on_threads(data: Any, threads: int) -> None:
+    x, tx, big_t = _columns(data)
+    m = MODELS[2]
+    old = _threads.CHUNK
+    _threads.CHUNK = 37  # hypothesis forbids function-scoped fixtures: restored below
+    try:
+        one = m.conditional_expected_purchases(10.0, x, tx, big_t, threads=1)
+        many = m.conditional_expected_purchases(10.0, x, tx, big_t, threads=threads)
+    finally:
+        _threads.CHUNK = old
+    _same(one, many)
+    _same(one, m._conditional(np.asarray(10.0), x, tx, big_t))
+
+
+# ---------------------------------------------------------------------------
+# Bad thread counts: one table
+# ---------------------------------------------------------------------------
+
+_M = MODELS[0]
+_GG = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+_CALLS = {
+    "fit_bgnbd": lambda t: fit_bgnbd([0, 1, 2], [0, 3, 5], [10, 10, 10], threads=t),
+    "fit_pareto_nbd": lambda t: fit_pareto_nbd([0, 1, 2], [0, 3, 5], [10, 10, 10], threads=t),
+    "fit_gamma_gamma": lambda t: fit_gamma_gamma([1, 2, 3], [5.0, 6.0, 5.5], threads=t),
+    "probability_alive": lambda t: _M.probability_alive([1], [2.0], [5.0], threads=t),
+    "conditional_expected_purchases": lambda t: _M.conditional_expected_purchases(
+        1.0, [1], [2.0], [5.0], threads=t
+    ),
+    "customer_log_likelihood": lambda t: _M.customer_log_likelihood(1, 2.0, 5.0, threads=t),
+    "customer_lifetime_value": lambda t: _M.customer_lifetime_value(
+        [1], [2.0], [5.0], 1.0, horizon=2, discount_rate=0.0, threads=t
+    ),
+    "conditional_expected_spend": lambda t: _GG.conditional_expected_spend([1], [5.0], threads=t),
+}
+
+BAD_THREADS = [
+    pytest.param(
+        0, InvalidInputError, r"threads must be >= 1 \(1 runs on one thread\), got 0", id="zero"
+    ),
+    pytest.param(-2, InvalidInputError, r"threads must be >= 1 .*got -2", id="negative"),
+    pytest.param(
+        1.5, InvalidTypeError, r"threads must be an integer >= 1 or None, got float 1.5", id="float"
+    ),
+    pytest.param(
+        "2", InvalidTypeError, r"threads must be an integer >= 1 or None, got str '2'", id="text"
+    ),
+    pytest.param(True, InvalidTypeError, r"threads must be an integer .*got bool True", id="bool"),
+]
+
+
+@pytest.mark.parametrize("call", sorted(_CALLS))
+@pytest.mark.parametrize(("threads", "error", "match"), BAD_THREADS)
+def test_bad_thread_counts_are_refused(call: str, threads: Any, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        _CALLS[call](threads)
+
+
+@pytest.mark.parametrize("value", ["0", "many", "-1", "1.5"])
+def test_bad_custrel_threads_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("CUSTREL_THREADS", value)
+    with pytest.raises(
+        InvalidInputError, match=rf"CUSTREL_THREADS must be an integer >= 1.*{value!r}"
+    ):
+        _M.probability_alive([1], [2.0], [5.0])
+    with pytest.raises(InvalidInputError, match="CUSTREL_THREADS"):
+        fit_bgnbd([0, 1, 2], [0, 3, 5], [10, 10, 10])
+
+
+def test_custrel_threads_sets_the_default(
+    monkeypatch: pytest.MonkeyPatch, small_chunks: int
+) -> None:
+    x, tx, big_t = _history(1000, seed=1)
+    monkeypatch.setenv("CUSTREL_THREADS", "1")
+    one = _M.probability_alive(x, tx, big_t)
+    monkeypatch.setenv("CUSTREL_THREADS", "3")
+    _same(_M.probability_alive(x, tx, big_t), one)
