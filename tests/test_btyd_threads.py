@@ -9,6 +9,7 @@ data already span many chunks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -339,7 +340,7 @@ def test_pareto_nbd_predictions_do_not_depend_on_threads(data: Any, threads: int
 
 _M = MODELS[0]
 _GG = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
-_CALLS = {
+_CALLS: dict[str, Callable[[Any], Any]] = {
     "fit_bgnbd": lambda t: fit_bgnbd([0, 1, 2], [0, 3, 5], [10, 10, 10], threads=t),
     "fit_pareto_nbd": lambda t: fit_pareto_nbd([0, 1, 2], [0, 3, 5], [10, 10, 10], threads=t),
     "fit_gamma_gamma": lambda t: fit_gamma_gamma([1, 2, 3], [5.0, 6.0, 5.5], threads=t),
