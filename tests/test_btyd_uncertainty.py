@@ -792,3 +792,18 @@ def test_covariate_models_work_through_with_params(cdnow: dict[str, np.ndarray])
     )
     assert b.names == tuple(m.params)
     assert b.params.shape == (3, 6)
+
+
+def test_bootstrap_of_large_data_with_threads_does_not_nest_pools() -> None:
+    # Over 65,536 distinct rows a fit runs its chunks on the shared pool; replications on
+    # the same pool would wait on tasks queued behind themselves (a resample of 110,000
+    # distinct rows keeps about 70,000). They run in turn instead.
+    truth = BGNBDModel.from_params(TRUTH)
+    n = 110_000
+    sim = truth.simulate(n, np.random.default_rng(1).uniform(20.0, 60.0, n), rng=2)
+    # (without that rule this call never returns)
+    two = bootstrap(
+        fit_bgnbd, sim.frequency, sim.recency, sim.T, n_replications=2, rng=3, threads=2
+    )
+    assert two.params.shape == (2, 4)
+    assert two.n_failures == 0

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from custrel import _numeric, _parallel
 from custrel import _validate as v
 from custrel._tabular import Tabular
+from custrel.btyd import _threads
 from custrel.btyd._base import BTYDModel, RepeatPurchaseModel
 from custrel.btyd._common import _as_rng
 from custrel.errors import (
@@ -722,7 +723,9 @@ def bootstrap(
         recorded, not replaced.
     threads : int, optional
         Threads that run the replications (default ``CUSTREL_THREADS``,
-        else every usable core); the result does not depend on it.
+        else every usable core); the result does not depend on it. Above
+        65,536 distinct rows the replications run one after another and
+        each fit uses the threads itself.
     **fit_kwargs
         Passed to ``fit``; ``purchase_covariates``, ``dropout_covariates``
         and ``covariates`` (one row per customer: arrays or dataframes) are
@@ -825,6 +828,10 @@ def bootstrap(
     if not per_customer:  # identical customers are one row with their count
         merged, w, _ = _numeric.compress_rows(cols, w)
         cols = list(merged)
+    if w.shape[0] > _threads.CHUNK:
+        # a fit on this many rows spreads its own chunks over the shared pool; replications
+        # on that pool too would wait on tasks queued behind themselves (a deadlock)
+        n_threads = 1
     total = float(w.sum())
     n_draw = max(1, round(total))
     prob = w / total
