@@ -53,7 +53,7 @@ from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError
 
 special = LazyModule("scipy.special")  # imported on first use (import time)
 
-__all__ = ["AlivePath", "TrackingResult", "pareto_nbd_dert"]
+__all__ = ["AlivePath", "TrackingResult"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
