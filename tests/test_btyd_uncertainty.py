@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import pandas as pd
 import pytest
@@ -489,6 +490,14 @@ def _cols(c: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return c["frequency"][:20], c["recency"][:20], c["T"][:20]
 
 
+def _without_covariances(m: BGNBDModel) -> BGNBDModel:
+    """The model with NaN off the diagonal of its covariance (as a variances-only fit)."""
+    cov = np.full((4, 4), np.nan)
+    np.fill_diagonal(cov, np.diag(np.asarray(m.covariance)))
+    out: BGNBDModel = attrs.evolve(m, covariance=cov)
+    return out
+
+
 GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}
 FEW = {"n_replications": 3, "rng": 1}
 
@@ -565,8 +574,14 @@ BAD = [
     pytest.param(
         lambda m, c: delta_interval(BGNBDModel.from_params(TRUTH), lambda m: m.params["r"]),
         InvalidInputError,
-        "covariance of the BGNBDModel has non-finite entries",
+        r"covariance of the BGNBDModel has non-finite entries \(the variance of \['r', 'alpha'",
         id="no-covariance",
+    ),
+    pytest.param(
+        lambda m, c: delta_interval(_without_covariances(m), lambda m: m.params["r"]),
+        InvalidInputError,
+        "covariances between its parameters are missing",
+        id="variances-only",
     ),
     pytest.param(
         lambda m, c: bootstrap(fit_bgnbd, *_cols(c), n_replications=1),

@@ -335,15 +335,23 @@ def _gradients(
         names = list(model.params)
         cov = np.asarray(model.covariance, dtype=np.float64)
         label = type(model).__name__
-        if cov.shape != (len(names), len(names)) or not np.all(np.isfinite(cov)):
-            bad = [
-                names[i]
-                for i in range(min(len(names), cov.shape[0]))
-                if not np.all(np.isfinite(cov[i]))
-            ]
+        if cov.shape != (len(names), len(names)):  # pragma: no cover - a model's invariant
             raise InvalidInputError(
-                f"the covariance of the {label} has non-finite entries (rows of {bad!r}); the "
-                "delta method needs the full covariance matrix of a fit: use the bootstrap "
+                f"the covariance of the {label} is {cov.shape[0]} x {cov.shape[1]} but it has "
+                f"{len(names)} parameters"
+            )
+        if not np.all(np.isfinite(cov)):
+            diag = np.diag(cov)
+            bad = [names[i] for i in range(len(names)) if not np.isfinite(diag[i])]
+            detail = (
+                f"the variance of {bad!r} is not finite"
+                if bad
+                else "covariances between its parameters are missing"
+            )
+            raise InvalidInputError(
+                f"the covariance of the {label} has non-finite entries ({detail}: a model from "
+                "from_params, or a fit whose information matrix is singular there); the delta "
+                "method needs the full covariance matrix of a fit: use the bootstrap "
                 "(method='bootstrap') for this model"
             )
         base = set(type(model)._param_names)
