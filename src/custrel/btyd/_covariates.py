@@ -1169,7 +1169,9 @@ def _names_map(value: Mapping[str, Sequence[str]]) -> Mapping[str, tuple[str, ..
     return v.FrozenMap({str(k): tuple(str(n) for n in names) for k, names in value.items()})
 
 
-@attrs.frozen(eq=False, repr=False)
+# no slots: a family model class that adds slotted fields of its own (GammaGammaModel)
+# can then be the second base of its covariate model without a layout conflict
+@attrs.frozen(eq=False, repr=False, slots=False)
 class CovariateModel(BTYDModel):
     """Base of the fitted covariate models (mixed in before the family's model class).
 

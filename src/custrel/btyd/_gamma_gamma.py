@@ -45,7 +45,21 @@ IntArray = npt.NDArray[np.int64]
 def _gg_loglik(
     theta: FloatArray, x: FloatArray, m: FloatArray, w: FloatArray | None = None
 ) -> tuple[FloatArray, FloatArray | None]:
-    p, q, gamma = (float(t) for t in theta)
+    ll, grads = _gg_rows(theta, x, m, gradient=w is not None)
+    if w is None or grads is None:
+        return ll, None
+    return ll, _wsums(w, *grads)
+
+
+def _gg_rows(
+    theta: Any, x: FloatArray, m: FloatArray, *, gradient: bool
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray, FloatArray] | None]:
+    """Per-row log-likelihood and (with ``gradient``) its derivatives in p, q and gamma.
+
+    ``gamma`` may be a per-customer array (contract 4: the covariate model's
+    ``gamma_i``); the derivative is then in each customer's own ``gamma_i``.
+    """
+    p, q, gamma = (float(t) if np.ndim(t) == 0 else np.asarray(t, dtype=np.float64) for t in theta)
     px = p * x
     log_m = np.log(m)
     log_x = np.log(x)
@@ -59,13 +73,28 @@ def _gg_loglik(
         + px * log_x
         - (px + q) * log_gxm
     )
-    if w is None:
+    if not gradient:
         return ll, None
     psi_pq = _psi(px + q)
     dp = x * (psi_pq - _psi(px) + log_m + log_x - log_gxm)
     dq = psi_pq - _psi(q) + np.log(gamma) - log_gxm
     dg = q / gamma - (px + q) / (gamma + x * m)
-    return ll, _wsums(w, dp, dq, dg)
+    return ll, (dp, dq, dg)
+
+
+def _check_infinite_mean(params: Any, policy: str, *, stacklevel: int) -> None:
+    """Raise (policy "raise") or warn when the estimate q is <= 1 (infinite mean spend)."""
+    p_hat, q_hat, g_hat = (float(val) for val in params[:3])
+    if q_hat <= 1.0:
+        text = (
+            f"Gamma-Gamma: the estimate q = {q_hat:.4g} is <= 1 (p = {p_hat:.4g}, "
+            f"gamma = {g_hat:.4g}), where the expected spend p*gamma/(q-1) is infinite: "
+            "the mean spends have too heavy a tail for the model (look for outliers or "
+            "returns in monetary_value)"
+        )
+        if policy == "raise":
+            raise ConvergenceError(text + "; pass on_infinite_mean='warn' to keep the fit")
+        warnings.warn(text, FitWarning, stacklevel=stacklevel)
 
 
 def _as_spend(
@@ -272,8 +301,10 @@ def fit_gamma_gamma(
     max_correlation: float = 0.3,
     on_infinite_mean: str = "raise",
     threads: int | None = None,
+    covariates: Any = None,
+    reg_lambda: float | None = None,
 ) -> GammaGammaModel:
-    r"""Fit the Gamma-Gamma spend model by maximum likelihood.
+    r"""Fit the Gamma-Gamma spend model by maximum likelihood, with or without covariates.
 
     Parameters
     ----------
@@ -300,11 +331,26 @@ def fit_gamma_gamma(
         with :math:`px + q \le 1`).
     threads : int, optional
         Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
-        core); the result is the same to the last bit for any value.
+        core); the result is the same to the last bit for any value. (The
+        covariate fit runs on one thread.)
+    covariates : array_like or dataframe, optional
+        Time-invariant covariates of the spend, one row per customer (per
+        weighted row): a customers x k matrix (coefficients ``x1..xk``) or a
+        dataframe whose column names name the coefficients. The result is
+        then a :class:`~custrel.btyd._gg_cov.GammaGammaCovariateModel` with
+        :math:`\gamma_i = \gamma e^{\delta'z_i}` (so the expected spend
+        :math:`p\gamma_i/(q-1)` is multiplied by :math:`e^{\delta}` per unit
+        of a covariate) and ``params`` ``spend.<name>`` after ``p, q, gamma``;
+        ``initial`` may also hold ``"spend.<name>"``.
+    reg_lambda : float, optional
+        L2 penalty on the spend coefficients: the fit maximises
+        :math:`\ell/N - \lambda\lVert\delta\rVert^2` (as CLVTools'
+        ``reg.lambdas`` for the purchase models).
 
     Returns
     -------
     GammaGammaModel
+        (a ``GammaGammaCovariateModel`` with covariates).
 
     Raises
     ------
@@ -371,6 +417,19 @@ def fit_gamma_gamma(
             FitWarning,
             stacklevel=2,
         )
+    if covariates is not None or reg_lambda is not None:
+        from custrel.btyd._gg_cov import fit_validated  # it imports this module
+
+        return fit_validated(
+            x,
+            m,
+            w,
+            covariates=covariates,
+            reg_lambda=reg_lambda,
+            initial=initial,
+            on_infinite_mean=policy,
+            correlation=corr,
+        )
     chunks = _threads.regrouped(_threads.compressed_chunks([x, m], w, n_threads))
     names = GammaGammaModel._param_names
     x0 = _initial(initial, names, np.asarray([2.0, 3.0, max(mm, 1e-6)]))
@@ -393,17 +452,7 @@ def fit_gamma_gamma(
         warm_start=initial is None,
     )
     _warn_fit("Gamma-Gamma", fit)
-    p_hat, q_hat, g_hat = (float(val) for val in fit.params)
-    if q_hat <= 1.0:
-        text = (
-            f"Gamma-Gamma: the estimate q = {q_hat:.4g} is <= 1 (p = {p_hat:.4g}, "
-            f"gamma = {g_hat:.4g}), where the expected spend p*gamma/(q-1) is infinite: "
-            "the mean spends have too heavy a tail for the model (look for outliers or "
-            "returns in monetary_value)"
-        )
-        if policy == "raise":
-            raise ConvergenceError(text + "; pass on_infinite_mean='warn' to keep the fit")
-        warnings.warn(text, FitWarning, stacklevel=2)
+    _check_infinite_mean(fit.params, policy, stacklevel=3)
     return GammaGammaModel(
         params=dict(zip(names, fit.params.tolist(), strict=True)),
         log_likelihood=fit.log_likelihood,
