@@ -285,3 +285,67 @@ def test_bad_data_is_refused_like_the_plain_fit():
 def test_no_heterogeneity_is_a_convergence_error():
     with pytest.raises((ConvergenceError, InvalidInputError)):
         fit_pareto_nbd_correlated([1, 1, 1, 1], [5.0, 5.0, 5.0, 5.0], [10.0, 10.0, 10.0, 10.0])
+
+
+# -- the predictions lifetimes users expect (btyd._predictions), as mixtures ----------
+
+RHO_MODEL = {"r": 1.0, "alpha": 2.0, "s": 1.0, "beta": 2.0, "correlation": 0.15}
+
+
+def test_conditional_pmf_sums_to_one_with_the_conditional_mean():
+    model = ParetoNBDCorrelatedModel.from_params(RHO_MODEL)
+    x, tx, big_t = np.array([0.0, 3.0, 12.0]), np.array([0.0, 4.0, 18.0]), np.array([20.0] * 3)
+    n = np.arange(0, 300)[:, None]
+    p = np.stack(
+        [model.conditional_probability_of_purchases(k, 10.0, x, tx, big_t) for k in n[:, 0]]
+    )
+    np.testing.assert_allclose(p.sum(axis=0), 1.0, atol=1e-8)
+    np.testing.assert_allclose(
+        (n * p).sum(axis=0), model.conditional_expected_purchases(10.0, x, tx, big_t), rtol=1e-7
+    )
+
+
+def test_mixture_predictions_at_zero_correlation_equal_the_plain_model(shared_data):
+    plain = ParetoNBDModel.from_params(PLAIN)
+    cor = ParetoNBDCorrelatedModel.from_params({**PLAIN, "correlation": 0.0})
+    x, tx, big_t = [0, 2, 7], [0.0, 30.0, 50.0], [60.0, 60.0, 60.0]
+    np.testing.assert_allclose(
+        cor.conditional_probability_of_purchases(1, 26.0, x, tx, big_t),
+        plain.conditional_probability_of_purchases(1, 26.0, x, tx, big_t),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        cor.discounted_expected_residual_transactions(x, tx, big_t, discount_rate=0.01),
+        plain.discounted_expected_residual_transactions(x, tx, big_t, discount_rate=0.01),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        cor.new_customer_expected_purchases([1.0, 52.0]),
+        plain.new_customer_expected_purchases([1.0, 52.0]),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        cor.new_customer_probability_alive([1.0, 52.0]),
+        plain.new_customer_probability_alive([1.0, 52.0]),
+        rtol=1e-12,
+    )
+    log = TransactionLog.from_csv(
+        shared_data / "apparelTrans.csv", customer_col="Id", time_col="Date", amount_col="Price"
+    )
+    times = np.datetime64("2005-01-02") + np.arange(1, 6) * np.timedelta64(70, "D")
+    a = cor.expected_cumulative_transactions(log, times, unit="week")
+    b = plain.expected_cumulative_transactions(log, times, unit="week")
+    np.testing.assert_allclose(a.expected_cumulative, b.expected_cumulative, rtol=1e-12)
+    np.testing.assert_array_equal(a.actual_cumulative, b.actual_cumulative)
+    path = cor.probability_alive_path(log.take(np.arange(40)), times, unit="week")
+    want = plain.probability_alive_path(log.take(np.arange(40)), times, unit="week")
+    np.testing.assert_allclose(path.probability_alive, want.probability_alive, rtol=1e-12)
+
+
+def test_new_customer_expectation_is_the_unconditional_one():
+    model = ParetoNBDCorrelatedModel.from_params(RHO_MODEL)
+    np.testing.assert_allclose(
+        model.new_customer_expected_purchases([1.0, 10.0]),
+        model.expected_purchases([1.0, 10.0]),
+        rtol=1e-10,
+    )

@@ -319,6 +319,98 @@ class ParetoNBDCorrelatedModel(ParetoNBDModel):
         out: FloatArray = c00 + m * big_a * acc
         return out
 
+    # -- the predictions of btyd._predictions, as mixtures of plain models ------------
+    #
+    # Every one of them is an expectation over (lambda, mu): under the prior (a new
+    # customer, the tracking curve) or under a customer's posterior (the conditional
+    # purchase-count distribution, DERT). Both are the signed sums of four plain
+    # Pareto/NBD models with alpha and/or beta shifted by one (module notes).
+
+    def _plain_models(self) -> list[tuple[float, ParetoNBDModel]]:
+        """(sign, plain model) for the terms 00, 11, 10, 01 of the mixture."""
+        theta, _ = self._checked()
+        out = [(1.0, ParetoNBDModel._from_values(theta))]
+        for a, b, sign in _SHIFTS:
+            out.append((sign, ParetoNBDModel._from_values(_shifted(theta, a, b))))
+        return out
+
+    def _prior_mix(self, values: list[FloatArray]) -> FloatArray:
+        theta, m = self._checked()
+        big_a = float(np.exp(sum(_log_l(theta))))
+        signs = [sign for sign, _ in self._plain_models()]
+        acc = sum((sign * val for sign, val in zip(signs, values, strict=True)), np.zeros(()))
+        out: FloatArray = values[0] + m * big_a * acc
+        return out
+
+    def _posterior_mix(
+        self, values: list[FloatArray], frequency: Any, recency: Any, T: Any
+    ) -> FloatArray:
+        theta, m = self._checked()
+        shape = values[0].shape
+        x, tx, big_t = (
+            np.broadcast_to(np.asarray(q, dtype=np.float64), shape).ravel()
+            for q in (frequency, recency, T)
+        )
+        _, _, e, d = _cor_parts(theta, m, x, tx, big_t, grad=False)
+        big_a = float(np.exp(sum(_log_l(theta))))
+        acc = values[0].ravel().copy()
+        for (_, _, sign), e_ab, val in zip(_SHIFTS, e, values[1:], strict=True):
+            acc += sign * e_ab * val.ravel()
+        out: FloatArray = (values[0].ravel() + m * big_a * acc) / (1.0 + m * big_a * d)
+        return out.reshape(shape)
+
+    def conditional_probability_of_purchases(
+        self, n: Any, t: Any, frequency: Any, recency: Any, T: Any, **covariates: Any
+    ) -> FloatArray:
+        """As :meth:`RepeatPurchaseModel.conditional_probability_of_purchases`."""
+        values = [
+            np.asarray(
+                pm.conditional_probability_of_purchases(n, t, frequency, recency, T, **covariates)
+            )
+            for _, pm in self._plain_models()
+        ]
+        return np.clip(self._posterior_mix(values, frequency, recency, T), 0.0, 1.0)
+
+    def discounted_expected_residual_transactions(
+        self, frequency: Any, recency: Any, T: Any, *, discount_rate: float, **covariates: Any
+    ) -> FloatArray:
+        """As :meth:`RepeatPurchaseModel.discounted_expected_residual_transactions`."""
+        values = [
+            np.asarray(
+                pm.discounted_expected_residual_transactions(
+                    frequency, recency, T, discount_rate=discount_rate, **covariates
+                )
+            )
+            for _, pm in self._plain_models()
+        ]
+        return self._posterior_mix(values, frequency, recency, T)
+
+    def new_customer_expected_purchases(self, t: Any, **covariates: Any) -> FloatArray:
+        """As :meth:`RepeatPurchaseModel.new_customer_expected_purchases`."""
+        values = [
+            np.asarray(pm.new_customer_expected_purchases(t, **covariates))
+            for _, pm in self._plain_models()
+        ]
+        return self._prior_mix(values)
+
+    def new_customer_probability_alive(self, t: Any, **covariates: Any) -> FloatArray:
+        """As :meth:`RepeatPurchaseModel.new_customer_probability_alive`."""
+        values = [
+            np.asarray(pm.new_customer_probability_alive(t, **covariates))
+            for _, pm in self._plain_models()
+        ]
+        return np.clip(self._prior_mix(values), 0.0, 1.0)
+
+    def expected_cumulative_transactions(self, log: Any, times: Any, **kwargs: Any) -> Any:
+        """As :meth:`RepeatPurchaseModel.expected_cumulative_transactions`."""
+        parts = [
+            pm.expected_cumulative_transactions(log, times, **kwargs)
+            for _, pm in self._plain_models()
+        ]
+        inc = self._prior_mix([np.asarray(p.expected_incremental) for p in parts])
+        cum = self._prior_mix([np.asarray(p.expected_cumulative) for p in parts])
+        return attrs.evolve(parts[0], expected_incremental=inc, expected_cumulative=cum)
+
     def _ll(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
         theta, m = self._checked()
         ll, _, _, _ = _cor_parts(theta, m, x.ravel(), tx.ravel(), big_t.ravel(), grad=False)
