@@ -17,7 +17,6 @@ Where the two methods agree and why is in the how-to guide
 from __future__ import annotations
 
 import math
-import statistics
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -28,6 +27,7 @@ import numpy.typing as npt
 
 from custrel import _numeric, _parallel
 from custrel import _validate as v
+from custrel._lazy import LazyModule
 from custrel._tabular import Tabular
 from custrel.btyd import _threads
 from custrel.btyd._base import BTYDModel, RepeatPurchaseModel
@@ -39,6 +39,8 @@ from custrel.errors import (
     InvalidInputError,
     InvalidTypeError,
 )
+
+special = LazyModule("scipy.special")  # imported on first use (import time)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -69,7 +71,7 @@ def _as_tuple(values: Any) -> tuple[Any, ...]:
 
 def _z(level: Any) -> float:
     lv = v.scalar(level, "level", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    return statistics.NormalDist().inv_cdf(0.5 + lv / 2.0)
+    return float(special.ndtri(0.5 + lv / 2.0))
 
 
 def _models_tuple(models: Any, name: str = "models") -> tuple[BTYDModel, ...]:
