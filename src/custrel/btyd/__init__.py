@@ -50,6 +50,7 @@ Examples
 #   _ggomnbd      GGompertz/NBD
 #   _bgbb         BG/BB
 #   _gamma_gamma  Gamma-Gamma spend
+#   _predictions  conditional purchase-count pmf, DERT, P(alive) paths, tracking, new customers
 #   _diagnostics  frequency-recency matrix, calibration/holdout comparison, histogram
 
 from __future__ import annotations
@@ -69,9 +70,11 @@ from custrel.btyd._ggomnbd import GGompertzNBDModel, fit_ggomnbd
 from custrel.btyd._nbd import BGNBDModel, MBGNBDModel, fit_bgnbd, fit_mbgnbd
 from custrel.btyd._pareto_nbd import ParetoNBDModel, fit_pareto_nbd
 from custrel.btyd._pnbd_cor import ParetoNBDCorrelatedModel, fit_pareto_nbd_correlated
+from custrel.btyd._predictions import AlivePath, TrackingResult
 from custrel.btyd._summary import BTYDSummary, rfm_summary
 
 __all__ = [
+    "AlivePath",
     "BGBBModel",
     "BGNBDModel",
     "BTYDModel",
@@ -85,6 +88,7 @@ __all__ = [
     "ParetoNBDModel",
     "RepeatPurchaseHistogram",
     "RepeatPurchaseModel",
+    "TrackingResult",
     "calibration_holdout_comparison",
     "fit_bgbb",
     "fit_bgnbd",
