@@ -64,6 +64,7 @@ import numpy.typing as npt
 
 from custrel import _validate as v
 from custrel.btyd import _covariates as cov
+from custrel.btyd import _threads
 from custrel.btyd._base import RepeatPurchaseModel
 from custrel.btyd._common import _as_rfm, _discounted_sum, _fit_weights, _start_rate
 from custrel.btyd._nbd import BGNBDModel, _nbd_rows, fit_bgnbd
@@ -159,12 +160,74 @@ class CovariatePredictions(cov.CovariateModel):
     def _with(self, purchase: Any, dropout: Any, n_rows: int | None) -> Any:
         return self._bind({"purchase": purchase, "dropout": dropout}, n_rows)
 
+    def _per_customer(
+        self,
+        method: Any,
+        args: tuple[Any, ...],
+        covariates: tuple[Any, Any],
+        threads: int | None,
+        **kwargs: Any,
+    ) -> FloatArray:
+        """``method(bound, *args, threads=threads, **kwargs)`` of the base class, chunk-aware.
+
+        The base methods run their kernels over the fixed customer chunks of
+        :mod:`custrel.btyd._threads`; a kernel there sees one chunk of the
+        customers but would see every customer's parameters. Up to one chunk
+        of customers the base method runs on the bound copy as it is; beyond,
+        the customers (arguments with one value per customer, and the
+        covariate rows) are cut into the same fixed chunks here and the base
+        method runs on each with its own rows, on the shared pool: the same
+        values, to the last bit, as one pass.
+        """
+        n = cov.customer_count(*args[-3:])  # frequency, recency, T
+        bound = self._with(*covariates, n)
+        if n is None or n <= _threads.CHUNK:
+            out: FloatArray = method(bound, *args, threads=threads, **kwargs)
+            return out
+        _as_rfm(*args[-3:], allow_scalar=True)  # bad values named by their row in the whole
+        if "horizon" in kwargs:  # the CLV budget is for all customers, not one chunk
+            h = v.positive_int(kwargs["horizon"], "horizon")
+            v.check_budget(
+                float(h) * n,
+                "the CLV forecast (periods x customers)",
+                budget=v.max_cells(),
+                culprit=f"horizon={h!r} for {n} customers",
+                env="CUSTREL_MAX_CELLS",
+                hint="value the customers in batches",
+            )
+        for name, value in (
+            ("t", args[0] if len(args) > 3 else None),
+            ("spend", kwargs.get("spend")),
+        ):
+            if value is not None:
+                v.as_float_array(value, name, ndim=(0, 1))  # rows named globally
+        rows = bound._row_theta()
+
+        def piece(value: Any, lo: int, hi: int) -> Any:
+            return value[lo:hi] if np.ndim(value) == 1 and np.size(value) == n else value
+
+        def one(span: tuple[int, int]) -> FloatArray:
+            lo, hi = span
+            view = attrs.evolve(bound, row_params=tuple(piece(q, lo, hi) for q in rows))
+            part = tuple(piece(np.asarray(a), lo, hi) for a in args)
+            extra = {
+                k: piece(np.asarray(val), lo, hi) if k == "spend" else val
+                for k, val in kwargs.items()
+            }
+            res: FloatArray = method(view, *part, threads=1, **extra)
+            return res
+
+        parts = _threads.map_chunks(one, _threads.bounds(n), threads)
+        joined: FloatArray = np.concatenate([np.ravel(p_) for p_ in parts])
+        return joined
+
     def customer_log_likelihood(
         self,
         frequency: Any,
         recency: Any,
         T: Any,
         *,
+        threads: int | None = None,
         purchase_covariates: Any = None,
         dropout_covariates: Any = None,
     ) -> FloatArray:
@@ -174,6 +237,9 @@ class CovariatePredictions(cov.CovariateModel):
         ----------
         frequency, recency, T : array_like
             Summary columns (scalars broadcast).
+        threads : int, optional
+            Threads to use (else ``CUSTREL_THREADS``, else every core); the
+            result is the same to the last bit for any value.
         purchase_covariates, dropout_covariates : array_like or dataframe
             One row per customer (required for a process with coefficients).
 
@@ -183,10 +249,12 @@ class CovariatePredictions(cov.CovariateModel):
             One log-likelihood per customer; over the fitting data their
             weighted sum is :attr:`log_likelihood`.
         """
-        n = cov.customer_count(frequency, recency, T)
-        bound = self._with(purchase_covariates, dropout_covariates, n)
-        out: FloatArray = RepeatPurchaseModel.customer_log_likelihood(bound, frequency, recency, T)
-        return out
+        return self._per_customer(
+            RepeatPurchaseModel.customer_log_likelihood,
+            (frequency, recency, T),
+            (purchase_covariates, dropout_covariates),
+            threads,
+        )
 
     def expected_purchases(
         self, t: Any, *, purchase_covariates: Any = None, dropout_covariates: Any = None
@@ -216,6 +284,7 @@ class CovariatePredictions(cov.CovariateModel):
         recency: Any,
         T: Any,
         *,
+        threads: int | None = None,
         purchase_covariates: Any = None,
         dropout_covariates: Any = None,
     ) -> FloatArray:
@@ -227,6 +296,8 @@ class CovariatePredictions(cov.CovariateModel):
             Length of the forecast window (one, or one per customer).
         frequency, recency, T : array_like
             Each customer's summary.
+        threads : int, optional
+            Threads to use; the result is the same for any value.
         purchase_covariates, dropout_covariates : array_like or dataframe
             One row per customer.
 
@@ -235,12 +306,12 @@ class CovariatePredictions(cov.CovariateModel):
         numpy.ndarray
             E[Y(t) | history], one per customer.
         """
-        n = cov.customer_count(frequency, recency, T)
-        bound = self._with(purchase_covariates, dropout_covariates, n)
-        out: FloatArray = RepeatPurchaseModel.conditional_expected_purchases(
-            bound, t, frequency, recency, T
+        return self._per_customer(
+            RepeatPurchaseModel.conditional_expected_purchases,
+            (t, frequency, recency, T),
+            (purchase_covariates, dropout_covariates),
+            threads,
         )
-        return out
 
     def probability_alive(
         self,
@@ -248,6 +319,7 @@ class CovariatePredictions(cov.CovariateModel):
         recency: Any,
         T: Any,
         *,
+        threads: int | None = None,
         purchase_covariates: Any = None,
         dropout_covariates: Any = None,
     ) -> FloatArray:
@@ -257,6 +329,8 @@ class CovariatePredictions(cov.CovariateModel):
         ----------
         frequency, recency, T : array_like
             Each customer's summary.
+        threads : int, optional
+            Threads to use; the result is the same for any value.
         purchase_covariates, dropout_covariates : array_like or dataframe
             One row per customer.
 
@@ -265,10 +339,12 @@ class CovariatePredictions(cov.CovariateModel):
         numpy.ndarray
             In [0, 1].
         """
-        n = cov.customer_count(frequency, recency, T)
-        bound = self._with(purchase_covariates, dropout_covariates, n)
-        out: FloatArray = RepeatPurchaseModel.probability_alive(bound, frequency, recency, T)
-        return out
+        return self._per_customer(
+            RepeatPurchaseModel.probability_alive,
+            (frequency, recency, T),
+            (purchase_covariates, dropout_covariates),
+            threads,
+        )
 
     def probability_of_purchases(
         self, n: Any, t: Any, *, purchase_covariates: Any = None, dropout_covariates: Any = None
@@ -304,6 +380,7 @@ class CovariatePredictions(cov.CovariateModel):
         discount_rate: float,
         margin: float = 1.0,
         period: float = 1.0,
+        threads: int | None = None,
         purchase_covariates: Any = None,
         dropout_covariates: Any = None,
     ) -> FloatArray:
@@ -323,6 +400,8 @@ class CovariatePredictions(cov.CovariateModel):
             Share of the spend that is profit.
         period : float
             Length of a period in the model's time unit.
+        threads : int, optional
+            Threads to use; the result is the same for any value.
         purchase_covariates, dropout_covariates : array_like or dataframe
             One row per customer.
 
@@ -332,20 +411,17 @@ class CovariatePredictions(cov.CovariateModel):
             As :meth:`RepeatPurchaseModel.customer_lifetime_value`, with each
             customer's own parameters.
         """
-        n = cov.customer_count(frequency, recency, T)
-        bound = self._with(purchase_covariates, dropout_covariates, n)
-        out: FloatArray = RepeatPurchaseModel.customer_lifetime_value(
-            bound,
-            frequency,
-            recency,
-            T,
-            spend,
+        return self._per_customer(
+            _clv,
+            (frequency, recency, T),
+            (purchase_covariates, dropout_covariates),
+            threads,
+            spend=spend,
             horizon=horizon,
             discount_rate=discount_rate,
             margin=margin,
             period=period,
         )
-        return out
 
     def simulate(
         self,
@@ -378,6 +454,13 @@ class CovariatePredictions(cov.CovariateModel):
         bound = self._with(purchase_covariates, dropout_covariates, n)
         out: BTYDSummary = RepeatPurchaseModel.simulate(bound, n, T, rng=rng)
         return out
+
+
+def _clv(model: Any, frequency: Any, recency: Any, T: Any, *, spend: Any, **kwargs: Any) -> Any:
+    """:meth:`RepeatPurchaseModel.customer_lifetime_value` with ``spend`` as a keyword."""
+    return RepeatPurchaseModel.customer_lifetime_value(
+        model, frequency, recency, T, spend, **kwargs
+    )
 
 
 @attrs.frozen(eq=False, repr=False)

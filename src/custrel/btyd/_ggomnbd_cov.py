@@ -190,17 +190,28 @@ def fit_ggomnbd_covariates(
     }
     design = cov.make_design(mats, constraints=constraints, reg_lambdas=reg_lambdas)
     base_init, coef_init = _split_initial(initial, _NAMES)
-    start = _start(x, tx, big_t, w, base_init)
-    fit = cov.fit_covariates(
-        _SPEC,
-        design,
-        _row_loglik,
-        (x, tx, big_t),
-        w,
-        start,
-        model="GGompertz/NBD with covariates",
-        initial_coefficients=coef_init,
-    )
+    fit: cov.CovariateFit | None = None
+    first_error: ConvergenceError | None = None
+    for start in _start(x, tx, big_t, w, base_init):  # at most two fits
+        try:
+            got = cov.fit_covariates(
+                _SPEC,
+                design,
+                _row_loglik,
+                (x, tx, big_t),
+                w,
+                start,
+                model="GGompertz/NBD with covariates",
+                initial_coefficients=coef_init,
+            )
+        except ConvergenceError as err:
+            first_error = first_error or err
+            continue
+        if fit is None or got.objective > fit.objective:
+            fit = got
+    if fit is None:
+        assert first_error is not None
+        raise first_error
     params, se = fit.as_dicts()
     return GGompertzNBDCovariateModel(
         params=params,
@@ -218,11 +229,20 @@ def fit_ggomnbd_covariates(
 
 def _start(
     x: FloatArray, tx: FloatArray, big_t: FloatArray, w: FloatArray, base_init: dict[str, float]
-) -> list[float]:
-    """The no-covariate fit as the start (else the default start); refuses the Pareto/NBD limit."""
+) -> list[list[float]]:
+    """Starting points: the no-covariate fit and the default start; refuses the Pareto/NBD limit.
+
+    The likelihood can have a second maximum at the edge ``s, beta -> inf``
+    (no lifetime heterogeneity), which the no-covariate fit may reach while
+    the covariates explain the heterogeneity that the data do show; so the
+    fit also starts from the default point (``r = s = 1``, ``b = 1 / max(T)``)
+    and keeps the better optimum. Given starting values make one start.
+    """
     (xc, txc, tc), wc, _ = _numeric.compress_rows([x, tx, big_t], w)
     total = float(wc.sum())
     starts = _starts(xc, tc, wc, base_init or None)
+    if base_init:
+        return [[float(q) for q in starts[0]]]
     plain = None
     for x0 in starts:  # at most len(_START_BT) fits; the next only if one fails
         try:
@@ -230,8 +250,9 @@ def _start(
             break
         except ConvergenceError:
             continue
+    default = [float(q) for q in starts[0]]
     if plain is None:  # the covariates may identify what the plain model cannot
-        return [float(q) for q in starts[0]]
+        return [default]
     if plain.at_floor:
         ratio = float(plain.params[4] / plain.params[2])
         raise ConvergenceError(
@@ -241,8 +262,4 @@ def _start(
             "covariates (fit_pareto_nbd(..., purchase_covariates=..., dropout_covariates=...)), "
             "which is that limit"
         )
-    out = plain.params.copy()
-    for i, name in enumerate(_NAMES):
-        if name in base_init:
-            out[i] = float(base_init[name])
-    return [float(q) for q in out]
+    return [[float(q) for q in plain.params], default]
