@@ -51,6 +51,7 @@ Examples
 #   _bgbb         BG/BB
 #   _gamma_gamma  Gamma-Gamma spend
 #   _predictions  conditional purchase-count pmf, DERT, P(alive) paths, tracking, new customers
+#   _uncertainty  delta-method and bootstrap intervals, the parameter summary table
 #   _diagnostics  frequency-recency matrix, calibration/holdout comparison, histogram
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ from custrel.btyd._pareto_nbd import ParetoNBDModel, fit_pareto_nbd
 from custrel.btyd._pnbd_cor import ParetoNBDCorrelatedModel, fit_pareto_nbd_correlated
 from custrel.btyd._predictions import AlivePath, TrackingResult
 from custrel.btyd._summary import BTYDSummary, rfm_summary
+from custrel.btyd._uncertainty import (
+    BootstrapResult,
+    IntervalResult,
+    ParameterSummary,
+    PredictionIntervals,
+    bootstrap,
+    delta_interval,
+    prediction_intervals,
+)
 
 __all__ = [
     "AlivePath",
@@ -79,17 +89,23 @@ __all__ = [
     "BGNBDModel",
     "BTYDModel",
     "BTYDSummary",
+    "BootstrapResult",
     "FrequencyRecencyMatrix",
     "GGompertzNBDModel",
     "GammaGammaModel",
     "HoldoutComparison",
+    "IntervalResult",
     "MBGNBDModel",
+    "ParameterSummary",
     "ParetoNBDCorrelatedModel",
     "ParetoNBDModel",
+    "PredictionIntervals",
     "RepeatPurchaseHistogram",
     "RepeatPurchaseModel",
     "TrackingResult",
+    "bootstrap",
     "calibration_holdout_comparison",
+    "delta_interval",
     "fit_bgbb",
     "fit_bgnbd",
     "fit_gamma_gamma",
@@ -98,6 +114,7 @@ __all__ = [
     "fit_pareto_nbd",
     "fit_pareto_nbd_correlated",
     "frequency_recency_matrix",
+    "prediction_intervals",
     "repeat_purchase_histogram",
     "rfm_summary",
 ]
