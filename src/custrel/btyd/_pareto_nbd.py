@@ -262,7 +262,7 @@ def fit_pareto_nbd(
             np.asarray([1.0, _start_rate(x, big_t, w), 1.0, _start_rate(x, big_t, w)]),
         )
     )
-    fit = _pareto_nbd.fit(x, tx, big_t, w, x0=x0, threads=threads)
+    fit = _pareto_nbd.fit(x, tx, big_t, w, x0=x0, threads=threads, checked=True)
     se = np.asarray(fit.standard_errors, dtype=np.float64)
     cov = np.array(fit.covariance, dtype=np.float64)
     return ParetoNBDModel(

@@ -1574,7 +1574,14 @@ def _fit_sampled(
 
 
 def fit(
-    x: Any, t_x: Any, T: Any, w: Any = None, *, x0: Any = None, threads: int | None = None
+    x: Any,
+    t_x: Any,
+    T: Any,
+    w: Any = None,
+    *,
+    x0: Any = None,
+    threads: int | None = None,
+    checked: bool = False,
 ) -> ParetoFit:
     r"""Fit the Pareto/NBD model by maximum likelihood.
 
@@ -1590,6 +1597,9 @@ def fit(
     threads : int, optional
         Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
         core); the result is the same to the last bit for any value.
+    checked : bool
+        The caller has validated ``x``, ``t_x``, ``T`` and ``w`` as this
+        function does (float arrays, weights given): skip those passes.
 
     Returns
     -------
@@ -1631,8 +1641,11 @@ def fit(
     >>> res.params.shape, bool(res.log_likelihood < 0)
     ((4,), True)
     """
-    xa, ta, Ta = _check_data(x, t_x, T)
-    wa = _validate.weights_array(w, xa.shape[0], "w")
+    if checked:
+        xa, ta, Ta, wa = x, t_x, T, w
+    else:
+        xa, ta, Ta = _check_data(x, t_x, T)
+        wa = _validate.weights_array(w, xa.shape[0], "w")
     if not np.any(xa > 0):
         raise InvalidInputError(
             "frequency is 0 for every customer; the Pareto/NBD model needs some repeat "
