@@ -5,8 +5,11 @@ Spark in local mode on every core) the same transactions are summarised two
 ways, in the same run:
 
 * in the engine: ``custrel.frames.rfm_summary_from_frame`` (the compressed
-  BTYD rows a fit needs) and ``rfm_table_from_frame(..., frequency_basis="days")``
-  (distinct purchase days counted in the engine);
+  BTYD rows a fit needs), ``summarize_rfm_from_frame`` (the mergeable RFM
+  summary, by transactions and by distinct days: the latter brings back the
+  distinct (customer, day) pairs that make it mergeable) and
+  ``rfm_table_from_frame(..., frequency_basis="days")`` (distinct purchase
+  days counted in the engine);
 * collected: the rows are brought to Python (``.df()``, ``.compute()``,
   ``.collect()``, ``.toPandas()``), read into a ``TransactionLog`` and summarised
   by ``rfm_summary(...).compressed()`` / ``rfm_table``.
@@ -39,7 +42,11 @@ import numpy as np
 import pandas as pd
 
 from custrel import TransactionLog, rfm_summary, summarize_rfm
-from custrel.frames import rfm_summary_from_frame, rfm_table_from_frame
+from custrel.frames import (
+    rfm_summary_from_frame,
+    rfm_table_from_frame,
+    summarize_rfm_from_frame,
+)
 
 warnings.filterwarnings("ignore", message="Dask support is moving", category=FutureWarning)
 
@@ -121,6 +128,11 @@ def collected_btyd(collect: Callable[[Any], pd.DataFrame], native: Any) -> Any:
     return rfm_summary(log, unit="week").compressed()
 
 
+def collected_rfm(collect: Callable[[Any], pd.DataFrame], native: Any, basis: str) -> Any:
+    log = TransactionLog.from_frame(collect(native))
+    return summarize_rfm(log, DATE, frequency_basis=basis)  # type: ignore[arg-type]
+
+
 def collected_days_table(collect: Callable[[Any], pd.DataFrame], native: Any) -> Any:
     log = TransactionLog.from_frame(collect(native))
     return summarize_rfm(log, DATE, frequency_basis="days").to_table()
@@ -131,6 +143,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--customers", type=int, default=30_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--cases",
+        default="",
+        help="comma-separated words; only the cases whose label holds one of them (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--engines",
@@ -171,13 +188,28 @@ def main() -> None:
                 ("frequency", "recency", "T", "weights"),
             ),
             (
+                "RFM summary (summarize_rfm_from_frame)",
+                lambda n=native: summarize_rfm_from_frame(n, DATE),
+                lambda n=native, c=collect: collected_rfm(c, n, "transactions"),
+                ("customer_id", "n_transactions", "first", "last"),
+            ),
+            (
+                "RFM summary, distinct days + pairs (summarize_rfm_from_frame)",
+                lambda n=native: summarize_rfm_from_frame(n, DATE, frequency_basis="days"),
+                lambda n=native, c=collect: collected_rfm(c, n, "days"),
+                ("customer_id", "n_days", "day_customer", "day_number"),
+            ),
+            (
                 "RFM table, distinct days (rfm_table_from_frame)",
                 lambda n=native: rfm_table_from_frame(n, DATE, frequency_basis="days"),
                 lambda n=native, c=collect: collected_days_table(c, n),
                 ("frequency", "recency"),
             ),
         ]
+        words = [w.strip() for w in args.cases.split(",") if w.strip()]
         for label, engine_fn, collect_fn, fields in cases:
+            if words and not any(w in label for w in words):
+                continue
             t_engine, got = best_time(engine_fn, args.repeat)
             t_collect, ref = best_time(collect_fn, args.repeat)
             for f in fields:

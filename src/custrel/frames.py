@@ -57,6 +57,7 @@ from custrel.rfm import (
     RFMTable,
     TimeKind,
     _time_scalar,
+    _unique_pairs,
 )
 
 __all__ = [
@@ -387,9 +388,14 @@ class _Spec:
         return n_rows
 
     def day(self) -> Any:
+        """The day number of each row, as a float holding an integer (exact below 2**53).
+
+        Not cast to an integer type: pandas and dask cannot cast the NaN of a
+        missing time, and the query must reach its own missing-value check.
+        """
         if self.kind == "datetime":
-            return _fdiv(self.nw, self.t, _DAY)
-        return self.t.floor().cast(self.nw.Int64)
+            return (self.t.cast(self.nw.Float64) / float(_DAY)).floor()
+        return self.t.floor()
 
 
 def _check_totals(total: FloatArray, labels: npt.NDArray[Any]) -> None:
@@ -406,48 +412,57 @@ def _check_totals(total: FloatArray, labels: npt.NDArray[Any]) -> None:
 def _rfm_query(spec: _Spec, date_f: float, *, days: Literal["none", "pairs", "count"]) -> Any:
     """The one query of the RFM summary: checks and aggregates per customer (or customer-day).
 
-    Row-wise indicator columns first, then only plain sums, minima and maxima
-    per group: every engine (pandas and dask included) runs those natively.
+    Row-wise indicator columns first, then only plain sums, minima, maxima and
+    (for ``days="count"``) a distinct count per group: every engine (pandas
+    and dask included) runs those natively, and the rows are scanned once.
+
+    ``days="count"`` counts each customer's distinct purchase days in the
+    engine, in the same ``group_by``: ``n_unique`` of the day of each
+    purchase (null on other rows, which narwhals counts as one more value on
+    every engine; :func:`_rfm_collect` takes it off). On dask, whose
+    narwhals ``n_unique`` adds up the distinct counts of each partition
+    (wrong when a customer's rows span partitions), the same ``group_by``
+    runs per (customer, day) and a second one per customer counts the
+    purchase days. ``days="pairs"`` groups by (customer, day), for the
+    mergeable summary's pairs.
     """
     nw = spec.nw
     c = nw.col
     late = spec.t > _literal(nw, date_f, spec.kind)
-    keep = ~late
-    bought = keep & spec.buy
+    bought = ~late & spec.buy
     cust = spec.customer_col
     cols = [
         c(cust),
         *spec.check_columns(),
         _flag(nw, late).alias("__after"),
-        _flag(nw, keep).alias("__kept"),
         _flag(nw, bought).alias("__n"),
-        nw.when(bought).then(spec.t).alias("__first"),
-        nw.when(bought).then(spec.t).alias("__last"),
+        nw.when(bought).then(spec.t).alias("__tb"),
     ]
     if spec.amount is not None:
-        cols.append(nw.when(keep).then(spec.amount).otherwise(0.0).alias("__total"))
+        cols.append(nw.when(~late).then(spec.amount).otherwise(0.0).alias("__total"))
     keys = [cust]
-    if days != "none":
+    two_stage = days == "count" and not _n_unique_days(spec)
+    if days == "pairs" or two_stage:
         cols.append(spec.day().alias("__day"))
         keys.append("__day")
-    sums = ["__rows", *spec.check_names, "__after", "__kept", "__n"]
+    elif days == "count":
+        cols.append(nw.when(bought).then(spec.day()).alias("__bday"))
+    sums = [*spec.check_names, "__after", "__n"]
     aggs = [
+        nw.len().alias("__rows"),
         *(c(name).sum().alias(name) for name in sums),
-        c("__first").min().alias("__first"),
-        c("__last").max().alias("__last"),
+        c("__tb").min().alias("__first"),
+        c("__tb").max().alias("__last"),
     ]
     if spec.amount is not None:
         aggs.append(c("__total").sum().alias("__total"))
-    rows = spec.lf.select(*cols).with_columns(nw.lit(1.0).alias("__rows"))
-    grouped = rows.group_by(*keys, drop_null_keys=False).agg(*aggs)
-    if days != "count":
+    if days == "count" and not two_stage:
+        aggs.append(c("__bday").n_unique().alias("__days"))
+    grouped = spec.lf.select(*cols).group_by(*keys, drop_null_keys=False).agg(*aggs)
+    if not two_stage:
         return grouped
-    again = [c(name).sum().alias(name) for name in sums]
-    again += [
-        c("__first").min().alias("__first"),
-        c("__last").max().alias("__last"),
-        c("__days").sum().alias("__days"),
-    ]
+    again = [c(name).sum().alias(name) for name in ["__rows", *sums, "__days"]]
+    again += [c("__first").min().alias("__first"), c("__last").max().alias("__last")]
     if spec.amount is not None:
         again.append(c("__total").sum().alias("__total"))
     return (
@@ -455,6 +470,11 @@ def _rfm_query(spec: _Spec, date_f: float, *, days: Literal["none", "pairs", "co
         .group_by(cust, drop_null_keys=False)
         .agg(*again)
     )
+
+
+def _n_unique_days(spec: _Spec) -> bool:
+    """Whether the engine counts distinct days with ``n_unique`` (all but dask, see above)."""
+    return spec.impl != "dask"
 
 
 def _rfm_collect(
@@ -486,7 +506,8 @@ def _rfm_collect(
             "pass after='exclude' to leave them out, or choose a later analysis_date"
         )
     raw_ids = _ids(agg[customer_col].to_numpy())
-    kept = _np(agg, "__kept", np.float64)
+    n_rows = _np(agg, "__rows", np.float64)
+    kept = n_rows - _np(agg, "__after", np.float64)  # exact: counts below 2**53
     n = _np(agg, "__n", np.float64)
     first = _np(agg, "__first", np.float64)
     last = _np(agg, "__last", np.float64)
@@ -509,8 +530,9 @@ def _rfm_collect(
         buy_day = n > 0
         day_codes = remap[codes[buy_day]]
         day_vals = _np(agg, "__day", np.float64)[buy_day].astype(np.int64)
-        order = np.lexsort((day_vals, day_codes))
-        day_customer, day_number = day_codes[order], day_vals[order]
+        # the groups are distinct pairs already: one sort of a composite key
+        # orders them (np.lexsort took a second for a million pairs)
+        day_customer, day_number = _unique_pairs(day_codes, day_vals)
         labels, n_c, first_c, last_c = (
             labels[present],
             n_c[present],
@@ -529,7 +551,12 @@ def _rfm_collect(
         first, last = first[present][order], last[present][order]
         total = None if total is None else total[present][order]
         if days == "count":
-            n_days = _np(agg, "__days", np.float64)[present][order].astype(np.int64)
+            # n_unique counted the null day of the rows that are no purchase
+            # (returns, rows after the date) as one more value: take it off
+            distinct = _np(agg, "__days", np.float64)
+            if _n_unique_days(spec):
+                distinct = distinct - (n_rows > n)
+            n_days = distinct[present][order].astype(np.int64)
             day_customer = np.empty(0, np.int64)  # the table needs the counts only
             day_number = np.empty(0, np.int64)
     if total is not None:
@@ -585,8 +612,11 @@ def summarize_rfm_from_frame(
     frequency_basis : {"transactions", "days"}
         As in :func:`custrel.summarize_rfm`. With ``"days"`` the distinct
         (customer, day) pairs are computed by the engine and collected: they
-        make the summary mergeable. (:func:`rfm_table_from_frame` counts
-        them in the engine instead.)
+        are what makes the summary mergeable (:meth:`custrel.RFMSummary.merge`
+        counts a day two slices share once), so about one row per purchase
+        day comes back. When the recency, frequency and monetary value are
+        all that is needed, :func:`rfm_table_from_frame` counts the days in
+        the engine and brings back one row per customer.
     after : {"raise", "exclude"}
         Refuse (default) or exclude and count rows after ``analysis_date``.
 
@@ -616,8 +646,9 @@ def summarize_rfm_from_frame(
     both the checks (null, NaN and late-row counts per customer, summed
     afterwards) and the summary (conditional ``min``, ``max``, counts and
     sums), so the rows are scanned once. With ``"days"`` the group key is
-    (customer, day). Calendar days are the days of the naive datetimes;
-    numeric times use ``floor(time)``.
+    (customer, day); the pairs are put in order by one sort of a composite
+    key, as :func:`custrel.summarize_rfm` does. Calendar days are the days
+    of the naive datetimes; numeric times use ``floor(time)``.
 
     Examples
     --------
@@ -658,9 +689,12 @@ def rfm_table_from_frame(
 
     Equal to ``summarize_rfm_from_frame(df, analysis_date, ...).to_table(
     monetary_basis=..., unit=...)``, but with ``frequency_basis="days"`` the
-    distinct purchase days are counted in the engine (a second ``group_by``
-    over the (customer, day) groups of the same query), so only one row per
-    customer is collected. See :func:`summarize_rfm_from_frame` for the
+    distinct purchase days are counted in the engine, in the same
+    ``group_by`` as the checks and the other aggregates (``n_unique`` of the
+    purchase day; on dask, whose ``n_unique`` through narwhals adds up the
+    counts of its partitions, a second ``group_by`` over the (customer, day)
+    groups of the same query), so the rows are scanned once and only one row
+    per customer is collected. See :func:`summarize_rfm_from_frame` for the
     parameters and :func:`custrel.rfm_table` for the definitions.
 
     Returns
