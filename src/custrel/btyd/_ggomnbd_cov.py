@@ -26,11 +26,15 @@ Reading the coefficients
   dropping out, :math:`\eta\, b\, e^{b t}`, grows by :math:`e^{\gamma}` on
   average (:math:`E[\eta] = s/\beta_i`), so lifetimes are shorter.
 
-The fit starts from the no-covariate GGompertz/NBD fit. Where that fit lies
-in the Pareto/NBD limit (:math:`b \to 0`: the data show no aging of the
-dropout rate) ``b`` cannot be estimated with covariates either, and the fit
-refuses with a :class:`~custrel.ConvergenceError` that points to
-Pareto/NBD with covariates, which is that limit.
+The fit starts from the no-covariate GGompertz/NBD fit and, where that
+start fails or ends at the edge :math:`s, \beta \to \infty` (no lifetime
+heterogeneity: a second maximum of this likelihood), also from the default
+start, keeping the better optimum. Where the no-covariate fit lies in the
+Pareto/NBD limit (:math:`b \to 0`: the pooled data show no aging of the
+dropout rate) only the default start is tried; if ``b`` cannot be
+estimated with the covariates either, the
+:class:`~custrel.ConvergenceError` points to Pareto/NBD with covariates,
+which is that limit.
 
 References
 ----------
@@ -70,6 +74,7 @@ _LINKS: tuple[tuple[str, str, float], ...] = (
     ("dropout", "beta", -1.0),
 )
 _SPEC = cov.CovariateSpec(_NAMES, _LINKS)
+_S_EDGE = 1e3  # s beyond this: the Gamma mixing of the lifetimes is all but gone (CV < 3 %)
 
 
 def _row_loglik(
@@ -192,7 +197,8 @@ def fit_ggomnbd_covariates(
     base_init, coef_init = _split_initial(initial, _NAMES)
     fit: cov.CovariateFit | None = None
     first_error: ConvergenceError | None = None
-    for start in _start(x, tx, big_t, w, base_init):  # at most two fits
+    starts, limit = _start(x, tx, big_t, w, base_init)
+    for start in starts:  # at most two fits, see _start
         try:
             got = cov.fit_covariates(
                 _SPEC,
@@ -209,8 +215,18 @@ def fit_ggomnbd_covariates(
             continue
         if fit is None or got.objective > fit.objective:
             fit = got
+        if float(fit.params[3]) <= _S_EDGE:  # an interior optimum: no second start
+            break
     if fit is None:
         assert first_error is not None
+        if limit is not None:
+            raise ConvergenceError(
+                f"{first_error}. Without covariates these data are fitted best in the "
+                f"Pareto/NBD limit (b -> 0 with beta / b = {limit:.4g}): they show no aging of "
+                "the dropout rate, so b may not be identified; fit Pareto/NBD with the same "
+                "covariates (fit_pareto_nbd(..., purchase_covariates=..., "
+                "dropout_covariates=...)), which is that limit"
+            ) from None
         raise first_error
     params, se = fit.as_dicts()
     return GGompertzNBDCovariateModel(
@@ -229,20 +245,26 @@ def fit_ggomnbd_covariates(
 
 def _start(
     x: FloatArray, tx: FloatArray, big_t: FloatArray, w: FloatArray, base_init: dict[str, float]
-) -> list[list[float]]:
-    """Starting points: the no-covariate fit and the default start; refuses the Pareto/NBD limit.
+) -> tuple[list[list[float]], float | None]:
+    """Starting points (the no-covariate fit, the default start) and the Pareto/NBD limit's beta / b.
 
     The likelihood can have a second maximum at the edge ``s, beta -> inf``
-    (no lifetime heterogeneity), which the no-covariate fit may reach while
-    the covariates explain the heterogeneity that the data do show; so the
-    fit also starts from the default point (``r = s = 1``, ``b = 1 / max(T)``)
-    and keeps the better optimum. Given starting values make one start.
+    (no lifetime heterogeneity), which a fit started at the no-covariate
+    optimum may reach while the data do show heterogeneity; where that fit
+    fails or ends there (``s`` above ``_S_EDGE``), the covariate fit starts
+    again from the default point (``r = s = 1``, ``b = 1 / max(T)``) and
+    keeps the better optimum. Where the no-covariate fit is in the
+    Pareto/NBD limit (``b`` at its floor) only the default point is used:
+    the covariates may show the aging that the pooled data hide; the limit's
+    ``beta / b`` is returned for the message if that fit fails too. Given
+    starting values make one start.
     """
     (xc, txc, tc), wc, _ = _numeric.compress_rows([x, tx, big_t], w)
     total = float(wc.sum())
     starts = _starts(xc, tc, wc, base_init or None)
+    default = [float(q) for q in starts[0]]
     if base_init:
-        return [[float(q) for q in starts[0]]]
+        return [default], None
     plain = None
     for x0 in starts:  # at most len(_START_BT) fits; the next only if one fails
         try:
@@ -250,16 +272,8 @@ def _start(
             break
         except ConvergenceError:
             continue
-    default = [float(q) for q in starts[0]]
     if plain is None:  # the covariates may identify what the plain model cannot
-        return [default]
+        return [default], None
     if plain.at_floor:
-        ratio = float(plain.params[4] / plain.params[2])
-        raise ConvergenceError(
-            "GGompertz/NBD with covariates: without covariates these data are fitted best in "
-            f"the Pareto/NBD limit (b -> 0 with beta / b = {ratio:.4g}): they show no aging of "
-            "the dropout rate, so b cannot be estimated; fit Pareto/NBD with the same "
-            "covariates (fit_pareto_nbd(..., purchase_covariates=..., dropout_covariates=...)), "
-            "which is that limit"
-        )
-    return [[float(q) for q in plain.params], default]
+        return [default], float(plain.params[4] / plain.params[2])
+    return [[float(q) for q in plain.params], default], None
