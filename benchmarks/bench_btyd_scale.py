@@ -9,12 +9,13 @@ the thread count).
 
 Data: each model's own vectorised ``simulate`` with ages ``T`` in whole days
 (up to two years, in weeks), so many one-time buyers share a row after
-compression, as in real data. The core count, load average, numpy and scipy
+compression, as in real data; ``--ages continuous`` gives every customer its
+own age (nothing to merge: the hardest case). The core count, load average, numpy and scipy
 versions are recorded with the results.
 
 Usage: python benchmarks/bench_btyd_scale.py [--sizes 1000000,10000000]
        [--threads 1,2,all] [--work bgnbd_fit,pnbd_fit,pnbd_predict,bgnbd_predict,gg_fit]
-       [--one-thread-max N] [--budget SECONDS] [--output FILE]
+       [--one-thread-max N] [--budget SECONDS] [--ages days|continuous] [--output FILE]
 
 ``--one-thread-max`` skips thread counts below all cores for sizes above N
 (the one-thread run of 10M customers is slow); ``--budget`` stops starting new
@@ -62,12 +63,15 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def simulate(kind: str, n: int) -> dict[str, np.ndarray]:
-    """Customers of the CDNOW fits; ages in whole days (two years), in weeks."""
+def simulate(kind: str, n: int, ages: str = "days") -> dict[str, np.ndarray]:
+    """Customers of the CDNOW fits; ages in whole days up to two years (in weeks), or continuous."""
     from custrel.btyd import BGNBDModel, GammaGammaModel, ParetoNBDModel
 
     rng = np.random.default_rng(SEED)
-    big_t = rng.integers(7, 2 * 365, n) / 7.0
+    if ages == "days":
+        big_t = rng.integers(7, 2 * 365, n) / 7.0
+    else:  # every customer's age distinct: nothing to merge, the hardest case
+        big_t = rng.uniform(1.0, 2 * 365 / 7.0, n)
     model: Any = ParetoNBDModel if kind == "pnbd" else BGNBDModel
     params = PNBD if kind == "pnbd" else BGNBD
     sim = model.from_params(params).simulate(n, big_t, rng=SEED)
@@ -146,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=float("inf"))
     ap.add_argument("--repeat", type=int, default=1, help="best of this many runs")
     ap.add_argument("--output", default=None, help="append the markdown to this file")
+    ap.add_argument(
+        "--ages",
+        default="days",
+        choices=("days", "continuous"),
+        help="customers' ages T: whole days (many shared rows) or continuous (none)",
+    )
     args = ap.parse_args(argv)
     sizes_text = os.environ.get("BTYD_BENCH_SIZES") or args.sizes
     sizes = [int(float(s)) for s in sizes_text.split(",") if s.strip()]
@@ -172,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     emit(
         f"{cores} usable cores ({cpu_model()}), load average {load[0]:.2f} at the start; "
         f"Python {platform.python_version()}, numpy {numpy.__version__}, "
-        f"scipy {scipy.__version__}; best of {args.repeat}. Seconds; the ratio is the "
+        f"scipy {scipy.__version__}; best of {args.repeat}; ages T {args.ages}. "
+        "Seconds; the ratio is the "
         "one-thread time (or the fewest threads measured) over this row's; `same` says "
         "whether the result equals the first thread count's to the last bit."
     )
@@ -187,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         data: dict[str, dict[str, np.ndarray]] = {}
         for kind in kinds:
             t0 = time.perf_counter()
-            data[kind] = simulate(kind, n)
+            data[kind] = simulate(kind, n, args.ages)
             print(f"# simulated {kind} {n}: {time.perf_counter() - t0:.2f} s", file=sys.stderr)
         items = work_items(data)
         for w in work:
