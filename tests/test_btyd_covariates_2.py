@@ -7,18 +7,18 @@ effects, properties and bad input.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from custrel import (
     BGNBDModel,
     BTYDSummary,
     ConvergenceError,
-    FitWarning,
     InvalidInputError,
     InvalidTypeError,
     fit_bgnbd,
@@ -64,8 +64,13 @@ def _design(**mats: Any) -> cov.CovariateDesign:
     return cov.make_design(built)
 
 
-def _total_ll(family: Any, base: list[float], coefs: dict[str, Any], mats: dict[str, Any],
-              data: tuple[Any, ...]) -> float:
+def _total_ll(
+    family: Any,
+    base: list[float],
+    coefs: dict[str, Any],
+    mats: dict[str, Any],
+    data: tuple[Any, ...],
+) -> float:
     theta = cov.row_theta(family._SPEC, base, coefs, mats)
     ll, _ = family._row_loglik(theta, data, False)
     return float(np.sum(ll))
@@ -112,17 +117,26 @@ def test_bgnbd_links_are_clvtools_form_customer_by_customer() -> None:
     z1 = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, -1.0]])
     z2 = np.array([[1.0], [0.0], [-0.5]])
     gp, gd = np.array([0.4, -0.2]), np.array([0.7])
-    theta = cov.row_theta(_bgnbd_cov._SPEC, list(FHL_BGNBD.values()),
-                          {"purchase": gp, "dropout": gd}, {"purchase": z1, "dropout": z2})
+    theta = cov.row_theta(
+        _bgnbd_cov._SPEC,
+        list(FHL_BGNBD.values()),
+        {"purchase": gp, "dropout": gd},
+        {"purchase": z1, "dropout": z2},
+    )
     ll, _ = _bgnbd_cov._row_loglik(theta, (x, tx, big_t), False)
     for i in range(3):
         e1, e2 = np.exp(-(z1[i] @ gp)), np.exp(z2[i] @ gd)
-        own = BGNBDModel.from_params({
-            "r": FHL_BGNBD["r"], "alpha": FHL_BGNBD["alpha"] * e1,
-            "a": FHL_BGNBD["a"] * e2, "b": FHL_BGNBD["b"] * e2,
-        })
-        assert ll[i] == pytest.approx(float(own.customer_log_likelihood(x[i], tx[i], big_t[i])),
-                                      rel=1e-12)
+        own = BGNBDModel.from_params(
+            {
+                "r": FHL_BGNBD["r"],
+                "alpha": FHL_BGNBD["alpha"] * e1,
+                "a": FHL_BGNBD["a"] * e2,
+                "b": FHL_BGNBD["b"] * e2,
+            }
+        )
+        assert ll[i] == pytest.approx(
+            float(own.customer_log_likelihood(x[i], tx[i], big_t[i])), rel=1e-12
+        )
 
 
 def test_ggomnbd_links_are_clvtools_form_customer_by_customer() -> None:
@@ -134,16 +148,24 @@ def test_ggomnbd_links_are_clvtools_form_customer_by_customer() -> None:
     z1 = np.array([[1.0], [0.0], [3.0]])
     z2 = np.array([[1.0, 0.5], [0.0, -1.0], [2.0, 0.0]])
     gp, gd = np.array([0.3]), np.array([0.6, -0.4])
-    theta = cov.row_theta(_ggomnbd_cov._SPEC, list(GG_TRUTH.values()),
-                          {"purchase": gp, "dropout": gd}, {"purchase": z1, "dropout": z2})
+    theta = cov.row_theta(
+        _ggomnbd_cov._SPEC,
+        list(GG_TRUTH.values()),
+        {"purchase": gp, "dropout": gd},
+        {"purchase": z1, "dropout": z2},
+    )
     ll, _ = _ggomnbd_cov._row_loglik(theta, (x, tx, big_t), False)
     for i in range(3):
-        own = GGompertzNBDModel.from_params({
-            **GG_TRUTH, "alpha": GG_TRUTH["alpha"] * np.exp(-(z1[i] @ gp)),
-            "beta": GG_TRUTH["beta"] * np.exp(-(z2[i] @ gd)),
-        })
-        assert ll[i] == pytest.approx(float(own.customer_log_likelihood(x[i], tx[i], big_t[i])),
-                                      rel=1e-12)
+        own = GGompertzNBDModel.from_params(
+            {
+                **GG_TRUTH,
+                "alpha": GG_TRUTH["alpha"] * np.exp(-(z1[i] @ gp)),
+                "beta": GG_TRUTH["beta"] * np.exp(-(z2[i] @ gd)),
+            }
+        )
+        assert ll[i] == pytest.approx(
+            float(own.customer_log_likelihood(x[i], tx[i], big_t[i])), rel=1e-12
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -167,14 +189,16 @@ def test_row_derivatives_by_each_customers_parameters(family: Any, base: list[fl
     rng = np.random.default_rng(5)
     x, tx, big_t = _history(rng, 40)
     theta = [b * np.exp(rng.normal(0.0, 0.3, 40)) for b in base]  # per-customer parameters
-    ll, grads = family._row_loglik(theta, (x, tx, big_t), True)
+    _, grads = family._row_loglik(theta, (x, tx, big_t), True)
     assert grads is not None
     for k in range(len(base)):
         h = 1e-6 * theta[k]
         up = [q + h if j == k else q for j, q in enumerate(theta)]
         down = [q - h if j == k else q for j, q in enumerate(theta)]
-        num = (family._row_loglik(up, (x, tx, big_t), False)[0]
-               - family._row_loglik(down, (x, tx, big_t), False)[0]) / (2.0 * h)
+        num = (
+            family._row_loglik(up, (x, tx, big_t), False)[0]
+            - family._row_loglik(down, (x, tx, big_t), False)[0]
+        ) / (2.0 * h)
         np.testing.assert_allclose(grads[k], num, rtol=2e-5, atol=1e-7)
 
 
@@ -190,8 +214,14 @@ def test_gradient_through_the_links_matches_differences(family: Any, base: list[
     z1 = np.column_stack([rng.integers(0, 2, n), rng.normal(size=n)]).astype(float)
     z2 = rng.normal(size=(n, 1))
     design = _design(purchase=z1, dropout=z2)
-    problem = cov._Problem.of(family._SPEC, design, family._row_loglik, lambda c: c,
-                              (x, tx, big_t), rng.integers(1, 4, n).astype(float))
+    problem = cov._Problem.of(
+        family._SPEC,
+        design,
+        family._row_loglik,
+        lambda c: c,
+        (x, tx, big_t),
+        rng.integers(1, 4, n).astype(float),
+    )
     vec = np.concatenate([np.log(base), [0.3, -0.2, 0.4]])
     got = problem.evaluate(vec)
     assert got is not None
@@ -200,7 +230,8 @@ def test_gradient_through_the_links_matches_differences(family: Any, base: list[
         e = np.zeros_like(vec)
         e[i] = 1e-6
         up, down = problem.evaluate(vec + e), problem.evaluate(vec - e)
-        assert up is not None and down is not None
+        assert up is not None
+        assert down is not None
         assert grad[i] == pytest.approx((up[1] - down[1]) / 2e-6, rel=1e-5, abs=1e-6)
 
 
@@ -212,8 +243,10 @@ def test_gradient_through_the_links_matches_differences(family: Any, base: list[
 def _zero_design(n: int, lam: float) -> cov.CovariateDesign:
     zeros = np.zeros((n, 1), order="F")
     return cov.make_design(
-        {"purchase": cov.CovariateMatrix(("z",), zeros),
-         "dropout": cov.CovariateMatrix(("z",), zeros)},
+        {
+            "purchase": cov.CovariateMatrix(("z",), zeros),
+            "dropout": cov.CovariateMatrix(("z",), zeros),
+        },
         reg_lambdas={"purchase": lam, "dropout": lam},
     )
 
@@ -224,8 +257,15 @@ def test_bgnbd_all_zero_covariates_give_the_no_covariate_fit(cdnow: BTYDSummary)
     x, tx, big_t = cdnow.frequency, cdnow.recency, cdnow.T
     plain = fit_bgnbd(x, tx, big_t)
     start = [1.3 * plain.params[k] for k in ("r", "alpha", "a", "b")]  # not the answer
-    fit = cov.fit_covariates(_bgnbd_cov._SPEC, _zero_design(len(x), 0.1), _bgnbd_cov._row_loglik,
-                             (x, tx, big_t), np.ones(len(x)), start, model="BG/NBD")
+    fit = cov.fit_covariates(
+        _bgnbd_cov._SPEC,
+        _zero_design(len(x), 0.1),
+        _bgnbd_cov._row_loglik,
+        (x, tx, big_t),
+        np.ones(len(x)),
+        start,
+        model="BG/NBD",
+    )
     params, se = fit.as_dicts()
     assert fit.log_likelihood == pytest.approx(plain.log_likelihood, abs=1e-6)
     for k in ("r", "alpha", "a", "b"):
@@ -247,9 +287,15 @@ def test_ggomnbd_all_zero_covariates_give_the_no_covariate_fit(gg_sim: tuple[Any
     x, tx, big_t = gg_sim
     plain = fit_ggomnbd(x, tx, big_t)
     start = [1.2 * v for v in plain.params.values()]
-    fit = cov.fit_covariates(_ggomnbd_cov._SPEC, _zero_design(len(x), 0.1),
-                             _ggomnbd_cov._row_loglik, (x, tx, big_t), np.ones(len(x)), start,
-                             model="GGompertz/NBD")
+    fit = cov.fit_covariates(
+        _ggomnbd_cov._SPEC,
+        _zero_design(len(x), 0.1),
+        _ggomnbd_cov._row_loglik,
+        (x, tx, big_t),
+        np.ones(len(x)),
+        start,
+        model="GGompertz/NBD",
+    )
     params, _ = fit.as_dicts()
     assert fit.log_likelihood == pytest.approx(plain.log_likelihood, abs=1e-5)
     for k in GG_TRUTH:
@@ -269,11 +315,15 @@ def _covariates(n: int, seed: int) -> tuple[Any, Any]:
 
 @pytest.mark.parametrize(
     ("cls", "plain_cls", "params"),
-    [(BGNBDCovariateModel, BGNBDModel, BG_COV), (GGompertzNBDCovariateModel, GGompertzNBDModel, GG_COV)],
+    [
+        (BGNBDCovariateModel, BGNBDModel, BG_COV),
+        (GGompertzNBDCovariateModel, GGompertzNBDModel, GG_COV),
+    ],
     ids=["bgnbd", "ggomnbd"],
 )
-def test_zero_coefficients_predict_as_the_plain_model(cls: Any, plain_cls: Any,
-                                                      params: dict[str, float]) -> None:
+def test_zero_coefficients_predict_as_the_plain_model(
+    cls: Any, plain_cls: Any, params: dict[str, float]
+) -> None:
     z1, z2 = _covariates(4, 1)
     model = cls.from_params(params)
     zero = model.with_params({k: (0.0 if "." in k else v) for k, v in params.items()})
@@ -282,16 +332,26 @@ def test_zero_coefficients_predict_as_the_plain_model(cls: Any, plain_cls: Any,
     x, tx, big_t = np.array([0.0, 1.0, 4.0, 9.0]), np.array([0.0, 5.0, 30.0, 50.0]), 52.0
     pairs = [
         (zero.probability_alive(x, tx, big_t, **kw), plain.probability_alive(x, tx, big_t)),
-        (zero.customer_log_likelihood(x, tx, big_t, **kw),
-         plain.customer_log_likelihood(x, tx, big_t)),
-        (zero.conditional_expected_purchases(13.0, x, tx, big_t, **kw),
-         plain.conditional_expected_purchases(13.0, x, tx, big_t)),
-        (zero.expected_purchases([5.0, 10.0, 20.0, 40.0], **kw),
-         plain.expected_purchases([5.0, 10.0, 20.0, 40.0])),
-        (zero.probability_of_purchases([0, 1, 2, 3], 26.0, **kw),
-         plain.probability_of_purchases([0, 1, 2, 3], 26.0)),
-        (zero.customer_lifetime_value(x, tx, big_t, 30.0, horizon=6, discount_rate=0.01, **kw),
-         plain.customer_lifetime_value(x, tx, big_t, 30.0, horizon=6, discount_rate=0.01)),
+        (
+            zero.customer_log_likelihood(x, tx, big_t, **kw),
+            plain.customer_log_likelihood(x, tx, big_t),
+        ),
+        (
+            zero.conditional_expected_purchases(13.0, x, tx, big_t, **kw),
+            plain.conditional_expected_purchases(13.0, x, tx, big_t),
+        ),
+        (
+            zero.expected_purchases([5.0, 10.0, 20.0, 40.0], **kw),
+            plain.expected_purchases([5.0, 10.0, 20.0, 40.0]),
+        ),
+        (
+            zero.probability_of_purchases([0, 1, 2, 3], 26.0, **kw),
+            plain.probability_of_purchases([0, 1, 2, 3], 26.0),
+        ),
+        (
+            zero.customer_lifetime_value(x, tx, big_t, 30.0, horizon=6, discount_rate=0.01, **kw),
+            plain.customer_lifetime_value(x, tx, big_t, 30.0, horizon=6, discount_rate=0.01),
+        ),
     ]
     for got, want in pairs:
         np.testing.assert_allclose(got, want, rtol=1e-12)
@@ -300,10 +360,18 @@ def test_zero_coefficients_predict_as_the_plain_model(cls: Any, plain_cls: Any,
 @pytest.mark.parametrize(
     ("cls", "plain_cls", "params", "scaled"),
     [
-        (BGNBDCovariateModel, BGNBDModel, BG_COV,
-         lambda p, e1, e2: {**p, "alpha": p["alpha"] * e1, "a": p["a"] * e2, "b": p["b"] * e2}),
-        (GGompertzNBDCovariateModel, GGompertzNBDModel, GG_COV,
-         lambda p, e1, e2: {**p, "alpha": p["alpha"] * e1, "beta": p["beta"] / e2}),
+        (
+            BGNBDCovariateModel,
+            BGNBDModel,
+            BG_COV,
+            lambda p, e1, e2: {**p, "alpha": p["alpha"] * e1, "a": p["a"] * e2, "b": p["b"] * e2},
+        ),
+        (
+            GGompertzNBDCovariateModel,
+            GGompertzNBDModel,
+            GG_COV,
+            lambda p, e1, e2: {**p, "alpha": p["alpha"] * e1, "beta": p["beta"] / e2},
+        ),
     ],
     ids=["bgnbd", "ggomnbd"],
 )
@@ -313,7 +381,11 @@ def test_predictions_are_the_plain_models_at_each_customers_parameters(
     z1, z2 = _covariates(3, 2)
     model = cls.from_params(params)
     kw = {"purchase_covariates": z1, "dropout_covariates": z2}
-    x, tx, big_t = np.array([0.0, 3.0, 8.0]), np.array([0.0, 20.0, 45.0]), np.array([30.0, 52.0, 60.0])
+    x, tx, big_t = (
+        np.array([0.0, 3.0, 8.0]),
+        np.array([0.0, 20.0, 45.0]),
+        np.array([30.0, 52.0, 60.0]),
+    )
     base = {k: v for k, v in params.items() if "." not in k}
     alive = model.probability_alive(x, tx, big_t, **kw)
     cond = model.conditional_expected_purchases(26.0, x, tx, big_t, **kw)
@@ -324,13 +396,22 @@ def test_predictions_are_the_plain_models_at_each_customers_parameters(
         e1 = np.exp(-(z1[i] @ [params["purchase.vip"], params["purchase.age"]]))
         e2 = np.exp(z2[i, 0] * params["dropout.vip"])
         own = plain_cls.from_params(scaled(base, e1, e2))
-        assert alive[i] == pytest.approx(float(own.probability_alive(x[i], tx[i], big_t[i])), rel=1e-12)
+        assert alive[i] == pytest.approx(
+            float(own.probability_alive(x[i], tx[i], big_t[i])), rel=1e-12
+        )
         assert cond[i] == pytest.approx(
-            float(own.conditional_expected_purchases(26.0, x[i], tx[i], big_t[i])), rel=1e-10)
+            float(own.conditional_expected_purchases(26.0, x[i], tx[i], big_t[i])), rel=1e-10
+        )
         assert new[i] == pytest.approx(float(own.expected_purchases(26.0)), rel=1e-10)
         assert pmf[i] == pytest.approx(float(own.probability_of_purchases(2, 26.0)), rel=1e-10)
-        assert clv[i] == pytest.approx(float(own.customer_lifetime_value(
-            x[i], tx[i], big_t[i], 25.0, horizon=4, discount_rate=0.02)), rel=1e-10)
+        assert clv[i] == pytest.approx(
+            float(
+                own.customer_lifetime_value(
+                    x[i], tx[i], big_t[i], 25.0, horizon=4, discount_rate=0.02
+                )
+            ),
+            rel=1e-10,
+        )
 
 
 def test_chunked_predictions_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -342,16 +423,19 @@ def test_chunked_predictions_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> 
     kw = {"purchase_covariates": z1, "dropout_covariates": z2}
     sim = model.simulate(50, 40.0, rng=4, **kw)
     args = (sim.frequency, sim.recency, sim.T)
-    whole = [model.probability_alive(*args, **kw), model.customer_log_likelihood(*args, **kw),
-             model.conditional_expected_purchases(sim.T / 4, *args, **kw),
-             model.customer_lifetime_value(*args, np.arange(50.0), horizon=3,
-                                           discount_rate=0.01, **kw)]
+    whole = [
+        model.probability_alive(*args, **kw),
+        model.customer_log_likelihood(*args, **kw),
+        model.conditional_expected_purchases(sim.T / 4, *args, **kw),
+        model.customer_lifetime_value(*args, np.arange(50.0), horizon=3, discount_rate=0.01, **kw),
+    ]
     monkeypatch.setattr(_threads, "CHUNK", 16)
-    chunked = [model.probability_alive(*args, **kw, threads=2),
-               model.customer_log_likelihood(*args, **kw),
-               model.conditional_expected_purchases(sim.T / 4, *args, **kw),
-               model.customer_lifetime_value(*args, np.arange(50.0), horizon=3,
-                                             discount_rate=0.01, **kw)]
+    chunked = [
+        model.probability_alive(*args, **kw, threads=2),
+        model.customer_log_likelihood(*args, **kw),
+        model.conditional_expected_purchases(sim.T / 4, *args, **kw),
+        model.customer_lifetime_value(*args, np.arange(50.0), horizon=3, discount_rate=0.01, **kw),
+    ]
     for a, b in zip(whole, chunked, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -361,8 +445,14 @@ def test_chunked_predictions_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> 
 # ---------------------------------------------------------------------------
 
 
-def _coverage(cls: Any, truth_params: dict[str, float], fit: Any, n: int, reps: int,
-              t_range: tuple[float, float]) -> tuple[dict[str, float], float]:
+def _coverage(
+    cls: Any,
+    truth_params: dict[str, float],
+    fit: Any,
+    n: int,
+    reps: int,
+    t_range: tuple[float, float],
+) -> tuple[dict[str, float], float]:
     truth = cls.from_params(truth_params)
     hits: dict[str, list[bool]] = {k: [] for k in truth_params}
     for seed in range(reps):
@@ -371,9 +461,13 @@ def _coverage(cls: Any, truth_params: dict[str, float], fit: Any, n: int, reps: 
         kw = {"purchase_covariates": z1, "dropout_covariates": z2}
         big_t = rng.uniform(*t_range, n).round()
         sim = truth.simulate(n, big_t, rng=rng, **kw)
-        m = fit(sim.frequency, sim.recency, sim.T,
-                purchase_covariates=pd.DataFrame(z1, columns=["vip", "age"]),
-                dropout_covariates=pd.DataFrame(z2, columns=["vip"]))
+        m = fit(
+            sim.frequency,
+            sim.recency,
+            sim.T,
+            purchase_covariates=pd.DataFrame(z1, columns=["vip", "age"]),
+            dropout_covariates=pd.DataFrame(z2, columns=["vip"]),
+        )
         assert list(m.params) == list(truth_params)  # base names, purchase.*, dropout.*
         for k, val in truth_params.items():
             hits[k].append(abs(m.params[k] - val) <= 2.0 * m.standard_errors[k])
@@ -392,7 +486,235 @@ def test_bgnbd_recovers_simulated_covariate_effects() -> None:
 def test_ggomnbd_recovers_simulated_covariate_effects() -> None:
     # 6 seeded replications of 500 customers (each fit takes seconds: the likelihood is a
     # quadrature per customer); 95 % Wald intervals
-    per, pooled = _coverage(GGompertzNBDCovariateModel, GG_COV, fit_ggomnbd, 500, 6,
-                            (20.0, 100.0))
+    per, pooled = _coverage(GGompertzNBDCovariateModel, GG_COV, fit_ggomnbd, 500, 6, (20.0, 100.0))
     assert pooled >= 0.9, per
     assert all(per[k] >= 5 / 6 for k in ("purchase.vip", "purchase.age", "dropout.vip")), per
+
+
+# ---------------------------------------------------------------------------
+# Properties
+# ---------------------------------------------------------------------------
+
+_MODELS = {
+    "bgnbd": BGNBDCovariateModel.from_params(BG_COV),
+    "ggomnbd": GGompertzNBDCovariateModel.from_params(GG_COV),
+}
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> tuple[Any, ...]:
+    """Extreme but valid histories with covariates: up to 1e4 purchases, T up to 1e4."""
+    k = draw(st.integers(1, 5))
+    big_t = np.asarray(draw(st.lists(st.floats(0.0, 1e4), min_size=k, max_size=k)))
+    share = np.asarray(draw(st.lists(st.floats(0.0, 1.0), min_size=k, max_size=k)))
+    x = np.asarray(draw(st.lists(st.integers(0, 10_000), min_size=k, max_size=k)), dtype=float)
+    tx = np.where(x > 0, big_t * share, 0.0)
+    z = st.floats(-3.0, 3.0)
+    z1 = np.asarray(draw(st.lists(st.tuples(z, z), min_size=k, max_size=k)))
+    z2 = np.asarray(draw(st.lists(st.tuples(z), min_size=k, max_size=k)))
+    return x, tx, big_t, z1, z2
+
+
+@settings(deadline=None, max_examples=30)
+@given(
+    kind=st.sampled_from(sorted(_MODELS)),
+    h=_histories(),
+    t=st.lists(st.floats(0.0, 500.0), min_size=2, max_size=4),
+)
+def test_predictions_finite_alive_in_unit_interval_and_monotone_in_t(
+    kind: str, h: tuple[Any, ...], t: list[float]
+) -> None:
+    model = _MODELS[kind]
+    x, tx, big_t, z1, z2 = h
+    kw = {"purchase_covariates": z1, "dropout_covariates": z2}
+    alive = model.probability_alive(x, tx, big_t, **kw)
+    assert np.all((alive >= 0.0) & (alive <= 1.0))
+    assert np.all(np.isfinite(model.customer_log_likelihood(x, tx, big_t, **kw)))
+    ts = sorted(t)
+    cond = np.stack([model.conditional_expected_purchases(s, x, tx, big_t, **kw) for s in ts])
+    new = np.stack([model.expected_purchases(s, **kw) for s in ts])
+    for arr in (cond, new):
+        assert np.all(np.isfinite(arr))
+        assert np.all(arr >= 0.0)
+        assert np.all(np.diff(arr, axis=0) >= -1e-9 * np.maximum(arr[1:], 1.0))
+
+
+# ---------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------
+
+_X = np.array([0.0, 1.0, 3.0, 2.0, 5.0])
+_TX = np.array([0.0, 10.0, 20.0, 15.0, 30.0])
+_T = np.array([40.0, 40.0, 35.0, 38.0, 40.0])
+_Z = np.array([[0.0], [1.0], [0.0], [1.0], [1.0]])
+
+
+def _frame(**cols: Any) -> pd.DataFrame:
+    return pd.DataFrame(cols)
+
+
+FIT_BAD = [
+    (
+        "rows-mismatch",
+        {"purchase_covariates": _Z[:4]},
+        InvalidInputError,
+        r"purchase_covariates has 4 rows but there are 5 customers",
+    ),
+    (
+        "nan",
+        {"dropout_covariates": np.array([[0.0], [1.0], [np.nan], [1.0], [0.0]])},
+        InvalidInputError,
+        r"dropout_covariates must be finite, got nan at row 2, column 'x1'",
+    ),
+    (
+        "constant",
+        {"purchase_covariates": np.ones((5, 1))},
+        InvalidInputError,
+        r"purchase_covariates column 'x1' is constant",
+    ),
+    (
+        "collinear",
+        {"purchase_covariates": np.column_stack([_Z[:, 0], 2.0 * _Z[:, 0] + 1.0])},
+        InvalidInputError,
+        r"collinear",
+    ),
+    (
+        "text-column",
+        {"purchase_covariates": _frame(g=["a", "b", "a", "b", "a"])},
+        InvalidTypeError,
+        r"purchase_covariates column 'g' is not numeric",
+    ),
+    (
+        "constraints-without-covariates",
+        {"constraints": ["x1"]},
+        InvalidInputError,
+        r"constraints and reg_lambdas apply to covariate coefficients",
+    ),
+    (
+        "reg-lambdas-without-covariates",
+        {"reg_lambdas": {"purchase": 1.0}},
+        InvalidInputError,
+        r"constraints and reg_lambdas apply to covariate coefficients",
+    ),
+    (
+        "constraint-not-in-both",
+        {"purchase_covariates": _Z, "constraints": "x1"},
+        InvalidInputError,
+        r"constraints names 'x1', which is not a column of dropout_covariates",
+    ),
+    (
+        "negative-penalty",
+        {"purchase_covariates": _Z, "reg_lambdas": {"purchase": -1.0}},
+        InvalidInputError,
+        r"reg_lambdas\['purchase'\]",
+    ),
+    (
+        "unknown-initial",
+        {"purchase_covariates": _Z, "initial": {"purchase.nope": 0.1}},
+        InvalidInputError,
+        r"initial has the unknown coefficient 'purchase.nope'",
+    ),
+    (
+        "initial-not-mapping",
+        {"purchase_covariates": _Z, "initial": [1.0]},
+        InvalidTypeError,
+        r"initial must be a mapping",
+    ),
+]
+
+
+@pytest.mark.parametrize("fit", [fit_bgnbd, fit_ggomnbd], ids=["bgnbd", "ggomnbd"])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"), [c[1:] for c in FIT_BAD], ids=[c[0] for c in FIT_BAD]
+)
+def test_fit_refuses_bad_covariates(
+    fit: Any, kwargs: dict[str, Any], error: type, match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        fit(_X, _TX, _T, **kwargs)
+
+
+_PURCHASE_ONLY = BGNBDCovariateModel.from_params({**BG_TRUTH, "purchase.vip": 0.5})
+_GG_PURCHASE_ONLY = GGompertzNBDCovariateModel.from_params({**GG_TRUTH, "purchase.vip": 0.5})
+
+PREDICT_BAD = [
+    (
+        "missing-covariates",
+        lambda m: m.probability_alive(_X, _TX, _T),
+        InvalidInputError,
+        r"purchase_covariates is required: the model was fitted with covariates \['vip'\]",
+    ),
+    (
+        "covariates-for-a-process-without",
+        lambda m: m.probability_alive(_X, _TX, _T, purchase_covariates=_Z, dropout_covariates=_Z),
+        InvalidInputError,
+        r"dropout_covariates was given but the model has no such covariates",
+    ),
+    (
+        "rows-mismatch",
+        lambda m: m.conditional_expected_purchases(5.0, _X, _TX, _T, purchase_covariates=_Z[:3]),
+        InvalidInputError,
+        r"purchase_covariates has 3 rows but there are 5 customers",
+    ),
+    (
+        "columns-mismatch",
+        lambda m: m.customer_log_likelihood(_X, _TX, _T, purchase_covariates=np.ones((5, 2))),
+        InvalidInputError,
+        r"purchase_covariates has 2 columns but the model has 1 covariates",
+    ),
+    (
+        "frame-names",
+        lambda m: m.probability_alive(_X, _TX, _T, purchase_covariates=_frame(other=_Z[:, 0])),
+        InvalidInputError,
+        r"purchase_covariates must have the fitted columns \['vip'\]; missing \['vip'\]",
+    ),
+    (
+        "nan-in-prediction",
+        lambda m: m.expected_purchases(5.0, purchase_covariates=np.array([[np.nan]])),
+        InvalidInputError,
+        r"purchase_covariates must be finite, got nan at row 0",
+    ),
+    (
+        "t-rows-mismatch",
+        lambda m: m.expected_purchases([1.0, 2.0, 3.0], purchase_covariates=_Z),
+        InvalidInputError,
+        r"the covariates have 5 rows but the customer arguments have 3 values",
+    ),
+    (
+        "unbound-kernel",
+        lambda m: m._alive(_X, _TX, _T),
+        InvalidInputError,
+        r"has covariates .* predict with a method that takes purchase_covariates=",
+    ),
+    (
+        "simulate-without",
+        lambda m: m.simulate(5, 40.0, rng=1),
+        InvalidInputError,
+        r"purchase_covariates is required",
+    ),
+]
+
+
+@pytest.mark.parametrize("model", [_PURCHASE_ONLY, _GG_PURCHASE_ONLY], ids=["bgnbd", "ggomnbd"])
+@pytest.mark.parametrize(
+    ("call", "error", "match"), [c[1:] for c in PREDICT_BAD], ids=[c[0] for c in PREDICT_BAD]
+)
+def test_predictions_refuse_bad_covariates(model: Any, call: Any, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        call(model)
+
+
+def test_plain_model_predictions_take_no_covariates() -> None:
+    # a model without covariates has no covariate keywords (Python names the argument)
+    with pytest.raises(TypeError, match="purchase_covariates"):
+        BGNBDModel.from_params(BG_TRUTH).probability_alive(_X, _TX, _T, purchase_covariates=_Z)
+
+
+def test_ggomnbd_covariates_on_data_in_the_pareto_nbd_limit_point_to_pareto_nbd(
+    cdnow: BTYDSummary,
+) -> None:
+    # CDNOW shows no aging of the dropout rate (test_ggomnbd); a covariate unrelated to
+    # anything does not change that, and the error says what to fit instead
+    z = (np.arange(cdnow.frequency.shape[0]) % 2).astype(float)
+    with pytest.raises(ConvergenceError, match=r"fit Pareto/NBD with the same covariates"):
+        fit_ggomnbd(cdnow.frequency, cdnow.recency, cdnow.T, dropout_covariates=z)
