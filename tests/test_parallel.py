@@ -1,14 +1,18 @@
-"""Tests of custrel._parallel and of the threaded summaries (summarize, summarize_rfm).
+"""Tests of custrel._parallel and of the parallel summaries (summarize, summarize_rfm).
 
-The threaded path splits the customer codes into ranges and reduces each
-range's rows, taken in row order, on its own thread. ``bincount`` adds each
-customer's values in row order either way, so the results must equal the
-single-threaded ones to the last bit: every comparison here is on the bytes.
+The parallel path splits the customer codes into ranges and reduces each
+range's rows, taken in row order, in its own worker: a forked process on
+Linux, a thread elsewhere (both are tested here: ``threads_only`` turns the
+processes off). ``bincount`` adds each customer's values in row order either
+way, so the results must equal the single-threaded ones to the last bit:
+every comparison here is on the bytes. The process runner itself is tested
+in tests/test_parallel_processes.py.
 """
 
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
 import signal
 import time
@@ -36,13 +40,38 @@ from strategies import transaction_logs
 
 
 @contextmanager
-def tiny_thresholds() -> Iterator[None]:
-    """Split even a few rows over threads, so small Hypothesis logs exercise the threaded path."""
+def tiny_thresholds(processes: bool = True) -> Iterator[None]:
+    """Split even a few rows over workers, so small Hypothesis logs exercise the parallel path.
+
+    ``processes=False`` runs the ranges on threads, as on a platform without ``fork``.
+    """
     with (
         mock.patch.object(_parallel, "MIN_PARALLEL_ROWS", 1),
         mock.patch.object(_parallel, "MIN_RANGE_ROWS", 1),
+        mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE),
     ):
         yield
+
+
+@contextmanager
+def threads_only() -> Iterator[None]:
+    """No worker processes: the ranges run on the thread pool (the non-Linux path)."""
+    with mock.patch.object(_parallel, "FORK_AVAILABLE", False):
+        yield
+
+
+@contextmanager
+def spy_plans() -> Iterator[list[_parallel.Plan]]:
+    """Record the plan of every parallel run (in-line runs of one range are recorded too)."""
+    seen: list[_parallel.Plan] = []
+    real = _parallel.run
+
+    def spy(fn: Any, how: _parallel.Plan) -> None:
+        seen.append(how)
+        real(fn, how)
+
+    with mock.patch.object(_parallel, "run", spy):
+        yield seen
 
 
 def same_bytes(a: Any, b: Any) -> bool:
@@ -111,12 +140,12 @@ def big_log(n: int = 250_000, k: int = 20_000, *, profit: bool = False) -> Trans
 
 @given(
     log=transaction_logs(max_rows=60, max_customers=12),
-    threads=st.integers(2, 6),
     period=st.sampled_from([None, "week", "month", 2.5]),
     cut=st.booleans(),
+    processes=st.booleans(),
 )
 def test_summarize_threads_equal_one_thread(
-    log: TransactionLog, threads: int, period: Any, cut: bool
+    log: TransactionLog, period: Any, cut: bool, processes: bool
 ) -> None:
     if isinstance(period, str) and log.time_kind == "numeric":
         period = 1.0
@@ -124,43 +153,64 @@ def test_summarize_threads_equal_one_thread(
     if cut:
         t = np.sort(log.numeric_time())
         end = log.time[np.argsort(log.numeric_time(), kind="stable")[len(t) // 2]]
-    with tiny_thresholds():
+    with tiny_thresholds(processes):
         one = log.summarize(observation_end=end, period=period, threads=1)
-        many = log.summarize(observation_end=end, period=period, threads=threads)
-    assert_same_summary(one, many)
+        for threads in (1, 2, 3, 4):
+            many = log.summarize(observation_end=end, period=period, threads=threads)
+            assert_same_summary(one, many)
 
 
 @given(
     log=transaction_logs(max_rows=60, max_customers=12),
-    threads=st.integers(2, 6),
     basis=st.sampled_from(["transactions", "days"]),
+    processes=st.booleans(),
 )
 def test_summarize_rfm_threads_equal_one_thread(
-    log: TransactionLog, threads: int, basis: Any
+    log: TransactionLog, basis: Any, processes: bool
 ) -> None:
     t = log.numeric_time()
     date = log.time[int(np.argsort(t, kind="stable")[len(t) // 2])]
-    with tiny_thresholds():
+    with tiny_thresholds(processes):
         one = summarize_rfm(log, date, frequency_basis=basis, after="exclude", threads=1)
-        many = summarize_rfm(log, date, frequency_basis=basis, after="exclude", threads=threads)
-    assert_same_rfm(one, many)
+        for threads in (1, 2, 3, 4):
+            many = summarize_rfm(log, date, frequency_basis=basis, after="exclude", threads=threads)
+            assert_same_rfm(one, many)
 
 
 def test_profit_columns_threads_equal_one_thread() -> None:
     log = big_log(profit=True)
     assert_same_summary(log.summarize(threads=1), log.summarize(threads=2))
+    with threads_only():
+        assert_same_summary(log.summarize(threads=1), log.summarize(threads=2))
 
 
 @pytest.mark.parametrize(
     "threads", [2, 3, 4, 16], ids=["2-threads", "3-threads", "4-threads", "16-threads"]
 )
-def test_above_the_real_threshold(threads: int) -> None:
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
+def test_above_the_real_threshold(threads: int, processes: bool) -> None:
     log = big_log()
-    assert_same_summary(log.summarize(threads=1), log.summarize(threads=threads))
-    for basis in ("transactions", "days"):
-        one = summarize_rfm(log, "2025-06-01", frequency_basis=basis, threads=1)
-        many = summarize_rfm(log, "2025-06-01", frequency_basis=basis, threads=threads)
-        assert_same_rfm(one, many)
+    with mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE):
+        assert_same_summary(log.summarize(threads=1), log.summarize(threads=threads))
+        for basis in ("transactions", "days"):
+            one = summarize_rfm(log, "2025-06-01", frequency_basis=basis, threads=1)
+            many = summarize_rfm(log, "2025-06-01", frequency_basis=basis, threads=threads)
+            assert_same_rfm(one, many)
+
+
+def test_rows_after_the_date_are_excluded_alike_in_every_range() -> None:
+    log = big_log()
+    for threads in (1, 2, 3):
+        s = summarize_rfm(
+            log, "2024-06-01", after="exclude", frequency_basis="days", threads=threads
+        )
+        assert_same_rfm(
+            summarize_rfm(log, "2024-06-01", after="exclude", frequency_basis="days", threads=1),
+            s,
+        )
+        assert s.n_rows_after == int(np.count_nonzero(log.time > np.datetime64("2024-06-01")))
+        with pytest.raises(InvalidInputError, match=r"rows are after analysis_date.*first at row"):
+            summarize_rfm(log, "2024-06-01", threads=threads)
 
 
 def test_without_amounts() -> None:
@@ -198,11 +248,12 @@ def test_threaded_summary_known_values() -> None:
 # --- errors are the same on every thread count ---------------------------------------------
 
 
-def test_overflowing_sum_names_the_same_customer() -> None:
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
+def test_overflowing_sum_names_the_same_customer(processes: bool) -> None:
     log = TransactionLog.from_arrays(
         customer_id=[1, 2, 2, 3, 3], time=[0.0, 1, 2, 3, 4], amount=[1, 1e308, 1e308, 1e308, 1e308]
     )
-    with tiny_thresholds():
+    with tiny_thresholds(processes):
         for threads in (1, 2, 3):
             with pytest.raises(InvalidInputError, match="the amount of customer 2 sums beyond"):
                 log.summarize(threads=threads)
@@ -210,23 +261,26 @@ def test_overflowing_sum_names_the_same_customer() -> None:
                 summarize_rfm(log, 10.0, threads=threads)
 
 
-def test_too_fine_period_is_the_same_error() -> None:
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
+def test_too_fine_period_is_the_same_error(processes: bool) -> None:
     log = TransactionLog.from_arrays(
         customer_id=[1, 2, 3], time=[0.0, 1e300, 5.0], amount=[1, 1, 1]
     )
-    with tiny_thresholds():
+    with tiny_thresholds(processes):
         for threads in (1, 3):
             with pytest.raises(InvalidInputError, match=r"period must be longer.*up to 1e\+300"):
                 log.summarize(period=1e-3, threads=threads)
 
 
-def test_far_times_refuse_distinct_days_on_every_thread_count() -> None:
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
+def test_far_times_refuse_distinct_days_on_every_thread_count(processes: bool) -> None:
+    # two far purchases: every thread count names the first in row order (2**60, not 2**59)
     log = TransactionLog.from_arrays(
-        customer_id=[1, 2, 3], time=[0.0, 2.0**60, 5.0], amount=[1, 1, 1]
+        customer_id=[1, 2, 3, 1], time=[0.0, 2.0**60, 5.0, 2.0**59], amount=[1, 1, 1, 1]
     )
-    with tiny_thresholds():
-        for threads in (1, 3):
-            with pytest.raises(InvalidInputError, match=r"beyond ±2\*\*53"):
+    with tiny_thresholds(processes):
+        for threads in (1, 2, 3):
+            with pytest.raises(InvalidInputError, match=r"time 1\.15\d+e\+18 is beyond ±2\*\*53"):
                 summarize_rfm(log, 2.0**61, frequency_basis="days", threads=threads)
 
 
@@ -269,51 +323,55 @@ def test_env_one_takes_the_single_threaded_path(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("CUSTREL_THREADS", "1")
     with (
         mock.patch.object(_parallel, "run_ordered", side_effect=AssertionError("threaded")),
+        mock.patch.object(_parallel, "_run_forked", side_effect=AssertionError("forked")),
         mock.patch.object(_parallel, "code_ranges", side_effect=AssertionError("split")),
     ):
         log.summarize()
         summarize_rfm(log, "2025-06-01", frequency_basis="days")
 
 
-def test_env_two_takes_the_threaded_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_two_takes_the_parallel_path(monkeypatch: pytest.MonkeyPatch) -> None:
     log = big_log()
     monkeypatch.setenv("CUSTREL_THREADS", "2")
-    seen: list[int] = []
-    real = _parallel.run_ordered
-
-    def spy(fn: Any, n_tasks: int, threads: int) -> Any:
-        seen.append(threads)
-        return real(fn, n_tasks, threads)
-
-    with mock.patch.object(_parallel, "run_ordered", spy):
+    with spy_plans() as seen:
         log.summarize()
         summarize_rfm(log, "2025-06-01", frequency_basis="days")
-    assert seen == [2, 2]
+        summarize_rfm(log, "2025-06-01")
+    fork = _parallel.FORK_AVAILABLE
+    assert seen == [_parallel.Plan(parts=2, workers=2, processes=fork)] * 3
 
 
 @pytest.mark.parametrize(
-    ("threads", "expected"), [(2, []), (3, []), (4, [4]), (8, [8])], ids=["2", "3", "4", "8"]
+    ("threads", "expected"), [(2, 1), (3, 1), (4, 4), (8, 5)], ids=["2", "3", "4", "8"]
 )
-def test_plain_rfm_splits_from_four_threads(threads: int, expected: list[int]) -> None:
-    # bincount and ufunc.at hold the GIL: on 2 threads the split measured 1.04x (0.89x at
-    # 30M rows), on 4 threads 1.27x, so the plain summary runs in-line below 4 threads
+def test_plain_rfm_on_threads_splits_from_four_threads(threads: int, expected: int) -> None:
+    # without worker processes (not Linux): bincount and ufunc.at hold the GIL, the split
+    # measured 1.04x on 2 threads (0.89x at 30M rows), 1.27x on 4, so the plain summary
+    # runs in-line below 4 threads (and in 500k rows' ranges of at least 100k rows)
     log = big_log(n=500_000)
-    seen: list[int] = []
-    real = _parallel.run_ordered
-
-    def spy(fn: Any, n_tasks: int, threads: int) -> Any:
-        seen.append(threads)
-        return real(fn, n_tasks, threads)
-
-    with mock.patch.object(_parallel, "run_ordered", spy):
+    with threads_only(), spy_plans() as seen:
         many = summarize_rfm(log, "2025-06-01", threads=threads)
-    assert seen == expected
+    assert [p.parts for p in seen] == [expected]
+    assert not any(p.processes for p in seen)
+    assert_same_rfm(summarize_rfm(log, "2025-06-01", threads=1), many)
+
+
+@pytest.mark.skipif(not _parallel.FORK_AVAILABLE, reason="worker processes need Linux fork")
+def test_plain_rfm_in_processes_splits_from_two() -> None:
+    # processes share no GIL: the plain summary is split on 2 workers too
+    log = big_log(n=500_000)
+    with spy_plans() as seen:
+        many = summarize_rfm(log, "2025-06-01", threads=2)
+    assert seen == [_parallel.Plan(parts=2, workers=2, processes=True)]
     assert_same_rfm(summarize_rfm(log, "2025-06-01", threads=1), many)
 
 
 def test_small_logs_run_in_line() -> None:
     log = TransactionLog.from_arrays(customer_id=[1, 2], time=[0.0, 1.0], amount=[1.0, 2.0])
-    with mock.patch.object(_parallel, "run_ordered", side_effect=AssertionError("threaded")):
+    with (
+        mock.patch.object(_parallel, "run_ordered", side_effect=AssertionError("threaded")),
+        mock.patch.object(_parallel, "_run_forked", side_effect=AssertionError("forked")),
+    ):
         log.summarize(threads=8)
         summarize_rfm(log, 2.0, threads=8)
 
@@ -437,10 +495,40 @@ def test_code_ranges_balance_rows_under_skew() -> None:
     assert max(sizes) < 1.2 * len(codes) / 4
 
 
-def test_inputs_are_not_mutated() -> None:
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
+def test_inputs_are_not_mutated(processes: bool) -> None:
     log = big_log()
     before = {k: v.copy() for k, v in log.to_arrays().items()}
-    log.summarize(threads=2)
-    summarize_rfm(log, "2025-06-01", frequency_basis="days", threads=2)
+    with mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE):
+        log.summarize(threads=2)
+        summarize_rfm(log, "2025-06-01", frequency_basis="days", threads=2)
     after = log.to_arrays()
     assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
+def test_results_own_their_memory(processes: bool) -> None:
+    # worker processes write into an anonymous shared mapping: no result may still point into
+    # it (a later fork would share it with the child), nor into the log
+    log = big_log()
+    with mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE):
+        s = log.summarize(threads=2)
+        r = summarize_rfm(log, "2025-06-01", frequency_basis="days", threads=2)
+    for result in (s, r):
+        for value in attrs_arrays(result):
+            base = value
+            while isinstance(base, np.ndarray) and base.base is not None:
+                base = base.base
+            assert not isinstance(base, mmap.mmap)
+            for col in log.to_arrays().values():
+                assert not np.shares_memory(value, col)
+
+
+def attrs_arrays(result: Any) -> list[np.ndarray]:
+    return [v for v in vars_of(result) if isinstance(v, np.ndarray)]
+
+
+def vars_of(result: Any) -> list[Any]:
+    import attrs
+
+    return [getattr(result, f.name) for f in attrs.fields(type(result))]

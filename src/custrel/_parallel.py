@@ -25,16 +25,22 @@ Measurements are in ``benchmarks/results/scale.md``.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import itertools
+import mmap
 import os
+import signal
+import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from custrel.errors import InvalidInputError, InvalidTypeError
+from custrel.errors import CustrelError, InvalidInputError, InvalidTypeError
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -218,3 +224,302 @@ def run_ordered(fn: Callable[[int], T], n_tasks: int, threads: int) -> Sequence[
         if err is not None:
             raise err
     return [f.result() for f in futures]
+
+
+# --- worker processes over shared memory (Linux) ------------------------------------------------
+
+#: Whether the reductions may run in forked worker processes: Linux only (``fork``
+#: shares the inputs copy-on-write without pickling; macOS forks unsafely and
+#: Windows cannot). Elsewhere the same tasks run on the thread pool.
+FORK_AVAILABLE = sys.platform == "linux" and hasattr(os, "fork")
+#: Bytes a worker may send back: an error or its warnings, as JSON (truncated).
+_MESSAGE_BYTES = 8192
+#: Alignment of each output array inside the shared mapping.
+_ALIGN = 64
+
+
+class Plan(NamedTuple):
+    """How a reduction runs: ``parts`` code ranges on ``workers`` threads or processes."""
+
+    parts: int
+    workers: int
+    processes: bool
+
+
+def plan(
+    n_rows: int,
+    threads: int,
+    *,
+    processes: bool = True,
+    gil_bound: bool = False,
+    min_parts: int = 1,
+) -> Plan:
+    """The plan for reducing ``n_rows`` rows with ``threads`` threads.
+
+    ``processes`` asks for forked worker processes (used where
+    :data:`FORK_AVAILABLE`, else threads). ``gil_bound`` work on threads is
+    split only from :data:`MIN_GIL_BOUND_THREADS` threads on (processes do
+    not share a GIL). ``min_parts`` splits into at least that many ranges
+    even on one worker (to bound the temporaries of one range); with several
+    workers the ranges are a multiple of the workers, so each runs as many.
+    """
+    forked = processes and FORK_AVAILABLE
+    workers = 1
+    if threads > 1 and n_rows >= MIN_PARALLEL_ROWS:
+        workers = max(1, min(threads, n_rows // MIN_RANGE_ROWS))
+        if gil_bound and not forked and threads < MIN_GIL_BOUND_THREADS:
+            workers = 1
+    parts = workers
+    if min_parts > workers:
+        parts = -(-min_parts // workers) * workers  # a multiple of the workers
+    return Plan(parts=max(1, parts), workers=workers, processes=forked and workers > 1)
+
+
+class Outputs:
+    """Output arrays that the tasks of a reduction fill, each its own slice.
+
+    With ``shared`` (worker processes) all arrays lie in one anonymous shared
+    mapping (``mmap(-1, n)``), created before the workers are forked so that
+    their writes reach the parent; :meth:`release` copies them out into
+    ordinary arrays and closes the mapping, so no result keeps shared memory
+    (which a later ``fork`` would share with its child). Without ``shared``
+    they are ordinary arrays, released as they are.
+    """
+
+    def __init__(self, fields: dict[str, tuple[Any, int]], *, shared: bool) -> None:
+        self._map: mmap.mmap | None = None
+        self._arrays: dict[str, npt.NDArray[Any]] = {}
+        if not shared:
+            for name, (dtype, length) in fields.items():
+                self._arrays[name] = np.empty(length, dtype=dtype)
+            return
+        offsets: dict[str, tuple[int, np.dtype[Any], int]] = {}
+        size = 0
+        for name, (dtype, length) in fields.items():
+            dt = np.dtype(dtype)
+            offsets[name] = (size, dt, length)
+            size += -(-(dt.itemsize * length) // _ALIGN) * _ALIGN
+        self._map = mmap.mmap(-1, max(size, _ALIGN))
+        base = np.frombuffer(self._map, dtype=np.uint8)
+        for name, (offset, dt, length) in offsets.items():
+            self._arrays[name] = base[offset : offset + dt.itemsize * length].view(dt)
+        del base
+
+    def __getitem__(self, name: str) -> npt.NDArray[Any]:
+        return self._arrays[name]
+
+    def release(self, drop: Sequence[str] = ()) -> dict[str, npt.NDArray[Any]]:
+        """The arrays (but those named in ``drop``) as ordinary memory.
+
+        Afterwards this object holds nothing; the shared mapping is closed
+        (any view of it taken from :meth:`__getitem__` must be gone by then).
+        """
+        arrays, self._arrays = self._arrays, {}
+        out: dict[str, npt.NDArray[Any]] = {}
+        for name in list(arrays):
+            arr = arrays.pop(name)
+            if name not in drop:
+                out[name] = arr if self._map is None else arr.copy()
+            del arr
+        if self._map is not None:
+            self._map.close()  # every view is gone: nothing still points into it
+            self._map = None
+        return out
+
+
+def run(fn: Callable[[int], None], how: Plan) -> None:
+    """Run ``fn(0), ..., fn(how.parts - 1)``: in-line, on the thread pool or in worker processes.
+
+    The tasks return nothing: each writes its results into its own slice of
+    an :class:`Outputs`. In worker processes the parent runs tasks
+    ``0, W, 2W, ...`` itself and worker ``w`` (forked) runs ``w, w + W, ...``;
+    if ``fork`` fails, the tasks of the workers that could not start run on
+    the thread pool instead. An exception in any task is raised here after
+    every worker has ended.
+    """
+    if how.parts <= 1 or how.workers <= 1:
+        for i in range(how.parts):
+            fn(i)
+        return
+    if not how.processes:
+        run_ordered(fn, how.parts, how.workers)
+        return
+    _run_forked(fn, how.parts, min(how.workers, how.parts))
+
+
+def _run_forked(fn: Callable[[int], None], n_tasks: int, workers: int) -> None:
+    slots = mmap.mmap(-1, _MESSAGE_BYTES * workers)
+    children: dict[int, int] = {}  # pid -> worker
+    unstarted: list[int] = []
+    try:
+        for w in range(1, workers):
+            try:
+                with warnings.catch_warnings():
+                    # 3.12+ warns that fork() in a threaded process may deadlock the child;
+                    # the child runs numpy on inherited arrays only and ends with os._exit
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    pid = os.fork()
+                    if pid == 0:  # pragma: no cover - the child; its coverage is not collected
+                        _child(fn, range(w, n_tasks, workers), slots, w)
+            except OSError:  # no fork (process limit, memory): the rest runs on threads
+                unstarted = list(range(w, workers))
+                break
+            children[pid] = w
+        for i in range(0, n_tasks, workers):
+            fn(i)
+        if unstarted:
+            rest = [i for w in unstarted for i in range(w, n_tasks, workers)]
+            run_ordered(lambda j: fn(rest[j]), len(rest), len(unstarted) + 1)
+    except BaseException:
+        for pid in children:  # the parent failed or was interrupted: stop the workers
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in children:
+            os.waitpid(pid, 0)
+        slots.close()
+        raise
+    try:
+        failure = _reap(children, slots)
+    finally:
+        slots.close()
+    if failure is not None:
+        raise failure
+
+
+def _child(fn: Callable[[int], None], tasks: range, slots: mmap.mmap, slot: int) -> NoReturn:
+    """A forked worker: run its tasks, leave a message for an error or warnings, ``os._exit``.
+
+    It touches no lock, no thread pool and no stdio buffer: numpy on the
+    inherited (copy-on-write) inputs, writes into the shared outputs, then
+    ``os._exit`` without interpreter shutdown (no atexit, no flush).
+    """
+    code = 1
+    try:
+        message: dict[str, Any] = {}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                for i in tasks:
+                    fn(i)
+                code = 0
+            except BaseException as exc:  # reported to the parent, which raises
+                message["error"] = _describe(type(exc), str(exc))
+        if caught:
+            message["warnings"] = [_describe(w.category, str(w.message)) for w in caught[:5]]
+        if message:
+            import json  # here, not at import time (only a failing worker needs it)
+
+            data = json.dumps(message).encode("utf-8", "replace")[: _MESSAGE_BYTES - 4]
+            at = slot * _MESSAGE_BYTES
+            slots[at : at + 4] = len(data).to_bytes(4, "little")
+            slots[at + 4 : at + 4 + len(data)] = data
+    finally:
+        os._exit(code)
+
+
+def _describe(cls: type, text: str) -> list[str]:
+    return [cls.__module__, cls.__qualname__, text[:2000]]
+
+
+def _message(slots: mmap.mmap, slot: int) -> dict[str, Any]:
+    at = slot * _MESSAGE_BYTES
+    size = int.from_bytes(slots[at : at + 4], "little")
+    if not size:
+        return {}
+    raw = bytes(slots[at + 4 : at + 4 + size]).decode("utf-8", "replace")
+    import json  # here, not at import time
+
+    try:
+        got = json.loads(raw)
+    except ValueError:
+        return {"error": ["builtins", "Exception", raw]}
+    return got if isinstance(got, dict) else {}
+
+
+def _named_class(module: str, name: str, base: type[T]) -> type[T] | None:
+    """The class ``module.name`` if it is a custrel error/warning, a builtin or numpy's, else None."""
+    from custrel import errors
+
+    source: Any = {"custrel.errors": errors, "builtins": builtins}.get(module)
+    if source is None and module.startswith("numpy"):
+        source = np.exceptions if hasattr(np, "exceptions") else None
+    found = getattr(source, name, None) if source is not None else None
+    return found if isinstance(found, type) and issubclass(found, base) else None
+
+
+def _reap(children: dict[int, int], slots: mmap.mmap) -> BaseException | None:
+    """Wait for every worker, then re-issue their warnings; the first worker's failure, if any.
+
+    The warnings are issued only once every worker has been waited for (one
+    that the caller's filters turn into an exception leaves no child behind).
+    """
+    ended: list[tuple[int, int, dict[str, Any]]] = []
+    for pid, w in children.items():
+        _, status = os.waitpid(pid, 0)
+        ended.append((w, os.waitstatus_to_exitcode(status), _message(slots, w)))
+    children.clear()
+    failures: list[tuple[int, BaseException]] = []
+    for w, code, message in sorted(ended, key=lambda e: e[0]):
+        if code == 0:
+            continue
+        if "error" in message:
+            module, name, text = message["error"]
+            cls = _named_class(module, name, BaseException)
+            if cls is not None and issubclass(cls, CustrelError | MemoryError | KeyboardInterrupt):
+                failures.append((w, cls(text)))
+            else:
+                failures.append((w, CustrelError(f"a worker process failed: {name}: {text}")))
+        elif code < 0:
+            sig = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+            failures.append(
+                (
+                    w,
+                    CustrelError(
+                        f"a worker process was stopped by signal {sig}; if the machine ran out "
+                        "of memory, use fewer threads (threads=... or CUSTREL_THREADS)"
+                    ),
+                )
+            )
+        else:
+            failures.append((w, CustrelError(f"a worker process exited with status {code}")))
+    for _, _, message in sorted(ended, key=lambda e: e[0]):
+        for module, name, text in message.get("warnings", []):
+            category = _named_class(module, name, Warning) or RuntimeWarning
+            warnings.warn(text, category, stacklevel=4)
+    return failures[0][1] if failures else None
+
+
+def select_range(
+    codes: npt.NDArray[np.int64], lo: int, hi: int, k: int
+) -> tuple[npt.NDArray[np.intp], int]:
+    """The rows (in input order) with ``lo <= code < hi``, and how many rows have a code below ``lo``.
+
+    The second number is where the range's rows start in the rows sorted by
+    code: a worker writes a variable-length result (at most one value per
+    row) there, in a shared array of one slot per row, without knowing the
+    other ranges' sizes.
+    """
+    n = len(codes)
+    if lo <= 0:
+        return (np.flatnonzero(codes < hi) if hi < k else np.arange(n)), 0
+    mask = codes >= lo
+    before = n - int(np.count_nonzero(mask))
+    if hi < k:
+        mask &= codes < hi
+    return np.flatnonzero(mask), before
+
+
+def split_codes(
+    codes: npt.NDArray[np.int64], k: int, how: Plan
+) -> tuple[list[tuple[int, int]], Plan]:
+    """The code ranges of ``how`` (:func:`code_ranges`), and the plan for as many as there are.
+
+    Few distinct codes can give fewer ranges than planned; the plan shrinks
+    to them (never more workers than ranges).
+    """
+    if how.parts <= 1:
+        return [(0, k)], Plan(1, 1, processes=False)
+    ranges = code_ranges(codes, k, how.parts)
+    parts = len(ranges)
+    workers = min(how.workers, parts)
+    return ranges, Plan(parts, workers, processes=how.processes and workers > 1)

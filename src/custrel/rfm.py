@@ -624,76 +624,55 @@ def summarize_rfm(
     n_threads = _parallel.resolve_threads(threads)
     kind: TimeKind = log.time_kind
     date_f = time_to_float(analysis_date, kind, "analysis_date")
-    t = log.numeric_time()
-    late = t > date_f
-    n_after = int(np.count_nonzero(late))
-    codes = log.customer_code
-    amount = log.amount if getattr(log, "has_amount", True) else None
-    if n_after:
-        row = int(np.flatnonzero(late)[0])
-        if after == "raise":
-            raise InvalidInputError(
-                f"{n_after} rows are after analysis_date {_time_scalar(date_f, kind)} "
-                f"(the first at row {row}, time {_time_scalar(float(t[row]), kind)}); "
-                "pass after='exclude' to leave them out, or choose a later analysis_date"
-            )
-        keep = ~late
-        t, codes = t[keep], codes[keep]
-        amount = None if amount is None else amount[keep]
     return _summary_from_rows(
-        codes,
+        log.customer_code,
         log.customer_labels,
-        t,
-        amount,
+        log.time,
+        log.amount if getattr(log, "has_amount", True) else None,
         kind=kind,
         analysis_date=date_f,
         frequency_basis=frequency_basis,
-        n_after=n_after,
+        after=after,
         threads=n_threads,
     )
 
 
-@attrs.define
-class _RangeRFM:
-    """Per-customer RFM reductions of one range of customer codes (local codes ``0..k-1``)."""
-
-    total: FloatArray | None
-    any_row: BoolArray | None  # a row of any sign, known only when the range has returns
-    count: IntArray
-    first: FloatArray
-    last: FloatArray
-    n_days: IntArray | None
-    pair_codes: IntArray | None  # the distinct (customer, day) pairs, local codes
-    pair_days: IntArray | None
+def _float_times(times: npt.NDArray[Any], kind: TimeKind) -> FloatArray:
+    """A log's time column as float64 (:meth:`TransactionLog.numeric_time` of these rows)."""
+    if kind == "datetime":
+        return times.view(np.int64).astype(np.float64)
+    return np.asarray(times, dtype=np.float64)
 
 
-def _far_day_error(t: FloatArray, amount: FloatArray | None, kind: TimeKind) -> Exception | None:
-    """The error counting distinct days would raise on these rows, found once for all ranges."""
-    if kind == "datetime" or not len(t) or float(np.abs(t).max()) < _MAX_DAY_TIME:
-        return None
-    t_b = t if amount is None else t[~(amount < 0)]
-    try:
-        _day_numbers(t_b, kind)
-    except InvalidInputError as exc:
-        return exc
-    return None
+def _far_day_row(t: FloatArray, amount: FloatArray | None) -> int:
+    """The first purchase row whose time is too far to count its day (-1: none)."""
+    if not len(t) or float(np.abs(t).max()) < _MAX_DAY_TIME:
+        return -1
+    far = np.abs(t) >= _MAX_DAY_TIME
+    if amount is not None:
+        far &= ~(amount < 0)
+    return int(np.argmax(far)) if far.any() else -1
 
 
 def _reduce_rfm_rows(
     codes: IntArray,
     t: FloatArray,
     amount: FloatArray | None,
-    k: int,
+    into: dict[str, npt.NDArray[Any]],
     *,
     kind: TimeKind,
     days: bool,
     days_first: bool = False,
-) -> _RangeRFM:
+) -> tuple[IntArray, IntArray] | None:
     """Sums, counts, first/last purchase and distinct days of the customers ``0..k-1``.
 
-    ``bincount`` and ``ufunc.at`` hold the GIL, the day sort does not:
-    ``days_first`` sorts before them so that two threads overlap.
+    The per-customer results are written to ``into`` (arrays of length k:
+    ``count``, ``first``, ``last``, ``any_row``, ``total`` and ``n_days``
+    where present); the distinct (customer, day) pairs are returned when
+    ``days``. ``days_first`` sorts before ``bincount`` and ``ufunc.at``
+    (which hold the GIL) so that two threads overlap.
     """
+    k = len(into["count"])
     # the returns rule: negative amounts are not purchases (count, first, last, days)
     returns = None if amount is None else amount < 0
     has_returns = returns is not None and bool(returns.any())
@@ -705,117 +684,181 @@ def _reduce_rfm_rows(
     else:
         codes_b, t_b = codes, t
     del returns
-    pair_codes = pair_days = n_days = None
+    pairs: tuple[IntArray, IntArray] | None = None
 
-    def count_days() -> tuple[IntArray, IntArray, IntArray]:
+    def count_days() -> tuple[IntArray, IntArray]:
         pc, pd = _unique_pairs(codes_b, _day_numbers(t_b, kind))
-        return pc, pd, np.bincount(pc, minlength=k).astype(np.int64)
+        into["n_days"][:] = np.bincount(pc, minlength=k)
+        return pc, pd
 
     if days and days_first:
-        pair_codes, pair_days, n_days = count_days()
-    total = None
+        pairs = count_days()
     if amount is not None:
         with np.errstate(over="ignore"):
-            total = np.bincount(codes, weights=amount, minlength=k).astype(np.float64, copy=False)
-    any_row = np.bincount(codes, minlength=k) > 0 if has_returns else None
+            into["total"][:] = np.bincount(codes, weights=amount, minlength=k)
     count = np.bincount(codes_b, minlength=k)
-    first = np.full(k, np.inf)
-    last = np.full(k, -np.inf)
+    into["count"][:] = count
+    if has_returns:
+        into["any_row"][:] = np.bincount(codes, minlength=k) > 0
+    else:
+        np.greater(count, 0, out=into["any_row"])
+    del count
+    first, last = into["first"], into["last"]
+    first.fill(np.inf)
+    last.fill(-np.inf)
     np.minimum.at(first, codes_b, t_b)
     np.maximum.at(last, codes_b, t_b)
     if days and not days_first:
-        pair_codes, pair_days, n_days = count_days()
-    return _RangeRFM(total, any_row, count, first, last, n_days, pair_codes, pair_days)
-
-
-def _reduce_rfm_by_ranges(
-    codes: IntArray,
-    t: FloatArray,
-    amount: FloatArray | None,
-    k: int,
-    *,
-    kind: TimeKind,
-    days: bool,
-    threads: int,
-) -> _RangeRFM:
-    """:func:`_reduce_rfm_rows` on ``threads`` threads, one contiguous range of customer codes each.
-
-    Each task takes its rows in input order, so every customer's total adds
-    the same amounts in the same order as on one thread (identical to the
-    last bit); the ranges' distinct-day pairs, each sorted, concatenate in
-    code order into the sorted pairs of the whole.
-    """
-    # without distinct days the work is bincount and ufunc.at, which hold the GIL
-    parts = _parallel.n_parts(len(codes), threads, gil_bound=not days)
-    if parts <= 1:
-        return _reduce_rfm_rows(codes, t, amount, k, kind=kind, days=days)
-    ranges = _parallel.code_ranges(codes, k, parts)
-
-    def task(i: int) -> _RangeRFM:
-        lo, hi = ranges[i]
-        sub_codes, sub_t, sub_amount = _parallel.take_range(codes, lo, hi, k, t, amount)
-        part = _reduce_rfm_rows(
-            sub_codes, sub_t, sub_amount, hi - lo, kind=kind, days=days, days_first=i % 2 == 1
-        )
-        if part.pair_codes is not None:
-            part.pair_codes += lo
-        return part
-
-    got = _parallel.run_ordered(task, len(ranges), threads)
-    any_rows = [g.any_row if g.any_row is not None else g.count > 0 for g in got]
-    has_returns = any(g.any_row is not None for g in got)
-
-    def join(name: str) -> Any:
-        return _parallel.concat_field(got, name)
-
-    return _RangeRFM(
-        total=join("total"),
-        any_row=np.concatenate(any_rows) if has_returns else None,
-        count=join("count"),
-        first=join("first"),
-        last=join("last"),
-        n_days=join("n_days"),
-        pair_codes=join("pair_codes"),
-        pair_days=join("pair_days"),
-    )
+        pairs = count_days()
+    return pairs
 
 
 def _summary_from_rows(
     codes: IntArray,
     labels: npt.NDArray[Any],
-    t: FloatArray,
+    times: npt.NDArray[Any],
     amount: FloatArray | None,
     *,
     kind: TimeKind,
     analysis_date: float,
     frequency_basis: FrequencyBasis,
-    n_after: int,
+    after: str,
     threads: int = 1,
 ) -> RFMSummary:
-    k = len(labels)
+    """The RFM summary of the rows (``times`` as the log stores them), on ``threads`` workers.
+
+    The customer codes are split into contiguous ranges of about equal rows
+    (:func:`custrel._parallel.plan`): each range takes its rows in input
+    order, converts their times, leaves out (or counts) the rows after the
+    analysis date and reduces them, so every customer's total adds the same
+    amounts in the same order as on one thread (identical to the last bit);
+    the ranges' distinct-day pairs, each sorted, join in code order into the
+    sorted pairs of the whole. On Linux the ranges run in forked worker
+    processes writing into shared memory (``bincount`` and ``ufunc.at`` hold
+    the GIL, so threads gain little on them), elsewhere on threads.
+    """
+    k, n = len(labels), len(codes)
     days = frequency_basis == "days"
-    days_error = _far_day_error(t, amount, kind) if days else None
-    got = _reduce_rfm_by_ranges(
-        codes, t, amount, k, kind=kind, days=days and days_error is None, threads=threads
-    )
-    total, count, first, last = got.total, got.count, got.first, got.last
+    how = _parallel.plan(n, threads, gil_bound=not days)
+    ranges, how = _parallel.split_codes(codes, k, how)
+    n_parts = len(ranges)
+    fields: dict[str, tuple[Any, int]] = {
+        "count": (np.int64, k),
+        "first": (np.float64, k),
+        "last": (np.float64, k),
+        "any_row": (np.bool_, k),
+        "n_late": (np.int64, n_parts),
+        "late_row": (np.int64, n_parts),
+        "far_row": (np.int64, n_parts),
+    }
+    if amount is not None:
+        fields["total"] = (np.float64, k)
+    if days:
+        fields["n_days"] = (np.int64, k)
+    shared_pairs = days and how.processes
+    if shared_pairs:  # each range writes its pairs where its rows start: one slot per row
+        fields.update(
+            pair_codes=(np.int64, n),
+            pair_days=(np.int64, n),
+            pair_at=(np.int64, n_parts),
+            pair_n=(np.int64, n_parts),
+        )
+    per_customer = [
+        name for name in ("count", "first", "last", "any_row", "total", "n_days") if name in fields
+    ]
+    out = _parallel.Outputs(fields, shared=how.processes)
+    local_pairs: list[tuple[IntArray, IntArray] | None] = [None] * n_parts
+
+    def task(i: int) -> None:
+        lo, hi = ranges[i]
+        rows: npt.NDArray[np.intp] | None = None
+        before = 0
+        if n_parts == 1:
+            c, tt, a = codes, times, amount
+        else:
+            rows, before = _parallel.select_range(codes, lo, hi, k)
+            c = codes[rows]
+            c -= lo
+            tt = times[rows]
+            a = None if amount is None else amount[rows]
+        t = _float_times(tt, kind)
+        del tt
+        late = t > analysis_date
+        n_late = int(np.count_nonzero(late))
+        out["n_late"][i] = n_late
+        out["late_row"][i] = -1
+        out["far_row"][i] = -1
+        kept: npt.NDArray[np.intp] | None = None
+        if n_late:
+            j = int(np.argmax(late))
+            out["late_row"][i] = j if rows is None else int(rows[j])
+            if after == "raise":
+                return  # the caller raises; nothing else is needed
+            kept = np.flatnonzero(~late)
+            c, t = c[kept], t[kept]
+            a = None if a is None else a[kept]
+        del late
+        far = _far_day_row(t, a) if days and kind == "numeric" else -1
+        if far >= 0:
+            j = far if kept is None else int(kept[far])
+            out["far_row"][i] = j if rows is None else int(rows[j])
+        del kept, rows
+        into: dict[str, npt.NDArray[Any]] = {name: out[name][lo:hi] for name in per_customer}
+        pairs = _reduce_rfm_rows(
+            c, t, a, into, kind=kind, days=days and far < 0, days_first=i % 2 == 1
+        )
+        if pairs is None:
+            return
+        pc, pd = pairs
+        pc += lo
+        if shared_pairs:
+            m = len(pc)
+            out["pair_at"][i], out["pair_n"][i] = before, m
+            out["pair_codes"][before : before + m] = pc
+            out["pair_days"][before : before + m] = pd
+        else:
+            local_pairs[i] = (pc, pd)
+
+    _parallel.run(task, how)
+    day_customer = day_number = None
+    if days:
+        if shared_pairs:
+            spans = [(int(a), int(m)) for a, m in zip(out["pair_at"], out["pair_n"], strict=True)]
+            found = [(out["pair_codes"][a : a + m], out["pair_days"][a : a + m]) for a, m in spans]
+        else:
+            found = [p for p in local_pairs if p is not None]
+        if len(found) == n_parts:
+            day_customer = np.concatenate([f[0] for f in found])
+            day_number = np.concatenate([f[1] for f in found])
+        del found
+    got = out.release(drop=("pair_codes", "pair_days"))
+    n_after = int(got["n_late"].sum())
+    if n_after and after == "raise":
+        row = int(got["late_row"][got["n_late"] > 0].min())
+        t_row = float(_float_times(times[row : row + 1], kind)[0])
+        raise InvalidInputError(
+            f"{n_after} rows are after analysis_date {_time_scalar(analysis_date, kind)} "
+            f"(the first at row {row}, time {_time_scalar(t_row, kind)}); "
+            "pass after='exclude' to leave them out, or choose a later analysis_date"
+        )
+    total, count, first, last = got.get("total"), got["count"], got["first"], got["last"]
     if total is not None:
         _check_totals(total, labels, "the sum of its amounts")
-    if days_error is not None:
-        raise days_error
-    present = got.any_row if got.any_row is not None else count > 0
+    far_rows = got["far_row"][got["far_row"] >= 0]
+    if len(far_rows):
+        row = int(far_rows.min())
+        _day_numbers(_float_times(times[row : row + 1], kind), kind)  # raises: beyond 2**53
+    present = got["any_row"]
     remap: IntArray | None = None
-    n_days = got.n_days
+    n_days = got.get("n_days")
     if not present.all():
         remap = np.cumsum(present) - 1
         labels, count = labels[present], count[present]
         first, last = first[present], last[present]
         total = None if total is None else total[present]
         n_days = None if n_days is None else n_days[present]
-    day_customer = day_number = None
-    if days and got.pair_codes is not None:
-        day_customer = got.pair_codes if remap is None else remap[got.pair_codes]
-        day_number = got.pair_days
+    if day_customer is not None and remap is not None:
+        day_customer = remap[day_customer]
     return RFMSummary(
         customer_id=labels,
         first=_from_float_times(first, kind),

@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from custrel import _numeric
+from custrel import _numeric, _parallel
 from custrel import _validate as v
 from custrel._lazy import LazyModule
 from custrel._tabular import Tabular
@@ -266,6 +266,7 @@ def rfm_summary(
     period: str | float | None = "day",
     observation_end: Any = None,
     calibration_end: Any = None,
+    threads: int | None = None,
 ) -> BTYDSummary:
     r"""Frequency, recency, T and mean repeat spend per customer.
 
@@ -309,6 +310,11 @@ def rfm_summary(
         :attr:`BTYDSummary.n_customers_after_calibration`). With a ``period``
         the split follows whole periods: the period that contains
         ``calibration_end`` belongs to the calibration window.
+    threads : int, optional
+        How many threads (worker processes on Linux) to use. By default the
+        environment variable ``CUSTREL_THREADS`` (an integer >= 1), else
+        every core this process may use; 1 runs on one thread. Logs under
+        200,000 rows always run on one. The result does not depend on it.
 
     Returns
     -------
@@ -322,7 +328,9 @@ def rfm_summary(
     InvalidInputError
         If a unit or period does not fit the log's kind of time, a column
         name is given with a TransactionLog, or ``calibration_end`` is after
-        ``observation_end`` or before the first purchase.
+        ``observation_end`` or before the first purchase; if ``threads`` is
+        below 1 or ``CUSTREL_THREADS`` is not an integer >= 1
+        (``InvalidTypeError`` if ``threads`` is not an integer).
     EmptyInputError
         If the log has no purchase (empty, or returns only).
 
@@ -350,6 +358,16 @@ def rfm_summary(
     Hardie & Lee 2005 and lifetimes). One sort of a composite (customer,
     window, period) integer key and :func:`numpy.bincount`; no Python loop
     over rows.
+
+    **Work and memory.** The customers are split into contiguous ranges of
+    about equal rows (at least 8 ranges for logs of 256k rows or more, so
+    that the sort's temporaries are those of one range: the peak is below
+    twice the log's columns); each range takes its rows in input order and
+    is summarised on its own, so a customer's sums add the same amounts in
+    the same order whatever the split: the result is identical for every
+    ``threads``, to the last bit. With several threads the ranges run in
+    forked worker processes on Linux (each writes its customers' results
+    into shared memory; nothing is pickled), on threads elsewhere.
 
     References
     ----------
@@ -381,6 +399,7 @@ def rfm_summary(
     (['a', 'b'], [0.0, 0.0], 1, 1)
     """
     log = _as_log(log, customer_col, time_col, amount_col)
+    n_threads = _parallel.resolve_threads(threads)
     if log.n_rows == 0:
         raise EmptyInputError("log is empty; at least one transaction is needed")
     numeric = log.time_kind == "numeric"
@@ -404,16 +423,24 @@ def rfm_summary(
         log.unit_length(period, "period")  # refuses an unknown name, nan, inf or <= 0 as period
     _check_unit_range(log, unit, unit_len, period)
     has_money = log.has_amount
-    purchase = np.asarray(log.is_purchase, dtype=bool)  # amount >= 0 (all rows without money)
-    t = log.numeric_time()
-    if not purchase.any():
-        raise EmptyInputError(
-            f"log has no purchase: all {log.n_rows} rows are returns or cancellations "
-            "(negative amounts)"
-        )
-    t_min = float(t[purchase].min())
+    amount = log.amount if has_money else None
+    # times as numbers without a float copy of the column: int64 seconds convert to the
+    # float seconds of numeric_time() monotonically, so extremes convert exactly
+    tnum = log.time.view(np.int64) if not numeric else log.time
+    if amount is None:
+        t_min = float(tnum.min())
+    else:
+        purchase = amount >= 0
+        if not purchase.any():
+            raise EmptyInputError(
+                f"log has no purchase: all {log.n_rows} rows are returns or cancellations "
+                "(negative amounts)"
+            )
+        big = np.iinfo(np.int64).max if not numeric else np.inf
+        t_min = float(np.min(tnum, where=purchase, initial=big))
+        del purchase
     end = (
-        float(t.max())
+        float(tnum.max())
         if observation_end is None
         else log.to_time_float(observation_end, "observation_end")
     )
@@ -436,135 +463,96 @@ def rfm_summary(
                 f"calibration_end {calibration_end!r} is before the first purchase in the log "
                 f"({_time_value(log, t_min)}); no customer has a calibration history"
             )
-    keep = t <= end
-    n_after = int(log.n_rows - np.count_nonzero(keep))
-    codes = log.customer_code
-    amount = log.amount if has_money else np.zeros(log.n_rows)
-    if period is None:
-        # exact times: merge only identical instants; rank the distinct times
-        tt = t if n_after == 0 else t[keep]
-        uniq, pidx = np.unique(tt, return_inverse=True)
-        pidx = pidx.astype(np.int64).reshape(-1)
-        cal_p = int(np.searchsorted(uniq, cal, side="right")) - 1
-        end_p = cal_p
-        ratio = 0.0  # unused: exact times below
-    else:
-        origin = _time_value(log, t_min)
-        pidx = log.period_index(period, origin=origin)
-        if n_after:
-            pidx = pidx[keep]
+    n_after = int(np.count_nonzero(tnum > end)) if observation_end is not None else 0
+    cal_p = 0
+    ratio = 0.0  # unused without a period: exact times
+    origin = _time_value(log, t_min)
+    if period is not None:
+        # the period numbers of the earliest and latest rows bound every row's (they grow
+        # with time): the whole log's span check, once, before the ranges number their rows
+        _period_numbers(log, log.time[[int(np.argmin(tnum)), int(np.argmax(tnum))]], period, origin)
         cal_p = _end_period(log, cal, period, origin)
-        end_p = cal_p
         ratio = log.unit_length(period, "period") / unit_len
-        uniq = np.empty(0)
-    if n_after:
-        codes, amount, tt_all, purchase = codes[keep], amount[keep], t[keep], purchase[keep]
-    else:
-        tt_all = t
-    holdout = (tt_all > cal if period is None else pidx > cal_p).astype(np.int64)
+    with_holdout = calibration_end is not None
     k = log.n_customers
-    pmin = int(pidx.min())
-    span = int(pidx.max()) - pmin + 1
-    n_purch = purchase.astype(np.int64)
-    if k * 2 * span < 2**62:
-        key = codes * (2 * span)
-        key += holdout * span
-        key += pidx
-        key -= pmin
-        n_rows = len(key)
-        if bool(np.all(key[1:] >= key[:-1])):
-            skey, samount, spurch = key, amount, n_purch
-        elif int(key.max()) < (2**63 - 1) // max(n_rows, 1):
-            # one plain sort of key * n + row (much faster than argsort, which
-            # would be needed to carry the amounts along)
-            packed = key * n_rows
-            packed += np.arange(n_rows, dtype=np.int64)
-            packed.sort()
-            skey, row = np.divmod(packed, n_rows)
-            samount, spurch = amount[row], n_purch[row]
-        else:  # pragma: no cover - keys too large to pack with the row number
-            order = np.argsort(key)
-            skey, samount, spurch = key[order], amount[order], n_purch[order]
-        new = np.empty(len(skey), dtype=bool)
-        new[0] = True
-        np.not_equal(skey[1:], skey[:-1], out=new[1:])
-        starts = np.flatnonzero(new)
-        mkey = skey[starts]
-        m_amount = np.add.reduceat(samount, starts)
-        m_purch = np.add.reduceat(spurch, starts)
-        m_period = mkey % span + pmin
-        m_part = (mkey // span) % 2
-        m_code = mkey // (2 * span)
-    else:  # pragma: no cover - astronomically many periods times customers
-        order = np.lexsort((pidx, holdout, codes))
-        sc, sh, sp = codes[order], holdout[order], pidx[order]
-        new = np.empty(len(sc), dtype=bool)
-        new[0] = True
-        new[1:] = (sc[1:] != sc[:-1]) | (sh[1:] != sh[:-1]) | (sp[1:] != sp[:-1])
-        starts = np.flatnonzero(new)
-        m_period, m_part, m_code = sp[starts], sh[starts], sc[starts]
-        m_amount = np.add.reduceat(amount[order], starts)
-        m_purch = np.add.reduceat(n_purch[order], starts)
-    occasion = m_purch > 0  # a cell with at least one purchase row
-    # per customer: every calibration cell's net amount (returns included) ...
-    cal_mask = m_part == 0
-    value_cal = np.bincount(m_code[cal_mask], weights=m_amount[cal_mask], minlength=k)
-    # ... and the purchase occasions, sorted by period within each customer
-    occ_cal = cal_mask & occasion
-    c_code, c_period, c_amount = m_code[occ_cal], m_period[occ_cal], m_amount[occ_cal]
-    n_cal = np.bincount(c_code, minlength=k)
-    present = n_cal > 0
-    has_purchase = np.bincount(m_code[occasion], minlength=k) > 0
-    seen = np.bincount(m_code, minlength=k) > 0
+    codes = log.customer_code
+    # ranges bound the temporaries: at least 8 from 256k rows on, whatever the threads
+    how = _parallel.plan(log.n_rows, n_threads, min_parts=min(8, log.n_rows >> 15))
+    ranges, how = _parallel.split_codes(codes, k, how)
+    fields: dict[str, tuple[Any, int]] = {
+        "frequency": (np.float64, k),
+        "recency": (np.float64, k),
+        "T": (np.float64, k),
+        "present": (np.bool_, k),
+        "has_purchase": (np.bool_, k),
+        "seen": (np.bool_, k),
+        "n_returns": (np.int64, len(ranges)),
+    }
+    if has_money:
+        fields["monetary_value"] = (np.float64, k)
+    if with_holdout:
+        fields["holdout_frequency"] = (np.float64, k)
+        if has_money:
+            fields["holdout_monetary_value"] = (np.float64, k)
+    out = _parallel.Outputs(fields, shared=how.processes)
+    per_customer = [name for name, (_, size) in fields.items() if name != "n_returns"]
+
+    def task(i: int) -> None:
+        lo, hi = ranges[i]
+        if len(ranges) == 1:
+            c, times, a = codes, log.time, amount
+        else:
+            rows, _ = _parallel.select_range(codes, lo, hi, k)
+            c = codes[rows]
+            c -= lo
+            times = log.time[rows]
+            a = None if amount is None else amount[rows]
+            del rows
+        into = {name: out[name][lo:hi] for name in per_customer}
+        out["n_returns"][i] = _summarize_range(
+            log,
+            c,
+            times,
+            a,
+            into,
+            end=end if n_after else None,
+            cal=cal,
+            period=period,
+            origin=origin,
+            cal_p=cal_p,
+            unit_len=unit_len,
+            ratio=ratio,
+            holdout=with_holdout,
+        )
+
+    _parallel.run(task, how)
+    got = out.release()
+    present = got["present"]
+    has_purchase = got["has_purchase"]
     n_excluded = int(np.count_nonzero(~present & has_purchase))
-    n_returns_only = int(np.count_nonzero(seen & ~has_purchase))
+    n_returns_only = int(np.count_nonzero(got["seen"] & ~has_purchase))
     if not present.any():  # pragma: no cover - cal >= t_min guarantees a purchase
         raise EmptyInputError("no purchase falls in the calibration window")
-    grp_start = np.flatnonzero(np.r_[True, c_code[1:] != c_code[:-1]])
-    grp_end = np.r_[grp_start[1:], len(c_code)] - 1
-    first_p = c_period[grp_start]
-    last_p = c_period[grp_end]
-    repeat_value = value_cal[present] - c_amount[grp_start]
-    freq = (grp_end - grp_start).astype(np.float64)
-    if period is None:
-        first_t, last_t = uniq[first_p], uniq[last_p]
-        recency = (last_t - first_t) / unit_len
-        big_t = (cal - first_t) / unit_len
-    else:
-        recency = (last_p - first_p).astype(np.float64) * ratio
-        big_t = (end_p - first_p).astype(np.float64) * ratio
-    monetary: FloatArray | None = None
-    if has_money:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            monetary = np.where(freq > 0, repeat_value / np.maximum(freq, 1.0), np.nan)
-    labels = log.customer_labels[present]
-    returns_kept = ~purchase & present[codes]
-    h_freq: FloatArray | None = None
-    h_money: FloatArray | None = None
+    freq = got["frequency"][present]
     h_dur: float | None = None
-    if calibration_end is not None:
-        h_mask = ~cal_mask
-        h_occ = h_mask & occasion
-        h_cnt = np.bincount(m_code[h_occ], minlength=k).astype(np.float64)[present]
-        h_freq = h_cnt
-        if has_money:
-            h_sum = np.bincount(m_code[h_mask], weights=m_amount[h_mask], minlength=k)[present]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                h_money = np.where(h_cnt > 0, h_sum / np.maximum(h_cnt, 1.0), np.nan)
+    if with_holdout:
         if period is None:
             h_dur = (end - cal) / unit_len
         else:
-            origin = _time_value(log, t_min)
             h_dur = (_end_period(log, end, period, origin) - cal_p) * ratio
+
+    def kept(name: str) -> FloatArray | None:
+        return got[name][present] if name in got else None
+
     return BTYDSummary(
-        customer_id=labels,
+        customer_id=log.customer_labels[present],
         frequency=freq,
-        recency=recency,
-        T=big_t,
-        monetary_value=monetary,
+        recency=got["recency"][present],
+        T=got["T"][present],
+        monetary_value=kept("monetary_value"),
         weights=np.ones(len(freq)),
-        holdout_frequency=h_freq,
-        holdout_monetary_value=h_money,
+        holdout_frequency=kept("holdout_frequency"),
+        holdout_monetary_value=kept("holdout_monetary_value"),
         holdout_duration=h_dur,
         unit=unit,
         period=period,
@@ -573,8 +561,185 @@ def rfm_summary(
         n_rows_after_end=n_after,
         n_customers_after_calibration=n_excluded,
         n_customers_returns_only=n_returns_only,
-        n_returns=int(np.count_nonzero(returns_kept)),
+        n_returns=int(got["n_returns"].sum()),
     )
+
+
+def _period_numbers(
+    log: TransactionLog, times: npt.NDArray[Any], period: str | float, origin: Any
+) -> IntArray:
+    """:meth:`TransactionLog.period_index` of some of the log's times (the same arithmetic)."""
+    rows = TransactionLog(
+        np.broadcast_to(np.int64(0), times.shape), log.customer_labels[:1], times, None
+    )
+    return rows.period_index(period, origin=origin)
+
+
+def _summarize_range(
+    log: TransactionLog,
+    codes: IntArray,
+    times: npt.NDArray[Any],
+    amount: FloatArray | None,
+    into: dict[str, npt.NDArray[Any]],
+    *,
+    end: float | None,
+    cal: float,
+    period: str | float | None,
+    origin: Any,
+    cal_p: int,
+    unit_len: float,
+    ratio: float,
+    holdout: bool,
+) -> int:
+    """The BTYD summary of one range of customers (codes ``0..k-1``) into ``into``; its kept returns.
+
+    ``into`` holds the range's slice of each per-customer output; only the
+    entries of customers with a calibration purchase (``into["present"]``)
+    are set. Rows after ``end`` (if given) are left out first.
+    """
+    k = len(into["present"])
+    t = log.numeric_time() if times is log.time else _numeric_times(log, times)
+    if end is not None:
+        keep = t <= end
+        codes, times, t = codes[keep], times[keep], t[keep]
+        amount = None if amount is None else amount[keep]
+        del keep
+    purchase = None if amount is None else amount >= 0
+    if not len(codes):  # every row of these customers is after observation_end
+        for name in ("present", "has_purchase", "seen"):
+            into[name][:] = False
+        return 0
+    if period is None:
+        # exact times: merge only identical instants; rank the distinct times
+        uniq, pidx = np.unique(t, return_inverse=True)
+        pidx = pidx.astype(np.int64).reshape(-1)
+        hold = t > cal
+    else:
+        uniq = np.empty(0)
+        pidx = _period_numbers(log, times, period, origin)
+        hold = pidx > cal_p
+    del times, t
+    pmin = int(pidx.min())
+    span = int(pidx.max()) - pmin + 1
+    n_rows = len(codes)
+    if k * 2 * span < 2**62:
+        key = codes * (2 * span)
+        key += hold * span
+        key += pidx
+        key -= pmin
+        del pidx, hold
+        if bool(np.all(key[1:] >= key[:-1])):
+            skey, samount, spurch = key, amount, purchase
+        elif int(key.max()) < (2**63 - 1) // max(n_rows, 1):
+            # one plain sort of key * n + row (much faster than argsort, which
+            # would be needed to carry the amounts along)
+            key *= n_rows
+            key += np.arange(n_rows, dtype=np.int64)
+            key.sort()
+            row = key % n_rows
+            key //= n_rows
+            skey = key
+            samount = None if amount is None else amount[row]
+            spurch = None if purchase is None else purchase[row]
+            del row
+        else:  # pragma: no cover - keys too large to pack with the row number
+            order = np.argsort(key, kind="stable")
+            skey = key[order]
+            samount = None if amount is None else amount[order]
+            spurch = None if purchase is None else purchase[order]
+            del order
+        del key
+        new = np.empty(n_rows, dtype=bool)
+        new[0] = True
+        np.not_equal(skey[1:], skey[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        del new
+        mkey = skey[starts]
+        del skey
+        m_amount = None if samount is None else np.add.reduceat(samount, starts)
+        m_purch = None if spurch is None else np.add.reduceat(spurch, starts, dtype=np.int64)
+        del samount, spurch
+        m_period = mkey % span
+        m_period += pmin
+        m_part = (mkey // span) % 2
+        m_code = mkey // (2 * span)
+        del mkey
+    else:  # pragma: no cover - astronomically many periods times customers
+        order = np.lexsort((pidx, hold, codes))
+        sc, sh, sp = codes[order], hold[order], pidx[order]
+        new = np.empty(len(sc), dtype=bool)
+        new[0] = True
+        new[1:] = (sc[1:] != sc[:-1]) | (sh[1:] != sh[:-1]) | (sp[1:] != sp[:-1])
+        starts = np.flatnonzero(new)
+        m_period, m_part, m_code = sp[starts], sh[starts].astype(np.int64), sc[starts]
+        m_amount = None if amount is None else np.add.reduceat(amount[order], starts)
+        m_purch = (
+            None if purchase is None else np.add.reduceat(purchase[order], starts, dtype=np.int64)
+        )
+    del starts
+    # a cell with at least one purchase row (every cell of a log without money)
+    occasion = np.ones(len(m_code), dtype=bool) if m_purch is None else m_purch > 0
+    del m_purch
+    # per customer: every calibration cell's net amount (returns included) ...
+    cal_mask = m_part == 0
+    del m_part
+    value_cal = (
+        None
+        if m_amount is None
+        else np.bincount(m_code[cal_mask], weights=m_amount[cal_mask], minlength=k)
+    )
+    # ... and the purchase occasions, sorted by period within each customer
+    occ_cal = cal_mask & occasion
+    c_code, c_period = m_code[occ_cal], m_period[occ_cal]
+    n_cal = np.bincount(c_code, minlength=k)
+    present = n_cal > 0
+    del n_cal
+    into["present"][:] = present
+    into["has_purchase"][:] = np.bincount(m_code[occasion], minlength=k) > 0
+    into["seen"][:] = np.bincount(m_code, minlength=k) > 0
+    if not len(c_code):  # no customer of the range bought in the calibration window
+        return 0
+    grp_start = np.flatnonzero(np.r_[True, c_code[1:] != c_code[:-1]])
+    grp_end = np.r_[grp_start[1:], len(c_code)] - 1
+    first_p = c_period[grp_start]
+    last_p = c_period[grp_end]
+    freq = (grp_end - grp_start).astype(np.float64)
+    into["frequency"][present] = freq
+    if period is None:
+        first_t, last_t = uniq[first_p], uniq[last_p]
+        into["recency"][present] = (last_t - first_t) / unit_len
+        into["T"][present] = (cal - first_t) / unit_len
+    else:
+        into["recency"][present] = (last_p - first_p).astype(np.float64) * ratio
+        into["T"][present] = (cal_p - first_p).astype(np.float64) * ratio
+    if m_amount is not None and value_cal is not None:
+        c_amount = m_amount[occ_cal]
+        repeat_value = value_cal[present] - c_amount[grp_start]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            into["monetary_value"][present] = np.where(
+                freq > 0, repeat_value / np.maximum(freq, 1.0), np.nan
+            )
+    if holdout:
+        h_mask = ~cal_mask
+        h_occ = h_mask & occasion
+        h_cnt = np.bincount(m_code[h_occ], minlength=k).astype(np.float64)[present]
+        into["holdout_frequency"][present] = h_cnt
+        if m_amount is not None:
+            h_sum = np.bincount(m_code[h_mask], weights=m_amount[h_mask], minlength=k)[present]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                into["holdout_monetary_value"][present] = np.where(
+                    h_cnt > 0, h_sum / np.maximum(h_cnt, 1.0), np.nan
+                )
+    if purchase is None:
+        return 0
+    return int(np.count_nonzero(~purchase & present[codes]))
+
+
+def _numeric_times(log: TransactionLog, times: npt.NDArray[Any]) -> FloatArray:
+    """:meth:`TransactionLog.numeric_time` of some of the log's times."""
+    if log.time_kind == "numeric":
+        return np.asarray(times, dtype=np.float64)
+    return times.view(np.int64).astype(np.float64)
 
 
 def _check_unit_range(log: Any, unit: Any, unit_len: float, period: Any) -> None:
@@ -583,8 +748,9 @@ def _check_unit_range(log: Any, unit: Any, unit_len: float, period: Any) -> None
     Recency and T are the span divided by ``unit`` (and, with a period, a period
     count times period / unit); a subnormal unit makes them inf or NaN.
     """
-    t = log.numeric_time()
-    span = float(np.max(t) - np.min(t))
+    tnum = log.time.view(np.int64) if log.time_kind == "datetime" else log.time
+    # the extremes of numeric_time() without its float copy (the conversion is monotone)
+    span = float(tnum.max()) - float(tnum.min())
     longest = max(span, float(log.unit_length(period, "period")) if period is not None else 0.0)
     unit_len = float(unit_len)
     if longest / unit_len > _MAX_UNITS or not np.isfinite(longest / unit_len):

@@ -1926,26 +1926,41 @@ def _reduce_by_ranges(
     periods: bool,
     threads: int,
 ) -> _Columns:
-    """:func:`_reduce_rows` on ``threads`` threads, one contiguous range of customer codes each.
+    """:func:`_reduce_rows` on ``threads`` workers, one contiguous range of customer codes each.
 
-    Each task takes its rows in input order (``flatnonzero`` + ``take``,
-    which release the GIL), so every customer's sums add the same values in
-    the same order as on one thread: the result is identical to the last
-    bit. Extra memory: the selected rows, one copy of the columns in all.
+    Each range takes its rows in input order (``flatnonzero`` + ``take``),
+    so every customer's sums add the same values in the same order as on one
+    thread: the result is identical to the last bit. On Linux the ranges run
+    in forked worker processes that write into shared memory
+    (:func:`custrel._parallel.run`), elsewhere on threads. Extra memory: the
+    selected rows, one copy of the columns in all.
     """
-    parts = _parallel.n_parts(len(codes), threads)
-    if parts <= 1:
+    how = _parallel.plan(len(codes), threads)
+    ranges, how = _parallel.split_codes(codes, k, how)
+    if how.parts <= 1:
         return _reduce_rows(
             codes, t, amount, profit, k, time_kind=time_kind, period=period, periods=periods
         )
-    ranges = _parallel.code_ranges(codes, k, parts)
+    time_dtype = np.int64 if time_kind == "datetime" else np.float64
+    fields: dict[str, tuple[Any, int]] = {
+        "returns": (np.int64, k),
+        "count": (np.int64, k),
+        "first": (time_dtype, k),
+        "last": (time_dtype, k),
+        "n_periods": (np.int64, k),
+    }
+    if amount is not None:
+        fields["total"] = (np.float64, k)
+    if profit is not None:
+        fields["total_profit"] = (np.float64, k)
+    out = _parallel.Outputs(fields, shared=how.processes)
 
-    def task(i: int) -> _Columns:
+    def task(i: int) -> None:
         lo, hi = ranges[i]
         sub_codes, sub_t, sub_amount, sub_profit = _parallel.take_range(
             codes, lo, hi, k, t, amount, profit
         )
-        return _reduce_rows(
+        got = _reduce_rows(
             sub_codes,
             sub_t,
             sub_amount,
@@ -1957,13 +1972,20 @@ def _reduce_by_ranges(
             periods_first=i % 2 == 1,
             from_key=True,
         )
+        for name in fields:
+            out[name][lo:hi] = getattr(got, name)
 
-    got = _parallel.run_ordered(task, len(ranges), threads)
-
-    def join(name: str) -> Any:
-        return _parallel.concat_field(got, name)
-
-    return _Columns(*(join(f.name) for f in attrs.fields(_Columns)))
+    _parallel.run(task, how)
+    got = out.release()
+    return _Columns(
+        total=got.get("total"),
+        total_profit=got.get("total_profit"),
+        returns=got["returns"],
+        count=got["count"],
+        first=got["first"],
+        last=got["last"],
+        n_periods=got["n_periods"],
+    )
 
 
 def _summarize_arrays(

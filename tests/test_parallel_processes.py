@@ -1,0 +1,277 @@
+"""Tests of the worker-process runner of custrel._parallel (forked children over shared memory).
+
+:func:`custrel._parallel.run` forks one child per worker (Linux); each writes
+its ranges' results into an :class:`~custrel._parallel.Outputs` mapping
+created before the fork, then leaves with ``os._exit``. These tests check
+what reaches the parent: the results, a child's error (same class for
+custrel's errors, else a CustrelError naming it), a child killed by a
+signal, a child's warnings, the fall-back to threads when ``fork`` fails,
+and that no child outlives a failed run.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import signal
+import threading
+import time
+import warnings
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from custrel import _parallel
+from custrel.errors import CustrelError, InvalidInputError
+
+pytestmark = pytest.mark.skipif(
+    not _parallel.FORK_AVAILABLE, reason="worker processes need Linux fork"
+)
+
+FORKED = _parallel.Plan(parts=4, workers=4, processes=True)
+
+
+def squares(how: _parallel.Plan = FORKED, n: int = 1000) -> dict[str, np.ndarray]:
+    """Each task fills its quarter of two outputs; the parent gets all four quarters."""
+    out = _parallel.Outputs({"x": (np.float64, n), "who": (np.int64, n)}, shared=how.processes)
+    bounds = np.linspace(0, n, how.parts + 1).astype(int)
+
+    def task(i: int) -> None:
+        lo, hi = bounds[i], bounds[i + 1]
+        out["x"][lo:hi] = np.arange(lo, hi, dtype=np.float64) ** 2
+        out["who"][lo:hi] = os.getpid()
+
+    _parallel.run(task, how)
+    return out.release()
+
+
+def no_children_left() -> bool:
+    """Whether this process has no child, running or unreaped."""
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_children_write_their_ranges() -> None:
+    got = squares()
+    assert np.array_equal(got["x"], np.arange(1000, dtype=np.float64) ** 2)
+    # the parent ran the first quarter, three children the others
+    who = got["who"].reshape(4, -1)[:, 0]
+    assert who[0] == os.getpid()
+    assert len(set(who.tolist())) == 4
+    assert no_children_left()
+
+
+def test_more_ranges_than_workers_run_in_turn() -> None:
+    got = squares(_parallel.Plan(parts=6, workers=2, processes=True), n=600)
+    assert np.array_equal(got["x"], np.arange(600, dtype=np.float64) ** 2)
+    who = got["who"].reshape(6, -1)[:, 0]
+    # worker w runs ranges w, w + 2, w + 4
+    assert who[0] == who[2] == who[4] == os.getpid()
+    assert who[1] == who[3] == who[5] != os.getpid()
+
+
+def test_released_arrays_are_ordinary_memory() -> None:
+    out = _parallel.Outputs({"a": (np.int64, 10), "b": (np.bool_, 3)}, shared=True)
+    out["a"][:] = 7
+    got = out.release()
+    assert got["a"].tolist() == [7] * 10
+    assert got["b"].dtype == np.bool_
+    for arr in got.values():
+        assert arr.flags.owndata
+        assert arr.flags.writeable
+        assert not isinstance(arr.base, mmap.mmap)
+    with pytest.raises(KeyError):
+        out["a"]  # released: nothing is left
+
+
+def test_release_can_drop_a_scratch_array() -> None:
+    out = _parallel.Outputs({"keep": (np.int64, 2), "scratch": (np.int64, 5)}, shared=True)
+    out["keep"][:] = [1, 2]
+    assert list(out.release(drop=("scratch",))) == ["keep"]
+
+
+def test_thread_outputs_are_released_as_they_are() -> None:
+    out = _parallel.Outputs({"a": (np.float64, 4)}, shared=False)
+    arr = out["a"]
+    assert out.release()["a"] is arr
+
+
+def test_a_custrel_error_in_a_child_keeps_its_class_and_message() -> None:
+    def task(i: int) -> None:
+        if i == 2:
+            raise InvalidInputError("range 2 is bad")
+
+    with pytest.raises(InvalidInputError, match=r"^range 2 is bad$"):
+        _parallel.run(task, FORKED)
+    assert no_children_left()
+
+
+def test_another_error_in_a_child_is_a_custrel_error_naming_it() -> None:
+    def task(i: int) -> None:
+        if i == 3:
+            _ = 1 // (i - 3)
+
+    with pytest.raises(CustrelError, match="a worker process failed: ZeroDivisionError: "):
+        _parallel.run(task, FORKED)
+
+
+def test_memory_error_in_a_child_stays_a_memory_error() -> None:
+    def task(i: int) -> None:
+        if i == 1:
+            raise MemoryError("no room for range 1")
+
+    with pytest.raises(MemoryError, match="no room for range 1"):
+        _parallel.run(task, FORKED)
+
+
+def test_the_first_failing_worker_is_reported() -> None:
+    def task(i: int) -> None:
+        if i in (2, 3):
+            raise InvalidInputError(f"range {i}")
+
+    with pytest.raises(InvalidInputError, match=r"^range 2$"):
+        _parallel.run(task, FORKED)
+
+
+def test_a_child_killed_by_a_signal_is_an_error() -> None:
+    def task(i: int) -> None:
+        if i == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(CustrelError, match=r"stopped by signal SIGKILL.*fewer threads"):
+        _parallel.run(task, FORKED)
+    assert no_children_left()
+
+
+def test_a_child_that_leaves_without_a_message_is_an_error() -> None:
+    def task(i: int) -> None:
+        if i == 1:
+            os._exit(5)
+
+    with pytest.raises(CustrelError, match="exited with status 5"):
+        _parallel.run(task, FORKED)
+
+
+def test_a_failing_parent_stops_its_children() -> None:
+    started = time.monotonic()
+
+    def task(i: int) -> None:
+        if i == 0:  # the parent's own range
+            raise InvalidInputError("parent failed")
+        time.sleep(60)  # the children would run long: they are killed, not waited for
+
+    with pytest.raises(InvalidInputError, match="parent failed"):
+        _parallel.run(task, FORKED)
+    assert time.monotonic() - started < 30
+    assert no_children_left()
+
+
+def test_warnings_in_a_child_reach_the_parent() -> None:
+    def task(i: int) -> None:
+        if i == 2:
+            warnings.warn("range 2 looks odd", RuntimeWarning, stacklevel=1)
+
+    with pytest.warns(RuntimeWarning, match="range 2 looks odd"):
+        _parallel.run(task, FORKED)
+
+
+def test_a_child_warning_is_an_error_where_warnings_are_errors() -> None:
+    def task(i: int) -> None:
+        if i == 1:
+            np.log(np.zeros(1))  # numpy's RuntimeWarning: divide by zero
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="divide by zero"):
+            _parallel.run(task, FORKED)
+
+
+def test_fork_failure_falls_back_to_threads() -> None:
+    real = os.fork
+    calls = []
+
+    def fork_once() -> int:
+        calls.append(1)
+        if len(calls) > 1:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real()
+
+    with mock.patch.object(os, "fork", fork_once):
+        got = squares()
+    assert np.array_equal(got["x"], np.arange(1000, dtype=np.float64) ** 2)
+    who = got["who"].reshape(4, -1)[:, 0]
+    assert who[1] != os.getpid()  # the one child that started
+    assert who[2] == who[3] == os.getpid()  # the others ran on the parent's threads
+    assert no_children_left()
+
+
+def test_no_fork_at_all_runs_on_threads() -> None:
+    with mock.patch.object(os, "fork", side_effect=OSError(12, "Cannot allocate memory")):
+        got = squares()
+    assert set(got["who"].tolist()) == {os.getpid()}
+
+
+def test_fork_in_a_threaded_process_does_not_warn() -> None:
+    # Python 3.12+ warns (DeprecationWarning) on fork() while other threads run; the runner
+    # silences exactly that around its fork, so warnings-as-errors does not break it
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = squares()
+    finally:
+        stop.set()
+        other.join()
+    assert got["x"][-1] == 999.0**2
+
+
+def test_children_do_not_flush_the_parents_stdio(capfd: pytest.CaptureFixture[str]) -> None:
+    print("buffered once", end="")  # still in the parent's buffer when the children fork
+    squares()
+    print()
+    out, _ = capfd.readouterr()
+    assert out.count("buffered once") == 1
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "threads", "kwargs", "expected"),
+    [
+        (100, 8, {}, (1, 1, False)),
+        (10**6, 1, {}, (1, 1, False)),
+        (10**6, 2, {}, (2, 2, True)),
+        (10**6, 4, {"gil_bound": True}, (4, 4, True)),
+        (10**6, 16, {}, (10, 10, True)),
+        (10**6, 1, {"min_parts": 8}, (8, 1, False)),
+        (10**6, 3, {"min_parts": 8}, (9, 3, True)),
+        (10**6, 2, {"processes": False}, (2, 2, False)),
+        (10**6, 2, {"processes": False, "gil_bound": True}, (1, 1, False)),
+    ],
+    ids=[
+        "small-log",
+        "one-thread",
+        "two",
+        "gil-bound-in-processes",
+        "range-rows-limit",
+        "min-parts-one-worker",
+        "min-parts-multiple-of-workers",
+        "threads",
+        "threads-gil-bound",
+    ],
+)
+def test_plan(n_rows: int, threads: int, kwargs: dict[str, Any], expected: tuple[Any, ...]) -> None:
+    assert tuple(_parallel.plan(n_rows, threads, **kwargs)) == expected
+
+
+def test_select_range_counts_the_rows_before() -> None:
+    codes = np.array([3, 0, 2, 1, 3, 2, 0], dtype=np.int64)
+    for lo, hi in [(0, 2), (2, 3), (3, 4), (1, 4)]:
+        rows, before = _parallel.select_range(codes, lo, hi, 4)
+        assert rows.tolist() == np.flatnonzero((codes >= lo) & (codes < hi)).tolist()
+        assert before == int(np.count_nonzero(codes < lo))
