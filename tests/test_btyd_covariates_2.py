@@ -678,7 +678,7 @@ PREDICT_BAD = [
         "t-rows-mismatch",
         lambda m: m.expected_purchases([1.0, 2.0, 3.0], purchase_covariates=_Z),
         InvalidInputError,
-        r"the covariates have 5 rows but the customer arguments have 3 values",
+        r"the covariates have 5 rows but the .* have 3 values",
     ),
     (
         "unbound-kernel",
