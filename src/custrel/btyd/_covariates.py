@@ -51,6 +51,7 @@ import numpy.typing as npt
 
 from custrel import _validate as v
 from custrel._numeric import compress_rows
+from custrel.btyd import _threads
 from custrel.btyd._base import BTYDModel
 from custrel.btyd._common import _frozen_mapping
 from custrel.errors import ConvergenceError, InvalidInputError, InvalidTypeError
@@ -133,6 +134,10 @@ def _frame_columns(value: Any, argument: str) -> tuple[list[str], list[Any]] | N
             raise InvalidTypeError(
                 f"{argument} column names must be strings (they name the coefficients), "
                 f"got {raw!r} ({type(raw).__name__}); rename the columns"
+            )
+        if raw in names:
+            raise InvalidInputError(
+                f"{argument} has the column name {raw!r} twice; each column names one coefficient"
             )
         names.append(raw)
     return names, [getter(n) for n in raw_names]
@@ -879,6 +884,8 @@ def _bhhh(problem: _Problem, vec: FloatArray) -> FloatArray | None:
             return vec if it else None
         vec = vec + step
         cur = new
+        if not _finite_interior(vec, problem.n_base):
+            return vec  # running off: fit_covariates reports it
         sizes.append(float(np.max(np.abs(step))))
         if sizes[-1] < 1e-3:
             return vec
@@ -935,6 +942,8 @@ def _newton(
         prev = size
         vec = vec + step
         cur = new
+        if not _finite_interior(vec, problem.n_base):
+            return vec, it, np.full((vec.shape[0], vec.shape[0]), np.nan)  # running off
         if size < 1e-10 or float(np.max(np.abs(step) / se)) < 1e-4:
             return vec, it, problem.hessian(vec, cur[2])
     return None
@@ -1026,14 +1035,8 @@ def fit_covariates(
     nb = len(spec.base_names)
     vec = np.zeros(nb + len(design.free_names))
     vec[:nb] = np.log(np.asarray(start, dtype=np.float64))
-    if initial_coefficients:
-        for name, val in initial_coefficients.items():
-            if name not in design.free_names:
-                raise InvalidInputError(
-                    f"initial has the unknown coefficient {name!r}; the coefficients are "
-                    f"{list(design.free_names)!r}"
-                )
-            vec[nb + design.free_names.index(name)] = v.scalar(val, f"initial[{name!r}]")
+    for name, val in check_initial(design, initial_coefficients).items():
+        vec[nb + design.free_names.index(name)] = val
     big = w.shape[0] > _SUBSAMPLE
     sub = problem.subsample(int(min(_SUBSAMPLE_SIZE, problem.total // 4))) if big else problem
     if sub.evaluate(vec) is None:
@@ -1053,7 +1056,10 @@ def fit_covariates(
             message = "converged: BHHH and Newton on a subsample, then Newton on all rows"
     if result is None:
         near = _bhhh(problem, vec)
-        if near is not None:
+        if near is not None and not _finite_interior(near, nb):
+            result = (near, 0, np.full((near.shape[0], near.shape[0]), np.nan))
+            message = "stopped: BHHH scoring ran off"
+        elif near is not None:
             result = _newton(problem, near, None)
             message = "converged: BHHH scoring, then Newton"
     if result is None:
@@ -1085,6 +1091,19 @@ def fit_covariates(
         n_iterations=iterations,
         message=message,
     )
+
+
+def check_initial(design: CovariateDesign, initial: Mapping[str, Any] | None) -> dict[str, float]:
+    """Validate starting coefficients by free name (call it before any costly start fit)."""
+    out: dict[str, float] = {}
+    for name, val in (initial or {}).items():
+        if name not in design.free_names:
+            raise InvalidInputError(
+                f"initial has the unknown coefficient {name!r}; the coefficients are "
+                f"{list(design.free_names)!r}"
+            )
+        out[name] = v.scalar(val, f"initial[{name!r}]")
+    return out
 
 
 def _finite_interior(vec: FloatArray, nb: int) -> bool:
@@ -1268,10 +1287,28 @@ class CovariateModel(BTYDModel):
         return attrs.evolve(self, row_params=tuple(theta))
 
     def _row_theta(self) -> tuple[Any, ...]:
-        """Per-row parameters of a bound copy (floats, arrays for linked ones)."""
-        if self._row_params is None:
-            return tuple(float(t) for t in self._theta())
-        return self._row_params
+        """Per-row parameters of a bound copy (floats, arrays for linked ones).
+
+        An unbound model with coefficients refuses: a prediction that does
+        not take the covariates would otherwise silently use the base
+        parameters for every customer.
+        """
+        if self._row_params is not None:
+            return self._row_params
+        if any(self.covariate_names.get(p) for p in self._processes()):
+            args = ", ".join(
+                f"{PROCESS_ARGUMENTS[p]}=" for p in self._processes() if self.covariate_names.get(p)
+            )
+            raise InvalidInputError(
+                f"{type(self).__name__} predicts per customer from the covariates: this "
+                f"prediction does not take {args} (use a method that does)"
+            )
+        return tuple(float(t) for t in self._theta())
+
+    def _rows(self, covariates: Mapping[str, Any], n_rows: int | None) -> tuple[Any, ...]:
+        """The per-row parameters of these prediction covariates (validated)."""
+        bound: CovariateModel = self._bind(covariates, n_rows)
+        return bound._row_theta()
 
     @classmethod
     def _from_named(cls, params: Mapping[str, float], **extra: Any) -> Any:
@@ -1314,24 +1351,30 @@ class CovariateModel(BTYDModel):
         )
 
 
-def align_rows(arrays: Sequence[Any], theta: Sequence[Any]) -> tuple[list[FloatArray], Any]:
-    """Broadcast the customer columns against a bound model's per-row parameters (flattened).
-
-    Returns the columns and the parameters, each 1-D of one length (scalar
-    parameters stay scalars); reshape results with :func:`row_shape`.
+def row_shape(arrays: Sequence[Any], theta: Sequence[Any]) -> tuple[int, ...]:
+    """The broadcast shape of the customer columns and the per-row parameters.
 
     Raises InvalidInputError when the covariate rows do not match the customers.
     """
     per_row = [t for t in theta if np.ndim(t)]
     try:
-        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(t) for t in per_row))
+        return np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(t) for t in per_row))
     except ValueError:
-        sizes = ", ".join(str(np.size(a)) for a in arrays)
+        sizes = " and ".join(sorted({str(np.size(a)) for a in arrays if np.ndim(a)}))
         rows = np.shape(per_row[0])[0] if per_row else 0
         raise InvalidInputError(
-            f"the covariates have {rows} rows but the customer arguments have {sizes} values; "
+            f"the covariates have {rows} rows but the other arguments have {sizes} values; "
             "give one covariate row per customer"
         ) from None
+
+
+def align_rows(arrays: Sequence[Any], theta: Sequence[Any]) -> tuple[list[FloatArray], Any]:
+    """Broadcast the customer columns against per-row parameters (all flattened).
+
+    Returns the columns and the parameters, each 1-D of one length (scalar
+    parameters stay scalars); reshape results with :func:`row_shape`.
+    """
+    shape = row_shape(arrays, theta)
     out = [np.array(np.broadcast_to(a, shape), dtype=np.float64).ravel() for a in arrays]
     th = [
         t if not np.ndim(t) else np.array(np.broadcast_to(t, shape), dtype=np.float64).ravel()
@@ -1340,10 +1383,28 @@ def align_rows(arrays: Sequence[Any], theta: Sequence[Any]) -> tuple[list[FloatA
     return out, th
 
 
-def row_shape(arrays: Sequence[Any], theta: Sequence[Any]) -> tuple[int, ...]:
-    """The broadcast shape of the customer columns and the per-row parameters."""
-    per_row = [t for t in theta if np.ndim(t)]
-    return np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(t) for t in per_row))
+def per_customer_rows(
+    fn: Callable[..., Any], arrays: Sequence[Any], theta: Sequence[Any], threads: Any = None
+) -> FloatArray:
+    """``fn(theta_chunk, *array_chunks)`` over the fixed customer chunks (``_threads``).
+
+    The per-row parameters are cut into the same chunks as the customer
+    arrays, so a kernel always sees matching rows, and the result is the same
+    to the last bit for any thread count. Scalars broadcast; the result has
+    the broadcast shape of the arrays and the per-row parameters.
+    """
+    shape = row_shape(arrays, theta)
+    idx = [i for i, t in enumerate(theta) if np.ndim(t)]
+    k = len(arrays)
+
+    def call(*cols: FloatArray) -> Any:
+        th = list(theta)
+        for j, i in enumerate(idx):
+            th[i] = cols[k + j]
+        return fn(th, *cols[:k])
+
+    out = _threads.per_customer(call, *arrays, *(theta[i] for i in idx), threads=threads)
+    return np.asarray(out, dtype=np.float64).reshape(shape)
 
 
 def customer_count(*arrays: Any) -> int | None:

@@ -112,12 +112,16 @@ class GammaGammaCovariateModel(cv.CovariateModel, GammaGammaModel):
         return cls._from_named(params)
 
     def _gammas(self, covariates: Any, n_rows: int | None) -> tuple[float, float, Any]:
-        bound = self._bind({"spend": covariates}, n_rows)
-        p, q, gamma = bound._row_theta()
+        p, q, gamma = self._rows({"spend": covariates}, n_rows)
         return float(p), float(q), gamma
 
-    def customer_log_likelihood(  # type: ignore[override]
-        self, frequency: Any, monetary_value: Any, *, covariates: Any = None
+    def customer_log_likelihood(
+        self,
+        frequency: Any,
+        monetary_value: Any,
+        *,
+        threads: int | None = None,
+        covariates: Any = None,
     ) -> FloatArray:
         """Each repeat buyer's log-likelihood of its mean spend.
 
@@ -127,6 +131,8 @@ class GammaGammaCovariateModel(cv.CovariateModel, GammaGammaModel):
             Repeat purchases (>= 1).
         monetary_value : array_like
             Mean repeat spend (> 0).
+        threads : int, optional
+            Threads (the result is the same for any value).
         covariates : array_like or dataframe
             One row per customer.
 
@@ -135,10 +141,8 @@ class GammaGammaCovariateModel(cv.CovariateModel, GammaGammaModel):
         numpy.ndarray
         """
         x, m = _as_spend(frequency, monetary_value, allow_scalar=True, allow_zero=False)
-        p, q, gamma = self._gammas(covariates, cv.customer_count(frequency, monetary_value))
-        (xr, mr), th = cv.align_rows((x, m), (p, q, gamma))
-        ll = _gg_rows(th, xr, mr, gradient=False)[0]
-        return np.asarray(ll, dtype=np.float64).reshape(cv.row_shape((x, m), (p, q, gamma)))
+        th = self._gammas(covariates, cv.customer_count(x))
+        return cv.per_customer_rows(_k_ll, (x, m), th, threads)
 
     def expected_spend(self, *, covariates: Any = None) -> Any:
         """The mean spend per transaction of customers with these covariates, p·gamma_i/(q - 1).
@@ -159,8 +163,13 @@ class GammaGammaCovariateModel(cv.CovariateModel, GammaGammaModel):
         out: FloatArray = np.asarray(p * np.asarray(gamma) / (q - 1.0), dtype=np.float64)
         return out
 
-    def conditional_expected_spend(  # type: ignore[override]
-        self, frequency: Any, monetary_value: Any, *, covariates: Any = None
+    def conditional_expected_spend(
+        self,
+        frequency: Any,
+        monetary_value: Any,
+        *,
+        threads: int | None = None,
+        covariates: Any = None,
     ) -> FloatArray:
         r"""Expected spend per future transaction of each customer.
 
@@ -170,6 +179,8 @@ class GammaGammaCovariateModel(cv.CovariateModel, GammaGammaModel):
             Repeat purchases (>= 0).
         monetary_value : array_like
             Mean repeat spend; ignored (may be NaN) where frequency is 0.
+        threads : int, optional
+            Threads (the result is the same for any value).
         covariates : array_like or dataframe
             One row per customer.
 
@@ -179,13 +190,8 @@ class GammaGammaCovariateModel(cv.CovariateModel, GammaGammaModel):
             :math:`p(\gamma_i + x\bar z)/(px + q - 1)`.
         """
         x, m = _as_spend(frequency, monetary_value, allow_scalar=True, allow_zero=True)
-        p, q, gamma = self._gammas(covariates, cv.customer_count(frequency, monetary_value))
-        (xr, mr), (_, _, gr) = cv.align_rows((x, m), (p, q, gamma))
-        xm = np.where(xr > 0, xr * np.where(xr > 0, mr, 0.0), 0.0)
-        with np.errstate(divide="ignore"):
-            out = p * (gr + xm) / (p * xr + q - 1.0)
-        out = np.where(p * xr + q - 1.0 > 0, out, np.inf)
-        return np.asarray(out, dtype=np.float64).reshape(cv.row_shape((x, m), (p, q, gamma)))
+        th = self._gammas(covariates, cv.customer_count(x))
+        return cv.per_customer_rows(_k_spend, (x, m), th, threads)
 
     def simulate(
         self,
@@ -217,6 +223,19 @@ class GammaGammaCovariateModel(cv.CovariateModel, GammaGammaModel):
         nu = gen.gamma(q, 1.0 / np.broadcast_to(gamma, x.shape), x.shape[0])
         out: FloatArray = gen.gamma(p * x, 1.0 / (nu * x))
         return out
+
+
+def _k_ll(th: Any, x: FloatArray, m: FloatArray) -> FloatArray:
+    return _gg_rows(th, x, m, gradient=False)[0]
+
+
+def _k_spend(th: Any, x: FloatArray, m: FloatArray) -> FloatArray:
+    p, q, gamma = th
+    xm = np.where(x > 0, x * np.where(x > 0, m, 0.0), 0.0)
+    with np.errstate(divide="ignore"):
+        out = p * (gamma + xm) / (p * x + q - 1.0)
+    res: FloatArray = np.where(p * x + q - 1.0 > 0, out, np.inf)
+    return res
 
 
 def fit_validated(
@@ -251,6 +270,7 @@ def fit_validated(
                 )
             else:
                 coef_init[str(key)] = val
+    coef_init = cv.check_initial(design, coef_init)
     fit = cv.fit_covariates(
         GammaGammaCovariateModel._spec(),
         design,

@@ -31,7 +31,13 @@ from custrel import _validate as v
 from custrel.btyd import _covariates as cv
 from custrel.btyd import _pnbd_math
 from custrel.btyd._base import RepeatPurchaseModel
-from custrel.btyd._common import _as_rfm, _discounted_sum, _fit_weights, _poisson_counts
+from custrel.btyd._common import (
+    _as_rfm,
+    _discounted_sum,
+    _fit_weights,
+    _horizon,
+    _poisson_counts,
+)
 from custrel.btyd._pareto_nbd import ParetoNBDModel
 from custrel.btyd._summary import BTYDSummary
 from custrel.errors import ConvergenceError, InvalidInputError
@@ -124,32 +130,23 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         """
         return cls._from_named(params)
 
-    # -- kernels on per-row parameters -------------------------------------------
+    # -- the family kernels on this model's own (bound) parameters ----------------
+    # (RepeatPurchaseModel's other methods call these; an unbound model with
+    # coefficients refuses them, see CovariateModel._row_theta)
 
     def _ll(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        (xr, txr, tr), th = cv.align_rows((x, tx, big_t), self._row_theta())
-        out = _pnbd_math._parts(th, xr, txr, tr, gradient=False)[0]
-        return np.asarray(out, dtype=np.float64).reshape(self._shape(x, tx, big_t))
+        return _bound(self, _k_ll, x, tx, big_t)
 
     def _expected(self, t: FloatArray) -> FloatArray:
-        (tr,), th = cv.align_rows((t,), self._row_theta())
-        r, alpha, s, beta = th
-        out = r / alpha * _pnbd_math.growth(s, tr, np.asarray(beta, dtype=np.float64))
-        return np.asarray(out, dtype=np.float64).reshape(self._shape(t))
+        return _bound(self, _k_expected, t)
 
     def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        (xr, txr, tr), th = cv.align_rows((x, tx, big_t), self._row_theta())
-        out = _pnbd_math._alive(th, xr, txr, tr)
-        return np.asarray(out, dtype=np.float64).reshape(self._shape(x, tx, big_t))
+        return _bound(self, _k_alive, x, tx, big_t)
 
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        (tb, xb, txb, tb2), th = cv.align_rows((t, x, tx, big_t), self._row_theta())
-        r, alpha, s, beta = th
-        alive = _pnbd_math._alive(th, xb, txb, tb2)
-        out = alive * (r + xb) / (alpha + tb2) * _pnbd_math.growth(s, tb, beta + tb2)
-        return np.asarray(out, dtype=np.float64).reshape(self._shape(t, x, tx, big_t))
+        return _bound(self, _k_conditional, t, x, tx, big_t)
 
     def _discounted_purchases(
         self,
@@ -160,24 +157,10 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         tx: FloatArray,
         big_t: FloatArray,
     ) -> FloatArray:
-        (xr, txr, tr), th = cv.align_rows((x, tx, big_t), self._row_theta())
-        r, alpha, s, beta = th
-        factor = _pnbd_math._alive(th, xr, txr, tr) * (r + xr) / (alpha + tr)
-        base = np.asarray(beta + tr, dtype=np.float64)
-        total = _discounted_sum(
-            lambda t: _pnbd_math.growth(s, np.broadcast_to(t, base.shape), base),
-            horizon,
-            period,
-            rate,
-            base.shape,
-        )
-        out: FloatArray = (factor * total).reshape(self._shape(x, tx, big_t))
-        return out
+        return _bound(self, _k_discounted(horizon, period, rate), x, tx, big_t)
 
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
-        (nr, tr), th = cv.align_rows((n, t), self._row_theta())
-        out = _pnbd_math._pmf(th, nr, tr)
-        return np.asarray(out, dtype=np.float64).reshape(self._shape(n, t))
+        return _bound(self, _k_pmf, n, t)
 
     def _simulate(
         self, n_customers: int, big_t: FloatArray, rng: np.random.Generator
@@ -193,13 +176,10 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
             rec = np.where(freq > 0, active * u ** (1.0 / np.maximum(freq, 1.0)), 0.0)
         return freq, rec
 
-    def _shape(self, *arrays: Any) -> tuple[int, ...]:
-        return cv.row_shape(arrays, self._row_theta())
+    # -- public predictions: the covariates give per-customer parameters ---------
 
-    # -- public predictions: the covariates bind per-customer parameters ---------
-
-    def _with(self, purchase: Any, dropout: Any, n_rows: int | None) -> Any:
-        return self._bind({"purchase": purchase, "dropout": dropout}, n_rows)
+    def _theta_rows(self, purchase: Any, dropout: Any, n_rows: int | None) -> tuple[Any, ...]:
+        return self._rows({"purchase": purchase, "dropout": dropout}, n_rows)
 
     def customer_log_likelihood(
         self,
@@ -207,6 +187,7 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         recency: Any,
         T: Any,
         *,
+        threads: int | None = None,
         purchase_covariates: Any = None,
         dropout_covariates: Any = None,
     ) -> FloatArray:
@@ -216,6 +197,8 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         ----------
         frequency, recency, T : array_like
             Summary columns (scalars broadcast).
+        threads : int, optional
+            Threads (the result is the same for any value).
         purchase_covariates, dropout_covariates : array_like or dataframe
             One row per customer (required for a process with coefficients).
 
@@ -225,9 +208,9 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
             One log-likelihood per customer; over the fitting data they sum
             to :attr:`log_likelihood`.
         """
-        n = cv.customer_count(frequency, recency, T)
-        bound = self._with(purchase_covariates, dropout_covariates, n)
-        return RepeatPurchaseModel.customer_log_likelihood(bound, frequency, recency, T)
+        x, tx, big_t = _as_rfm(frequency, recency, T, allow_scalar=True)
+        th = self._theta_rows(purchase_covariates, dropout_covariates, cv.customer_count(x))
+        return cv.per_customer_rows(_k_ll, (x, tx, big_t), th, threads)
 
     def expected_purchases(
         self, t: Any, *, purchase_covariates: Any = None, dropout_covariates: Any = None
@@ -246,8 +229,9 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         numpy.ndarray
             :math:`E[X(t)] = \frac{r\beta_i}{\alpha_i(s-1)}[1 - (\beta_i/(\beta_i+t))^{s-1}]`.
         """
-        bound = self._with(purchase_covariates, dropout_covariates, None)
-        return RepeatPurchaseModel.expected_purchases(bound, t)
+        tt = _horizon(t)
+        th = self._theta_rows(purchase_covariates, dropout_covariates, None)
+        return cv.per_customer_rows(_k_expected, (tt,), th)
 
     def conditional_expected_purchases(
         self,
@@ -256,6 +240,7 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         recency: Any,
         T: Any,
         *,
+        threads: int | None = None,
         purchase_covariates: Any = None,
         dropout_covariates: Any = None,
     ) -> FloatArray:
@@ -264,9 +249,11 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         Parameters
         ----------
         t : float or array_like
-            Length of the forecast window.
+            Length of the forecast window (one, or one per customer).
         frequency, recency, T : array_like
             Each customer's summary.
+        threads : int, optional
+            Threads (the result is the same for any value).
         purchase_covariates, dropout_covariates : array_like or dataframe
             One row per customer.
 
@@ -274,9 +261,15 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         -------
         numpy.ndarray
         """
-        n = cv.customer_count(frequency, recency, T)
-        bound = self._with(purchase_covariates, dropout_covariates, n)
-        return RepeatPurchaseModel.conditional_expected_purchases(bound, t, frequency, recency, T)
+        x, tx, big_t = _as_rfm(frequency, recency, T, allow_scalar=True)
+        tt = _horizon(t)
+        if tt.ndim == 1 and x.ndim == 1 and tt.shape != x.shape and tt.shape != (1,):
+            raise InvalidInputError(
+                f"t has {tt.shape[0]} values but there are {x.shape[0]} customers; give one "
+                "forecast window, or one per customer"
+            )
+        th = self._theta_rows(purchase_covariates, dropout_covariates, cv.customer_count(x))
+        return cv.per_customer_rows(_k_conditional, (tt, x, tx, big_t), th, threads)
 
     def probability_alive(
         self,
@@ -284,6 +277,7 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         recency: Any,
         T: Any,
         *,
+        threads: int | None = None,
         purchase_covariates: Any = None,
         dropout_covariates: Any = None,
     ) -> FloatArray:
@@ -293,6 +287,8 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         ----------
         frequency, recency, T : array_like
             Each customer's summary.
+        threads : int, optional
+            Threads (the result is the same for any value).
         purchase_covariates, dropout_covariates : array_like or dataframe
             One row per customer.
 
@@ -301,9 +297,9 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         numpy.ndarray
             In [0, 1].
         """
-        n = cv.customer_count(frequency, recency, T)
-        bound = self._with(purchase_covariates, dropout_covariates, n)
-        return RepeatPurchaseModel.probability_alive(bound, frequency, recency, T)
+        x, tx, big_t = _as_rfm(frequency, recency, T, allow_scalar=True)
+        th = self._theta_rows(purchase_covariates, dropout_covariates, cv.customer_count(x))
+        return cv.per_customer_rows(_k_alive, (x, tx, big_t), th, threads)
 
     def probability_of_purchases(
         self, n: Any, t: Any, *, purchase_covariates: Any = None, dropout_covariates: Any = None
@@ -323,8 +319,12 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         -------
         numpy.ndarray
         """
-        bound = self._with(purchase_covariates, dropout_covariates, None)
-        return RepeatPurchaseModel.probability_of_purchases(bound, n, t)
+        nn = v.as_float_array(n, "n", ndim=(0, 1))
+        v.check_range(nn, "n", low=0.0)
+        v.check_integer_valued(nn, "n")
+        tt = _horizon(t)
+        th = self._theta_rows(purchase_covariates, dropout_covariates, None)
+        return cv.per_customer_rows(_k_pmf, (nn, tt), th)
 
     def customer_lifetime_value(
         self,
@@ -337,13 +337,15 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         discount_rate: float,
         margin: float = 1.0,
         period: float = 1.0,
+        threads: int | None = None,
         purchase_covariates: Any = None,
         dropout_covariates: Any = None,
     ) -> FloatArray:
         r"""Discounted value of each customer's expected future purchases.
 
-        As :meth:`RepeatPurchaseModel.customer_lifetime_value`, with each
-        customer's own :math:`\alpha_i, \beta_i`.
+        As :meth:`RepeatPurchaseModel.customer_lifetime_value` (same
+        arguments, checks and budgets), with each customer's own
+        :math:`\alpha_i, \beta_i`.
 
         Parameters
         ----------
@@ -359,6 +361,8 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
             Share of the spend that is profit.
         period : float
             Length of a period in the model's time unit.
+        threads : int, optional
+            Threads (the result is the same for any value).
         purchase_covariates, dropout_covariates : array_like or dataframe
             One row per customer.
 
@@ -366,19 +370,39 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         -------
         numpy.ndarray
         """
-        n = cv.customer_count(frequency, recency, T)
-        bound = self._with(purchase_covariates, dropout_covariates, n)
-        return RepeatPurchaseModel.customer_lifetime_value(
-            bound,
-            frequency,
-            recency,
-            T,
-            spend,
-            horizon=horizon,
-            discount_rate=discount_rate,
-            margin=margin,
-            period=period,
+        x, tx, big_t = _as_rfm(frequency, recency, T, allow_scalar=True)
+        th = self._theta_rows(purchase_covariates, dropout_covariates, cv.customer_count(x))
+        shape = cv.row_shape((x,), th)
+        sp = v.as_float_array(spend, "spend", ndim=(0, 1))
+        h = v.positive_int(horizon, "horizon")
+        d = v.discount_rate(discount_rate)
+        mg = v.scalar(margin, "margin")
+        p = v.scalar(period, "period", low=0.0, low_inclusive=False)
+        size = int(np.prod(shape, dtype=np.int64))
+        if sp.ndim == 1 and len(shape) == 1 and sp.shape != shape:
+            raise InvalidInputError(
+                f"spend has {sp.shape[0]} values but there are {size} customers; give one "
+                "spend per customer or a single value"
+            )
+        v.check_budget(
+            float(h),
+            "the CLV horizon",
+            budget=v.max_periods(),
+            culprit=f"horizon={h!r}",
+            env="CUSTREL_MAX_PERIODS",
+            hint="value a shorter horizon or longer periods",
         )
+        v.check_budget(
+            float(h) * max(size, 1),
+            "the CLV forecast (periods x customers)",
+            budget=v.max_cells(),
+            culprit=f"horizon={h!r} for {size} customers",
+            env="CUSTREL_MAX_CELLS",
+            hint="value the customers in batches",
+        )
+        purchases = cv.per_customer_rows(_k_discounted(h, p, d), (x, tx, big_t), th, threads)
+        out: FloatArray = mg * sp * purchases
+        return out
 
     def simulate(
         self,
@@ -407,8 +431,69 @@ class ParetoNBDCovariateModel(cv.CovariateModel, ParetoNBDModel):
         BTYDSummary
         """
         n = v.positive_int(n_customers, "n_customers")
-        bound = self._with(purchase_covariates, dropout_covariates, n)
+        bound = self._bind({"purchase": purchase_covariates, "dropout": dropout_covariates}, n)
         return RepeatPurchaseModel.simulate(bound, n, T, rng=rng)
+
+
+# ---------------------------------------------------------------------------
+# Kernels: theta = (r, alpha, s, beta) with per-row alpha_i, beta_i (chunks)
+# ---------------------------------------------------------------------------
+
+
+def _k_ll(th: Any, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+    out: FloatArray = _pnbd_math._parts(th, x, tx, big_t, gradient=False)[0]
+    return out
+
+
+def _k_expected(th: Any, t: FloatArray) -> FloatArray:
+    r, alpha, s, beta = th
+    out: FloatArray = r / alpha * _pnbd_math.growth(s, t, np.asarray(beta, dtype=np.float64))
+    return out
+
+
+def _k_alive(th: Any, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+    return _pnbd_math._alive(th, x, tx, big_t)
+
+
+def _k_conditional(
+    th: Any, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
+) -> FloatArray:
+    r, alpha, s, beta = th
+    alive = _pnbd_math._alive(th, x, tx, big_t)
+    out: FloatArray = alive * (r + x) / (alpha + big_t) * _pnbd_math.growth(s, t, beta + big_t)
+    return out
+
+
+def _k_discounted(horizon: int, period: float, rate: float) -> Any:
+    """The discounted expected purchases over ``horizon`` periods (P(alive) once per customer)."""
+
+    def kernel(th: Any, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
+        r, alpha, s, beta = th
+        factor = _pnbd_math._alive(th, x, tx, big_t) * (r + x) / (alpha + big_t)
+        base = np.asarray(beta + big_t, dtype=np.float64)
+        total = _discounted_sum(
+            lambda t: _pnbd_math.growth(s, np.broadcast_to(t, base.shape), base),
+            horizon,
+            period,
+            rate,
+            base.shape,
+        )
+        out: FloatArray = factor * total
+        return out
+
+    return kernel
+
+
+def _k_pmf(th: Any, n: FloatArray, t: FloatArray) -> FloatArray:
+    return _pnbd_math._pmf(th, n, t)
+
+
+def _bound(model: ParetoNBDCovariateModel, kernel: Any, *arrays: FloatArray) -> FloatArray:
+    """A kernel on the model's own parameters (bound per-row ones, or the base ones)."""
+    th = model._row_theta()
+    cols, rows = cv.align_rows(arrays, th)
+    out = np.asarray(kernel(rows, *cols), dtype=np.float64)
+    return out.reshape(cv.row_shape(arrays, th))
 
 
 def fit_pareto_nbd_covariates(
@@ -472,6 +557,7 @@ def fit_pareto_nbd_covariates(
                 base_init[key] = v.scalar(val, f"initial[{key!r}]", low=0.0, low_inclusive=False)
             else:
                 coef_init[str(key)] = val
+    coef_init = cv.check_initial(design, coef_init)
     try:
         start = np.asarray(_pnbd_math.fit(x, tx, big_t, w).params, dtype=np.float64)
     except ConvergenceError:
