@@ -398,3 +398,20 @@ def test_custrel_threads_sets_the_default(
     one = _M.probability_alive(x, tx, big_t)
     monkeypatch.setenv("CUSTREL_THREADS", "3")
     _same(_M.probability_alive(x, tx, big_t), one)
+
+
+def test_nested_use_of_the_pool_runs_inline_instead_of_waiting_forever(small_chunks: int) -> None:
+    # a fit inside a task of the shared pool (as a pooled bootstrap would run it): its chunks
+    # must not queue behind the task that waits for them
+    x, tx, big_t = _history(2000, seed=4)
+    direct = fit_bgnbd(x, tx, big_t, threads=2)
+    nested = _threads.map_chunks(lambda c: fit_bgnbd(x, tx, big_t, threads=2), [0, 1], threads=2)
+    for m in nested:
+        _assert_same_fits([direct, m])
+
+
+def test_the_pool_threads_carry_the_prefix_the_nesting_guard_looks_for() -> None:
+    import threading
+
+    names = _threads.map_chunks(lambda c: threading.current_thread().name, [0, 1, 2], threads=2)
+    assert all(n.startswith(_threads._POOL_PREFIX) for n in names), names

@@ -33,6 +33,7 @@ are in ``benchmarks/results/btyd_scale.md``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -47,6 +48,9 @@ __all__: list[str] = []
 
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
+
+#: Name prefix of the shared pool's threads (``_parallel``'s ThreadPoolExecutor).
+_POOL_PREFIX = "custrel"
 
 #: Customers per chunk: fixed, so sums group the same way for any thread count
 #: (small enough that a chunk's temporaries stay in cache, large enough that
@@ -91,10 +95,14 @@ def map_chunks(fn: Callable[[T], Any], chunks: Sequence[T], threads: Any = None)
     """``[fn(c) for c in chunks]``, on the shared pool when there are several chunks and threads.
 
     ``threads`` is resolved by :func:`custrel._parallel.resolve_threads`
-    (an int >= 1, else ``CUSTREL_THREADS``, else every usable core).
+    (an int >= 1, else ``CUSTREL_THREADS``, else every usable core). Called
+    from a thread of the shared pool itself, the chunks run in-line.
     """
     n_threads = _parallel.resolve_threads(threads)
-    if len(chunks) <= 1 or n_threads <= 1:
+    # inside a task of the shared pool (a fit run by a pooled bootstrap, say) the chunks run
+    # in-line: a task waiting for tasks queued behind it on the same pool could wait forever
+    nested = threading.current_thread().name.startswith(_POOL_PREFIX)
+    if len(chunks) <= 1 or n_threads <= 1 or nested:
         return [fn(c) for c in chunks]
     return list(_parallel.run_ordered(lambda i: fn(chunks[i]), len(chunks), n_threads))
 
