@@ -62,6 +62,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from custrel import _numeric
 from custrel import _validate as v
 from custrel.btyd import _covariates as cov
 from custrel.btyd import _threads
@@ -548,12 +549,23 @@ class BGNBDCovariateModel(CovariatePredictions, BGNBDModel):
         tx: FloatArray,
         big_t: FloatArray,
     ) -> FloatArray:
-        # per-customer parameters: customers with equal (x, T) are not merged
+        # an active customer's forecast depends on (x, T) and its parameters only: one
+        # evaluation per distinct (x, T, alpha_i, a_i, b_i) and period (customers who share
+        # their covariates share their parameters), then P(alive) per customer
         (xr, txr, tr), view, shape = self._aligned(x, tx, big_t)
-        total = _discounted_sum(
-            lambda t: BGNBDModel._alive_expected(view, t, xr, tr), horizon, period, rate, xr.shape
+        rows = view._row_theta()
+        linked = [i for i, q in enumerate(rows) if np.ndim(q)]
+        (xu, tu, *pu), _, inv = _numeric.compress_rows(
+            [xr, tr, *(rows[i] for i in linked)], np.ones(xr.size)
         )
-        out: FloatArray = BGNBDModel._alive(view, xr, txr, tr) * total
+        distinct = list(rows)
+        for j, i in enumerate(linked):
+            distinct[i] = pu[j]
+        uview = attrs.evolve(view, row_params=tuple(distinct))
+        total = _discounted_sum(
+            lambda t: BGNBDModel._alive_expected(uview, t, xu, tu), horizon, period, rate, xu.shape
+        )
+        out: FloatArray = BGNBDModel._alive(view, xr, txr, tr) * total[inv]
         return out.reshape(shape)
 
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
