@@ -81,11 +81,16 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=None, help="default: rows / 10")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--threads", default="1,2,all", help="comma-separated thread counts ('all': every core)"
+    )
     args = parser.parse_args()
     cores = usable_cores()
     n_customers = args.customers or max(1, args.rows // 10)
     log = make_log(args.rows, n_customers)
-    counts = sorted({1, 2, cores})
+    counts = sorted(
+        {1} | {cores if t.strip() == "all" else int(t) for t in args.threads.split(",")}
+    )
     lines = [
         (
             f"# Customer x period panels on {', '.join(map(str, counts))} threads "
