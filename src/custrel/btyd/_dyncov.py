@@ -68,6 +68,7 @@ Meierer, M., Näf, J., Bachmann, P. & Siegel, M. (2023). CLVTools: R package
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple, cast
 
@@ -81,7 +82,7 @@ from custrel._numeric import gauss_legendre
 from custrel.btyd import _pnbd_math as _pm
 from custrel.btyd._base import BTYDModel
 from custrel.btyd._dyncov_data import DynamicCovariateData, dynamic_covariate_data
-from custrel.errors import ConvergenceError, InvalidInputError, InvalidTypeError
+from custrel.errors import ConvergenceError, FitWarning, InvalidInputError, InvalidTypeError
 
 special = LazyModule("scipy.special")  # imported on first use (import time)
 
@@ -101,6 +102,7 @@ _GRAD_STEP = 1e-6  # central-difference step of the gradient (in log r, ..., gam
 _HESS_STEP = 1e-4  # central-difference step of the Hessian
 _GL_NODES = 16  # Gauss-Legendre nodes per piece (discounted purchases)
 _NEWTON = 4  # Newton steps that finish the BFGS search
+_FLAT_EFFECT = 10.0  # |coefficient| x the column's range beyond which a fit warns
 
 
 # ---------------------------------------------------------------------------
@@ -335,10 +337,13 @@ def _terms(theta: FloatArray, w: _Walks) -> _Terms:
 # ---------------------------------------------------------------------------
 
 
-def _check_design(data: DynamicCovariateData, cols: IntArray, process: str) -> None:
-    """Refuse a covariate that is constant, or covariates that are collinear, over the walks."""
+def _check_design(data: DynamicCovariateData, cols: IntArray, process: str) -> FloatArray:
+    """Refuse a covariate that is constant, or covariates that are collinear, over the walks.
+
+    Returns each column's range (max - min) over the estimation period.
+    """
     if cols.size == 0:
-        return
+        return np.zeros(0)
     first = data._first_day.astype(np.float64)
     _, _, _, X = data._span(first, first + data.T * data.unit_days, "the estimation period")
     sub = X[:, cols]
@@ -357,6 +362,8 @@ def _check_design(data: DynamicCovariateData, cols: IntArray, process: str) -> N
             f"{process}_covariates: the columns {names!r} are collinear over the estimation "
             "period (one is a linear combination of the others and the intercept); drop one"
         )
+    spread: FloatArray = sub.max(axis=0) - sub.min(axis=0)
+    return spread
 
 
 def _select(data: DynamicCovariateData, names: Any, process: str) -> IntArray:
@@ -415,8 +422,10 @@ def _numeric_hessian(f: Any, u: FloatArray, step: float) -> FloatArray:
     return out
 
 
-def _polish(total: Any, u: FloatArray) -> tuple[FloatArray, float, FloatArray, FloatArray]:
-    """Newton steps from BFGS's end point (at most ``_NEWTON`` of them).
+def _polish(
+    total: Any, u: FloatArray, steps: int
+) -> tuple[FloatArray, float, FloatArray, FloatArray]:
+    """Newton steps from BFGS's end point (at most ``steps`` of them).
 
     BFGS on a numerical gradient can stop short ("precision loss"); Newton
     steps on the numerical Hessian finish the climb. Returns the point, its
@@ -424,7 +433,7 @@ def _polish(total: Any, u: FloatArray) -> tuple[FloatArray, float, FloatArray, F
     errors).
     """
     f = total(u)
-    for _ in range(_NEWTON):
+    for _ in range(steps):
         g = _numeric_gradient(total, u, _GRAD_STEP)
         hess = _numeric_hessian(total, u, _HESS_STEP)
         if not (np.all(np.isfinite(g)) and np.all(np.isfinite(hess))):
@@ -444,6 +453,28 @@ def _polish(total: Any, u: FloatArray) -> tuple[FloatArray, float, FloatArray, F
             break
     g = _numeric_gradient(total, u, _GRAD_STEP)
     return u, f, _numeric_hessian(total, u, _HESS_STEP), g
+
+
+def _warn_flat(names: list[str], theta: FloatArray, se: FloatArray, spread: FloatArray) -> None:
+    """Warn of NaN standard errors and of coefficients that ran off along a flat likelihood."""
+    if not np.all(np.isfinite(se)):
+        warnings.warn(
+            "Pareto/NBD with dynamic covariates: the observed information matrix is not "
+            "positive definite; standard errors are NaN",
+            FitWarning,
+            stacklevel=3,
+        )
+    effect = np.abs(theta[4:]) * spread
+    if np.any(effect > _FLAT_EFFECT):
+        j = int(np.flatnonzero(effect > _FLAT_EFFECT)[0])
+        warnings.warn(
+            f"Pareto/NBD with dynamic covariates: {names[4 + j]} = {theta[4 + j]:.3g} changes its "
+            f"rate by a factor of e^{effect[j]:.3g} across the column's values: the likelihood is "
+            "flat in that direction (no events where the covariate takes one of its values), so "
+            "the estimate and its standard error mean little; drop the covariate from that process",
+            FitWarning,
+            stacklevel=3,
+        )
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -722,8 +753,9 @@ def fit_pareto_nbd_dyncov(
         )
     pc = _select(data, purchase_covariates, "purchase")
     dc = _select(data, dropout_covariates, "dropout")
-    _check_design(data, pc, "purchase")
-    _check_design(data, dc, "dropout")
+    spread = np.concatenate(
+        [_check_design(data, pc, "purchase"), _check_design(data, dc, "dropout")]
+    )
     names = (
         ["r", "alpha", "s", "beta"]
         + [f"purchase.{data.covariate_names[c]}" for c in pc]
@@ -784,7 +816,9 @@ def fit_pareto_nbd_dyncov(
     res = optimize.minimize(
         objective, u0, jac=True, method="BFGS", options={"maxiter": _MAX_ITER, "gtol": 1e-6}
     )
-    u, f_end, hess, g_end = _polish(total, np.asarray(res.x, dtype=np.float64))
+    u, f_end, hess, g_end = _polish(
+        total, np.asarray(res.x, dtype=np.float64), 0 if res.success else _NEWTON
+    )
     g_mean = float(np.max(np.abs(g_end))) / n
     if not np.isfinite(f_end) or g_mean > 1e-4:
         raise ConvergenceError(
@@ -811,6 +845,7 @@ def fit_pareto_nbd_dyncov(
             jac = np.where(np.arange(n_par) < 4, theta, 1.0)
             cov = (inv.T @ inv) * np.outer(jac, jac)
             se = np.sqrt(np.diag(cov))
+    _warn_flat(names, theta, se, spread)
     return ParetoNBDDynCovModel(
         params=dict(zip(names, theta.tolist(), strict=True)),
         log_likelihood=float(f_end),
