@@ -415,3 +415,15 @@ def test_the_pool_threads_carry_the_prefix_the_nesting_guard_looks_for() -> None
 
     names = _threads.map_chunks(lambda c: threading.current_thread().name, [0, 1, 2], threads=2)
     assert all(n.startswith(_threads._POOL_PREFIX) for n in names), names
+
+
+@pytest.mark.parametrize("model", MODELS[:2], ids=lambda m: type(m).__name__)
+def test_bgnbd_forecast_once_per_distinct_history_equals_the_per_customer_one(model: Any) -> None:
+    # ages in whole weeks repeat: the forecast is computed once per distinct (x, T) pair
+    x, tx, _ = _history(3000, seed=12)
+    big_t = np.maximum(np.ceil(tx), 1.0) + np.random.default_rng(12).integers(0, 20, 3000)
+    assert np.unique(big_t).shape[0] * 4 <= big_t.shape[0]  # the shared-pair path
+    got = model._conditional(np.asarray(26.0), x, tx, big_t)
+    direct = model._alive(x, tx, big_t) * model._alive_expected(np.asarray(26.0), x, big_t)
+    _same(got, direct)
+    _same(model.conditional_expected_purchases(26.0, x, tx, big_t, threads=2), direct)
