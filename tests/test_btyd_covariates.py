@@ -588,6 +588,9 @@ def test_polars_and_series_covariates() -> None:
     np.testing.assert_array_equal(got.values, [[0.0, 1.0], [1.0, 0.0], [2.0, 1.0]])
     series = cv.as_covariates(pd.Series([0.0, 1.0, 3.0], name="vip"), "dropout_covariates", 3)
     assert series.names == ("vip",)
+    mapping = cv.as_covariates({"b": [1, 0, 1], "a": np.array([0.5, 1.0, 2.0])}, "covariates", 3)
+    assert mapping.names == ("b", "a")
+    np.testing.assert_array_equal(mapping.values[:, 1], [0.5, 1.0, 2.0])
 
 
 # ---------------------------------------------------------------------------
@@ -620,6 +623,8 @@ FIT_BAD: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("collinear-three", {"dropout_covariates": pd.DataFrame({"a": _Z[:, 0], "b": _Z[:, 1], "c": _Z[:, 0] - _Z[:, 1]})}, InvalidInputError, r"\['a', 'b', 'c'\] are collinear"),
     ("duplicate-name", {"purchase_covariates": pd.DataFrame(_Z, columns=["a", "a"])}, InvalidInputError, r"column name 'a' twice"),
     ("int-name", {"purchase_covariates": pd.DataFrame(_Z)}, InvalidTypeError, r"column names must be strings .*got 0"),
+    ("mapping-unequal", {"purchase_covariates": {"a": _Z[:, 0], "b": _Z[:-1, 1]}}, InvalidInputError, r"columns have different lengths: 'a' has 40, 'b' has 39"),
+    ("mapping-empty", {"purchase_covariates": {}}, InvalidInputError, r"purchase_covariates has no columns"),
     ("no-columns", {"purchase_covariates": np.empty((N, 0))}, InvalidInputError, r"purchase_covariates has no columns"),
     ("3-d", {"purchase_covariates": np.zeros((N, 2, 2))}, InvalidInputError, r"must be a customers x k matrix \(2-D\), got shape \(40, 2, 2\)"),
     ("scalar", {"purchase_covariates": 3.0}, InvalidTypeError, r"purchase_covariates must be a customers x k matrix or a dataframe"),

@@ -116,7 +116,10 @@ def _frame_columns(value: Any, argument: str) -> tuple[list[str], list[Any]] | N
         return None
     raw_names: Any
     getter: Callable[[Any], Any]
-    if hasattr(value, "column_names") and hasattr(value, "column"):  # pyarrow Table
+    if isinstance(value, Mapping):  # {name: column}
+        raw_names = list(value)
+        getter = value.__getitem__
+    elif hasattr(value, "column_names") and hasattr(value, "column"):  # pyarrow Table
         raw_names = list(value.column_names)
         getter = value.column
     elif hasattr(value, "columns") and hasattr(value, "__getitem__"):  # pandas, polars
@@ -180,20 +183,22 @@ def _numeric_column(raw: npt.NDArray[Any], argument: str, name: str) -> FloatArr
 
 
 def as_covariates(
-    value: Any, argument: str, n_rows: int, *, fitting: bool = True
+    value: Any, argument: str, n_rows: int | None, *, fitting: bool = True
 ) -> CovariateMatrix:
     """Validate a covariate argument: a customers x k matrix or a dataframe.
 
     Parameters
     ----------
-    value : array_like or dataframe
-        A 2-D array (or a 1-D one: a single covariate), or a dataframe
-        (pandas, polars, pyarrow: anything with named columns) whose column
-        names name the coefficients; plain arrays get ``x1..xk``.
+    value : array_like, dataframe or mapping
+        A 2-D array (or a 1-D one: a single covariate), a dataframe
+        (pandas, polars, pyarrow: anything with named columns) or a mapping
+        ``{name: column}``, whose names name the coefficients; plain arrays
+        get ``x1..xk``.
     argument : str
         The argument's name for messages (``"purchase_covariates"``).
-    n_rows : int
-        The number of customers (rows of the summary columns).
+    n_rows : int or None
+        The number of customers (rows of the summary columns); None accepts
+        any number of rows.
     fitting : bool
         Also refuse constant and collinear columns (a fit cannot identify
         their coefficients); predictions skip these checks.
@@ -222,8 +227,9 @@ def as_covariates(
                     f"shape {arr.shape}"
                 )
         lengths = {a.shape[0] for a in arrays}
-        if len(lengths) != 1:  # pragma: no cover - dataframes have equal columns
-            raise InvalidInputError(f"{argument} columns have different lengths {sorted(lengths)}")
+        if len(lengths) != 1:  # a mapping of unequal columns
+            shown = ", ".join(f"{n!r} has {a.shape[0]}" for n, a in zip(names, arrays, strict=True))
+            raise InvalidInputError(f"{argument} columns have different lengths: {shown}")
         mat = np.empty((arrays[0].shape[0], len(arrays)), order="F")
         for j, arr in enumerate(arrays):
             mat[:, j] = arr
@@ -253,7 +259,7 @@ def as_covariates(
         raise InvalidInputError(
             f"{argument} has the column name {dup!r} twice; each column names one coefficient"
         )
-    if mat.shape[0] != n_rows:
+    if n_rows is not None and mat.shape[0] != n_rows:
         raise InvalidInputError(
             f"{argument} has {mat.shape[0]} rows but there are {n_rows} customers; give one "
             "row per customer, in the order of frequency, recency and T"
@@ -331,9 +337,7 @@ def prediction_covariates(
                 f"{argument} must have the fitted columns {list(names)!r}; "
                 + (f"missing {missing!r}" if missing else f"unknown {extra!r}")
             )
-    m = np.shape(value)[0] if np.ndim(value) >= 1 else 0
-    rows = m if n_rows is None else n_rows
-    cov = as_covariates(value, argument, rows, fitting=False)
+    cov = as_covariates(value, argument, n_rows, fitting=False)
     if framed is None:
         if cov.k != len(names):
             raise InvalidInputError(
