@@ -93,7 +93,7 @@ import numpy.typing as npt
 
 from custrel import _validate
 from custrel._lazy import LazyModule
-from custrel._numeric import gauss_legendre
+from custrel._numeric import gauss_legendre, lex_order
 from custrel.btyd import _threads
 from custrel.errors import ConvergenceError, InvalidInputError
 
@@ -726,8 +726,8 @@ class _Stacked(NamedTuple):
 
 
 def _pairs(x: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.intp]]:
-    """Distinct ``(x, t)`` pairs and the inverse index (one lexsort)."""
-    order = np.lexsort((t, x))
+    """Distinct ``(x, t)`` pairs and the inverse index (one sort by x, then t)."""
+    order = lex_order([x, t])  # np.lexsort((t, x)) by stable argsorts, which release the GIL
     xs, ts = x[order], t[order]
     new = np.ones(x.shape[0], dtype=bool)
     new[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1])
