@@ -392,6 +392,9 @@ def test_predictions_are_the_plain_models_at_each_customers_parameters(
     new = model.expected_purchases(26.0, **kw)
     pmf = model.probability_of_purchases(2, 26.0, **kw)
     clv = model.customer_lifetime_value(x, tx, big_t, 25.0, horizon=4, discount_rate=0.02, **kw)
+    cpmf = model.conditional_probability_of_purchases(1, 10.0, x, tx, big_t, **kw)
+    dert = model.discounted_expected_residual_transactions(x, tx, big_t, discount_rate=0.01, **kw)
+    new_alive = model.new_customer_probability_alive(10.0, **kw)
     for i in range(3):
         e1 = np.exp(-(z1[i] @ [params["purchase.vip"], params["purchase.age"]]))
         e2 = np.exp(z2[i, 0] * params["dropout.vip"])
@@ -411,6 +414,21 @@ def test_predictions_are_the_plain_models_at_each_customers_parameters(
                 )
             ),
             rel=1e-10,
+        )
+        assert cpmf[i] == pytest.approx(
+            float(own.conditional_probability_of_purchases(1, 10.0, x[i], tx[i], big_t[i])),
+            rel=1e-10,
+        )
+        assert dert[i] == pytest.approx(
+            float(
+                own.discounted_expected_residual_transactions(
+                    x[i], tx[i], big_t[i], discount_rate=0.01
+                )
+            ),
+            rel=1e-10,
+        )
+        assert new_alive[i] == pytest.approx(
+            float(own.new_customer_probability_alive(10.0)), rel=1e-10
         )
 
 
