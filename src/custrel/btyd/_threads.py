@@ -147,9 +147,10 @@ def per_customer(fn: Callable[..., Any], *arrays: Any, threads: Any = None) -> A
         identical to one thread, since every chunk is the same for any
         thread count.
     """
-    shape, _ = _columns(arrays)
-    chunks = split(*arrays)
-    parts = map_chunks(lambda c: fn(*c), chunks, threads)
+    shape, flat = _columns(arrays)
+    n = int(np.prod(shape, dtype=np.int64))
+    # each task copies its own chunk (as split() would, but on the threads)
+    parts = map_chunks(lambda b: fn(*(np.array(c[b[0] : b[1]]) for c in flat)), bounds(n), threads)
     if isinstance(parts[0], tuple):
         return tuple(
             _join([np.asarray(p[k], dtype=np.float64) for p in parts], shape)
@@ -208,12 +209,16 @@ def compressed_chunks(
     the thread count; with one chunk (up to :data:`CHUNK` rows) it is the
     global compression.
     """
+    _, flat = _columns([*columns, weights])
 
-    def one(chunk: tuple[FloatArray, ...]) -> tuple[FloatArray, ...]:
-        cols, w, _ = _numeric.compress_rows(list(chunk[:-1]), chunk[-1])
+    def one(b: tuple[int, int]) -> tuple[FloatArray, ...]:
+        # views of the chunk: compress_rows only reads them (and returns new arrays)
+        cols, w, _ = _numeric.compress_rows(
+            [c[b[0] : b[1]] for c in flat[:-1]], flat[-1][b[0] : b[1]]
+        )
         return (*cols, w)
 
-    return map_chunks(one, split(*columns, weights), threads)
+    return map_chunks(one, bounds(flat[0].shape[0]), threads)
 
 
 def validated(
