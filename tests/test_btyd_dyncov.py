@@ -28,11 +28,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from custrel import InvalidInputError, InvalidTypeError, ParetoNBDModel, fit_pareto_nbd
+from custrel import (
+    FitWarning,
+    InvalidInputError,
+    InvalidTypeError,
+    ParetoNBDModel,
+    fit_pareto_nbd,
+)
 from custrel.btyd import _pnbd_math
 from custrel.btyd._dyncov import (
     DynamicCovariateData,
     ParetoNBDDynCovModel,
+    _gradient,
     _terms,
     _walk_intercepts,
     _walks,
@@ -222,6 +229,28 @@ def test_walks_merge_equal_periods_exactly(apparel, data):
     )
 
 
+@pytest.mark.parametrize(
+    "theta",
+    [
+        [1.45, 48.6, 0.56, 46.9, 0.7, 0.2, 0.6, -0.5, 0.3, 0.5],
+        [2.1, 120.0, 1.2, 85.0, 0.7, 0.25, 0.6, -3.0, -0.5, 0.5],
+        [0.5, 5.0, 3.0, 9.0, -1.0, 0.2, 0.6, 2.0, -0.5, 0.5],
+    ],
+    ids=["near-plain", "seasonal-dropout", "small-alpha"],
+)
+def test_analytic_gradient_matches_central_differences(data, theta):
+    w = _walks(data, np.arange(3), np.arange(3))
+    th = np.asarray(theta)
+    ll, grad = _gradient(th, w)
+    assert ll == _terms(th, w).ll.sum()
+    steps = 1e-6 * np.maximum(1.0, np.abs(th))
+    num = [
+        (_terms(th + e, w).ll.sum() - _terms(th - e, w).ll.sum()) / (2 * h)
+        for e, h in zip(np.diag(steps), steps, strict=True)
+    ]
+    np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------
 # Fits
 # ---------------------------------------------------------------------------
@@ -262,6 +291,13 @@ def test_time_constant_covariates_give_the_static_fit(apparel, static_only):
     np.testing.assert_allclose(
         list(m.standard_errors.values()), list(static.standard_errors.values()), rtol=2e-2
     )
+
+
+def test_flat_direction_warns(data):
+    # nobody drops out in a high-season week: dropout.High.Season runs off to about -14
+    with pytest.warns(FitWarning, match=r"dropout.High.Season = .* flat in that direction"):
+        m = fit_pareto_nbd_dyncov(data)
+    assert m.params["dropout.High.Season"] < -8
 
 
 def test_seasonal_fit_reads_the_effects(seasonal):

@@ -78,7 +78,7 @@ import numpy.typing as npt
 
 from custrel import _validate as v
 from custrel._lazy import LazyModule
-from custrel._numeric import gauss_legendre
+from custrel._numeric import gauss_legendre, hessian_from_gradient
 from custrel.btyd import _pnbd_math as _pm
 from custrel.btyd._base import BTYDModel
 from custrel.btyd._dyncov_data import DynamicCovariateData, dynamic_covariate_data
@@ -98,8 +98,7 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 _MAX_ITER = 1000  # BFGS iterations of the fit
-_GRAD_STEP = 1e-6  # central-difference step of the gradient (in log r, ..., gamma)
-_HESS_STEP = 1e-4  # central-difference step of the Hessian
+_HESS_STEP = 1e-5  # central-difference step of the Hessian (of the analytic gradient)
 _GL_NODES = 16  # Gauss-Legendre nodes per piece (discounted purchases)
 _NEWTON = 4  # Newton steps that finish the BFGS search
 _FLAT_EFFECT = 10.0  # |coefficient| x the column's range beyond which a fit warns
@@ -332,6 +331,208 @@ def _terms(theta: FloatArray, w: _Walks) -> _Terms:
     return _Terms(ll, log_alive, log_bracket, a_total, c_total)
 
 
+def _log_k0_grad(
+    a: FloatArray, b: FloatArray, u: FloatArray, v_: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`_log_k0` with its partial derivatives in ``a``, ``b``, ``u``, ``v``."""
+    swap = u < v_
+    uu = np.where(swap, v_, u)
+    vv = np.where(swap, u, v_)
+    aa = np.where(swap, b, a)
+    bb = np.where(swap, a, b)
+    out = np.empty((5, uu.shape[0]))
+    todo = np.ones(uu.shape[0], dtype=bool)
+    zero = np.zeros(uu.shape[0])
+    refl = _pm._reflect_mask(bb, cast(Any, uu), cast(Any, vv), zero)
+    if refl.any():
+        idx = np.flatnonzero(refl)
+        *vals, good = _pm._log_k_reflected(
+            aa[idx], bb[idx], cast(Any, uu[idx]), cast(Any, vv[idx]), zero[idx]
+        )
+        out[:, idx[good]] = np.stack(vals)[:, good]
+        todo[idx[good]] = False
+    rest = np.flatnonzero(todo)
+    if rest.size:
+        out[:, rest] = _log_k0_direct_grad(aa[rest], bb[rest], uu[rest], vv[rest])
+    lk, da, db, du, dv = out
+    # the ordered call's (a, b, u, v) are the original (b, a, v, u) where swapped
+    return (
+        lk,
+        np.where(swap, db, da),
+        np.where(swap, da, db),
+        np.where(swap, dv, du),
+        np.where(swap, du, dv),
+    )
+
+
+def _log_k0_direct_grad(
+    aa: FloatArray, bb: FloatArray, uu: FloatArray, vv: FloatArray
+) -> FloatArray:
+    """``(log K, d/da, d/db, d/du, d/dv)`` for ``u >= v`` (series, continued fraction, trapezoid)."""
+    z = (uu - vv) / uu
+    k = aa + bb - 1.0
+    f, f_m, f_c, f_z, ok = _pm._series(aa, aa + bb, z)
+    lu, lv = np.log(uu), np.log(vv)
+    if not ok.all():
+        bad = np.flatnonzero(~ok & (aa <= _pm._CF_MAX_A))
+        if bad.size:
+            cf = _pm._continued_fraction(aa[bad], (aa + bb)[bad], z[bad])
+            good = cf[4]
+            idx = bad[good]
+            f[idx], f_m[idx], f_c[idx], f_z[idx] = (c[good] for c in cf[:4])
+            ok[idx] = True
+    out = np.stack(
+        [
+            -aa * lu + (1.0 - bb) * lv - np.log(k) + np.log(f),
+            -lu - 1.0 / k + (f_m + f_c) / f,
+            -lv - 1.0 / k + f_c / f,
+            -aa / uu + (f_z / f) * (vv / uu) / uu,
+            (1.0 - bb) / vv - (f_z / f) / uu,
+        ]
+    )
+    rest = np.flatnonzero(~ok)
+    for lo in range(0, rest.size, 2048):  # hundreds of nodes per element: bounded memory
+        sl = rest[lo : lo + 2048]
+        out[:, sl] = np.stack(
+            _pm._log_k_trapezoid(aa[sl], bb[sl], uu[sl], vv[sl], np.zeros(sl.size))
+        )
+    return out
+
+
+def _by_customer(rows: IntArray, weights: FloatArray, n: int) -> FloatArray:
+    """Per-customer sums of per-piece vectors (pieces x k -> customers x k)."""
+    out = np.zeros((n, weights.shape[1]))
+    for j in range(weights.shape[1]):
+        out[:, j] = np.bincount(rows, weights[:, j], minlength=n)
+    return out
+
+
+def _gradient(theta: FloatArray, w: _Walks) -> tuple[float, FloatArray]:
+    """The total log-likelihood and its analytic gradient in ``theta`` (natural scale).
+
+    The chain rule through the walks: each piece's two ``log K`` terms
+    depend on the parameters through ``a = r + x``, ``b = s + 1``,
+    ``u = alpha + a_k`` and ``v = (beta + b_k) rho_k``, and the exposures
+    ``a_k``, ``b_k`` and ``rho_k`` on the coefficients.
+    """
+    kp = w.s_purchase.shape[1]
+    kd = w.after_xd.shape[2]
+    r, alpha, s, beta, gp, gd = _split(theta, kp)
+    n = w.x.shape[0]
+    eb_a = np.exp(w.before_xp @ gp) * w.before_len
+    eb_c = np.exp(w.before_xd @ gd) * w.before_len
+    a0 = np.bincount(w.before_cust, eb_a, minlength=n)
+    c0 = np.bincount(w.before_cust, eb_c, minlength=n)
+    ga0 = _by_customer(w.before_cust, eb_a[:, None] * w.before_xp, n)
+    gc0 = _by_customer(w.before_cust, eb_c[:, None] * w.before_xd, n)
+    mult_a = np.exp(w.after_xp @ gp)
+    mult_c = np.exp(w.after_xd @ gd)
+    inc_a = mult_a * w.after_len
+    inc_c = mult_c * w.after_len
+    ginc_a = inc_a[..., None] * w.after_xp
+    ginc_c = inc_c[..., None] * w.after_xd
+    a_start = a0[:, None] + _exclusive_cumsum(inc_a)
+    c_start = c0[:, None] + _exclusive_cumsum(inc_c)
+    ga_start = ga0[:, None, :] + np.cumsum(ginc_a, axis=1) - ginc_a
+    gc_start = gc0[:, None, :] + np.cumsum(ginc_c, axis=1) - ginc_c
+    a_total = a0 + inc_a.sum(axis=1)
+    c_total = c0 + inc_c.sum(axis=1)
+    ga_total = ga0 + ginc_a.sum(axis=1)
+    gc_total = gc0 + ginc_c.sum(axis=1)
+    p = r + w.x
+    la, lc = np.log(alpha + a_total), np.log(beta + c_total)
+    log_alive = -p * la - s * lc
+    d_alive = {
+        "r": -la,
+        "alpha": -p / (alpha + a_total),
+        "s": -lc,
+        "beta": -s / (beta + c_total),
+    }
+    d_alive_gp = d_alive["alpha"][:, None] * ga_total
+    d_alive_gd = d_alive["beta"][:, None] * gc_total
+    rows, cols = np.nonzero(w.after_len > 0)
+    log_int = np.full(n, -np.inf)
+    d_int: dict[str, FloatArray] = {k: np.zeros(n) for k in ("r", "alpha", "s", "beta")}
+    d_int_gp = np.zeros((n, kp))
+    d_int_gd = np.zeros((n, kd))
+    if rows.size:
+        m = rows.size
+        rho = mult_a[rows, cols] / mult_c[rows, cols]
+        lrho = np.log(rho)
+        xpk = w.after_xp[rows, cols]
+        xdk = w.after_xd[rows, cols]
+        u0 = alpha + a_start[rows, cols]
+        v0 = (beta + c_start[rows, cols]) * rho
+        u1 = u0 + inc_a[rows, cols]
+        v1 = v0 + inc_c[rows, cols] * rho
+        gu0 = ga_start[rows, cols]
+        gu1 = gu0 + ginc_a[rows, cols]
+        gc_s = gc_start[rows, cols]
+        gv0_d = rho[:, None] * gc_s - v0[:, None] * xdk
+        gv1_d = rho[:, None] * (gc_s + ginc_c[rows, cols]) - v1[:, None] * xdk
+        pa = p[rows]
+        pb = np.full(m, s + 1.0)
+        lk, ka, kb, ku, kv = _log_k0_grad(
+            np.concatenate([pa, pa]),
+            np.concatenate([pb, pb]),
+            np.concatenate([u0, u1]),
+            np.concatenate([v0, v1]),
+        )
+        diff = np.minimum(lk[m:] - lk[:m], 0.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            gap = -np.expm1(diff)  # 1 - K1/K0
+            lp = s * lrho + lk[:m] + np.log(gap)
+            c0w = 1.0 / gap
+            c1w = -np.exp(diff) / gap
+        top = np.full(n, -np.inf)
+        np.maximum.at(top, rows, lp)
+        safe = np.where(np.isfinite(top), top, 0.0)
+        share = np.exp(lp - safe[rows])
+        acc = np.bincount(rows, share, minlength=n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_int = np.where(acc > 0, safe + np.log(acc), -np.inf)
+            pi = np.where(np.isfinite(lp), share / acc[rows], 0.0)
+        pieces = {
+            "r": c0w * ka[:m] + c1w * ka[m:],
+            "s": lrho + c0w * kb[:m] + c1w * kb[m:],
+            "alpha": c0w * ku[:m] + c1w * ku[m:],
+            "beta": (c0w * kv[:m] + c1w * kv[m:]) * rho,
+        }
+        for key, val in pieces.items():
+            d_int[key] = _by_customer(rows, np.where(pi > 0, pi * val, 0.0)[:, None], n)[:, 0]
+        dp_gp = (
+            s * xpk
+            + c0w[:, None] * (ku[:m, None] * gu0 + kv[:m, None] * v0[:, None] * xpk)
+            + c1w[:, None] * (ku[m:, None] * gu1 + kv[m:, None] * v1[:, None] * xpk)
+        )
+        dp_gd = -s * xdk + c0w[:, None] * kv[:m, None] * gv0_d + c1w[:, None] * kv[m:, None] * gv1_d
+        keep = (pi > 0)[:, None]
+        d_int_gp = _by_customer(rows, np.where(keep, pi[:, None] * dp_gp, 0.0), n)
+        d_int_gd = _by_customer(rows, np.where(keep, pi[:, None] * dp_gd, 0.0), n)
+    log_bracket = np.logaddexp(log_alive, np.log(s) + log_int)
+    om_a = np.exp(log_alive - log_bracket)
+    om_i = 1.0 - om_a
+    ll = (
+        special.gammaln(p)
+        - special.gammaln(r)
+        + r * np.log(alpha)
+        + s * np.log(beta)
+        + w.s_purchase @ gp
+        + log_bracket
+    )
+    g_r = special.digamma(p) - special.digamma(r) + np.log(alpha)
+    g_r += om_a * d_alive["r"] + om_i * d_int["r"]
+    g_alpha = r / alpha + om_a * d_alive["alpha"] + om_i * d_int["alpha"]
+    g_s = np.log(beta) + om_a * d_alive["s"] + om_i * (1.0 / s + d_int["s"])
+    g_beta = s / beta + om_a * d_alive["beta"] + om_i * d_int["beta"]
+    g_gp = w.s_purchase + om_a[:, None] * d_alive_gp + om_i[:, None] * d_int_gp
+    g_gd = om_a[:, None] * d_alive_gd + om_i[:, None] * d_int_gd
+    grad = np.concatenate(
+        [[g_r.sum(), g_alpha.sum(), g_s.sum(), g_beta.sum()], g_gp.sum(axis=0), g_gd.sum(axis=0)]
+    )
+    return float(np.sum(ll)), grad
+
+
 # ---------------------------------------------------------------------------
 # The fit
 # ---------------------------------------------------------------------------
@@ -394,48 +595,25 @@ def _to_theta(u: FloatArray) -> FloatArray:
     return out
 
 
-def _numeric_gradient(f: Any, u: FloatArray, step: float) -> FloatArray:
-    g = np.empty(u.shape[0])
-    for j in range(u.shape[0]):
-        e = np.zeros(u.shape[0])
-        e[j] = step * max(1.0, abs(float(u[j])))
-        g[j] = (f(u + e) - f(u - e)) / (2.0 * e[j])
-    return g
-
-
-def _numeric_hessian(f: Any, u: FloatArray, step: float) -> FloatArray:
-    k = u.shape[0]
-    h = np.array([step * max(1.0, abs(float(t))) for t in u])
-    out = np.empty((k, k))
-    f0 = f(u)
-    for i in range(k):
-        ei = np.zeros(k)
-        ei[i] = h[i]
-        out[i, i] = (f(u + ei) - 2.0 * f0 + f(u - ei)) / h[i] ** 2
-        for j in range(i):
-            ej = np.zeros(k)
-            ej[j] = h[j]
-            val = (f(u + ei + ej) - f(u + ei - ej) - f(u - ei + ej) + f(u - ei - ej)) / (
-                4.0 * h[i] * h[j]
-            )
-            out[i, j] = out[j, i] = val
-    return out
-
-
 def _polish(
     total: Any, u: FloatArray, steps: int
 ) -> tuple[FloatArray, float, FloatArray, FloatArray]:
     """Newton steps from BFGS's end point (at most ``steps`` of them).
 
-    BFGS on a numerical gradient can stop short ("precision loss"); Newton
-    steps on the numerical Hessian finish the climb. Returns the point, its
-    log-likelihood, Hessian and gradient (the Hessian gives the standard
-    errors).
+    ``total(u)`` returns the log-likelihood and its gradient. BFGS can stop
+    short ("precision loss"); Newton steps on the Hessian (central
+    differences of the analytic gradient) finish the climb. Returns the
+    point, its log-likelihood, Hessian and gradient (the Hessian gives the
+    standard errors).
     """
-    f = total(u)
+    f, g = total(u)
+
+    def grad(uu: FloatArray) -> FloatArray:
+        out: FloatArray = total(uu)[1]
+        return out
+
+    hess = hessian_from_gradient(grad, u, step=_HESS_STEP)
     for _ in range(steps):
-        g = _numeric_gradient(total, u, _GRAD_STEP)
-        hess = _numeric_hessian(total, u, _HESS_STEP)
         if not (np.all(np.isfinite(g)) and np.all(np.isfinite(hess))):
             break
         try:
@@ -445,14 +623,16 @@ def _polish(
         moved = False
         for shrink in (1.0, 0.5, 0.25, 0.125):
             cand = u + shrink * step
-            fc = total(cand)
+            fc, gc = total(cand)
             if np.isfinite(fc) and fc >= f:
-                u, f, moved = cand, fc, True
+                u, f, g, moved = cand, fc, gc, True
                 break
-        if not moved or float(np.max(np.abs(shrink * step))) < 1e-10:
+        if not moved:
             break
-    g = _numeric_gradient(total, u, _GRAD_STEP)
-    return u, f, _numeric_hessian(total, u, _HESS_STEP), g
+        hess = hessian_from_gradient(grad, u, step=_HESS_STEP)
+        if float(np.max(np.abs(shrink * step))) < 1e-10:
+            break
+    return u, f, hess, g
 
 
 def _warn_flat(names: list[str], theta: FloatArray, se: FloatArray, spread: FloatArray) -> None:
@@ -490,8 +670,8 @@ class ParetoNBDDynCovModel(BTYDModel):
     log_likelihood : float
         The maximised log-likelihood.
     standard_errors : Mapping[str, float]
-        Standard errors from the inverse of the numerically differentiated
-        Hessian.
+        Standard errors from the inverse observed information (the Hessian
+        by central differences of the analytic gradient).
     covariance : numpy.ndarray
         Covariance of the estimates, in the order of ``params``.
     n_customers : float
@@ -719,10 +899,10 @@ def fit_pareto_nbd_dyncov(
     -----
     The likelihood of :mod:`custrel.btyd._dyncov` (Bachmann, Meierer & Näf
     2021) is maximised with BFGS over ``log r, log alpha, log s, log beta``
-    and the coefficients; the gradient is numerical (central differences;
-    each piece's hypergeometric term has an analytic derivative, not yet
-    carried through the walks), standard errors come from the numerically
-    differentiated Hessian. With all covariates zero the model is the plain
+    and the coefficients with the analytic gradient (the derivatives of each
+    piece's hypergeometric term carried through the walks; Newton steps
+    finish a search BFGS stops short); standard errors come from the Hessian
+    by central differences of that gradient. With all covariates zero the model is the plain
     Pareto/NBD; with covariates constant in time it is the static-covariate
     Pareto/NBD (:math:`\alpha_i = \alpha e^{-\gamma^\top z_i}`).
 
@@ -788,26 +968,30 @@ def fit_pareto_nbd_dyncov(
     for j, val in given.items():
         u0[j] = val
 
-    def total(u: FloatArray) -> float:
+    scale = np.ones(len(names))
+
+    def total(u: FloatArray) -> tuple[float, FloatArray]:
+        """Log-likelihood and its gradient in ``u`` (log base parameters, coefficients)."""
         if np.any(np.abs(u) > 30.0):
-            return -np.inf
+            return -np.inf, np.zeros_like(u)
+        theta = _to_theta(u)
         with np.errstate(all="ignore"):
-            ll = _terms(_to_theta(u), walks).ll
-        val = float(np.sum(ll))
-        return val if np.isfinite(val) else -np.inf
+            f, g = _gradient(theta, walks)
+        scale[:4] = theta[:4]
+        g = g * scale
+        if not (np.isfinite(f) and np.all(np.isfinite(g))):
+            return -np.inf, np.zeros_like(u)
+        return f, g
 
     def objective(u: FloatArray) -> tuple[float, FloatArray]:
-        f = total(u)
+        f, g = total(u)
         if not np.isfinite(f):
-            return np.inf, np.zeros_like(u)
-        g = _numeric_gradient(total, u, _GRAD_STEP)
-        if not np.all(np.isfinite(g)):
             return np.inf, np.zeros_like(u)
         return -f / n, -g / n
 
     from scipy import optimize  # imported on first fit (import custrel stays quick)
 
-    if not np.isfinite(total(u0)):
+    if not np.isfinite(total(u0)[0]):
         raise ConvergenceError(
             "Pareto/NBD with dynamic covariates: the log-likelihood is not finite at the "
             f"starting values {dict(zip(names, _to_theta(u0).tolist(), strict=True))!r}; "
