@@ -736,3 +736,76 @@ def test_ggomnbd_covariates_on_data_in_the_pareto_nbd_limit_point_to_pareto_nbd(
     z = (np.arange(cdnow.frequency.shape[0]) % 2).astype(float)
     with pytest.raises(ConvergenceError, match=r"fit Pareto/NBD with the same covariates"):
         fit_ggomnbd(cdnow.frequency, cdnow.recency, cdnow.T, dropout_covariates=z)
+
+
+# ---------------------------------------------------------------------------
+# Weights, constraints, penalties, the model's table
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bg_sim() -> tuple[Any, ...]:
+    model = BGNBDCovariateModel.from_params(BG_COV)
+    z1, z2 = _covariates(800, 7)
+    sim = model.simulate(800, 52.0, rng=8, purchase_covariates=z1, dropout_covariates=z2)
+    return sim.frequency, sim.recency, sim.T, z1, z2
+
+
+def test_weights_equal_repeated_rows(bg_sim: tuple[Any, ...]) -> None:
+    x, tx, big_t, z1, z2 = bg_sim
+    w = np.where(np.arange(x.shape[0]) % 3 == 0, 2.0, 1.0)
+    rep = np.repeat(np.arange(x.shape[0]), w.astype(int))
+    a = fit_bgnbd(x, tx, big_t, weights=w, purchase_covariates=z1, dropout_covariates=z2)
+    b = fit_bgnbd(
+        x[rep], tx[rep], big_t[rep], purchase_covariates=z1[rep], dropout_covariates=z2[rep]
+    )
+    assert a.n_customers == b.n_customers == float(rep.shape[0])
+    assert a.log_likelihood == pytest.approx(b.log_likelihood, rel=1e-10)
+    for k in a.params:
+        assert a.params[k] == pytest.approx(b.params[k], rel=1e-5, abs=1e-7)
+
+
+def test_constraint_and_penalty(bg_sim: tuple[Any, ...]) -> None:
+    x, tx, big_t, _, z2 = bg_sim
+    z = pd.DataFrame({"vip": z2[:, 0]})
+    free = fit_bgnbd(x, tx, big_t, purchase_covariates=z, dropout_covariates=z)
+    tied = fit_bgnbd(x, tx, big_t, purchase_covariates=z, dropout_covariates=z, constraints="vip")
+    assert tied.params["purchase.vip"] == tied.params["dropout.vip"]
+    assert tied.constraints == ("vip",)
+    assert tied.log_likelihood <= free.log_likelihood + 1e-9  # one parameter fewer
+    pen = [
+        fit_bgnbd(
+            x,
+            tx,
+            big_t,
+            purchase_covariates=z,
+            dropout_covariates=z,
+            reg_lambdas={"purchase": lam, "dropout": lam},
+        )
+        for lam in (0.01, 1.0)
+    ]
+    sizes = [abs(m.params["purchase.vip"]) + abs(m.params["dropout.vip"]) for m in pen]
+    assert sizes[1] < sizes[0] < abs(free.params["purchase.vip"]) + abs(free.params["dropout.vip"])
+    assert pen[1].reg_lambdas == {"purchase": 1.0, "dropout": 1.0}
+
+
+def test_summary_and_repr_name_every_coefficient(bg_sim: tuple[Any, ...]) -> None:
+    x, tx, big_t, z1, z2 = bg_sim
+    m = fit_bgnbd(
+        x,
+        tx,
+        big_t,
+        purchase_covariates=pd.DataFrame(z1, columns=["vip", "age"]),
+        dropout_covariates=pd.DataFrame(z2, columns=["vip"]),
+    )
+    names = ["r", "alpha", "a", "b", "purchase.vip", "purchase.age", "dropout.vip"]
+    assert list(m.params) == names
+    assert list(m.standard_errors) == names
+    assert m.covariance.shape == (7, 7)
+    assert np.all(np.isfinite(list(m.standard_errors.values())))
+    assert set(m.summary()) == set(names)
+    assert "purchase.age=" in repr(m)
+    assert m.coefficients("purchase") == {
+        "vip": m.params["purchase.vip"],
+        "age": m.params["purchase.age"],
+    }
