@@ -728,6 +728,7 @@ def test_plain_model_predictions_take_no_covariates() -> None:
         BGNBDModel.from_params(BG_TRUTH).probability_alive(_X, _TX, _T, purchase_covariates=_Z)
 
 
+@pytest.mark.slow
 def test_ggomnbd_covariates_on_data_in_the_pareto_nbd_limit_point_to_pareto_nbd(
     cdnow: BTYDSummary,
 ) -> None:
