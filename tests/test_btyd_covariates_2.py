@@ -806,6 +806,10 @@ def test_summary_and_repr_name_every_coefficient(bg_sim: tuple[Any, ...]) -> Non
     assert np.all(np.isfinite(list(m.standard_errors.values())))
     assert set(m.summary()) == set(names)
     assert "purchase.age=" in repr(m)
+    per_customer = m.customer_log_likelihood(
+        x, tx, big_t, purchase_covariates=z1, dropout_covariates=z2
+    )
+    assert float(per_customer.sum()) == pytest.approx(m.log_likelihood, rel=1e-12)
     assert m.coefficients("purchase") == {
         "vip": m.params["purchase.vip"],
         "age": m.params["purchase.age"],
