@@ -221,14 +221,23 @@ def maximize_log_likelihood(
     """
     scale = 1.0 / total_weight
 
+    last: dict[bytes, tuple[float, FloatArray]] = {}  # BFGS starts where the check below did
+
     def objective(u: FloatArray) -> tuple[float, FloatArray]:
+        key = np.asarray(u, dtype=np.float64).tobytes()
+        if key in last:
+            f_last, g_last = last[key]
+            return f_last, g_last.copy()
         if np.any(np.abs(u) > _LOG_BOUND):
             return np.inf, np.zeros_like(u)
         theta = np.exp(u)
         ll, grad = loglik(theta)
         if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
             return np.inf, np.zeros_like(u)
-        return -ll * scale, -grad * theta * scale
+        out = (-ll * scale, -grad * theta * scale)
+        last.clear()
+        last[key] = (out[0], out[1].copy())
+        return out
 
     from scipy import optimize  # imported on first fit (import custrel stays quick)
 
