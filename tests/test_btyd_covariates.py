@@ -767,3 +767,31 @@ def test_a_method_without_covariates_refuses_a_covariate_model() -> None:
     assert plain_like.probability_alive(1, 5.0, 10.0) == pytest.approx(
         float(ParetoNBDModel.from_params(plain_like.params).probability_alive(1, 5.0, 10.0))
     )
+
+
+def test_fit_is_the_same_for_any_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the rows are evaluated in fixed chunks on the shared threads: the same chunks give
+    # the same fit to the last bit for any thread count (and other chunks the same fit to
+    # rounding: a series stops after a slightly different number of terms)
+    from custrel.btyd import _threads
+
+    sim = MODEL.simulate(
+        800, 40.0, rng=8, purchase_covariates=_RNG_FIT_Z, dropout_covariates=_RNG_FIT_Z[:, :1]
+    )
+    kw = {"purchase_covariates": _RNG_FIT_Z, "dropout_covariates": _RNG_FIT_Z[:, :1]}
+    whole = fit_pareto_nbd(sim.frequency, sim.recency, sim.T, **kw)
+    monkeypatch.setattr(_threads, "CHUNK", 300)
+    fits = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("CUSTREL_THREADS", threads)
+        fits.append(fit_pareto_nbd(sim.frequency, sim.recency, sim.T, **kw))
+    for other in fits[1:]:
+        assert dict(other.params) == dict(fits[0].params)
+        assert other.log_likelihood == fits[0].log_likelihood
+        np.testing.assert_array_equal(other.covariance, fits[0].covariance)
+    np.testing.assert_allclose(
+        list(fits[0].params.values()), list(whole.params.values()), rtol=1e-9
+    )
+
+
+_RNG_FIT_Z = np.random.default_rng(12).normal(size=(800, 2))

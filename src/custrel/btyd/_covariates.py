@@ -623,7 +623,8 @@ class _Problem:
     prepare: Callable[[Sequence[FloatArray]], Any]
     columns: tuple[FloatArray, ...]
     weights: FloatArray
-    data: Any
+    data: list[Any]  # prepare(columns) of each fixed chunk of rows
+    bounds: list[tuple[int, int]]  # the chunks (``_threads.bounds``)
     n_base: int
     reg: FloatArray  # per full coefficient: its process's lambda
     # the per-row derivatives in log theta at the last point evaluated (key: the point's bytes)
@@ -643,6 +644,8 @@ class _Problem:
             [np.full(m.k, design.reg_lambdas.get(p, 0.0)) for p, m in design.matrices.items()]
             or [np.zeros(0)]
         )
+        bounds = list(_threads.bounds(weights.shape[0], None))
+        data = [prepare(tuple(c[lo:hi] for c in columns)) for lo, hi in bounds]
         return cls(
             spec,
             design,
@@ -650,10 +653,39 @@ class _Problem:
             prepare,
             columns,
             weights,
-            prepare(columns),
+            data,
+            bounds,
             len(spec.base_names),
             reg,
         )
+
+    def _rows_loglik(self, theta: list[Any]) -> tuple[FloatArray, list[FloatArray]]:
+        """The family's row log-likelihood and gradient, chunk by chunk on the shared threads.
+
+        Every row's values are the same whatever the chunking (the kernels
+        work element by element), so the fit does not depend on the thread
+        count.
+        """
+
+        def one(i: int) -> tuple[FloatArray, Sequence[FloatArray]]:
+            lo, hi = self.bounds[i]
+            th = [t if not np.ndim(t) else t[lo:hi] for t in theta]
+            with np.errstate(all="ignore"):  # errstate is per thread
+                ll, grads = self.row_loglik(th, self.data[i], True)
+            if grads is None:  # pragma: no cover - families return it with gradient=True
+                raise AssertionError("row log-likelihood returned no gradient")
+            return np.asarray(ll, dtype=np.float64), grads
+
+        parts = _threads.map_chunks(one, list(range(len(self.bounds))))
+        if len(parts) == 1:
+            ll0, g0 = parts[0]
+            return ll0, [np.asarray(g, dtype=np.float64) for g in g0]
+        ll = np.concatenate([p[0] for p in parts])
+        grads = [
+            np.concatenate([np.asarray(p[1][k], dtype=np.float64) for p in parts])
+            for k in range(len(parts[0][1]))
+        ]
+        return ll, grads
 
     def subsample(self, size: int) -> _Problem:
         """A deterministic systematic sample of ``size`` customers (rows are sorted)."""
@@ -701,10 +733,7 @@ class _Problem:
         by_proc = self.coefs_by_process(coefs)
         mats = {p: m.values for p, m in self.design.matrices.items()}
         theta = row_theta(self.spec, base, by_proc, mats)
-        with np.errstate(all="ignore"):
-            ll, grads = self.row_loglik(theta, self.data, True)
-        if grads is None:  # pragma: no cover - families always return it with gradient=True
-            raise AssertionError("row log-likelihood returned no gradient")
+        ll, grads = self._rows_loglik(theta)
         w = self.weights
         total = float(np.sum(w * ll))
         if not np.isfinite(total):
