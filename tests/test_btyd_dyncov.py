@@ -682,3 +682,52 @@ def test_predictions_refuse_other_data(seasonal):
             ),
             -1.0,
         )
+
+
+# ---------------------------------------------------------------------------
+# Tracking
+# ---------------------------------------------------------------------------
+
+
+def test_tracking_with_zero_coefficients_is_the_plain_expectation(apparel, data, seasonal):
+    trans, _ = apparel
+    times = np.datetime64("2005-01-08") + 7 * np.arange(0, 156, 13)
+    m = _zero(seasonal)
+    tr = m.expected_cumulative_transactions(data, times)
+    plain = ParetoNBDModel.from_params({k: m.params[k] for k in ("r", "alpha", "s", "beta")})
+    days = trans["Date"].astype("datetime64[D]").astype(np.int64)
+    ids = trans["Id"]
+    first_day = np.full(600, np.iinfo(np.int64).max)
+    np.minimum.at(first_day, np.searchsorted(data.customer_id, ids), days)
+    for j, t in enumerate(times.astype(np.int64)):
+        age = np.clip((t + 1 - first_day) / 7.0, 0.0, None)
+        want = float(np.sum(plain.expected_purchases(age)))
+        assert tr.expected_cumulative[j] == pytest.approx(want, rel=1e-10)
+        # actual: distinct (customer, day) repeat occasions up to and including the day
+        occ = {(i, d) for i, d in zip(ids.tolist(), days.tolist(), strict=True) if d <= t}
+        repeats = sum(1 for i, d in occ if d > first_day[np.searchsorted(data.customer_id, i)])
+        assert tr.actual_cumulative[j] == repeats
+    np.testing.assert_allclose(np.cumsum(tr.expected_incremental), tr.expected_cumulative)
+    assert tr.n_customers[-1] == 600
+
+
+def test_tracking_follows_the_season(data, seasonal):
+    # the seasonal model's weekly expectation is higher in high-season weeks
+    times = np.datetime64("2006-01-07") + 7 * np.arange(52)
+    tr = seasonal.expected_cumulative_transactions(data, times)
+    assert np.all(np.diff(tr.expected_cumulative) > 0)
+    assert tr.expected_cumulative[-1] == pytest.approx(tr.actual_cumulative[-1], rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("times", "match"),
+    [
+        (["2006-01-07", "2006-01-07"], r"times must be increasing"),
+        (["2012-01-07"], r"no row for customer 1 and the period starting 2011-01-02"),
+        ([], r"times must not be empty"),
+    ],
+    ids=["repeated-time", "beyond-table", "empty"],
+)
+def test_bad_tracking_times(data, seasonal, times, match):
+    with pytest.raises(InvalidInputError, match=match):
+        seasonal.expected_cumulative_transactions(data, np.asarray(times, dtype="datetime64[D]"))

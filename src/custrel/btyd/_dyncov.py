@@ -81,7 +81,13 @@ from custrel._lazy import LazyModule
 from custrel._numeric import gauss_legendre, hessian_from_gradient
 from custrel.btyd import _pnbd_math as _pm
 from custrel.btyd._base import BTYDModel
-from custrel.btyd._dyncov_data import DynamicCovariateData, dynamic_covariate_data
+from custrel.btyd._dyncov_data import (
+    DynamicCovariateData,
+    _as_days,
+    _day_text,
+    dynamic_covariate_data,
+)
+from custrel.btyd._predictions import TrackingResult
 from custrel.errors import ConvergenceError, FitWarning, InvalidInputError, InvalidTypeError
 
 special = LazyModule("scipy.special")  # imported on first use (import time)
@@ -754,37 +760,38 @@ class ParetoNBDDynCovModel(BTYDModel):
         t = self._terms(data)
         return v.readonly(np.clip(np.exp(t.log_alive_term - t.log_bracket), 0.0, 1.0))
 
-    def _prediction(
-        self, data: DynamicCovariateData, t: Any, discount_rate: float | None
+    def _span_integral(
+        self,
+        data: DynamicCovariateData,
+        cols: tuple[IntArray, IntArray],
+        lo_day: FloatArray,
+        hi_day: FloatArray,
+        base: FloatArray,
+        discount_rate: float | None,
+        purpose: str,
     ) -> FloatArray:
-        horizon = v.scalar(t, "t", low=0.0)
-        pc, dc = self._columns(data)
-        theta = self._theta_all()
-        kp = pc.shape[0]
-        r, alpha, s, beta, gp, gd = _split(theta, kp)
-        terms = _terms(theta, _walks(data, pc, dc))
+        """Per customer: ``int_lo^hi a(u) (base / (base + C(u) - C(lo)))^s e^{-d (u-lo)} du``.
+
+        Each piece in closed form (no discounting) or by Gauss-Legendre
+        quadrature; ``base`` is ``beta`` plus the dropout exposure at ``lo``.
+        """
+        pc, dc = cols
+        _, _, s, _, gp, gd = _split(self._theta_all(), pc.shape[0])
         n = data.n_customers
-        end = data._first_day + data.T * data.unit_days
-        if horizon == 0.0:
-            return v.readonly(np.zeros(n))
-        cust, start, stop, X = data._span(
-            end, end + horizon * data.unit_days, f"the prediction period of t={horizon!r}"
-        )
+        cust, start, stop, X = data._span(lo_day, hi_day, purpose)
         length = (stop - start) / data.unit_days
-        offset = (start - end[cust]) / data.unit_days  # time since T at the piece start
+        offset = (start - lo_day[cust]) / data.unit_days  # time since lo at the piece start
         ma = np.exp(X[:, pc] @ gp)
         mc = np.exp(X[:, dc] @ gd)
         inc_c = mc * length
-        # cumulative dropout exposure since T at each piece start (pieces are customer-sorted)
+        # dropout exposure since lo at each piece start (pieces are customer-sorted)
         count = np.bincount(cust, minlength=n)
         offs = np.cumsum(count) - count
         csum = np.cumsum(inc_c)
         c_before = csum - inc_c - (csum[offs[cust]] - inc_c[offs[cust]])
-        base = beta + terms.c_total
         q = base[cust] + c_before
         if discount_rate is None:
-            y = mc * length / q
-            l1p = np.log1p(y)
+            l1p = np.log1p(mc * length / q)
             e = 1.0 - s
             small = np.abs(e * l1p) < 1e-8
             g = np.where(
@@ -799,10 +806,114 @@ class ParetoNBDDynCovModel(BTYDModel):
                 - discount_rate * (offset[:, None] + tau)
             )
             piece = ma * 0.5 * length * (integrand @ weights)
-        total = np.bincount(cust, piece, minlength=n)
+        return _by_customer(cust, piece[:, None], n)[:, 0]
+
+    def _prediction(
+        self, data: DynamicCovariateData, t: Any, discount_rate: float | None
+    ) -> FloatArray:
+        horizon = v.scalar(t, "t", low=0.0)
+        cols = self._columns(data)
+        theta = self._theta_all()
+        r, alpha, _, beta, _, _ = _split(theta, cols[0].shape[0])
+        terms = _terms(theta, _walks(data, *cols))
+        n = data.n_customers
+        if horizon == 0.0:
+            return v.readonly(np.zeros(n))
+        end = data._first_day + data.T * data.unit_days
+        total = self._span_integral(
+            data,
+            cols,
+            end,
+            end + horizon * data.unit_days,
+            beta + terms.c_total,
+            discount_rate,
+            f"the prediction period of t={horizon!r}",
+        )
         alive = np.exp(terms.log_alive_term - terms.log_bracket)
         out: FloatArray = alive * (r + data.frequency) / (alpha + terms.a_total) * total
         return v.readonly(out)
+
+    def expected_cumulative_transactions(
+        self, data: DynamicCovariateData, times: Any
+    ) -> TrackingResult:
+        r"""Expected and actual repeat transactions of the customer base by calendar period.
+
+        The tracking table (Fader, Hardie & Lee 2005, fig. 1) with the
+        customers' covariates: each customer's expected repeat purchases
+        from the first purchase to the end of each period,
+        :math:`\frac{r}{\alpha}\int_0^{t} a(u)\,(\beta/(\beta + C(u)))^s\,du`,
+        summed over the customers born by then.
+
+        Parameters
+        ----------
+        data : DynamicCovariateData
+            The customers; the covariate table must reach the last time, and
+            ``data`` holds every purchase given to it (also after
+            ``calibration_end``), so the actual counts cover the holdout.
+        times : array_like of dates
+            Increasing period ends (for example each week's last day);
+            purchases up to and including each day count.
+
+        Returns
+        -------
+        TrackingResult
+            Draw it with :func:`custrel.plot.plot_tracking`.
+
+        Raises
+        ------
+        InvalidInputError
+            If ``times`` are not increasing dates, too many, or beyond the
+            covariate table.
+        InvalidTypeError
+            As :meth:`customer_log_likelihood`.
+        """
+        cols = self._columns(data)
+        days = _as_days(np.atleast_1d(np.asarray(times)), "times")
+        if days.shape[0] == 0:
+            raise InvalidInputError("times must not be empty")
+        if np.any(np.diff(days) <= 0):
+            j = int(np.flatnonzero(np.diff(days) <= 0)[0]) + 1
+            raise InvalidInputError(
+                f"times must be increasing, got {_day_text(days[j])} after "
+                f"{_day_text(days[j - 1])} at row {j}"
+            )
+        n = data.n_customers
+        v.check_budget(
+            float(days.shape[0]) * n,
+            "the tracking table (times x customers)",
+            budget=v.max_cells(),
+            culprit=f"{days.shape[0]} times x {n} customers",
+            env="CUSTREL_MAX_CELLS",
+        )
+        r, alpha, _, beta, _, _ = _split(self._theta_all(), cols[0].shape[0])
+        first = data._first_day.astype(np.float64)
+        expected = np.empty(days.shape[0])
+        for j, day in enumerate(days):  # one pass per period (vectorised over customers)
+            hi = np.maximum(first, float(day) + 1.0)
+            each = self._span_integral(
+                data,
+                cols,
+                first,
+                hi,
+                np.full(n, beta),
+                None,
+                f"the tracking period ending {_day_text(day)}",
+            )
+            expected[j] = r / alpha * float(np.sum(each))
+        occ_c, occ_d = data._occasions
+        repeat = occ_d > data._first_day[occ_c]
+        pos = np.searchsorted(days, occ_d[repeat])  # the period of each repeat purchase
+        actual = np.cumsum(np.bincount(pos, minlength=days.shape[0] + 1)[: days.shape[0]])
+        born = np.searchsorted(np.sort(data._first_day), days, side="right").astype(np.float64)
+        return TrackingResult(
+            time=days.astype("datetime64[D]").astype("datetime64[s]"),
+            actual_incremental=np.diff(actual, prepend=0).astype(np.float64),
+            expected_incremental=np.diff(expected, prepend=0.0),
+            actual_cumulative=actual.astype(np.float64),
+            expected_cumulative=expected,
+            n_customers=born,
+            calibration_end=data.calibration_end,
+        )
 
     def conditional_expected_purchases(self, data: DynamicCovariateData, t: Any) -> FloatArray:
         """Expected purchases in the ``t`` time units after the estimation period (CET).

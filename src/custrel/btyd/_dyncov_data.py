@@ -118,6 +118,7 @@ class DynamicCovariateData:
     _cube: FloatArray = attrs.field(converter=v.freeze, repr=False)  # customers x periods x k
     _have: BoolArray = attrs.field(converter=v.freeze, repr=False)  # customers x periods
     _repeat_sums: FloatArray = attrs.field(converter=v.freeze, repr=False)  # customers x k
+    _occasions: tuple[IntArray, IntArray] = attrs.field(converter=v.freeze, repr=False)
 
     @property
     def n_customers(self) -> int:
@@ -326,6 +327,10 @@ def dynamic_covariate_data(
             f"calibration_end {_day_text(end_day)}; keep only customers acquired in the "
             "estimation period"
         )
+    # every purchase occasion (distinct customer-day), the holdout included (tracking)
+    every = np.unique(codes * np.int64(1 << 31) + (days - int(first.min())))
+    all_c = every // (1 << 31)
+    all_d = every % (1 << 31) + int(first.min())
     cal = days <= end_day
     pair = np.unique(codes[cal] * np.int64(1 << 31) + (days[cal] - int(first.min())))
     pc = pair // (1 << 31)
@@ -363,6 +368,7 @@ def dynamic_covariate_data(
         cube=cube,
         have=have,
         repeat_sums=sums,
+        occasions=(all_c, all_d),
     )
     # every customer covers its estimation period
     data._span(first.astype(np.float64), np.full(n, float(end_day)), "the estimation period")
