@@ -551,6 +551,9 @@ def test_predictions_finite_alive_in_unit_interval_and_monotone_in_t(
     ts = sorted(t)
     cond = np.stack([model.conditional_expected_purchases(s, x, tx, big_t, **kw) for s in ts])
     new = np.stack([model.expected_purchases(s, **kw) for s in ts])
+    pmf = np.stack([model.probability_of_purchases(n, ts[-1], **kw) for n in range(6)])
+    assert np.all((pmf >= 0.0) & (pmf <= 1.0))
+    assert np.all(pmf.sum(axis=0) <= 1.0 + 1e-9)
     for arr in (cond, new):
         assert np.all(np.isfinite(arr))
         assert np.all(arr >= 0.0)
