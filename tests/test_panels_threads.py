@@ -207,6 +207,26 @@ def test_stages_any_log_any_threads(log: TransactionLog, threads: int) -> None:
     assert_same_stages(one, many)
 
 
+@given(
+    log=transaction_logs(max_rows=60, max_customers=10),
+    threads=st.integers(2, 5),
+    cut=st.floats(0.0, 1.0),
+)
+def test_observation_end_leaves_customers_out_identically(
+    log: TransactionLog, threads: int, cut: float
+) -> None:
+    # customers whose rows all lie after the end drop out of the middle of the code ranges
+    t = log.numeric_time()
+    end_f = float(t.min()) + cut * float(t.max() - t.min())
+    end: Any = np.datetime64(int(end_f), "s") if log.time_kind == "datetime" else end_f
+    period: Any = 1.0 if log.time_kind == "numeric" else "week"
+    for fn, check in ((value_panel, assert_same_panel), (stages_from_log, assert_same_stages)):
+        one = fn(log, period=period, observation_end=end, threads=1)
+        with tiny_thresholds():
+            many = fn(log, period=period, observation_end=end, threads=threads)
+        check(one, many)
+
+
 @given(st.lists(st.integers(-(2**40), 2**40), max_size=80))
 def test_sorted_unique_equals_numpy_unique(values: list[int]) -> None:
     key = np.asarray(values, dtype=np.int64)
