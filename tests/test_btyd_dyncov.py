@@ -731,3 +731,24 @@ def test_tracking_follows_the_season(data, seasonal):
 def test_bad_tracking_times(data, seasonal, times, match):
     with pytest.raises(InvalidInputError, match=match):
         seasonal.expected_cumulative_transactions(data, np.asarray(times, dtype="datetime64[D]"))
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"r": 1.0, "alpha": 1.0, "s": 1.0}, InvalidInputError, r"missing \['beta'\]"),
+        ({**PLAIN, "gamma.x": 1.0}, InvalidInputError, r"unknown \['gamma.x'\]"),
+        ({**PLAIN, "purchase.": 1.0}, InvalidInputError, r"unknown \['purchase.'\]"),
+        ({**PLAIN, "r": -1.0}, InvalidInputError, r"params\['r'\]"),
+        (
+            {**PLAIN, "dropout.x": float("nan")},
+            InvalidInputError,
+            r"params\['dropout.x'\] must be finite",
+        ),
+        ([1.0], InvalidTypeError, r"params must be a mapping"),
+    ],
+    ids=["missing-base", "unknown-key", "empty-column", "negative-r", "nan-coefficient", "list"],
+)
+def test_bad_from_params(params, error, match):
+    with pytest.raises(error, match=match):
+        ParetoNBDDynCovModel.from_params(params)

@@ -695,6 +695,70 @@ class ParetoNBDDynCovModel(BTYDModel):
 
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, float]) -> Any:
+        """A model with known parameters, without a fit.
+
+        Parameters
+        ----------
+        params : Mapping[str, float]
+            ``r``, ``alpha``, ``s``, ``beta`` (> 0) and any coefficients named
+            ``purchase.<column>`` and ``dropout.<column>`` (finite), which
+            name the covariate columns the predictions read.
+
+        Returns
+        -------
+        ParetoNBDDynCovModel
+            NaN log-likelihood and standard errors, 0 customers.
+
+        Raises
+        ------
+        InvalidInputError
+            If a base parameter is missing or not positive, a coefficient is
+            not finite, or a key is neither.
+        InvalidTypeError
+            If ``params`` is not a mapping or a value not a real number.
+
+        Examples
+        --------
+        >>> m = ParetoNBDDynCovModel.from_params(
+        ...     {"r": 1.45, "alpha": 48.6, "s": 0.56, "beta": 46.9, "purchase.High.Season": 0.7})
+        >>> m.purchase_covariates, m.dropout_covariates
+        (('High.Season',), ())
+        """
+        if not isinstance(params, Mapping):
+            raise InvalidTypeError(f"params must be a mapping, got {type(params).__name__}")
+        base = cls._param_names
+        missing = [k for k in base if k not in params]
+        other = [str(k) for k in params if k not in base]
+        bad = [
+            k
+            for k in other
+            if not k.startswith(("purchase.", "dropout.")) or not k.split(".", 1)[1]
+        ]
+        if missing or bad:
+            raise InvalidInputError(
+                f"params must name {list(base)!r} and coefficients 'purchase.<column>' or "
+                "'dropout.<column>'; " + (f"missing {missing!r}" if missing else f"unknown {bad!r}")
+            )
+        vals = {
+            k: v.scalar(params[k], f"params[{k!r}]", low=0.0, low_inclusive=False) for k in base
+        }
+        purchase = tuple(k.split(".", 1)[1] for k in other if k.startswith("purchase."))
+        dropout = tuple(k.split(".", 1)[1] for k in other if k.startswith("dropout."))
+        for k in [f"purchase.{c}" for c in purchase] + [f"dropout.{c}" for c in dropout]:
+            vals[k] = v.scalar(params[k], f"params[{k!r}]")
+        n_par = len(vals)
+        return cls(
+            params=vals,
+            log_likelihood=float("nan"),
+            standard_errors=dict.fromkeys(vals, float("nan")),
+            covariance=np.full((n_par, n_par), np.nan),
+            n_customers=0.0,
+            purchase_covariates=purchase,
+            dropout_covariates=dropout,
+        )
+
     def _theta_all(self) -> FloatArray:
         keys = (
             list(self._param_names)
