@@ -58,6 +58,7 @@ from __future__ import annotations
 
 from custrel.btyd._base import BTYDModel, RepeatPurchaseModel
 from custrel.btyd._bgbb import BGBBModel, fit_bgbb
+from custrel.btyd._bgnbd_cov import BGNBDCovariateModel
 from custrel.btyd._diagnostics import (
     FrequencyRecencyMatrix,
     HoldoutComparison,
@@ -68,6 +69,7 @@ from custrel.btyd._diagnostics import (
 )
 from custrel.btyd._gamma_gamma import GammaGammaModel, fit_gamma_gamma
 from custrel.btyd._ggomnbd import GGompertzNBDModel, fit_ggomnbd
+from custrel.btyd._ggomnbd_cov import GGompertzNBDCovariateModel
 from custrel.btyd._nbd import BGNBDModel, MBGNBDModel, fit_bgnbd, fit_mbgnbd
 from custrel.btyd._pareto_nbd import ParetoNBDModel, fit_pareto_nbd
 from custrel.btyd._pnbd_cor import ParetoNBDCorrelatedModel, fit_pareto_nbd_correlated
@@ -86,11 +88,13 @@ from custrel.btyd._uncertainty import (
 __all__ = [
     "AlivePath",
     "BGBBModel",
+    "BGNBDCovariateModel",
     "BGNBDModel",
     "BTYDModel",
     "BTYDSummary",
     "BootstrapResult",
     "FrequencyRecencyMatrix",
+    "GGompertzNBDCovariateModel",
     "GGompertzNBDModel",
     "GammaGammaModel",
     "HoldoutComparison",
