@@ -937,7 +937,7 @@ def _newton(
     otherwise the Hessian is recomputed on these rows. Steps follow the
     absolute eigenvalues (a descent direction even where the objective is not
     concave), capped at 2 and halved until the objective does not fall. The
-    iterations stop when a step is below 1e-4 standard errors in every
+    iterations stop when a step is below 1e-3 standard errors in every
     parameter (or 1e-10 absolute); the returned Hessian is computed at the
     final point (for the standard errors).
     """
@@ -977,7 +977,7 @@ def _newton(
         cur = new
         if not _finite_interior(vec, problem.n_base):
             return vec, it, np.full((vec.shape[0], vec.shape[0]), np.nan)  # running off
-        if size < 1e-10 or float(np.max(np.abs(step) / se)) < 1e-4:
+        if size < 1e-10 or float(np.max(np.abs(step) / se)) < 1e-3:
             return vec, it, problem.hessian(vec, cur[2])
     return None
 

@@ -46,6 +46,8 @@ __all__ = ["ParetoNBDCovariateModel"]
 
 FloatArray = npt.NDArray[np.float64]
 
+_START_CUSTOMERS = 20_000  # rows of the no-covariate fit that gives the start
+
 _LINKS: tuple[tuple[str, str, float], ...] = (
     ("purchase", "alpha", -1.0),
     ("dropout", "beta", -1.0),
@@ -558,9 +560,15 @@ def fit_pareto_nbd_covariates(
             else:
                 coef_init[str(key)] = val
     coef_init = cv.check_initial(design, coef_init)
+    # the no-covariate fit gives the start (on every k-th customer of a large data set:
+    # the covariate fit refines it on a subsample anyway)
+    stride = max(1, n // _START_CUSTOMERS)
     try:
-        start = np.asarray(_pnbd_math.fit(x, tx, big_t, w).params, dtype=np.float64)
-    except ConvergenceError:
+        start = np.asarray(
+            _pnbd_math.fit(x[::stride], tx[::stride], big_t[::stride], w[::stride]).params,
+            dtype=np.float64,
+        )
+    except (ConvergenceError, InvalidInputError):
         start = _pnbd_math._start(x, big_t, w)
     for i, name in enumerate(names):
         if name in base_init:
