@@ -752,3 +752,55 @@ def test_bad_tracking_times(data, seasonal, times, match):
 def test_bad_from_params(params, error, match):
     with pytest.raises(error, match=match):
         ParetoNBDDynCovModel.from_params(params)
+
+
+# ---------------------------------------------------------------------------
+# Recovery of known effects (seeded simulations)
+# ---------------------------------------------------------------------------
+
+
+def _simulate(seed: int, n: int = 500, gp: float = 0.8, gd: float = -0.7) -> DynamicCovariateData:
+    """Customers with a weekly customer-specific promotion flag acting on both processes.
+
+    r 1, alpha 6, s 1, beta 40 (weeks); purchases by thinning a Poisson process at
+    the highest rate, the lifetime by inverting the piecewise linear cumulative
+    dropout hazard from the first purchase.
+    """
+    rng = np.random.default_rng(seed)
+    n_weeks = 104
+    weeks = np.datetime64("2021-01-04") + 7 * np.arange(n_weeks)
+    promo = (rng.random((n, n_weeks)) < 0.3).astype(float)
+    start = rng.integers(0, 13, n)
+    lam = rng.gamma(1.0, 1 / 6.0, n)
+    mu = rng.gamma(1.0, 1 / 40.0, n)
+    c = np.exp(gd * promo) * (np.arange(n_weeks)[None, :] >= start[:, None])
+    cum = np.cumsum(c, axis=1)
+    e = rng.exponential(1.0, n) / mu
+    k = np.sum(cum < e[:, None], axis=1)  # the week in which the hazard reaches e
+    rows = np.arange(n)
+    before = np.where(k > 0, cum[rows, np.maximum(k - 1, 0)], 0.0)
+    death = np.where(k < n_weeks, k + (e - before) / c[rows, np.minimum(k, n_weeks - 1)], np.inf)
+    top = np.exp(max(gp, 0.0))
+    cand = start[:, None] + rng.exponential(1.0 / (lam * top)[:, None], (n, 300)).cumsum(1)
+    wk = np.minimum(np.floor(cand).astype(int), n_weeks - 1)
+    keep = rng.random(cand.shape) < np.exp(gp * promo[rows[:, None], wk]) / top
+    keep &= (cand < death[:, None]) & (cand < n_weeks)
+    ids = np.concatenate([rows, np.nonzero(keep)[0]])
+    days = weeks[0] + np.floor(7 * np.concatenate([start, cand[keep]])).astype(int)
+    cov = {
+        "customer_id": np.repeat(rows, n_weeks),
+        "date": np.tile(weeks, n),
+        "promo": promo.ravel(),
+    }
+    return dynamic_covariate_data(ids, days, cov, calibration_end="2022-06-26")
+
+
+def test_known_effects_are_recovered():
+    z = []
+    for seed in range(4):
+        m = fit_pareto_nbd_dyncov(_simulate(seed))
+        for key, truth in (("purchase.promo", 0.8), ("dropout.promo", -0.7)):
+            z.append((m.params[key] - truth) / m.standard_errors[key])
+    z_abs = np.abs(z)
+    assert np.all(z_abs < 3.0), z
+    assert np.mean(z_abs < 2.0) >= 0.75, z
