@@ -69,14 +69,15 @@ def timed(fn: Any, repeat: int) -> tuple[float, Any]:
     return best, out
 
 
-def apparel() -> tuple[Any, np.ndarray]:
+def apparel() -> tuple[Any, dict[str, np.ndarray]]:
     log = TransactionLog.from_csv(
         SHARED / "apparelTrans.csv", customer_col="Id", time_col="Date", amount_col="Price"
     )
     s = rfm_summary(log, unit="week", calibration_end=dt.date(2006, 12, 31))
     with open(SHARED / "apparelStaticCov.csv", newline="") as fh:
         rows = {int(r["Id"]): (float(r["Gender"]), float(r["Channel"])) for r in csv.DictReader(fh)}
-    return s, np.array([rows[int(i)] for i in s.customer_id])
+    z = np.array([rows[int(i)] for i in s.customer_id])
+    return s, {"Gender": z[:, 0], "Channel": z[:, 1]}
 
 
 def simulated(n: int, seed: int) -> tuple[Any, np.ndarray]:
@@ -89,7 +90,7 @@ def simulated(n: int, seed: int) -> tuple[Any, np.ndarray]:
     return sim, z
 
 
-def case(name: str, s: Any, z: np.ndarray, repeat: int) -> dict[str, Any]:
+def case(name: str, s: Any, z: Any, repeat: int) -> dict[str, Any]:
     before = load()
     t0, m0 = timed(lambda: fit_pareto_nbd(s.frequency, s.recency, s.T), repeat)
     t1, m1 = timed(
