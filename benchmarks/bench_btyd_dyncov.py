@@ -37,12 +37,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from custrel import FitWarning, fit_pareto_nbd
-from custrel.btyd._dyncov import (
-    _terms,
-    _walks,
-    dynamic_covariate_data,
-    fit_pareto_nbd_dyncov,
-)
+from custrel.btyd._dyncov import dynamic_covariate_data, fit_pareto_nbd_dyncov
+from custrel.btyd._dyncov_math import _terms, _walks
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

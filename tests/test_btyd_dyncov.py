@@ -39,13 +39,10 @@ from custrel.btyd import _pnbd_math
 from custrel.btyd._dyncov import (
     DynamicCovariateData,
     ParetoNBDDynCovModel,
-    _gradient,
-    _terms,
-    _walk_intercepts,
-    _walks,
     dynamic_covariate_data,
     fit_pareto_nbd_dyncov,
 )
+from custrel.btyd._dyncov_math import _gradient, _terms, _walk_intercepts, _walks
 
 PLAIN = {"r": 1.4490, "alpha": 48.6361, "s": 0.5613, "beta": 46.8844}
 PLAIN_LL = -5848.097827
