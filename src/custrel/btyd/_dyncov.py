@@ -103,7 +103,6 @@ from custrel.btyd._dyncov_math import (
 from custrel.btyd._predictions import TrackingResult
 from custrel.errors import ConvergenceError, FitWarning, InvalidInputError, InvalidTypeError
 
-
 __all__ = [
     "DynamicCovariateData",
     "ParetoNBDDynCovModel",
