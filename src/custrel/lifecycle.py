@@ -1395,6 +1395,12 @@ def _panel_by_ranges(
     the block's sums (the first range with an overflow names the same
     customer and period as one thread would) and writes its customers' rows
     into their place in the output: no merge, no second pass.
+
+    Threads, not the forked workers of :func:`custrel._parallel.run`: with
+    workers writing the panel into shared memory, ``value_panel`` of 5M rows
+    on 16 cores ran 0.73x to 0.93x the speed of one thread (the fork and the
+    copy of the panel out of shared memory cost more than ``bincount``'s
+    GIL), on threads 1.32x to 1.40x from 4 threads on.
     """
     k = log.n_customers
     present = np.bincount(codes, minlength=k) > 0
