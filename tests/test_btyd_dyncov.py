@@ -801,3 +801,15 @@ def test_known_effects_are_recovered():
     z_abs = np.abs(z)
     assert np.all(z_abs < 3.0), z
     assert np.mean(z_abs < 2.0) >= 0.75, z
+
+
+def test_new_customer_expectation(data, seasonal):
+    m = _zero(seasonal)
+    plain = ParetoNBDModel.from_params({k: m.params[k] for k in ("r", "alpha", "s", "beta")})
+    np.testing.assert_allclose(m.expected_purchases(data, 30.0), plain.expected_purchases(30.0))
+    e1 = seasonal.expected_purchases(data, 10.0)
+    e2 = seasonal.expected_purchases(data, 30.0)
+    assert np.all(e2 > e1)
+    assert seasonal.expected_purchases(data, 0.0).tolist() == [0.0] * 600
+    with pytest.raises(InvalidInputError, match=r"t must be"):
+        seasonal.expected_purchases(data, float("nan"))

@@ -604,6 +604,62 @@ class ParetoNBDDynCovModel(BTYDModel):
             calibration_end=data.calibration_end,
         )
 
+    def expected_purchases(self, data: DynamicCovariateData, t: Any) -> FloatArray:
+        r"""Expected repeat purchases in the first ``t`` time units after each first purchase.
+
+        A new customer's expectation (no history beyond the first purchase)
+        with the covariates the table gives for those periods:
+        :math:`\frac{r}{\alpha}\int_0^t a_i(u)\,(\beta/(\beta+C_i(u)))^s du`.
+
+        Parameters
+        ----------
+        data : DynamicCovariateData
+            The customers; the table must cover ``t`` after each first purchase.
+        t : float
+            Time since the first purchase, in ``data``'s unit (>= 0).
+
+        Returns
+        -------
+        numpy.ndarray
+            One value per customer, in ``data.customer_id`` order.
+
+        Raises
+        ------
+        InvalidInputError
+            If ``t`` is negative or not finite, or the covariates do not
+            reach ``t`` after a customer's first purchase.
+        InvalidTypeError
+            As :meth:`customer_log_likelihood`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> weeks = np.datetime64("2024-01-01") + 7 * np.arange(10)
+        >>> cov = {"customer_id": [7] * 10, "date": weeks, "sale": [0.0, 1.0] * 5}
+        >>> data = dynamic_covariate_data([7], ["2024-01-01"], cov, calibration_end="2024-01-01")
+        >>> m = ParetoNBDDynCovModel.from_params(
+        ...     {"r": 1.0, "alpha": 5.0, "s": 1.0, "beta": 20.0, "purchase.sale": 0.7})
+        >>> m.expected_purchases(data, 4.0).round(4).tolist()
+        [1.0905]
+        """
+        horizon = v.scalar(t, "t", low=0.0)
+        cols = self._columns(data)
+        r, alpha, _, beta, _, _ = _split(self._theta_all(), cols[0].shape[0])
+        n = data.n_customers
+        if horizon == 0.0:
+            return v.readonly(np.zeros(n))
+        first = data._first_day.astype(np.float64)
+        each = self._span_integral(
+            data,
+            cols,
+            first,
+            first + horizon * data.unit_days,
+            np.full(n, beta),
+            None,
+            f"the {horizon!r} time units after the first purchase",
+        )
+        return v.readonly(r / alpha * each)
+
     def conditional_expected_purchases(self, data: DynamicCovariateData, t: Any) -> FloatArray:
         """Expected purchases in the ``t`` time units after the estimation period (CET).
 
