@@ -785,6 +785,7 @@ def test_fit_is_the_same_for_any_thread_count(monkeypatch: pytest.MonkeyPatch) -
     for threads in ("1", "2"):
         monkeypatch.setenv("CUSTREL_THREADS", threads)
         fits.append(fit_pareto_nbd(sim.frequency, sim.recency, sim.T, **kw))
+    fits.append(fit_pareto_nbd(sim.frequency, sim.recency, sim.T, threads=3, **kw))
     for other in fits[1:]:
         assert dict(other.params) == dict(fits[0].params)
         assert other.log_likelihood == fits[0].log_likelihood

@@ -627,6 +627,7 @@ class _Problem:
     bounds: list[tuple[int, int]]  # the chunks (``_threads.bounds``)
     n_base: int
     reg: FloatArray  # per full coefficient: its process's lambda
+    threads: int | None
     # the per-row derivatives in log theta at the last point evaluated (key: the point's bytes)
     last: dict[bytes, list[FloatArray]] = attrs.field(factory=dict)
 
@@ -639,6 +640,7 @@ class _Problem:
         prepare: Callable[[Sequence[FloatArray]], Any],
         columns: tuple[FloatArray, ...],
         weights: FloatArray,
+        threads: int | None = None,
     ) -> _Problem:
         reg = np.concatenate(
             [np.full(m.k, design.reg_lambdas.get(p, 0.0)) for p, m in design.matrices.items()]
@@ -657,6 +659,7 @@ class _Problem:
             bounds,
             len(spec.base_names),
             reg,
+            threads,
         )
 
     def _rows_loglik(self, theta: list[Any]) -> tuple[FloatArray, list[FloatArray]]:
@@ -676,7 +679,7 @@ class _Problem:
                 raise AssertionError("row log-likelihood returned no gradient")
             return np.asarray(ll, dtype=np.float64), grads
 
-        parts = _threads.map_chunks(one, list(range(len(self.bounds))))
+        parts = _threads.map_chunks(one, list(range(len(self.bounds))), self.threads)
         if len(parts) == 1:
             ll0, g0 = parts[0]
             return ll0, [np.asarray(g, dtype=np.float64) for g in g0]
@@ -702,6 +705,7 @@ class _Problem:
             self.prepare,
             cols,
             counts.astype(np.float64),
+            self.threads,
         )
 
     @property
@@ -1001,6 +1005,7 @@ def fit_covariates(
     model: str,
     prepare: Callable[[Sequence[FloatArray]], Any] | None = None,
     initial_coefficients: Mapping[str, float] | None = None,
+    threads: int | None = None,
 ) -> CovariateFit:
     r"""Maximum-likelihood fit of a covariate model.
 
@@ -1030,6 +1035,10 @@ def fit_covariates(
         default: the columns themselves.
     initial_coefficients : Mapping[str, float], optional
         Starting values by free name (``"purchase.x"``, ``"constr.x"``).
+    threads : int, optional
+        Threads for the row log-likelihood (else ``CUSTREL_THREADS``, else
+        every core): the rows are evaluated in fixed chunks, so the fit is the
+        same to the last bit for any value.
 
     Returns
     -------
@@ -1072,7 +1081,7 @@ def fit_covariates(
         at += mat.k
         new_mats[proc] = CovariateMatrix(mat.names, block)
     design = attrs.evolve(design, matrices=new_mats)
-    problem = _Problem.of(spec, design, row_loglik, prep, tuple(merged[:ncol]), w)
+    problem = _Problem.of(spec, design, row_loglik, prep, tuple(merged[:ncol]), w, threads)
     nb = len(spec.base_names)
     vec = np.zeros(nb + len(design.free_names))
     vec[:nb] = np.log(np.asarray(start, dtype=np.float64))

@@ -331,8 +331,7 @@ def fit_gamma_gamma(
         with :math:`px + q \le 1`).
     threads : int, optional
         Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
-        core); the result is the same to the last bit for any value. (The
-        covariate fit runs on one thread.)
+        core); the result is the same to the last bit for any value.
     covariates : array_like or dataframe, optional
         Time-invariant covariates of the spend, one row per customer (per
         weighted row): a customers x k matrix (coefficients ``x1..xk``) or a
@@ -429,6 +428,7 @@ def fit_gamma_gamma(
             initial=initial,
             on_infinite_mean=policy,
             correlation=corr,
+            threads=n_threads,
         )
     chunks = _threads.regrouped(_threads.compressed_chunks([x, m], w, n_threads))
     names = GammaGammaModel._param_names

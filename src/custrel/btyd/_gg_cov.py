@@ -248,6 +248,7 @@ def fit_validated(
     initial: Mapping[str, float] | None,
     on_infinite_mean: str,
     correlation: float,
+    threads: int | None = None,
 ) -> GammaGammaCovariateModel:
     """The covariate fit of :func:`fit_gamma_gamma` on its validated columns (private)."""
     if covariates is None:
@@ -280,6 +281,7 @@ def fit_validated(
         start,
         model="Gamma-Gamma with covariates",
         initial_coefficients=coef_init,
+        threads=threads,
     )
     _check_infinite_mean(fit.params, on_infinite_mean, stacklevel=4)
     params, se = fit.as_dicts()

@@ -171,8 +171,7 @@ def fit_pareto_nbd(
         Starting values for some or all of ``r``, ``alpha``, ``s``, ``beta``.
     threads : int, optional
         Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
-        core); the result is the same to the last bit for any value. (The
-        covariate fit runs on one thread.)
+        core); the result is the same to the last bit for any value.
     purchase_covariates, dropout_covariates : array_like or dataframe, optional
         Time-invariant covariates of the transaction and the lifetime
         process: a customers x k matrix (coefficients named ``x1..xk``) or a
@@ -247,6 +246,7 @@ def fit_pareto_nbd(
             reg_lambdas=reg_lambdas,
             weights=weights,
             initial=initial,
+            threads=threads,
         )
     # checked here (rows named as the caller's), compressed chunk by chunk in fit()
     x, tx, big_t, w, total = _threads.validated(

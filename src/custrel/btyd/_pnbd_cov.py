@@ -509,6 +509,7 @@ def fit_pareto_nbd_covariates(
     reg_lambdas: Any = None,
     weights: Any = None,
     initial: Mapping[str, float] | None = None,
+    threads: int | None = None,
 ) -> ParetoNBDCovariateModel:
     """Fit the Pareto/NBD model with covariates (the body of :func:`fit_pareto_nbd`'s covariate path).
 
@@ -565,7 +566,9 @@ def fit_pareto_nbd_covariates(
     stride = max(1, n // _START_CUSTOMERS)
     try:
         start = np.asarray(
-            _pnbd_math.fit(x[::stride], tx[::stride], big_t[::stride], w[::stride]).params,
+            _pnbd_math.fit(
+                x[::stride], tx[::stride], big_t[::stride], w[::stride], threads=threads
+            ).params,
             dtype=np.float64,
         )
     except (ConvergenceError, InvalidInputError):
@@ -583,6 +586,7 @@ def fit_pareto_nbd_covariates(
         model="Pareto/NBD with covariates",
         prepare=_prepare,
         initial_coefficients=coef_init,
+        threads=threads,
     )
     params, se = fit.as_dicts()
     return ParetoNBDCovariateModel(
