@@ -796,3 +796,26 @@ def test_fit_is_the_same_for_any_thread_count(monkeypatch: pytest.MonkeyPatch) -
 
 
 _RNG_FIT_Z = np.random.default_rng(12).normal(size=(800, 2))
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    st.lists(st.integers(0, 10_000), min_size=1, max_size=6),
+    st.floats(1e-6, 1e9),
+    st.floats(-5.0, 5.0),
+)
+def test_gamma_gamma_spend_is_finite_and_positive(x: list[int], m: float, z: float) -> None:
+    gg = GammaGammaCovariateModel.from_params(
+        {"p": 6.25, "q": 3.74, "gamma": 15.44, "spend.x1": 0.4}
+    )
+    xs = np.array(x, dtype=float)
+    cov = np.full((xs.shape[0], 1), z)
+    spend = gg.conditional_expected_spend(xs, np.full(xs.shape, m), covariates=cov)
+    assert np.all(np.isfinite(spend))
+    assert np.all(spend > 0)
+    buyers = xs > 0
+    if buyers.any():
+        ll = gg.customer_log_likelihood(
+            xs[buyers], np.full(int(buyers.sum()), m), covariates=cov[buyers]
+        )
+        assert np.all(np.isfinite(ll))
