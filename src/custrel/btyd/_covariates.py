@@ -821,7 +821,7 @@ class _Problem:
                 terms[k].append((free, sign * linked.values[:, j]))
         return terms
 
-    def hessian(self, vec: FloatArray, grad: FloatArray | None = None) -> FloatArray:
+    def hessian(self, vec: FloatArray) -> FloatArray:
         """Hessian of the penalised total in the free parameters.
 
         Each row's log-likelihood depends on the free parameters only through
@@ -830,9 +830,9 @@ class _Problem:
         parameters: differences of the analytic per-row gradient in each
         *base* parameter (one evaluation each, forward differences beyond
         ``_CENTRAL_MAX`` rows, else two, central), whatever the number of
-        coefficients. ``grad`` is unused (kept for the callers' symmetry).
+        coefficients. The per-row derivatives at ``vec`` itself come from the
+        last evaluation when it was there (no extra pass).
         """
-        del grad
         k = vec.shape[0]
         nb = self.n_base
         central = self.weights.shape[0] <= _CENTRAL_MAX
@@ -960,9 +960,7 @@ def _newton(
     for it in range(1, 60):
         pen, _, grad, _ = cur
         if mean_hess is None or (exact and it > 1) or (slow and hess_total is None):
-            hess_total = problem.hessian(
-                vec, None if problem.weights.shape[0] <= _CENTRAL_MAX else grad
-            )
+            hess_total = problem.hessian(vec)
             if not np.all(np.isfinite(hess_total)):
                 return None
             mean_hess = hess_total / n
@@ -978,7 +976,7 @@ def _newton(
             step *= 0.5
         else:
             # no ascent along the step: at the optimum to rounding
-            return vec, it, problem.hessian(vec, grad)
+            return vec, it, problem.hessian(vec)
         size = float(np.max(np.abs(step)))
         ratio = min(size / prev, 0.9) if np.isfinite(prev) else 0.9
         slow = slow or size > 0.5 * prev
@@ -990,7 +988,7 @@ def _newton(
         size_se = float(np.max(np.abs(step) / se))
         to_go = size_se if exact else size_se * ratio / (1.0 - ratio)
         if size < 1e-10 or to_go < 1e-4:
-            return vec, it, problem.hessian(vec, cur[2])
+            return vec, it, problem.hessian(vec)
     return None
 
 

@@ -189,7 +189,8 @@ def fit_pareto_nbd(
         coefficients are fitted as one (CLVTools' ``names.cov.constr``).
     reg_lambdas : Mapping[str, float], optional
         L2 penalties ``{"purchase": l1, "dropout": l2}`` on the coefficients
-        (CLVTools' ``reg.lambdas``): the fit maximises
+        (CLVTools' ``reg.lambdas``; the standard errors then come from the
+        penalised Hessian): the fit maximises
         :math:`\ell/N - \lambda_1\lVert\gamma_{purchase}\rVert^2 - \lambda_2\lVert\gamma_{dropout}\rVert^2`.
 
     Returns
