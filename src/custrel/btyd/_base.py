@@ -947,3 +947,42 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
 
         tt = _horizon(t, discrete=self._discrete)
         return pr.new_customer(self, tt, "alive", purchase_covariates, dropout_covariates)
+
+    def prediction_intervals(
+        self, frequency: Any, recency: Any, T: Any, *, t: float, **options: Any
+    ) -> Any:
+        """Each customer's predictions with intervals (see :func:`custrel.prediction_intervals`).
+
+        Parameters
+        ----------
+        frequency, recency, T : array_like
+            Each customer's summary.
+        t : float
+            Forecast window of the expected purchases.
+        **options
+            Every other keyword of :func:`custrel.prediction_intervals`
+            (``level``, ``method``, ``bootstrap``, ``spend_model``, ...).
+
+        Returns
+        -------
+        PredictionIntervals
+            Estimates with lower and upper limits per customer.
+
+        Raises
+        ------
+        InvalidInputError
+            As :func:`custrel.prediction_intervals`.
+
+        Examples
+        --------
+        >>> from custrel import BGNBDModel, fit_bgnbd
+        >>> sim = BGNBDModel.from_params({"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4}).simulate(
+        ...     2000, T=39.0, rng=1)
+        >>> m = fit_bgnbd(sim.frequency, sim.recency, sim.T)
+        >>> pi = m.prediction_intervals([0, 4], [0.0, 30.0], [39.0, 39.0], t=10.0)
+        >>> bool((pi.probability_alive.lower <= pi.probability_alive.upper).all())
+        True
+        """
+        from custrel.btyd._uncertainty import prediction_intervals
+
+        return prediction_intervals(self, frequency, recency, T, t=t, **options)
