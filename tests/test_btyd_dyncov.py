@@ -813,3 +813,84 @@ def test_new_customer_expectation(data, seasonal):
     assert seasonal.expected_purchases(data, 0.0).tolist() == [0.0] * 600
     with pytest.raises(InvalidInputError, match=r"t must be"):
         seasonal.expected_purchases(data, float("nan"))
+
+
+# ---------------------------------------------------------------------------
+# Constraints and penalties (as CLVTools' names.cov.constr and reg.lambdas)
+# ---------------------------------------------------------------------------
+
+
+def _static_z(d: DynamicCovariateData, table: dict[str, np.ndarray]) -> np.ndarray:
+    z = np.zeros((d.n_customers, 2))
+    z[np.searchsorted(d.customer_id, table["Id"])] = np.stack(
+        [table["Gender"], table["Channel"]], axis=1
+    )
+    return z
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"constraints": ["Gender"]}, {"reg_lambdas": {"purchase": 0.05, "dropout": 0.2}}],
+    ids=["constraint", "penalty"],
+)
+def test_constraints_and_penalties_match_the_static_fit(apparel, static_only, kwargs):
+    d = _data(apparel, static_only)
+    m = fit_pareto_nbd_dyncov(d, **kwargs)
+    pd = pytest.importorskip("pandas")
+    z = pd.DataFrame(_static_z(d, static_only), columns=["Gender", "Channel"])
+    static = fit_pareto_nbd(
+        d.frequency, d.recency, d.T, purchase_covariates=z, dropout_covariates=z, **kwargs
+    )
+    assert list(m.params) == list(static.params)
+    assert m.log_likelihood == pytest.approx(static.log_likelihood, abs=1e-5)
+    np.testing.assert_allclose(
+        list(m.params.values()), list(static.params.values()), rtol=2e-3, atol=2e-3
+    )
+    np.testing.assert_allclose(
+        list(m.standard_errors.values()), list(static.standard_errors.values()), rtol=2e-2
+    )
+
+
+def test_constraint_makes_one_coefficient(data):
+    m = fit_pareto_nbd_dyncov(
+        data,
+        purchase_covariates=["High.Season", "Gender"],
+        dropout_covariates=["Gender"],
+        constraints="Gender",
+    )
+    assert m.params["purchase.Gender"] == m.params["dropout.Gender"]
+    i, j = list(m.params).index("purchase.Gender"), list(m.params).index("dropout.Gender")
+    assert m.covariance[i, j] == pytest.approx(m.covariance[i, i])
+    assert m.constraints == ("Gender",)
+    free = fit_pareto_nbd_dyncov(
+        data, purchase_covariates=["High.Season", "Gender"], dropout_covariates=["Gender"]
+    )
+    assert m.log_likelihood <= free.log_likelihood + 1e-8
+
+
+def test_penalty_shrinks_the_coefficients(data):
+    kw = {"purchase_covariates": ["High.Season", "Gender"], "dropout_covariates": ["Gender"]}
+    free = fit_pareto_nbd_dyncov(data, **kw)
+    pen = fit_pareto_nbd_dyncov(data, reg_lambdas={"purchase": 1.0, "dropout": 1.0}, **kw)
+    assert abs(pen.params["purchase.High.Season"]) < abs(free.params["purchase.High.Season"])
+    assert pen.log_likelihood < free.log_likelihood
+    assert dict(pen.reg_lambdas) == {"purchase": 1.0, "dropout": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"constraints": ["High.Season"], "dropout_covariates": ["Gender"]},
+            InvalidInputError,
+            r"constraints names 'High.Season', which is not a column of dropout_covariates",
+        ),
+        ({"reg_lambdas": {"purchase": -1.0}}, InvalidInputError, r"reg_lambdas\['purchase'\]"),
+        ({"reg_lambdas": {"spend": 1.0}}, InvalidInputError, r"unknown process 'spend'"),
+        ({"reg_lambdas": 1.0}, InvalidTypeError, r"reg_lambdas must be a mapping"),
+    ],
+    ids=["constraint-one-process", "negative-penalty", "unknown-process", "float-penalty"],
+)
+def test_bad_constraints_and_penalties(data, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fit_pareto_nbd_dyncov(data, **kwargs)

@@ -84,6 +84,7 @@ import numpy.typing as npt
 
 from custrel import _validate as v
 from custrel._numeric import gauss_legendre, hessian_from_gradient
+from custrel.btyd import _covariates as cv
 from custrel.btyd import _pnbd_math as _pm
 from custrel.btyd._base import BTYDModel
 from custrel.btyd._dyncov_data import (
@@ -175,6 +176,14 @@ def _select(data: DynamicCovariateData, names: Any, process: str) -> IntArray:
             f"{process}_covariates must not repeat a column, got {list(names)!r}"
         )
     return np.asarray(idx, dtype=np.int64)
+
+
+def _names_only(data: DynamicCovariateData, cols: IntArray) -> cv.CovariateMatrix | None:
+    """A process's covariate names for the shared design (constraints, penalties)."""
+    if cols.size == 0:
+        return None
+    names = tuple(data.covariate_names[c] for c in cols)
+    return cv.CovariateMatrix(names, np.zeros((0, len(names)), order="F"))
 
 
 def _to_theta(u: FloatArray) -> FloatArray:
@@ -270,10 +279,16 @@ class ParetoNBDDynCovModel(BTYDModel):
         The optimizer's message.
     purchase_covariates, dropout_covariates : tuple of str
         The covariate columns of each process.
+    constraints : tuple of str
+        Covariates whose purchase and dropout coefficients were fitted as one.
+    reg_lambdas : Mapping[str, float]
+        The L2 penalties of the fit per process (0 for none).
     """
 
     purchase_covariates: tuple[str, ...] = ()
     dropout_covariates: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+    reg_lambdas: Mapping[str, float] = attrs.field(factory=dict, converter=v.freeze)
 
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
 
@@ -752,6 +767,8 @@ def fit_pareto_nbd_dyncov(
     *,
     purchase_covariates: Sequence[str] | None = None,
     dropout_covariates: Sequence[str] | None = None,
+    constraints: Any = None,
+    reg_lambdas: Any = None,
     initial: Mapping[str, float] | None = None,
 ) -> ParetoNBDDynCovModel:
     r"""Fit the Pareto/NBD model with time-varying covariates by maximum likelihood.
@@ -763,6 +780,15 @@ def fit_pareto_nbd_dyncov(
     purchase_covariates, dropout_covariates : sequence of str, optional
         The covariate columns of the purchase and dropout processes (default:
         every column; ``[]`` for none).
+    constraints : str or sequence of str, optional
+        Covariates in both processes whose purchase and dropout coefficients
+        are one (CLVTools' ``names.cov.constr``); ``params`` still holds both,
+        equal and perfectly correlated in ``covariance``.
+    reg_lambdas : Mapping[str, float], optional
+        L2 penalties per process, ``{"purchase": l1, "dropout": l2}``
+        (CLVTools' ``reg.lambdas``): the fit maximises the mean
+        log-likelihood minus ``l * sum(coefficient**2)`` of each process;
+        ``log_likelihood`` reports the unpenalised value.
     initial : Mapping[str, float], optional
         Starting values for some parameters (default: the plain Pareto/NBD
         fit and zero coefficients).
@@ -774,8 +800,9 @@ def fit_pareto_nbd_dyncov(
     Raises
     ------
     InvalidInputError
-        An unknown or repeated column, or a column that is constant or
-        collinear with others over the estimation period.
+        An unknown or repeated column, a column that is constant or
+        collinear with others over the estimation period, a constraint on a
+        column missing from a process, or a negative penalty.
     ConvergenceError
         If the optimizer fails.
 
@@ -839,6 +866,24 @@ def fit_pareto_nbd_dyncov(
                 given[j] = np.log(v.scalar(val, f"initial[{k!r}]", low=0.0, low_inclusive=False))
             else:
                 given[j] = v.scalar(val, f"initial[{k!r}]")
+    design = cv.make_design(
+        {
+            "purchase": _names_only(data, pc),
+            "dropout": _names_only(data, dc),
+        },
+        constraints=constraints,
+        reg_lambdas=reg_lambdas,
+    )
+    # the free parameters: log r, log alpha, log s, log beta, one per unconstrained
+    # coefficient and one per constraint; full coefficients = free[expand]
+    expand = np.concatenate([np.arange(4), 4 + design.expand]).astype(np.int64)
+    n_free = 4 + len(design.free_names)
+    reg = np.concatenate(
+        [
+            np.full(pc.shape[0], design.reg_lambdas.get("purchase", 0.0)),
+            np.full(dc.shape[0], design.reg_lambdas.get("dropout", 0.0)),
+        ]
+    )
     walks = _walks(data, pc, dc)
     n = float(data.n_customers)
     rate = float(np.mean(data.T)) / max(float(np.mean(data.frequency)), 0.1)
@@ -848,24 +893,29 @@ def fit_pareto_nbd_dyncov(
         # customers for a plain fit keep the rough start
         with contextlib.suppress(ConvergenceError):
             start = np.asarray(_pm.fit(data.frequency, data.recency, data.T).params)
-    u0 = np.concatenate([np.log(start.astype(np.float64)), np.zeros(len(names) - 4)])
+    u0 = np.concatenate([np.log(start.astype(np.float64)), np.zeros(n_free - 4)])
     for j, val in given.items():
-        u0[j] = val
+        u0[expand[j]] = val
 
-    scale = np.ones(len(names))
+    def full(u: FloatArray) -> FloatArray:
+        return _to_theta(u[expand])
 
     def total(u: FloatArray) -> tuple[float, FloatArray]:
-        """Log-likelihood and its gradient in ``u`` (log base parameters, coefficients)."""
+        """Penalised log-likelihood and its gradient in the free parameters."""
         if np.any(np.abs(u) > 30.0):
             return -np.inf, np.zeros_like(u)
-        theta = _to_theta(u)
+        theta = full(u)
         with np.errstate(all="ignore"):
             f, g = _gradient(theta, walks)
-        scale[:4] = theta[:4]
-        g = g * scale
-        if not (np.isfinite(f) and np.all(np.isfinite(g))):
+        coefs = theta[4:]
+        f -= n * float(np.sum(reg * coefs**2))
+        g[4:] -= 2.0 * n * reg * coefs
+        g[:4] *= theta[:4]
+        out = np.zeros(n_free)
+        np.add.at(out, expand, g)
+        if not (np.isfinite(f) and np.all(np.isfinite(out))):
             return -np.inf, np.zeros_like(u)
-        return f, g
+        return f, out
 
     def objective(u: FloatArray) -> tuple[float, FloatArray]:
         f, g = total(u)
@@ -878,15 +928,17 @@ def fit_pareto_nbd_dyncov(
     if not np.isfinite(total(u0)[0]):
         raise ConvergenceError(
             "Pareto/NBD with dynamic covariates: the log-likelihood is not finite at the "
-            f"starting values {dict(zip(names, _to_theta(u0).tolist(), strict=True))!r}; "
+            f"starting values {dict(zip(names, full(u0).tolist(), strict=True))!r}; "
             "pass others with initial=..."
         )
     res = optimize.minimize(
         objective, u0, jac=True, method="BFGS", options={"maxiter": _MAX_ITER, "gtol": 1e-6}
     )
-    u, f_end, hess, g_end = _polish(
+    u, _, hess, g_end = _polish(
         total, np.asarray(res.x, dtype=np.float64), 0 if res.success else _NEWTON
     )
+    theta = full(u)
+    f_end = float(np.sum(_terms(theta, walks).ll))  # the unpenalised log-likelihood
     g_mean = float(np.max(np.abs(g_end))) / n
     if not np.isfinite(f_end) or g_mean > 1e-4:
         raise ConvergenceError(
@@ -899,7 +951,6 @@ def fit_pareto_nbd_dyncov(
             f"Pareto/NBD with dynamic covariates: the likelihood has no finite maximum for these "
             f"data: {names[j]} ran to {float(np.exp(u[j])):.3g}"
         )
-    theta = _to_theta(u)
     n_par = len(names)
     cov = np.full((n_par, n_par), np.nan)
     se = np.full(n_par, np.nan)
@@ -910,8 +961,10 @@ def fit_pareto_nbd_dyncov(
             chol = None
         if chol is not None:
             inv = np.linalg.inv(chol)
-            jac = np.where(np.arange(n_par) < 4, theta, 1.0)
-            cov = (inv.T @ inv) * np.outer(jac, jac)
+            # d theta_full / d u_free: theta on the base rows, 1 where a coefficient is free
+            jac = np.zeros((n_par, n_free))
+            jac[np.arange(n_par), expand] = np.where(np.arange(n_par) < 4, theta, 1.0)
+            cov = jac @ (inv.T @ inv) @ jac.T
             se = np.sqrt(np.diag(cov))
     _warn_flat(names, theta, se, spread)
     return ParetoNBDDynCovModel(
@@ -924,4 +977,6 @@ def fit_pareto_nbd_dyncov(
         message=str(res.message),
         purchase_covariates=tuple(data.covariate_names[c] for c in pc),
         dropout_covariates=tuple(data.covariate_names[c] for c in dc),
+        constraints=design.constraints,
+        reg_lambdas=dict(design.reg_lambdas),
     )
