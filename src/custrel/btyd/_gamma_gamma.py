@@ -334,7 +334,7 @@ def fit_gamma_gamma(
         core); the result is the same to the last bit for any value.
     covariates : array_like or dataframe, optional
         Time-invariant covariates of the spend, one row per customer (per
-        weighted row): a customers x k matrix (coefficients ``x1..xk``) or a
+        weighted row, by position): a customers x k matrix (coefficients ``x1..xk``) or a
         dataframe whose column names name the coefficients. The result is
         then a :class:`~custrel.btyd._gg_cov.GammaGammaCovariateModel` with
         :math:`\gamma_i = \gamma e^{\delta'z_i}` (so the expected spend

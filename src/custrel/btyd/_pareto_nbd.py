@@ -177,7 +177,8 @@ def fit_pareto_nbd(
         process: a customers x k matrix (coefficients named ``x1..xk``) or a
         dataframe (pandas, polars, pyarrow) whose column names name the
         coefficients, one row per customer (per weighted row with
-        ``weights``). With either, the result is a
+        ``weights``) in the order of ``frequency`` (by position: a
+        dataframe's index is not used to align). With either, the result is a
         :class:`~custrel.btyd._pnbd_cov.ParetoNBDCovariateModel` with
         :math:`\alpha_i = \alpha e^{-\gamma_{purchase}'z_{1,i}}` and
         :math:`\beta_i = \beta e^{-\gamma_{dropout}'z_{2,i}}` and
