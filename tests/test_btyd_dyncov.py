@@ -894,3 +894,25 @@ def test_penalty_shrinks_the_coefficients(data):
 def test_bad_constraints_and_penalties(data, kwargs, error, match):
     with pytest.raises(error, match=match):
         fit_pareto_nbd_dyncov(data, **kwargs)
+
+
+def test_dataframe_input_equals_mapping(apparel, data, shared_data):
+    pd = pytest.importorskip("pandas")
+    trans = pd.read_csv(shared_data / "apparelTrans.csv", parse_dates=["Date"])
+    dyn = pd.read_csv(shared_data / "apparelDynCov.csv.gz", parse_dates=["Cov.Date"])
+    d = dynamic_covariate_data(
+        trans["Id"],
+        trans["Date"],
+        dyn,
+        calibration_end=pd.Timestamp(CAL_END),
+        id_column="Id",
+        date_column="Cov.Date",
+    )
+    np.testing.assert_array_equal(d.customer_id, data.customer_id)
+    np.testing.assert_array_equal(d.frequency, data.frequency)
+    np.testing.assert_array_equal(d.T, data.T)
+    th = _theta(PLAIN, [0.2, 0.1, -0.1], [-0.3, 0.2, 0.1])
+    np.testing.assert_array_equal(
+        _terms(th, _walks(d, np.arange(3), np.arange(3))).ll,
+        _terms(th, _walks(data, np.arange(3), np.arange(3))).ll,
+    )
