@@ -207,10 +207,10 @@ def dynamic_covariate_data(
     InvalidInputError
         A missing or unknown id, a date that is not a date, a table whose
         dates are not a regular grid, a repeated (customer, period) row, a
-        missing or non-finite covariate value, a customer without purchases
-        before ``calibration_end`` or without a covariate row for a period
-        from its first purchase to ``calibration_end``, or a customer in one
-        input but not the other.
+        missing or non-finite covariate value, a customer whose first
+        purchase is after ``calibration_end`` or who lacks a covariate row
+        for a period from the first purchase to ``calibration_end``, or a
+        customer in one input but not the other.
     InvalidTypeError
         If ``covariates`` is not a table or a column is not numeric.
 
