@@ -52,6 +52,9 @@ Examples
 #   _gamma_gamma  Gamma-Gamma spend
 #   _predictions  conditional purchase-count pmf, DERT, P(alive) paths, tracking, new customers
 #   _uncertainty  delta-method and bootstrap intervals, the parameter summary table
+#   _covariates   time-invariant covariates: validation, the fit driver, the covariate-model base;
+#                 _pnbd_cov, _bgnbd_cov, _ggomnbd_cov, _gg_cov the covariate forms of each family
+#   _dyncov       Pareto/NBD with time-varying covariates
 #   _diagnostics  frequency-recency matrix, calibration/holdout comparison, histogram
 
 from __future__ import annotations
@@ -68,11 +71,13 @@ from custrel.btyd._diagnostics import (
     repeat_purchase_histogram,
 )
 from custrel.btyd._gamma_gamma import GammaGammaModel, fit_gamma_gamma
+from custrel.btyd._gg_cov import GammaGammaCovariateModel
 from custrel.btyd._ggomnbd import GGompertzNBDModel, fit_ggomnbd
 from custrel.btyd._ggomnbd_cov import GGompertzNBDCovariateModel
 from custrel.btyd._nbd import BGNBDModel, MBGNBDModel, fit_bgnbd, fit_mbgnbd
 from custrel.btyd._pareto_nbd import ParetoNBDModel, fit_pareto_nbd
 from custrel.btyd._pnbd_cor import ParetoNBDCorrelatedModel, fit_pareto_nbd_correlated
+from custrel.btyd._pnbd_cov import ParetoNBDCovariateModel
 from custrel.btyd._predictions import AlivePath, TrackingResult
 from custrel.btyd._summary import BTYDSummary, rfm_summary
 from custrel.btyd._uncertainty import (
@@ -96,12 +101,14 @@ __all__ = [
     "FrequencyRecencyMatrix",
     "GGompertzNBDCovariateModel",
     "GGompertzNBDModel",
+    "GammaGammaCovariateModel",
     "GammaGammaModel",
     "HoldoutComparison",
     "IntervalResult",
     "MBGNBDModel",
     "ParameterSummary",
     "ParetoNBDCorrelatedModel",
+    "ParetoNBDCovariateModel",
     "ParetoNBDModel",
     "PredictionIntervals",
     "RepeatPurchaseHistogram",
