@@ -200,7 +200,11 @@ class RFMSummary(Tabular):
         With ``frequency_basis="days"``: the distinct (customer, day) pairs,
         as positions in :attr:`customer_id` and absolute day numbers (UTC
         calendar days since 1970-01-01 for calendar logs, ``floor(time)`` for
-        numeric logs). They make the distinct-day count mergeable.
+        numeric logs). They make the distinct-day count mergeable. None when
+        the basis is transactions, and None too for a days summary whose
+        distinct days were counted by a dataframe engine
+        (:func:`custrel.frames.summarize_rfm_from_frame` without
+        ``mergeable=True``): such a summary is not :attr:`mergeable`.
 
     Customers whose rows in the slice are all returns stay in the summary
     (0 purchases, NaT first and last) so that summaries of slices merge
@@ -241,12 +245,40 @@ class RFMSummary(Tabular):
     n_rows_after: int = attrs.field(default=0, converter=v.freeze)
 
     def __attrs_post_init__(self) -> None:
-        has_days = self.n_days is not None and self.day_customer is not None
-        if has_days != (self.frequency_basis == "days"):
+        days = self.frequency_basis == "days"
+        if (self.n_days is not None) != days:
             raise InvalidInputError(
-                "n_days, day_customer and day_number must be given exactly when "
-                f"frequency_basis='days', got frequency_basis={self.frequency_basis!r}"
+                "n_days must be given exactly when frequency_basis='days', got "
+                f"frequency_basis={self.frequency_basis!r} with n_days "
+                f"{'None' if self.n_days is None else 'given'}"
             )
+        pairs = (self.day_customer is not None, self.day_number is not None)
+        if pairs[0] != pairs[1] or (pairs[0] and not days):
+            raise InvalidInputError(
+                "day_customer and day_number must be given together, and only when "
+                f"frequency_basis='days', got frequency_basis={self.frequency_basis!r} with "
+                f"day_customer {'given' if pairs[0] else 'None'} and day_number "
+                f"{'given' if pairs[1] else 'None'}"
+            )
+        dc, dn = self.day_customer, self.day_number
+        if dc is not None and dn is not None and len(dc) != len(dn):
+            raise InvalidInputError(
+                f"day_customer and day_number must have the same length, got {len(dc)} and {len(dn)}"
+            )
+
+    @property
+    def mergeable(self) -> bool:
+        """Whether :meth:`merge` and :meth:`combine` accept this summary.
+
+        Always True with ``frequency_basis="transactions"``. With ``"days"``,
+        True when the summary keeps the distinct (customer, day) pairs
+        (:attr:`day_customer`, :attr:`day_number`), as
+        :func:`summarize_rfm` and
+        ``summarize_rfm_from_frame(..., mergeable=True)`` do; False when a
+        dataframe engine counted the distinct days and kept only the counts,
+        because two slices that share a customer's day would count it twice.
+        """
+        return self.frequency_basis != "days" or self.day_customer is not None
 
     def __len__(self) -> int:
         return len(self.customer_id)
@@ -259,7 +291,8 @@ class RFMSummary(Tabular):
     def __repr__(self) -> str:
         return (
             f"RFMSummary(n_customers={self.n_customers}, analysis_date={self.analysis_date}, "
-            f"frequency_basis={self.frequency_basis!r}, n_rows_after={self.n_rows_after})"
+            f"frequency_basis={self.frequency_basis!r}, n_rows_after={self.n_rows_after}"
+            f"{'' if self.mergeable else ', mergeable=False'})"
         )
 
     def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
@@ -300,7 +333,8 @@ class RFMSummary(Tabular):
         ------
         InvalidInputError
             If the summaries differ in analysis date, time kind, frequency
-            basis or customer id type.
+            basis or customer id type, or if either is not :attr:`mergeable`
+            (its distinct days were counted by a dataframe engine).
         """
         return RFMSummary.combine([self, other])
 
@@ -326,8 +360,12 @@ class RFMSummary(Tabular):
             If an item is not an :class:`RFMSummary`.
         InvalidInputError
             If the summaries differ in analysis date, time kind, frequency
-            basis, customer id type or in having amounts, or if a merged
-            total amount overflows float64.
+            basis, customer id type or in having amounts, if a merged
+            total amount overflows float64, or if one of several summaries
+            is not :attr:`mergeable` (a days summary whose distinct days were
+            counted by a dataframe engine: summarise the union of the slices
+            in one call, or take each slice's summary with
+            ``summarize_rfm_from_frame(..., mergeable=True)``).
 
         Notes
         -----
@@ -358,6 +396,15 @@ class RFMSummary(Tabular):
                     f"summaries must be RFMSummary values, got {type(s).__name__} at position {i}"
                 )
         head = items[0]
+        unmergeable = [i for i, s in enumerate(items) if not s.mergeable]
+        if unmergeable and len(items) > 1:
+            raise InvalidInputError(
+                f"cannot merge the summary at position {unmergeable[0]}: it counted its "
+                "distinct purchase days in the engine (frequency_basis='days' without the "
+                "(customer, day) pairs), so a day two slices share would count twice; "
+                "summarise the union of the slices in one call, or summarise each slice with "
+                "custrel.frames.summarize_rfm_from_frame(..., mergeable=True) to keep the pairs"
+            )
         for i, s in enumerate(items[1:], start=1):
             for attr in ("time_kind", "frequency_basis"):
                 if getattr(s, attr) != getattr(head, attr):
