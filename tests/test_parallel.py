@@ -40,6 +40,16 @@ from strategies import transaction_logs
 
 
 @contextmanager
+def workers(processes: bool) -> Iterator[None]:
+    """Forked worker processes at any size (where Linux has fork), or threads only."""
+    with (
+        mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE),
+        mock.patch.object(_parallel, "MIN_PROCESS_ROWS", 1),
+    ):
+        yield
+
+
+@contextmanager
 def tiny_thresholds(processes: bool = True) -> Iterator[None]:
     """Split even a few rows over workers, so small Hypothesis logs exercise the parallel path.
 
@@ -48,7 +58,7 @@ def tiny_thresholds(processes: bool = True) -> Iterator[None]:
     with (
         mock.patch.object(_parallel, "MIN_PARALLEL_ROWS", 1),
         mock.patch.object(_parallel, "MIN_RANGE_ROWS", 1),
-        mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE),
+        workers(processes),
     ):
         yield
 
@@ -190,7 +200,7 @@ def test_profit_columns_threads_equal_one_thread() -> None:
 @pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
 def test_above_the_real_threshold(threads: int, processes: bool) -> None:
     log = big_log()
-    with mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE):
+    with workers(processes):
         assert_same_summary(log.summarize(threads=1), log.summarize(threads=threads))
         for basis in ("transactions", "days"):
             one = summarize_rfm(log, "2025-06-01", frequency_basis=basis, threads=1)
@@ -333,7 +343,7 @@ def test_env_one_takes_the_single_threaded_path(monkeypatch: pytest.MonkeyPatch)
 def test_env_two_takes_the_parallel_path(monkeypatch: pytest.MonkeyPatch) -> None:
     log = big_log()
     monkeypatch.setenv("CUSTREL_THREADS", "2")
-    with spy_plans() as seen:
+    with workers(processes=True), spy_plans() as seen:
         log.summarize()
         summarize_rfm(log, "2025-06-01", frequency_basis="days")
         summarize_rfm(log, "2025-06-01")
@@ -360,7 +370,7 @@ def test_plain_rfm_on_threads_splits_from_four_threads(threads: int, expected: i
 def test_plain_rfm_in_processes_splits_from_two() -> None:
     # processes share no GIL: the plain summary is split on 2 workers too
     log = big_log(n=500_000)
-    with spy_plans() as seen:
+    with workers(processes=True), spy_plans() as seen:
         many = summarize_rfm(log, "2025-06-01", threads=2)
     assert seen == [_parallel.Plan(parts=2, workers=2, processes=True)]
     assert_same_rfm(summarize_rfm(log, "2025-06-01", threads=1), many)
@@ -499,7 +509,7 @@ def test_code_ranges_balance_rows_under_skew() -> None:
 def test_inputs_are_not_mutated(processes: bool) -> None:
     log = big_log()
     before = {k: v.copy() for k, v in log.to_arrays().items()}
-    with mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE):
+    with workers(processes):
         log.summarize(threads=2)
         summarize_rfm(log, "2025-06-01", frequency_basis="days", threads=2)
     after = log.to_arrays()
@@ -511,7 +521,7 @@ def test_results_own_their_memory(processes: bool) -> None:
     # worker processes write into an anonymous shared mapping: no result may still point into
     # it (a later fork would share it with the child), nor into the log
     log = big_log()
-    with mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE):
+    with workers(processes):
         s = log.summarize(threads=2)
         r = summarize_rfm(log, "2025-06-01", frequency_basis="days", threads=2)
     for result in (s, r):

@@ -59,9 +59,9 @@ def no_children_left() -> bool:
 def test_children_write_their_ranges() -> None:
     got = squares()
     assert np.array_equal(got["x"], np.arange(1000, dtype=np.float64) ** 2)
-    # the parent ran the first quarter, three children the others
+    # four children, one quarter each; the parent only waited
     who = got["who"].reshape(4, -1)[:, 0]
-    assert who[0] == os.getpid()
+    assert os.getpid() not in who.tolist()
     assert len(set(who.tolist())) == 4
     assert no_children_left()
 
@@ -71,8 +71,9 @@ def test_more_ranges_than_workers_run_in_turn() -> None:
     assert np.array_equal(got["x"], np.arange(600, dtype=np.float64) ** 2)
     who = got["who"].reshape(6, -1)[:, 0]
     # worker w runs ranges w, w + 2, w + 4
-    assert who[0] == who[2] == who[4] == os.getpid()
+    assert who[0] == who[2] == who[4] != os.getpid()
     assert who[1] == who[3] == who[5] != os.getpid()
+    assert who[0] != who[1]
 
 
 def test_released_arrays_are_ordinary_memory() -> None:
@@ -158,14 +159,27 @@ def test_a_child_that_leaves_without_a_message_is_an_error() -> None:
 
 
 def test_a_failing_parent_stops_its_children() -> None:
+    # the fourth worker cannot be forked, so its range runs in the parent, and fails there
+    real = os.fork
+    calls: list[int] = []
+
+    def fork_three() -> int:
+        calls.append(1)
+        if len(calls) > 3:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real()
+
     started = time.monotonic()
 
     def task(i: int) -> None:
-        if i == 0:  # the parent's own range
+        if i == 3:
             raise InvalidInputError("parent failed")
         time.sleep(60)  # the children would run long: they are killed, not waited for
 
-    with pytest.raises(InvalidInputError, match="parent failed"):
+    with (
+        mock.patch.object(os, "fork", fork_three),
+        pytest.raises(InvalidInputError, match="parent failed"),
+    ):
         _parallel.run(task, FORKED)
     assert time.monotonic() - started < 30
     assert no_children_left()
@@ -205,8 +219,8 @@ def test_fork_failure_falls_back_to_threads() -> None:
         got = squares()
     assert np.array_equal(got["x"], np.arange(1000, dtype=np.float64) ** 2)
     who = got["who"].reshape(4, -1)[:, 0]
-    assert who[1] != os.getpid()  # the one child that started
-    assert who[2] == who[3] == os.getpid()  # the others ran on the parent's threads
+    assert who[0] != os.getpid()  # the one child that started
+    assert who[1] == who[2] == who[3] == os.getpid()  # the others ran on the parent's threads
     assert no_children_left()
 
 
@@ -252,6 +266,8 @@ def test_children_do_not_flush_the_parents_stdio(capfd: pytest.CaptureFixture[st
         (10**6, 3, {"min_parts": 8}, (9, 3, True)),
         (10**6, 2, {"processes": False}, (2, 2, False)),
         (10**6, 2, {"processes": False, "gil_bound": True}, (1, 1, False)),
+        (500_000, 2, {}, (2, 2, False)),
+        (500_000, 2, {"gil_bound": True}, (1, 1, False)),
     ],
     ids=[
         "small-log",
@@ -263,6 +279,8 @@ def test_children_do_not_flush_the_parents_stdio(capfd: pytest.CaptureFixture[st
         "min-parts-multiple-of-workers",
         "threads",
         "threads-gil-bound",
+        "below-the-process-rows-threads",
+        "below-the-process-rows-gil-bound",
     ],
 )
 def test_plan(n_rows: int, threads: int, kwargs: dict[str, Any], expected: tuple[Any, ...]) -> None:

@@ -28,12 +28,22 @@ from strategies import transaction_logs
 
 
 @contextmanager
+def workers(processes: bool) -> Iterator[None]:
+    """Forked worker processes at any size (where Linux has fork), or threads only."""
+    with (
+        mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE),
+        mock.patch.object(_parallel, "MIN_PROCESS_ROWS", 1),
+    ):
+        yield
+
+
+@contextmanager
 def tiny_thresholds(processes: bool = True) -> Iterator[None]:
     """Split even a few rows over workers (processes, or threads as without ``fork``)."""
     with (
         mock.patch.object(_parallel, "MIN_PARALLEL_ROWS", 1),
         mock.patch.object(_parallel, "MIN_RANGE_ROWS", 1),
-        mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE),
+        workers(processes),
     ):
         yield
 
@@ -134,7 +144,7 @@ def test_above_the_real_threshold(kwargs: dict[str, Any], processes: bool) -> No
     log = big_log()
     with one_range():
         whole = rfm_summary(log, **kwargs)
-    with mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE):
+    with workers(processes):
         for threads in (1, 2, 3, 4):
             assert_same(whole, rfm_summary(log, threads=threads, **kwargs))
 
@@ -208,7 +218,7 @@ def test_env_two_uses_two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
         seen.append(how)
         real(fn, how)
 
-    with mock.patch.object(_parallel, "run", spy):
+    with workers(processes=True), mock.patch.object(_parallel, "run", spy):
         rfm_summary(big_log())
     assert seen == [_parallel.Plan(parts=8, workers=2, processes=_parallel.FORK_AVAILABLE)]
 
@@ -243,7 +253,7 @@ def test_bad_env_is_refused(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
 def test_results_own_their_memory_and_inputs_stay(processes: bool) -> None:
     log = big_log()
     before = {k: v.copy() for k, v in log.to_arrays().items()}
-    with mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE):
+    with workers(processes):
         s = rfm_summary(log, calibration_end="2025-06-01", threads=2)
     for field in attrs.fields(BTYDSummary):
         value = getattr(s, field.name)
