@@ -38,6 +38,19 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+def _refuse_covariates(model: Any, purchase_covariates: Any, dropout_covariates: Any) -> None:
+    """Refuse covariates given to a model without covariates (a clear error, not a TypeError)."""
+    for name, value in (
+        ("purchase_covariates", purchase_covariates),
+        ("dropout_covariates", dropout_covariates),
+    ):
+        if value is not None:
+            raise InvalidInputError(
+                f"{name} was given, but {type(model).__name__} has no covariates; leave it out "
+                f"(a fit given {name}= returns a covariate model that takes them)"
+            )
+
+
 @attrs.frozen(eq=False, repr=False)
 class BTYDModel:
     """Base of the fitted BTYD models: the fields and methods they all share.
@@ -275,7 +288,14 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
     # -- public predictions ----------------------------------------------------
 
     def customer_log_likelihood(
-        self, frequency: Any, recency: Any, T: Any, *, threads: int | None = None
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        threads: int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
     ) -> FloatArray:
         """Each customer's log-likelihood under the fitted parameters.
 
@@ -286,6 +306,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         threads : int, optional
             Threads to use (else ``CUSTREL_THREADS``, else every core); the
             result is the same to the last bit for any value.
+        purchase_covariates, dropout_covariates : None
+            Only for covariate models (a fit given ``purchase_covariates=`` or
+            ``dropout_covariates=``); this model has none and refuses them.
 
         Returns
         -------
@@ -300,11 +323,14 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         >>> round(float(m.customer_log_likelihood(2, 30.43, 38.86)), 3)
         -9.459
         """
+        _refuse_covariates(self, purchase_covariates, dropout_covariates)
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
         out: FloatArray = _threads.per_customer(self._ll, x, tx, big_t, threads=threads)
         return out
 
-    def expected_purchases(self, t: Any) -> FloatArray:
+    def expected_purchases(
+        self, t: Any, *, purchase_covariates: Any = None, dropout_covariates: Any = None
+    ) -> FloatArray:
         """Expected repeat purchases in (0, t] of a new customer, E[X(t)].
 
         Parameters
@@ -312,6 +338,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         t : float or array_like
             Time since the first purchase, in the model's time unit (a whole
             number of opportunities for BG/BB).
+        purchase_covariates, dropout_covariates : None
+            Only for covariate models (a fit given ``purchase_covariates=`` or
+            ``dropout_covariates=``); this model has none and refuses them.
 
         Returns
         -------
@@ -325,11 +354,20 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         >>> m.expected_purchases([39.0, 78.0]).round(3).tolist()
         [1.197, 1.861]
         """
+        _refuse_covariates(self, purchase_covariates, dropout_covariates)
         tt = _horizon(t, discrete=self._discrete)
         return self._expected(tt)
 
     def conditional_expected_purchases(
-        self, t: Any, frequency: Any, recency: Any, T: Any, *, threads: int | None = None
+        self,
+        t: Any,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        threads: int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
     ) -> FloatArray:
         """Expected purchases in (T, T + t] of customers with the given history.
 
@@ -342,6 +380,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         threads : int, optional
             Threads to use (else ``CUSTREL_THREADS``, else every core); the
             result is the same to the last bit for any value.
+        purchase_covariates, dropout_covariates : None
+            Only for covariate models (a fit given ``purchase_covariates=`` or
+            ``dropout_covariates=``); this model has none and refuses them.
 
         Returns
         -------
@@ -355,6 +396,7 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         >>> m.conditional_expected_purchases(39.0, [0, 2], [0.0, 30.43], [38.86, 38.86]).round(3).tolist()
         [0.195, 1.226]
         """
+        _refuse_covariates(self, purchase_covariates, dropout_covariates)
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
         tt = _horizon(t, discrete=self._discrete)
         if tt.ndim == 1 and x.ndim == 1 and tt.shape != x.shape and tt.shape != (1,):
@@ -368,7 +410,14 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         return out
 
     def probability_alive(
-        self, frequency: Any, recency: Any, T: Any, *, threads: int | None = None
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        threads: int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
     ) -> FloatArray:
         """Probability that each customer is still active at T.
 
@@ -379,6 +428,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         threads : int, optional
             Threads to use (else ``CUSTREL_THREADS``, else every core); the
             result is the same to the last bit for any value.
+        purchase_covariates, dropout_covariates : None
+            Only for covariate models (a fit given ``purchase_covariates=`` or
+            ``dropout_covariates=``); this model has none and refuses them.
 
         Returns
         -------
@@ -392,11 +444,14 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         >>> m.probability_alive([0, 2, 2], [0.0, 30.43, 5.0], 38.86).round(3).tolist()
         [1.0, 0.727, 0.124]
         """
+        _refuse_covariates(self, purchase_covariates, dropout_covariates)
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
         out: FloatArray = _threads.per_customer(self._alive, x, tx, big_t, threads=threads)
         return out
 
-    def probability_of_purchases(self, n: Any, t: Any) -> FloatArray:
+    def probability_of_purchases(
+        self, n: Any, t: Any, *, purchase_covariates: Any = None, dropout_covariates: Any = None
+    ) -> FloatArray:
         """Probability that a new customer makes exactly ``n`` repeat purchases in (0, t].
 
         Parameters
@@ -405,6 +460,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
             Numbers of purchases (>= 0).
         t : float or array_like
             Time since the first purchase (broadcasts against ``n``).
+        purchase_covariates, dropout_covariates : None
+            Only for covariate models (a fit given ``purchase_covariates=`` or
+            ``dropout_covariates=``); this model has none and refuses them.
 
         Returns
         -------
@@ -418,6 +476,7 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         >>> m.probability_of_purchases([0, 1, 2], 39.0).round(3).tolist()
         [0.574, 0.199, 0.085]
         """
+        _refuse_covariates(self, purchase_covariates, dropout_covariates)
         nn = v.as_float_array(n, "n", ndim=(0, 1))
         v.check_range(nn, "n", low=0.0)
         v.check_integer_valued(nn, "n")
@@ -436,6 +495,8 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         margin: float = 1.0,
         period: float = 1.0,
         threads: int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
     ) -> FloatArray:
         r"""Discounted value of each customer's expected future purchases.
 
@@ -458,6 +519,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         threads : int, optional
             Threads to use (else ``CUSTREL_THREADS``, else every core); the
             result is the same to the last bit for any value.
+        purchase_covariates, dropout_covariates : None
+            Only for covariate models (a fit given ``purchase_covariates=`` or
+            ``dropout_covariates=``); this model has none and refuses them.
 
         Returns
         -------
@@ -494,6 +558,7 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         ...                           discount_rate=0.01, margin=0.3, period=52 / 12).round(2).tolist()
         [2.5, 10.86]
         """
+        _refuse_covariates(self, purchase_covariates, dropout_covariates)
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
         s = v.as_float_array(spend, "spend", ndim=(0, 1))
         h = v.positive_int(horizon, "horizon")
@@ -551,7 +616,13 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         )
 
     def simulate(
-        self, n_customers: int, T: Any, *, rng: np.random.Generator | int | None = None
+        self,
+        n_customers: int,
+        T: Any,
+        *,
+        rng: np.random.Generator | int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
     ) -> BTYDSummary:
         """Simulate customers from the fitted parameters.
 
@@ -564,6 +635,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
             all); whole opportunities for BG/BB.
         rng : numpy.random.Generator, int or None
             Randomness (an int seeds a new generator).
+        purchase_covariates, dropout_covariates : None
+            Only for covariate models (a fit given ``purchase_covariates=`` or
+            ``dropout_covariates=``); this model has none and refuses them.
 
         Returns
         -------
@@ -586,6 +660,7 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         >>> sim.frequency.tolist(), sim.recency.round(2).tolist()
         ([0.0, 11.0, 0.0], [0.0, 13.02, 0.0])
         """
+        _refuse_covariates(self, purchase_covariates, dropout_covariates)
         n = v.positive_int(n_customers, "n_customers")
         v.check_budget(
             float(n),
