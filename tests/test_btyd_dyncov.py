@@ -916,3 +916,23 @@ def test_dataframe_input_equals_mapping(apparel, data, shared_data):
         _terms(th, _walks(d, np.arange(3), np.arange(3))).ll,
         _terms(th, _walks(data, np.arange(3), np.arange(3))).ll,
     )
+
+
+def test_threads_give_the_same_fit_to_the_last_bit(data, monkeypatch):
+    from custrel.btyd import _dyncov
+
+    monkeypatch.setattr(_dyncov, "_CHUNK_CUSTOMERS", 128)  # 5 chunks of the 600 customers
+    kw = {"purchase_covariates": ["High.Season"], "dropout_covariates": ["Gender"]}
+    one = fit_pareto_nbd_dyncov(data, threads=1, **kw)
+    two = fit_pareto_nbd_dyncov(data, threads=2, **kw)
+    assert dict(one.params) == dict(two.params)
+    assert one.log_likelihood == two.log_likelihood
+    # and the chunked sum is the whole likelihood
+    from custrel.btyd._dyncov_math import _chunks
+
+    w = _walks(data, np.arange(3), np.arange(3))
+    th = _theta(PLAIN, [0.2, 0.1, -0.1], [-0.3, 0.2, 0.1])
+    parts = [_gradient(th, c) for c in _chunks(w, 128)]
+    whole = _gradient(th, w)
+    assert sum(p[0] for p in parts) == pytest.approx(whole[0], rel=1e-13)
+    np.testing.assert_allclose(sum(p[1] for p in parts), whole[1], rtol=1e-10)

@@ -51,6 +51,39 @@ class _Walks(NamedTuple):
     after_xd: FloatArray  # customers x m x k_dropout
 
 
+def _chunks(w: _Walks, size: int) -> list[_Walks]:
+    """The walks of fixed consecutive customer ranges (``size`` customers each).
+
+    Sums over the chunks in chunk order are the same whatever the thread
+    count that evaluates them (:func:`custrel.btyd._threads.sum_chunks`).
+    """
+    n = w.x.shape[0]
+    if n <= size:
+        return [w]
+    out = []
+    for lo in range(0, n, size):
+        hi = min(lo + size, n)
+        b_lo, b_hi = np.searchsorted(w.before_cust, [lo, hi])
+        lens = w.after_len[lo:hi]
+        width = int(np.max(np.count_nonzero(lens > 0, axis=1), initial=0))
+        out.append(
+            _Walks(
+                w.x[lo:hi],
+                w.t_x[lo:hi],
+                w.T[lo:hi],
+                w.s_purchase[lo:hi],
+                w.before_cust[b_lo:b_hi] - lo,
+                w.before_len[b_lo:b_hi],
+                w.before_xp[b_lo:b_hi],
+                w.before_xd[b_lo:b_hi],
+                lens[:, :width],
+                w.after_xp[lo:hi, :width],
+                w.after_xd[lo:hi, :width],
+            )
+        )
+    return out
+
+
 def _exclusive_cumsum(inc: FloatArray) -> FloatArray:
     """Along the last axis: the sum of the earlier entries (0 for the first)."""
     out: FloatArray = np.cumsum(inc, axis=-1) - inc
