@@ -446,23 +446,27 @@ def _gradient(theta: FloatArray, w: _Walks) -> tuple[float, FloatArray]:
         with np.errstate(divide="ignore", invalid="ignore"):
             log_int = np.where(acc > 0, safe + np.log(acc), -np.inf)
             pi = np.where(np.isfinite(lp), share / acc[rows], 0.0)
-        pieces = {
-            "r": c0w * ka[:m] + c1w * ka[m:],
-            "s": lrho + c0w * kb[:m] + c1w * kb[m:],
-            "alpha": c0w * ku[:m] + c1w * ku[m:],
-            "beta": (c0w * kv[:m] + c1w * kv[m:]) * rho,
-        }
-        for key, val in pieces.items():
-            d_int[key] = _by_customer(rows, np.where(pi > 0, pi * val, 0.0)[:, None], n)[:, 0]
-        dp_gp = (
-            s * xpk
-            + c0w[:, None] * (ku[:m, None] * gu0 + kv[:m, None] * v0[:, None] * xpk)
-            + c1w[:, None] * (ku[m:, None] * gu1 + kv[m:, None] * v1[:, None] * xpk)
-        )
-        dp_gd = -s * xdk + c0w[:, None] * kv[:m, None] * gv0_d + c1w[:, None] * kv[m:, None] * gv1_d
-        keep = (pi > 0)[:, None]
-        d_int_gp = _by_customer(rows, np.where(keep, pi[:, None] * dp_gp, 0.0), n)
-        d_int_gd = _by_customer(rows, np.where(keep, pi[:, None] * dp_gd, 0.0), n)
+        # a piece of zero weight (K1 == K0) has infinite factors; its share pi is 0
+        with np.errstate(invalid="ignore", over="ignore"):
+            pieces = {
+                "r": c0w * ka[:m] + c1w * ka[m:],
+                "s": lrho + c0w * kb[:m] + c1w * kb[m:],
+                "alpha": c0w * ku[:m] + c1w * ku[m:],
+                "beta": (c0w * kv[:m] + c1w * kv[m:]) * rho,
+            }
+            for key, val in pieces.items():
+                d_int[key] = _by_customer(rows, np.where(pi > 0, pi * val, 0.0)[:, None], n)[:, 0]
+            dp_gp = (
+                s * xpk
+                + c0w[:, None] * (ku[:m, None] * gu0 + kv[:m, None] * v0[:, None] * xpk)
+                + c1w[:, None] * (ku[m:, None] * gu1 + kv[m:, None] * v1[:, None] * xpk)
+            )
+            dp_gd = (
+                -s * xdk + c0w[:, None] * kv[:m, None] * gv0_d + c1w[:, None] * kv[m:, None] * gv1_d
+            )
+            keep = (pi > 0)[:, None]
+            d_int_gp = _by_customer(rows, np.where(keep, pi[:, None] * dp_gp, 0.0), n)
+            d_int_gd = _by_customer(rows, np.where(keep, pi[:, None] * dp_gd, 0.0), n)
     log_bracket = np.logaddexp(log_alive, np.log(s) + log_int)
     om_a = np.exp(log_alive - log_bracket)
     om_i = 1.0 - om_a
