@@ -470,7 +470,11 @@ def test_likelihood_finite_and_alive_is_a_probability(gaps, tail, seasons, gp, g
         purchase_covariates=("season",),
         dropout_covariates=("season",),
     )
-    assert np.all(np.isfinite(m.customer_log_likelihood(d)))
+    ll = m.customer_log_likelihood(d)
+    assert np.all(np.isfinite(ll))
+    total, grad = _gradient(m._theta_all(), _walks(d, np.arange(1), np.arange(1)))
+    assert total == pytest.approx(float(ll.sum()), rel=1e-12, abs=1e-12)
+    assert np.all(np.isfinite(grad))
     alive = m.probability_alive(d)
     assert np.all((alive >= 0.0) & (alive <= 1.0))
     c1 = m.conditional_expected_purchases(d, 3.0)
