@@ -3,10 +3,13 @@
 ``rfm_table_from_frame(..., frequency_basis="days")`` counts each customer's
 distinct purchase days inside the engine, in the same ``group_by`` as the
 checks and the other aggregates (``n_unique`` of the purchase day), so one
-row per customer comes back from one scan. ``summarize_rfm_from_frame`` keeps
-the distinct (customer, day) pairs that make its summary mergeable; they are
-put in order by one sort of a composite key. Both must equal the in-memory
-path (``summarize_rfm`` on a ``TransactionLog``) on every engine.
+row per customer comes back from one scan. ``summarize_rfm_from_frame`` does
+the same by default: its summary has the counts but not the (customer, day)
+pairs, and ``merge``/``combine`` refuse it (a day two slices share would count
+twice). With ``mergeable=True`` it keeps the distinct pairs that make its
+summary mergeable, put in order by one sort of a composite key. All must
+equal the in-memory path (``summarize_rfm`` on a ``TransactionLog``) on every
+engine.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
+import attrs
 import dask.dataframe as dd
 import duckdb
 import narwhals as nw
@@ -30,6 +34,7 @@ from hypothesis import strategies as st
 from custrel import (
     EmptyInputError,
     InvalidInputError,
+    InvalidTypeError,
     RFMSummary,
     RFMTable,
     TransactionLog,
@@ -83,16 +88,22 @@ def reference(df: pd.DataFrame, date: Any, **kw: Any) -> RFMSummary:
 
 
 def assert_same_summary(got: RFMSummary, ref: RFMSummary) -> None:
+    """Equal to the in-memory summary; the pairs too when ``got`` kept them."""
     assert np.array_equal(got.customer_id, ref.customer_id)
     np.testing.assert_array_equal(got.first, ref.first)
     np.testing.assert_array_equal(got.last, ref.last)
     assert np.array_equal(got.n_transactions, ref.n_transactions)
     np.testing.assert_allclose(got.total_amount, ref.total_amount, rtol=1e-12, atol=1e-9)
     assert got.n_rows_after == ref.n_rows_after
-    for name in ("n_days", "day_customer", "day_number"):
+    assert got.analysis_date == ref.analysis_date
+    names = ("n_days", "day_customer", "day_number") if got.mergeable else ("n_days",)
+    for name in names:
         a, b = getattr(got, name), getattr(ref, name)
         assert a.dtype == b.dtype == np.int64, name
         assert np.array_equal(a, b), name
+    if not got.mergeable:  # counted in the engine: no pair was collected
+        assert got.day_customer is None
+        assert got.day_number is None
 
 
 def assert_same_table(got: RFMTable, ref: RFMTable) -> None:
@@ -126,10 +137,11 @@ def test_table_days_equal_in_memory(backend: str, numeric: bool, str_ids: bool, 
     assert ref.n_customers > 10  # the frame is not trivial
 
 
+@pytest.mark.parametrize("mergeable", [False, True], ids=["engine-count", "mergeable"])
 @pytest.mark.parametrize(("numeric", "str_ids", "date"), CASES)
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_summary_days_equal_in_memory(
-    backend: str, numeric: bool, str_ids: bool, date: Any
+    backend: str, numeric: bool, str_ids: bool, date: Any, mergeable: bool
 ) -> None:
     df = frame(6, numeric=numeric, str_ids=str_ids)
     ref = reference(df, date, after="exclude")
@@ -140,8 +152,13 @@ def test_summary_days_equal_in_memory(
         time_col="when",
         frequency_basis="days",
         after="exclude",
+        mergeable=mergeable,
     )
+    assert got.mergeable is mergeable
     assert_same_summary(got, ref)
+    # to_table of either form equals the in-memory table, both monetary bases
+    for basis in ("sum", "mean"):
+        assert_same_table(got.to_table(monetary_basis=basis), ref.to_table(monetary_basis=basis))
 
 
 @pytest.mark.parametrize("backend", ["pandas", "polars-lazy", "duckdb", "dask"])
@@ -177,14 +194,18 @@ def test_known_values(backend: str) -> None:
     )
     assert t.customer_id.tolist() == ["a", "b"]
     assert t.frequency.tolist() == [2, 1]
-    s = summarize_rfm_from_frame(
-        BACKENDS[backend](df),
-        "2024-01-10",
-        customer_col="cust",
-        time_col="when",
-        frequency_basis="days",
-        after="exclude",
-    )
+    kw: dict[str, Any] = {
+        "customer_col": "cust",
+        "time_col": "when",
+        "frequency_basis": "days",
+        "after": "exclude",
+    }
+    e = summarize_rfm_from_frame(BACKENDS[backend](df), "2024-01-10", **kw)
+    assert e.customer_id.tolist() == ["a", "b", "c"]  # c: returns only, as in memory
+    assert e.n_days.tolist() == [2, 1, 0]
+    assert e.n_rows_after == 1
+    assert not e.mergeable
+    s = summarize_rfm_from_frame(BACKENDS[backend](df), "2024-01-10", mergeable=True, **kw)
     assert s.customer_id.tolist() == ["a", "b", "c"]  # c: returns only, kept to merge
     assert s.n_days.tolist() == [2, 1, 0]
     jan = np.datetime64("2024-01-01").astype(np.int64)
@@ -243,6 +264,17 @@ def test_one_scan_one_collect() -> None:
                 frequency_basis="days",
             )
         assert len(calls) == 1, fn.__name__
+    calls.clear()
+    with mock.patch.object(nw.LazyFrame, "collect", counting):
+        summarize_rfm_from_frame(
+            _duckdb(df),
+            "2024-12-31",
+            customer_col="cust",
+            time_col="when",
+            frequency_basis="days",
+            mergeable=True,
+        )
+    assert len(calls) == 1
 
 
 def test_pairs_merge_across_partitions() -> None:
@@ -255,6 +287,7 @@ def test_pairs_merge_across_partitions() -> None:
             customer_col="cust",
             time_col="when",
             frequency_basis="days",
+            mergeable=True,
         )
         for i in range(ddf.npartitions)
     ]
@@ -268,9 +301,10 @@ def test_pairs_merge_across_partitions() -> None:
         max_size=50,
     ),
     cut=st.integers(0, 24 * 22),
-    backend=st.sampled_from(["polars-lazy", "duckdb", "pandas"]),
+    backend=st.sampled_from(["polars-lazy", "duckdb", "pandas", "dask"]),
+    mergeable=st.booleans(),
 )
-def test_any_frame_days_equal_in_memory(rows: Any, cut: int, backend: str) -> None:
+def test_any_frame_days_equal_in_memory(rows: Any, cut: int, backend: str, mergeable: bool) -> None:
     ids, hours, cents = (np.asarray(c) for c in zip(*rows, strict=True))
     df = pd.DataFrame(
         {
@@ -288,9 +322,11 @@ def test_any_frame_days_equal_in_memory(rows: Any, cut: int, backend: str) -> No
         "frequency_basis": "days",
         "after": "exclude",
     }
-    assert_same_summary(summarize_rfm_from_frame(native, date, **kw), ref)
+    got = summarize_rfm_from_frame(native, date, mergeable=mergeable, **kw)
+    assert_same_summary(got, ref)
     if (ref.n_transactions > 0).any():
         assert_same_table(rfm_table_from_frame(native, date, **kw), ref.to_table())
+        assert_same_table(got.to_table(), ref.to_table())
 
 
 BAD = [
@@ -351,3 +387,142 @@ def test_bad_frames_refused(fn: Any, make: Any, error: type, match: str) -> None
                 time_col="when",
                 frequency_basis="days",
             )
+
+
+# ---------------------------------------------------------------------------
+# The engine-counted summary is refused by merge; mergeable=True keeps the pairs
+# ---------------------------------------------------------------------------
+
+_KW: dict[str, Any] = {"customer_col": "cust", "time_col": "when", "frequency_basis": "days"}
+REFUSED = r"counted its distinct purchase days in the engine.*summarise the union.*mergeable=True"
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_engine_counted_summary_refused_by_merge(backend: str) -> None:
+    # two halves share customers and days: merging their counts would count shared days twice
+    df = frame(10, n=300)
+    halves = [df.iloc[:150], df.iloc[150:]]
+    counted = [summarize_rfm_from_frame(BACKENDS[backend](h), "2024-12-31", **_KW) for h in halves]
+    kept = [
+        summarize_rfm_from_frame(BACKENDS[backend](h), "2024-12-31", mergeable=True, **_KW)
+        for h in halves
+    ]
+    assert [s.mergeable for s in counted + kept] == [False, False, True, True]
+    assert "mergeable=False" in repr(counted[0])
+    with pytest.raises(InvalidInputError, match=r"summary at position 0: it " + REFUSED):
+        counted[0].merge(counted[1])
+    with pytest.raises(InvalidInputError, match=r"summary at position 1: it " + REFUSED):
+        kept[0].merge(counted[1])
+    with pytest.raises(InvalidInputError, match=r"summary at position 2: it " + REFUSED):
+        RFMSummary.combine([kept[0], kept[1], counted[0]])
+    assert RFMSummary.combine([counted[0]]) is counted[0]  # one summary: nothing merged
+    whole = reference(df, "2024-12-31")
+    assert_same_summary(kept[0].merge(kept[1]), whole)
+    # the sum of the halves' counts is not the whole's count: the refusal is needed
+    shared = np.union1d(counted[0].customer_id, counted[1].customer_id)
+    assert len(shared) < len(counted[0]) + len(counted[1])
+    summed = np.zeros(len(whole), np.int64)
+    for s in counted:
+        summed[np.searchsorted(whole.customer_id, s.customer_id)] += s.n_days
+    assert (summed > whole.n_days).any()
+
+
+def test_table_path_summary_is_never_merged_silently() -> None:
+    # rfm_table_from_frame's own summary once carried empty pairs: merged, it gave 0 days
+    df = frame(11, n=200)
+    inner = fr._rfm_collect(
+        _duckdb(df),
+        "2024-12-31",
+        amount_col="amount",
+        after="raise",
+        pairs=False,
+        **_KW,
+    )
+    assert inner.day_customer is None
+    assert inner.day_number is None
+    assert not inner.mergeable
+    with pytest.raises(InvalidInputError, match=REFUSED):
+        inner.merge(inner)
+
+
+@pytest.mark.parametrize("backend", ["polars-lazy", "duckdb", "dask"])
+def test_engine_summary_collects_one_row_per_customer(backend: str) -> None:
+    df = frame(12, n=3000)
+    n_customers = df["cust"].nunique()
+    n_pairs = len(df.assign(day=df["when"].dt.floor("D"))[["cust", "day"]].drop_duplicates())
+    assert n_pairs > 10 * n_customers  # the pairs would be many more rows
+    for mergeable, rows in ((False, n_customers), (True, n_pairs)):
+        with collected_queries() as queries:
+            s = summarize_rfm_from_frame(
+                BACKENDS[backend](df), "2024-12-31", mergeable=mergeable, **_KW
+            )
+        (query,) = queries
+        assert len(query.collect()) == rows, mergeable
+        assert s.n_customers == n_customers
+    if backend == "polars-lazy":
+        with collected_queries() as queries:
+            summarize_rfm_from_frame(pl.from_pandas(df).lazy(), "2024-12-31", **_KW)
+        plan = queries[0].to_native().explain(optimized=False)
+        assert plan.count("AGGREGATE") == 1  # one group_by, counts by n_unique
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None], ids=["str", "int", "none"])
+def test_mergeable_must_be_a_bool(value: Any) -> None:
+    with pytest.raises(InvalidTypeError, match=f"mergeable must be True or False, got {value!r}"):
+        summarize_rfm_from_frame(frame(1, n=20), "2024-12-31", mergeable=value, **_KW)
+
+
+def _fields(**change: Any) -> dict[str, Any]:
+    s = summarize_rfm(
+        TransactionLog.from_arrays(customer_id=[1, 1, 2], time=[1.0, 1.5, 3.0], amount=[1, 2, 3]),
+        5.0,
+        frequency_basis="days",
+    )
+    fields = {name: getattr(s, name) for name in attrs.fields_dict(RFMSummary)}
+    return {**fields, **change}
+
+
+BAD_SUMMARIES = [
+    pytest.param(
+        {"n_days": None},
+        r"n_days must be given exactly when frequency_basis='days', got "
+        r"frequency_basis='days' with n_days None",
+        id="days-without-counts",
+    ),
+    pytest.param(
+        {"frequency_basis": "transactions", "day_customer": None, "day_number": None},
+        r"n_days must be given exactly when frequency_basis='days', got "
+        r"frequency_basis='transactions' with n_days given",
+        id="counts-without-days",
+    ),
+    pytest.param(
+        {"frequency_basis": "transactions", "n_days": None},
+        r"day_customer and day_number must be given together, and only when "
+        r"frequency_basis='days', got frequency_basis='transactions'",
+        id="pairs-without-days",
+    ),
+    pytest.param(
+        {"day_number": None},
+        r"given together.*day_customer given and day_number None",
+        id="one-pair-field",
+    ),
+    pytest.param(
+        {"day_number": np.array([1, 2, 3], np.int64)},
+        r"day_customer and day_number must have the same length, got 2 and 3",
+        id="pair-lengths-differ",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "match"), BAD_SUMMARIES)
+def test_bad_summary_fields_refused(change: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        RFMSummary(**_fields(**change))
+
+
+def test_summary_without_pairs_is_valid_and_unmergeable() -> None:
+    s = RFMSummary(**_fields(day_customer=None, day_number=None))
+    assert not s.mergeable
+    assert s.to_table().frequency.tolist() == [1, 1]  # customer 1: two rows on one day
+    with pytest.raises(InvalidInputError, match=REFUSED):
+        RFMSummary.combine([s, s])

@@ -80,8 +80,10 @@ def _log(df: pd.DataFrame) -> TransactionLog:
     return TransactionLog.from_frame(df, customer_col="cust", time_col="when")
 
 
-@pytest.mark.parametrize("basis", ["transactions", "days"])
+@pytest.mark.parametrize("basis", ["transactions", "days", "days-mergeable"])
 def test_rfm_summary_on_spark_equals_numpy(spark: Any, basis: Any) -> None:
+    mergeable = basis == "days-mergeable"
+    basis = "days" if mergeable else basis
     df = transactions(1)
     got = summarize_rfm_from_frame(
         spark.createDataFrame(df),
@@ -90,6 +92,7 @@ def test_rfm_summary_on_spark_equals_numpy(spark: Any, basis: Any) -> None:
         time_col="when",
         frequency_basis=basis,
         after="exclude",
+        mergeable=mergeable,
     )
     ref = summarize_rfm(_log(df), "2024-04-15", frequency_basis=basis, after="exclude")
     np.testing.assert_array_equal(got.customer_id, ref.customer_id)
@@ -100,6 +103,8 @@ def test_rfm_summary_on_spark_equals_numpy(spark: Any, basis: Any) -> None:
     assert got.n_rows_after == ref.n_rows_after > 0
     if basis == "days":
         np.testing.assert_array_equal(got.n_days, ref.n_days)
+        assert got.mergeable is mergeable
+    if mergeable:
         np.testing.assert_array_equal(got.day_customer, ref.day_customer)
         np.testing.assert_array_equal(got.day_number, ref.day_number)
 

@@ -9,9 +9,9 @@ narwhals is imported when a function here is called, never at
   pandas, pyarrow, ...) in one query: the checks (missing and non-finite
   values, rows after the analysis date) are aggregates of the same
   ``group_by`` that computes the summary, so the data is scanned once. Only the
-  per-customer result is collected (and, for the mergeable distinct-day
-  summary, the distinct customer-days; :func:`rfm_table_from_frame` counts
-  the days in the engine and collects nothing but one row per customer).
+  per-customer result is collected: distinct purchase days are counted in
+  the engine too (only ``summarize_rfm_from_frame(..., mergeable=True)``
+  collects the distinct customer-days, which a merge of slices needs).
 * :func:`rfm_summary_from_frame` computes the BTYD summary of
   :func:`custrel.rfm_summary` (frequency, recency, T, monetary value and the
   holdout part) in the engine, the distinct purchase periods included, and
@@ -557,8 +557,7 @@ def _rfm_collect(
             if _n_unique_days(spec):
                 distinct = distinct - (n_rows > n)
             n_days = distinct[present][order].astype(np.int64)
-            day_customer = np.empty(0, np.int64)  # the table needs the counts only
-            day_number = np.empty(0, np.int64)
+            # no pairs: the summary says it is not mergeable (RFMSummary.mergeable)
     if total is not None:
         _check_totals(np.asarray(total, dtype=np.float64), ids)
     return RFMSummary(
@@ -586,6 +585,7 @@ def summarize_rfm_from_frame(
     amount_col: str | None = "amount",
     frequency_basis: FrequencyBasis = "transactions",
     after: Literal["raise", "exclude"] = "raise",
+    mergeable: bool = False,
 ) -> RFMSummary:
     """The RFM summary of a dataframe, computed by the dataframe's own engine.
 
@@ -610,15 +610,29 @@ def summarize_rfm_from_frame(
         The amount column (numbers), or None for a log without money (the
         summary then has no ``total_amount``).
     frequency_basis : {"transactions", "days"}
-        As in :func:`custrel.summarize_rfm`. With ``"days"`` the distinct
-        (customer, day) pairs are computed by the engine and collected: they
-        are what makes the summary mergeable (:meth:`custrel.RFMSummary.merge`
-        counts a day two slices share once), so about one row per purchase
-        day comes back. When the recency, frequency and monetary value are
-        all that is needed, :func:`rfm_table_from_frame` counts the days in
-        the engine and brings back one row per customer.
+        As in :func:`custrel.summarize_rfm`. With ``"days"`` the engine
+        counts each customer's distinct purchase days (see ``mergeable``).
     after : {"raise", "exclude"}
         Refuse (default) or exclude and count rows after ``analysis_date``.
+    mergeable : bool, default False
+        Only matters with ``frequency_basis="days"`` (a summary of
+        transactions is always mergeable). False (default): the engine
+        counts the distinct days in the same query as everything else and
+        one row per customer comes back; the summary has ``n_days`` but no
+        (customer, day) pairs, so :attr:`custrel.RFMSummary.mergeable` is
+        False and :meth:`~custrel.RFMSummary.merge` /
+        :meth:`~custrel.RFMSummary.combine` refuse it (a day that two
+        slices share would count twice). True: the engine returns the
+        distinct (customer, day) pairs (about one row per purchase day, on
+        large data several times slower) and the summary merges exactly
+        with others, e.g. the summaries of partitions or of daily loads.
+
+        Why False by default: the point of an engine is that the data stays
+        in it, and summarising everything in one call is the common case;
+        an engine that holds the whole log can summarise the union itself.
+        Merging is the exception (slices summarised apart, then combined),
+        and the refusal says to pass ``mergeable=True``: a wrong count is
+        never returned, only a clear error.
 
     Returns
     -------
@@ -629,7 +643,7 @@ def summarize_rfm_from_frame(
     MissingDependencyError
         If narwhals is not installed.
     InvalidTypeError
-        If ``df`` is not a dataframe.
+        If ``df`` is not a dataframe, or ``mergeable`` is not a bool.
     InvalidInputError
         If a column is missing or of the wrong type, holds missing or
         non-finite values (lazy engines have no row order, so the message
@@ -645,10 +659,14 @@ def summarize_rfm_from_frame(
     One engine query: ``group_by(customer).agg(...)`` whose aggregates are
     both the checks (null, NaN and late-row counts per customer, summed
     afterwards) and the summary (conditional ``min``, ``max``, counts and
-    sums), so the rows are scanned once. With ``"days"`` the group key is
-    (customer, day); the pairs are put in order by one sort of a composite
-    key, as :func:`custrel.summarize_rfm` does. Calendar days are the days
-    of the naive datetimes; numeric times use ``floor(time)``.
+    sums), so the rows are scanned once. With ``"days"`` the same
+    ``group_by`` counts the distinct purchase days (``n_unique``; on dask,
+    whose ``n_unique`` through narwhals adds up the counts of its
+    partitions, a second ``group_by`` over the (customer, day) groups of the
+    same query). With ``mergeable=True`` the group key is (customer, day)
+    instead, and the pairs are put in order by one sort of a composite key,
+    as :func:`custrel.summarize_rfm` does. Calendar days are the days of the
+    naive datetimes; numeric times use ``floor(time)``.
 
     Examples
     --------
@@ -660,7 +678,20 @@ def summarize_rfm_from_frame(
     ([2, 1], [7.0, 3.0])
     >>> s.to_table().recency.tolist()
     [3.0, 8.0]
+
+    Distinct purchase days, counted by the engine; ``mergeable=True`` keeps
+    the (customer, day) pairs so that summaries of slices combine:
+
+    >>> lf = pl.LazyFrame({"customer_id": [1, 1, 1], "time": [1.2, 1.7, 3.0], "amount": [5.0, 3.0, 2.0]})
+    >>> d = summarize_rfm_from_frame(lf, 10.0, frequency_basis="days")
+    >>> d.n_days.tolist(), d.mergeable
+    ([2], False)
+    >>> m = summarize_rfm_from_frame(lf, 10.0, frequency_basis="days", mergeable=True)
+    >>> m.n_days.tolist(), m.mergeable, m.merge(m).n_days.tolist()
+    ([2], True, [2])
     """
+    if not isinstance(mergeable, bool | np.bool_):
+        raise InvalidTypeError(f"mergeable must be True or False, got {mergeable!r}")
     return _rfm_collect(
         df,
         analysis_date,
@@ -669,7 +700,7 @@ def summarize_rfm_from_frame(
         amount_col=amount_col,
         frequency_basis=frequency_basis,
         after=after,
-        pairs=True,
+        pairs=bool(mergeable),
     )
 
 
