@@ -75,3 +75,82 @@ def test_explicit_none_covariates_are_the_plain_call() -> None:
         [0, 1], [0, 2], [3, 3], purchase_covariates=None, dropout_covariates=None
     )
     np.testing.assert_array_equal(plain, none)
+
+
+# -- bootstrap with covariates given as a mapping {name: column} --------------------------
+# _uncertainty._take_rows read a mapping as a 0-d array: "dropout_covariates has 0 rows
+# but there are 200 customers" for covariates every fit accepts.
+
+
+def _sim(n: int = 200) -> Any:
+    truth = C.BGNBDModel.from_params({"r": 0.5, "alpha": 5.0, "a": 1.5, "b": 4.0})
+    return truth.simulate(n, T=52.0, rng=7)
+
+
+def test_bootstrap_resamples_covariate_mappings_with_the_customers() -> None:
+    s = _sim()
+    z = np.random.default_rng(5).normal(size=(200, 2))
+    as_map = C.bootstrap(
+        C.fit_bgnbd, s.frequency, s.recency, s.T, n_replications=3, rng=3,
+        purchase_covariates={"x1": z[:, 0]}, dropout_covariates={"age": z[:, 1]},
+    )  # fmt: skip
+    as_matrix = C.bootstrap(
+        C.fit_bgnbd, s.frequency, s.recency, s.T, n_replications=3, rng=3,
+        purchase_covariates=z[:, :1], dropout_covariates=z[:, 1:],
+    )  # fmt: skip
+    assert as_map.names[-2:] == ("purchase.x1", "dropout.age")
+    np.testing.assert_array_equal(as_map.params, as_matrix.params)
+
+
+def test_bootstrap_names_a_short_covariate_column() -> None:
+    s = _sim()
+    with pytest.raises(InvalidInputError, match=r"dropout_covariates\['age'\] has 5 rows but"):
+        C.bootstrap(
+            C.fit_bgnbd, s.frequency, s.recency, s.T, n_replications=3, rng=3,
+            dropout_covariates={"age": np.zeros(5)},
+        )  # fmt: skip
+
+
+# -- delta-method intervals of an estimate on the edge of the parameter space -------------
+# A Pareto/NBD correlation fitted at its Sarmanov bound (the bound moves with r, alpha, s,
+# beta): moving alpha by 1e-4 put the correlation outside, and the model's own
+# prediction_intervals raised "correlation must lie in [...]". Now the difference is
+# one-sided there.
+
+_AT_BOUND = {
+    "r": 0.37244099110970064,
+    "alpha": 8.270013196506094,
+    "s": 0.9839953312836739,
+    "beta": 32.580730569196774,
+}
+
+
+def _correlated_at_bound() -> Any:
+    import attrs
+
+    from custrel.btyd import _pnbd_cor as pc
+
+    theta = np.array(list(_AT_BOUND.values()))
+    top = pc._bounds(theta)[1] * pc._scale(theta)
+    m = C.ParetoNBDCorrelatedModel.from_params({**_AT_BOUND, "correlation": top})
+    se = [0.0738, 1.713, 1.416, 62.83, 0.0508]
+    return attrs.evolve(
+        m, covariance=np.diag(np.square(se)), standard_errors=dict(zip(m.params, se, strict=True))
+    )
+
+
+def test_prediction_intervals_of_a_correlation_at_its_bound() -> None:
+    m = _correlated_at_bound()
+    pi = m.prediction_intervals([0, 1, 3], [0.0, 5.0, 20.0], [30.0, 30.0, 40.0], t=10.0)
+    for iv in pi.quantities().values():
+        assert np.isfinite(iv.standard_error).all()
+        assert (iv.lower <= iv.estimate).all()
+        assert (iv.estimate <= iv.upper).all()
+
+
+def test_delta_interval_inside_the_domain_stays_two_sided() -> None:
+    # a prediction linear in a parameter: the central difference is exact
+    s = _sim(400)
+    fit = C.fit_bgnbd(s.frequency, s.recency, s.T)
+    res = C.delta_interval(fit, lambda m: np.array([m.params["alpha"] * 2.0]))
+    np.testing.assert_allclose(res.standard_error, [2.0 * fit.standard_errors["alpha"]], rtol=1e-9)

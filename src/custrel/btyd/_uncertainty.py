@@ -365,11 +365,25 @@ def _gradients(
             else:
                 d = _STEP * max(1.0, abs(theta))
                 lo, hi = theta - d, theta + d
-            values = []
+            # An estimate on the edge of the parameter space (a Pareto/NBD correlation at
+            # its Sarmanov bound, which moves with the other parameters) leaves the domain on
+            # one side: there the difference is one-sided, from the estimate itself.
+            points: list[tuple[float, FloatArray]] = []
+            refused: InvalidInputError | None = None
             for val in (lo, hi):
-                moved = model.with_params({**model.params, name: val})
-                ms = (*models[:mi], moved, *models[mi + 1 :])
-                values.append(_evaluate(predict, ms, estimate.shape, f"with {name}={val:.6g}"))
+                try:
+                    moved = model.with_params({**model.params, name: val})
+                    ms = (*models[:mi], moved, *models[mi + 1 :])
+                    at = f"with {name}={val:.6g}"
+                    points.append((val, _evaluate(predict, ms, estimate.shape, at)))
+                except InvalidInputError as exc:
+                    if refused is not None:
+                        raise
+                    refused = exc
+            if refused is not None:
+                points.insert(0 if points[0][0] > theta else 1, (theta, estimate))
+            (lo, values0), (hi, values1) = points
+            values = [values0, values1]
             g = (values[1] - values[0]) / (hi - lo)
             if not np.all(np.isfinite(g)):
                 i = v.first_bad(~np.isfinite(g))[0]
@@ -554,7 +568,9 @@ def _fit_models(result: Any) -> tuple[BTYDModel, ...]:
 
 
 def _take_rows(value: Any, rows: npt.NDArray[np.intp], name: str, n: int) -> Any:
-    """The given rows of a per-customer argument (array, or a dataframe through narwhals)."""
+    """The given rows of a per-customer argument (array, mapping or dataframe)."""
+    if isinstance(value, Mapping):  # covariates as {name: column}: each column's rows
+        return {key: _take_rows(col, rows, f"{name}[{key!r}]", n) for key, col in value.items()}
     if hasattr(value, "columns") and not isinstance(value, np.ndarray):
         try:
             import narwhals as nw
