@@ -293,3 +293,36 @@ def test_select_range_counts_the_rows_before() -> None:
         rows, before = _parallel.select_range(codes, lo, hi, 4)
         assert rows.tolist() == np.flatnonzero((codes >= lo) & (codes < hi)).tolist()
         assert before == int(np.count_nonzero(codes < lo))
+
+
+def test_a_reduction_can_be_put_on_threads() -> None:
+    # PROCESSES_FOR decides per reduction; on threads the GIL-bound rule applies again
+    assert _parallel.plan(10**6, 2, reduction="summarize_rfm", gil_bound=True).processes
+    with mock.patch.dict(_parallel.PROCESSES_FOR, {"summarize_rfm": False}):
+        how = _parallel.plan(10**6, 2, reduction="summarize_rfm", gil_bound=True)
+        assert tuple(how) == (1, 1, False)
+        assert _parallel.plan(10**6, 2, reduction="summarize").processes
+    assert set(_parallel.PROCESSES_FOR) == {
+        "summarize",
+        "summarize_rfm",
+        "summarize_rfm_days",
+        "rfm_summary",
+    }
+
+
+def test_children_reaped_elsewhere_still_report() -> None:
+    # with SIGCHLD ignored the kernel reaps the children itself: waitpid finds none, and the
+    # runner tells a finished worker from one that ended early by its done flag
+    old = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        got = squares()
+        assert np.array_equal(got["x"], np.arange(1000, dtype=np.float64) ** 2)
+
+        def task(i: int) -> None:
+            if i == 2:
+                os._exit(3)
+
+        with pytest.raises(CustrelError, match="ended before finishing"):
+            _parallel.run(task, FORKED)
+    finally:
+        signal.signal(signal.SIGCHLD, old)

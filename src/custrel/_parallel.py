@@ -1,4 +1,4 @@
-"""Threads for the per-customer reductions: the thread-count control and the shared pool (private).
+"""Worker processes and threads for the per-customer reductions: the thread-count control (private).
 
 One mechanism for every function that takes ``threads=``:
 
@@ -9,18 +9,29 @@ One mechanism for every function that takes ``threads=``:
   ranges holding about equal numbers of rows; each range is reduced by one
   task on its own rows (selected in input order), so a customer's sum runs
   over the same values in the same order as on one thread, and the
-  per-range results concatenate, in code order, into the whole.
-- :func:`run_ordered` runs the tasks on one module-level
+  per-range results, each written to its own slice, form the whole.
+- :func:`plan` decides how: in-line, on threads, or in worker processes
+  (:data:`PROCESSES_FOR`, per reduction); :class:`Outputs` holds the
+  results the tasks fill; :func:`run` runs the tasks.
+- Worker processes (Linux, from :data:`MIN_PROCESS_ROWS` rows): the output
+  arrays are allocated in one anonymous shared mapping (``mmap(-1, n)``)
+  before ``os.fork``; each child reads the parent's columns copy-on-write
+  (nothing is pickled), writes its ranges' slices, and leaves with
+  ``os._exit`` (an error, or its warnings, go back through a small shared
+  message area; a child stopped by a signal is reported). The parent waits
+  for every child and copies the outputs into ordinary arrays, so no result
+  keeps shared memory. If ``fork`` fails, the tasks run on threads.
+- Threads: :func:`run_ordered` runs tasks on one module-level
   :class:`~concurrent.futures.ThreadPoolExecutor`, created on first use and
-  reused, and returns their results in task order (in-line for one task).
+  reused, dropped in a forked child.
 
-Why threads over customer-code ranges: numpy releases the GIL in ufunc
-loops, comparisons, ``flatnonzero``/``take`` and ``sort``, which do most of
-the work, while ``bincount`` and ``ufunc.at`` hold it; by customer range
-those two stay exactly what one thread computes (``bincount`` adds each
-customer's values in row order), so the threaded summary equals the
-single-threaded one to the last bit, with no merge arithmetic at all.
-Measurements are in ``benchmarks/results/scale.md``.
+Why processes: numpy releases the GIL in ufunc loops, comparisons,
+``flatnonzero``/``take`` and ``sort``, but ``bincount`` and ``ufunc.at``
+hold it (0.67x and 0.41x on 2 threads), and they are most of a plain
+summary; processes share no GIL. By customer range, each stays exactly what
+one thread computes (``bincount`` adds each customer's values in row order),
+so the parallel summary equals the single-threaded one to the last bit,
+with no merge arithmetic. Measurements are in ``benchmarks/results/scale.md``.
 """
 
 from __future__ import annotations
@@ -64,6 +75,15 @@ MIN_GIL_BOUND_THREADS = 4
 #: Fewest rows for which worker processes are forked (below it, threads): a fork, the
 #: children's start and the copy of the results out of shared memory cost milliseconds.
 MIN_PROCESS_ROWS = 1_000_000
+#: Which reductions fork worker processes (where :data:`FORK_AVAILABLE`) rather than
+#: use threads; per reduction, by measurement (benchmarks/results/scale.md: engine
+#: "custrel" against "custrel-threads" of benchmarks/bench_scale.py).
+PROCESSES_FOR: dict[str, bool] = {
+    "summarize": True,  # bincount, ufunc.at and one sort of a (customer, period) key
+    "summarize_rfm": True,  # bincount and ufunc.at only: the GIL-bound one
+    "summarize_rfm_days": True,  # + one sort of a (customer, day) key
+    "rfm_summary": True,  # one sort per range, reduceat and bincount
+}
 #: Rows sampled (evenly spaced) to place the range boundaries.
 _SAMPLE = 1 << 16
 
@@ -237,6 +257,8 @@ def run_ordered(fn: Callable[[int], T], n_tasks: int, threads: int) -> Sequence[
 FORK_AVAILABLE = sys.platform == "linux" and hasattr(os, "fork")
 #: Bytes a worker may send back: an error or its warnings, as JSON (truncated).
 _MESSAGE_BYTES = 8192
+#: The exit code of a worker whose status someone else collected and that did not finish.
+_UNKNOWN = 1 << 16
 #: Alignment of each output array inside the shared mapping.
 _ALIGN = 64
 
@@ -253,13 +275,16 @@ def plan(
     n_rows: int,
     threads: int,
     *,
+    reduction: str = "",
     processes: bool = True,
     gil_bound: bool = False,
     min_parts: int = 1,
 ) -> Plan:
     """The plan for reducing ``n_rows`` rows with ``threads`` threads.
 
-    ``processes`` asks for forked worker processes, used where
+    ``reduction`` names an entry of :data:`PROCESSES_FOR` (read at each call),
+    which decides ``processes`` for it. ``processes`` asks for forked worker
+    processes, used where
     :data:`FORK_AVAILABLE` and from :data:`MIN_PROCESS_ROWS` rows on (a fork
     costs milliseconds); otherwise threads, on which ``gil_bound`` work is
     split only from :data:`MIN_GIL_BOUND_THREADS` threads on (processes
@@ -267,6 +292,8 @@ def plan(
     on one worker (to bound the temporaries of one range); with several
     workers the ranges are a multiple of the workers, so each runs as many.
     """
+    if reduction:
+        processes = PROCESSES_FOR[reduction]
     forked = processes and FORK_AVAILABLE and n_rows >= MIN_PROCESS_ROWS
     workers = 1
     if threads > 1 and n_rows >= MIN_PARALLEL_ROWS:
@@ -360,6 +387,8 @@ def _run_forked(fn: Callable[[int], None], n_tasks: int, workers: int) -> None:
     slower than a child's (measured: 12-18k page faults in the parent against
     about 9k in a child, for half of 5M rows each).
     """
+    import json  # noqa: F401 - loaded here: a failing child then imports nothing (no lock)
+
     slots = mmap.mmap(-1, _MESSAGE_BYTES * workers)
     children: dict[int, int] = {}  # pid -> worker
     unstarted: list[int] = []
@@ -385,7 +414,8 @@ def _run_forked(fn: Callable[[int], None], n_tasks: int, workers: int) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         for pid in children:
-            os.waitpid(pid, 0)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
         slots.close()
         raise
     try:
@@ -412,15 +442,16 @@ def _child(fn: Callable[[int], None], tasks: range, slots: mmap.mmap, slot: int)
                 for i in tasks:
                     fn(i)
                 code = 0
+                slots[slot * _MESSAGE_BYTES] = 1  # done, whoever collects the exit status
             except BaseException as exc:  # reported to the parent, which raises
                 message["error"] = _describe(type(exc), str(exc))
         if caught:
             message["warnings"] = [_describe(w.category, str(w.message)) for w in caught[:5]]
         if message:
-            import json  # here, not at import time (only a failing worker needs it)
+            import json  # in sys.modules already (_run_forked): no import lock
 
-            data = json.dumps(message).encode("utf-8", "replace")[: _MESSAGE_BYTES - 4]
-            at = slot * _MESSAGE_BYTES
+            data = json.dumps(message).encode("utf-8", "replace")[: _MESSAGE_BYTES - 5]
+            at = slot * _MESSAGE_BYTES + 1
             slots[at : at + 4] = len(data).to_bytes(4, "little")
             slots[at + 4 : at + 4 + len(data)] = data
     finally:
@@ -432,7 +463,7 @@ def _describe(cls: type, text: str) -> list[str]:
 
 
 def _message(slots: mmap.mmap, slot: int) -> dict[str, Any]:
-    at = slot * _MESSAGE_BYTES
+    at = slot * _MESSAGE_BYTES + 1
     size = int.from_bytes(slots[at : at + 4], "little")
     if not size:
         return {}
@@ -465,8 +496,12 @@ def _reap(children: dict[int, int], slots: mmap.mmap) -> BaseException | None:
     """
     ended: list[tuple[int, int, dict[str, Any]]] = []
     for pid, w in children.items():
-        _, status = os.waitpid(pid, 0)
-        ended.append((w, os.waitstatus_to_exitcode(status), _message(slots, w)))
+        try:
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:  # reaped by someone else (SIGCHLD ignored, a handler)
+            code = 0 if slots[w * _MESSAGE_BYTES] == 1 else _UNKNOWN
+        ended.append((w, code, _message(slots, w)))
     children.clear()
     failures: list[tuple[int, BaseException]] = []
     for w, code, message in sorted(ended, key=lambda e: e[0]):
@@ -489,6 +524,10 @@ def _reap(children: dict[int, int], slots: mmap.mmap) -> BaseException | None:
                         "of memory, use fewer threads (threads=... or CUSTREL_THREADS)"
                     ),
                 )
+            )
+        elif code == _UNKNOWN:
+            failures.append(
+                (w, CustrelError("a worker process ended before finishing (exit status unknown)"))
             )
         else:
             failures.append((w, CustrelError(f"a worker process exited with status {code}")))

@@ -477,7 +477,9 @@ def rfm_summary(
     k = log.n_customers
     codes = log.customer_code
     # ranges bound the temporaries: at least 8 from 256k rows on, whatever the threads
-    how = _parallel.plan(log.n_rows, n_threads, min_parts=min(8, log.n_rows >> 15))
+    how = _parallel.plan(
+        log.n_rows, n_threads, reduction="rfm_summary", min_parts=min(8, log.n_rows >> 15)
+    )
     ranges, how = _parallel.split_codes(codes, k, how)
     fields: dict[str, tuple[Any, int]] = {
         "frequency": (np.float64, k),

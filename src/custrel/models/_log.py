@@ -1433,7 +1433,8 @@ class TransactionLog:
             periods are ``[k * period, (k + 1) * period)``. By default
             ``"day"`` for calendar logs and 1.0 for numeric logs.
         threads : int, optional
-            How many threads to use. By default the environment variable
+            How many cores to use (worker processes on Linux, threads
+            elsewhere). By default the environment variable
             ``CUSTREL_THREADS`` (an integer >= 1), else every core this
             process may use; 1 runs on one thread. Logs under 200,000 rows
             always run on one thread. The result does not depend on it.
@@ -1471,12 +1472,17 @@ class TransactionLog:
         are used as integer seconds, without a float copy. Extra memory is
         one key array (4 or 8 bytes per row) plus one byte per row.
 
-        With several threads, each thread reduces the rows of one contiguous
+        With several threads, each worker reduces the rows of one contiguous
         range of customers (ranges of about equal rows), taken in row order,
-        and the ranges' results are concatenated: every customer's sum adds
-        the same values in the same order as on one thread, so the summary
-        is identical to the single-threaded one, to the last bit. The
-        selected rows add one copy of the columns, split among the threads.
+        into its slice of the per-customer results: every customer's sum
+        adds the same values in the same order as on one thread, so the
+        summary is identical to the single-threaded one, to the last bit.
+        On Linux, from 1,000,000 rows, the workers are processes forked from
+        this one (they read the columns copy-on-write and write their slices
+        into shared memory, copied out before returning: ``bincount`` and
+        ``ufunc.at`` hold the GIL, so threads gain little on them);
+        elsewhere, or below that size, threads. The selected rows add one
+        copy of the columns, split among the workers.
 
         Examples
         --------
@@ -1935,7 +1941,7 @@ def _reduce_by_ranges(
     (:func:`custrel._parallel.run`), elsewhere on threads. Extra memory: the
     selected rows, one copy of the columns in all.
     """
-    how = _parallel.plan(len(codes), threads)
+    how = _parallel.plan(len(codes), threads, reduction="summarize")
     ranges, how = _parallel.split_codes(codes, k, how)
     if how.parts <= 1:
         return _reduce_rows(
