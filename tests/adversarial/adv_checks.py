@@ -67,6 +67,7 @@ NAN_ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("channels.vertical_comparison", "result.growth", "NaN where previous is 0 (documented)"),
     ("report.*", "*", "report values are NaN when a section is not computed (documented)"),
     ("lifecycle.*", "*.median_lifetime*", "inf when survival never falls to 0.5 (documented)"),
+    ("btyd.*.probability_alive_path*", "result.*", "NaN before a customer's first purchase"),
 )
 
 
