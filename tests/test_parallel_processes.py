@@ -284,7 +284,8 @@ def test_children_do_not_flush_the_parents_stdio(capfd: pytest.CaptureFixture[st
     ],
 )
 def test_plan(n_rows: int, threads: int, kwargs: dict[str, Any], expected: tuple[Any, ...]) -> None:
-    assert tuple(_parallel.plan(n_rows, threads, **kwargs)) == expected
+    with mock.patch.object(_parallel, "MIN_PROCESS_ROWS", 10**6):  # the table's threshold
+        assert tuple(_parallel.plan(n_rows, threads, **kwargs)) == expected
 
 
 def test_select_range_counts_the_rows_before() -> None:
@@ -297,11 +298,12 @@ def test_select_range_counts_the_rows_before() -> None:
 
 def test_a_reduction_can_be_put_on_threads() -> None:
     # PROCESSES_FOR decides per reduction; on threads the GIL-bound rule applies again
-    assert _parallel.plan(10**6, 2, reduction="summarize_rfm", gil_bound=True).processes
+    rows = _parallel.MIN_PROCESS_ROWS
+    assert _parallel.plan(rows, 2, reduction="summarize_rfm", gil_bound=True).processes
     with mock.patch.dict(_parallel.PROCESSES_FOR, {"summarize_rfm": False}):
-        how = _parallel.plan(10**6, 2, reduction="summarize_rfm", gil_bound=True)
+        how = _parallel.plan(rows, 2, reduction="summarize_rfm", gil_bound=True)
         assert tuple(how) == (1, 1, False)
-        assert _parallel.plan(10**6, 2, reduction="summarize").processes
+        assert _parallel.plan(rows, 2, reduction="summarize").processes
     assert set(_parallel.PROCESSES_FOR) == {
         "summarize",
         "summarize_rfm",

@@ -72,9 +72,11 @@ MIN_RANGE_ROWS = 100_000
 #: (which hold the GIL): the plain RFM summary of 10M rows ran 1.04x faster on
 #: 2 threads than on 1 (0.89x at 30M rows), 1.27x on 4, 1.54x on 8, 1.84x on 16.
 MIN_GIL_BOUND_THREADS = 4
-#: Fewest rows for which worker processes are forked (below it, threads): a fork, the
-#: children's start and the copy of the results out of shared memory cost milliseconds.
-MIN_PROCESS_ROWS = 1_000_000
+#: Fewest rows for which worker processes are forked (below it, threads): the fork, the
+#: children's page faults (copy-on-write, first writes to shared memory: about 1 ms per
+#: MB on the 2-core test machine) and the copy of the results out of the shared mapping
+#: cost tens of milliseconds; at 2M rows processes were 0.47-0.83x as fast as threads.
+MIN_PROCESS_ROWS = 4_000_000
 #: Which reductions fork worker processes (where :data:`FORK_AVAILABLE`) rather than
 #: use threads; per reduction, by measurement (benchmarks/results/scale.md: engine
 #: "custrel" against "custrel-threads" of benchmarks/bench_scale.py).
@@ -259,6 +261,8 @@ FORK_AVAILABLE = sys.platform == "linux" and hasattr(os, "fork")
 _MESSAGE_BYTES = 8192
 #: The exit code of a worker whose status someone else collected and that did not finish.
 _UNKNOWN = 1 << 16
+#: Bytes per piece when the outputs are copied out of the shared mapping on threads.
+_COPY_BYTES = 16 << 20
 #: Alignment of each output array inside the shared mapping.
 _ALIGN = 64
 
@@ -339,22 +343,34 @@ class Outputs:
     def __getitem__(self, name: str) -> npt.NDArray[Any]:
         return self._arrays[name]
 
-    def release(self, drop: Sequence[str] = ()) -> dict[str, npt.NDArray[Any]]:
+    def release(self, drop: Sequence[str] = (), threads: int = 1) -> dict[str, npt.NDArray[Any]]:
         """The arrays (but those named in ``drop``) as ordinary memory.
 
-        Afterwards this object holds nothing; the shared mapping is closed
-        (any view of it taken from :meth:`__getitem__` must be gone by then).
+        Shared arrays are copied out in pieces of :data:`_COPY_BYTES` on up to
+        ``threads`` threads (a copy releases the GIL; 100M rows' summary is
+        over 500 MB). Afterwards this object holds nothing; the shared mapping
+        is closed (any view of it from :meth:`__getitem__` must be gone).
         """
         arrays, self._arrays = self._arrays, {}
-        out: dict[str, npt.NDArray[Any]] = {}
-        for name in list(arrays):
-            arr = arrays.pop(name)
-            if name not in drop:
-                out[name] = arr if self._map is None else arr.copy()
-            del arr
-        if self._map is not None:
-            self._map.close()  # every view is gone: nothing still points into it
-            self._map = None
+        for name in drop:
+            arrays.pop(name, None)
+        if self._map is None:
+            return arrays
+        out = {name: np.empty_like(arr) for name, arr in arrays.items()}
+        pieces = [
+            (name, lo, min(lo + max(1, _COPY_BYTES // arr.itemsize), len(arr)))
+            for name, arr in arrays.items()
+            for lo in range(0, len(arr), max(1, _COPY_BYTES // arr.itemsize))
+        ]
+
+        def copy(i: int) -> None:
+            name, lo, hi = pieces[i]
+            np.copyto(out[name][lo:hi], arrays[name][lo:hi])
+
+        run_ordered(copy, len(pieces), max(1, threads))
+        arrays.clear()
+        self._map.close()  # every view is gone: nothing still points into it
+        self._map = None
         return out
 
 

@@ -528,7 +528,7 @@ def rfm_summary(
         )
 
     _parallel.run(task, how)
-    got = out.release()
+    got = out.release(threads=how.workers)
     present = got["present"]
     has_purchase = got["has_purchase"]
     n_excluded = int(np.count_nonzero(~present & has_purchase))

@@ -1477,7 +1477,7 @@ class TransactionLog:
         into its slice of the per-customer results: every customer's sum
         adds the same values in the same order as on one thread, so the
         summary is identical to the single-threaded one, to the last bit.
-        On Linux, from 1,000,000 rows, the workers are processes forked from
+        On Linux, from 4,000,000 rows, the workers are processes forked from
         this one (they read the columns copy-on-write and write their slices
         into shared memory, copied out before returning: ``bincount`` and
         ``ufunc.at`` hold the GIL, so threads gain little on them);
@@ -1982,7 +1982,7 @@ def _reduce_by_ranges(
             out[name][lo:hi] = getattr(got, name)
 
     _parallel.run(task, how)
-    got = out.release()
+    got = out.release(threads=how.workers)
     return _Columns(
         total=got.get("total"),
         total_profit=got.get("total_profit"),
