@@ -328,3 +328,12 @@ def test_children_reaped_elsewhere_still_report() -> None:
             _parallel.run(task, FORKED)
     finally:
         signal.signal(signal.SIGCHLD, old)
+
+
+@pytest.mark.parametrize("threads", [1, 3], ids=["in-line", "threads"])
+def test_concat_equals_numpy(threads: int) -> None:
+    parts = [np.arange(5), np.arange(0), np.arange(3_000_000, dtype=np.int64)]
+    with mock.patch.object(_parallel, "_COPY_BYTES", 1 << 20):  # several pieces per part
+        got = _parallel.concat(parts, threads)
+    assert got.dtype == np.int64
+    assert np.array_equal(got, np.concatenate(parts))

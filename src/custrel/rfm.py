@@ -881,8 +881,8 @@ def _summary_from_rows(
         else:
             found = [p for p in local_pairs if p is not None]
         if len(found) == n_parts:
-            day_customer = np.concatenate([f[0] for f in found])
-            day_number = np.concatenate([f[1] for f in found])
+            day_customer = _parallel.concat([f[0] for f in found], how.workers)
+            day_number = _parallel.concat([f[1] for f in found], how.workers)
         del found
     got = out.release(drop=("pair_codes", "pair_days"), threads=how.workers)
     n_after = int(got["n_late"].sum())
