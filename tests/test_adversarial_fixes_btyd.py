@@ -154,3 +154,51 @@ def test_delta_interval_inside_the_domain_stays_two_sided() -> None:
     fit = C.fit_bgnbd(s.frequency, s.recency, s.T)
     res = C.delta_interval(fit, lambda m: np.array([m.params["alpha"] * 2.0]))
     np.testing.assert_allclose(res.standard_error, [2.0 * fit.standard_errors["alpha"]], rtol=1e-9)
+
+
+# -- bad-input table: inputs that raised a non-Custrel error (found by the suite) ----------
+
+_BAD: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    # ParetoNBDCorrelatedModel.from_params read any object as a mapping (TypeError) and
+    # divided by a scale factor that underflows to 0 for huge r (ZeroDivisionError)
+    ("cor-params-none", lambda: C.ParetoNBDCorrelatedModel.from_params(None), C.InvalidTypeError, r"params must be a mapping, got NoneType"),
+    ("cor-params-bytes", lambda: C.ParetoNBDCorrelatedModel.from_params(b"abc"), C.InvalidTypeError, r"params must be a mapping, got bytes"),
+    ("cor-params-list", lambda: C.ParetoNBDCorrelatedModel.from_params([{"r": 1.0}]), C.InvalidTypeError, r"params must be a mapping, got list"),
+    ("cor-huge-r", lambda: C.ParetoNBDCorrelatedModel.from_params({"r": 1e300, "alpha": 10.6, "s": 0.61, "beta": 11.7, "correlation": 0.0}), InvalidInputError, r"r=1e\+300, .* underflows to 0"),
+    # ParameterSummary.wald(model=not a model): AttributeError
+    ("wald-float", lambda: C.ParameterSummary.wald(1e300), C.InvalidTypeError, r"model must be a fitted BTYD model, got float"),
+    ("wald-list", lambda: C.ParameterSummary.wald([_BG]), C.InvalidTypeError, r"model must be a fitted BTYD model, got list"),
+    # prediction_intervals(margin=[1, "1"]): TypeError comparing a list with 0
+    ("intervals-margin-list", lambda: C.prediction_intervals(_BG, [0, 1], [0, 5], [9, 9], t=1.0, margin=[1, "1", 2, "2"]), C.InvalidTypeError, r"margin must be a real number"),
+    # DERT at a subnormal rate: the quadrature ran to t = inf (RuntimeWarning, OverflowError)
+    ("dert-subnormal-bgnbd", lambda: _BG.discounted_expected_residual_transactions([0, 1], [0, 5], [9, 9], discount_rate=5e-324), InvalidInputError, r"discount_rate must be at least 1e-300.*got 5e-324"),
+    ("dert-subnormal-pnbd", lambda: _PN.discounted_expected_residual_transactions([0, 1], [0, 5], [9, 9], discount_rate=1e-310), InvalidInputError, r"discount_rate must be at least 1e-300"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"), [c[1:] for c in _BAD], ids=[c[0] for c in _BAD]
+)
+def test_bad_input_gives_a_custrel_error(
+    call: Callable[[], Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_dert_at_the_smallest_rate_is_finite() -> None:
+    out = _PN.discounted_expected_residual_transactions(
+        [0, 1], [0, 5], [9, 9], discount_rate=1e-300
+    )
+    assert np.isfinite(out).all()
+
+
+def test_parameter_summary_get_with_a_non_string_key_is_the_default() -> None:
+    import polars as pl
+
+    s = C.ParameterSummary.wald(
+        C.BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    )
+    assert s.get(pl.Series(["r"])) is None
+    assert s.get(np.array(["r"]), "none") == "none"
+    assert s.get("r", "none")[0] == 0.243

@@ -38,6 +38,10 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+#: Smallest DERT discount rate: its quadrature spans t up to 100 / ln(1 + rate) time units.
+_MIN_DERT_RATE = 1e-300
+
+
 def _refuse_covariates(model: Any, purchase_covariates: Any, dropout_covariates: Any) -> None:
     """Refuse covariates given to a model without covariates (a clear error, not a TypeError)."""
     for name, value in (
@@ -808,7 +812,8 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         Raises
         ------
         InvalidInputError
-            If a column is invalid or ``discount_rate`` is not positive.
+            If a column is invalid or ``discount_rate`` is not positive or
+            below 1e-300 (the sum would run past the float range).
 
         Notes
         -----
@@ -839,6 +844,11 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
 
         x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
         d = v.scalar(discount_rate, "discount_rate", low=0.0, low_inclusive=False)
+        if d < _MIN_DERT_RATE:  # the quadrature spans t up to 100 / delta: past float range
+            raise InvalidInputError(
+                f"discount_rate must be at least {_MIN_DERT_RATE:g}: the DERT sums about "
+                f"100 / discount_rate time units, beyond the float range below it; got {d!r}"
+            )
         return pr.dert(
             self, x, tx, big_t, float(np.log1p(d)), d, purchase_covariates, dropout_covariates
         )

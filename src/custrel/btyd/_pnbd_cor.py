@@ -84,7 +84,7 @@ from custrel.btyd import _pnbd_math as _pn
 from custrel.btyd._base import RepeatPurchaseModel
 from custrel.btyd._common import _broadcast_customers, _count_data, _initial, _start_rate
 from custrel.btyd._pareto_nbd import ParetoNBDModel
-from custrel.errors import ConvergenceError, InvalidInputError
+from custrel.errors import ConvergenceError, InvalidInputError, InvalidTypeError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -257,6 +257,8 @@ class ParetoNBDCorrelatedModel(ParetoNBDModel):
         InvalidInputError
             If a parameter is missing, unknown or out of range.
         """
+        if not isinstance(params, Mapping):
+            raise InvalidTypeError(f"params must be a mapping, got {type(params).__name__}")
         base = {k: params[k] for k in ("r", "alpha", "s", "beta") if k in params}
         plain = ParetoNBDModel.from_params(base) if len(base) == 4 else None
         names = cls._param_names
@@ -276,7 +278,14 @@ class ParetoNBDCorrelatedModel(ParetoNBDModel):
     def m(self) -> float:
         """The Sarmanov coefficient ``m`` (correlation / its scale factor)."""
         theta = self._base()
-        return float(self.params["correlation"]) / _scale(theta)
+        scale = _scale(theta)
+        if not scale > 0.0:  # (alpha/(1+alpha))^r or (beta/(1+beta))^s underflows to 0
+            raise InvalidInputError(
+                f"r={theta[0]:.6g}, alpha={theta[1]:.6g}, s={theta[2]:.6g}, beta={theta[3]:.6g} "
+                "are too far out for the correlated model: the factor that turns the "
+                "correlation into the Sarmanov coefficient underflows to 0"
+            )
+        return float(self.params["correlation"]) / scale
 
     def _base(self) -> FloatArray:
         return np.array([float(self.params[k]) for k in ("r", "alpha", "s", "beta")])

@@ -245,6 +245,8 @@ class ParameterSummary(Mapping[str, tuple[float, float]]):
     @classmethod
     def wald(cls, model: BTYDModel, *, level: float = 0.95) -> ParameterSummary:
         """The Wald table of a fitted model (what :meth:`BTYDModel.summary` returns)."""
+        if not isinstance(model, BTYDModel):
+            raise InvalidTypeError(f"model must be a fitted BTYD model, got {type(model).__name__}")
         z = _z(level)
         names = tuple(model.params)
         est = np.asarray([model.params[k] for k in names], dtype=np.float64)
@@ -257,6 +259,8 @@ class ParameterSummary(Mapping[str, tuple[float, float]]):
         return cls(names, est, se, lower, upper, float(level), "wald")
 
     def __getitem__(self, key: str) -> tuple[float, float]:
+        if not isinstance(key, str):  # (an array key would compare elementwise)
+            raise KeyError(key)
         try:
             i = self.names.index(key)
         except ValueError:
@@ -1039,6 +1043,7 @@ def prediction_intervals(
         )
     how = v.choice(method, "method", ("delta", "bootstrap"))
     _z(level)
+    margin = v.scalar(margin, "margin")
     if spend_model is not None and not isinstance(spend_model, GammaGammaModel):
         raise InvalidTypeError(
             f"spend_model must be a GammaGammaModel, got {type(spend_model).__name__}"
