@@ -202,3 +202,41 @@ def test_parameter_summary_get_with_a_non_string_key_is_the_default() -> None:
     assert s.get(pl.Series(["r"])) is None
     assert s.get(np.array(["r"]), "none") == "none"
     assert s.get("r", "none")[0] == 0.243
+
+
+# -- figures: an array where one option or one id is expected ------------------------------
+# plot_tracking(kind=array) and plot_value_curve(customer=array) compared elementwise and
+# raised numpy's/polars' "truth value is ambiguous" or a broadcast ValueError.
+
+
+def _log() -> C.TransactionLog:
+    return C.TransactionLog.from_arrays(
+        customer_id=[1, 1, 2, 2], time=[0.0, 2.0, 3.0, 9.0], amount=[1.0, 2.0, 3.0, 4.0]
+    )
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [np.zeros((2, 2)), np.array(["both"]), ["both"]],
+    ids=["2d", "array", "list"],
+)
+def test_plot_tracking_refuses_a_non_string_kind(kind: Any) -> None:
+    pytest.importorskip("matplotlib")
+    from custrel.plot import plot_tracking
+
+    tracking = _BG.expected_cumulative_transactions(_log(), [5.0, 10.0])
+    with pytest.raises(InvalidInputError, match=r"kind must be one of \['both', 'cumulative'"):
+        plot_tracking(tracking, kind=kind)
+
+
+@pytest.mark.parametrize(
+    "customer", [np.array([]), np.array([1, 1]), [1, "1"]], ids=["empty", "array", "mixed"]
+)
+def test_plot_value_curve_refuses_several_customers(customer: Any) -> None:
+    pytest.importorskip("matplotlib")
+    from custrel.plot import plot_value_curve
+
+    panel = C.value_panel(_log(), period=1.0)
+    with pytest.raises(C.InvalidTypeError, match=r"customer must be one customer id, got"):
+        plot_value_curve(panel, customer)
+    assert plot_value_curve(panel, 1) is not None

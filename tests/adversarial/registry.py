@@ -47,7 +47,16 @@ def public_module(name: str) -> str:
     for mod in _SUBMODULES:
         if name in getattr(C, mod).__all__:
             return mod
+    if name in _plot().__all__:
+        return "plot"
     return "custrel"
+
+
+def _plot() -> Any:
+    """custrel.plot (not re-exported by custrel; its functions are public API too)."""
+    import custrel.plot
+
+    return custrel.plot
 
 
 # ================================================================ base objects
@@ -514,7 +523,8 @@ FUNCTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     },
     "delta_interval": lambda c: {
         "models": c.bgnbd,
-        "predict": lambda m: m.probability_alive(*_frt(c).values()),
+        # (extra models, from a perturbed models=, are the caller's own business: ignored)
+        "predict": lambda m, *_: m.probability_alive(*_frt(c).values()),
         "scale": "logit",
     },
     "bootstrap": lambda c: {
@@ -655,6 +665,26 @@ FUNCTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "sample_path": lambda c: {},
     # --- report
     "customer_report": lambda c: {"log": c.numlog, "sections": ("pyramid", "rfm")},
+    # --- plot (custrel.plot: each takes a result and returns a matplotlib Figure)
+    "plot_calibration_holdout": lambda c: {
+        "comparison": C.calibration_holdout_comparison(c.bgnbd, c.holdout, max_frequency=1)
+    },
+    "plot_frequency_recency_matrix": lambda c: {
+        "matrix": C.frequency_recency_matrix(c.bgnbd, T=38.86, t=1.0, max_frequency=3, n_recency=3)
+    },
+    "plot_lorenz": lambda c: {"curve": C.lorenz_curve([1.0, 1.0, 2.0, 6.0])},
+    "plot_pyramid": lambda c: {"pyramid": c.pyramid},
+    "plot_repeat_purchases": lambda c: {
+        "histogram": C.repeat_purchase_histogram(c.bgnbd, c.sim, max_frequency=3)
+    },
+    "plot_rfm_heatmap": lambda c: {"scores": c.rfmscores},
+    "plot_stage_mix": lambda c: {"stages": c.stages},
+    "plot_survival": lambda c: {"km": c.km, "group_labels": ["first", "second"]},
+    "plot_tracking": lambda c: {
+        "tracking": c.bgnbd.expected_cumulative_transactions(c.numlog, _a(_TIMES)),
+        "kind": "both",
+    },
+    "plot_value_curve": lambda c: {"values": C.value_panel(c.numlog, period=1.0), "customer": 1},
     # --- user-built value classes (their constructors validate)
     "Criterion": lambda c: {
         "name": "sales",
@@ -1237,7 +1267,7 @@ VARIANTS: dict[str, tuple[str, Callable[[Context], dict[str, Any]]]] = {
         "delta_interval",
         lambda c: {
             "models": (c.bgnbd, c.gg),
-            "predict": lambda m, g: (
+            "predict": lambda m, g, *_: (
                 m.conditional_expected_purchases(10.0, *_frt(c).values())
                 * g.conditional_expected_spend(_a([1, 1, 3, 6, 2]), _a([10, 20, 30, 40, 50]))
             ),
@@ -1325,6 +1355,8 @@ def public_names() -> dict[str, Any]:
         if isinstance(obj, type) and (issubclass(obj, BaseException | Warning | enum.Enum)):
             continue
         out[name] = obj
+    for name in _plot().__all__:  # the figures: custrel.plot.plot_*
+        out[name] = getattr(_plot(), name)
     return out
 
 

@@ -212,7 +212,7 @@ def plot_tracking(tracking: TrackingResult, *, kind: str = "both", title: str | 
             "tracking must be a TrackingResult (from expected_cumulative_transactions), "
             f"got {type(tracking).__name__}"
         )
-    if kind not in _TRACKING_KINDS:
+    if not isinstance(kind, str) or kind not in _TRACKING_KINDS:  # (an array compares elementwise)
         raise InvalidInputError(f"kind must be one of {list(_TRACKING_KINDS)!r}, got {kind!r}")
     panels = ["cumulative", "incremental"] if kind == "both" else [kind]
     if len(panels) == 1:

@@ -89,6 +89,11 @@ def plot_value_curve(
                 raise InvalidInputError(f"customer is needed: the panel holds {len(ids)} customers")
             row = 0
         else:
+            if np.ndim(customer) != 0:  # an array would compare elementwise
+                raise InvalidTypeError(
+                    f"customer must be one customer id, got "
+                    f"{type(customer).__name__} {customer!r:.60}"
+                )
             hit = np.flatnonzero(ids == customer)
             if len(hit) == 0:
                 raise InvalidInputError(f"customer {customer!r} is not in the panel")
