@@ -45,6 +45,7 @@ def workers(processes: bool) -> Iterator[None]:
     with (
         mock.patch.object(_parallel, "FORK_AVAILABLE", processes and _parallel.FORK_AVAILABLE),
         mock.patch.object(_parallel, "MIN_PROCESS_ROWS", 1),
+        mock.patch.object(_parallel, "MIN_PROCESS_WORKERS", 2),
     ):
         yield
 

@@ -284,8 +284,21 @@ def test_children_do_not_flush_the_parents_stdio(capfd: pytest.CaptureFixture[st
     ],
 )
 def test_plan(n_rows: int, threads: int, kwargs: dict[str, Any], expected: tuple[Any, ...]) -> None:
-    with mock.patch.object(_parallel, "MIN_PROCESS_ROWS", 10**6):  # the table's threshold
+    with (  # the table's thresholds
+        mock.patch.object(_parallel, "MIN_PROCESS_ROWS", 10**6),
+        mock.patch.object(_parallel, "MIN_PROCESS_WORKERS", 2),
+    ):
         assert tuple(_parallel.plan(n_rows, threads, **kwargs)) == expected
+
+
+@pytest.mark.parametrize(
+    ("threads", "expected"), [(2, False), (3, False), (4, True), (16, True)], ids=str
+)
+def test_processes_from_four_workers(threads: int, expected: bool) -> None:
+    # on 2 cores processes were no faster than threads (page faults, the copy out)
+    rows = _parallel.MIN_PROCESS_ROWS
+    assert _parallel.plan(rows, threads).processes is expected
+    assert not _parallel.plan(rows - 1, 16).processes
 
 
 def test_select_range_counts_the_rows_before() -> None:
@@ -299,11 +312,11 @@ def test_select_range_counts_the_rows_before() -> None:
 def test_a_reduction_can_be_put_on_threads() -> None:
     # PROCESSES_FOR decides per reduction; on threads the GIL-bound rule applies again
     rows = _parallel.MIN_PROCESS_ROWS
-    assert _parallel.plan(rows, 2, reduction="summarize_rfm", gil_bound=True).processes
+    assert _parallel.plan(rows, 4, reduction="summarize_rfm", gil_bound=True).processes
     with mock.patch.dict(_parallel.PROCESSES_FOR, {"summarize_rfm": False}):
-        how = _parallel.plan(rows, 2, reduction="summarize_rfm", gil_bound=True)
+        how = _parallel.plan(rows, 3, reduction="summarize_rfm", gil_bound=True)
         assert tuple(how) == (1, 1, False)
-        assert _parallel.plan(rows, 2, reduction="summarize").processes
+        assert _parallel.plan(rows, 4, reduction="summarize").processes
     assert set(_parallel.PROCESSES_FOR) == {
         "summarize",
         "summarize_rfm",

@@ -77,6 +77,13 @@ MIN_GIL_BOUND_THREADS = 4
 #: MB on the 2-core test machine) and the copy of the results out of the shared mapping
 #: cost tens of milliseconds; at 2M rows processes were 0.47-0.83x as fast as threads.
 MIN_PROCESS_ROWS = 4_000_000
+#: Fewest workers for which processes are forked (below it, threads). On 2 cores (the
+#: 2-core test machine, 10M rows) processes were no faster than threads: each worker's
+#: page faults (copy-on-write, first writes to the shared outputs) and the copy of the
+#: results out of the shared mapping ate what the GIL-free bincount / ufunc.at gained,
+#: while threads already overlap the sorts; with more workers the GIL-bound part, which
+#: threads cannot split, dominates (threads: 1.6-2.4x on 16 cores).
+MIN_PROCESS_WORKERS = 4
 #: Which reductions fork worker processes (where :data:`FORK_AVAILABLE`) rather than
 #: use threads; per reduction, by measurement (benchmarks/results/scale.md: engine
 #: "custrel" against "custrel-threads" of benchmarks/bench_scale.py).
@@ -288,9 +295,9 @@ def plan(
 
     ``reduction`` names an entry of :data:`PROCESSES_FOR` (read at each call),
     which decides ``processes`` for it. ``processes`` asks for forked worker
-    processes, used where
-    :data:`FORK_AVAILABLE` and from :data:`MIN_PROCESS_ROWS` rows on (a fork
-    costs milliseconds); otherwise threads, on which ``gil_bound`` work is
+    processes, used where :data:`FORK_AVAILABLE`, from
+    :data:`MIN_PROCESS_ROWS` rows and :data:`MIN_PROCESS_WORKERS` workers on;
+    otherwise threads, on which ``gil_bound`` work is
     split only from :data:`MIN_GIL_BOUND_THREADS` threads on (processes
     share no GIL). ``min_parts`` splits into at least that many ranges even
     on one worker (to bound the temporaries of one range); with several
@@ -298,12 +305,17 @@ def plan(
     """
     if reduction:
         processes = PROCESSES_FOR[reduction]
-    forked = processes and FORK_AVAILABLE and n_rows >= MIN_PROCESS_ROWS
     workers = 1
     if threads > 1 and n_rows >= MIN_PARALLEL_ROWS:
         workers = max(1, min(threads, n_rows // MIN_RANGE_ROWS))
-        if gil_bound and not forked and threads < MIN_GIL_BOUND_THREADS:
-            workers = 1
+    forked = (
+        processes
+        and FORK_AVAILABLE
+        and n_rows >= MIN_PROCESS_ROWS
+        and workers >= MIN_PROCESS_WORKERS
+    )
+    if gil_bound and not forked and threads < MIN_GIL_BOUND_THREADS:
+        workers = 1
     parts = workers
     if min_parts > workers:
         parts = -(-min_parts // workers) * workers  # a multiple of the workers

@@ -645,11 +645,11 @@ def summarize_rfm(
     log first), into its slice of the per-customer results: every
     customer's total adds the same amounts in the same order as on one
     thread, so the summary is identical to the single-threaded one, to the
-    last bit. On Linux, from 4,000,000 rows, the workers are forked
-    processes writing into shared memory: without distinct days the work is
-    ``bincount`` and ``ufunc.at``, which hold the GIL, so threads gain
-    little on it (measured 1.04x on 2 threads, 1.84x on 16); on threads
-    (elsewhere, or below that size) it is split only from 4 threads on.
+    last bit. On Linux, from 4 workers and 4,000,000 rows, the workers
+    are forked processes writing into shared memory: without distinct days
+    the work is ``bincount`` and ``ufunc.at``, which hold the GIL, so
+    threads gain little on it (measured 1.04x on 2 threads, 1.84x on 16);
+    on threads (otherwise) it is split only from 4 threads on.
 
     Examples
     --------

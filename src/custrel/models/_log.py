@@ -1477,12 +1477,14 @@ class TransactionLog:
         into its slice of the per-customer results: every customer's sum
         adds the same values in the same order as on one thread, so the
         summary is identical to the single-threaded one, to the last bit.
-        On Linux, from 4,000,000 rows, the workers are processes forked from
-        this one (they read the columns copy-on-write and write their slices
-        into shared memory, copied out before returning: ``bincount`` and
-        ``ufunc.at`` hold the GIL, so threads gain little on them);
-        elsewhere, or below that size, threads. The selected rows add one
-        copy of the columns, split among the workers.
+        On Linux, from 4 workers and 4,000,000 rows, the workers are
+        processes forked from this one (they read the columns
+        copy-on-write and write their slices into shared memory, copied out
+        before returning: ``bincount`` and ``ufunc.at`` hold the GIL, so
+        threads gain little on them); otherwise threads (on 2 cores
+        processes were no faster: their page faults and the copy out cost
+        what they gained). The selected rows add one copy of the columns,
+        split among the workers.
 
         Examples
         --------
