@@ -9,7 +9,9 @@ recency, T and mean repeat spend), at the same thread counts as polars
 on the same data. Every (engine, thread count) runs in its own subprocess,
 because polars reads its thread count once, at import. Engine
 ``custrel-threads`` is custrel with its worker processes turned off (the
-threads of the non-Linux path): the formulation comparison. ``--primitives``
+threads of the non-Linux path) and ``custrel-processes`` custrel with worker
+processes from 2 workers and any size (by default they start at 4 workers
+and 4M rows): the formulation comparison. ``--primitives``
 adds numpy primitives on one thread against the same work split over N
 threads.
 
@@ -122,6 +124,41 @@ def work_custrel_threads(
 
     _parallel.FORK_AVAILABLE = False
     return work_custrel(data, threads, repeat, cases)
+
+
+def work_custrel_processes(
+    data: dict[str, np.ndarray], threads: int, repeat: int, cases: list[str]
+) -> dict[str, Any]:
+    """custrel with worker processes from 2 workers and any size (Linux)."""
+    from custrel import _parallel
+
+    _parallel.MIN_PROCESS_WORKERS = 2
+    _parallel.MIN_PROCESS_ROWS = 1
+    return work_custrel(data, threads, repeat, cases)
+
+
+def custrel_forks(n_threads: int, rows: int) -> bool:
+    """Whether plain custrel runs worker processes at this thread count (its default rule)."""
+    from custrel import _parallel
+
+    return bool(
+        _parallel.FORK_AVAILABLE
+        and n_threads >= _parallel.MIN_PROCESS_WORKERS
+        and rows >= _parallel.MIN_PROCESS_ROWS
+    )
+
+
+def same_as_custrel(engine: str, n_threads: int, rows: int) -> bool:
+    """A custrel variant that would run exactly as plain custrel (not run again)."""
+    if n_threads == 1 and engine.startswith("custrel-"):
+        return True
+    if engine == "custrel-threads":
+        return not custrel_forks(n_threads, rows)
+    if engine == "custrel-processes":
+        from custrel import _parallel
+
+        return custrel_forks(n_threads, rows) or not _parallel.FORK_AVAILABLE
+    return False
 
 
 def work_polars(
@@ -273,6 +310,7 @@ def work_primitives(
 WORKERS: dict[str, Callable[..., dict[str, Any]]] = {
     "custrel": work_custrel,
     "custrel-threads": work_custrel_threads,
+    "custrel-processes": work_custrel_processes,
     "polars": work_polars,
     "duckdb": work_duckdb,
     "primitives": work_primitives,
@@ -348,6 +386,10 @@ NAMES = {
     ("days", "custrel-threads"): "custrel summarize_rfm, threads",
     ("summarize", "custrel-threads"): "custrel summarize, threads",
     ("btyd", "custrel-threads"): "custrel rfm_summary, threads",
+    ("plain", "custrel-processes"): "custrel summarize_rfm, processes",
+    ("days", "custrel-processes"): "custrel summarize_rfm, processes",
+    ("summarize", "custrel-processes"): "custrel summarize, processes",
+    ("btyd", "custrel-processes"): "custrel rfm_summary, processes",
     ("plain", "polars"): "polars group_by",
     ("days", "polars"): "polars group_by",
     ("btyd", "polars"): "polars group_by (2 levels)",
@@ -399,8 +441,8 @@ def main() -> None:
         results: dict[tuple[str, int], Any] = {}
         for engine in engines:
             for n in counts:
-                if engine == "custrel-threads" and n == 1:
-                    continue  # one thread runs in-line: the same as custrel
+                if same_as_custrel(engine, n, args.rows):
+                    continue  # would run exactly as custrel
                 left = None
                 if args.deadline:
                     left = args.deadline - (time.monotonic() - t_start)
@@ -442,8 +484,8 @@ def main() -> None:
                 r = results.get((engine, n))
                 if isinstance(r, dict) and case in r:
                     cells.append(f"{fmt(r[case]['best'])} ({fmt(r[case]['first'])})")
-                elif engine == "custrel-threads" and n == 1:
-                    cells.append("(one thread: as custrel)")
+                elif same_as_custrel(engine, n, args.rows):
+                    cells.append("(as custrel)")
                 else:
                     cells.append(r if isinstance(r, str) else "")
             lines.append(f"| {LABELS[case]} | {NAMES[case, engine]} | " + " | ".join(cells) + " |")
@@ -465,9 +507,14 @@ def main() -> None:
             parts = []
             if n > 1 and c1 is not None:
                 parts.append(f"{n} threads vs 1: **{c1 / cn:.2f}x** faster")
-            ct = best("custrel-threads", n, case)
-            if n > 1 and ct is not None:
-                parts.append(f"processes vs threads: **{ct / cn:.2f}x**")
+            forks = custrel_forks(n, args.rows)
+            on_threads = cn if not forks else best("custrel-threads", n, case)
+            in_processes = cn if forks else best("custrel-processes", n, case)
+            if n > 1 and on_threads is not None and in_processes is not None:
+                used = "processes" if forks else "threads"
+                parts.append(
+                    f"processes vs threads: **{on_threads / in_processes:.2f}x** (default: {used})"
+                )
             for other in ("polars", "duckdb"):
                 o = best(other, n, AGAINST[case])
                 if o is not None:

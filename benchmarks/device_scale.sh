@@ -35,7 +35,7 @@ elapsed() { echo $(( $(date +%s) - start )); }
 # part 1: about 55% of the budget
 part1=$(( BUDGET * 55 / 100 ))
 timeout -k 5 $(( part1 + 15 )) "$PY" benchmarks/bench_scale.py --rows "$ROWS" \
-    --threads 1,2,all --repeat 2 --engines custrel,custrel-threads,polars,duckdb \
+    --threads 1,2,all --repeat 2 --engines custrel,custrel-threads,custrel-processes,polars,duckdb \
     --deadline "$part1" --title "### Part 1: $ROWS rows" --output "$md" \
     > "$OUT/scale_part1.log" 2>&1
 status=$?
