@@ -611,8 +611,8 @@ def summarize_rfm(
         summary is empty (no customers) but still counts the rows, so that it
         merges with the summaries of other slices.
     threads : int, optional
-        How many cores to use (worker processes on Linux, threads
-        elsewhere). By default the environment variable ``CUSTREL_THREADS``
+        How many cores to use (threads, or worker processes on
+        Linux). By default the environment variable ``CUSTREL_THREADS``
         (an integer >= 1), else every core this process may use; 1 runs on
         one thread. Logs under 200,000 rows always run on one thread. The
         result does not depend on it.

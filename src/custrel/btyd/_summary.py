@@ -311,10 +311,11 @@ def rfm_summary(
         the split follows whole periods: the period that contains
         ``calibration_end`` belongs to the calibration window.
     threads : int, optional
-        How many threads (worker processes on Linux) to use. By default the
-        environment variable ``CUSTREL_THREADS`` (an integer >= 1), else
-        every core this process may use; 1 runs on one thread. Logs under
-        200,000 rows always run on one. The result does not depend on it.
+        How many cores to use (threads, or worker processes on Linux). By
+        default the environment variable ``CUSTREL_THREADS`` (an integer
+        >= 1), else every core this process may use; 1 runs on one thread.
+        Logs under 200,000 rows always run on one. The result does not
+        depend on it.
 
     Returns
     -------
@@ -365,9 +366,10 @@ def rfm_summary(
     twice the log's columns); each range takes its rows in input order and
     is summarised on its own, so a customer's sums add the same amounts in
     the same order whatever the split: the result is identical for every
-    ``threads``, to the last bit. With several threads the ranges run in
-    forked worker processes on Linux (each writes its customers' results
-    into shared memory; nothing is pickled), on threads elsewhere.
+    ``threads``, to the last bit. With several threads the ranges run on
+    threads (the sorts release the GIL), or, on Linux from 4 workers and
+    4,000,000 rows, in forked worker processes that write their customers'
+    results into shared memory (nothing is pickled).
 
     References
     ----------
@@ -497,7 +499,7 @@ def rfm_summary(
         if has_money:
             fields["holdout_monetary_value"] = (np.float64, k)
     out = _parallel.Outputs(fields, shared=how.processes)
-    per_customer = [name for name, (_, size) in fields.items() if name != "n_returns"]
+    per_customer = [name for name in fields if name != "n_returns"]
 
     def task(i: int) -> None:
         lo, hi = ranges[i]

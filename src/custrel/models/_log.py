@@ -1433,8 +1433,8 @@ class TransactionLog:
             periods are ``[k * period, (k + 1) * period)``. By default
             ``"day"`` for calendar logs and 1.0 for numeric logs.
         threads : int, optional
-            How many cores to use (worker processes on Linux, threads
-            elsewhere). By default the environment variable
+            How many cores to use (threads, or worker processes on
+            Linux). By default the environment variable
             ``CUSTREL_THREADS`` (an integer >= 1), else every core this
             process may use; 1 runs on one thread. Logs under 200,000 rows
             always run on one thread. The result does not depend on it.
