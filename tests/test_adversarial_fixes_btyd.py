@@ -240,3 +240,22 @@ def test_plot_value_curve_refuses_several_customers(customer: Any) -> None:
     with pytest.raises(C.InvalidTypeError, match=r"customer must be one customer id, got"):
         plot_value_curve(panel, customer)
     assert plot_value_curve(panel, 1) is not None
+
+
+# -- a log-scale interval past the float range ---------------------------------------------
+# est * exp(z * se_rel) overflowed with a RuntimeWarning (prediction_intervals(t=1e300) of a
+# covariate or correlated model); the limit is now inf without a warning, as documented.
+
+
+def test_log_interval_past_the_float_range_is_inf_without_a_warning() -> None:
+    s = _sim(400)
+    fit = C.fit_bgnbd(s.frequency, s.recency, s.T)
+    a0, se = fit.params["alpha"], fit.standard_errors["alpha"]
+    k = 200.0 * a0 / se  # relative standard error 200: exp(1.96 * 200) = 1e170
+
+    res = C.delta_interval(
+        fit, lambda m: np.array([1e200 * (m.params["alpha"] / a0) ** k, 1.0]), scale="log"
+    )
+    assert res.upper[0] == np.inf
+    assert 0.0 < res.lower[0] < res.estimate[0]
+    assert res.upper[1] == 1.0  # a constant: zero standard error

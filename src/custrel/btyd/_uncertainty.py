@@ -132,7 +132,10 @@ class IntervalResult(Tabular, columns=("estimate", "standard_error", "lower", "u
         Its standard error: by the delta method, or the standard deviation
         over the bootstrap replications.
     lower, upper : numpy.ndarray
-        The interval limits.
+        The interval limits. On the ``"log"`` scale ``upper`` is ``inf``
+        where the interval is unbounded: an estimate of 0 with a positive
+        standard error, or a limit past the float range (a relative
+        standard error in the hundreds, as far-out horizons give).
     level : float
         The confidence level.
     method : str
@@ -426,10 +429,10 @@ def _normal_interval(
         return est - z * sd, est + z * sd
     if scale == "log":
         inside = est > 0
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore"):  # past the float range the limit is unbounded: inf
             ratio = np.exp(z * sd)
+            upper = np.where(inside, est * ratio, np.where(sd > 0, np.inf, 0.0))
         lower = np.where(inside, est / ratio, 0.0)
-        upper = np.where(inside, est * ratio, np.where(sd > 0, np.inf, 0.0))
         return lower, upper
     inside = (est > 0) & (est < 1)
     safe = np.where(inside, est, 0.5)
