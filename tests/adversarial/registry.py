@@ -1188,6 +1188,96 @@ def _out_file() -> str:
     return os.path.join(tempfile.gettempdir(), f"custrel-adv-out-{os.getpid()}.csv")
 
 
+# ============================================== time-varying covariates (when exported)
+
+
+def _dyn_tables(n: int = 80, weeks: int = 26, seed: int = 3) -> dict[str, Any]:
+    """A Pareto/NBD-like log (weekly, ids 0..n-1) and a weekly 'sale' covariate table."""
+    rng = np.random.default_rng(seed)
+    periods = weeks + 16  # covariates run 16 weeks past calibration_end (predictions)
+    grid = np.datetime64("2024-01-01") + 7 * np.arange(periods)
+    sale = (np.arange(periods) % 4 >= 2).astype(float)
+    lam = rng.gamma(0.8, 1 / 4.0, n)  # purchases per week
+    mu = rng.gamma(0.8, 1 / 30.0, n)  # dropouts per week
+    ids: list[int] = []
+    days: list[int] = []
+    for i in range(n):  # (a bounded loop: purchases stop at the window's end)
+        start = float(rng.integers(0, 8)) * 7
+        end = min(start + rng.exponential(1 / mu[i]) * 7, 7.0 * (weeks - 1))
+        t, times = start, [start]
+        while (t := t + rng.exponential(1 / lam[i]) * 7) <= end:
+            times.append(t)
+        ids += [i] * len(times)
+        days += [int(x) for x in times]
+    return {
+        "customer_id": np.array(ids),
+        "date": (np.datetime64("2024-01-01") + np.array(days)).astype("datetime64[D]"),
+        "covariates": {
+            "customer_id": np.repeat(np.arange(n), periods),
+            "date": np.tile(grid, n),
+            "sale": np.tile(sale, n),
+        },
+        "calibration_end": str(grid[weeks - 1]),
+    }
+
+
+_DYN_PARAMS = {"r": 0.94, "alpha": 4.77, "s": 5.05, "beta": 203.0, "purchase.sale": 0.08}
+
+
+def _dyn_data(c: Context) -> Any:
+    if "dyn" not in c.__dict__:
+        c.__dict__["dyn"] = C.dynamic_covariate_data(**_dyn_tables())
+    return c.__dict__["dyn"]
+
+
+def _dyn_model(c: Context) -> Any:
+    """A fitted model (about 1 s: r 0.94, alpha 4.8, s 5.0, beta 203, sale 0.08 / 0.55)."""
+    if "dyn_model" not in c.__dict__:
+        c.__dict__["dyn_model"] = C.fit_pareto_nbd_dyncov(_dyn_data(c))
+    return c.__dict__["dyn_model"]
+
+
+if "dynamic_covariate_data" in C.__all__:
+    FUNCTIONS["dynamic_covariate_data"] = lambda c: _dyn_tables()
+if "fit_pareto_nbd_dyncov" in C.__all__:
+    FUNCTIONS["fit_pareto_nbd_dyncov"] = lambda c: {
+        "data": _dyn_data(c),
+        "purchase_covariates": ["sale"],
+        "dropout_covariates": ["sale"],
+    }
+if "ParetoNBDDynCovModel" in C.__all__:
+    INSTANCES["ParetoNBDDynCovModel"] = _dyn_model
+    METHODS.update(
+        {
+            "ParetoNBDDynCovModel.customer_log_likelihood": lambda c: {"data": _dyn_data(c)},
+            "ParetoNBDDynCovModel.probability_alive": lambda c: {"data": _dyn_data(c)},
+            "ParetoNBDDynCovModel.expected_purchases": lambda c: {
+                "data": _dyn_data(c),
+                "t": 10.0,
+            },
+            "ParetoNBDDynCovModel.conditional_expected_purchases": lambda c: {
+                "data": _dyn_data(c),
+                "t": 10.0,
+            },
+            "ParetoNBDDynCovModel.discounted_expected_purchases": lambda c: {
+                "data": _dyn_data(c),
+                "t": 10.0,
+                "discount_rate": 0.01,
+            },
+            "ParetoNBDDynCovModel.expected_cumulative_transactions": lambda c: {
+                "data": _dyn_data(c),
+                "times": np.array(["2024-03-01", "2024-06-01"], dtype="datetime64[D]"),
+            },
+            "ParetoNBDDynCovModel.from_params": lambda c: {"params": dict(_DYN_PARAMS)},
+            "ParetoNBDDynCovModel.with_params": lambda c: {
+                "params": {k: v * 1.01 for k, v in _dyn_model(c).params.items()}
+            },
+        }
+    )
+if "DynamicCovariateData" in C.__all__:
+    INSTANCES["DynamicCovariateData"] = _dyn_data
+
+
 # ======================================================================= variants
 
 
