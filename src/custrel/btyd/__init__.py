@@ -54,7 +54,8 @@ Examples
 #   _uncertainty  delta-method and bootstrap intervals, the parameter summary table
 #   _covariates   time-invariant covariates: validation, the fit driver, the covariate-model base;
 #                 _pnbd_cov, _bgnbd_cov, _ggomnbd_cov, _gg_cov the covariate forms of each family
-#   _dyncov       Pareto/NBD with time-varying covariates
+#   _dyncov       Pareto/NBD with time-varying covariates (_dyncov_data: the per-period
+#                 covariate table; _dyncov_math: the walks, likelihood and gradient)
 #   _diagnostics  frequency-recency matrix, calibration/holdout comparison, histogram
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ from custrel.btyd._diagnostics import (
     calibration_holdout_comparison,
     frequency_recency_matrix,
     repeat_purchase_histogram,
+)
+from custrel.btyd._dyncov import (
+    DynamicCovariateData,
+    ParetoNBDDynCovModel,
+    dynamic_covariate_data,
+    fit_pareto_nbd_dyncov,
 )
 from custrel.btyd._gamma_gamma import GammaGammaModel, fit_gamma_gamma
 from custrel.btyd._gg_cov import GammaGammaCovariateModel
@@ -98,6 +105,7 @@ __all__ = [
     "BTYDModel",
     "BTYDSummary",
     "BootstrapResult",
+    "DynamicCovariateData",
     "FrequencyRecencyMatrix",
     "GGompertzNBDCovariateModel",
     "GGompertzNBDModel",
@@ -109,6 +117,7 @@ __all__ = [
     "ParameterSummary",
     "ParetoNBDCorrelatedModel",
     "ParetoNBDCovariateModel",
+    "ParetoNBDDynCovModel",
     "ParetoNBDModel",
     "PredictionIntervals",
     "RepeatPurchaseHistogram",
@@ -117,6 +126,7 @@ __all__ = [
     "bootstrap",
     "calibration_holdout_comparison",
     "delta_interval",
+    "dynamic_covariate_data",
     "fit_bgbb",
     "fit_bgnbd",
     "fit_gamma_gamma",
@@ -124,6 +134,7 @@ __all__ = [
     "fit_mbgnbd",
     "fit_pareto_nbd",
     "fit_pareto_nbd_correlated",
+    "fit_pareto_nbd_dyncov",
     "frequency_recency_matrix",
     "prediction_intervals",
     "repeat_purchase_histogram",
