@@ -134,7 +134,8 @@ def freeze(value: Any) -> Any:
     """Make a result's field immutable (the attrs converter every result uses).
 
     Arrays become read-only views, mappings read-only mappings of frozen
-    values, lists tuples; anything else is returned as it is. Arrays must be
+    values, lists and plain tuples tuples of frozen values; anything else is
+    returned as it is. Arrays must be
     the function's own (inputs go through :func:`detach` or
     :func:`as_float_array` first), so a frozen result never shares writable
     memory with its caller.
@@ -145,7 +146,7 @@ def freeze(value: Any) -> Any:
         return value
     if isinstance(value, Mapping):
         return FrozenMap({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
+    if isinstance(value, list) or type(value) is tuple:  # a plain tuple may hold arrays
         return tuple(freeze(v) for v in value)
     return value
 
