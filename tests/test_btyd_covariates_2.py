@@ -727,7 +727,7 @@ def test_predictions_refuse_bad_covariates(model: Any, call: Any, error: type, m
 
 def test_plain_model_predictions_take_no_covariates() -> None:
     # a model without covariates refuses covariate keywords with a clear error naming them
-    with pytest.raises(InvalidInputError, match="purchase_covariates was given.*no covariates"):
+    with pytest.raises(InvalidInputError, match=r"purchase_covariates was given.*no covariates"):
         BGNBDModel.from_params(BG_TRUTH).probability_alive(_X, _TX, _T, purchase_covariates=_Z)
 
 
