@@ -259,3 +259,78 @@ def test_log_interval_past_the_float_range_is_inf_without_a_warning() -> None:
     assert res.upper[0] == np.inf
     assert 0.0 < res.lower[0] < res.estimate[0]
     assert res.upper[1] == 1.0  # a constant: zero standard error
+
+
+# -- fixed after their owners went quiet (18:20) ---------------------------------------------
+
+_GG = C.GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+
+# a plain Gamma-Gamma model given covariates=: Python's TypeError (btyd/_gamma_gamma.py)
+_GG_BAD: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    ("gg-spend-covariates", lambda: _GG.conditional_expected_spend([1, 2], [10.0, 20.0], covariates=[[1.0], [2.0]]), InvalidInputError, r"covariates was given, but GammaGammaModel has no covariates"),
+    ("gg-mean-covariates", lambda: _GG.expected_spend(covariates=[[1.0]]), InvalidInputError, r"covariates was given, but GammaGammaModel"),
+    ("gg-ll-covariates", lambda: _GG.customer_log_likelihood([1, 2], [10.0, 20.0], covariates=[[1.0], [2.0]]), InvalidInputError, r"covariates was given"),
+    ("gg-simulate-covariates", lambda: _GG.simulate([1, 2], rng=1, covariates=[[1.0], [2.0]]), InvalidInputError, r"covariates was given"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"), [c[1:] for c in _GG_BAD], ids=[c[0] for c in _GG_BAD]
+)
+def test_plain_gamma_gamma_refuses_covariates(
+    call: Callable[[], Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_dert_of_a_huge_frequency_is_finite_without_a_warning() -> None:
+    # _nbd._stirling_rest: zs**3 overflowed (RuntimeWarning) although its term is 0
+    out = _BG.discounted_expected_residual_transactions(
+        [1e300, 1.0], [5.0, 5.0], [30.0, 30.0], discount_rate=0.01
+    )
+    assert np.isfinite(out).all()
+
+
+# -- time-varying covariates (btyd/_dyncov_data.py) ------------------------------------------
+
+
+def _dyn_tables() -> dict[str, Any]:
+    weeks = np.datetime64("2024-01-01") + 7 * np.arange(10)
+    sale = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    return {
+        "customer_id": [1, 1, 1, 2],
+        "date": ["2024-01-01", "2024-01-16", "2024-01-20", "2024-01-03"],
+        "covariates": {
+            "customer_id": np.repeat([1, 2], 10),
+            "date": np.tile(weeks, 2),
+            "sale": np.tile(sale, 2),
+        },
+        "calibration_end": "2024-02-04",
+    }
+
+
+_DYN_MODEL = C.ParetoNBDDynCovModel.from_params(
+    {"r": 1.0, "alpha": 5.0, "s": 1.0, "beta": 20.0, "purchase.sale": 0.7}
+)
+
+_DYN_BAD: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    # a column name that is an array: unhashable / "truth value is ambiguous"
+    ("id-column-array", lambda: C.dynamic_covariate_data(**_dyn_tables(), id_column=np.array(["customer_id"], dtype=object)), C.InvalidTypeError, r"id_column must be a column name \(str\), got ndarray"),
+    ("date-column-2d", lambda: C.dynamic_covariate_data(**_dyn_tables(), date_column=np.zeros((2, 2))), C.InvalidTypeError, r"date_column must be a column name"),
+    # a subnormal unit: recency and T inf, with a RuntimeWarning
+    ("unit-subnormal", lambda: C.dynamic_covariate_data(**_dyn_tables(), unit=5e-324), InvalidInputError, r"unit=5e-324 is too small for this log: its span of 34 days"),
+    # t=1e300: the period count wrapped around in the cast to int64 ("negative dimensions")
+    ("expected-huge-t", lambda: _DYN_MODEL.expected_purchases(C.dynamic_covariate_data(**_dyn_tables()), 1e300), InvalidInputError, r"the covariate periods of one customer would need 1e\+300"),
+    ("conditional-huge-t", lambda: _DYN_MODEL.conditional_expected_purchases(C.dynamic_covariate_data(**_dyn_tables()), 1e300), InvalidInputError, r"would need 1e\+300, more than the budget"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"), [c[1:] for c in _DYN_BAD], ids=[c[0] for c in _DYN_BAD]
+)
+def test_dynamic_covariate_bad_input_gives_a_custrel_error(
+    call: Callable[[], Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        call()

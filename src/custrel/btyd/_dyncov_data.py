@@ -135,6 +135,14 @@ class DynamicCovariateData:
         """
         n = self.n_customers
         g0, L = self._grid_start, self.period_days
+        widest = float(np.max((hi_day - lo_day) / L, initial=0.0))
+        v.check_budget(  # before the periods become integers (1e300 would wrap around)
+            widest,
+            "the covariate periods of one customer",
+            budget=v.max_periods(),
+            culprit=f"{purpose}",
+            env="CUSTREL_MAX_PERIODS",
+        )
         p_lo = np.floor((lo_day - g0) / L).astype(np.int64)
         p_hi = np.ceil((hi_day - g0) / L).astype(np.int64) - 1
         count = np.where(hi_day > lo_day, p_hi - p_lo + 1, 0)
@@ -231,8 +239,19 @@ def dynamic_covariate_data(
     if days.shape[0] == 0:
         raise InvalidInputError("customer_id and date must not be empty")
     end_day = int(_as_days(np.asarray([calibration_end]), "calibration_end")[0])
+    span_days = float(max(int(days.max()), end_day) - int(days.min()))
+    with np.errstate(over="ignore"):
+        span = span_days / unit_days
+    if not span <= 1e15:  # (recency and T in units would lose all precision, or be inf)
+        raise InvalidInputError(
+            f"unit={unit!r} is too small for this log: its span of {span_days:g} days would be "
+            f"{span:.3g} units, beyond 1e+15; pass a larger unit"
+        )
     n = labels.shape[0]
     cols = _columns(covariates)
+    for arg, c in (("id_column", id_column), ("date_column", date_column)):
+        if not isinstance(c, str):  # (an array would compare elementwise)
+            raise InvalidTypeError(f"{arg} must be a column name (str), got {type(c).__name__}")
     for c in (id_column, date_column):
         if c not in cols:
             raise InvalidInputError(f"covariates must have a column {c!r}, got columns {cols!r}")

@@ -186,7 +186,12 @@ class GammaGammaModel(BTYDModel):
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
 
     def customer_log_likelihood(
-        self, frequency: Any, monetary_value: Any, *, threads: int | None = None
+        self,
+        frequency: Any,
+        monetary_value: Any,
+        *,
+        threads: int | None = None,
+        covariates: Any = None,
     ) -> FloatArray:
         """Each repeat buyer's log-likelihood of its mean spend.
 
@@ -199,12 +204,16 @@ class GammaGammaModel(BTYDModel):
         threads : int, optional
             Threads to use (else ``CUSTREL_THREADS``, else every core); the
             result is the same to the last bit for any value.
+        covariates : None
+            Only for a model fitted with ``covariates=``; this one has none and
+            refuses them.
 
         Returns
         -------
         numpy.ndarray
             The log density of the mean spend given the frequency.
         """
+        _refuse_covariates(self, covariates)
         x, m = _as_spend(frequency, monetary_value, allow_scalar=True, allow_zero=False)
         theta = self._theta()
         out: FloatArray = _threads.per_customer(
@@ -212,8 +221,10 @@ class GammaGammaModel(BTYDModel):
         )
         return out
 
-    def expected_spend(self) -> float:
+    def expected_spend(self, *, covariates: Any = None) -> float:
         """The population mean spend per transaction, p·gamma/(q - 1) (inf if q <= 1).
+
+        ``covariates`` is only for a model fitted with them; this one refuses them.
 
         Examples
         --------
@@ -222,11 +233,17 @@ class GammaGammaModel(BTYDModel):
         >>> round(gg.expected_spend(), 2)
         35.22
         """
+        _refuse_covariates(self, covariates)
         p, q, gamma = self._theta()
         return float(p * gamma / (q - 1.0)) if q > 1.0 else float("inf")
 
     def conditional_expected_spend(
-        self, frequency: Any, monetary_value: Any, *, threads: int | None = None
+        self,
+        frequency: Any,
+        monetary_value: Any,
+        *,
+        threads: int | None = None,
+        covariates: Any = None,
     ) -> FloatArray:
         """Expected spend per future transaction of each customer.
 
@@ -240,6 +257,9 @@ class GammaGammaModel(BTYDModel):
         threads : int, optional
             Threads to use (else ``CUSTREL_THREADS``, else every core); the
             result is the same to the last bit for any value.
+        covariates : None
+            Only for a model fitted with ``covariates=``; this one has none and
+            refuses them.
 
         Returns
         -------
@@ -253,6 +273,7 @@ class GammaGammaModel(BTYDModel):
         >>> [round(float(z), 2) for z in gg.conditional_expected_spend([0, 2], [float("nan"), 22.35])]
         [35.22, 24.66]
         """
+        _refuse_covariates(self, covariates)
         x, m = _as_spend(frequency, monetary_value, allow_scalar=True, allow_zero=True)
         p, q, gamma = self._theta()
 
@@ -266,7 +287,11 @@ class GammaGammaModel(BTYDModel):
         return result
 
     def simulate(
-        self, frequency: Any, *, rng: np.random.Generator | int | None = None
+        self,
+        frequency: Any,
+        *,
+        rng: np.random.Generator | int | None = None,
+        covariates: Any = None,
     ) -> FloatArray:
         """Simulate each customer's mean spend over its ``frequency`` repeat purchases.
 
@@ -276,12 +301,16 @@ class GammaGammaModel(BTYDModel):
             Repeat purchases per customer (>= 1).
         rng : numpy.random.Generator, int or None
             Randomness.
+        covariates : None
+            Only for a model fitted with ``covariates=``; this one has none and
+            refuses them.
 
         Returns
         -------
         numpy.ndarray
             Simulated mean spends (monetary_value).
         """
+        _refuse_covariates(self, covariates)
         x = v.as_float_array(frequency, "frequency", ndim=1)
         v.check_integer_valued(x, "frequency")
         v.check_range(x, "frequency", low=1.0)
@@ -290,6 +319,15 @@ class GammaGammaModel(BTYDModel):
         nu = gen.gamma(q, 1.0 / gamma, len(x))
         out: FloatArray = gen.gamma(p * x, 1.0 / (nu * x))
         return out
+
+
+def _refuse_covariates(model: Any, covariates: Any) -> None:
+    """Refuse covariates given to a model without them (a clear error, not a TypeError)."""
+    if covariates is not None:
+        raise InvalidInputError(
+            f"covariates was given, but {type(model).__name__} has no covariates; leave it out "
+            "(fit_gamma_gamma(..., covariates=...) returns a model that takes them)"
+        )
 
 
 def fit_gamma_gamma(

@@ -400,7 +400,8 @@ def _stirling_rest(z: FloatArray) -> FloatArray:
     """lnGamma(z) - ((z - 1/2) ln z - z + ln(2 pi)/2): the Stirling series' remainder."""
     big = z >= 30.0
     zs = np.where(big, z, 30.0)
-    series = 1.0 / (12.0 * zs) - 1.0 / (360.0 * zs**3) + 1.0 / (1260.0 * zs**5)
+    with np.errstate(over="ignore"):  # zs**5 is inf past 1e61: its term is then 0, as it should
+        series = 1.0 / (12.0 * zs) - 1.0 / (360.0 * zs**3) + 1.0 / (1260.0 * zs**5)
     zd = np.where(big, 1.0, z)
     direct = _gammaln(zd) - ((zd - 0.5) * np.log(zd) - zd + 0.5 * np.log(2.0 * np.pi))
     out: FloatArray = np.where(big, series, direct)
