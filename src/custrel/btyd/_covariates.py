@@ -52,8 +52,9 @@ import numpy.typing as npt
 from custrel import _validate as v
 from custrel._numeric import compress_rows
 from custrel.btyd import _threads
-from custrel.btyd._base import BTYDModel
-from custrel.btyd._common import _frozen_mapping
+from custrel.btyd._base import BTYDModel, RepeatPurchaseModel
+from custrel.btyd._common import _as_rfm, _fit_weights, _frozen_mapping
+from custrel.btyd._summary import BTYDSummary
 from custrel.errors import ConvergenceError, InvalidInputError, InvalidTypeError
 
 __all__: list[str] = []
@@ -72,6 +73,7 @@ PROCESS_ARGUMENTS: Mapping[str, str] = {
     "spend": "covariates",
 }
 
+_FIT_MAX_ABS = 1e150  # |covariate| a fit takes: z^2 in the information matrix stays finite
 _COLLINEAR_RCOND = 1e-9  # smallest/largest singular value of the standardised columns
 _SUBSAMPLE = 20_000  # distinct rows above which a subsample fit gives the start
 _SUBSAMPLE_SIZE = 10_000  # customers in that subsample
@@ -234,7 +236,13 @@ def as_covariates(
         for j, arr in enumerate(arrays):
             mat[:, j] = arr
     else:
-        if isinstance(value, str | bytes) or np.ndim(value) == 0:
+        try:  # (rows of different lengths: numpy refuses them with a ValueError)
+            dims = np.ndim(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"{argument} rows have different lengths; pass a customers x k matrix"
+            ) from None
+        if isinstance(value, str | bytes) or dims == 0:
             raise InvalidTypeError(
                 f"{argument} must be a customers x k matrix or a dataframe, got "
                 f"{type(value).__name__} {value!r:.60}"
@@ -272,6 +280,14 @@ def as_covariates(
             f"{names[j]!r}; fill or drop missing covariates before fitting"
         )
     if fitting:
+        big = np.abs(mat) > _FIT_MAX_ABS
+        if big.any():
+            i, j = v.first_bad(big)
+            raise InvalidInputError(
+                f"{argument} column {names[j]!r} has {float(mat[i, j])!r} at row {i}: a fit "
+                f"needs covariates within +-{_FIT_MAX_ABS:g} (their squares enter the "
+                "information matrix); rescale the column (for example to thousands)"
+            )
         _check_identifiable(mat, names, argument)
     return CovariateMatrix(tuple(names), mat)
 
@@ -1300,8 +1316,8 @@ class CovariateModel(BTYDModel):
             the model's Notes for the direction).
         """
         procs = self._processes()
-        if process not in procs:
-            raise InvalidInputError(f"process must be one of {list(procs)!r}, got {process!r}")
+        if not isinstance(process, str) or process not in procs:  # (arrays compare elementwise)
+            raise InvalidInputError(f"process must be one of {list(procs)!r}, got {process!r:.60}")
         names = self.covariate_names.get(process, ())
         return {n: float(self.params[f"{process}.{n}"]) for n in names}
 
@@ -1331,7 +1347,24 @@ class CovariateModel(BTYDModel):
             )
             raise InvalidInputError(f"the covariates must have one row per customer: {shown} rows")
         coefs = {p: self._coef_array(p) for p in self._processes()}
-        theta = row_theta(self._spec(), self._theta().tolist(), coefs, mats)
+        spec = self._spec()
+        theta = row_theta(spec, self._theta().tolist(), coefs, mats)
+        for proc, param, _sign in spec.links:  # exp(z'gamma) past the float range: refuse
+            value = np.asarray(theta[spec.base_names.index(param)])
+            bad = ~(np.isfinite(value) & (value > 0.0))
+            if value.ndim and bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                mat = mats[proc]
+                row = mat[i] if mat is not None else ()
+                shown = ", ".join(
+                    f"{n}={z:.6g}"
+                    for n, z in zip(self.covariate_names.get(proc, ()), row, strict=False)
+                )
+                raise InvalidInputError(
+                    f"{PROCESS_ARGUMENTS[proc]} row {i} ({shown}) gives {param} = "
+                    f"{float(value[i])!r}: the covariates times their coefficients leave the "
+                    "float range"
+                )
         return attrs.evolve(self, row_params=tuple(theta))
 
     def _row_theta(self) -> tuple[Any, ...]:
@@ -1357,6 +1390,26 @@ class CovariateModel(BTYDModel):
         """The per-row parameters of these prediction covariates (validated)."""
         bound: CovariateModel = self._bind(covariates, n_rows)
         return bound._row_theta()
+
+    @classmethod
+    def _from_fit(
+        cls, fit: CovariateFit, design: CovariateDesign, weights: FloatArray, **extra: Any
+    ) -> Any:
+        """The fitted model of a :func:`fit_covariates` result on this design and weights."""
+        params, se = fit.as_dicts()
+        return cls(
+            params=params,
+            log_likelihood=fit.log_likelihood,
+            standard_errors=se,
+            covariance=fit.covariance,
+            n_customers=float(np.sum(weights)),
+            n_iterations=fit.n_iterations,
+            message=fit.message,
+            covariate_names={p: m.names for p, m in design.matrices.items()},
+            constraints=design.constraints,
+            reg_lambdas=design.reg_lambdas,
+            **extra,
+        )
 
     @classmethod
     def _from_named(cls, params: Mapping[str, float], **extra: Any) -> Any:
@@ -1461,3 +1514,456 @@ def customer_count(*arrays: Any) -> int | None:
     if not sizes:
         return None
     return max(sizes)
+
+
+@attrs.frozen(eq=False, repr=False)
+class CovariatePredictions(CovariateModel):
+    """The public predictions of a repeat-purchase covariate model (private mixin).
+
+    Each method binds ``purchase_covariates`` and ``dropout_covariates`` to
+    per-customer parameters (:meth:`CovariateModel._bind`: required exactly
+    for the processes with coefficients, refused otherwise) and runs the
+    family's prediction on the bound copy, whose kernels see one parameter
+    value per customer. Family-independent: the first base of the BG/NBD,
+    GGompertz/NBD and Pareto/NBD covariate models, which implement only the
+    private kernels (through :meth:`_aligned` or on :meth:`_row_theta`).
+    """
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, float]) -> Any:
+        """A model with known parameters: the base parameters and the coefficients.
+
+        Parameters
+        ----------
+        params : Mapping[str, float]
+            The base parameters (> 0) and any number of coefficients named
+            ``"purchase.<covariate>"`` or ``"dropout.<covariate>"``.
+
+        Returns
+        -------
+        CovariateModel
+            Of the class it is called on, with NaN log-likelihood and
+            standard errors.
+
+        Examples
+        --------
+        >>> from custrel.btyd._bgnbd_cov import BGNBDCovariateModel
+        >>> m = BGNBDCovariateModel.from_params(
+        ...     {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "purchase.vip": 0.7})
+        >>> m.covariate_names["purchase"]
+        ('vip',)
+        >>> m.expected_purchases(39.0, purchase_covariates=[[0.0], [1.0]]).round(3).tolist()
+        [1.197, 1.868]
+        """
+        return cls._from_named(params)
+
+    def _aligned(self, *arrays: Any) -> tuple[list[FloatArray], Any, tuple[int, ...]]:
+        """The customer columns and a copy whose ``_theta()`` is aligned with them, and the shape.
+
+        Refuses a model with coefficients that was not bound to covariates
+        (a prediction method that does not take them would otherwise predict
+        as if every covariate were 0).
+        """
+        if self._row_params is None and any(self.covariate_names.values()):
+            raise InvalidInputError(
+                f"{type(self).__name__} has covariates {dict(self.covariate_names)!r}: predict "
+                "with a method that takes purchase_covariates= and dropout_covariates="
+            )
+        rows = self._row_theta()
+        cols, th = align_rows(arrays, rows)  # refuses a row mismatch
+        return cols, attrs.evolve(self, row_params=tuple(th)), row_shape(arrays, rows)
+
+    def _theta(self) -> FloatArray:
+        """Base parameters; on a copy bound to covariates, one column per customer."""
+        rows = self._row_params
+        if rows is None:
+            return super()._theta()
+        out: FloatArray = np.stack(np.broadcast_arrays(*(np.asarray(q) for q in rows)))
+        return out
+
+    def _on_rows(self, kernel: Callable[..., FloatArray], *arrays: Any) -> FloatArray:
+        """``kernel(view, *columns)`` of the family on the rows of :meth:`_aligned`, reshaped."""
+        cols, view, shape = self._aligned(*arrays)
+        return kernel(view, *cols).reshape(shape)
+
+    def _with(self, purchase: Any, dropout: Any, n_rows: int | None) -> Any:
+        return self._bind({"purchase": purchase, "dropout": dropout}, n_rows)
+
+    def _per_customer(
+        self,
+        method: Any,
+        args: tuple[Any, ...],
+        covariates: tuple[Any, Any],
+        threads: int | None,
+        **kwargs: Any,
+    ) -> FloatArray:
+        """``method(bound, *args, threads=threads, **kwargs)`` of the base class, chunk-aware.
+
+        The base methods run their kernels over the fixed customer chunks of
+        :mod:`custrel.btyd._threads`; a kernel there sees one chunk of the
+        customers but would see every customer's parameters. Up to one chunk
+        of customers the base method runs on the bound copy as it is; beyond,
+        the customers (arguments with one value per customer, and the
+        covariate rows) are cut into the same fixed chunks here and the base
+        method runs on each with its own rows, on the shared pool: the same
+        values, to the last bit, as one pass.
+        """
+        n = customer_count(*args[-3:])  # frequency, recency, T
+        bound = self._with(*covariates, n)
+        if n is None or n <= _threads.CHUNK:
+            out: FloatArray = method(bound, *args, threads=threads, **kwargs)
+            return out
+        _as_rfm(*args[-3:], allow_scalar=True)  # bad values named by their row in the whole
+        if "horizon" in kwargs:  # the CLV budget is for all customers, not one chunk
+            h = v.positive_int(kwargs["horizon"], "horizon")
+            v.check_budget(
+                float(h) * n,
+                "the CLV forecast (periods x customers)",
+                budget=v.max_cells(),
+                culprit=f"horizon={h!r} for {n} customers",
+                env="CUSTREL_MAX_CELLS",
+                hint="value the customers in batches",
+            )
+        for name, value in (
+            ("t", args[0] if len(args) > 3 else None),
+            ("spend", kwargs.get("spend")),
+        ):
+            if value is not None:
+                v.as_float_array(value, name, ndim=(0, 1))  # rows named globally
+        rows = bound._row_theta()
+
+        def piece(value: Any, lo: int, hi: int) -> Any:
+            return value[lo:hi] if np.ndim(value) == 1 and np.size(value) == n else value
+
+        def one(span: tuple[int, int]) -> FloatArray:
+            lo, hi = span
+            view = attrs.evolve(bound, row_params=tuple(piece(q, lo, hi) for q in rows))
+            part = tuple(piece(np.asarray(a), lo, hi) for a in args)
+            extra = {
+                k: piece(np.asarray(val), lo, hi) if k == "spend" else val
+                for k, val in kwargs.items()
+            }
+            res: FloatArray = method(view, *part, threads=1, **extra)
+            return res
+
+        parts = _threads.map_chunks(one, _threads.bounds(n), threads)
+        joined: FloatArray = np.concatenate([np.ravel(p_) for p_ in parts])
+        return joined
+
+    def customer_log_likelihood(
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        threads: int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> FloatArray:
+        """As :meth:`RepeatPurchaseModel.customer_log_likelihood`, with the covariates.
+
+        Parameters
+        ----------
+        frequency, recency, T : array_like
+            Each customer's summary.
+        threads : int, optional
+            As in the base method (the same result for any value).
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per customer, required exactly for the processes with
+            coefficients (a dataframe's columns matched by name).
+
+        Returns
+        -------
+        numpy.ndarray
+            One log-likelihood per customer.
+        """
+        return self._per_customer(
+            RepeatPurchaseModel.customer_log_likelihood,
+            (frequency, recency, T),
+            (purchase_covariates, dropout_covariates),
+            threads,
+        )
+
+    def expected_purchases(
+        self, t: Any, *, purchase_covariates: Any = None, dropout_covariates: Any = None
+    ) -> FloatArray:
+        """Expected repeat purchases in (0, t] of new customers with these covariates.
+
+        Parameters
+        ----------
+        t : float or array_like
+            Time since the first purchase; broadcasts against the covariate rows.
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per new customer.
+
+        Returns
+        -------
+        numpy.ndarray
+            E[X(t)] per row, increasing in ``t``.
+        """
+        bound = self._with(purchase_covariates, dropout_covariates, None)
+        out: FloatArray = RepeatPurchaseModel.expected_purchases(bound, t)
+        return out
+
+    def conditional_expected_purchases(
+        self,
+        t: Any,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        threads: int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> FloatArray:
+        """Expected purchases in (T, T + t] of customers with this history and these covariates.
+
+        Parameters
+        ----------
+        t : float or array_like
+            Length of the forecast window (one, or one per customer).
+        frequency, recency, T : array_like
+            Each customer's summary.
+        threads : int, optional
+            Threads to use; the result is the same for any value.
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per customer.
+
+        Returns
+        -------
+        numpy.ndarray
+            E[Y(t) | history], one per customer.
+        """
+        return self._per_customer(
+            RepeatPurchaseModel.conditional_expected_purchases,
+            (t, frequency, recency, T),
+            (purchase_covariates, dropout_covariates),
+            threads,
+        )
+
+    def probability_alive(
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        threads: int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> FloatArray:
+        """Probability that each customer is still active at T.
+
+        Parameters
+        ----------
+        frequency, recency, T : array_like
+            Each customer's summary.
+        threads : int, optional
+            Threads to use; the result is the same for any value.
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per customer.
+
+        Returns
+        -------
+        numpy.ndarray
+            In [0, 1].
+        """
+        return self._per_customer(
+            RepeatPurchaseModel.probability_alive,
+            (frequency, recency, T),
+            (purchase_covariates, dropout_covariates),
+            threads,
+        )
+
+    def probability_of_purchases(
+        self, n: Any, t: Any, *, purchase_covariates: Any = None, dropout_covariates: Any = None
+    ) -> FloatArray:
+        """Probability that a new customer with these covariates makes ``n`` purchases in (0, t].
+
+        Parameters
+        ----------
+        n : int or array_like of int
+            Numbers of purchases (>= 0).
+        t : float or array_like
+            Time since the first purchase.
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per new customer; ``n``, ``t`` and the rows broadcast.
+
+        Returns
+        -------
+        numpy.ndarray
+            P(X(t) = n).
+        """
+        bound = self._with(purchase_covariates, dropout_covariates, None)
+        out: FloatArray = RepeatPurchaseModel.probability_of_purchases(bound, n, t)
+        return out
+
+    def customer_lifetime_value(
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        spend: Any,
+        *,
+        horizon: int,
+        discount_rate: float,
+        margin: float = 1.0,
+        period: float = 1.0,
+        threads: int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> FloatArray:
+        """As :meth:`RepeatPurchaseModel.customer_lifetime_value`, with the covariates.
+
+        Same arguments, checks and budgets as the base method; each customer
+        is valued at its own parameters.
+
+        Parameters
+        ----------
+        frequency, recency, T : array_like
+            Each customer's summary.
+        spend : float or array_like
+            Expected spend per future purchase (one, or one per customer).
+        horizon, discount_rate, margin, period
+            As in the base method.
+        threads : int, optional
+            As in the base method (the same result for any value).
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per customer.
+
+        Returns
+        -------
+        numpy.ndarray
+            CLV per customer.
+        """
+        return self._per_customer(
+            _clv,
+            (frequency, recency, T),
+            (purchase_covariates, dropout_covariates),
+            threads,
+            spend=spend,
+            horizon=horizon,
+            discount_rate=discount_rate,
+            margin=margin,
+            period=period,
+        )
+
+    def simulate(
+        self,
+        n_customers: int,
+        T: Any,
+        *,
+        rng: np.random.Generator | int | None = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> BTYDSummary:
+        """Simulate customers with these covariates from the fitted parameters.
+
+        Parameters
+        ----------
+        n_customers : int
+            How many customers (the covariates have one row each).
+        T : float or array_like
+            Each customer's age at the end of the window.
+        rng : numpy.random.Generator, int or None
+            Randomness (an int seeds a new generator).
+        purchase_covariates, dropout_covariates : array_like or dataframe
+            One row per simulated customer.
+
+        Returns
+        -------
+        BTYDSummary
+            As :meth:`RepeatPurchaseModel.simulate`.
+        """
+        n = v.positive_int(n_customers, "n_customers")
+        bound = self._with(purchase_covariates, dropout_covariates, n)
+        out: BTYDSummary = RepeatPurchaseModel.simulate(bound, n, T, rng=rng)
+        return out
+
+
+def _clv(model: Any, frequency: Any, recency: Any, T: Any, *, spend: Any, **kwargs: Any) -> Any:
+    """:meth:`RepeatPurchaseModel.customer_lifetime_value` with ``spend`` as a keyword."""
+    return RepeatPurchaseModel.customer_lifetime_value(
+        model, frequency, recency, T, spend, **kwargs
+    )
+
+
+def fit_data(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any,
+    covariates: Mapping[str, Any],
+    *,
+    constraints: Any,
+    reg_lambdas: Any,
+    check: Callable[[FloatArray], Any] | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, CovariateDesign]:
+    """The checked data of a repeat-purchase covariate fit: one row per customer, and the design.
+
+    Parameters
+    ----------
+    frequency, recency, T : array_like
+        The summary columns (one row per customer, aligned with the covariates).
+    weights : array_like or None
+        Customer weights (one per row).
+    covariates : Mapping[str, Any]
+        ``{"purchase": purchase_covariates, "dropout": dropout_covariates}``
+        as given (None: the process has no covariates).
+    constraints, reg_lambdas
+        As :func:`make_design`.
+    check : callable, optional
+        A family's further check of the frequency column (for example its
+        largest exact count), run right after the columns are validated.
+
+    Returns
+    -------
+    tuple
+        ``(frequency, recency, T, weights, design)`` as float arrays and a
+        :class:`CovariateDesign`.
+
+    Raises
+    ------
+    InvalidInputError
+        If a column or the weights are invalid, no customer has a repeat
+        purchase, neither process has covariates, or a covariate matrix,
+        the constraints or the penalties are invalid.
+    """
+    x, tx, big_t = _as_rfm(frequency, recency, T)
+    if check is not None:
+        check(x)
+    n = x.shape[0]
+    w = _fit_weights(weights, n)
+    if not np.any(x > 0):
+        raise InvalidInputError(
+            f"frequency is 0 for all {n} rows: without repeat purchases the model "
+            "cannot be estimated; use a longer calibration window"
+        )
+    mats = {
+        p: None if z is None else as_covariates(z, PROCESS_ARGUMENTS[p], n)
+        for p, z in covariates.items()
+    }
+    if all(z is None for z in mats.values()):
+        raise InvalidInputError(
+            "constraints and reg_lambdas need covariates: pass purchase_covariates and/or "
+            "dropout_covariates"
+        )
+    design = make_design(mats, constraints=constraints, reg_lambdas=reg_lambdas)
+    return x, tx, big_t, w, design
+
+
+def split_initial(
+    initial: Any, names: Sequence[str], *, error: type[Exception] = InvalidTypeError
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Starting values given to a fit: those of the base parameters and those of the coefficients.
+
+    ``error`` is the class raised when ``initial`` is not a mapping.
+    """
+    if initial is None:
+        return {}, {}
+    if not isinstance(initial, Mapping):
+        raise error(
+            f"initial must be a mapping of parameter names to values, got {type(initial).__name__}"
+        )
+    base = {k: val for k, val in initial.items() if k in names}
+    coefs = {str(k): val for k, val in initial.items() if k not in names}
+    return base, coefs

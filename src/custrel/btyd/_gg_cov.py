@@ -284,19 +284,10 @@ def fit_validated(
         threads=threads,
     )
     _check_infinite_mean(fit.params, on_infinite_mean, stacklevel=4)
-    params, se = fit.as_dicts()
-    return GammaGammaCovariateModel(
-        params=params,
-        log_likelihood=fit.log_likelihood,
-        standard_errors=se,
-        covariance=fit.covariance,
-        n_customers=float(np.sum(w)),
-        n_iterations=fit.n_iterations,
-        message=fit.message,
-        frequency_spend_correlation=correlation,
-        covariate_names={p: mat.names for p, mat in design.matrices.items()},
-        reg_lambdas=dict(design.reg_lambdas),
+    out: GammaGammaCovariateModel = GammaGammaCovariateModel._from_fit(
+        fit, design, w, frequency_spend_correlation=correlation
     )
+    return out
 
 
 def _row_loglik(theta: cv.Theta, data: Any, gradient: bool) -> tuple[FloatArray, Any]:

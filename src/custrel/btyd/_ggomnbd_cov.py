@@ -61,7 +61,6 @@ import numpy.typing as npt
 
 from custrel import _numeric
 from custrel.btyd import _covariates as cov
-from custrel.btyd._bgnbd_cov import CovariatePredictions, _fit_rows, _split_initial
 from custrel.btyd._ggomnbd import _NAMES, GGompertzNBDModel, _chunked_rows, _maximize, _starts
 from custrel.errors import ConvergenceError
 
@@ -89,7 +88,7 @@ def _row_loglik(
 
 
 @attrs.frozen(eq=False, repr=False)
-class GGompertzNBDCovariateModel(CovariatePredictions, GGompertzNBDModel):
+class GGompertzNBDCovariateModel(cov.CovariatePredictions, GGompertzNBDModel):
     r"""A fitted GGompertz/NBD model with time-invariant covariates; see :func:`~custrel.fit_ggomnbd`.
 
     Attributes
@@ -142,26 +141,21 @@ class GGompertzNBDCovariateModel(CovariatePredictions, GGompertzNBDModel):
     _links: ClassVar[tuple[tuple[str, str, float], ...]] = _LINKS
 
     def _ll(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        (xr, txr, tr), view, shape = self._aligned(x, tx, big_t)
-        return GGompertzNBDModel._ll(view, xr, txr, tr).reshape(shape)
+        return self._on_rows(GGompertzNBDModel._ll, x, tx, big_t)
 
     def _alive(self, x: FloatArray, tx: FloatArray, big_t: FloatArray) -> FloatArray:
-        (xr, txr, tr), view, shape = self._aligned(x, tx, big_t)
-        return GGompertzNBDModel._alive(view, xr, txr, tr).reshape(shape)
+        return self._on_rows(GGompertzNBDModel._alive, x, tx, big_t)
 
     def _expected(self, t: FloatArray) -> FloatArray:
-        (tr,), view, shape = self._aligned(t)
-        return GGompertzNBDModel._expected(view, tr).reshape(shape)
+        return self._on_rows(GGompertzNBDModel._expected, t)
 
     def _conditional(
         self, t: FloatArray, x: FloatArray, tx: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        (tt, xr, txr, tr), view, shape = self._aligned(t, x, tx, big_t)
-        return GGompertzNBDModel._conditional(view, tt, xr, txr, tr).reshape(shape)
+        return self._on_rows(GGompertzNBDModel._conditional, t, x, tx, big_t)
 
     def _pmf(self, n: FloatArray, t: FloatArray) -> FloatArray:
-        (nr, tr), view, shape = self._aligned(n, t)
-        return GGompertzNBDModel._pmf(view, nr, tr).reshape(shape)
+        return self._on_rows(GGompertzNBDModel._pmf, n, t)
 
     def _simulate(
         self, n_customers: int, big_t: FloatArray, rng: np.random.Generator
@@ -183,18 +177,16 @@ def fit_ggomnbd_covariates(
     reg_lambdas: Any = None,
 ) -> GGompertzNBDCovariateModel:
     """The covariate fit behind :func:`~custrel.fit_ggomnbd` (its arguments, documented there)."""
-    x, tx, big_t, w = _fit_rows(frequency, recency, T, weights)
-    n = len(x)
-    mats = {
-        "purchase": None
-        if purchase_covariates is None
-        else cov.as_covariates(purchase_covariates, "purchase_covariates", n),
-        "dropout": None
-        if dropout_covariates is None
-        else cov.as_covariates(dropout_covariates, "dropout_covariates", n),
-    }
-    design = cov.make_design(mats, constraints=constraints, reg_lambdas=reg_lambdas)
-    base_init, coef_init = _split_initial(initial, _NAMES)
+    x, tx, big_t, w, design = cov.fit_data(
+        frequency,
+        recency,
+        T,
+        weights,
+        {"purchase": purchase_covariates, "dropout": dropout_covariates},
+        constraints=constraints,
+        reg_lambdas=reg_lambdas,
+    )
+    base_init, coef_init = cov.split_initial(initial, _NAMES)
     fit: cov.CovariateFit | None = None
     first_error: ConvergenceError | None = None
     starts, limit = _start(x, tx, big_t, w, base_init)
@@ -228,19 +220,8 @@ def fit_ggomnbd_covariates(
                 "dropout_covariates=...)), which is that limit"
             ) from None
         raise first_error
-    params, se = fit.as_dicts()
-    return GGompertzNBDCovariateModel(
-        params=params,
-        log_likelihood=fit.log_likelihood,
-        standard_errors=se,
-        covariance=fit.covariance,
-        n_customers=float(w.sum()),
-        n_iterations=fit.n_iterations,
-        message=fit.message,
-        covariate_names={p: m.names for p, m in design.matrices.items()},
-        constraints=design.constraints,
-        reg_lambdas=design.reg_lambdas,
-    )
+    out: GGompertzNBDCovariateModel = GGompertzNBDCovariateModel._from_fit(fit, design, w)
+    return out
 
 
 def _start(
