@@ -334,3 +334,68 @@ def test_dynamic_covariate_bad_input_gives_a_custrel_error(
 ) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+# -- fixed after their owners went quiet (18:20) ---------------------------------------------
+
+
+def _cov_model() -> Any:
+    s = _sim()
+    z = np.random.default_rng(5).normal(size=(200, 2))
+    return C.fit_bgnbd(
+        s.frequency,
+        s.recency,
+        s.T,
+        purchase_covariates=z[:, :1],
+        dropout_covariates={"age": z[:, 1]},
+    )
+
+
+_COV = _cov_model()
+_Z5 = np.random.default_rng(5).normal(size=(5, 2))
+_F5 = ([0, 1, 3, 6, 2], [0, 5, 20, 30, 10], [30, 30, 40, 40, 25])
+
+
+def _huge(col: int, row: int, value: float) -> dict[str, Any]:
+    z = _Z5.copy()
+    z[row, col] = value
+    return {"purchase_covariates": z[:, :1], "dropout_covariates": {"age": z[:, 1]}}
+
+
+_COV_BAD: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    # coefficients(process=array): "truth value is ambiguous" / unhashable (btyd/_covariates.py)
+    ("coefficients-array", lambda: _COV.coefficients(np.array(["purchase"], dtype=object)), InvalidInputError, r"process must be one of \['purchase', 'dropout'\]"),
+    ("coefficients-2d", lambda: _COV.coefficients(np.zeros((2, 2))), InvalidInputError, r"process must be one of"),
+    # huge covariates: exp(z'gamma) overflowed to inf/0 and predictions were NaN or raised
+    # OverflowError (btyd/_covariates.py CovariateModel._bind)
+    ("alive-huge-purchase", lambda: _COV.probability_alive(*_F5, **_huge(0, 0, 1e300)), InvalidInputError, r"purchase_covariates row 0 \(x1=1e\+300\) gives alpha = "),
+    ("alive-huge-dropout", lambda: _COV.probability_alive(*_F5, **_huge(1, 4, -1e300)), InvalidInputError, r"dropout_covariates row 4 \(age=-1e\+300\) gives [ab] = "),
+    ("expected-huge", lambda: _COV.expected_purchases(10.0, **{k: v[:1] if k == "purchase_covariates" else {"age": v["age"][:1]} for k, v in _huge(0, 0, 1e300).items()}), InvalidInputError, r"leave the float range"),
+    # ragged rows: numpy's "inhomogeneous shape" ValueError (btyd/_covariates.py as_covariates)
+    ("alive-ragged", lambda: _COV.probability_alive(*_F5, purchase_covariates=[[0.1], [0.2, 0.3], [0.1], [0.1], [0.2]], dropout_covariates={"age": _Z5[:, 1]}), InvalidInputError, r"purchase_covariates rows have different lengths"),
+    # a fit on a covariate of 1e300: RuntimeWarning in the scoring step
+    ("fit-huge", lambda: C.fit_bgnbd(_sim().frequency, _sim().recency, _sim().T, dropout_covariates={"age": np.r_[1e300, np.random.default_rng(1).normal(size=199)]}), InvalidInputError, r"dropout_covariates column 'age' has 1e\+300 at row 0: a fit needs covariates within"),
+    # a plain Gamma-Gamma model given covariates=: Python's TypeError (btyd/_gamma_gamma.py)
+    ("gg-spend-covariates", lambda: _GG.conditional_expected_spend([1, 2], [10.0, 20.0], covariates=[[1.0], [2.0]]), InvalidInputError, r"covariates was given, but GammaGammaModel has no covariates"),
+    ("gg-mean-covariates", lambda: _GG.expected_spend(covariates=[[1.0]]), InvalidInputError, r"covariates was given, but GammaGammaModel"),
+    ("gg-ll-covariates", lambda: _GG.customer_log_likelihood([1, 2], [10.0, 20.0], covariates=[[1.0], [2.0]]), InvalidInputError, r"covariates was given"),
+    ("gg-simulate-covariates", lambda: _GG.simulate([1, 2], rng=1, covariates=[[1.0], [2.0]]), InvalidInputError, r"covariates was given"),
+]  # fmt: skip
+
+_GG = C.GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"), [c[1:] for c in _COV_BAD], ids=[c[0] for c in _COV_BAD]
+)
+def test_covariate_bad_input_gives_a_custrel_error(
+    call: Callable[[], Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_covariate_predictions_still_work_in_range() -> None:
+    out = _COV.probability_alive(*_F5, **_huge(0, 0, 3.0))
+    assert np.isfinite(out).all()
+    assert ((out >= 0) & (out <= 1)).all()
