@@ -1610,6 +1610,15 @@ class CovariatePredictions(CovariateModel):
         """
         n = customer_count(*args[-3:])  # frequency, recency, T
         bound = self._with(*covariates, n)
+        rows = bound._row_params
+        k = max((int(np.size(q)) for q in rows if np.ndim(q)), default=None) if rows else None
+        if n is None and k is not None and k > 1:
+            # one history for several covariate rows: the history applies to each row
+            args = (
+                *args[:-3],
+                *(np.broadcast_to(np.asarray(a, dtype=np.float64), (k,)) for a in args[-3:]),
+            )
+            n = k
         if n is None or n <= _threads.CHUNK:
             out: FloatArray = method(bound, *args, threads=threads, **kwargs)
             return out
