@@ -399,3 +399,16 @@ def test_covariate_predictions_still_work_in_range() -> None:
     out = _COV.probability_alive(*_F5, **_huge(0, 0, 3.0))
     assert np.isfinite(out).all()
     assert ((out >= 0) & (out <= 1)).all()
+
+
+def test_one_history_with_several_covariate_rows_applies_to_each_row() -> None:
+    # the shared covariate mixin reshaped k rows of results to the history's shape () and failed
+    cov = {"purchase_covariates": _Z5[:, :1], "dropout_covariates": {"age": _Z5[:, 1]}}
+    one = _COV.probability_alive(3, 20.0, 30.0, **cov)
+    each = _COV.probability_alive([3] * 5, [20.0] * 5, [30.0] * 5, **cov)
+    assert one.shape == (5,)
+    np.testing.assert_array_equal(one, each)
+    cond = _COV.conditional_expected_purchases(10.0, 3, 20.0, 30.0, **cov)
+    np.testing.assert_array_equal(
+        cond, _COV.conditional_expected_purchases(10.0, [3] * 5, [20.0] * 5, [30.0] * 5, **cov)
+    )
