@@ -367,6 +367,53 @@ def test_plain_rfm_on_threads_splits_from_four_threads(threads: int, expected: i
     assert_same_rfm(summarize_rfm(log, "2025-06-01", threads=1), many)
 
 
+@pytest.mark.parametrize("threads", [2, 3], ids=["2", "3"])
+def test_plain_rfm_below_four_threads_runs_its_sums_aside(threads: int) -> None:
+    # one range, but the bincount sums run on a second thread beside first/last (ufunc.at)
+    log = big_log(n=500_000)
+    real = _parallel.submit
+    with threads_only(), mock.patch.object(_parallel, "submit", side_effect=real) as sub:
+        many = summarize_rfm(log, "2025-06-01", threads=threads)
+    assert sub.call_count == 1
+    assert_same_rfm(summarize_rfm(log, "2025-06-01", threads=1), many)
+    with threads_only(), mock.patch.object(_parallel, "submit", side_effect=real) as sub:
+        summarize_rfm(log, "2025-06-01", threads=1)
+    assert sub.call_count == 0
+
+
+def test_sums_aside_with_late_rows_and_returns() -> None:
+    # rows after the date: the sums computed aside over every row are dropped and the kept
+    # rows reduced again; "raise" gives the one-thread error; returns are not purchases
+    log = big_log(n=400_000)
+    with threads_only():
+        for threads in (1, 2):
+            with pytest.raises(InvalidInputError, match=r"rows are after analysis_date.*row"):
+                summarize_rfm(log, "2024-09-01", threads=threads)
+        one = summarize_rfm(log, "2024-09-01", after="exclude", threads=1)
+        two = summarize_rfm(log, "2024-09-01", after="exclude", threads=2)
+    assert_same_rfm(one, two)
+    assert two.n_rows_after == int(np.count_nonzero(log.time > np.datetime64("2024-09-01")))
+
+
+def test_aside_error_is_raised_after_both_ended() -> None:
+    done: list[str] = []
+
+    def slow() -> None:
+        import time
+
+        time.sleep(0.05)
+        done.append("aside")
+        raise ValueError("aside failed")
+
+    aside = _parallel.submit(slow)
+    with pytest.raises(ValueError, match="aside failed"):
+        aside.result()
+    assert done == ["aside"]
+    # from a pool thread it runs in-line (no task waits on the pool it runs on)
+    inner = _parallel.run_ordered(lambda i: _parallel.submit(lambda: i * 10).result(), 4, threads=2)
+    assert list(inner) == [0, 10, 20, 30]
+
+
 @pytest.mark.skipif(not _parallel.FORK_AVAILABLE, reason="worker processes need Linux fork")
 def test_plain_rfm_in_processes_splits_from_two() -> None:
     # processes share no GIL: the plain summary is split on 2 workers too

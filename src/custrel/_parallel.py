@@ -96,6 +96,9 @@ PROCESSES_FOR: dict[str, bool] = {
 #: Rows sampled (evenly spaced) to place the range boundaries.
 _SAMPLE = 1 << 16
 
+#: The names of the shared pool's threads begin with it.
+_THREAD_PREFIX = "custrel"
+
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -234,7 +237,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
     with _lock:
         if _pool is None or _pool_size < workers:
             old = _pool
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="custrel")
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=_THREAD_PREFIX)
             _pool_size = workers
             if old is not None:
                 old.shutdown(wait=False)
@@ -256,6 +259,44 @@ def run_ordered(fn: Callable[[int], T], n_tasks: int, threads: int) -> Sequence[
         if err is not None:
             raise err
     return [f.result() for f in futures]
+
+
+class Aside:
+    """Work started by :func:`submit`: :meth:`result` waits for it (and re-raises its error)."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._future: Any = None
+        self._value: Any = None
+        self._error: BaseException | None = None
+        if threading.current_thread().name.startswith(_THREAD_PREFIX):
+            # already on the pool: a task waiting for another could wait forever
+            try:
+                self._value = fn()
+            except BaseException as err:  # re-raised by result(), as a future would
+                self._error = err
+        else:
+            self._future = _executor(2).submit(fn)
+
+    def result(self) -> Any:
+        """The work's value, once it has ended; its exception if it raised."""
+        if self._future is not None:
+            return self._future.result()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def submit(fn: Callable[[], Any]) -> Aside:
+    """Run ``fn()`` on a thread of the shared pool while the caller goes on (task parallelism).
+
+    For a reduction whose steps hold the GIL (``ufunc.at``, ``bincount``):
+    splitting its rows among threads gains nothing, but running its
+    GIL-holding steps beside its GIL-free ones does. Called from a pool
+    thread it runs ``fn`` in-line, so nested work never waits on a pool
+    that is itself waiting. The caller must call :meth:`Aside.result`
+    before it uses what ``fn`` writes, also when it fails itself.
+    """
+    return Aside(fn)
 
 
 # --- worker processes over shared memory (Linux) ------------------------------------------------

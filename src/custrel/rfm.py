@@ -130,6 +130,8 @@ _MAX_DAY_TIME = float(2**53)
 def _day_numbers(t: FloatArray, kind: TimeKind) -> IntArray:
     """Absolute day numbers: UTC calendar days since 1970 or whole time units."""
     if kind == "datetime":
+        if t.dtype.kind == "i":  # int64 seconds (exact)
+            return np.floor_divide(t, int(_SECONDS_PER_DAY))
         return np.floor(t / _SECONDS_PER_DAY).astype(np.int64)
     far = np.abs(t) >= _MAX_DAY_TIME
     if far.any():
@@ -696,6 +698,32 @@ def _float_times(times: npt.NDArray[Any], kind: TimeKind) -> FloatArray:
     return np.asarray(times, dtype=np.float64)
 
 
+def _reduce_times(times: npt.NDArray[Any], kind: TimeKind) -> npt.NDArray[Any]:
+    """The times the summary reduces: int64 seconds for calendar times, else float64.
+
+    Calendar times stay a view of the log's seconds (no copy, exact, and what
+    float64 seconds would give, since seconds are below 2**53).
+    """
+    if kind == "datetime":
+        return times.view(np.int64)
+    return np.asarray(times, dtype=np.float64)
+
+
+#: "No purchase" in the int64 first / last seconds of calendar times (NaT is int64 min).
+_NO_FIRST, _NO_LAST = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+
+
+def _from_reduce_times(arr: npt.NDArray[Any], kind: TimeKind, empty: Any) -> npt.NDArray[Any]:
+    """:func:`_reduce_times` results back to the log's kind (``empty`` marks no purchase)."""
+    if kind != "datetime":
+        return _from_float_times(arr, kind)
+    out = arr.view("datetime64[s]")
+    if empty != _NO_LAST:  # _NO_LAST already is NaT
+        out = out.copy()
+        out[arr == empty] = np.datetime64("NaT", "s")
+    return out
+
+
 def _far_day_row(t: FloatArray, amount: FloatArray | None) -> int:
     """The first purchase row whose time is too far to count its day (-1: none)."""
     if not len(t) or float(np.abs(t).max()) < _MAX_DAY_TIME:
@@ -704,6 +732,28 @@ def _far_day_row(t: FloatArray, amount: FloatArray | None) -> int:
     if amount is not None:
         far &= ~(amount < 0)
     return int(np.argmax(far)) if far.any() else -1
+
+
+def _rfm_sums(
+    codes: IntArray, amount: FloatArray | None, into: dict[str, npt.NDArray[Any]]
+) -> None:
+    """Total amount, purchase count and ``any_row`` of the customers ``0..k-1`` into ``into``.
+
+    The returns rule: a negative amount counts in the total, never as a purchase.
+    """
+    k = len(into["count"])
+    buy = None
+    if amount is not None and len(amount) > 0 and bool(amount.min() < 0):
+        buy = ~(amount < 0)
+    if amount is not None:
+        with np.errstate(over="ignore"):
+            into["total"][:] = np.bincount(codes, weights=amount, minlength=k)
+    count = np.bincount(codes if buy is None else codes[buy], minlength=k)
+    into["count"][:] = count
+    if buy is not None:
+        into["any_row"][:] = np.bincount(codes, minlength=k) > 0
+    else:
+        np.greater(count, 0, out=into["any_row"])
 
 
 def _reduce_rfm_rows(
@@ -715,6 +765,7 @@ def _reduce_rfm_rows(
     kind: TimeKind,
     days: bool,
     days_first: bool = False,
+    sums: bool = True,
 ) -> tuple[IntArray, IntArray] | None:
     """Sums, counts, first/last purchase and distinct days of the customers ``0..k-1``.
 
@@ -722,13 +773,12 @@ def _reduce_rfm_rows(
     ``count``, ``first``, ``last``, ``any_row``, ``total`` and ``n_days``
     where present); the distinct (customer, day) pairs are returned when
     ``days``. ``days_first`` sorts before ``bincount`` and ``ufunc.at``
-    (which hold the GIL) so that two threads overlap.
+    (which hold the GIL) so that two threads overlap. ``sums=False`` leaves
+    out :func:`_rfm_sums` (the caller ran it beside this).
     """
     k = len(into["count"])
     # the returns rule: negative amounts are not purchases (count, first, last, days)
-    has_returns = amount is not None and len(amount) > 0 and bool(amount.min() < 0)
-    if has_returns:
-        assert amount is not None
+    if amount is not None and len(amount) > 0 and bool(amount.min() < 0):
         buy = ~(amount < 0)
         codes_b, t_b = codes[buy], t[buy]
         del buy
@@ -743,19 +793,15 @@ def _reduce_rfm_rows(
 
     if days and days_first:
         pairs = count_days()
-    if amount is not None:
-        with np.errstate(over="ignore"):
-            into["total"][:] = np.bincount(codes, weights=amount, minlength=k)
-    count = np.bincount(codes_b, minlength=k)
-    into["count"][:] = count
-    if has_returns:
-        into["any_row"][:] = np.bincount(codes, minlength=k) > 0
-    else:
-        np.greater(count, 0, out=into["any_row"])
-    del count
+    if sums:
+        _rfm_sums(codes, amount, into)
     first, last = into["first"], into["last"]
-    first.fill(np.inf)
-    last.fill(-np.inf)
+    if first.dtype.kind == "i":
+        first.fill(_NO_FIRST)
+        last.fill(_NO_LAST)
+    else:
+        first.fill(np.inf)
+        last.fill(-np.inf)
     np.minimum.at(first, codes_b, t_b)
     np.maximum.at(last, codes_b, t_b)
     if days and not days_first:
@@ -796,8 +842,8 @@ def _summary_from_rows(
     n_parts = len(ranges)
     fields: dict[str, tuple[Any, int]] = {
         "count": (np.int64, k),
-        "first": (np.float64, k),
-        "last": (np.float64, k),
+        "first": (np.int64 if kind == "datetime" else np.float64, k),
+        "last": (np.int64 if kind == "datetime" else np.float64, k),
         "any_row": (np.bool_, k),
         "n_late": (np.int64, n_parts),
         "late_row": (np.int64, n_parts),
@@ -821,7 +867,26 @@ def _summary_from_rows(
     out = _parallel.Outputs(fields, shared=how.processes)
     local_pairs: list[tuple[IntArray, IntArray] | None] = [None] * n_parts
 
+    # One range on several threads (the plain summary below MIN_GIL_BOUND_THREADS): the
+    # sums (bincount, mostly without the GIL) start on a second thread first, so they run
+    # while this one checks the times and reduces first/last (ufunc.at, with the GIL).
+    side = n_parts == 1 and threads > 1 and n >= _parallel.MIN_PARALLEL_ROWS
+
     def task(i: int) -> None:
+        if not side:
+            reduce_range(i)
+            return
+        whole: dict[str, npt.NDArray[Any]] = {
+            name: out[name] for name in ("count", "any_row", "total") if name in fields
+        }
+        aside: _parallel.Aside | None = _parallel.submit(lambda: _rfm_sums(codes, amount, whole))
+        try:
+            reduce_range(i, aside)
+        finally:
+            if aside is not None:
+                aside.result()  # waited for even when this thread failed: it writes the outputs
+
+    def reduce_range(i: int, aside: _parallel.Aside | None = None) -> None:
         lo, hi = ranges[i]
         rows: npt.NDArray[np.intp] | None = None
         before = 0
@@ -833,7 +898,7 @@ def _summary_from_rows(
             c -= lo
             tt = times[rows]
             a = None if amount is None else amount[rows]
-        t = _float_times(tt, kind)
+        t = _reduce_times(tt, kind)
         del tt
         # usually no row is late: one max() instead of a mask of every row
         late = t > analysis_date if len(t) and t.max() > analysis_date else None
@@ -847,6 +912,9 @@ def _summary_from_rows(
             out["late_row"][i] = j if rows is None else int(rows[j])
             if after == "raise":
                 return  # the caller raises; nothing else is needed
+            if aside is not None:  # its sums include the late rows: reduced again below
+                aside.result()
+                aside = None
             kept = np.flatnonzero(~late)
             c, t = c[kept], t[kept]
             a = None if a is None else a[kept]
@@ -858,7 +926,14 @@ def _summary_from_rows(
         del kept, rows
         into: dict[str, npt.NDArray[Any]] = {name: out[name][lo:hi] for name in per_customer}
         pairs = _reduce_rfm_rows(
-            c, t, a, into, kind=kind, days=days and far < 0, days_first=i % 2 == 1
+            c,
+            t,
+            a,
+            into,
+            kind=kind,
+            days=days and far < 0,
+            days_first=i % 2 == 1,
+            sums=aside is None,
         )
         if pairs is None:
             return
@@ -914,8 +989,8 @@ def _summary_from_rows(
         day_customer = remap[day_customer]
     return RFMSummary(
         customer_id=labels,
-        first=_from_float_times(first, kind),
-        last=_from_float_times(last, kind),
+        first=_from_reduce_times(first, kind, _NO_FIRST),
+        last=_from_reduce_times(last, kind, _NO_LAST),
         n_transactions=count.astype(np.int64),
         total_amount=total,
         n_days=n_days,
