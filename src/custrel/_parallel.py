@@ -92,6 +92,7 @@ PROCESSES_FOR: dict[str, bool] = {
     "summarize_rfm": True,  # bincount and ufunc.at only: the GIL-bound one
     "summarize_rfm_days": True,  # + one sort of a (customer, day) key
     "rfm_summary": True,  # one sort per range, reduceat and bincount
+    "btyd_fit": True,  # a BTYD likelihood's chunk sums (btyd._threads.ChunkSums)
 }
 #: Rows sampled (evenly spaced) to place the range boundaries.
 _SAMPLE = 1 << 16
@@ -609,6 +610,244 @@ def _reap(children: dict[int, int], slots: mmap.mmap) -> BaseException | None:
             category = _named_class(module, name, Warning) or RuntimeWarning
             warnings.warn(text, category, stacklevel=4)
     return failures[0][1] if failures else None
+
+
+# --- persistent worker processes for repeated sums (the BTYD likelihoods) ------------------------
+
+#: Floats a task's result may hold (a log-likelihood, its gradient, a packed information matrix).
+RESULT_WIDTH = 64
+#: Floats of the parameter vector sent to the workers.
+THETA_WIDTH = 256
+_QUIT = 255
+
+
+class Forked:
+    """Worker processes forked once, each evaluating its share of fixed tasks for many inputs.
+
+    ``fns[k](task, theta)`` returns a 1-D float64 array (at most
+    :data:`RESULT_WIDTH` values) for task ``task`` of ``n_tasks``; the tasks'
+    data are whatever ``fns`` closes over, inherited by the children at the
+    fork (copy-on-write, nothing pickled). :meth:`run` sends ``theta``
+    through a small shared mapping and a byte per child down a pipe; worker
+    ``w`` (the parent is worker 0) evaluates tasks ``w, w + W, ...``, and the
+    results come back, per task, in task order: the same values the same
+    calls give in one process. An error or warnings in a child are raised or
+    re-issued in the parent (as :func:`run` does); a child that dies (a
+    signal, memory) is reported as a :class:`~custrel.errors.CustrelError`.
+    :meth:`close` (or the end of a ``with`` block) ends the children; a
+    parent that dies closes their pipes, and they end too.
+
+    For work whose many short numpy calls hold the GIL: a likelihood
+    evaluated tens of times over the same chunks pays the fork once.
+    """
+
+    def __init__(
+        self,
+        fns: Sequence[Callable[[int, npt.NDArray[np.float64]], npt.NDArray[np.float64]]],
+        n_tasks: int,
+        workers: int,
+    ) -> None:
+        import json  # noqa: F401 - loaded before the fork: a failing child imports nothing
+
+        self._fns = list(fns)
+        self._n_tasks = n_tasks
+        self._workers = max(1, min(workers, n_tasks))
+        head = 8 * (THETA_WIDTH + 1)
+        self._results_at = head
+        self._messages_at = head + 8 * (RESULT_WIDTH + 1) * n_tasks
+        self._map = mmap.mmap(-1, self._messages_at + _MESSAGE_BYTES * self._workers)
+        self._children: dict[int, tuple[int, int, int]] = {}  # pid -> (worker, cmd fd, status fd)
+        self._stride = self._workers  # worker w evaluates tasks w, w + stride, ...
+        try:
+            for w in range(1, self._workers):
+                cmd_r, cmd_w = os.pipe()
+                st_r, st_w = os.pipe()
+                try:
+                    with warnings.catch_warnings():
+                        # 3.12+ warns that fork() in a threaded process may deadlock the
+                        # child; it runs numpy on inherited arrays only and ends with os._exit
+                        warnings.simplefilter("ignore", DeprecationWarning)
+                        pid = os.fork()
+                except OSError:  # no fork (process limit, memory): the parent does it all
+                    for fd in (cmd_r, cmd_w, st_r, st_w):
+                        os.close(fd)
+                    self._end_children()
+                    self._stride = 1
+                    return
+                if pid == 0:  # pragma: no cover - the child; its coverage is not collected
+                    os.close(cmd_w)
+                    os.close(st_r)
+                    for _, fd_cmd, fd_st in self._children.values():  # siblings' pipe ends
+                        os.close(fd_cmd)
+                        os.close(fd_st)
+                    self._serve(w, cmd_r, st_w)
+                os.close(cmd_r)
+                os.close(st_w)
+                self._children[pid] = (w, cmd_w, st_r)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def workers(self) -> int:
+        """Processes evaluating the tasks (the parent and its children)."""
+        return 1 + len(self._children)
+
+    def _tasks(self, w: int) -> range:
+        return range(w, self._n_tasks, self._stride)
+
+    def _theta(self) -> npt.NDArray[np.float64]:
+        n = int(np.frombuffer(self._map, np.float64, 1, 0)[0])
+        return np.frombuffer(self._map, np.float64, n, 8).copy()
+
+    def _put(self, task: int, values: npt.NDArray[np.float64]) -> None:
+        vals = np.asarray(values, dtype=np.float64).reshape(-1)
+        if vals.shape[0] > RESULT_WIDTH:
+            raise CustrelError(f"a task returned {vals.shape[0]} values (at most {RESULT_WIDTH})")
+        at = self._results_at + 8 * (RESULT_WIDTH + 1) * task
+        row = np.frombuffer(self._map, np.float64, vals.shape[0] + 1, at)
+        row[0] = vals.shape[0]
+        row[1:] = vals
+
+    def _get(self, task: int) -> npt.NDArray[np.float64]:
+        at = self._results_at + 8 * (RESULT_WIDTH + 1) * task
+        n = int(np.frombuffer(self._map, np.float64, 1, at)[0])
+        return np.frombuffer(self._map, np.float64, n, at + 8).copy()
+
+    def _serve(self, w: int, cmd_r: int, st_w: int) -> NoReturn:  # pragma: no cover - a child
+        """A child's loop: wait for a command, evaluate its tasks, report; ``os._exit`` at the end."""
+        try:
+            while True:
+                cmd = os.read(cmd_r, 1)
+                if not cmd or cmd[0] == _QUIT:
+                    break
+                fn = self._fns[cmd[0]]
+                message: dict[str, Any] = {}
+                status = 0
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    try:
+                        theta = self._theta()
+                        for i in self._tasks(w):
+                            self._put(i, fn(i, theta))
+                    except BaseException as exc:  # reported to the parent, which raises
+                        message["error"] = _describe(type(exc), str(exc))
+                        status = 1
+                if caught:
+                    message["warnings"] = [
+                        _describe(c.category, str(c.message)) for c in caught[:5]
+                    ]
+                self._leave_message(w, message)
+                os.write(st_w, bytes([status]))
+        finally:
+            os._exit(0)
+
+    def _leave_message(self, w: int, message: dict[str, Any]) -> None:
+        at = self._messages_at + w * _MESSAGE_BYTES
+        if not message:
+            self._map[at : at + 4] = b"\0\0\0\0"
+            return
+        import json  # in sys.modules already (__init__): no import lock
+
+        data = json.dumps(message).encode("utf-8", "replace")[: _MESSAGE_BYTES - 4]
+        self._map[at : at + 4] = len(data).to_bytes(4, "little")
+        self._map[at + 4 : at + 4 + len(data)] = data
+
+    def _read_message(self, w: int) -> dict[str, Any]:
+        # the same layout as _message's slots, offset by one byte there
+        at = self._messages_at + w * _MESSAGE_BYTES
+        size = int.from_bytes(self._map[at : at + 4], "little")
+        if not size:
+            return {}
+        import json
+
+        raw = bytes(self._map[at + 4 : at + 4 + size]).decode("utf-8", "replace")
+        try:
+            got = json.loads(raw)
+        except ValueError:
+            return {"error": ["builtins", "Exception", raw]}
+        return got if isinstance(got, dict) else {}
+
+    def run(self, command: int, theta: Any) -> list[npt.NDArray[np.float64]]:
+        """``[fns[command](i, theta) for i in range(n_tasks)]``, the tasks shared by the workers."""
+        th = np.asarray(theta, dtype=np.float64).reshape(-1)
+        if th.shape[0] > THETA_WIDTH:
+            raise CustrelError(f"{th.shape[0]} parameters (at most {THETA_WIDTH})")
+        if not self._children:
+            return [
+                np.asarray(self._fns[command](i, th.copy()), dtype=np.float64).reshape(-1)
+                for i in range(self._n_tasks)
+            ]
+        head = np.frombuffer(self._map, np.float64, th.shape[0] + 1, 0)
+        head[0] = th.shape[0]
+        head[1:] = th
+        del head
+        for _, cmd_w, _ in self._children.values():
+            os.write(cmd_w, bytes([command]))
+        failure: BaseException | None = None
+        try:
+            for i in self._tasks(0):
+                self._put(i, self._fns[command](i, th.copy()))
+        except BaseException as exc:
+            failure = exc
+        ended: list[tuple[int, int, dict[str, Any]]] = []
+        for pid, (w, _, st_r) in list(self._children.items()):
+            got = os.read(st_r, 1)
+            if not got:  # the child died: no status will come
+                ended.append((w, -1, {}))
+                self._reap_one(pid)
+                continue
+            ended.append((w, got[0], self._read_message(w)))
+        for _, status, message in sorted(ended):
+            if failure is None and status == -1:
+                failure = CustrelError(
+                    "a worker process ended while evaluating; if the machine ran out of "
+                    "memory, use fewer threads (threads=... or CUSTREL_THREADS)"
+                )
+            if failure is None and "error" in message:
+                module, name, text = message["error"]
+                cls = _named_class(module, name, BaseException)
+                if cls is not None and issubclass(cls, CustrelError | MemoryError):
+                    failure = cls(text)
+                else:
+                    failure = CustrelError(f"a worker process failed: {name}: {text}")
+        if failure is not None:
+            self._end_children()  # the parent does every task from now on
+            raise failure
+        for _, _, message in sorted(ended):
+            for module, name, text in message.get("warnings", []):
+                category = _named_class(module, name, Warning) or RuntimeWarning
+                warnings.warn(text, category, stacklevel=3)
+        return [self._get(i) for i in range(self._n_tasks)]
+
+    def _reap_one(self, pid: int) -> None:
+        _, cmd_w, st_r = self._children.pop(pid)
+        # an explicit "quit" too: a process forked elsewhere meanwhile may hold a copy of
+        # this pipe's end, so the child might never see it close
+        with contextlib.suppress(OSError):
+            os.write(cmd_w, bytes([_QUIT]))
+        for fd in (cmd_w, st_r):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+    def _end_children(self) -> None:
+        for pid in list(self._children):
+            self._reap_one(pid)
+        self._stride = 1
+
+    def close(self) -> None:
+        """End the children (closing their pipes) and wait for them; idempotent."""
+        self._end_children()
+        if not self._map.closed:
+            self._map.close()
+
+    def __enter__(self) -> Forked:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def select_range(

@@ -85,6 +85,8 @@ Abramowitz, M. & Stegun, I. A. (1964). Handbook of Mathematical Functions,
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import attrs
@@ -1214,6 +1216,8 @@ class _Rows:
     last: dict[bytes, tuple[float, FloatArray]] = attrs.field(factory=dict, eq=False)
     parts: tuple[_Rows, ...] = ()
     threads: int = 1
+    #: The parts' sums in worker processes while a fit runs (:func:`_forked`), else None.
+    sums: _threads.ChunkSums | None = attrs.field(default=None, eq=False)
 
     @classmethod
     def of(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> _Rows:
@@ -1245,12 +1249,37 @@ class _Rows:
         idx = np.searchsorted(np.cumsum(self.w), points, side="right")
         idx = np.minimum(idx, self.w.shape[0] - 1)
         pick, counts = np.unique(idx, return_counts=True)
-        chunks = _threads.split(self.t_x[pick], self.x[pick], self.T[pick], counts.astype(float))
+        chunks = _threads.split(
+            self.t_x[pick],
+            self.x[pick],
+            self.T[pick],
+            counts.astype(float),
+            chunk=_threads.SAMPLE_CHUNK,
+        )
         return _Rows.chunked(chunks, self.threads)
+
+
+@contextlib.contextmanager
+def _forked(rows: _Rows) -> Iterator[_Rows]:
+    """The rows with their parts' sums (:func:`_total`, BHHH) in worker processes where they pay.
+
+    :class:`custrel.btyd._threads.ChunkSums` decides (Linux, 2 threads or
+    more, enough rows); the workers end with the block. The sums are the same
+    to the last bit either way.
+    """
+    if not rows.parts:
+        yield rows
+        return
+    with _threads.ChunkSums(
+        [_total, _bhhh_leaf], rows.parts, rows.threads, n_rows=int(rows.x.shape[0])
+    ) as sums:
+        yield attrs.evolve(rows, sums=sums) if sums.processes else rows
 
 
 def _total(params: FloatArray, rows: _Rows) -> tuple[float, FloatArray]:
     """Weighted total log-likelihood and its gradient in the natural parameters."""
+    if rows.sums is not None:
+        return rows.sums(params, 0)
     if rows.parts:
         return _threads.sum_chunks(lambda leaf: _total(params, leaf), rows.parts, rows.threads)
     ll, grad, _, _ = _parts(
@@ -1269,6 +1298,30 @@ def _total(params: FloatArray, rows: _Rows) -> tuple[float, FloatArray]:
     return float(np.sum(w * ll)), np.array([float(np.sum(w * gi)) for gi in grad])
 
 
+def _bhhh_leaf(theta: FloatArray, leaf: _Rows) -> tuple[float, FloatArray]:
+    """One chunk's log-likelihood, score and outer-product information (log-parameters), packed."""
+    with np.errstate(all="ignore"):
+        ll, grad, _, _ = _parts(
+            theta,
+            leaf.x,
+            leaf.t_x,
+            leaf.T,
+            gradient=True,
+            unique_x=leaf.unique_x,
+            stacked=leaf.stacked,
+        )
+    assert grad is not None
+    w = leaf.w
+    gu = [gi * th for gi, th in zip(grad, theta, strict=True)]
+    score = np.array([float(np.sum(w * gi)) for gi in gu])
+    info = np.empty((4, 4))
+    for i in range(4):
+        wg = w * gu[i]
+        for j in range(i, 4):
+            info[i, j] = info[j, i] = float(np.sum(wg * gu[j]))
+    return float(np.sum(w * ll)), np.concatenate([score, info.ravel()])
+
+
 def _bhhh(rows: _Rows, start: FloatArray) -> FloatArray | None:
     """Scoring steps with the outer product of per-customer gradients (BHHH).
 
@@ -1283,38 +1336,18 @@ def _bhhh(rows: _Rows, start: FloatArray) -> FloatArray | None:
     """
     u = np.log(start)
 
-    def leaf_sums(theta: FloatArray, leaf: _Rows) -> tuple[float, FloatArray]:
-        with np.errstate(all="ignore"):
-            ll, grad, _, _ = _parts(
-                theta,
-                leaf.x,
-                leaf.t_x,
-                leaf.T,
-                gradient=True,
-                unique_x=leaf.unique_x,
-                stacked=leaf.stacked,
-            )
-        assert grad is not None
-        w = leaf.w
-        gu = [gi * th for gi, th in zip(grad, theta, strict=True)]
-        score = np.array([float(np.sum(w * gi)) for gi in gu])
-        info = np.empty((4, 4))
-        for i in range(4):
-            wg = w * gu[i]
-            for j in range(i, 4):
-                info[i, j] = info[j, i] = float(np.sum(wg * gu[j]))
-        return float(np.sum(w * ll)), np.concatenate([score, info.ravel()])
-
     def evaluate(uu: FloatArray) -> tuple[float, FloatArray, FloatArray] | None:
         if np.any(np.abs(uu) > _LOG_BOUND):
             return None
         theta = np.exp(uu)
-        if rows.parts:  # chunk by chunk on the threads, summed in chunk order
+        if rows.sums is not None:  # in worker processes, summed in chunk order
+            total, packed = rows.sums(theta, 1)
+        elif rows.parts:  # chunk by chunk on the threads, summed in chunk order
             total, packed = _threads.sum_chunks(
-                lambda leaf: leaf_sums(theta, leaf), rows.parts, rows.threads
+                lambda leaf: _bhhh_leaf(theta, leaf), rows.parts, rows.threads
             )
         else:
-            total, packed = leaf_sums(theta, rows)
+            total, packed = _bhhh_leaf(theta, rows)
         score, info = packed[:4], packed[4:].reshape(4, 4)
         if not (np.isfinite(total) and np.all(np.isfinite(score)) and np.all(np.isfinite(info))):
             return None
@@ -1553,17 +1586,17 @@ def _fit_sampled(
     """
     total_w = float(np.sum(rows.w))
     size = max(_SUBSAMPLE_SIZE, min(total_w // _SUBSAMPLE_SHARE, _SUBSAMPLE_MAX))
-    sub = rows.sample(int(min(size, total_w // 4)))
     h_sub: FloatArray | None = None
-    try:
-        got = _fit_sampled(sub, start) if sub.x.shape[0] > _SUBSAMPLE else None
-        sub_start, _, _, _, h_sub = _maximize(sub, start) if got is None else got
-    except ConvergenceError:  # a small sample can lack an interior maximum
-        sub_start = start
-    if not np.all(np.abs(np.log(sub_start)) < _RUNAWAY):
-        return None
-    if h_sub is None:
-        h_sub = _hessian_u(sub_start, sub)
+    with _forked(rows.sample(int(min(size, total_w // 4)))) as sub:
+        try:
+            got = _fit_sampled(sub, start) if sub.x.shape[0] > _SUBSAMPLE else None
+            sub_start, _, _, _, h_sub = _maximize(sub, start) if got is None else got
+        except ConvergenceError:  # a small sample can lack an interior maximum
+            sub_start = start
+        if not np.all(np.abs(np.log(sub_start)) < _RUNAWAY):
+            return None
+        if h_sub is None:
+            h_sub = _hessian_u(sub_start, sub)
     polished = None
     if np.all(np.isfinite(h_sub)):
         polished = _polish(rows, sub_start, -h_sub / float(np.sum(sub.w)))
@@ -1655,24 +1688,27 @@ def fit(
     n_threads = _threads.resolve(threads)
     # identical rows merged within each fixed chunk (each sorted by recency)
     chunks = _threads.regrouped(_threads.compressed_chunks([ta, xa, Ta], wa, n_threads))
-    rows = _Rows.chunked(chunks, n_threads)
-    result = _fit_sampled(rows, start) if rows.x.shape[0] > _SUBSAMPLE and x0 is None else None
-    if result is None:
-        result = _maximize(rows, start)
-    params, ll, nit, message, hess = result
-    runaway = np.abs(np.log(params)) > _RUNAWAY
-    if runaway.any():
-        detail = " and ".join(
-            f"{name} ran to {value:.3g}"
-            for name, value, bad in zip(("r", "alpha", "s", "beta"), params, runaway, strict=True)
-            if bad
-        )
-        raise ConvergenceError(
-            f"Pareto/NBD: the likelihood has no finite maximum for these data: {detail} "
-            f"({message}); the data cannot identify the model (too few customers, or "
-            "no heterogeneity in one of the rates)"
-        )
-    hess = _hessian_u(params, rows) if hess is None else hess
+    # the sums of every evaluation in worker processes where they pay (ended with the block)
+    with _forked(_Rows.chunked(chunks, n_threads)) as rows:
+        result = _fit_sampled(rows, start) if rows.x.shape[0] > _SUBSAMPLE and x0 is None else None
+        if result is None:
+            result = _maximize(rows, start)
+        params, ll, nit, message, hess = result
+        runaway = np.abs(np.log(params)) > _RUNAWAY
+        if runaway.any():
+            detail = " and ".join(
+                f"{name} ran to {value:.3g}"
+                for name, value, bad in zip(
+                    ("r", "alpha", "s", "beta"), params, runaway, strict=True
+                )
+                if bad
+            )
+            raise ConvergenceError(
+                f"Pareto/NBD: the likelihood has no finite maximum for these data: {detail} "
+                f"({message}); the data cannot identify the model (too few customers, or "
+                "no heterogeneity in one of the rates)"
+            )
+        hess = _hessian_u(params, rows) if hess is None else hess
     if not np.all(np.linalg.eigvalsh(hess) < 0):
         raise ConvergenceError(
             "Pareto/NBD: the likelihood has no interior maximum for these data: the "

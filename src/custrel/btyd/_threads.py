@@ -126,6 +126,88 @@ def sum_chunks(
     return value, grad
 
 
+#: Rows (all chunks together) from which a fit's sums run in worker processes (Linux).
+MIN_PROCESS_ROWS = 40_000
+
+
+class ChunkSums:
+    """:func:`sum_chunks` of fixed functions over fixed chunks, for many parameter vectors.
+
+    ``ChunkSums(fns, datas, threads)(theta, k)`` is
+    ``sum_chunks(lambda d: fns[k](theta, d), datas, threads)``, the same to
+    the last bit. On Linux, with 2 threads or more and at least
+    :data:`MIN_PROCESS_ROWS` rows in 2 chunks or more, the chunks are
+    evaluated by worker processes forked once here
+    (:class:`custrel._parallel.Forked`; ``_parallel.PROCESSES_FOR["btyd_fit"]``
+    switches them off): a likelihood's many short numpy calls hold the GIL,
+    which threads share and processes do not. Use it as a context manager
+    (or call :meth:`close`) so the workers end with the fit.
+    """
+
+    def __init__(
+        self,
+        fns: Sequence[Callable[[FloatArray, Any], tuple[float, FloatArray]]],
+        datas: Sequence[Any],
+        threads: int,
+        *,
+        n_rows: int,
+    ) -> None:
+        self._fns = list(fns)
+        self._datas = list(datas)
+        self._threads = threads
+        self._forked: _parallel.Forked | None = None
+        nested = threading.current_thread().name.startswith(_POOL_PREFIX)
+        if (
+            _parallel.FORK_AVAILABLE
+            and _parallel.PROCESSES_FOR["btyd_fit"]
+            and threads > 1
+            and len(self._datas) > 1
+            and n_rows >= MIN_PROCESS_ROWS
+            and not nested
+        ):
+            self._forked = _parallel.Forked(
+                [self._packed(fn) for fn in self._fns], len(self._datas), threads
+            )
+
+    def _packed(
+        self, fn: Callable[[FloatArray, Any], tuple[float, FloatArray]]
+    ) -> Callable[[int, FloatArray], FloatArray]:
+        def task(i: int, theta: FloatArray) -> FloatArray:
+            val, g = fn(theta, self._datas[i])
+            return np.concatenate([[float(val)], np.asarray(g, dtype=np.float64).reshape(-1)])
+
+        return task
+
+    @property
+    def processes(self) -> int:
+        """Worker processes in use (0: threads)."""
+        return 0 if self._forked is None else self._forked.workers
+
+    def __call__(self, theta: FloatArray, k: int = 0) -> tuple[float, FloatArray]:
+        if self._forked is None:
+            fn = self._fns[k]
+            return sum_chunks(lambda d: fn(theta, d), self._datas, self._threads)
+        value = 0.0
+        grad: FloatArray | None = None
+        for vec in self._forked.run(k, theta):  # in chunk order, as sum_chunks adds
+            value += float(vec[0])
+            grad = vec[1:].copy() if grad is None else grad + vec[1:]
+        assert grad is not None
+        return value, grad
+
+    def close(self) -> None:
+        """End the worker processes (if any)."""
+        if self._forked is not None:
+            self._forked.close()
+            self._forked = None
+
+    def __enter__(self) -> ChunkSums:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def per_customer(fn: Callable[..., Any], *arrays: Any, threads: Any = None) -> Any:
     """``fn(*arrays)`` for element-wise ``fn``, evaluated chunk by chunk on the shared pool.
 
@@ -306,6 +388,10 @@ def join_chunks(chunks: Sequence[tuple[FloatArray, ...]]) -> tuple[FloatArray, .
 SUBSAMPLE_ROWS = 400_000
 #: Customers in that sample.
 SUBSAMPLE_SIZE = 100_000
+#: Rows per chunk of a sample's likelihood (fixed, so the sample fit is the same for every
+#: thread count): a sample of tens of thousands of rows in one chunk of :data:`CHUNK`
+#: would leave every worker but one idle during its fit.
+SAMPLE_CHUNK = 1 << 14
 
 
 def fit_chunks(
@@ -333,40 +419,34 @@ def fit_chunks(
     (relative error about 1e-5, half the gradients of central differences). Everything is deterministic and
     independent of ``threads``.
     """
-    datas = map_chunks(prepare, chunks, threads)
-
-    def loglik(theta: FloatArray) -> tuple[float, FloatArray]:
-        return sum_chunks(lambda d: total(theta, d), datas, threads)
-
     n_rows = sum(int(c[0].shape[0]) for c in chunks)
     inverse_hessian: FloatArray | None = None
     if warm_start and n_rows > SUBSAMPLE_ROWS and total_weight > 4 * SUBSAMPLE_SIZE:
         *cols, w = join_chunks(chunks)
         scols, sw = systematic_sample(cols, w, SUBSAMPLE_SIZE)
-        sdatas = map_chunks(prepare, split(*scols, sw), threads)
-
-        def sub_loglik(theta: FloatArray) -> tuple[float, FloatArray]:
-            return sum_chunks(lambda d: total(theta, d), sdatas, threads)
-
+        sdatas = map_chunks(prepare, split(*scols, sw, chunk=SAMPLE_CHUNK), threads)
         try:
-            pre = _numeric.maximize_log_likelihood(
-                sub_loglik,
-                x0,
-                total_weight=float(sw.sum()),
-                model=model,
-                names=names,
-                standard_errors=False,
-            )
+            with ChunkSums([total], sdatas, threads, n_rows=int(sw.shape[0])) as sub_loglik:
+                pre = _numeric.maximize_log_likelihood(
+                    sub_loglik,
+                    x0,
+                    total_weight=float(sw.sum()),
+                    model=model,
+                    names=names,
+                    standard_errors=False,
+                )
         except ConvergenceError:  # a sample can lack an interior maximum: start as usual
             pre = None
         if pre is not None:
             x0, inverse_hessian = pre.params, pre.inverse_hessian
-    return _numeric.maximize_log_likelihood(
-        loglik,
-        x0,
-        total_weight=total_weight,
-        model=model,
-        names=names,
-        inverse_hessian=inverse_hessian,
-        forward_hessian=n_rows > SUBSAMPLE_ROWS,
-    )
+    datas = map_chunks(prepare, chunks, threads)
+    with ChunkSums([total], datas, threads, n_rows=n_rows) as loglik:
+        return _numeric.maximize_log_likelihood(
+            loglik,
+            x0,
+            total_weight=total_weight,
+            model=model,
+            names=names,
+            inverse_hessian=inverse_hessian,
+            forward_hessian=n_rows > SUBSAMPLE_ROWS,
+        )

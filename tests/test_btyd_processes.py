@@ -1,0 +1,211 @@
+"""BTYD fits in worker processes (issue 12): the same result to the last bit as threads and one thread.
+
+A fit's likelihood sums run in worker processes forked once per fit
+(``custrel.btyd._threads.ChunkSums`` over ``custrel._parallel.Forked``) on
+Linux from 2 threads and enough rows. These tests lower the thresholds so
+small data take that path, and compare it with threads and with one thread.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import warnings
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from custrel import (
+    BGBBModel,
+    BGNBDModel,
+    GammaGammaModel,
+    _parallel,
+    fit_bgbb,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    fit_mbgnbd,
+    fit_pareto_nbd,
+)
+from custrel.btyd import _pnbd_math, _threads
+from custrel.errors import CustrelError, InvalidInputError
+
+pytestmark = pytest.mark.skipif(
+    not _parallel.FORK_AVAILABLE, reason="worker processes need Linux fork"
+)
+
+
+@pytest.fixture
+def forked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Small chunks, processes from any size; yields the worker counts of the evaluators made."""
+    monkeypatch.setattr(_threads, "CHUNK", 256)
+    monkeypatch.setattr(_threads, "SAMPLE_CHUNK", 256)
+    monkeypatch.setattr(_threads, "MIN_PROCESS_ROWS", 1)
+    made: list[int] = []
+    real = _parallel.Forked.__init__
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
+        made.append(self.workers)
+
+    with mock.patch.object(_parallel.Forked, "__init__", spy):
+        yield made
+
+
+def _fields(m: Any) -> list[Any]:
+    return [
+        np.asarray(list(m.params.values())),
+        m.log_likelihood,
+        np.asarray(list(m.standard_errors.values())),
+        np.asarray(m.covariance),
+        m.n_iterations,
+    ]
+
+
+def _same_fits(a: Any, b: Any) -> None:
+    for x, y in zip(_fields(a), _fields(b), strict=True):
+        assert np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
+
+
+def _history(n: int, seed: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    truth = BGNBDModel.from_params({"r": 0.5, "alpha": 5.0, "a": 1.5, "b": 4.0})
+    rng = np.random.default_rng(seed)
+    sim = truth.simulate(n, rng.uniform(10.0, 52.0, n), rng=seed)
+    return sim.frequency, sim.recency, sim.T
+
+
+def _no_children_left() -> bool:
+    try:
+        return os.waitpid(-1, os.WNOHANG) == (0, 0)  # children, none ended unreaped
+    except ChildProcessError:
+        return True  # no children at all
+
+
+@pytest.mark.parametrize("fit", [fit_bgnbd, fit_mbgnbd, fit_pareto_nbd], ids=lambda f: f.__name__)
+def test_fits_in_processes_equal_threads_and_one_thread(forked: list[int], fit: Any) -> None:
+    x, tx, big_t = _history(3000)
+    one = fit(x, tx, big_t, threads=1)
+    assert forked == []  # one thread: no processes
+    for threads in (2, 3):
+        in_processes = fit(x, tx, big_t, threads=threads)
+        _same_fits(one, in_processes)
+    assert forked
+    assert max(forked) == 3
+    with mock.patch.dict(_parallel.PROCESSES_FOR, {"btyd_fit": False}):
+        forked.clear()
+        _same_fits(one, fit(x, tx, big_t, threads=2))
+        assert forked == []
+    assert _no_children_left()
+
+
+def test_bgbb_and_gamma_gamma_fits_in_processes(forked: list[int]) -> None:
+    sim = BGBBModel.from_params(
+        {"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.78}
+    ).simulate(3000, 6, rng=3)
+    _same_fits(
+        fit_bgbb(sim.frequency, sim.recency, sim.T, threads=1),
+        fit_bgbb(sim.frequency, sim.recency, sim.T, threads=2),
+    )
+    gg = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+    x = np.random.default_rng(4).integers(1, 8, 3000).astype(float)
+    m = gg.simulate(x, rng=4)
+    _same_fits(fit_gamma_gamma(x, m, threads=1), fit_gamma_gamma(x, m, threads=2))
+    assert forked
+
+
+@pytest.mark.parametrize("fit", [fit_bgnbd, fit_pareto_nbd], ids=lambda f: f.__name__)
+def test_warm_start_sample_fits_in_processes(
+    forked: list[int], monkeypatch: pytest.MonkeyPatch, fit: Any
+) -> None:
+    monkeypatch.setattr(_threads, "SUBSAMPLE_ROWS", 1000)
+    monkeypatch.setattr(_threads, "SUBSAMPLE_SIZE", 1000)  # a sample when over 4,000 customers
+    monkeypatch.setattr(_pnbd_math, "_SUBSAMPLE", 1000)
+    monkeypatch.setattr(_pnbd_math, "_SUBSAMPLE_SIZE", 1500)
+    x, tx, big_t = _history(6000, seed=3)
+    one = fit(x, tx, big_t, threads=1)
+    _same_fits(one, fit(x, tx, big_t, threads=2))
+    assert len(forked) >= 2  # the sample's evaluator and the full data's
+    assert _no_children_left()
+
+
+# --- the evaluator itself ------------------------------------------------------------------------
+
+
+def _square(i: int, theta: np.ndarray) -> np.ndarray:
+    return np.asarray([i, *(theta * i)], dtype=np.float64)
+
+
+def test_forked_returns_every_task_in_order_for_many_inputs() -> None:
+    with _parallel.Forked([_square, lambda i, th: np.asarray([th.sum() + i])], 7, 3) as ev:
+        assert ev.workers == 3
+        for k in range(5):
+            theta = np.arange(4.0) + k
+            got = ev.run(0, theta)
+            assert [g.tolist() for g in got] == [[i, *(theta * i).tolist()] for i in range(7)]
+            assert [g.tolist() for g in ev.run(1, theta)] == [
+                [float(theta.sum() + i)] for i in range(7)
+            ]
+    assert _no_children_left()
+    ev.close()  # idempotent
+
+
+def test_a_childs_error_is_raised_in_the_parent_and_the_parent_goes_on_alone() -> None:
+    def bad(i: int, theta: np.ndarray) -> np.ndarray:
+        if i == 1 and os.getpid() != parent:  # task 1 runs in the first child
+            raise InvalidInputError("task 1 refused")
+        return np.asarray([float(i)])
+
+    parent = os.getpid()
+    with _parallel.Forked([bad], 4, 2) as ev:
+        with pytest.raises(InvalidInputError, match="task 1 refused"):
+            ev.run(0, np.zeros(1))
+        assert ev.workers == 1  # the children ended; the parent evaluates every task now
+        assert [g.tolist() for g in ev.run(0, np.zeros(1))] == [[0.0], [1.0], [2.0], [3.0]]
+    assert _no_children_left()
+
+
+def test_a_childs_warning_is_reissued_in_the_parent() -> None:
+    def warn(i: int, theta: np.ndarray) -> np.ndarray:
+        warnings.warn(f"careful in task {i}", RuntimeWarning, stacklevel=1)
+        return np.asarray([float(i)])
+
+    with _parallel.Forked([warn], 2, 2) as ev, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ev.run(0, np.zeros(1))
+    texts = sorted(str(c.message) for c in caught)
+    assert texts == ["careful in task 0", "careful in task 1"]
+
+
+def test_a_child_that_dies_is_reported() -> None:
+    def die(i: int, theta: np.ndarray) -> np.ndarray:
+        if i == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return np.asarray([float(i)])
+
+    with (
+        _parallel.Forked([die], 2, 2) as ev,
+        pytest.raises(CustrelError, match="worker process ended while evaluating"),
+    ):
+        ev.run(0, np.zeros(1))
+    assert _no_children_left()
+
+
+def test_a_result_wider_than_the_shared_slot_is_refused() -> None:
+    wide = np.zeros(_parallel.RESULT_WIDTH + 1)
+    with (
+        _parallel.Forked([lambda i, th: wide], 2, 2) as ev,
+        pytest.raises(CustrelError, match=r"a task returned 65 values \(at most 64\)"),
+    ):
+        ev.run(0, np.zeros(1))
+
+
+def test_without_fork_the_parent_evaluates_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    with _parallel.Forked([_square], 5, 4) as ev:
+        assert ev.workers == 1
+        assert [g[0] for g in ev.run(0, np.ones(2))] == [0.0, 1.0, 2.0, 3.0, 4.0]
