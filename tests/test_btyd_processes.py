@@ -209,3 +209,29 @@ def test_without_fork_the_parent_evaluates_everything(monkeypatch: pytest.Monkey
     with _parallel.Forked([_square], 5, 4) as ev:
         assert ev.workers == 1
         assert [g[0] for g in ev.run(0, np.ones(2))] == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_children_evaluate_under_the_callers_errstate() -> None:
+    def overflow(i: int, theta: np.ndarray) -> np.ndarray:
+        return np.asarray([float(np.exp(theta[0]))])
+
+    with _parallel.Forked([overflow], 2, 2) as ev:
+        with np.errstate(over="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert [g.tolist() for g in ev.run(0, np.asarray([1000.0]))] == [[np.inf]] * 2
+        with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="overflow"):
+            ev.run(0, np.asarray([1000.0]))
+
+
+def test_ggomnbd_fit_in_processes(forked: list[int]) -> None:
+    from custrel.btyd._ggomnbd import GGompertzNBDModel, fit_ggomnbd
+
+    truth = GGompertzNBDModel.from_params(
+        {"r": 0.6, "alpha": 8.0, "b": 0.05, "s": 1.2, "beta": 2.0}
+    )
+    big_t = np.random.default_rng(21).uniform(20.0, 100.0, 1500).round()
+    sim = truth.simulate(1500, T=big_t, rng=20)
+    one = fit_ggomnbd(sim.frequency, sim.recency, sim.T, threads=1)
+    two = fit_ggomnbd(sim.frequency, sim.recency, sim.T, threads=2)
+    _same_fits(one, two)
+    assert forked

@@ -619,6 +619,9 @@ RESULT_WIDTH = 64
 #: Floats of the parameter vector sent to the workers.
 THETA_WIDTH = 256
 _QUIT = 255
+#: numpy's floating-point error kinds and modes, as sent to the workers (one byte each).
+_ERR_KINDS = ("divide", "over", "under", "invalid")
+_ERR_MODES = ("ignore", "warn", "raise", "call", "print", "log")
 
 
 class Forked:
@@ -652,7 +655,8 @@ class Forked:
         self._fns = list(fns)
         self._n_tasks = n_tasks
         self._workers = max(1, min(workers, n_tasks))
-        head = 8 * (THETA_WIDTH + 1)
+        self._errstate_at = 8 * (THETA_WIDTH + 1)
+        head = self._errstate_at + 8
         self._results_at = head
         self._messages_at = head + 8 * (RESULT_WIDTH + 1) * n_tasks
         self._map = mmap.mmap(-1, self._messages_at + _MESSAGE_BYTES * self._workers)
@@ -700,6 +704,11 @@ class Forked:
         n = int(np.frombuffer(self._map, np.float64, 1, 0)[0])
         return np.frombuffer(self._map, np.float64, n, 8).copy()
 
+    def _errstate(self) -> dict[str, str]:
+        """The floating-point error handling the parent had when it called :meth:`run`."""
+        at = self._errstate_at
+        return {name: _ERR_MODES[self._map[at + j]] for j, name in enumerate(_ERR_KINDS)}
+
     def _put(self, task: int, values: npt.NDArray[np.float64]) -> None:
         vals = np.asarray(values, dtype=np.float64).reshape(-1)
         if vals.shape[0] > RESULT_WIDTH:
@@ -728,8 +737,9 @@ class Forked:
                     warnings.simplefilter("always")
                     try:
                         theta = self._theta()
-                        for i in self._tasks(w):
-                            self._put(i, fn(i, theta))
+                        with np.errstate(**self._errstate()):  # type: ignore[arg-type]  # the parent's
+                            for i in self._tasks(w):
+                                self._put(i, fn(i, theta))
                     except BaseException as exc:  # reported to the parent, which raises
                         message["error"] = _describe(type(exc), str(exc))
                         status = 1
@@ -782,6 +792,11 @@ class Forked:
         head[0] = th.shape[0]
         head[1:] = th
         del head
+        err: dict[str, Any] = {**np.geterr()}  # the children run under the caller's errstate
+        at = self._errstate_at
+        self._map[at : at + len(_ERR_KINDS)] = bytes(
+            _ERR_MODES.index(err[name]) for name in _ERR_KINDS
+        )
         for _, cmd_w, _ in self._children.values():
             os.write(cmd_w, bytes([command]))
         failure: BaseException | None = None
@@ -807,9 +822,11 @@ class Forked:
             if failure is None and "error" in message:
                 module, name, text = message["error"]
                 cls = _named_class(module, name, BaseException)
-                if cls is not None and issubclass(cls, CustrelError | MemoryError):
-                    failure = cls(text)
-                else:
+                try:  # the child's exception as itself where it is custrel's, builtin or numpy's
+                    failure = cls(text) if cls is not None else None
+                except TypeError:  # a class that takes other arguments
+                    failure = None
+                if failure is None:
                     failure = CustrelError(f"a worker process failed: {name}: {text}")
         if failure is not None:
             self._end_children()  # the parent does every task from now on

@@ -388,8 +388,10 @@ def fit_bgbb(
         Starting values for some or all of ``alpha``, ``beta``, ``gamma``,
         ``delta``.
     threads : int, optional
-        Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
-        core); the result is the same to the last bit for any value.
+        Cores for the likelihood sums (else ``CUSTREL_THREADS``, else every
+        core): threads, or on Linux, from 40,000 distinct rows, worker
+        processes forked once per fit. The result is the same to the last
+        bit for any value.
 
     Returns
     -------

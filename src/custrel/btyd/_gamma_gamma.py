@@ -368,8 +368,10 @@ def fit_gamma_gamma(
         is then ``inf`` (as is the conditional expected spend of customers
         with :math:`px + q \le 1`).
     threads : int, optional
-        Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
-        core); the result is the same to the last bit for any value.
+        Cores for the likelihood sums (else ``CUSTREL_THREADS``, else every
+        core): threads, or on Linux, from 40,000 distinct rows, worker
+        processes forked once per fit. The result is the same to the last
+        bit for any value.
     covariates : array_like or dataframe, optional
         Time-invariant covariates of the spend, one row per customer (per
         weighted row, by position): a customers x k matrix (coefficients ``x1..xk``) or a

@@ -775,8 +775,10 @@ def fit_bgnbd(
         Starting values for some or all of ``r``, ``alpha``, ``a``, ``b``
         (and, with covariates, coefficients such as ``"purchase.x"``).
     threads : int, optional
-        Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
-        core); the result is the same to the last bit for any value. The fit
+        Cores for the likelihood sums (else ``CUSTREL_THREADS``, else every
+        core): threads, or on Linux, from 40,000 distinct rows, worker
+        processes forked once per fit. The result is the same to the last
+        bit for any value. The fit
         with covariates runs on one thread.
     purchase_covariates, dropout_covariates : array_like or dataframe, optional
         Time-invariant covariates of the purchase and the dropout process:
@@ -890,8 +892,10 @@ def fit_mbgnbd(
     initial : Mapping[str, float], optional
         Starting values for some or all of ``r``, ``alpha``, ``a``, ``b``.
     threads : int, optional
-        Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
-        core); the result is the same to the last bit for any value.
+        Cores for the likelihood sums (else ``CUSTREL_THREADS``, else every
+        core): threads, or on Linux, from 40,000 distinct rows, worker
+        processes forked once per fit. The result is the same to the last
+        bit for any value.
 
     Returns
     -------

@@ -170,8 +170,10 @@ def fit_pareto_nbd(
     initial : Mapping[str, float], optional
         Starting values for some or all of ``r``, ``alpha``, ``s``, ``beta``.
     threads : int, optional
-        Threads for the likelihood sums (else ``CUSTREL_THREADS``, else every
-        core); the result is the same to the last bit for any value.
+        Cores for the likelihood sums (else ``CUSTREL_THREADS``, else every
+        core): threads, or on Linux, from 40,000 distinct rows, worker
+        processes forked once per fit. The result is the same to the last
+        bit for any value.
     purchase_covariates, dropout_covariates : array_like or dataframe, optional
         Time-invariant covariates of the transaction and the lifetime
         process: a customers x k matrix (coefficients named ``x1..xk``) or a
