@@ -7,6 +7,7 @@ CustrelError it must give now.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -290,6 +291,24 @@ def test_dert_of_a_huge_frequency_is_finite_without_a_warning() -> None:
         [1e300, 1.0], [5.0, 5.0], [30.0, 30.0], discount_rate=0.01
     )
     assert np.isfinite(out).all()
+
+
+def test_conditional_pmf_of_a_huge_frequency_leaks_no_overflow() -> None:
+    # _predictions._nbd_pmf: the rows without its second term took betaln(a + 1, 1) -
+    # betaln(a, b) with the posterior b = 1e300 and overflowed exp (RuntimeWarning),
+    # although the term is discarded there (adversarial suite, MBG/NBD, "huge" family)
+    m = C.MBGNBDModel.from_params({"r": 0.95, "alpha": 7.31, "a": 2.04, "b": 6.89})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = m.conditional_probability_of_purchases(
+            np.array([0, 1, 2, 1, 0]),
+            10.0,
+            np.full(5, 1e300),
+            np.array([0, 5, 20, 30, 10.0]),
+            np.array([30, 30, 40, 40, 25.0]),
+        )
+    assert np.isfinite(out).all()
+    assert ((out >= 0) & (out <= 1)).all()
 
 
 # -- time-varying covariates (btyd/_dyncov_data.py) ------------------------------------------

@@ -204,8 +204,10 @@ def _nbd_pmf(n: FloatArray, t: FloatArray, p: dict[str, Any], *, modified: bool)
         )
         tail = np.where(n > 0, special.betainc(np.maximum(n, 1.0), r, t / (alpha + t)), 1.0)
     first = np.exp(special.betaln(a, b + n + s) - special.betaln(a, b) + log_nb)
+    # rows without the second term (has False) take b there: a ratio below 1, never an
+    # overflow (with 1.0 a huge posterior b, say 1e300, overflowed exp)
     second = np.exp(
-        special.betaln(a + 1.0, np.where(has, b + n - 1.0 + s, 1.0)) - special.betaln(a, b)
+        special.betaln(a + 1.0, np.where(has, b + n - 1.0 + s, b)) - special.betaln(a, b)
     )
     out: FloatArray = first + np.where(has, second * tail, 0.0)
     return np.minimum(out, 1.0)
