@@ -345,6 +345,7 @@ def test_a_reduction_can_be_put_on_threads() -> None:
         "summarize_rfm",
         "summarize_rfm_days",
         "rfm_summary",
+        "btyd_fit",  # btyd._threads.ChunkSums: a fit's likelihood sums
     }
 
 

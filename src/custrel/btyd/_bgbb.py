@@ -73,6 +73,69 @@ def _bgbb_terms(
     return m, g, d, x[:, None] + np.zeros_like(m), mask
 
 
+#: Dropout terms per block: each block's first term from Beta functions, the rest by the
+#: ratio of successive terms (so the rounding of a running sum spans one block only).
+_BLOCK = 64
+#: Dropout terms (columns) per pass of :func:`_log_terms`: bounds its temporaries.
+_PASS = 1 << 14
+
+
+def _log_terms(
+    theta: Any, x: FloatArray, tx: FloatArray, n: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Log of the likelihood's "alive through n" term and of the sum of its dropout terms.
+
+    Per history, with ``c = B(alpha, beta) B(gamma, delta)``: ``l_0 = log B(alpha + x,
+    beta + n - x) B(gamma, delta + n) / c`` and ``log sum_{i < n - t_x} B(alpha + x,
+    beta + t_x - x + i) B(gamma + 1, delta + t_x + i) / c`` (-inf without dropout
+    terms), the terms of :func:`_bgbb_terms` without its rows x opportunities arrays.
+    Successive dropout terms differ by the factor ``(1 - (alpha + x) / (alpha + beta +
+    t_x + i)) (1 - (gamma + 1) / (gamma + 1 + delta + t_x + i))``, so within a block of
+    :data:`_BLOCK` terms only the first takes Beta functions: ten times cheaper than
+    Beta functions for every term (a forecast at a far date spans hundreds of thousands
+    of opportunities), in passes of :data:`_PASS` terms over the histories that still
+    have terms there, with a running log-sum-exp.
+    """
+    alpha, beta, gamma, delta = (float(p) for p in theta)
+    c = _betaln(alpha, beta) + _betaln(gamma, delta)
+    ax = alpha + x
+    l0: FloatArray = _betaln(ax, beta + n - x) + _betaln(gamma, delta + n) - c
+    count = n - tx  # dropout terms per history
+    bp, dp = beta + tx - x, delta + tx
+    best = np.full(len(x), -np.inf)  # running max and sum of exp(term - max)
+    total = np.zeros(len(x))
+    width = int(np.max(count)) if len(x) else 0
+    _check_terms(len(x), width)  # the same budget as the fit's terms (CUSTREL_MAX_CELLS)
+    steps = np.arange(_BLOCK, dtype=np.float64)
+    for lo in range(0, width, _PASS):
+        rows = np.flatnonzero(count > lo)
+        hi = min(lo + _PASS, -(-width // _BLOCK) * _BLOCK)
+        starts = np.arange(lo, hi, _BLOCK, dtype=np.float64)
+        r_ax, r_bp, r_dp = ax[rows, None, None], bp[rows, None, None], dp[rows, None, None]
+        i = starts[None, :, None] + steps[None, None, :]  # (1, blocks, _BLOCK)
+        ratio = np.log1p(-r_ax / (r_ax + r_bp + i)) + np.log1p(
+            -(gamma + 1.0) / (gamma + 1.0 + r_dp + i)
+        )
+        first = _betaln(r_ax[..., 0], r_bp[..., 0] + starts) + _betaln(
+            gamma + 1.0, r_dp[..., 0] + starts
+        )
+        terms = np.empty_like(ratio)
+        terms[..., 0] = first - c
+        np.cumsum(ratio[..., :-1], axis=2, out=terms[..., 1:])
+        terms[..., 1:] += terms[..., :1]
+        terms = terms.reshape(len(rows), -1)
+        terms[i.reshape(1, -1) >= count[rows, None]] = -np.inf
+        pass_max = np.max(terms, axis=1)
+        new_best = np.maximum(best[rows], pass_max)
+        total[rows] = total[rows] * np.exp(best[rows] - new_best) + np.sum(
+            np.exp(terms - new_best[:, None]), axis=1
+        )
+        best[rows] = new_best
+    with np.errstate(divide="ignore"):  # no dropout terms: log 0 = -inf
+        log_rest: FloatArray = np.where(total > 0, best + np.log(total), -np.inf)
+    return l0, log_rest
+
+
 def _bgbb_loglik(
     theta: FloatArray,
     x: FloatArray,
@@ -249,17 +312,9 @@ class BGBBModel(RepeatPurchaseModel):
         (xu, txu, nu), _, inv = _numeric.compress_rows(
             [x.ravel(), tx.ravel(), big_t.ravel()], np.ones(x.size)
         )
-        alpha, beta, gamma, delta = self._theta()
-        m, g, d, xx, mask = _bgbb_terms(xu, txu, nu)
-        log_terms = (
-            _betaln(alpha + xx, beta + m)
-            - _betaln(alpha, beta)
-            + _betaln(gamma + g, delta + d)
-            - _betaln(gamma, delta)
-        )
-        log_terms = np.where(mask, log_terms, -np.inf)
-        top = np.max(log_terms, axis=1)
-        share = (log_terms[:, 0] - top) - np.log(np.sum(np.exp(log_terms - top[:, None]), axis=1))
+        l0, log_rest = _log_terms(self._theta(), xu, txu, nu)
+        top = np.maximum(l0, log_rest)
+        share = (l0 - top) - np.log(np.exp(l0 - top) + np.exp(log_rest - top))
         out: FloatArray = share[inv].reshape(x.shape)
         return out
 
