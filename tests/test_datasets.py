@@ -138,11 +138,24 @@ def _gen(**kw: Any) -> Any:
         pytest.param(_gen(return_rate=1.0), InvalidInputError, r"return_rate must be in \[0, 1\), got 1.0", id="all-returns"),
         pytest.param(_gen(unit="fortnight"), InvalidInputError, r"unit must be one of 'day', 'week'", id="bad-unit"),
         pytest.param(_gen(rng="seed"), InvalidTypeError, r"rng must be a numpy.random.Generator, an int seed or None, got str", id="bad-rng"),
+        # found by the adversarial suite: numpy's ValueError "lam value too large" and a
+        # MemoryError of 7 TiB came out instead of a CustrelError
+        pytest.param(_gen(r=1e300), InvalidInputError, r"one customer's purchases \(its rows\) would need 3\.\d+e\+301, more than the budget of 500,000,000 \(set CUSTREL_MAX_CELLS.*r=1e\+300 and alpha=4\.414", id="huge-r"),
+        pytest.param(_gen(alpha=1e-300), InvalidInputError, r"r=0\.243 and alpha=1e-300 give a customer", id="tiny-alpha"),
+        pytest.param(_gen(gamma=1e300), InvalidInputError, r"p=6\.25, q=3\.74 and gamma=1e\+300 draw an amount of .*2\*\*53 cents", id="huge-gamma"),
+        pytest.param(_gen(n_customers=10**12), InvalidInputError, r"the customers' draws \(10 values per customer\) would need 10,000,000,000,000.*n_customers=1000000000000", id="huge-n"),
     ],
 )  # fmt: skip
 def test_generator_bad_input(make: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         make()
+
+
+def test_generator_refuses_more_rows_than_the_cell_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every customer within the budget, all the rows together beyond it
+    monkeypatch.setenv("CUSTREL_MAX_CELLS", "1000")
+    with pytest.raises(InvalidInputError, match=r"the transactions drawn \(rows\) would need"):
+        generate_transactions(10, r=5.0, alpha=1.0, a=0.01, b=100.0, rng=1)
 
 
 # ---------------------------------------------------------------------------

@@ -1051,6 +1051,18 @@ def test_lifecycle_figures() -> None:
         plot_survival(panel)
     with pytest.raises(InvalidTypeError, match="stages must be a StageClassification"):
         plot_stage_mix(km)
+    # labels with control characters are shown escaped: no glyph warning, still distinct
+    # (adversarial suite: "Glyph 0 missing from font(s)" leaked for the label "a\x00")
+    import warnings
+
+    km2 = survival_from_log(log, period=1.0, inactive_periods=1)
+    n = len(km2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_survival(km2, group_labels=["a\x00", "a"][:n] + ["b"] * (n - 2))
+        fig.canvas.draw()
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts[0].startswith("a\\x00 (n=")
 
 
 @given(transaction_logs(kind="numeric", max_rows=60, max_customers=10), st.randoms())

@@ -23,6 +23,18 @@ def pyplot() -> Any:
     return importlib.import_module("matplotlib.pyplot")
 
 
+def label(value: Any) -> str:
+    """``str(value)`` for a figure's text, control characters (NUL, tab, ...) escaped.
+
+    A font has no glyph for them: matplotlib warned ("Glyph 0 missing from
+    font") and drew nothing, so ids that differ only there looked alike.
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def subplots(figsize: tuple[float, float]) -> tuple[Any, Any]:
     """A new figure with one axes, not attached to pyplot.
 

@@ -124,7 +124,10 @@ def generate_transactions(
     ------
     InvalidInputError
         If ``end`` is not after ``start``, the two are of different kinds,
-        or a parameter is out of range.
+        or a parameter is out of range; if the draws would exceed the cell
+        budget (``CUSTREL_MAX_CELLS``, 500M by default: ten values per
+        customer, one customer's expected purchases, all the rows drawn),
+        or an amount would reach 2**53 cents.
 
     Notes
     -----
@@ -198,18 +201,45 @@ def generate_transactions(
     else:
         unit_len = 1.0
 
-    # one draw per customer
+    budget = v.max_cells()
+    # one draw per customer (about ten arrays of n values)
+    v.check_budget(
+        10.0 * n,
+        "the customers' draws (10 values per customer)",
+        budget=budget,
+        culprit=f"n_customers={n_customers!r}",
+        env="CUSTREL_MAX_CELLS",
+    )
     acquired = s + w * (e - s) * gen.random(n)
     lam = gen.gamma(r, 1.0 / alpha, n) / unit_len  # per day (calendar) or per unit
     p_drop = gen.beta(a, b, n)
     nu = gen.gamma(q, 1.0 / gamma, n)
     window = e - acquired
-    k_arrivals = gen.poisson(lam * window)
+    arrivals = lam * window  # expected purchases of each customer, dropout aside
+    most = float(np.max(arrivals))
+    v.check_budget(
+        most if np.isfinite(most) else float("inf"),
+        "one customer's purchases (its rows)",
+        budget=budget,
+        culprit=f"r={r!r} and alpha={alpha!r} give a customer {most:.3g} expected purchases "
+        "over the window",
+        env="CUSTREL_MAX_CELLS",
+    )
+    k_arrivals = gen.poisson(arrivals)
+    del arrivals
     max_repeats = gen.geometric(np.clip(p_drop, 1e-12, 1.0))
     n_repeat = np.minimum(k_arrivals, max_repeats).astype(np.int64)
 
     # repeat-purchase times: the first N of K uniform order statistics
     total_repeat = int(n_repeat.sum())
+    v.check_budget(
+        float(n) + total_repeat,
+        "the transactions drawn (rows)",
+        budget=budget,
+        culprit=f"{n:,} customers with {total_repeat:,} repeat purchases (r={r!r}, "
+        f"alpha={alpha!r}, a={a!r}, b={b!r})",
+        env="CUSTREL_MAX_CELLS",
+    )
     owner = np.repeat(np.arange(n, dtype=np.int64), n_repeat)
     cum = np.cumsum(gen.standard_exponential(total_repeat))
     ends = np.cumsum(n_repeat)
@@ -224,6 +254,13 @@ def generate_transactions(
     times = np.concatenate((acquired, repeat_times))
     del cum, repeat_times
     amount = np.round(gen.gamma(p, 1.0, len(cust)) / nu[cust], 2)
+    big = float(np.max(np.abs(amount))) if len(amount) else 0.0
+    if not big < _MAX_CENTS:  # beyond 2**53 cents whole cents cannot be told apart
+        raise InvalidInputError(
+            f"p={p!r}, q={q!r} and gamma={gamma!r} draw an amount of {big:.3g}, beyond "
+            f"{_MAX_CENTS:.3g} (2**53 cents, where amounts rounded to cents stop being "
+            "exact); choose a smaller gamma or a larger q"
+        )
     if returns > 0.0:
         is_return = gen.random(len(cust) - n) < returns
         amount[n:][is_return] *= -1.0
@@ -250,6 +287,10 @@ def generate_transactions(
             "transaction_cost": np.ones(len(cust)),
         }
     return TransactionLog.from_arrays(customer_id=cust + 1, time=time_col, amount=amount, **extra)
+
+
+#: Largest amount whose cents a float64 holds exactly (2**53 cents).
+_MAX_CENTS = 2.0**53 / 100.0
 
 
 def _is_number(value: Any) -> bool:

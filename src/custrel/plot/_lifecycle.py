@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from custrel import _validate as v
-from custrel._plotting import subplots
+from custrel._plotting import label, subplots
 from custrel.errors import InvalidInputError, InvalidTypeError
 from custrel.lifecycle import (
     LAPSED,
@@ -202,12 +202,12 @@ def plot_survival(
     else:
         if isinstance(group_labels, str | bytes):
             raise InvalidTypeError("group_labels must be a sequence of labels, not one string")
-        names = [str(x) for x in group_labels]
+        names = [label(x) for x in group_labels]
         if len(names) != len(groups):
             raise InvalidInputError(
                 f"group_labels has {len(names)} labels for the {len(groups)} groups of km"
             )
-    unit = str(time_unit)
+    unit = label(time_unit)
     fig, ax = subplots((7.5, 4.4))
     shown = list(zip(names, km.curves, strict=True))[:k]
     # distinct colours: a sequential map spread over the cohorts, oldest dark, newest light
