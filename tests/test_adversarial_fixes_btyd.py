@@ -311,6 +311,35 @@ def test_conditional_pmf_of_a_huge_frequency_leaks_no_overflow() -> None:
     assert ((out >= 0) & (out <= 1)).all()
 
 
+def test_covariate_fits_refuse_counts_beyond_2_53() -> None:
+    # a frequency of 1e300 left the covariate likelihoods NaN and leaked "invalid value
+    # encountered in reduce" (BG/NBD, GGompertz/NBD, the bootstrap of either)
+    n = 50
+    rng = np.random.default_rng(1)
+    x = np.r_[np.full(3, 1e300), np.ones(n - 3)]
+    cov = rng.normal(size=(n, 1))
+    for fit in (C.fit_bgnbd, C.fit_ggomnbd, C.fit_pareto_nbd):
+        with pytest.raises(
+            InvalidInputError, match=r"frequency must be <= 9\.0072e\+15, got 1e\+300 at row 0"
+        ):
+            fit(x, np.full(n, 5.0), np.full(n, 30.0), purchase_covariates=cov)
+
+
+def test_bootstrap_refuses_ragged_covariate_rows() -> None:
+    # numpy's "inhomogeneous shape" ValueError came out of the resampling of a list of rows
+    sim = C.BGNBDModel.from_params({"r": 0.5, "alpha": 5.0, "a": 1.5, "b": 4.0}).simulate(
+        40, 30.0, rng=3
+    )
+    rows: list[list[float]] = [[0.5]] * 39 + [[0.5, 1.0]]
+    with pytest.raises(
+        InvalidInputError, match="purchase_covariates has rows of different lengths"
+    ):
+        C.bootstrap(
+            C.fit_bgnbd, sim.frequency, sim.recency, sim.T, n_replications=2, rng=1,
+            purchase_covariates=rows,
+        )  # fmt: skip
+
+
 def _direct_share(m: Any, x: np.ndarray, tx: np.ndarray, n: np.ndarray) -> np.ndarray:
     # every likelihood term from Beta functions (_bgbb_terms), as the fit computes it
     from scipy import special

@@ -235,6 +235,33 @@ def test_prediction_intervals_contain_the_estimate_and_stay_in_range(
     assert frame.shape == (2357, 12)
 
 
+def test_clv_interval_is_proportional_to_the_margin(
+    bgnbd: BGNBDModel, gamma_gamma: GammaGammaModel, cdnow: dict[str, np.ndarray]
+) -> None:
+    # the CLV is linear in the margin, so is its interval; a margin of -1e300 gave NaN
+    # bounds (adversarial suite) and now the same interval scaled, or a named refusal
+    c = {k: v[:200] for k, v in cdnow.items()}
+
+    def clv_at(margin: float) -> Any:
+        return prediction_intervals(
+            bgnbd, c["frequency"], c["recency"], c["T"], t=39.0, spend_model=gamma_gamma,
+            monetary_value=c["monetary_value"], horizon=12, discount_rate=0.01,
+            margin=margin, period=52 / 12,
+        ).clv  # fmt: skip
+
+    one, tenth, minus = clv_at(1.0), clv_at(0.1), clv_at(-2.0)
+    for name in ("estimate", "standard_error", "lower", "upper"):
+        np.testing.assert_allclose(getattr(tenth, name), 0.1 * getattr(one, name), rtol=1e-12)
+    np.testing.assert_allclose(minus.estimate, -2.0 * one.estimate, rtol=1e-12)
+    assert np.all(minus.lower <= minus.estimate)
+    assert np.all(minus.estimate <= minus.upper)
+    big = clv_at(-1e300)
+    assert np.all(np.isfinite(big.lower))
+    assert np.all(np.isfinite(big.standard_error))
+    with pytest.raises(InvalidInputError, match=r"margin=1e\+308 \(in size\) makes the customer"):
+        clv_at(-1e308)
+
+
 def test_delta_intervals_cover_the_truth_in_a_seeded_simulation() -> None:
     # 80 simulated data sets of 500 BG/NBD customers: a 95 % interval should cover the
     # true value about 76 times (fewer than 70 has probability < 1 %: too narrow)

@@ -143,6 +143,7 @@ def _gen(**kw: Any) -> Any:
         pytest.param(_gen(r=1e300), InvalidInputError, r"one customer's purchases \(its rows\) would need 3\.\d+e\+301, more than the budget of 500,000,000 \(set CUSTREL_MAX_CELLS.*r=1e\+300 and alpha=4\.414", id="huge-r"),
         pytest.param(_gen(alpha=1e-300), InvalidInputError, r"r=0\.243 and alpha=1e-300 give a customer", id="tiny-alpha"),
         pytest.param(_gen(gamma=1e300), InvalidInputError, r"p=6\.25, q=3\.74 and gamma=1e\+300 draw an amount of .*2\*\*53 cents", id="huge-gamma"),
+        pytest.param(_gen(unit=5e-324), InvalidInputError, r"one customer's purchases \(its rows\) would need inf", id="subnormal-unit"),
         pytest.param(_gen(n_customers=10**12), InvalidInputError, r"the customers' draws \(10 values per customer\) would need 10,000,000,000,000.*n_customers=1000000000000", id="huge-n"),
     ],
 )  # fmt: skip

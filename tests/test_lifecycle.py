@@ -1063,6 +1063,14 @@ def test_lifecycle_figures() -> None:
         fig.canvas.draw()
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert texts[0].startswith("a\\x00 (n=")
+    # a page-long label is cut (it froze the layout for seconds, or warned that the tight
+    # layout could not be applied)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_survival(km2, group_labels=["L" * 5000] * n, time_unit="w" * 5000)
+        fig.canvas.draw()
+    first = fig.axes[0].get_legend().get_texts()[0].get_text()
+    assert first.startswith("L" * 79 + "\u2026 (n=")
 
 
 @given(transaction_logs(kind="numeric", max_rows=60, max_customers=10), st.randoms())

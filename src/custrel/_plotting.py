@@ -23,16 +23,31 @@ def pyplot() -> Any:
     return importlib.import_module("matplotlib.pyplot")
 
 
+#: Characters of a figure's label at most (longer ones end in an ellipsis).
+_MAX_LABEL = 80
+
+
 def label(value: Any) -> str:
-    """``str(value)`` for a figure's text, control characters (NUL, tab, ...) escaped.
+    """``str(value)`` for a figure's text, control characters (NUL, tab, ...) escaped, at most 80 characters.
 
     A font has no glyph for them: matplotlib warned ("Glyph 0 missing from
     font") and drew nothing, so ids that differ only there looked alike.
     """
     text = str(value)
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    if len(text) > _MAX_LABEL:  # a page-long label froze the layout for seconds
+        text = text[: _MAX_LABEL - 1] + "\u2026"
+    return text
+
+
+def tight(fig: Any) -> None:
+    """``fig.tight_layout()`` without its warning when long labels leave no room (cosmetic)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied", category=UserWarning)
+        fig.tight_layout()
 
 
 def subplots(figsize: tuple[float, float]) -> tuple[Any, Any]:

@@ -211,11 +211,13 @@ def generate_transactions(
         env="CUSTREL_MAX_CELLS",
     )
     acquired = s + w * (e - s) * gen.random(n)
-    lam = gen.gamma(r, 1.0 / alpha, n) / unit_len  # per day (calendar) or per unit
+    with np.errstate(over="ignore"):  # an infinite rate is refused by the budget below
+        lam = gen.gamma(r, 1.0 / alpha, n) / unit_len  # per day (calendar) or per unit
     p_drop = gen.beta(a, b, n)
     nu = gen.gamma(q, 1.0 / gamma, n)
     window = e - acquired
-    arrivals = lam * window  # expected purchases of each customer, dropout aside
+    with np.errstate(over="ignore", invalid="ignore"):
+        arrivals = lam * window  # expected purchases of each customer, dropout aside
     most = float(np.max(arrivals))
     v.check_budget(
         most if np.isfinite(most) else float("inf"),

@@ -1938,6 +1938,11 @@ def fit_data(
         the constraints or the penalties are invalid.
     """
     x, tx, big_t = _as_rfm(frequency, recency, T)
+    # a purchase count beyond 2**53 is no count (its neighbours are not floats): refused
+    # for every family here (huge counts left the covariate likelihoods NaN, with warnings)
+    v.check_range(
+        x, "frequency", high=2.0**53, hint="a purchase count beyond 2**53 cannot be exact"
+    )
     if check is not None:
         check(x)
     n = x.shape[0]

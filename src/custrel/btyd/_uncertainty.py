@@ -590,7 +590,13 @@ def _take_rows(value: Any, rows: npt.NDArray[np.intp], name: str, n: int) -> Any
         if len(frame) != n:
             raise InvalidInputError(f"{name} has {len(frame)} rows but there are {n} customers")
         return frame[rows.tolist()].to_native()
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # ragged rows (lists of different lengths)
+        raise InvalidInputError(
+            f"{name} has rows of different lengths: give one row of covariates per customer, "
+            "all of one length"
+        ) from None
     if arr.ndim == 0 or arr.shape[0] != n:
         raise InvalidInputError(
             f"{name} has {arr.shape[0] if arr.ndim else 0} rows but there are {n} customers"
@@ -1092,11 +1098,15 @@ def prediction_intervals(
             gg.conditional_expected_spend(frequency, monetary_value, **spend_kw),
             horizon=horizon,
             discount_rate=discount_rate,
-            margin=margin,
+            margin=unit_margin,
             period=period,
             **cov_kw,
         )
 
+    # The CLV is proportional to the margin, and so is its interval on either scale: it
+    # is computed for a margin of +1 or -1 and scaled (a margin of -1e300 gave NaN bounds
+    # from differences of overflowing values).
+    unit_margin = 1.0 if margin >= 0 else -1.0
     with_clv = spend_model is not None and horizon is not None
     clv_scale = "log" if margin >= 0 else "linear"
     results: dict[str, IntervalResult | None] = {"expected_spend": None, "clv": None}
@@ -1120,11 +1130,34 @@ def prediction_intervals(
             results["expected_spend"] = paired.interval(spend, level=level)
             if with_clv:
                 results["clv"] = paired.interval(clv, level=level)
+    if results["clv"] is not None:
+        results["clv"] = _scaled(results["clv"], abs(margin))
     exp, alv = results["expected_purchases"], results["probability_alive"]
     assert exp is not None
     assert alv is not None
     return PredictionIntervals(
         exp, alv, results["expected_spend"], results["clv"], float(level), how
+    )
+
+
+def _scaled(result: IntervalResult, factor: float) -> IntervalResult:
+    """The interval of ``factor`` times the quantity (``factor >= 0``); refused if it overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        fields = {
+            name: np.asarray(getattr(result, name)) * factor
+            for name in ("estimate", "standard_error", "lower", "upper")
+        }
+    if not all(np.all(np.isfinite(f)) for f in fields.values()):
+        raise InvalidInputError(
+            f"margin={factor:.3g} (in size) makes the customer lifetime values overflow float64; "
+            "give the margin in a larger unit"
+        )
+    return attrs.evolve(
+        result,
+        estimate=fields["estimate"],
+        standard_error=fields["standard_error"],
+        lower=fields["lower"],
+        upper=fields["upper"],
     )
 
 

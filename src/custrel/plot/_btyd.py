@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from custrel._plotting import pyplot, subplots
+from custrel._plotting import pyplot, subplots, tight
 from custrel.btyd import FrequencyRecencyMatrix, HoldoutComparison, RepeatPurchaseHistogram
 from custrel.btyd._predictions import TrackingResult
 from custrel.errors import InvalidInputError, InvalidTypeError
@@ -75,7 +75,7 @@ def plot_frequency_recency_matrix(
     ax.set_title(
         title if title is not None else f"{label} by frequency and recency (T = {matrix.T:g})"
     )
-    fig.tight_layout()
+    tight(fig)
     return fig
 
 
@@ -118,7 +118,7 @@ def plot_calibration_holdout(comparison: HoldoutComparison, *, title: str | None
     ax.set_ylabel(f"mean purchases in the holdout ({comparison.holdout_duration:g})")
     ax.legend()
     ax.set_title(title if title is not None else "Conditional expectations: calibration vs holdout")
-    fig.tight_layout()
+    tight(fig)
     return fig
 
 
@@ -161,7 +161,7 @@ def plot_repeat_purchases(histogram: RepeatPurchaseHistogram, *, title: str | No
     ax.set_ylabel("customers")
     ax.legend()
     ax.set_title(title if title is not None else "Repeat purchases: actual vs model")
-    fig.tight_layout()
+    tight(fig)
     return fig
 
 
@@ -245,5 +245,5 @@ def plot_tracking(tracking: TrackingResult, *, kind: str = "both", title: str | 
     fig.suptitle(title if title is not None else "Tracking: actual vs model repeat transactions")
     if np.issubdtype(time.dtype, np.datetime64):
         fig.autofmt_xdate()
-    fig.tight_layout()
+    tight(fig)
     return fig

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from custrel import _validate as v
-from custrel._plotting import label, subplots
+from custrel._plotting import label, subplots, tight
 from custrel.errors import InvalidInputError, InvalidTypeError
 from custrel.lifecycle import (
     LAPSED,
@@ -140,7 +140,7 @@ def plot_value_curve(
     pairs = sorted(zip(labels, handles, strict=True), key=lambda p: order.index(p[0]))
     ax.legend([h for _, h in pairs], [lab for lab, _ in pairs], loc="upper left", fontsize="small")
     ax.set_title(title or f"Customer {label}: value and lifecycle stage".replace("  ", " "))
-    fig.tight_layout()
+    tight(fig)
     return fig
 
 
@@ -228,7 +228,7 @@ def plot_survival(
     ax.yaxis.set_major_formatter(lambda y, _pos: f"{100 * y:.0f}%")
     ax.legend(fontsize="small", title="acquired", title_fontsize="small", loc="upper right")
     ax.set_title(title or "Survival by acquisition cohort")
-    fig.tight_layout()
+    tight(fig)
     return fig
 
 
@@ -300,5 +300,5 @@ def plot_stage_mix(
     ax.set_ylim(0, max(top, 1) * 1.12)
     ax.set_ylabel("customers")
     ax.set_title(title or "Lifecycle stage mix")
-    fig.tight_layout()
+    tight(fig)
     return fig

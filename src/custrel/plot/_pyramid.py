@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from custrel._plotting import subplots
+from custrel._plotting import subplots, tight
 from custrel.errors import InvalidTypeError
 from custrel.models import Tier
 from custrel.pyramid import LorenzCurve, Pyramid, WhaleCurve
@@ -84,7 +84,7 @@ def plot_pyramid(pyramid: Pyramid, *, title: str | None = None) -> Any:
     ax.set_ylim(0, levels)
     ax.axis("off")
     ax.set_title(title or "Customer pyramid")
-    fig.tight_layout()
+    tight(fig)
     return fig
 
 
@@ -149,5 +149,5 @@ def plot_lorenz(curve: LorenzCurve | WhaleCurve, *, title: str | None = None) ->
     ax.set_xlim(0, 1)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    tight(fig)
     return fig
