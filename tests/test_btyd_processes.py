@@ -235,3 +235,38 @@ def test_ggomnbd_fit_in_processes(forked: list[int]) -> None:
     two = fit_ggomnbd(sim.frequency, sim.recency, sim.T, threads=2)
     _same_fits(one, two)
     assert forked
+
+
+def test_predictions_in_processes_equal_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # from MIN_PROCESS_WORKERS workers a prediction's chunks run in forked processes
+    from custrel import ParetoNBDModel
+
+    monkeypatch.setattr(_threads, "CHUNK", 256)
+    x, tx, big_t = _history(3000)
+    models = [
+        BGNBDModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),
+        ParetoNBDModel.from_params({"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.66}),
+    ]
+    runs: list[Any] = []
+    real = _parallel.run
+
+    def spy(fn: Any, how: _parallel.Plan) -> None:
+        runs.append(how)
+        real(fn, how)
+
+    for model in models:
+        one = [
+            model.conditional_expected_purchases(10.0, x, tx, big_t, threads=1),
+            model.probability_alive(x, tx, big_t, threads=1),
+        ]
+        with mock.patch.object(_parallel, "run", spy):
+            four = [
+                model.conditional_expected_purchases(10.0, x, tx, big_t, threads=4),
+                model.probability_alive(x, tx, big_t, threads=4),
+            ]
+        for a, b in zip(one, four, strict=True):
+            assert a.tobytes() == b.tobytes()
+            assert b.flags.writeable
+    assert runs
+    assert all(p.processes for p in runs)
+    assert _no_children_left()

@@ -346,6 +346,7 @@ def test_a_reduction_can_be_put_on_threads() -> None:
         "summarize_rfm_days",
         "rfm_summary",
         "btyd_fit",  # btyd._threads.ChunkSums: a fit's likelihood sums
+        "btyd_predict",  # btyd._threads.per_customer, from 4 workers
     }
 
 

@@ -93,6 +93,7 @@ PROCESSES_FOR: dict[str, bool] = {
     "summarize_rfm_days": True,  # + one sort of a (customer, day) key
     "rfm_summary": True,  # one sort per range, reduceat and bincount
     "btyd_fit": True,  # a BTYD likelihood's chunk sums (btyd._threads.ChunkSums)
+    "btyd_predict": True,  # a BTYD prediction's chunks, from 4 workers (btyd._threads)
 }
 #: Rows sampled (evenly spaced) to place the range boundaries.
 _SAMPLE = 1 << 16

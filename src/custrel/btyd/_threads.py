@@ -237,14 +237,68 @@ def per_customer(fn: Callable[..., Any], *arrays: Any, threads: Any = None) -> A
     """
     shape, flat = _columns(arrays)
     n = int(np.prod(shape, dtype=np.int64))
+    chunks = bounds(n)
+    n_threads = _parallel.resolve_threads(threads)
+    if (
+        _parallel.FORK_AVAILABLE
+        and _parallel.PROCESSES_FOR["btyd_predict"]
+        and n_threads >= _parallel.MIN_PROCESS_WORKERS
+        and len(chunks) > 2
+        and not threading.current_thread().name.startswith(_POOL_PREFIX)
+    ):
+        return _per_customer_forked(fn, flat, shape, chunks, n_threads)
     # each task copies its own chunk (as split() would, but on the threads)
-    parts = map_chunks(lambda b: fn(*(np.array(c[b[0] : b[1]]) for c in flat)), bounds(n), threads)
+    parts = map_chunks(lambda b: fn(*(np.array(c[b[0] : b[1]]) for c in flat)), chunks, threads)
     if isinstance(parts[0], tuple):
         return tuple(
             _join([np.asarray(p[k], dtype=np.float64) for p in parts], shape)
             for k in range(len(parts[0]))
         )
     return _join([np.asarray(p, dtype=np.float64) for p in parts], shape)
+
+
+def _per_customer_forked(
+    fn: Callable[..., Any],
+    flat: list[npt.NDArray[Any]],
+    shape: tuple[int, ...],
+    chunks: list[tuple[int, int]],
+    threads: int,
+) -> Any:
+    """:func:`per_customer` with the chunks after the first in worker processes.
+
+    From :data:`custrel._parallel.MIN_PROCESS_WORKERS` workers: a Pareto/NBD
+    prediction's short numpy calls hold the GIL, and many threads queue for
+    it (1M customers on 16 cores: 16 threads 0.77x as fast as one). The
+    first chunk runs here (it tells how many arrays ``fn`` returns); the
+    others are shared by forked workers writing into shared memory
+    (:func:`custrel._parallel.run`), copied out at the end: the same values
+    as on threads, since every chunk is the same call. (On 2 cores threads
+    were faster: 1.51x against 1.32x.)
+    """
+    lo0, hi0 = chunks[0]
+    first = fn(*(np.array(c[lo0:hi0]) for c in flat))
+    tupled = isinstance(first, tuple)
+    firsts = list(first) if tupled else [first]
+    n = chunks[-1][1]
+    out = _parallel.Outputs({f"o{j}": (np.float64, n) for j in range(len(firsts))}, shared=True)
+    got: dict[str, npt.NDArray[Any]] = {}
+    try:
+        for j, value in enumerate(firsts):
+            out[f"o{j}"][lo0:hi0] = np.asarray(value, dtype=np.float64).reshape(-1)
+        rest = chunks[1:]
+
+        def task(i: int) -> None:
+            lo, hi = rest[i]
+            res = fn(*(np.array(c[lo:hi]) for c in flat))
+            for j, value in enumerate(res if tupled else [res]):
+                out[f"o{j}"][lo:hi] = np.asarray(value, dtype=np.float64).reshape(-1)
+
+        workers = min(threads, len(rest))
+        _parallel.run(task, _parallel.Plan(parts=len(rest), workers=workers, processes=True))
+    finally:
+        got = out.release(threads=threads)
+    results = [got[f"o{j}"].reshape(shape) for j in range(len(firsts))]
+    return tuple(results) if tupled else results[0]
 
 
 def _join(parts: list[FloatArray], shape: tuple[int, ...]) -> FloatArray:
