@@ -23,7 +23,11 @@ One mechanism for every function that takes ``threads=``:
   keeps shared memory. If ``fork`` fails, the tasks run on threads.
 - Threads: :func:`run_ordered` runs tasks on one module-level
   :class:`~concurrent.futures.ThreadPoolExecutor`, created on first use and
-  reused, dropped in a forked child.
+  reused, dropped in a forked child; :func:`submit` runs one step beside
+  the caller (task parallelism, for a reduction whose steps hold the GIL).
+- :class:`Forked`: worker processes forked once that evaluate fixed tasks
+  for many inputs (a BTYD fit's likelihood chunks for every parameter
+  vector), through a small shared mapping and a pipe per worker.
 
 Why processes: numpy releases the GIL in ufunc loops, comparisons,
 ``flatnonzero``/``take`` and ``sort``, but ``bincount`` and ``ufunc.at``
