@@ -1282,35 +1282,32 @@ def _total(params: FloatArray, rows: _Rows) -> tuple[float, FloatArray]:
         return rows.sums(params, 0)
     if rows.parts:
         return _threads.sum_chunks(lambda leaf: _total(params, leaf), rows.parts, rows.threads)
-    ll, grad, _, _ = _parts(
-        params,
-        rows.x,
-        rows.t_x,
-        rows.T,
-        gradient=True,
-        unique_x=rows.unique_x,
-        stacked=rows.stacked,
-    )
-    assert grad is not None
+    ll, grad = _leaf_parts(params, rows)
     # multiply-and-sum rather than BLAS dot: pairwise summation, and no
     # BLAS worker threads spinning on two cores
     w = rows.w
     return float(np.sum(w * ll)), np.array([float(np.sum(w * gi)) for gi in grad])
 
 
+def _leaf_parts(params: FloatArray, leaf: _Rows) -> tuple[FloatArray, Any]:
+    """Per-row log-likelihood and gradient (natural parameters) of one chunk of rows."""
+    ll, grad, _, _ = _parts(
+        params,
+        leaf.x,
+        leaf.t_x,
+        leaf.T,
+        gradient=True,
+        unique_x=leaf.unique_x,
+        stacked=leaf.stacked,
+    )
+    assert grad is not None
+    return ll, grad
+
+
 def _bhhh_leaf(theta: FloatArray, leaf: _Rows) -> tuple[float, FloatArray]:
     """One chunk's log-likelihood, score and outer-product information (log-parameters), packed."""
     with np.errstate(all="ignore"):
-        ll, grad, _, _ = _parts(
-            theta,
-            leaf.x,
-            leaf.t_x,
-            leaf.T,
-            gradient=True,
-            unique_x=leaf.unique_x,
-            stacked=leaf.stacked,
-        )
-    assert grad is not None
+        ll, grad = _leaf_parts(theta, leaf)
     w = leaf.w
     gu = [gi * th for gi, th in zip(grad, theta, strict=True)]
     score = np.array([float(np.sum(w * gi)) for gi in gu])
