@@ -340,6 +340,33 @@ def test_bootstrap_refuses_ragged_covariate_rows() -> None:
         )  # fmt: skip
 
 
+def test_pareto_nbd_newton_steps_stop_at_the_runaway_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # one purchase count of 1e12 sent the Newton steps towards alpha = 3e-11, each with a
+    # Hessian (58 Hessians, 9 s), before the same ConvergenceError; they now stop once a
+    # log-parameter passes the runaway bound and leave it to the fallback
+    from custrel.btyd import _pnbd_math
+
+    sim = C.ParetoNBDModel.from_params(
+        {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.66}
+    ).simulate(300, 39.0, rng=4)
+    x = np.asarray(sim.frequency, dtype=float).copy()
+    big = int(np.argmax(x))
+    x[big] = 1e12
+    calls = []
+    real = _pnbd_math._hessian_u
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_pnbd_math, "_hessian_u", counting)
+    with pytest.raises(C.ConvergenceError, match="no finite maximum"):
+        C.fit_pareto_nbd(x, sim.recency, sim.T)
+    assert len(calls) < 20
+
+
 def _direct_share(m: Any, x: np.ndarray, tx: np.ndarray, n: np.ndarray) -> np.ndarray:
     # every likelihood term from Beta functions (_bgbb_terms), as the fit computes it
     from scipy import special

@@ -1515,6 +1515,11 @@ def _polish(
         size = float(np.max(np.abs(step)))
         last = np.inf if size > 0.1 * last else size  # inf: steps stopped shrinking fast
         u, f, g = u + step, f_new, g_new
+        if float(np.max(np.abs(u))) > _RUNAWAY + 2.0:
+            # running off to a boundary (no interior maximum, refused by the caller):
+            # stop here, where each step cost a Hessian (one purchase count of 1e12 took
+            # 9 s of Newton steps towards alpha = 3e-11); the fallback decides
+            return None
         if (size < 1e-7 or float(np.max(np.abs(g))) < 1e-11) and hess_total is not None:
             if float(np.max(np.abs(u - u_hess))) > 1e-3:  # standard errors need it close
                 hess_total = _hessian_u(np.exp(u), rows, -g * total_w)
