@@ -526,13 +526,8 @@ def _child(fn: Callable[[int], None], tasks: range, slots: mmap.mmap, slot: int)
                 message["error"] = _describe(type(exc), str(exc))
         if caught:
             message["warnings"] = [_describe(w.category, str(w.message)) for w in caught[:5]]
-        if message:
-            import json  # in sys.modules already (_run_forked): no import lock
-
-            data = json.dumps(message).encode("utf-8", "replace")[: _MESSAGE_BYTES - 5]
-            at = slot * _MESSAGE_BYTES + 1
-            slots[at : at + 4] = len(data).to_bytes(4, "little")
-            slots[at + 4 : at + 4 + len(data)] = data
+        if message:  # after the slot's "done" byte
+            _put_message(slots, slot * _MESSAGE_BYTES + 1, _MESSAGE_BYTES - 1, message)
     finally:
         os._exit(code)
 
@@ -541,12 +536,24 @@ def _describe(cls: type, text: str) -> list[str]:
     return [cls.__module__, cls.__qualname__, text[:2000]]
 
 
-def _message(slots: mmap.mmap, slot: int) -> dict[str, Any]:
-    at = slot * _MESSAGE_BYTES + 1
-    size = int.from_bytes(slots[at : at + 4], "little")
+def _put_message(buf: mmap.mmap, at: int, room: int, message: dict[str, Any]) -> None:
+    """A worker's error or warnings as length-prefixed JSON at ``buf[at:at + room]`` (truncated).
+
+    The caller has imported ``json`` before the fork, so the child takes no import lock.
+    """
+    import json
+
+    data = json.dumps(message).encode("utf-8", "replace")[: room - 4] if message else b""
+    buf[at : at + 4] = len(data).to_bytes(4, "little")
+    buf[at + 4 : at + 4 + len(data)] = data
+
+
+def _get_message(buf: mmap.mmap, at: int) -> dict[str, Any]:
+    """What :func:`_put_message` left at ``at`` (an empty dict for none)."""
+    size = int.from_bytes(buf[at : at + 4], "little")
     if not size:
         return {}
-    raw = bytes(slots[at + 4 : at + 4 + size]).decode("utf-8", "replace")
+    raw = bytes(buf[at + 4 : at + 4 + size]).decode("utf-8", "replace")
     import json  # here, not at import time
 
     try:
@@ -554,6 +561,18 @@ def _message(slots: mmap.mmap, slot: int) -> dict[str, Any]:
     except ValueError:
         return {"error": ["builtins", "Exception", raw]}
     return got if isinstance(got, dict) else {}
+
+
+def _message(slots: mmap.mmap, slot: int) -> dict[str, Any]:
+    return _get_message(slots, slot * _MESSAGE_BYTES + 1)
+
+
+def _reissue_warnings(messages: Sequence[dict[str, Any]], stacklevel: int) -> None:
+    """The workers' warnings, issued again here (their category where it is known)."""
+    for message in messages:
+        for module, name, text in message.get("warnings", []):
+            category = _named_class(module, name, Warning) or RuntimeWarning
+            warnings.warn(text, category, stacklevel=stacklevel + 1)
 
 
 def _named_class(module: str, name: str, base: type[T]) -> type[T] | None:
@@ -610,10 +629,7 @@ def _reap(children: dict[int, int], slots: mmap.mmap) -> BaseException | None:
             )
         else:
             failures.append((w, CustrelError(f"a worker process exited with status {code}")))
-    for _, _, message in sorted(ended, key=lambda e: e[0]):
-        for module, name, text in message.get("warnings", []):
-            category = _named_class(module, name, Warning) or RuntimeWarning
-            warnings.warn(text, category, stacklevel=4)
+    _reissue_warnings([m for _, _, m in sorted(ended, key=lambda e: e[0])], stacklevel=4)
     return failures[0][1] if failures else None
 
 
@@ -758,30 +774,11 @@ class Forked:
             os._exit(0)
 
     def _leave_message(self, w: int, message: dict[str, Any]) -> None:
-        at = self._messages_at + w * _MESSAGE_BYTES
-        if not message:
-            self._map[at : at + 4] = b"\0\0\0\0"
-            return
-        import json  # in sys.modules already (__init__): no import lock
-
-        data = json.dumps(message).encode("utf-8", "replace")[: _MESSAGE_BYTES - 4]
-        self._map[at : at + 4] = len(data).to_bytes(4, "little")
-        self._map[at + 4 : at + 4 + len(data)] = data
+        # every evaluation rewrites the slot (an empty message clears the last one)
+        _put_message(self._map, self._messages_at + w * _MESSAGE_BYTES, _MESSAGE_BYTES, message)
 
     def _read_message(self, w: int) -> dict[str, Any]:
-        # the same layout as _message's slots, offset by one byte there
-        at = self._messages_at + w * _MESSAGE_BYTES
-        size = int.from_bytes(self._map[at : at + 4], "little")
-        if not size:
-            return {}
-        import json
-
-        raw = bytes(self._map[at + 4 : at + 4 + size]).decode("utf-8", "replace")
-        try:
-            got = json.loads(raw)
-        except ValueError:
-            return {"error": ["builtins", "Exception", raw]}
-        return got if isinstance(got, dict) else {}
+        return _get_message(self._map, self._messages_at + w * _MESSAGE_BYTES)
 
     def run(self, command: int, theta: Any) -> list[npt.NDArray[np.float64]]:
         """``[fns[command](i, theta) for i in range(n_tasks)]``, the tasks shared by the workers."""
@@ -836,10 +833,7 @@ class Forked:
         if failure is not None:
             self._end_children()  # the parent does every task from now on
             raise failure
-        for _, _, message in sorted(ended):
-            for module, name, text in message.get("warnings", []):
-                category = _named_class(module, name, Warning) or RuntimeWarning
-                warnings.warn(text, category, stacklevel=3)
+        _reissue_warnings([m for _, _, m in sorted(ended)], stacklevel=3)
         return [self._get(i) for i in range(self._n_tasks)]
 
     def _reap_one(self, pid: int) -> None:
