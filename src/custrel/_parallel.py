@@ -267,6 +267,20 @@ def run_ordered(fn: Callable[[int], T], n_tasks: int, threads: int) -> Sequence[
     return [f.result() for f in futures]
 
 
+def on_pool() -> bool:
+    """Whether this thread is one of the shared pool's (where nested work must run in-line)."""
+    return threading.current_thread().name.startswith(_THREAD_PREFIX)
+
+
+def may_fork(reduction: str) -> bool:
+    """Whether ``reduction`` may run in forked worker processes here.
+
+    Linux (:data:`FORK_AVAILABLE`), its entry of :data:`PROCESSES_FOR`, and not
+    from a thread of the shared pool (nested work runs in-line).
+    """
+    return FORK_AVAILABLE and PROCESSES_FOR[reduction] and not on_pool()
+
+
 class Aside:
     """Work started by :func:`submit`: :meth:`result` waits for it (and re-raises its error)."""
 
@@ -274,7 +288,7 @@ class Aside:
         self._future: Any = None
         self._value: Any = None
         self._error: BaseException | None = None
-        if threading.current_thread().name.startswith(_THREAD_PREFIX):
+        if on_pool():
             # already on the pool: a task waiting for another could wait forever
             try:
                 self._value = fn()

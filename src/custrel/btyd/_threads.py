@@ -39,7 +39,6 @@ stay on threads. Measurements are in ``benchmarks/results/btyd_scale.md``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -56,7 +55,7 @@ FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
 
 #: Name prefix of the shared pool's threads (``_parallel``'s ThreadPoolExecutor).
-_POOL_PREFIX = "custrel"
+_POOL_PREFIX = _parallel._THREAD_PREFIX
 
 #: Customers per chunk: fixed, so sums group the same way for any thread count
 #: (small enough that a chunk's temporaries stay in cache, large enough that
@@ -107,8 +106,7 @@ def map_chunks(fn: Callable[[T], Any], chunks: Sequence[T], threads: Any = None)
     n_threads = _parallel.resolve_threads(threads)
     # inside a task of the shared pool (a fit run by a pooled bootstrap, say) the chunks run
     # in-line: a task waiting for tasks queued behind it on the same pool could wait forever
-    nested = threading.current_thread().name.startswith(_POOL_PREFIX)
-    if len(chunks) <= 1 or n_threads <= 1 or nested:
+    if len(chunks) <= 1 or n_threads <= 1 or _parallel.on_pool():
         return [fn(c) for c in chunks]
     return list(_parallel.run_ordered(lambda i: fn(chunks[i]), len(chunks), n_threads))
 
@@ -162,14 +160,11 @@ class ChunkSums:
         self._datas = list(datas)
         self._threads = threads
         self._forked: _parallel.Forked | None = None
-        nested = threading.current_thread().name.startswith(_POOL_PREFIX)
         if (
-            _parallel.FORK_AVAILABLE
-            and _parallel.PROCESSES_FOR["btyd_fit"]
-            and threads > 1
+            threads > 1
             and len(self._datas) > 1
             and n_rows >= MIN_PROCESS_ROWS
-            and not nested
+            and _parallel.may_fork("btyd_fit")
         ):
             self._forked = _parallel.Forked(
                 [self._packed(fn) for fn in self._fns], len(self._datas), threads
@@ -240,11 +235,9 @@ def per_customer(fn: Callable[..., Any], *arrays: Any, threads: Any = None) -> A
     chunks = bounds(n)
     n_threads = _parallel.resolve_threads(threads)
     if (
-        _parallel.FORK_AVAILABLE
-        and _parallel.PROCESSES_FOR["btyd_predict"]
-        and n_threads >= _parallel.MIN_PROCESS_WORKERS
+        n_threads >= _parallel.MIN_PROCESS_WORKERS
         and len(chunks) > 2
-        and not threading.current_thread().name.startswith(_POOL_PREFIX)
+        and _parallel.may_fork("btyd_predict")
     ):
         return _per_customer_forked(fn, flat, shape, chunks, n_threads)
     # each task copies its own chunk (as split() would, but on the threads)
