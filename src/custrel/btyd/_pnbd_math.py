@@ -122,6 +122,11 @@ _CF_MAX_A = 1e4  # above this a, the trapezoidal path directly (the fraction con
 _COMPACT_EVERY = 6  # drop converged elements from the series loop this often
 _COMPACT_MIN = 256  # below this many elements compaction costs more than it saves
 _CHUNK = 16384  # series elements summed together: in cache, and few numpy calls (GIL held)
+#: Elements of the value-only series (predictions) summed together: its six arrays stay
+#: in cache at 65,536, and each numpy call's GIL-held dispatch is spread over more work:
+#: on 2 threads Pareto/NBD predictions of 1M customers ran 1.61x faster than on one at
+#: 65,536, 1.40-1.45x at 16,384 and 1.13-1.15x at 4,096 (one thread: the same time).
+_VALUE_CHUNK = 65536
 _W_SWITCH = 0.5  # 1 - z at or below which the z -> 1 - z transformation is used (0: never)
 _POLE_GAP = 1e-3  # ... unless b is this close to an integer (then the series/continued fraction)
 _MAX_COND = 10.0  # ... or its two terms cancel more than this
@@ -575,8 +580,8 @@ def _series_value(
     size = m.shape[0]
     f_out = np.ones(size)
     ok = np.ones(size, dtype=bool)
-    for lo in range(0, size, _CHUNK):
-        hi = min(lo + _CHUNK, size)
+    for lo in range(0, size, _VALUE_CHUNK):
+        hi = min(lo + _VALUE_CHUNK, size)
         idx = np.arange(lo, hi)
         mm, cc, zz = m[lo:hi], c[lo:hi], z[lo:hi]
         k = hi - lo
