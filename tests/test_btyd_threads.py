@@ -427,3 +427,68 @@ def test_bgnbd_forecast_once_per_distinct_history_equals_the_per_customer_one(mo
     direct = model._alive(x, tx, big_t) * model._alive_expected(np.asarray(26.0), x, big_t)
     _same(got, direct)
     _same(model.conditional_expected_purchases(26.0, x, tx, big_t, threads=2), direct)
+
+
+# --- the summary columns' checks on threads (btyd._common._as_rfm) ------------------------------
+
+_CELL = st.sampled_from([0.0, 1.0, 2.0, 3.5, 7.0, 40.0, -1.0, 2.5, float("nan"), float("inf")])
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    rows=st.lists(st.tuples(_CELL, _CELL, _CELL), min_size=1, max_size=40),
+    valid_first=st.booleans(),
+    discrete=st.booleans(),
+    threads=st.integers(2, 4),
+)
+def test_checks_on_threads_accept_and_refuse_exactly_as_in_line(
+    rows: list[tuple[float, float, float]], valid_first: bool, discrete: bool, threads: int
+) -> None:
+    """Chunked checks pass only what the in-line checks pass, and a refusal names the same row."""
+    from custrel import _parallel
+    from custrel.btyd import _common
+
+    x, tx, big_t = (np.array(c) for c in zip(*rows, strict=True))
+    if valid_first:  # valid columns, so that acceptance is exercised too
+        x, tx = np.nan_to_num(x, posinf=4.0), np.nan_to_num(tx, posinf=6.0)
+        x, tx, big_t = np.floor(np.abs(x) % 5), np.abs(tx) % 9, np.abs(tx) % 9 + 3.0
+        tx = np.where(x == 0, 0.0, np.round(tx) if discrete else tx)
+        x = np.minimum(x, tx) if discrete else x
+        big_t = np.round(big_t)
+    calls: list[int] = []
+    real_pass = _common._rows_pass
+
+    def counted(*args: Any) -> bool:
+        calls.append(1)
+        return real_pass(*args)
+
+    def outcome(n_threads: int) -> Any:
+        try:
+            got = _common._as_rfm(x, tx, big_t, discrete=discrete, threads=n_threads)
+        except InvalidInputError as err:
+            return str(err)
+        return [a.tolist() for a in got]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_parallel, "MIN_PARALLEL_ROWS", 1)
+        mp.setattr(_common, "_CHECK_CHUNK", 3)
+        mp.setattr(_common, "_rows_pass", counted)
+        one = outcome(1)
+        assert not calls  # one thread: in-line only
+        many = outcome(threads)
+    assert str(many) == str(one)  # NaN-safe comparison of the values, or the same message
+    assert calls  # the chunked checks ran
+    if valid_first and not isinstance(one, str):
+        assert len(calls) == -(-len(rows) // 3)
+
+
+def test_checks_on_threads_return_fresh_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    from custrel import _parallel
+    from custrel.btyd import _common
+
+    monkeypatch.setattr(_parallel, "MIN_PARALLEL_ROWS", 1)
+    x, tx, big_t = np.array([1.0, 0.0, 2.0]), np.array([3.0, 0.0, 5.0]), np.array([9.0, 4.0, 6.0])
+    got = _common._as_rfm(x, tx, big_t, threads=2)
+    for mine, theirs in zip(got, (x, tx, big_t), strict=True):
+        assert not np.shares_memory(mine, theirs)
+        np.testing.assert_array_equal(mine, theirs)

@@ -328,7 +328,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         -9.459
         """
         _refuse_covariates(self, purchase_covariates, dropout_covariates)
-        x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
+        x, tx, big_t = _as_rfm(
+            frequency, recency, T, discrete=self._discrete, allow_scalar=True, threads=threads
+        )
         out: FloatArray = _threads.per_customer(self._ll, x, tx, big_t, threads=threads)
         return out
 
@@ -401,7 +403,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         [0.195, 1.226]
         """
         _refuse_covariates(self, purchase_covariates, dropout_covariates)
-        x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
+        x, tx, big_t = _as_rfm(
+            frequency, recency, T, discrete=self._discrete, allow_scalar=True, threads=threads
+        )
         tt = _horizon(t, discrete=self._discrete)
         if tt.ndim == 1 and x.ndim == 1 and tt.shape != x.shape and tt.shape != (1,):
             raise InvalidInputError(
@@ -449,7 +453,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         [1.0, 0.727, 0.124]
         """
         _refuse_covariates(self, purchase_covariates, dropout_covariates)
-        x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
+        x, tx, big_t = _as_rfm(
+            frequency, recency, T, discrete=self._discrete, allow_scalar=True, threads=threads
+        )
         out: FloatArray = _threads.per_customer(self._alive, x, tx, big_t, threads=threads)
         return out
 
@@ -563,7 +569,9 @@ class RepeatPurchaseModel(BTYDModel, abc.ABC):
         [2.5, 10.86]
         """
         _refuse_covariates(self, purchase_covariates, dropout_covariates)
-        x, tx, big_t = _as_rfm(frequency, recency, T, discrete=self._discrete, allow_scalar=True)
+        x, tx, big_t = _as_rfm(
+            frequency, recency, T, discrete=self._discrete, allow_scalar=True, threads=threads
+        )
         s = v.as_float_array(spend, "spend", ndim=(0, 1))
         h = v.positive_int(horizon, "horizon")
         d = v.discount_rate(discount_rate)

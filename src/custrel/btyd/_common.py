@@ -61,6 +61,10 @@ def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
 # ---------------------------------------------------------------------------
 
 
+#: Rows per task when :func:`_as_rfm` checks long columns on several threads.
+_CHECK_CHUNK = 1 << 18
+
+
 def _as_rfm(
     frequency: Any,
     recency: Any,
@@ -68,8 +72,20 @@ def _as_rfm(
     *,
     discrete: bool = False,
     allow_scalar: bool = False,
+    threads: Any = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Validate (frequency, recency, T) and broadcast them to one shape."""
+    """Validate (frequency, recency, T) and broadcast them to one shape.
+
+    Columns of :data:`custrel._parallel.MIN_PARALLEL_ROWS` rows or more, on
+    several ``threads``, are checked chunk by chunk on the shared pool
+    (:func:`_rows_pass`; the checks are ufunc loops, which release the GIL):
+    10M customers' checks took 0.12 s of a prediction's serial part. Only
+    input that passes is taken from there; any other is checked again below,
+    in-line, which names its first bad row exactly as on one thread.
+    """
+    fast = _as_rfm_on_threads(frequency, recency, T, discrete, threads)
+    if fast is not None:
+        return fast
     ndim: int | tuple[int, ...] = (0, 1) if allow_scalar else 1
     x = v.as_float_array(frequency, "frequency", ndim=ndim)
     tx = v.as_float_array(recency, "recency", ndim=ndim)
@@ -115,6 +131,54 @@ def _as_rfm(
                 "number of the opportunity with the last transaction"
             )
     return x, tx, big_t
+
+
+def _as_rfm_on_threads(
+    frequency: Any, recency: Any, T: Any, discrete: bool, threads: Any
+) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+    """:func:`_as_rfm` of long 1-D columns that pass every check, on threads; else None."""
+    from custrel import _parallel
+
+    n_threads = _parallel.resolve_threads(threads)
+    if n_threads <= 1 or _parallel.on_pool():  # nested work runs in-line
+        return None
+    try:
+        n = len(frequency)
+    except TypeError:  # a scalar, or an object without a length: the in-line path
+        return None
+    if n < _parallel.MIN_PARALLEL_ROWS:
+        return None
+    try:
+        x = v.as_float_array(frequency, "frequency", ndim=1, finite=False)
+        tx = v.as_float_array(recency, "recency", ndim=1, finite=False)
+        big_t = v.as_float_array(T, "T", ndim=1, finite=False)
+    except CustrelError:  # raised again, in its place, by the in-line checks
+        return None
+    if not x.shape == tx.shape == big_t.shape:
+        return None
+
+    def chunk_passes(i: int) -> bool:
+        rows = slice(i * _CHECK_CHUNK, (i + 1) * _CHECK_CHUNK)
+        return _rows_pass(x[rows], tx[rows], big_t[rows], discrete)
+
+    passed = _parallel.run_ordered(chunk_passes, -(-n // _CHECK_CHUNK), n_threads)
+    return (x, tx, big_t) if all(passed) else None
+
+
+def _rows_pass(x: FloatArray, tx: FloatArray, big_t: FloatArray, discrete: bool) -> bool:
+    """Whether these rows pass every check of :func:`_as_rfm` (the verdict only, no message)."""
+    if not (np.isfinite(x).all() and np.isfinite(tx).all() and np.isfinite(big_t).all()):
+        return False
+    if (x < 0).any() or (tx < 0).any() or (big_t < 0).any():
+        return False
+    if (x != np.round(x)).any() or (tx > big_t).any() or ((x == 0) & (tx > 0)).any():
+        return False
+    if discrete:
+        if (tx != np.round(tx)).any() or (big_t != np.round(big_t)).any():
+            return False
+        if ((x > tx) & (x > 0)).any():
+            return False
+    return True
 
 
 def _horizon(t: Any, name: str = "t", *, discrete: bool = False) -> FloatArray:
@@ -264,7 +328,7 @@ def _broadcast_customers(*arrays: FloatArray) -> tuple[FloatArray, ...]:
     return tuple(np.array(a) for a in np.broadcast_arrays(*arrays))
 
 
-def _count_data(
+def _fit_rows(
     frequency: Any,
     recency: Any,
     T: Any,
@@ -272,9 +336,14 @@ def _count_data(
     *,
     discrete: bool = False,
     max_frequency: float | None = None,
+    threads: Any = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
-    """Validate and compress the fitting data; returns x, tx, T, w and the total weight."""
-    x, tx, big_t = _as_rfm(frequency, recency, T, discrete=discrete)
+    """The fitting data checked, not compressed: x, t_x, T, w and the total weight.
+
+    (:func:`_count_data` compresses all rows with one sort, on one core;
+    ``btyd._threads.compressed_chunks`` spreads that over the chunks.)
+    """
+    x, tx, big_t = _as_rfm(frequency, recency, T, discrete=discrete, threads=threads)
     if max_frequency is not None:  # checked before compression, so the row is the caller's
         v.check_range(
             x, "frequency", high=max_frequency, hint="a purchase count beyond 2**53 cannot be exact"
@@ -285,6 +354,22 @@ def _count_data(
             f"frequency is 0 for all {len(x)} rows: without repeat purchases the model "
             "cannot be estimated; use a longer calibration window"
         )
+    return x, tx, big_t, w, float(w.sum())
+
+
+def _count_data(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any,
+    *,
+    discrete: bool = False,
+    max_frequency: float | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
+    """Validate and compress the fitting data; returns x, tx, T, w and the total weight."""
+    x, tx, big_t, w, _ = _fit_rows(
+        frequency, recency, T, weights, discrete=discrete, max_frequency=max_frequency
+    )
     (x, tx, big_t), w, _ = _numeric.compress_rows([x, tx, big_t], w)
     return x, tx, big_t, w, float(w.sum())
 

@@ -14,11 +14,11 @@ import numpy.typing as npt
 
 from custrel._lazy import LazyModule
 from custrel.btyd import _pnbd_math as _pareto_nbd
-from custrel.btyd import _threads
 from custrel.btyd._base import RepeatPurchaseModel
 from custrel.btyd._common import (
     _broadcast_customers,
     _discounted_sum,
+    _fit_rows,
     _initial,
     _start_rate,
 )
@@ -253,8 +253,8 @@ def fit_pareto_nbd(
             threads=threads,
         )
     # checked here (rows named as the caller's), compressed chunk by chunk in fit()
-    x, tx, big_t, w, total = _threads.validated(
-        frequency, recency, T, weights, max_frequency=_pareto_nbd.MAX_FREQUENCY
+    x, tx, big_t, w, total = _fit_rows(
+        frequency, recency, T, weights, max_frequency=_pareto_nbd.MAX_FREQUENCY, threads=threads
     )
     names = ParetoNBDModel._param_names
     x0 = (

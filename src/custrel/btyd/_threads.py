@@ -45,9 +45,9 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from custrel import _numeric, _parallel, _validate
-from custrel.btyd._common import _as_rfm, _fit_weights
-from custrel.errors import ConvergenceError, InvalidInputError
+from custrel import _numeric, _parallel
+from custrel.btyd._common import _fit_rows
+from custrel.errors import ConvergenceError
 
 __all__: list[str] = []
 
@@ -356,34 +356,6 @@ def compressed_chunks(
     return map_chunks(one, bounds(flat[0].shape[0]), threads)
 
 
-def validated(
-    frequency: Any,
-    recency: Any,
-    T: Any,
-    weights: Any,
-    *,
-    discrete: bool = False,
-    max_frequency: float | None = None,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
-    """The checks of ``_common._count_data`` without its compression: x, t_x, T, w, total weight.
-
-    (``_count_data`` compresses all rows with one sort, which runs on one
-    core; :func:`compressed_chunks` spreads that over the chunks.)
-    """
-    x, tx, big_t = _as_rfm(frequency, recency, T, discrete=discrete)
-    if max_frequency is not None:  # checked before compression, so the row is the caller's
-        _validate.check_range(
-            x, "frequency", high=max_frequency, hint="a purchase count beyond 2**53 cannot be exact"
-        )
-    w = _fit_weights(weights, len(x))
-    if not np.any(x > 0):
-        raise InvalidInputError(
-            f"frequency is 0 for all {len(x)} rows: without repeat purchases the model "
-            "cannot be estimated; use a longer calibration window"
-        )
-    return x, tx, big_t, w, float(w.sum())
-
-
 def count_rows(
     frequency: Any,
     recency: Any,
@@ -393,8 +365,10 @@ def count_rows(
     discrete: bool = False,
     threads: Any = None,
 ) -> tuple[list[tuple[FloatArray, ...]], float]:
-    """:func:`validated`, then the :func:`regrouped` chunks of ``(x, t_x, T, w)``; and the total weight."""
-    x, tx, big_t, w, total = validated(frequency, recency, T, weights, discrete=discrete)
+    """:func:`~custrel.btyd._common._fit_rows`, then the :func:`regrouped` chunks of ``(x, t_x, T, w)``; and the total weight."""
+    x, tx, big_t, w, total = _fit_rows(
+        frequency, recency, T, weights, discrete=discrete, threads=threads
+    )
     return regrouped(compressed_chunks([x, tx, big_t], w, threads)), total
 
 
