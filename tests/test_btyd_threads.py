@@ -492,3 +492,23 @@ def test_checks_on_threads_return_fresh_arrays(monkeypatch: pytest.MonkeyPatch) 
     for mine, theirs in zip(got, (x, tx, big_t), strict=True):
         assert not np.shares_memory(mine, theirs)
         np.testing.assert_array_equal(mine, theirs)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    counts=st.lists(st.integers(0, 40), min_size=1100, max_size=1300),
+    big=st.sampled_from([0.0, 1.0, 0.5, -1.0, 32768.0, float("nan")]),
+    seed=st.integers(0, 2**16),
+)
+def test_lex_order_is_numpys_lexsort_with_whole_number_columns(
+    counts: list[int], big: float, seed: int
+) -> None:
+    """The int16 radix path of lex_order gives lexsort's permutation (and is left for other values)."""
+    from custrel import _numeric
+
+    rng = np.random.default_rng(seed)
+    x = np.array(counts, dtype=np.float64)
+    x[rng.integers(0, x.shape[0])] += big  # a fraction, a negative, too large or NaN: no int16
+    tx = np.round(rng.uniform(0, 5, x.shape[0]), 1)
+    big_t = np.floor(rng.uniform(0, 3, x.shape[0]))  # whole numbers: int16 too
+    np.testing.assert_array_equal(_numeric.lex_order([x, tx, big_t]), np.lexsort((big_t, tx, x)))

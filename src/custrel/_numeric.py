@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -102,10 +103,25 @@ def lex_order(columns: Sequence[FloatArray]) -> npt.NDArray[np.intp]:
     stable ``argsort`` releases the GIL and is faster (0.70 s against 1.07 s
     for three columns of 1M rows).
     """
-    order: npt.NDArray[np.intp] = np.argsort(columns[-1], kind="stable")
+    order: npt.NDArray[np.intp] = np.argsort(_sort_key(columns[-1]), kind="stable")
     for c in reversed(columns[:-1]):
-        order = order[np.argsort(c[order], kind="stable")]
+        order = order[np.argsort(_sort_key(c)[order], kind="stable")]
     return order
+
+
+def _sort_key(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The column, or its values as int16 where all are whole numbers in 0..32767 (same order).
+
+    numpy's stable sort of 16-bit integers is a radix sort: for the purchase
+    counts of 65,536 customers 0.24 ms against 1.8 ms as float64. Equal
+    values stay equal and the order is the same, so the permutation is too.
+    """
+    if column.dtype.kind != "f" or column.shape[0] < 1024:
+        return column
+    lo, hi = float(column.min()), float(column.max())
+    if not (lo >= 0.0 and hi <= 32767.0) or not bool((column == np.floor(column)).all()):
+        return column
+    return column.astype(np.int16)
 
 
 def hessian_from_gradient(
