@@ -1249,18 +1249,8 @@ class _Rows:
         (rows are sorted by recency, so the sample is stratified by recency);
         a row drawn ``k`` times gets weight ``k``.
         """
-        total = float(np.sum(self.w))
-        points = (np.arange(size) + 0.5) * (total / size)
-        idx = np.searchsorted(np.cumsum(self.w), points, side="right")
-        idx = np.minimum(idx, self.w.shape[0] - 1)
-        pick, counts = np.unique(idx, return_counts=True)
-        chunks = _threads.split(
-            self.t_x[pick],
-            self.x[pick],
-            self.T[pick],
-            counts.astype(float),
-            chunk=_threads.SAMPLE_CHUNK,
-        )
+        cols, counts = _threads.systematic_sample((self.t_x, self.x, self.T), self.w, size)
+        chunks = _threads.split(*cols, counts, chunk=_threads.SAMPLE_CHUNK)
         return _Rows.chunked(chunks, self.threads)
 
 

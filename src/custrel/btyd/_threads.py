@@ -402,7 +402,10 @@ def systematic_sample(
     points = (np.arange(size) + 0.5) * (total / size)
     idx = np.searchsorted(np.cumsum(weights), points, side="right")
     idx = np.minimum(idx, weights.shape[0] - 1)
-    pick, counts = np.unique(idx, return_counts=True)
+    # idx ascends (the points do): its runs are np.unique's values and counts, without a sort
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    pick = idx[starts]
+    counts = np.diff(np.r_[starts, idx.shape[0]])
     return tuple(c[pick] for c in columns), counts.astype(np.float64)
 
 
