@@ -268,3 +268,60 @@ def test_results_own_their_memory_and_inputs_stay(processes: bool) -> None:
             assert not np.shares_memory(value, col)
     after = log.to_arrays()
     assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+# --- first / last of many customers as int32 offsets (custrel._numeric.group_min_max) -----------
+
+_INT64 = np.iinfo(np.int64)
+
+
+@given(
+    k=st.integers(1, 30),
+    rows=st.lists(st.tuples(st.integers(0, 29), st.integers(-(2**40), 2**40)), max_size=60),
+    span=st.sampled_from([1, 2**31 - 2, 2**31 - 1, 2**31, 2**62]),
+    prior=st.booleans(),
+)
+def test_group_min_max_narrowed_is_the_plain_reduction(
+    k: int, rows: list[tuple[int, int]], span: int, prior: bool
+) -> None:
+    """int32 offsets give ufunc.at's first and last exactly, spans too wide for them included."""
+    from custrel import _numeric
+
+    codes = np.array([c % k for c, _ in rows], dtype=np.intp)
+    values = np.array([v for _, v in rows], dtype=np.int64)
+    if len(values):
+        values[0] = values.min() + min(span, _INT64.max - int(values.min()))  # the span wanted
+    base_first = np.full(k, _INT64.max)
+    base_last = np.full(k, _INT64.min)
+    if prior:  # earlier values already in place are kept where smaller / larger
+        base_first[::2], base_last[::2] = 5, -5
+    want_first, want_last = base_first.copy(), base_last.copy()
+    np.minimum.at(want_first, codes, values)
+    np.maximum.at(want_last, codes, values)
+    got_first, got_last = base_first.copy(), base_last.copy()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_numeric, "NARROW_MIN_GROUPS", 1)
+        _numeric.group_min_max(codes, values, got_first, got_last)
+    np.testing.assert_array_equal(got_first, want_first)
+    np.testing.assert_array_equal(got_last, want_last)
+
+
+def test_summarize_rfm_of_many_customers_is_the_same_narrowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from custrel import _numeric, summarize_rfm
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    log = TransactionLog.from_arrays(
+        customer_id=rng.integers(0, 700, n),
+        time=np.datetime64("2020-01-01", "s") + rng.integers(0, 10**8, n).astype("timedelta64[s]"),
+        amount=rng.normal(20, 30, n),
+    )
+    plain = summarize_rfm(log, "2024-01-01", threads=1)
+    plain_table = log.summarize(period=1.0)  # a numeric period: first / last by ufunc.at
+    monkeypatch.setattr(_numeric, "NARROW_MIN_GROUPS", 1)
+    narrowed = summarize_rfm(log, "2024-01-01", threads=1)
+    narrowed_table = log.summarize(period=1.0)
+    for name in ("customer_id", "first", "last", "n_transactions", "total_amount"):
+        np.testing.assert_array_equal(getattr(narrowed, name), getattr(plain, name))
+    for name in ("customer_id", "first", "last", "n_purchases", "n_periods", "total_amount"):
+        np.testing.assert_array_equal(getattr(narrowed_table, name), getattr(plain_table, name))

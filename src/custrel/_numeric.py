@@ -109,6 +109,51 @@ def lex_order(columns: Sequence[FloatArray]) -> npt.NDArray[np.intp]:
     return order
 
 
+#: Groups from which :func:`group_min_max` reduces int64 values as int32 offsets: beyond
+#: about 1M groups the per-group arrays (8 bytes each) outgrow the caches, and the
+#: random read-modify-write of ``ufunc.at`` waits on memory (measured on the 2-core test
+#: machine, 10 rows per group: min and max of 2M groups 0.33 s as int64, 0.15 s as
+#: int32; 3M groups 0.66 s and 0.46 s; 1M groups 0.070 s and 0.072 s).
+NARROW_MIN_GROUPS = 1_500_000
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def group_min_max(
+    codes: npt.NDArray[np.intp],
+    values: npt.NDArray[Any],
+    first: npt.NDArray[Any],
+    last: npt.NDArray[Any],
+) -> None:
+    """``first[c] = min(first[c], values of group c)`` and ``last`` likewise with max, in place.
+
+    ``minimum.at`` / ``maximum.at``; int64 values spanning less than 2**31
+    (calendar seconds over 68 years) are reduced as int32 offsets from their
+    minimum when there are :data:`NARROW_MIN_GROUPS` groups or more (half
+    the memory per group), then widened back: the same result exactly.
+    """
+    k = first.shape[0]
+    n = values.shape[0]
+    if n and values.dtype == np.int64 and k >= NARROW_MIN_GROUPS:
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < _INT32_MAX:  # INT32_MAX itself stays free for "no value"
+            offsets = np.empty(n, dtype=np.int32)
+            np.subtract(values, lo, out=offsets, casting="unsafe")
+            low = np.full(k, _INT32_MAX, dtype=np.int32)
+            high = np.full(k, -1, dtype=np.int32)
+            np.minimum.at(low, codes, offsets)
+            np.maximum.at(high, codes, offsets)
+            del offsets
+            seen = high >= 0
+            wide = low.astype(np.int64)
+            wide += lo
+            np.minimum(first, wide, out=first, where=seen)
+            np.add(high, lo, out=wide, dtype=np.int64)
+            np.maximum(last, wide, out=last, where=seen)
+            return
+    np.minimum.at(first, codes, values)
+    np.maximum.at(last, codes, values)
+
+
 def _sort_key(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """The column, or its values as int16 where all are whole numbers in 0..32767 (same order).
 

@@ -37,7 +37,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from custrel import _parallel
+from custrel import _numeric, _parallel
 from custrel import _validate as v
 from custrel._ids import _factorize
 from custrel._tabular import Tabular
@@ -802,8 +802,7 @@ def _reduce_rfm_rows(
     else:
         first.fill(np.inf)
         last.fill(-np.inf)
-    np.minimum.at(first, codes_b, t_b)
-    np.maximum.at(last, codes_b, t_b)
+    _numeric.group_min_max(codes_b, t_b, first, last)
     if days and not days_first:
         pairs = count_days()
     return pairs

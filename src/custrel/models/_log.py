@@ -15,7 +15,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from custrel import _parallel
+from custrel import _numeric, _parallel
 from custrel import _validate as v
 from custrel._ids import IdType, Missing, as_id_array, factorize_by_sort, normalize_ids
 from custrel._tabular import Tabular, native_frame
@@ -1906,8 +1906,7 @@ def _reduce_rows(
     if from_key and not periods_first:
         key_step()
     if len(codes) and not filled:
-        np.minimum.at(first, codes, t)
-        np.maximum.at(last, codes, t)
+        _numeric.group_min_max(codes, t, first, last)
         if periods and not from_key:
             present = count > 0
             n_periods, _ = _distinct_periods(
