@@ -125,9 +125,31 @@ def test_warm_start_sample_fits_in_processes(
     monkeypatch.setattr(_pnbd_math, "_SUBSAMPLE_SIZE", 1500)
     x, tx, big_t = _history(6000, seed=3)
     one = fit(x, tx, big_t, threads=1)
-    _same_fits(one, fit(x, tx, big_t, threads=2))
-    assert len(forked) >= 2  # the sample's evaluator and the full data's
+    spans: list[tuple[int, int, int]] = []  # (first task, end, tasks) of each run in workers
+    real_run = _parallel.Forked.run
+
+    def run(self: Any, command: int, theta: Any, span: Any = None) -> Any:
+        if self.workers > 1:
+            lo, hi = (0, self._n_tasks) if span is None else span
+            spans.append((lo, hi, self._n_tasks))
+        return real_run(self, command, theta, span)
+
+    with mock.patch.object(_parallel.Forked, "run", run):
+        _same_fits(one, fit(x, tx, big_t, threads=2))
+    assert len(forked) == 1  # one set of workers for the samples and all rows
+    assert len({(lo, hi) for lo, hi, _ in spans}) >= 2  # each fit sums its own chunks there
+    assert all(hi - lo < n for lo, hi, n in spans)
     assert _no_children_left()
+
+
+def test_forked_runs_a_span_of_its_tasks_over_every_worker() -> None:
+    with _parallel.Forked([_square], 9, 3) as ev:
+        theta = np.arange(3.0)
+        for lo, hi in [(0, 9), (2, 7), (4, 5), (6, 6), (0, 1)]:
+            got = ev.run(0, theta, (lo, hi))
+            assert [g.tolist() for g in got] == [[i, *(theta * i).tolist()] for i in range(lo, hi)]
+        with pytest.raises(CustrelError, match="not among the 9 tasks"):
+            ev.run(0, theta, (3, 10))
 
 
 # --- the evaluator itself ------------------------------------------------------------------------

@@ -691,7 +691,8 @@ class Forked:
         self._n_tasks = n_tasks
         self._workers = max(1, min(workers, n_tasks))
         self._errstate_at = 8 * (THETA_WIDTH + 1)
-        head = self._errstate_at + 8
+        self._span_at = self._errstate_at + 8  # the tasks of this run: two int64
+        head = self._span_at + 16
         self._results_at = head
         self._messages_at = head + 8 * (RESULT_WIDTH + 1) * n_tasks
         self._map = mmap.mmap(-1, self._messages_at + _MESSAGE_BYTES * self._workers)
@@ -732,8 +733,13 @@ class Forked:
         """Processes evaluating the tasks (the parent and its children)."""
         return 1 + len(self._children)
 
-    def _tasks(self, w: int) -> range:
-        return range(w, self._n_tasks, self._stride)
+    def _tasks(self, w: int, span: tuple[int, int] | None = None) -> range:
+        lo, hi = (0, self._n_tasks) if span is None else span
+        return range(lo + w, hi, self._stride)
+
+    def _span(self) -> tuple[int, int]:
+        lo, hi = np.frombuffer(self._map, np.int64, 2, self._span_at).tolist()
+        return int(lo), int(hi)
 
     def _theta(self) -> npt.NDArray[np.float64]:
         n = int(np.frombuffer(self._map, np.float64, 1, 0)[0])
@@ -773,7 +779,7 @@ class Forked:
                     try:
                         theta = self._theta()
                         with np.errstate(**self._errstate()):  # type: ignore[arg-type]  # the parent's
-                            for i in self._tasks(w):
+                            for i in self._tasks(w, self._span()):
                                 self._put(i, fn(i, theta))
                     except BaseException as exc:  # reported to the parent, which raises
                         message["error"] = _describe(type(exc), str(exc))
@@ -794,20 +800,31 @@ class Forked:
     def _read_message(self, w: int) -> dict[str, Any]:
         return _get_message(self._map, self._messages_at + w * _MESSAGE_BYTES)
 
-    def run(self, command: int, theta: Any) -> list[npt.NDArray[np.float64]]:
-        """``[fns[command](i, theta) for i in range(n_tasks)]``, the tasks shared by the workers."""
+    def run(
+        self, command: int, theta: Any, span: tuple[int, int] | None = None
+    ) -> list[npt.NDArray[np.float64]]:
+        """``[fns[command](i, theta) for i in range(lo, hi)]``, the tasks shared by the workers.
+
+        ``span`` is ``(lo, hi)``, by default every task: one set of workers
+        serves several sums over different tasks (a fit's sample and its
+        whole data), each spread evenly over the workers.
+        """
+        lo, hi = (0, self._n_tasks) if span is None else span
+        if not 0 <= lo <= hi <= self._n_tasks:
+            raise CustrelError(f"tasks {lo}..{hi} are not among the {self._n_tasks} tasks")
         th = np.asarray(theta, dtype=np.float64).reshape(-1)
         if th.shape[0] > THETA_WIDTH:
             raise CustrelError(f"{th.shape[0]} parameters (at most {THETA_WIDTH})")
         if not self._children:
             return [
                 np.asarray(self._fns[command](i, th.copy()), dtype=np.float64).reshape(-1)
-                for i in range(self._n_tasks)
+                for i in range(lo, hi)
             ]
         head = np.frombuffer(self._map, np.float64, th.shape[0] + 1, 0)
         head[0] = th.shape[0]
         head[1:] = th
         del head
+        np.frombuffer(self._map, np.int64, 2, self._span_at)[:] = (lo, hi)
         err: dict[str, Any] = {**np.geterr()}  # the children run under the caller's errstate
         at = self._errstate_at
         self._map[at : at + len(_ERR_KINDS)] = bytes(
@@ -817,7 +834,7 @@ class Forked:
             os.write(cmd_w, bytes([command]))
         failure: BaseException | None = None
         try:
-            for i in self._tasks(0):
+            for i in self._tasks(0, (lo, hi)):
                 self._put(i, self._fns[command](i, th.copy()))
         except BaseException as exc:
             failure = exc
@@ -848,7 +865,7 @@ class Forked:
             self._end_children()  # the parent does every task from now on
             raise failure
         _reissue_warnings([m for _, _, m in sorted(ended)], stacklevel=3)
-        return [self._get(i) for i in range(self._n_tasks)]
+        return [self._get(i) for i in range(lo, hi)]
 
     def _reap_one(self, pid: int) -> None:
         _, cmd_w, st_r = self._children.pop(pid)

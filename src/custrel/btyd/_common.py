@@ -340,8 +340,8 @@ def _fit_rows(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
     """The fitting data checked, not compressed: x, t_x, T, w and the total weight.
 
-    (:func:`_count_data` compresses all rows with one sort, on one core;
-    ``btyd._threads.compressed_chunks`` spreads that over the chunks.)
+    (``btyd._threads.compressed_chunks`` merges identical rows chunk by
+    chunk; :func:`custrel._numeric.compress_rows` merges them all at once.)
     """
     x, tx, big_t = _as_rfm(frequency, recency, T, discrete=discrete, threads=threads)
     if max_frequency is not None:  # checked before compression, so the row is the caller's
@@ -354,23 +354,6 @@ def _fit_rows(
             f"frequency is 0 for all {len(x)} rows: without repeat purchases the model "
             "cannot be estimated; use a longer calibration window"
         )
-    return x, tx, big_t, w, float(w.sum())
-
-
-def _count_data(
-    frequency: Any,
-    recency: Any,
-    T: Any,
-    weights: Any,
-    *,
-    discrete: bool = False,
-    max_frequency: float | None = None,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
-    """Validate and compress the fitting data; returns x, tx, T, w and the total weight."""
-    x, tx, big_t, w, _ = _fit_rows(
-        frequency, recency, T, weights, discrete=discrete, max_frequency=max_frequency
-    )
-    (x, tx, big_t), w, _ = _numeric.compress_rows([x, tx, big_t], w)
     return x, tx, big_t, w, float(w.sum())
 
 

@@ -82,7 +82,7 @@ from custrel import _numeric
 from custrel import _validate as v
 from custrel.btyd import _pnbd_math as _pn
 from custrel.btyd._base import RepeatPurchaseModel
-from custrel.btyd._common import _broadcast_customers, _count_data, _initial, _start_rate
+from custrel.btyd._common import _broadcast_customers, _fit_rows, _initial, _start_rate
 from custrel.btyd._pareto_nbd import ParetoNBDModel
 from custrel.errors import ConvergenceError, InvalidInputError, InvalidTypeError
 
@@ -615,9 +615,9 @@ def fit_pareto_nbd_correlated(
     """
     from scipy import optimize  # imported on first fit (import custrel stays quick)
 
-    x, tx, big_t, w, total = _count_data(
-        frequency, recency, T, weights, max_frequency=_pn.MAX_FREQUENCY
-    )
+    x, tx, big_t, w, _ = _fit_rows(frequency, recency, T, weights, max_frequency=_pn.MAX_FREQUENCY)
+    (x, tx, big_t), w, _ = _numeric.compress_rows([x, tx, big_t], w)  # identical rows merged
+    total = float(w.sum())
     rows = (x, tx, big_t, w)
     start_rho = 0.0
     if initial is not None:

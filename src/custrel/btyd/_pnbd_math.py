@@ -86,7 +86,7 @@ Abramowitz, M. & Stegun, I. A. (1964). Handbook of Mathematical Functions,
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import attrs
@@ -1221,8 +1221,11 @@ class _Rows:
     last: dict[bytes, tuple[float, FloatArray]] = attrs.field(factory=dict, eq=False)
     parts: tuple[_Rows, ...] = ()
     threads: int = 1
-    #: The parts' sums in worker processes while a fit runs (:func:`_forked`), else None.
-    sums: _threads.ChunkSums | None = attrs.field(default=None, eq=False)
+    #: The parts' sums in worker processes while a fit runs (:func:`_forked`), else None:
+    #: ``sums(theta, 0)`` is :func:`_total`, ``sums(theta, 1)`` :func:`_bhhh_leaf`'s.
+    sums: Callable[[FloatArray, int], tuple[float, FloatArray]] | None = attrs.field(
+        default=None, eq=False
+    )
 
     @classmethod
     def of(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> _Rows:
@@ -1255,20 +1258,43 @@ class _Rows:
 
 
 @contextlib.contextmanager
-def _forked(rows: _Rows) -> Iterator[_Rows]:
+def _forked(*chain: _Rows) -> Iterator[list[_Rows]]:
     """The rows with their parts' sums (:func:`_total`, BHHH) in worker processes where they pay.
 
-    :class:`custrel.btyd._threads.ChunkSums` decides (Linux, 2 threads or
-    more, enough rows); the workers end with the block. The sums are the same
-    to the last bit either way.
+    One set of workers serves every ``_Rows`` given (a fit's rows and its
+    samples): their parts are the tasks of one
+    :class:`custrel.btyd._threads.ChunkSums`, each ``_Rows`` summing its own
+    span of them, so a fit forks once. ``ChunkSums`` decides (Linux, 2
+    threads or more, enough rows); the workers end with the block. The sums
+    are the same to the last bit either way.
     """
-    if not rows.parts:
-        yield rows
+    parts = [leaf for rows in chain for leaf in rows.parts]
+    n_rows = sum(int(rows.x.shape[0]) for rows in chain if rows.parts)
+    if not parts:
+        yield list(chain)
         return
-    with _threads.ChunkSums(
-        [_total, _bhhh_leaf], rows.parts, rows.threads, n_rows=int(rows.x.shape[0])
-    ) as sums:
-        yield attrs.evolve(rows, sums=sums) if sums.processes else rows
+    with _threads.ChunkSums([_total, _bhhh_leaf], parts, chain[0].threads, n_rows=n_rows) as sums:
+        if not sums.processes:
+            yield list(chain)
+            return
+        out: list[_Rows] = []
+        at = 0
+        for rows in chain:
+            if rows.parts:
+                span = (at, at + len(rows.parts))
+                at = span[1]
+                rows = attrs.evolve(rows, sums=_span_sums(sums, span))
+            out.append(rows)
+        yield out
+
+
+def _span_sums(
+    sums: _threads.ChunkSums, span: tuple[int, int]
+) -> Callable[[FloatArray, int], tuple[float, FloatArray]]:
+    def call(theta: FloatArray, k: int) -> tuple[float, FloatArray]:
+        return sums(theta, k, span=span)
+
+    return call
 
 
 def _total(params: FloatArray, rows: _Rows) -> tuple[float, FloatArray]:
@@ -1572,28 +1598,44 @@ def _start(x: FloatArray, T: FloatArray, w: FloatArray) -> FloatArray:
     return np.array([1.0, mean_T / mean_x, 1.0, mean_T])
 
 
-def _fit_sampled(
-    rows: _Rows, start: FloatArray
-) -> tuple[FloatArray, float, int, str, FloatArray | None] | None:
-    """Newton steps on all rows from the fit on a systematic sample (None: that failed).
+def _samples(rows: _Rows) -> list[_Rows]:
+    """The systematic samples a fit of ``rows`` starts from: each a sample of the one before.
 
-    The sample's own fit is :func:`_maximize`, or this same scheme on a
-    sample of the sample when it is large (so 10M rows cost a fit on 10,000,
-    a few Newton steps on 100,000 and a few on all).
+    A sample of 5,000 customers (a tenth of them for more than 50,000, up
+    to 100,000; at most a quarter of all), then a sample of that sample
+    while it still has more than :data:`_SUBSAMPLE` distinct rows.
     """
-    total_w = float(np.sum(rows.w))
-    size = max(_SUBSAMPLE_SIZE, min(total_w // _SUBSAMPLE_SHARE, _SUBSAMPLE_MAX))
+    out: list[_Rows] = []
+    while True:
+        total_w = float(np.sum(rows.w))
+        size = max(_SUBSAMPLE_SIZE, min(total_w // _SUBSAMPLE_SHARE, _SUBSAMPLE_MAX))
+        rows = rows.sample(int(min(size, total_w // 4)))
+        out.append(rows)
+        if rows.x.shape[0] <= _SUBSAMPLE:
+            return out
+
+
+def _fit_sampled(
+    chain: list[_Rows], start: FloatArray
+) -> tuple[FloatArray, float, int, str, FloatArray | None] | None:
+    """Newton steps on ``chain[0]`` from the fit on its sample ``chain[1]`` (None: that failed).
+
+    ``chain`` is the rows and :func:`_samples` of them. The sample's own fit
+    is :func:`_maximize`, or this same scheme on the sample of the sample
+    when there is one (so 10M rows cost a fit on 10,000, a few Newton steps
+    on 100,000 and a few on all).
+    """
+    rows, sub = chain[0], chain[1]
     h_sub: FloatArray | None = None
-    with _forked(rows.sample(int(min(size, total_w // 4)))) as sub:
-        try:
-            got = _fit_sampled(sub, start) if sub.x.shape[0] > _SUBSAMPLE else None
-            sub_start, _, _, _, h_sub = _maximize(sub, start) if got is None else got
-        except ConvergenceError:  # a small sample can lack an interior maximum
-            sub_start = start
-        if not np.all(np.abs(np.log(sub_start)) < _RUNAWAY):
-            return None
-        if h_sub is None:
-            h_sub = _hessian_u(sub_start, sub)
+    try:
+        got = _fit_sampled(chain[1:], start) if len(chain) > 2 else None
+        sub_start, _, _, _, h_sub = _maximize(sub, start) if got is None else got
+    except ConvergenceError:  # a small sample can lack an interior maximum
+        sub_start = start
+    if not np.all(np.abs(np.log(sub_start)) < _RUNAWAY):
+        return None
+    if h_sub is None:
+        h_sub = _hessian_u(sub_start, sub)
     polished = None
     if np.all(np.isfinite(h_sub)):
         polished = _polish(rows, sub_start, -h_sub / float(np.sum(sub.w)))
@@ -1688,8 +1730,13 @@ def fit(
     # identical rows merged within each fixed chunk (each sorted by recency)
     chunks = _threads.regrouped(_threads.compressed_chunks([ta, xa, Ta], wa, n_threads))
     # the sums of every evaluation in worker processes where they pay (ended with the block)
-    with _forked(_Rows.chunked(chunks, n_threads)) as rows:
-        result = _fit_sampled(rows, start) if rows.x.shape[0] > _SUBSAMPLE and x0 is None else None
+    whole = _Rows.chunked(chunks, n_threads)
+    sampled = whole.x.shape[0] > _SUBSAMPLE and x0 is None
+    # the sums of every evaluation, the samples' too, in one set of worker processes where
+    # they pay (forked once, ended with the block)
+    with _forked(whole, *(_samples(whole) if sampled else [])) as chain:
+        rows = chain[0]
+        result = _fit_sampled(chain, start) if sampled else None
         if result is None:
             result = _maximize(rows, start)
         params, ll, nit, message, hess = result

@@ -184,13 +184,17 @@ class ChunkSums:
         """Worker processes in use (0: threads)."""
         return 0 if self._forked is None else self._forked.workers
 
-    def __call__(self, theta: FloatArray, k: int = 0) -> tuple[float, FloatArray]:
+    def __call__(
+        self, theta: FloatArray, k: int = 0, span: tuple[int, int] | None = None
+    ) -> tuple[float, FloatArray]:
+        """The sum over the chunks (``span``: chunks ``lo..hi-1`` only) of ``fns[k](theta, chunk)``."""
         if self._forked is None:
             fn = self._fns[k]
-            return sum_chunks(lambda d: fn(theta, d), self._datas, self._threads)
+            datas = self._datas if span is None else self._datas[span[0] : span[1]]
+            return sum_chunks(lambda d: fn(theta, d), datas, self._threads)
         value = 0.0
         grad: FloatArray | None = None
-        for vec in self._forked.run(k, theta):  # in chunk order, as sum_chunks adds
+        for vec in self._forked.run(k, theta, span):  # in chunk order, as sum_chunks adds
             value += float(vec[0])
             grad = vec[1:].copy() if grad is None else grad + vec[1:]
         assert grad is not None
@@ -451,28 +455,33 @@ def fit_chunks(
     """
     n_rows = sum(int(c[0].shape[0]) for c in chunks)
     inverse_hessian: FloatArray | None = None
+    sample: list[tuple[FloatArray, ...]] = []
+    sample_weight = 0.0
     if warm_start and n_rows > SUBSAMPLE_ROWS and total_weight > 4 * SUBSAMPLE_SIZE:
         *cols, w = join_chunks(chunks)
         scols, sw = systematic_sample(cols, w, SUBSAMPLE_SIZE)
-        sdatas = map_chunks(prepare, split(*scols, sw, chunk=SAMPLE_CHUNK), threads)
-        try:
-            with ChunkSums([total], sdatas, threads, n_rows=int(sw.shape[0])) as sub_loglik:
+        sample, sample_weight = split(*scols, sw, chunk=SAMPLE_CHUNK), float(sw.sum())
+    # the sample's chunks first, then all rows': one set of worker processes serves both fits
+    datas = map_chunks(prepare, [*sample, *chunks], threads)
+    n_sample = len(sample)
+    rows = n_rows + sum(int(c[0].shape[0]) for c in sample)
+    with ChunkSums([total], datas, threads, n_rows=rows) as loglik:
+        if sample:
+            try:
                 pre = _numeric.maximize_log_likelihood(
-                    sub_loglik,
+                    lambda theta: loglik(theta, span=(0, n_sample)),
                     x0,
-                    total_weight=float(sw.sum()),
+                    total_weight=sample_weight,
                     model=model,
                     names=names,
                     standard_errors=False,
                 )
-        except ConvergenceError:  # a sample can lack an interior maximum: start as usual
-            pre = None
-        if pre is not None:
-            x0, inverse_hessian = pre.params, pre.inverse_hessian
-    datas = map_chunks(prepare, chunks, threads)
-    with ChunkSums([total], datas, threads, n_rows=n_rows) as loglik:
+            except ConvergenceError:  # a sample can lack an interior maximum: start as usual
+                pre = None
+            if pre is not None:
+                x0, inverse_hessian = pre.params, pre.inverse_hessian
         return _numeric.maximize_log_likelihood(
-            loglik,
+            lambda theta: loglik(theta, span=(n_sample, len(datas))),
             x0,
             total_weight=total_weight,
             model=model,
