@@ -990,7 +990,7 @@ def _summary_from_rows(
         customer_id=labels,
         first=_from_reduce_times(first, kind, _NO_FIRST),
         last=_from_reduce_times(last, kind, _NO_LAST),
-        n_transactions=count.astype(np.int64),
+        n_transactions=count.astype(np.int64, copy=False),
         total_amount=total,
         n_days=n_days,
         day_customer=day_customer,
