@@ -122,10 +122,11 @@ _CF_MAX_A = 1e4  # above this a, the trapezoidal path directly (the fraction con
 _COMPACT_EVERY = 6  # drop converged elements from the series loop this often
 _COMPACT_MIN = 256  # below this many elements compaction costs more than it saves
 _CHUNK = 16384  # series elements summed together: in cache, and few numpy calls (GIL held)
-#: Elements of the value-only series (predictions) summed together: its six arrays stay
-#: in cache at 65,536, and each numpy call's GIL-held dispatch is spread over more work:
-#: on 2 threads Pareto/NBD predictions of 1M customers ran 1.61x faster than on one at
-#: 65,536, 1.40-1.45x at 16,384 and 1.13-1.15x at 4,096 (one thread: the same time).
+#: Elements of the value-only series (predictions) summed together. Fewer, longer numpy
+#: calls hold the GIL less often, but two threads' arrays must still fit the cache: on 2
+#: threads Pareto/NBD predictions of 1M customers ran, against one thread (medians of 15
+#: interleaved runs), 1.31x at 16,384, 1.56x at 32,768 and at 65,536, and 0.99x at
+#: 131,072 (3 MB of arrays per thread); 1.13x at 4,096. One thread: the same time.
 _VALUE_CHUNK = 65536
 _W_SWITCH = 0.5  # 1 - z at or below which the z -> 1 - z transformation is used (0: never)
 _POLE_GAP = 1e-3  # ... unless b is this close to an integer (then the series/continued fraction)
