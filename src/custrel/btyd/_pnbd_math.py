@@ -126,7 +126,7 @@ _CHUNK = 16384  # series elements summed together: in cache, and few numpy calls
 #: calls hold the GIL less often, but two threads' arrays must still fit the cache: on 2
 #: threads Pareto/NBD predictions of 1M customers ran, against one thread (medians of 15
 #: interleaved runs), 1.31x at 16,384, 1.56x at 32,768 and at 65,536, and 0.99x at
-#: 131,072 (3 MB of arrays per thread); 1.13x at 4,096. One thread: the same time.
+#: 131,072 (6 MB of arrays per thread); 1.13x at 4,096. One thread: the same time.
 _VALUE_CHUNK = 65536
 _W_SWITCH = 0.5  # 1 - z at or below which the z -> 1 - z transformation is used (0: never)
 _POLE_GAP = 1e-3  # ... unless b is this close to an integer (then the series/continued fraction)
