@@ -306,7 +306,9 @@ def test_group_min_max_narrowed_is_the_plain_reduction(
     np.testing.assert_array_equal(got_last, want_last)
 
 
-def test_summarize_rfm_of_many_customers_is_the_same_narrowed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_summarize_rfm_of_many_customers_is_the_same_narrowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from custrel import _numeric, summarize_rfm
 
     rng = np.random.default_rng(5)
