@@ -139,14 +139,14 @@ def _as_rfm_on_threads(
     """:func:`_as_rfm` of long 1-D columns that pass every check, on threads; else None."""
     from custrel import _parallel
 
-    n_threads = _parallel.resolve_threads(threads)
-    if n_threads <= 1 or _parallel.on_pool():  # nested work runs in-line
-        return None
     try:
         n = len(frequency)
     except TypeError:  # a scalar, or an object without a length: the in-line path
         return None
-    if n < _parallel.MIN_PARALLEL_ROWS:
+    if n < _parallel.MIN_PARALLEL_ROWS or _parallel.on_pool():  # nested work runs in-line
+        return None
+    n_threads = _parallel.resolve_threads(threads)
+    if n_threads <= 1:
         return None
     try:
         x = v.as_float_array(frequency, "frequency", ndim=1, finite=False)
