@@ -492,6 +492,13 @@ def test_checks_on_threads_return_fresh_arrays(monkeypatch: pytest.MonkeyPatch) 
     for mine, theirs in zip(got, (x, tx, big_t), strict=True):
         assert not np.shares_memory(mine, theirs)
         np.testing.assert_array_equal(mine, theirs)
+    # other inputs are converted first: a list, integers, a read-only view
+    frozen = big_t.copy()
+    frozen.flags.writeable = False
+    mixed = _common._as_rfm(x.tolist(), tx.astype(np.float32), frozen[::1], threads=2)
+    for mine, theirs in zip(mixed, (x, tx, big_t), strict=True):
+        assert mine.dtype == np.float64
+        np.testing.assert_array_equal(mine, theirs)
 
 
 @settings(deadline=None, max_examples=60)

@@ -148,17 +148,27 @@ def _as_rfm_on_threads(
     n_threads = _parallel.resolve_threads(threads)
     if n_threads <= 1:
         return None
-    try:
-        x = v.as_float_array(frequency, "frequency", ndim=1, finite=False)
-        tx = v.as_float_array(recency, "recency", ndim=1, finite=False)
-        big_t = v.as_float_array(T, "T", ndim=1, finite=False)
-    except CustrelError:  # raised again, in its place, by the in-line checks
-        return None
+    sources: list[FloatArray | None] = []  # float64 arrays, copied chunk by chunk below
+    columns: list[FloatArray] = []
+    for value, name in ((frequency, "frequency"), (recency, "recency"), (T, "T")):
+        if type(value) is np.ndarray and value.dtype == np.float64 and value.ndim == 1:
+            sources.append(value)
+            columns.append(np.empty(value.shape[0]))
+            continue
+        try:
+            columns.append(v.as_float_array(value, name, ndim=1, finite=False))
+        except CustrelError:  # raised again, in its place, by the in-line checks
+            return None
+        sources.append(None)
+    x, tx, big_t = columns
     if not x.shape == tx.shape == big_t.shape:
         return None
 
     def chunk_passes(i: int) -> bool:
         rows = slice(i * _CHECK_CHUNK, (i + 1) * _CHECK_CHUNK)
+        for source, column in zip(sources, columns, strict=True):
+            if source is not None:
+                np.copyto(column[rows], source[rows])
         return _rows_pass(x[rows], tx[rows], big_t[rows], discrete)
 
     passed = _parallel.run_ordered(chunk_passes, -(-n // _CHECK_CHUNK), n_threads)

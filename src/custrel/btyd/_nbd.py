@@ -708,7 +708,8 @@ def _fit_nbd(
     label = "MBG/NBD" if modified else "BG/NBD"
     n_threads = _threads.resolve(threads)
     chunks, total = _threads.count_rows(frequency, recency, T, weights, threads=n_threads)
-    x, _tx, big_t, w = _threads.join_chunks(chunks)
+    joined = _threads.join_chunks(chunks)
+    x, _tx, big_t, w = joined
     x0 = _initial(initial, cls._param_names, np.asarray([1.0, _start_rate(x, big_t, w), 1.0, 1.0]))
     fit = _threads.fit_chunks(
         lambda theta, data: _nbd_total(theta, data, modified=modified),
@@ -720,6 +721,7 @@ def _fit_nbd(
         names=cls._param_names,
         threads=n_threads,
         warm_start=initial is None,
+        joined=joined,
     )
     _warn_fit(label, fit)
     return cls(

@@ -439,6 +439,7 @@ def fit_chunks(
     names: Sequence[str],
     threads: int,
     warm_start: bool = True,
+    joined: tuple[FloatArray, ...] | None = None,
 ) -> _numeric.MaximumLikelihood:
     """Maximise a log-likelihood summed over fixed chunks of weighted rows.
 
@@ -451,14 +452,15 @@ def fit_chunks(
     BFGS curvature, so the fit on all rows needs only a few iterations, and
     the Hessian for the standard errors is taken by forward differences
     (relative error about 1e-5, half the gradients of central differences). Everything is deterministic and
-    independent of ``threads``.
+    independent of ``threads``. ``joined`` is :func:`join_chunks` of
+    ``chunks`` where the caller has it already (the sample is drawn from it).
     """
     n_rows = sum(int(c[0].shape[0]) for c in chunks)
     inverse_hessian: FloatArray | None = None
     sample: list[tuple[FloatArray, ...]] = []
     sample_weight = 0.0
     if warm_start and n_rows > SUBSAMPLE_ROWS and total_weight > 4 * SUBSAMPLE_SIZE:
-        *cols, w = join_chunks(chunks)
+        *cols, w = join_chunks(chunks) if joined is None else joined
         scols, sw = systematic_sample(cols, w, SUBSAMPLE_SIZE)
         sample, sample_weight = split(*scols, sw, chunk=SAMPLE_CHUNK), float(sw.sum())
     # the sample's chunks first, then all rows': one set of worker processes serves both fits
