@@ -196,6 +196,24 @@ def hessian_from_gradient(
     return 0.5 * (h + h.T)
 
 
+def inverse_information(hess: FloatArray) -> FloatArray | None:
+    """``(-hess)^{-1}`` by Cholesky: the covariance of estimates in the coordinates of ``hess``.
+
+    None where ``-hess`` is not finite or not positive definite (no interior
+    maximum); the caller reports NaN standard errors then.
+    """
+    info = -hess
+    if not np.all(np.isfinite(info)):
+        return None
+    try:
+        chol = np.linalg.cholesky(info)
+    except np.linalg.LinAlgError:
+        return None
+    inv_chol = np.linalg.inv(chol)
+    out: FloatArray = inv_chol.T @ inv_chol
+    return out
+
+
 @attrs.frozen
 class MaximumLikelihood:
     """Outcome of :func:`maximize_log_likelihood` (private).
@@ -374,19 +392,12 @@ def maximize_log_likelihood(
         hess = hessian_from_gradient(total_grad_u, u, step=1e-5, at_x=-g / scale)
     else:
         hess = hessian_from_gradient(total_grad_u, u, step=1e-5)
-    info = -hess
     covariance = np.full((len(u), len(u)), np.nan)
     se = np.full(len(u), np.nan)
-    if np.all(np.isfinite(info)):
-        try:
-            chol = np.linalg.cholesky(info)
-        except np.linalg.LinAlgError:
-            chol = None
-        if chol is not None:
-            inv_chol = np.linalg.inv(chol)
-            cov_u = inv_chol.T @ inv_chol
-            covariance = cov_u * np.outer(theta, theta)
-            se = np.sqrt(np.diag(covariance))
+    cov_u = inverse_information(hess)
+    if cov_u is not None:
+        covariance = cov_u * np.outer(theta, theta)
+        se = np.sqrt(np.diag(covariance))
     return MaximumLikelihood(
         params=theta,
         log_likelihood=float(ll_total),

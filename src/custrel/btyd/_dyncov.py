@@ -83,7 +83,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
-from custrel._numeric import gauss_legendre, hessian_from_gradient
+from custrel._numeric import gauss_legendre, hessian_from_gradient, inverse_information
 from custrel.btyd import _covariates as cv
 from custrel.btyd import _pnbd_math as _pm
 from custrel.btyd import _threads
@@ -963,18 +963,13 @@ def fit_pareto_nbd_dyncov(
     n_par = len(names)
     cov = np.full((n_par, n_par), np.nan)
     se = np.full(n_par, np.nan)
-    if np.all(np.isfinite(hess)):
-        try:
-            chol = np.linalg.cholesky(-hess)
-        except np.linalg.LinAlgError:
-            chol = None
-        if chol is not None:
-            inv = np.linalg.inv(chol)
-            # d theta_full / d u_free: theta on the base rows, 1 where a coefficient is free
-            jac = np.zeros((n_par, n_free))
-            jac[np.arange(n_par), expand] = np.where(np.arange(n_par) < 4, theta, 1.0)
-            cov = jac @ (inv.T @ inv) @ jac.T
-            se = np.sqrt(np.diag(cov))
+    cov_u = inverse_information(hess)
+    if cov_u is not None:
+        # d theta_full / d u_free: theta on the base rows, 1 where a coefficient is free
+        jac = np.zeros((n_par, n_free))
+        jac[np.arange(n_par), expand] = np.where(np.arange(n_par) < 4, theta, 1.0)
+        cov = jac @ cov_u @ jac.T
+        se = np.sqrt(np.diag(cov))
     _warn_flat(names, theta, se, spread)
     return ParetoNBDDynCovModel(
         params=dict(zip(names, theta.tolist(), strict=True)),

@@ -624,18 +624,13 @@ def _maximize(
         covariance = np.full((5, 5), np.nan)
         se = np.full(5, np.nan)
         hess = _numeric.hessian_from_gradient(total_grad, vv, step=1e-5)[np.ix_(free, free)]
-        if np.all(np.isfinite(hess)):
-            try:
-                chol = np.linalg.cholesky(-hess)
-            except np.linalg.LinAlgError:
-                chol = None
-            if chol is not None:
-                inv_chol = np.linalg.inv(chol)
-                jac = jacobian(theta)[:, free]
-                covariance = jac @ (inv_chol.T @ inv_chol) @ jac.T
-                if at_floor:
-                    covariance[2, :] = covariance[:, 2] = np.nan
-                se = np.sqrt(np.diag(covariance))
+        cov_v = _numeric.inverse_information(hess)
+        if cov_v is not None:
+            jac = jacobian(theta)[:, free]
+            covariance = jac @ cov_v @ jac.T
+            if at_floor:
+                covariance[2, :] = covariance[:, 2] = np.nan
+            se = np.sqrt(np.diag(covariance))
         return _Fit(
             params=theta,
             log_likelihood=-f / scale,

@@ -691,14 +691,8 @@ def fit_pareto_nbd_correlated(
     hess = _numeric.hessian_from_gradient(lambda uu: grad_u(uu)[1], u, step=1e-5)
     cov = np.full((5, 5), np.nan)
     at_edge = abs(float(u[4])) > 16.0
-    try:
-        info = -hess
-        chol = np.linalg.cholesky(info) if np.all(np.isfinite(info)) else None
-    except np.linalg.LinAlgError:
-        chol = None
-    if chol is not None:
-        inv = np.linalg.inv(chol)
-        cov_u = inv.T @ inv
+    cov_u = _numeric.inverse_information(hess)
+    if cov_u is not None:
         jac = np.zeros((5, 5))
         eps = 1e-6
         for k in range(5):  # d(theta, rho)/du by central differences of the closed forms
