@@ -31,6 +31,7 @@ from custrel import (
 )
 from custrel.btyd import _pnbd_math, _threads
 from custrel.errors import CustrelError, InvalidInputError
+from same_fits import assert_same_fits
 
 pytestmark = pytest.mark.skipif(
     not _parallel.FORK_AVAILABLE, reason="worker processes need Linux fork"
@@ -54,21 +55,6 @@ def forked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         yield made
 
 
-def _fields(m: Any) -> list[Any]:
-    return [
-        np.asarray(list(m.params.values())),
-        m.log_likelihood,
-        np.asarray(list(m.standard_errors.values())),
-        np.asarray(m.covariance),
-        m.n_iterations,
-    ]
-
-
-def _same_fits(a: Any, b: Any) -> None:
-    for x, y in zip(_fields(a), _fields(b), strict=True):
-        assert np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
-
-
 def _history(n: int, seed: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     truth = BGNBDModel.from_params({"r": 0.5, "alpha": 5.0, "a": 1.5, "b": 4.0})
     rng = np.random.default_rng(seed)
@@ -90,12 +76,12 @@ def test_fits_in_processes_equal_threads_and_one_thread(forked: list[int], fit: 
     assert forked == []  # one thread: no processes
     for threads in (2, 3):
         in_processes = fit(x, tx, big_t, threads=threads)
-        _same_fits(one, in_processes)
+        assert_same_fits(one, in_processes)
     assert forked
     assert max(forked) == 3
     with mock.patch.dict(_parallel.PROCESSES_FOR, {"btyd_fit": False}):
         forked.clear()
-        _same_fits(one, fit(x, tx, big_t, threads=2))
+        assert_same_fits(one, fit(x, tx, big_t, threads=2))
         assert forked == []
     assert _no_children_left()
 
@@ -104,14 +90,14 @@ def test_bgbb_and_gamma_gamma_fits_in_processes(forked: list[int]) -> None:
     sim = BGBBModel.from_params(
         {"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.78}
     ).simulate(3000, 6, rng=3)
-    _same_fits(
+    assert_same_fits(
         fit_bgbb(sim.frequency, sim.recency, sim.T, threads=1),
         fit_bgbb(sim.frequency, sim.recency, sim.T, threads=2),
     )
     gg = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
     x = np.random.default_rng(4).integers(1, 8, 3000).astype(float)
     m = gg.simulate(x, rng=4)
-    _same_fits(fit_gamma_gamma(x, m, threads=1), fit_gamma_gamma(x, m, threads=2))
+    assert_same_fits(fit_gamma_gamma(x, m, threads=1), fit_gamma_gamma(x, m, threads=2))
     assert forked
 
 
@@ -135,7 +121,7 @@ def test_warm_start_sample_fits_in_processes(
         return real_run(self, command, theta, span)
 
     with mock.patch.object(_parallel.Forked, "run", run):
-        _same_fits(one, fit(x, tx, big_t, threads=2))
+        assert_same_fits(one, fit(x, tx, big_t, threads=2))
     assert len(forked) == 1  # one set of workers for the samples and all rows
     assert len({(lo, hi) for lo, hi, _ in spans}) >= 2  # each fit sums its own chunks there
     assert all(hi - lo < n for lo, hi, n in spans)
@@ -255,7 +241,7 @@ def test_ggomnbd_fit_in_processes(forked: list[int]) -> None:
     sim = truth.simulate(1500, T=big_t, rng=20)
     one = fit_ggomnbd(sim.frequency, sim.recency, sim.T, threads=1)
     two = fit_ggomnbd(sim.frequency, sim.recency, sim.T, threads=2)
-    _same_fits(one, two)
+    assert_same_fits(one, two)
     assert forked
 
 

@@ -33,6 +33,7 @@ from custrel.btyd import _threads
 from custrel.btyd._ggomnbd import GGompertzNBDModel, fit_ggomnbd
 from custrel.btyd._nbd import _nbd_total, _NBDData
 from custrel.errors import InvalidInputError, InvalidTypeError
+from same_fits import assert_same_fits
 
 THREADS = (1, 2, 3)
 
@@ -125,30 +126,13 @@ def test_compressed_chunks_merge_within_chunks_and_regroup_when_few(small_chunks
 # ---------------------------------------------------------------------------
 
 
-def _fit_fields(m: Any) -> list[Any]:
-    return [
-        np.asarray(list(m.params.values())),
-        m.log_likelihood,
-        np.asarray(list(m.standard_errors.values())),
-        np.asarray(m.covariance),
-        m.n_iterations,
-    ]
-
-
-def _assert_same_fits(fits: list[Any]) -> None:
-    first = _fit_fields(fits[0])
-    for other in fits[1:]:
-        for a, b in zip(first, _fit_fields(other), strict=True):
-            _same(a, b)
-
-
 @pytest.mark.parametrize("fit", [fit_bgnbd, fit_mbgnbd, fit_pareto_nbd], ids=lambda f: f.__name__)
 def test_repeat_purchase_fits_are_the_same_for_every_thread_count(
     small_chunks: int, fit: Any
 ) -> None:
     x, tx, big_t = _history(4000)
     fits = [fit(x, tx, big_t, threads=t) for t in THREADS]
-    _assert_same_fits(fits)
+    assert_same_fits(*fits)
     assert fits[0].n_customers == 4000
 
 
@@ -159,14 +143,14 @@ def test_ggomnbd_fit_is_the_same_for_every_thread_count(small_chunks: int) -> No
     big_t = np.random.default_rng(21).uniform(20.0, 100.0, 1500).round()  # cohorts
     sim = truth.simulate(1500, T=big_t, rng=20)
     fits = [fit_ggomnbd(sim.frequency, sim.recency, sim.T, threads=t) for t in THREADS]
-    _assert_same_fits(fits)
+    assert_same_fits(*fits)
 
 
 def test_bgbb_fit_is_the_same_for_every_thread_count(small_chunks: int) -> None:
     truth = BGBBModel.from_params({"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.78})
     sim = truth.simulate(3000, 6, rng=3)
     fits = [fit_bgbb(sim.frequency, sim.recency, sim.T, threads=t) for t in THREADS]
-    _assert_same_fits(fits)
+    assert_same_fits(*fits)
 
 
 def test_gamma_gamma_fit_is_the_same_for_every_thread_count(small_chunks: int) -> None:
@@ -175,7 +159,7 @@ def test_gamma_gamma_fit_is_the_same_for_every_thread_count(small_chunks: int) -
     x = rng.integers(1, 8, 3000).astype(float)
     m = gg.simulate(x, rng=4)
     fits = [fit_gamma_gamma(x, m, threads=t) for t in THREADS]
-    _assert_same_fits(fits)
+    assert_same_fits(*fits)
 
 
 def test_chunked_fit_finds_the_single_chunk_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -407,7 +391,7 @@ def test_nested_use_of_the_pool_runs_inline_instead_of_waiting_forever(small_chu
     direct = fit_bgnbd(x, tx, big_t, threads=2)
     nested = _threads.map_chunks(lambda c: fit_bgnbd(x, tx, big_t, threads=2), [0, 1], threads=2)
     for m in nested:
-        _assert_same_fits([direct, m])
+        assert_same_fits(direct, m)
 
 
 def test_the_pool_threads_carry_the_prefix_the_nesting_guard_looks_for() -> None:
