@@ -198,6 +198,72 @@ def test_peak_memory_is_below_twice_the_columns(kwargs: dict[str, Any], money: b
     assert peak <= 2.0 * columns, f"peak {peak / columns:.2f}x the input columns"
 
 
+def test_bincount_reads_a_logs_read_only_columns_in_place() -> None:
+    """numpy's bincount copies read-only arrays; custrel's passes a writeable alias instead."""
+    from custrel import _numeric
+
+    log = big_log(n=200_000, k=20_000, money=True)
+    codes, amount = log.customer_code, log.amount
+    assert not codes.flags.writeable
+    assert not amount.flags.writeable
+    k = len(log.customer_labels)
+    want = (
+        np.bincount(codes.copy(), minlength=k),
+        np.bincount(codes.copy(), weights=amount.copy(), minlength=k),
+    )
+    _numeric.bincount(codes, minlength=k)  # lazy set-up outside the trace
+    tracemalloc.start()
+    try:
+        got = (
+            _numeric.bincount(codes, minlength=k),
+            _numeric.bincount(codes, weights=amount, minlength=k),
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < codes.nbytes / 4, f"peak {peak / codes.nbytes:.2f}x the codes"  # no copy
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    assert not codes.flags.writeable
+    assert not amount.flags.writeable
+
+
+def test_bincount_of_an_array_numpy_keeps_read_only_falls_back_to_its_copy() -> None:
+    from custrel import _numeric
+
+    owner = np.array([0, 2, 2, 5])
+    owner.flags.writeable = False  # no writeable alias of it can be made: numpy copies
+    np.testing.assert_array_equal(_numeric.bincount(owner), [1, 0, 2, 0, 0, 1])
+    from_bytes = np.frombuffer(np.array([1, 1, 3]).tobytes(), dtype=np.int64)
+    weights = np.frombuffer(np.array([0.5, 0.25, 2.0]).tobytes())
+    np.testing.assert_array_equal(_numeric.bincount(from_bytes, weights), [0.0, 0.75, 0.0, 2.0])
+    assert not owner.flags.writeable
+    assert not from_bytes.flags.writeable
+
+
+@pytest.mark.parametrize(("money", "bound"), [(True, 3.0), (False, 0.5)], ids=["money", "no-money"])
+def test_plain_summary_allocates_no_copy_of_the_columns(money: bool, bound: float) -> None:
+    """No copy of the log's columns in bincount, in units of the codes' bytes.
+
+    Measured: 0.33x without amounts (int32 offsets of the times, per-customer
+    arrays), 2.77x with a quarter of them returns (the purchases' codes and
+    times taken apart). numpy's bincount, copying the read-only columns, made
+    them 1.32x and 4.02x.
+    """
+    from custrel import summarize_rfm
+
+    log = big_log(n=400_000, k=40_000, money=money)
+    date = np.datetime64("2030-01-01", "s")
+    summarize_rfm(log, date, threads=1)
+    tracemalloc.start()
+    try:
+        summarize_rfm(log, date, threads=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < bound * log.customer_code.nbytes, f"peak {peak / log.customer_code.nbytes:.2f}x"
+
+
 # --- the thread-count control and the results' memory ----------------------------------------
 
 
@@ -280,11 +346,15 @@ _INT64 = np.iinfo(np.int64)
     rows=st.lists(st.tuples(st.integers(0, 29), st.integers(-(2**40), 2**40)), max_size=60),
     span=st.sampled_from([1, 2**31 - 2, 2**31 - 1, 2**31, 2**62]),
     prior=st.booleans(),
+    above=st.sampled_from([None, 0, 1, 2**31]),
 )
 def test_group_min_max_narrowed_is_the_plain_reduction(
-    k: int, rows: list[tuple[int, int]], span: int, prior: bool
+    k: int, rows: list[tuple[int, int]], span: int, prior: bool, above: int | None
 ) -> None:
-    """int32 offsets give ufunc.at's first and last exactly, spans too wide for them included."""
+    """int32 offsets give ufunc.at's first and last exactly, spans too wide for them included.
+
+    ``upper`` (a bound the caller knows, from the maximum itself up) changes nothing.
+    """
     from custrel import _numeric
 
     codes = np.array([c % k for c, _ in rows], dtype=np.intp)
@@ -301,7 +371,10 @@ def test_group_min_max_narrowed_is_the_plain_reduction(
     got_first, got_last = base_first.copy(), base_last.copy()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_numeric, "NARROW_MIN_GROUPS", 1)
-        _numeric.group_min_max(codes, values, got_first, got_last)
+        upper = None
+        if above is not None and len(values):
+            upper = int(values.max()) + min(above, _INT64.max - int(values.max()))
+        _numeric.group_min_max(codes, values, got_first, got_last, upper=upper)
     np.testing.assert_array_equal(got_first, want_first)
     np.testing.assert_array_equal(got_last, want_last)
 

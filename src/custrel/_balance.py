@@ -22,6 +22,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from custrel import _numeric
 from custrel import _validate as v
 from custrel.errors import InvalidInputError, InvalidTypeError
 
@@ -331,7 +332,7 @@ def balance_sheet(
     ai = np.where(a < 0, k, a)
     size = (k + 1) * (k + 1)
     code = bi * (k + 1) + ai
-    t = np.bincount(code, minlength=size).astype(np.int64).reshape(k + 1, k + 1)
+    t = _numeric.bincount(code, minlength=size).astype(np.int64).reshape(k + 1, k + 1)
     block = t[:k, :k]
     # Row j = class at the opening date, column c = class at the closing date;
     # j > c means a move up (to a better, lower-index class).
@@ -351,8 +352,8 @@ def balance_sheet(
         vb = _value(value_before, "value_before", b >= 0)
         va = _value(value_after, "value_after", a >= 0)
         v.check_same_length(before=b, value_before=vb, value_after=va)
-        mb = np.bincount(code, weights=vb, minlength=size).reshape(k + 1, k + 1)
-        ma = np.bincount(code, weights=va, minlength=size).reshape(k + 1, k + 1)
+        mb = _numeric.bincount(code, weights=vb, minlength=size).reshape(k + 1, k + 1)
+        ma = _numeric.bincount(code, weights=va, minlength=size).reshape(k + 1, k + 1)
         fields |= {
             "value_opening": mb[:k].sum(axis=1),
             "value_new": ma[k, :k].copy(),

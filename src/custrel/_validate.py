@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel._ids import normalize_ids
+from custrel._numeric import bincount as _bincount
 from custrel.errors import EmptyInputError, InvalidInputError, InvalidTypeError
 
 FloatArray = npt.NDArray[np.float64]
@@ -474,7 +475,7 @@ def id_array(
     _ids_1d(values, name, n, what, "id")
     codes, labels, _ = normalize_ids(values, name, skippable=False)
     if len(labels) < len(codes):
-        counts = np.bincount(codes, minlength=len(labels))
+        counts = _bincount(codes, minlength=len(labels))
         rows = np.flatnonzero(counts[codes] > 1)
         again = int(rows[np.flatnonzero(codes[rows] == codes[rows[0]])[1]])
         first = int(rows[0])

@@ -36,6 +36,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from custrel import _numeric
 from custrel import _validate as v
 from custrel._tabular import Tabular
 from custrel.errors import (
@@ -482,7 +483,7 @@ def period_profit_from_log(
     key = codes * n + idx
 
     def _sum(w: FloatArray) -> FloatArray:
-        out = np.bincount(key, weights=w, minlength=k * n).reshape(k, n)
+        out = _numeric.bincount(key, weights=w, minlength=k * n).reshape(k, n)
         return np.asarray(out, dtype=np.float64)
 
     tv = _sum(log.transaction_value())
@@ -498,7 +499,7 @@ def period_profit_from_log(
     v.check_sums_finite(cost, "the costs (C1 + C2 + C3 + C4)", labels=labels)
     v.check_sums_finite(ib, "indirect_benefit", labels=labels)
     v.check_sums_finite(profit, "the profit (TV - costs + IB)", labels=labels)
-    counts = np.bincount(key, minlength=k * n).reshape(k, n).astype(np.int64)
+    counts = _numeric.bincount(key, minlength=k * n).reshape(k, n).astype(np.int64)
     if align == "customer":
         starts: npt.NDArray[Any] = np.arange(n, dtype=np.int64)
     elif log.time_kind == "datetime" and freq in ("month", "quarter", "year"):
@@ -731,9 +732,9 @@ def customer_equity(values: Any, *, groups: Any = None) -> CustomerEquity:
     if groups is None:
         return CustomerEquity(total, n, total / n)
     labels, inv = v.group_codes(groups, "groups", n)
-    gt = np.bincount(inv, weights=arr, minlength=len(labels))
+    gt = _numeric.bincount(inv, weights=arr, minlength=len(labels))
     v.check_sums_finite(gt, "values", labels=labels, label="group")
-    gc = np.bincount(inv, minlength=len(labels)).astype(np.int64)
+    gc = _numeric.bincount(inv, minlength=len(labels)).astype(np.int64)
     return CustomerEquity(total, n, total / n, labels, gt, gc)
 
 
@@ -911,7 +912,7 @@ class DwyerResult:
         idx = t.period - 1
 
         def s(x: FloatArray) -> FloatArray:
-            return np.asarray(np.bincount(idx, weights=x, minlength=n), dtype=np.float64)
+            return np.asarray(_numeric.bincount(idx, weights=x, minlength=n), dtype=np.float64)
 
         return PeriodTotals(
             np.arange(1, n + 1, dtype=np.int64),
@@ -1716,7 +1717,7 @@ def recency_states(log: TransactionLog, at: Any, *, freq: str | float = "month")
             env="CUSTREL_MAX_PERIODS", hint="a mistyped date? or pass a coarser freq",
         )  # fmt: skip
     rec = recf.astype(np.int64)
-    buyer = np.bincount(log.customer_code[buys], minlength=k) > 0
+    buyer = _numeric.bincount(log.customer_code[buys], minlength=k) > 0
     return RecencyStates(
         log.customer_labels[present], rec, at, freq, int(np.count_nonzero(buyer & ~present))
     )
@@ -1844,9 +1845,9 @@ def event_ledger(
         _period_budget(float(n), f"{n:,} periods", rows=k)
     key = codes * n + (per.astype(np.int64) - 1)
     shape = (k, n)
-    r = np.bincount(key, weights=rev, minlength=k * n).reshape(shape)
-    c = np.bincount(key, weights=cst, minlength=k * n).reshape(shape)
-    cnt = np.bincount(key, minlength=k * n).reshape(shape).astype(np.int64)
+    r = _numeric.bincount(key, weights=rev, minlength=k * n).reshape(shape)
+    c = _numeric.bincount(key, weights=cst, minlength=k * n).reshape(shape)
+    cnt = _numeric.bincount(key, minlength=k * n).reshape(shape).astype(np.int64)
     f = _discount_factors(n, d, tm)
     net = r - c
     pv = net * f
@@ -3658,7 +3659,7 @@ def historical_value(
     base = active[:, :-1].sum()
     r = float(stay / base) if base else 0.0
     profit: FloatArray = np.asarray(
-        np.bincount(codes, weights=log.profit(), minlength=k), dtype=np.float64
+        _numeric.bincount(codes, weights=log.profit(), minlength=k), dtype=np.float64
     )
     what = _tv_name(log) if not log.has_profit_columns else "the profit (TV - costs + IB)"
     v.check_sums_finite(profit, what, labels=log.customer_labels)
@@ -3794,9 +3795,9 @@ def balance_sheet_between(
 
     def at(date: float) -> tuple[IntArray, FloatArray]:
         inside = (t > date - w) & (t <= date)
-        present = np.bincount(codes[inside & buys], minlength=k) > 0
+        present = _numeric.bincount(codes[inside & buys], minlength=k) > 0
         value = np.asarray(
-            np.bincount(codes[inside], weights=profit[inside], minlength=k), dtype=np.float64
+            _numeric.bincount(codes[inside], weights=profit[inside], minlength=k), dtype=np.float64
         )
         cls = np.full(k, -1, dtype=np.int64)
         if present.any():

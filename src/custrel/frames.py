@@ -39,6 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from custrel import _numeric
 from custrel import _validate as v
 from custrel._ids import _factorize
 from custrel.btyd import BTYDSummary, GammaGammaModel, RepeatPurchaseModel
@@ -517,14 +518,14 @@ def _rfm_collect(
         # rows are (customer, day) groups: reduce them per customer here
         codes, labels = _factorize(raw_ids, customer_col)
         k = len(labels)
-        kept_c = np.bincount(codes, weights=kept, minlength=k)
-        n_c = np.bincount(codes, weights=n, minlength=k)
+        kept_c = _numeric.bincount(codes, weights=kept, minlength=k)
+        n_c = _numeric.bincount(codes, weights=n, minlength=k)
         first_c = np.full(k, np.inf)
         last_c = np.full(k, -np.inf)
         ok = np.isfinite(first)
         np.minimum.at(first_c, codes[ok], first[ok])
         np.maximum.at(last_c, codes[ok], last[ok])
-        total_c = None if total is None else np.bincount(codes, weights=total, minlength=k)
+        total_c = None if total is None else _numeric.bincount(codes, weights=total, minlength=k)
         present = kept_c > 0
         remap = np.cumsum(present) - 1
         buy_day = n > 0
@@ -540,7 +541,7 @@ def _rfm_collect(
             last_c[present],
         )
         total_c = None if total_c is None else total_c[present]
-        n_days = np.bincount(day_customer, minlength=len(labels)).astype(np.int64)
+        n_days = _numeric.bincount(day_customer, minlength=len(labels)).astype(np.int64)
         ids, count, first, last, total = labels, n_c, first_c, last_c, total_c
     else:
         present = kept > 0

@@ -50,7 +50,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from custrel import _parallel
+from custrel import _numeric, _parallel
 from custrel import _validate as v
 from custrel._ids import id_key
 from custrel._lazy import LazyModule
@@ -699,7 +699,7 @@ def _code_labels(codes: IntArray, model: StageModel) -> npt.NDArray[Any]:
 
 def _code_counts(codes: IntArray, model: StageModel) -> dict[str, int]:
     k = len(model)
-    c = np.bincount(codes.ravel() + 3, minlength=k + 3)
+    c = _numeric.bincount(codes.ravel() + 3, minlength=k + 3)
     out = {s: int(c[i + 3]) for i, s in enumerate(model.stages)}
     out[LAPSED] = int(c[0])
     out[TOO_NEW] = int(c[2])
@@ -1365,12 +1365,12 @@ def _panel_rows(
 ) -> tuple[FloatArray, BoolArray, BoolArray | None]:
     """The panel rows of customers ``0..k-1``: values, who has a row, purchase cells (or None)."""
     key = codes * n_periods + idx
-    flat = np.bincount(key, weights=col, minlength=k * n_periods)
+    flat = _numeric.bincount(key, weights=col, minlength=k * n_periods)
     values: FloatArray = np.asarray(flat, dtype=np.float64).reshape(k, n_periods)
-    present = np.bincount(codes, minlength=k) > 0
+    present = _numeric.bincount(codes, minlength=k) > 0
     active = None
     if buys is not None:
-        active = (np.bincount(key[buys], minlength=k * n_periods) > 0).reshape(k, n_periods)
+        active = (_numeric.bincount(key[buys], minlength=k * n_periods) > 0).reshape(k, n_periods)
     return values, present, active
 
 
@@ -1403,7 +1403,7 @@ def _panel_by_ranges(
     GIL), on threads 1.32x to 1.40x from 4 threads on.
     """
     k = log.n_customers
-    present = np.bincount(codes, minlength=k) > 0
+    present = _numeric.bincount(codes, minlength=k) > 0
     before = np.concatenate([[0], np.cumsum(present)])  # output row of each code
     m = int(before[-1])
     values: FloatArray = np.empty((m, n_periods))
@@ -1562,7 +1562,7 @@ def stages_from_log(
     if not keep.all():
         idx, col, codes, buys = idx[keep], col[keep], codes[keep], buys[keep]
     k = log.n_customers
-    present = np.bincount(codes, minlength=k) > 0
+    present = _numeric.bincount(codes, minlength=k) > 0
     # Where each customer's reading settles: after its last row, once the
     # window (w, from its purchase gap) has emptied three times over and the
     # inactivity rule has fired, every later period reads "lapsed" with the
@@ -1573,7 +1573,7 @@ def stages_from_log(
     np.maximum.at(last_row, codes, idx)
     cells = _sorted_unique(codes[buys] * n_periods + idx[buys])
     cc, ci = cells // n_periods, cells % n_periods
-    cnt = np.bincount(cc, minlength=k)
+    cnt = _numeric.bincount(cc, minlength=k)
     first = np.full(k, n_periods, dtype=np.int64)
     np.minimum.at(first, cc, ci)
     last = np.full(k, -1, dtype=np.int64)
@@ -1593,10 +1593,10 @@ def stages_from_log(
         key = pos[codes[rows]] * cols + idx[rows]
         m = int(group.sum())
         values = np.asarray(
-            np.bincount(key, weights=col[rows], minlength=m * cols), dtype=np.float64
+            _numeric.bincount(key, weights=col[rows], minlength=m * cols), dtype=np.float64
         ).reshape(m, cols)
         v.check_sums_finite(values, value, labels=log.customer_labels[group])
-        active = (np.bincount(key[buys[rows]], minlength=m * cols) > 0).reshape(m, cols)
+        active = (_numeric.bincount(key[buys[rows]], minlength=m * cols) > 0).reshape(m, cols)
         a = _stage_arrays(values, ru, history=False, active=active, threads=n_threads)
         if cols < n_periods:  # move the settled readings on to the last period
             lapsed = a["code"] == _CODE_LAPSED
@@ -1690,7 +1690,7 @@ class PatternResult(
 
     def mix(self) -> dict[LifecyclePattern, float]:
         """Share of each pattern among the classified ended relationships (0 if none)."""
-        c = np.bincount(self.pattern_code[self.pattern_code >= 0], minlength=4)
+        c = _numeric.bincount(self.pattern_code[self.pattern_code >= 0], minlength=4)
         n = int(c.sum())
         return {p: (float(c[i]) / n if n else 0.0) for i, p in enumerate(LifecyclePattern)}
 
@@ -1945,8 +1945,8 @@ def churn_rate(
     first, last, end_period, lost = _customer_periods(log, period, observation_end, k)
     n_judged = max(end_period - k + 2, 0)  # periods 0 .. E-k+1
     loss_period = last[lost] + 1
-    acq = np.bincount(first, minlength=end_period + 2)
-    gone = np.bincount(loss_period, minlength=end_period + 2)
+    acq = _numeric.bincount(first, minlength=end_period + 2)
+    gone = _numeric.bincount(loss_period, minlength=end_period + 2)
     acquired_before = np.concatenate([[0], np.cumsum(acq)[:-1]])
     lost_before = np.concatenate([[0], np.cumsum(gone)[:-1]])
     at_start = (acquired_before - lost_before)[:n_judged].astype(np.int64)
@@ -2096,14 +2096,14 @@ def _km(
     d: FloatArray, obs: BoolArray, gcode: IntArray, labels: npt.NDArray[Any]
 ) -> KaplanMeierResult:
     n_groups = len(labels)
-    gsize = np.bincount(gcode, minlength=n_groups)
+    gsize = _numeric.bincount(gcode, minlength=n_groups)
     top = float(d.max())
     span = int(top) + 1
     if top < 2**31 and n_groups * span <= max(4 * len(d), 1 << 20) and np.all(d == np.floor(d)):
         # whole-number durations (periods): count per (group, time) cell, no sort
         key = gcode * span + d.astype(np.int64)
-        tot = np.bincount(key, minlength=n_groups * span)
-        evc = np.bincount(key[obs], minlength=n_groups * span)
+        tot = _numeric.bincount(key, minlength=n_groups * span)
+        evc = _numeric.bincount(key[obs], minlength=n_groups * span)
         cells = np.flatnonzero(tot)
         grp = (cells // span).astype(np.int64)
         times = (cells % span).astype(np.float64)
@@ -3108,7 +3108,9 @@ def fit_markov_chain(
     codes = flat_codes.reshape(arr.shape)
     src, dst = codes[:, :-1].ravel(), codes[:, 1:].ravel()
     ok = (src >= 0) & (dst >= 0)
-    counts = np.bincount(src[ok] * k + dst[ok], minlength=k * k).reshape(k, k).astype(np.float64)
+    counts = (
+        _numeric.bincount(src[ok] * k + dst[ok], minlength=k * k).reshape(k, k).astype(np.float64)
+    )
     ab = np.zeros(k, dtype=bool)
     for a in absorbing:
         i = labs.index(a)

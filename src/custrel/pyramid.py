@@ -42,6 +42,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from custrel import _numeric
 from custrel import _validate as v
 from custrel._balance import BalanceSheet, balance_sheet
 from custrel._tabular import Tabular
@@ -211,8 +212,8 @@ def _group_stats(
 ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """Counts, value sums, customer shares, value shares and means of classes 0..k-1."""
     n = len(values)
-    count: IntArray = np.bincount(codes, minlength=k).astype(np.int64)
-    value_sum = np.bincount(codes, weights=values, minlength=k).astype(np.float64)
+    count: IntArray = _numeric.bincount(codes, minlength=k).astype(np.int64)
+    value_sum = _numeric.bincount(codes, weights=values, minlength=k).astype(np.float64)
     total = float(values.sum())
     customer_share = count / n
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -444,13 +444,13 @@ class RFMSummary(Tabular):
         l_all = np.concatenate([_to_float_times(s.last) for s in items])
         np.minimum.at(first, codes, np.where(np.isnan(f_all), np.inf, f_all))
         np.maximum.at(last, codes, np.where(np.isnan(l_all), -np.inf, l_all))
-        n = np.bincount(
+        n = _numeric.bincount(
             codes, weights=np.concatenate([s.n_transactions for s in items]), minlength=k
         )
         total = None
         if head.total_amount is not None:
             with np.errstate(over="ignore"):
-                total = np.bincount(
+                total = _numeric.bincount(
                     codes,
                     weights=np.concatenate([np.asarray(s.total_amount) for s in items]),
                     minlength=k,
@@ -467,7 +467,7 @@ class RFMSummary(Tabular):
             )
             pair_days = np.concatenate([np.asarray(s.day_number) for s in items])
             day_customer, day_number = _unique_pairs(pair_codes, pair_days)
-            n_days = np.bincount(day_customer, minlength=k).astype(np.int64)
+            n_days = _numeric.bincount(day_customer, minlength=k).astype(np.int64)
         return RFMSummary(
             customer_id=out_labels,
             first=_from_float_times(first, head.time_kind),
@@ -734,24 +734,35 @@ def _far_day_row(t: FloatArray, amount: FloatArray | None) -> int:
     return int(np.argmax(far)) if far.any() else -1
 
 
+def _has_returns(amount: FloatArray | None) -> bool:
+    """Whether some amount is negative (a return: in the total, never a purchase)."""
+    return amount is not None and len(amount) > 0 and bool(amount.min() < 0)
+
+
 def _rfm_sums(
-    codes: IntArray, amount: FloatArray | None, into: dict[str, npt.NDArray[Any]]
+    codes: IntArray,
+    amount: FloatArray | None,
+    into: dict[str, npt.NDArray[Any]],
+    *,
+    returns: bool | None = None,
 ) -> None:
     """Total amount, purchase count and ``any_row`` of the customers ``0..k-1`` into ``into``.
 
     The returns rule: a negative amount counts in the total, never as a purchase.
+    ``returns`` is :func:`_has_returns` of ``amount`` (or of rows it was taken
+    from), when the caller has it.
     """
     k = len(into["count"])
     buy = None
-    if amount is not None and len(amount) > 0 and bool(amount.min() < 0):
+    if amount is not None and (_has_returns(amount) if returns is None else returns):
         buy = ~(amount < 0)
     if amount is not None:
         with np.errstate(over="ignore"):
-            into["total"][:] = np.bincount(codes, weights=amount, minlength=k)
-    count = np.bincount(codes if buy is None else codes[buy], minlength=k)
+            into["total"][:] = _numeric.bincount(codes, weights=amount, minlength=k)
+    count = _numeric.bincount(codes if buy is None else codes[buy], minlength=k)
     into["count"][:] = count
     if buy is not None:
-        into["any_row"][:] = np.bincount(codes, minlength=k) > 0
+        into["any_row"][:] = _numeric.bincount(codes, minlength=k) > 0
     else:
         np.greater(count, 0, out=into["any_row"])
 
@@ -766,6 +777,8 @@ def _reduce_rfm_rows(
     days: bool,
     days_first: bool = False,
     sums: bool = True,
+    returns: bool | None = None,
+    upper: Any = None,
 ) -> tuple[IntArray, IntArray] | None:
     """Sums, counts, first/last purchase and distinct days of the customers ``0..k-1``.
 
@@ -774,11 +787,15 @@ def _reduce_rfm_rows(
     where present); the distinct (customer, day) pairs are returned when
     ``days``. ``days_first`` sorts before ``bincount`` and ``ufunc.at``
     (which hold the GIL) so that two threads overlap. ``sums=False`` leaves
-    out :func:`_rfm_sums` (the caller ran it beside this).
+    out :func:`_rfm_sums` (the caller ran it beside this). ``returns`` is
+    :func:`_has_returns` and ``upper`` a time no earlier than any in ``t``,
+    when the caller has them (each saves a pass over the rows).
     """
     k = len(into["count"])
+    if returns is None:
+        returns = _has_returns(amount)
     # the returns rule: negative amounts are not purchases (count, first, last, days)
-    if amount is not None and len(amount) > 0 and bool(amount.min() < 0):
+    if returns and amount is not None:
         buy = ~(amount < 0)
         codes_b, t_b = codes[buy], t[buy]
         del buy
@@ -788,13 +805,13 @@ def _reduce_rfm_rows(
 
     def count_days() -> tuple[IntArray, IntArray]:
         pc, pd = _unique_pairs(codes_b, _day_numbers(t_b, kind))
-        into["n_days"][:] = np.bincount(pc, minlength=k)
+        into["n_days"][:] = _numeric.bincount(pc, minlength=k)
         return pc, pd
 
     if days and days_first:
         pairs = count_days()
     if sums:
-        _rfm_sums(codes, amount, into)
+        _rfm_sums(codes, amount, into, returns=returns)
     first, last = into["first"], into["last"]
     if first.dtype.kind == "i":
         first.fill(_NO_FIRST)
@@ -802,7 +819,7 @@ def _reduce_rfm_rows(
     else:
         first.fill(np.inf)
         last.fill(-np.inf)
-    _numeric.group_min_max(codes_b, t_b, first, last)
+    _numeric.group_min_max(codes_b, t_b, first, last, upper=upper)
     if days and not days_first:
         pairs = count_days()
     return pairs
@@ -878,14 +895,19 @@ def _summary_from_rows(
         whole: dict[str, npt.NDArray[Any]] = {
             name: out[name] for name in ("count", "any_row", "total") if name in fields
         }
-        aside: _parallel.Aside | None = _parallel.submit(lambda: _rfm_sums(codes, amount, whole))
+        returns = _has_returns(amount)  # once, for both threads
+        aside: _parallel.Aside | None = _parallel.submit(
+            lambda: _rfm_sums(codes, amount, whole, returns=returns)
+        )
         try:
-            reduce_range(i, aside)
+            reduce_range(i, aside, returns)
         finally:
             if aside is not None:
                 aside.result()  # waited for even when this thread failed: it writes the outputs
 
-    def reduce_range(i: int, aside: _parallel.Aside | None = None) -> None:
+    def reduce_range(
+        i: int, aside: _parallel.Aside | None = None, returns: bool | None = None
+    ) -> None:
         lo, hi = ranges[i]
         rows: npt.NDArray[np.intp] | None = None
         before = 0
@@ -899,8 +921,10 @@ def _summary_from_rows(
             a = None if amount is None else amount[rows]
         t = _reduce_times(tt, kind)
         del tt
-        # usually no row is late: one max() instead of a mask of every row
-        late = t > analysis_date if len(t) and t.max() > analysis_date else None
+        # usually no row is late: one max() instead of a mask of every row (and the max
+        # bounds the times for first / last)
+        t_max = t.max() if len(t) else None
+        late = t > analysis_date if t_max is not None and t_max > analysis_date else None
         n_late = 0 if late is None else int(np.count_nonzero(late))
         out["n_late"][i] = n_late
         out["late_row"][i] = -1
@@ -933,6 +957,8 @@ def _summary_from_rows(
             days=days and far < 0,
             days_first=i % 2 == 1,
             sums=aside is None,
+            returns=returns,
+            upper=t_max,
         )
         if pairs is None:
             return
@@ -1395,7 +1421,7 @@ class RFMScores(Tabular):
         """
         out = {}
         for d in DIMENSIONS:
-            present = np.bincount(self.scores(d), minlength=self.k + 1) > 0
+            present = _numeric.bincount(self.scores(d), minlength=self.k + 1) > 0
             out[d] = tuple(int(x) for x in np.flatnonzero(present))
         return out
 
@@ -1941,7 +1967,7 @@ class RFMSegments(Tabular):
 
     def counts(self) -> dict[str, int]:
         """Customers per segment, in table order (empty segments give 0; ``other`` last if used)."""
-        counts = np.bincount(self.segment_code, minlength=len(self.names))
+        counts = _numeric.bincount(self.segment_code, minlength=len(self.names))
         return {name: int(c) for name, c in zip(self.names, counts.tolist(), strict=True)}
 
     def summary(self) -> dict[str, npt.NDArray[Any]]:
@@ -1960,9 +1986,11 @@ class RFMSegments(Tabular):
         pos = self.segment_code
         n = len(names)
         t = self.scores.table
-        cnt = np.bincount(pos, minlength=n).astype(np.int64)
+        cnt = _numeric.bincount(pos, minlength=n).astype(np.int64)
         sums = {
-            d: np.bincount(pos, weights=np.asarray(t.column(d), dtype=np.float64), minlength=n)
+            d: _numeric.bincount(
+                pos, weights=np.asarray(t.column(d), dtype=np.float64), minlength=n
+            )
             for d in DIMENSIONS
         }
         with np.errstate(invalid="ignore", divide="ignore"):

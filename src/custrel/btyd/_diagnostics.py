@@ -244,9 +244,11 @@ def calibration_holdout_comparison(
     w = np.asarray(summary.weights)
     pred = mod._conditional(np.asarray(summary.holdout_duration), x, tx, big_t)
     group = np.minimum(x, kmax).astype(np.int64)
-    n = np.bincount(group, weights=w, minlength=kmax + 1)
-    act = np.bincount(group, weights=w * np.asarray(summary.holdout_frequency), minlength=kmax + 1)
-    prd = np.bincount(group, weights=w * pred, minlength=kmax + 1)
+    n = _numeric.bincount(group, weights=w, minlength=kmax + 1)
+    act = _numeric.bincount(
+        group, weights=w * np.asarray(summary.holdout_frequency), minlength=kmax + 1
+    )
+    prd = _numeric.bincount(group, weights=w * pred, minlength=kmax + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return HoldoutComparison(
             frequency=np.arange(kmax + 1, dtype=np.float64),
@@ -333,7 +335,7 @@ def repeat_purchase_histogram(
     expected = np.empty(kmax + 1)
     expected[:kmax] = (wt[:, None] * probs).sum(axis=0)
     expected[kmax] = float(w.sum()) - expected[:kmax].sum()
-    actual = np.bincount(np.minimum(x, kmax).astype(np.int64), weights=w, minlength=kmax + 1)
+    actual = _numeric.bincount(np.minimum(x, kmax).astype(np.int64), weights=w, minlength=kmax + 1)
     return RepeatPurchaseHistogram(
         frequency=np.arange(kmax + 1, dtype=np.float64), actual=actual, expected=expected
     )

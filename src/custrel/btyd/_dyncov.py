@@ -83,7 +83,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custrel import _validate as v
-from custrel._numeric import gauss_legendre, hessian_from_gradient, inverse_information
+from custrel._numeric import bincount, gauss_legendre, hessian_from_gradient, inverse_information
 from custrel.btyd import _covariates as cv
 from custrel.btyd import _pnbd_math as _pm
 from custrel.btyd import _threads
@@ -477,7 +477,7 @@ class ParetoNBDDynCovModel(BTYDModel):
         mc = np.exp(X[:, dc] @ gd)
         inc_c = mc * length
         # dropout exposure since lo at each piece start (pieces are customer-sorted)
-        count = np.bincount(cust, minlength=n)
+        count = bincount(cust, minlength=n)
         offs = np.cumsum(count) - count
         csum = np.cumsum(inc_c)
         c_before = csum - inc_c - (csum[offs[cust]] - inc_c[offs[cust]])
@@ -610,7 +610,7 @@ class ParetoNBDDynCovModel(BTYDModel):
         occ_c, occ_d = data._occasions
         repeat = occ_d > data._first_day[occ_c]
         pos = np.searchsorted(days, occ_d[repeat])  # the period of each repeat purchase
-        actual = np.cumsum(np.bincount(pos, minlength=days.shape[0] + 1)[: days.shape[0]])
+        actual = np.cumsum(bincount(pos, minlength=days.shape[0] + 1)[: days.shape[0]])
         born = np.searchsorted(np.sort(data._first_day), days, side="right").astype(np.float64)
         return TrackingResult(
             time=days.astype("datetime64[D]").astype("datetime64[s]"),

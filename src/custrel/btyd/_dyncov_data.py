@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from custrel import _numeric
 from custrel import _validate as v
 from custrel.errors import InvalidInputError, InvalidTypeError
 
@@ -355,7 +356,7 @@ def dynamic_covariate_data(
     pc = pair // (1 << 31)
     pd = pair % (1 << 31) + int(first.min())
     rep = pd > first[pc]
-    freq = np.bincount(pc[rep], minlength=n).astype(np.float64)
+    freq = _numeric.bincount(pc[rep], minlength=n).astype(np.float64)
     last = first.copy()
     np.maximum.at(last, pc, pd)
     recency = (last - first) / unit_days

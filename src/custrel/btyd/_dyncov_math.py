@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import numpy.typing as npt
 
+from custrel import _numeric
 from custrel._lazy import LazyModule
 from custrel.btyd import _pnbd_math as _pm
 from custrel.btyd._dyncov_data import DynamicCovariateData
@@ -121,7 +122,7 @@ def _merge_runs(
 
 def _pad(cust: IntArray, n: int, *cols: FloatArray) -> tuple[FloatArray, ...]:
     """Scatter per-piece rows (customer-sorted) into customers x pieces tables (0 pads)."""
-    count = np.bincount(cust, minlength=n)
+    count = _numeric.bincount(cust, minlength=n)
     width = int(count.max(initial=0))
     offs = np.cumsum(count) - count
     pos = np.arange(cust.shape[0]) - offs[cust]
@@ -235,8 +236,8 @@ def _terms(theta: FloatArray, w: _Walks) -> _Terms:
     kp = w.s_purchase.shape[1]
     r, alpha, s, beta, gp, gd = _split(theta, kp)
     n = w.x.shape[0]
-    a0 = np.bincount(w.before_cust, np.exp(w.before_xp @ gp) * w.before_len, minlength=n)
-    c0 = np.bincount(w.before_cust, np.exp(w.before_xd @ gd) * w.before_len, minlength=n)
+    a0 = _numeric.bincount(w.before_cust, np.exp(w.before_xp @ gp) * w.before_len, minlength=n)
+    c0 = _numeric.bincount(w.before_cust, np.exp(w.before_xd @ gd) * w.before_len, minlength=n)
     mult_a = np.exp(w.after_xp @ gp)
     mult_c = np.exp(w.after_xd @ gd)
     inc_a = mult_a * w.after_len
@@ -270,7 +271,7 @@ def _terms(theta: FloatArray, w: _Walks) -> _Terms:
         top = np.full(n, -np.inf)
         np.maximum.at(top, rows, lp)
         safe = np.where(np.isfinite(top), top, 0.0)
-        acc = np.bincount(rows, np.exp(lp - safe[rows]), minlength=n)
+        acc = _numeric.bincount(rows, np.exp(lp - safe[rows]), minlength=n)
         with np.errstate(divide="ignore"):
             log_int = np.where(acc > 0, safe + np.log(acc), -np.inf)
     log_bracket = np.logaddexp(log_alive, np.log(s) + log_int)
@@ -357,7 +358,7 @@ def _by_customer(rows: IntArray, weights: FloatArray, n: int) -> FloatArray:
     """Per-customer sums of per-piece vectors (pieces x k -> customers x k)."""
     out = np.zeros((n, weights.shape[1]))
     for j in range(weights.shape[1]):
-        out[:, j] = np.bincount(rows, weights[:, j], minlength=n)
+        out[:, j] = _numeric.bincount(rows, weights[:, j], minlength=n)
     return out
 
 
@@ -375,8 +376,8 @@ def _gradient(theta: FloatArray, w: _Walks) -> tuple[float, FloatArray]:
     n = w.x.shape[0]
     eb_a = np.exp(w.before_xp @ gp) * w.before_len
     eb_c = np.exp(w.before_xd @ gd) * w.before_len
-    a0 = np.bincount(w.before_cust, eb_a, minlength=n)
-    c0 = np.bincount(w.before_cust, eb_c, minlength=n)
+    a0 = _numeric.bincount(w.before_cust, eb_a, minlength=n)
+    c0 = _numeric.bincount(w.before_cust, eb_c, minlength=n)
     ga0 = _by_customer(w.before_cust, eb_a[:, None] * w.before_xp, n)
     gc0 = _by_customer(w.before_cust, eb_c[:, None] * w.before_xd, n)
     mult_a = np.exp(w.after_xp @ gp)
@@ -442,7 +443,7 @@ def _gradient(theta: FloatArray, w: _Walks) -> tuple[float, FloatArray]:
         np.maximum.at(top, rows, lp)
         safe = np.where(np.isfinite(top), top, 0.0)
         share = np.exp(lp - safe[rows])
-        acc = np.bincount(rows, share, minlength=n)
+        acc = _numeric.bincount(rows, share, minlength=n)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_int = np.where(acc > 0, safe + np.log(acc), -np.inf)
             pi = np.where(np.isfinite(lp), share / acc[rows], 0.0)

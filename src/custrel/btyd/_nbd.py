@@ -122,7 +122,7 @@ class _NBDData:
             w,
             xu,
             xi,
-            np.bincount(xi, weights=w, minlength=len(xu)).astype(np.float64),
+            _numeric.bincount(xi, weights=w, minlength=len(xu)).astype(np.float64),
         )
 
 
@@ -174,7 +174,7 @@ def _nbd_total(theta: FloatArray, d: _NBDData, *, modified: bool) -> tuple[float
         - float((wq * rx / (alpha + d.big_t)).sum())
         - float((wpi * rx / (alpha + d.tx)).sum())
     )
-    pi_by_x = np.bincount(xi, weights=wpi, minlength=len(xu))
+    pi_by_x = _numeric.bincount(xi, weights=wpi, minlength=len(xu))
     da = float((wu * d_ab_u).sum()) + float(pi_by_x.sum()) / a
     db = float(np.sum(wu * (d_ab_u + _psi(b + xu + shift) - _psi(b))) - (pi_by_x / bx_u).sum())
     return ll, np.asarray([dr, dalpha, da, db])

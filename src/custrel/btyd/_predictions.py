@@ -46,6 +46,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from custrel import _numeric
 from custrel import _validate as v
 from custrel._lazy import LazyModule
 from custrel._tabular import Tabular
@@ -991,7 +992,7 @@ def _histories(
     n_c, n_g = occ.labels.shape[0], g.shape[0]
     # the first grid point at which each occasion is known
     j = np.searchsorted(g, occ.known, side="left")
-    cells = np.bincount(occ.code * (n_g + 1) + j, minlength=n_c * (n_g + 1))
+    cells = _numeric.bincount(occ.code * (n_g + 1) + j, minlength=n_c * (n_g + 1))
     counts = np.cumsum(cells.reshape(n_c, n_g + 1)[:, :n_g], axis=1)
     born = counts > 0
     first = occ.pos[occ.start]
@@ -1214,7 +1215,7 @@ def tracking(
     repeat[occ.start] = False
     repeat &= cohort[occ.code]
     j = np.searchsorted(g, occ.known[repeat], side="left")
-    act_inc = np.bincount(j, minlength=g.shape[0] + 1)[: g.shape[0]].astype(np.float64)
+    act_inc = _numeric.bincount(j, minlength=g.shape[0] + 1)[: g.shape[0]].astype(np.float64)
     return TrackingResult(
         time=np.array(parsed),
         actual_incremental=act_inc,

@@ -690,17 +690,17 @@ def _summarize_range(
     value_cal = (
         None
         if m_amount is None
-        else np.bincount(m_code[cal_mask], weights=m_amount[cal_mask], minlength=k)
+        else _numeric.bincount(m_code[cal_mask], weights=m_amount[cal_mask], minlength=k)
     )
     # ... and the purchase occasions, sorted by period within each customer
     occ_cal = cal_mask & occasion
     c_code, c_period = m_code[occ_cal], m_period[occ_cal]
-    n_cal = np.bincount(c_code, minlength=k)
+    n_cal = _numeric.bincount(c_code, minlength=k)
     present = n_cal > 0
     del n_cal
     into["present"][:] = present
-    into["has_purchase"][:] = np.bincount(m_code[occasion], minlength=k) > 0
-    into["seen"][:] = np.bincount(m_code, minlength=k) > 0
+    into["has_purchase"][:] = _numeric.bincount(m_code[occasion], minlength=k) > 0
+    into["seen"][:] = _numeric.bincount(m_code, minlength=k) > 0
     if not len(c_code):  # no customer of the range bought in the calibration window
         return 0
     grp_start = np.flatnonzero(np.r_[True, c_code[1:] != c_code[:-1]])
@@ -726,10 +726,12 @@ def _summarize_range(
     if holdout:
         h_mask = ~cal_mask
         h_occ = h_mask & occasion
-        h_cnt = np.bincount(m_code[h_occ], minlength=k).astype(np.float64)[present]
+        h_cnt = _numeric.bincount(m_code[h_occ], minlength=k).astype(np.float64)[present]
         into["holdout_frequency"][present] = h_cnt
         if m_amount is not None:
-            h_sum = np.bincount(m_code[h_mask], weights=m_amount[h_mask], minlength=k)[present]
+            h_sum = _numeric.bincount(m_code[h_mask], weights=m_amount[h_mask], minlength=k)[
+                present
+            ]
             with np.errstate(invalid="ignore", divide="ignore"):
                 into["holdout_monetary_value"][present] = np.where(
                     h_cnt > 0, h_sum / np.maximum(h_cnt, 1.0), np.nan

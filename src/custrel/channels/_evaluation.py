@@ -9,6 +9,7 @@ from typing import Any, Literal
 import attrs
 import numpy as np
 
+from custrel import _numeric
 from custrel import _validate as _val
 from custrel.channels._common import (
     _SAFE_MAGNITUDE,
@@ -167,7 +168,7 @@ def weighted_index(
             dtype=np.float64,
         )
     gw = normalize_weights(gw)
-    gsum = np.bincount(member[member >= 0], weights=raw[member >= 0], minlength=len(gnames))
+    gsum = _numeric.bincount(member[member >= 0], weights=raw[member >= 0], minlength=len(gnames))
     dead = (gsum == 0) & (gw > 0)
     if dead.any():
         g = gnames[int(np.flatnonzero(dead)[0])]

@@ -197,7 +197,7 @@ def _group_orders(
         new_times = early
 
     def total(col: FloatArray, name: str) -> FloatArray:
-        out: FloatArray = np.bincount(group, weights=col, minlength=size).astype(np.float64)
+        out: FloatArray = _numeric.bincount(group, weights=col, minlength=size).astype(np.float64)
         bad = ~np.isfinite(out)
         if bad.any():
             g = int(np.flatnonzero(bad)[0])
@@ -218,16 +218,16 @@ def _group_orders(
             vol = optional["volume"]
             assert vol is not None
             spent = total(vol * col, "volume x unit_price")
-            units = np.bincount(group, weights=vol, minlength=size)
-            mean = np.bincount(group, weights=col, minlength=size) / np.bincount(
+            units = _numeric.bincount(group, weights=vol, minlength=size)
+            mean = _numeric.bincount(group, weights=col, minlength=size) / _numeric.bincount(
                 group, minlength=size
             )
             with np.errstate(invalid="ignore", divide="ignore"):
                 grouped[name] = np.where(units > 0, spent / np.where(units > 0, units, 1), mean)
         else:  # a price without volumes: the mean of the lines' prices
-            grouped[name] = np.bincount(group, weights=col, minlength=size) / np.bincount(
-                group, minlength=size
-            )
+            grouped[name] = _numeric.bincount(
+                group, weights=col, minlength=size
+            ) / _numeric.bincount(group, minlength=size)
     return codes[first], new_times, new_amount, grouped
 
 
@@ -1865,10 +1865,10 @@ def _reduce_rows(
     if amount is not None:
         buy = amount >= 0
         if not buy.all():  # the returns rule: returns count toward value only
-            returns = np.bincount(codes[~buy], minlength=k)
+            returns = _numeric.bincount(codes[~buy], minlength=k)
             codes, t = codes[buy], t[buy]
         del buy
-    count = np.bincount(codes, minlength=k)
+    count = _numeric.bincount(codes, minlength=k)
     n_periods = np.zeros(k, dtype=np.int64)
     if time_kind == "datetime":
         info = np.iinfo(np.int64)
@@ -1897,10 +1897,12 @@ def _reduce_rows(
         key_step()
     total: FloatArray | None = None
     if amount is not None:
-        total = np.bincount(all_codes, weights=amount, minlength=k).astype(np.float64, copy=False)
+        total = _numeric.bincount(all_codes, weights=amount, minlength=k).astype(
+            np.float64, copy=False
+        )
     total_profit: FloatArray | None = None
     if profit is not None:
-        total_profit = np.bincount(all_codes, weights=profit, minlength=k).astype(
+        total_profit = _numeric.bincount(all_codes, weights=profit, minlength=k).astype(
             np.float64, copy=False
         )
     if from_key and not periods_first:

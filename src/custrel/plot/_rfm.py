@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from custrel import _numeric
 from custrel import _validate as v
 from custrel._plotting import pyplot
 from custrel.errors import InvalidInputError, InvalidTypeError
@@ -88,9 +89,9 @@ def plot_rfm_heatmap(
     k = scores.k
     xs, ys = scores.scores(x) - 1, scores.scores(y) - 1
     pos = ys * k + xs
-    counts = np.bincount(pos, minlength=k * k).reshape(k, k).astype(float)
+    counts = _numeric.bincount(pos, minlength=k * k).reshape(k, k).astype(float)
     money = np.asarray(scores.table.monetary_value, dtype=np.float64)
-    totals = np.bincount(pos, weights=money, minlength=k * k).reshape(k, k)
+    totals = _numeric.bincount(pos, weights=money, minlength=k * k).reshape(k, k)
     with np.errstate(invalid="ignore", divide="ignore"):
         grid = {
             "customers": counts,
