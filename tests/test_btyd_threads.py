@@ -194,6 +194,28 @@ def test_warm_start_from_a_sample_finds_the_same_maximum(
     assert warm.log_likelihood == pytest.approx(cold.log_likelihood, rel=1e-12)
 
 
+@given(n=st.integers(1, 5 * 16384 + 7))
+@settings(max_examples=60)
+def test_a_sample_is_cut_into_equal_chunks_that_2_and_4_workers_share_evenly(n: int) -> None:
+    x = np.arange(n, dtype=np.float64)
+    chunks = _threads.split_sample(x, 2 * x)
+    sizes = [len(c[0]) for c in chunks]
+    assert np.array_equal(np.concatenate([c[0] for c in chunks]), x)  # every row, in order
+    assert np.array_equal(np.concatenate([c[1] for c in chunks]), 2 * x)
+    assert max(sizes) <= _threads.SAMPLE_CHUNK
+    assert max(sizes) - min(sizes) <= max(sizes) // 2 + 1  # the last is at most short
+    if n > _threads.SAMPLE_CHUNK:
+        assert len(chunks) % _threads.SAMPLE_CHUNKS_MULTIPLE == 0 or len(chunks) == n
+    else:
+        assert len(chunks) == 1
+
+
+def test_the_sample_of_a_million_customers_splits_evenly() -> None:
+    # the benchmark's BG/NBD sample: 54,336 rows were 3 x 16,384 + 5,184
+    sizes = [len(c[0]) for c in _threads.split_sample(np.zeros(54_336))]
+    assert sizes == [13_584] * 4
+
+
 # ---------------------------------------------------------------------------
 # Predictions: threads=1, 2, 3 agree with each other and with the kernel on all rows
 # ---------------------------------------------------------------------------

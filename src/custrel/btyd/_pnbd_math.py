@@ -1254,7 +1254,7 @@ class _Rows:
         a row drawn ``k`` times gets weight ``k``.
         """
         cols, counts = _threads.systematic_sample((self.t_x, self.x, self.T), self.w, size)
-        chunks = _threads.split(*cols, counts, chunk=_threads.SAMPLE_CHUNK)
+        chunks = _threads.split_sample(*cols, counts)
         return _Rows.chunked(chunks, self.threads)
 
 

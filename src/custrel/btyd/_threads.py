@@ -422,10 +422,30 @@ def join_chunks(chunks: Sequence[tuple[FloatArray, ...]]) -> tuple[FloatArray, .
 SUBSAMPLE_ROWS = 400_000
 #: Customers in that sample.
 SUBSAMPLE_SIZE = 100_000
-#: Rows per chunk of a sample's likelihood (fixed, so the sample fit is the same for every
-#: thread count): a sample of tens of thousands of rows in one chunk of :data:`CHUNK`
+#: Rows per chunk of a sample's likelihood, at most (fixed, so the sample fit is the same for
+#: every thread count): a sample of tens of thousands of rows in one chunk of :data:`CHUNK`
 #: would leave every worker but one idle during its fit.
 SAMPLE_CHUNK = 1 << 14
+#: The sample's chunks are equal and their count a multiple of this, so that 2 and 4
+#: workers share them evenly (54,336 rows: 4 x 13,584, not 3 x 16,384 + 5,184, which
+#: left 2 workers 32,768 rows against 21,568).
+SAMPLE_CHUNKS_MULTIPLE = 4
+
+
+def split_sample(*arrays: Any) -> list[tuple[npt.NDArray[Any], ...]]:
+    """:func:`split` of a sample into equal chunks of at most :data:`SAMPLE_CHUNK` rows.
+
+    Their count is the smallest multiple of :data:`SAMPLE_CHUNKS_MULTIPLE`
+    (or one chunk, for a sample that fits in one) that keeps them that small.
+    """
+    shape, _ = _columns(arrays)
+    n = int(np.prod(shape, dtype=np.int64))
+    if n <= SAMPLE_CHUNK:
+        return split(*arrays, chunk=max(n, 1))
+    m = SAMPLE_CHUNKS_MULTIPLE
+    n_chunks = -(-n // SAMPLE_CHUNK)
+    n_chunks = min(n, -(-n_chunks // m) * m)
+    return split(*arrays, chunk=-(-n // n_chunks))
 
 
 def fit_chunks(
@@ -462,7 +482,7 @@ def fit_chunks(
     if warm_start and n_rows > SUBSAMPLE_ROWS and total_weight > 4 * SUBSAMPLE_SIZE:
         *cols, w = join_chunks(chunks) if joined is None else joined
         scols, sw = systematic_sample(cols, w, SUBSAMPLE_SIZE)
-        sample, sample_weight = split(*scols, sw, chunk=SAMPLE_CHUNK), float(sw.sum())
+        sample, sample_weight = split_sample(*scols, sw), float(sw.sum())
     # the sample's chunks first, then all rows': one set of worker processes serves both fits
     datas = map_chunks(prepare, [*sample, *chunks], threads)
     n_sample = len(sample)
