@@ -210,6 +210,27 @@ def test_a_sample_is_cut_into_equal_chunks_that_2_and_4_workers_share_evenly(n: 
         assert len(chunks) == 1
 
 
+@given(
+    weights=st.lists(
+        st.one_of(st.integers(1, 20).map(float), st.floats(0.01, 50.0)), min_size=1, max_size=200
+    ),
+    size=st.integers(1, 600),
+)
+def test_the_systematic_sample_draws_each_row_by_its_weight(
+    weights: list[float], size: int
+) -> None:
+    w = np.array(weights)
+    rows = np.arange(len(w), dtype=np.float64)
+    (picked,), counts = _threads.systematic_sample([rows], w, size)
+    assert counts.sum() == size
+    assert (counts > 0).all()
+    assert (np.diff(picked) > 0).all()  # rows in order, each once
+    expected = w * size / w.sum()  # the points a row's share of the weight covers
+    drawn = np.zeros(len(w))
+    drawn[picked.astype(np.int64)] = counts
+    assert (np.abs(drawn - expected) < 2.0).all()  # floor or ceil, or one over at a rounded edge
+
+
 def test_the_sample_of_a_million_customers_splits_evenly() -> None:
     # the benchmark's BG/NBD sample: 54,336 rows were 3 x 16,384 + 5,184
     sizes = [len(c[0]) for c in _threads.split_sample(np.zeros(54_336))]

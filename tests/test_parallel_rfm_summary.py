@@ -198,49 +198,6 @@ def test_peak_memory_is_below_twice_the_columns(kwargs: dict[str, Any], money: b
     assert peak <= 2.0 * columns, f"peak {peak / columns:.2f}x the input columns"
 
 
-def test_bincount_reads_a_logs_read_only_columns_in_place() -> None:
-    """numpy's bincount copies read-only arrays; custrel's passes a writeable alias instead."""
-    from custrel import _numeric
-
-    log = big_log(n=200_000, k=20_000, money=True)
-    codes, amount = log.customer_code, log.amount
-    assert not codes.flags.writeable
-    assert not amount.flags.writeable
-    k = len(log.customer_labels)
-    want = (
-        np.bincount(codes.copy(), minlength=k),
-        np.bincount(codes.copy(), weights=amount.copy(), minlength=k),
-    )
-    _numeric.bincount(codes, minlength=k)  # lazy set-up outside the trace
-    tracemalloc.start()
-    try:
-        got = (
-            _numeric.bincount(codes, minlength=k),
-            _numeric.bincount(codes, weights=amount, minlength=k),
-        )
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < codes.nbytes / 4, f"peak {peak / codes.nbytes:.2f}x the codes"  # no copy
-    for g, w in zip(got, want, strict=True):
-        np.testing.assert_array_equal(g, w)
-    assert not codes.flags.writeable
-    assert not amount.flags.writeable
-
-
-def test_bincount_of_an_array_numpy_keeps_read_only_falls_back_to_its_copy() -> None:
-    from custrel import _numeric
-
-    owner = np.array([0, 2, 2, 5])
-    owner.flags.writeable = False  # no writeable alias of it can be made: numpy copies
-    np.testing.assert_array_equal(_numeric.bincount(owner), [1, 0, 2, 0, 0, 1])
-    from_bytes = np.frombuffer(np.array([1, 1, 3]).tobytes(), dtype=np.int64)
-    weights = np.frombuffer(np.array([0.5, 0.25, 2.0]).tobytes())
-    np.testing.assert_array_equal(_numeric.bincount(from_bytes, weights), [0.0, 0.75, 0.0, 2.0])
-    assert not owner.flags.writeable
-    assert not from_bytes.flags.writeable
-
-
 @pytest.mark.parametrize(("money", "bound"), [(True, 3.0), (False, 0.5)], ids=["money", "no-money"])
 def test_plain_summary_allocates_no_copy_of_the_columns(money: bool, bound: float) -> None:
     """No copy of the log's columns in bincount, in units of the codes' bytes.

@@ -127,6 +127,27 @@ def bincount(
     return np.bincount(read_only_input(x), w, minlength=minlength)  # noqa: TID251
 
 
+def unique_inverse(x: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """``numpy.unique(x, return_inverse=True)`` of a 1-D array; by its runs where it is sorted.
+
+    A fit's compressed chunks come sorted by frequency (:func:`compress_rows`
+    orders rows by their first column), and ``unique`` sorts them again: 0.2 ms
+    of a chunk's 0.3 ms of preparation. Sorted input (checked; NaN never
+    passes) gives the same values and inverse from one comparison of
+    neighbours instead.
+    """
+    n = x.shape[0]
+    if n < 2 or not bool((x[1:] >= x[:-1]).all()):
+        values, inverse = np.unique(x, return_inverse=True)
+        return values, inverse.reshape(-1).astype(np.intp, copy=False)
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    np.not_equal(x[1:], x[:-1], out=change[1:])
+    inverse = np.cumsum(change, dtype=np.intp)
+    inverse -= 1
+    return x[change], inverse
+
+
 def lex_order(columns: Sequence[FloatArray]) -> npt.NDArray[np.intp]:
     """``numpy.lexsort(columns[::-1])`` (first column first) by stable argsorts, last column first.
 

@@ -113,8 +113,7 @@ class _NBDData:
 
     @classmethod
     def of(cls, x: FloatArray, tx: FloatArray, big_t: FloatArray, w: FloatArray) -> _NBDData:
-        xu, xi = np.unique(x, return_inverse=True)
-        xi = xi.astype(np.int64).reshape(-1)
+        xu, xi = _numeric.unique_inverse(x)
         return cls(
             x,
             tx,

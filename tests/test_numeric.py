@@ -1,0 +1,73 @@
+"""custrel._numeric's array helpers against the numpy functions they stand in for."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from custrel import TransactionLog, _numeric
+
+
+def test_bincount_reads_a_logs_read_only_columns_in_place() -> None:
+    """numpy's bincount copies read-only arrays; custrel's passes a writeable alias instead."""
+    rng = np.random.default_rng(3)
+    n = 200_000
+    log = TransactionLog.from_arrays(
+        customer_id=rng.integers(0, 20_000, n),
+        time=np.datetime64("2024-01-01", "s") + rng.integers(0, 10**7, n).astype("timedelta64[s]"),
+        amount=rng.normal(20.0, 30.0, n),
+    )
+    codes, amount = log.customer_code, log.amount
+    assert not codes.flags.writeable
+    assert not amount.flags.writeable
+    k = len(log.customer_labels)
+    want = (
+        np.bincount(codes.copy(), minlength=k),
+        np.bincount(codes.copy(), weights=amount.copy(), minlength=k),
+    )
+    _numeric.bincount(codes, minlength=k)  # lazy set-up outside the trace
+    tracemalloc.start()
+    try:
+        got = (
+            _numeric.bincount(codes, minlength=k),
+            _numeric.bincount(codes, weights=amount, minlength=k),
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < codes.nbytes / 4, f"peak {peak / codes.nbytes:.2f}x the codes"  # no copy
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    assert not codes.flags.writeable
+    assert not amount.flags.writeable
+
+
+def test_bincount_of_an_array_numpy_keeps_read_only_falls_back_to_its_copy() -> None:
+    owner = np.array([0, 2, 2, 5])
+    owner.flags.writeable = False  # no writeable alias of it can be made: numpy copies
+    np.testing.assert_array_equal(_numeric.bincount(owner), [1, 0, 2, 0, 0, 1])
+    from_bytes = np.frombuffer(np.array([1, 1, 3]).tobytes(), dtype=np.int64)
+    weights = np.frombuffer(np.array([0.5, 0.25, 2.0]).tobytes())
+    np.testing.assert_array_equal(_numeric.bincount(from_bytes, weights), [0.0, 0.75, 0.0, 2.0])
+    assert not owner.flags.writeable
+    assert not from_bytes.flags.writeable
+
+
+@given(
+    values=st.lists(
+        st.one_of(st.integers(0, 6).map(float), st.sampled_from([0.5, -1.0, np.nan])),
+        max_size=40,
+    ),
+    sort=st.booleans(),
+)
+def test_unique_inverse_is_numpys_unique(values: list[float], sort: bool) -> None:
+    """By runs where sorted (a fit's chunks), by numpy.unique otherwise: the same arrays."""
+    x = np.array(sorted(values) if sort else values, dtype=np.float64)
+    want_values, want_inverse = np.unique(x, return_inverse=True)
+    got_values, got_inverse = _numeric.unique_inverse(x)
+    np.testing.assert_array_equal(got_values, want_values)
+    np.testing.assert_array_equal(got_inverse, want_inverse.reshape(-1))
+    assert got_inverse.dtype == np.intp
