@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import tracemalloc
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -71,3 +73,33 @@ def test_unique_inverse_is_numpys_unique(values: list[float], sort: bool) -> Non
     np.testing.assert_array_equal(got_values, want_values)
     np.testing.assert_array_equal(got_inverse, want_inverse.reshape(-1))
     assert got_inverse.dtype == np.intp
+
+
+@given(
+    values=st.one_of(
+        st.lists(st.integers(-(2**62), 2**62), max_size=40),
+        st.lists(st.integers(0, 5), max_size=40),
+        st.lists(st.booleans(), max_size=10),
+        st.lists(st.text(max_size=3), max_size=20),
+        st.lists(st.sampled_from([0.5, -1.0, 0.0, -0.0, np.nan, np.inf]), max_size=20),
+    )
+)
+def test_sorted_unique_is_numpys_unique(values: list[Any]) -> None:
+    x = np.array(values)
+    want = np.unique(x)
+    got = _numeric.sorted_unique(x)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_sorted_unique_of_integers_sorts_instead_of_calling_numpy_unique(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x = np.random.default_rng(0).integers(0, 2**40, 50_000)
+    want = np.unique(x)
+
+    def hashing(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("numpy.unique hashes integers")
+
+    monkeypatch.setattr(np, "unique", hashing)
+    np.testing.assert_array_equal(_numeric.sorted_unique(x), want)

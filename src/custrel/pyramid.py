@@ -1546,7 +1546,7 @@ def tier_migration(before: Pyramid, after: Pyramid) -> TierMigration:
             f"customer_id kinds differ: before has {ib.dtype}, after has {ia.dtype}; "
             "use the same ids at both dates"
         )
-    ids = np.unique(np.concatenate([ib, ia]))
+    ids = _numeric.sorted_unique(np.concatenate([ib, ia]))
     m = len(ids)
     pos_b = np.searchsorted(ids, ib)
     pos_a = np.searchsorted(ids, ia)

@@ -299,7 +299,7 @@ def dynamic_covariate_data(
         raise InvalidInputError(f"covariates have no rows for customer {v._fmt(bad)}")
     row_cust = pos_c[tab_codes]
     # the grid of period starts
-    grid = np.unique(cov_days)
+    grid = _numeric.sorted_unique(cov_days)
     if grid.shape[0] < 2:
         raise InvalidInputError(
             f"covariates[{date_column!r}] must hold at least two period starts (a regular grid), "
@@ -348,11 +348,11 @@ def dynamic_covariate_data(
             "estimation period"
         )
     # every purchase occasion (distinct customer-day), the holdout included (tracking)
-    every = np.unique(codes * np.int64(1 << 31) + (days - int(first.min())))
+    every = _numeric.sorted_unique(codes * np.int64(1 << 31) + (days - int(first.min())))
     all_c = every // (1 << 31)
     all_d = every % (1 << 31) + int(first.min())
     cal = days <= end_day
-    pair = np.unique(codes[cal] * np.int64(1 << 31) + (days[cal] - int(first.min())))
+    pair = _numeric.sorted_unique(codes[cal] * np.int64(1 << 31) + (days[cal] - int(first.min())))
     pc = pair // (1 << 31)
     pd = pair % (1 << 31) + int(first.min())
     rep = pd > first[pc]

@@ -923,7 +923,7 @@ def _occasions(log: Any, unit: Any, period: Any) -> _Occasions:
     first_rows = order[new]
     occ_code = code[first_rows]
     starts = np.flatnonzero(np.r_[True, occ_code[1:] != occ_code[:-1]])
-    present = np.unique(occ_code)
+    present = _numeric.sorted_unique(occ_code)
     return _Occasions(
         code=np.searchsorted(present, occ_code).astype(np.int64),
         known=tp[first_rows].astype(np.float64),
