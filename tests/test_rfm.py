@@ -1167,3 +1167,23 @@ def test_from_arrays_checks_unit_and_frequency(kwargs: dict[str, Any], match: st
     }
     with pytest.raises(InvalidInputError, match=match):
         RFMTable.from_arrays(**{**args, **kwargs})
+
+
+@given(
+    pairs=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), min_size=1, max_size=50),
+    code_scale=st.sampled_from([1, 70_000, 2**40]),
+    day_scale=st.sampled_from([1, 70_000, 2**21]),
+)
+def test_unique_pairs_on_uint32_int64_and_lexsort_keys(
+    pairs: list[tuple[int, int]], code_scale: int, day_scale: int
+) -> None:
+    """The distinct (customer, day) pairs in order, whatever the key's width."""
+    from custrel.rfm import _unique_pairs
+
+    codes = np.array([c * code_scale for c, _ in pairs], dtype=np.int64)
+    days = np.array([d * day_scale - 5 for _, d in pairs], dtype=np.int64)
+    want = sorted(set(zip(codes.tolist(), days.tolist(), strict=True)))
+    got_codes, got_days = _unique_pairs(codes, days)
+    assert list(zip(got_codes.tolist(), got_days.tolist(), strict=True)) == want
+    assert got_codes.dtype == np.int64
+    assert got_days.dtype == np.int64
