@@ -103,3 +103,23 @@ def test_sorted_unique_of_integers_sorts_instead_of_calling_numpy_unique(
 
     monkeypatch.setattr(np, "unique", hashing)
     np.testing.assert_array_equal(_numeric.sorted_unique(x), want)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "dtype"),
+    [
+        (-(2**40), -(2**40) + 2**32 - 1, np.int64),  # 32-bit offsets from a negative minimum
+        (0, 5000, np.int64),
+        (-(2**40), 2**40, np.int64),  # too wide: sorted as they are
+        (2**63, 2**63 + 2**31, np.uint64),
+    ],
+)
+def test_sorted_unique_of_many_64_bit_keys(low: int, high: int, dtype: Any) -> None:
+    rng = np.random.default_rng(1)
+    offsets = rng.integers(0, high - low, 100_000, endpoint=True, dtype=np.uint64)
+    x = offsets.astype(dtype) + np.array(low).astype(dtype)
+    x[:2] = np.array([low, high]).astype(dtype)
+    got = _numeric.sorted_unique(x)
+    want = np.unique(x)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)

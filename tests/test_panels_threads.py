@@ -227,12 +227,6 @@ def test_observation_end_leaves_customers_out_identically(
         check(one, many)
 
 
-@given(st.lists(st.integers(-(2**40), 2**40), max_size=80))
-def test_sorted_unique_equals_numpy_unique(values: list[int]) -> None:
-    key = np.asarray(values, dtype=np.int64)
-    assert same_bytes(lc._sorted_unique(key), np.unique(key))
-
-
 # --- errors: the same message on every thread count ------------------------------
 
 

@@ -1571,7 +1571,7 @@ def stages_from_log(
     # end exactly, so an empty span (a far-future date) costs nothing for them.
     last_row = np.full(k, -1, dtype=np.int64)
     np.maximum.at(last_row, codes, idx)
-    cells = _sorted_unique(codes[buys] * n_periods + idx[buys])
+    cells = _numeric.sorted_unique(codes[buys] * n_periods + idx[buys])
     cc, ci = cells // n_periods, cells % n_periods
     cnt = _numeric.bincount(cc, minlength=k)
     first = np.full(k, n_periods, dtype=np.int64)
@@ -1620,23 +1620,6 @@ def stages_from_log(
         out["idle"],
         ru,
     )
-
-
-def _sorted_unique(key: IntArray) -> IntArray:
-    """The distinct values of ``key``, ascending: ``np.unique`` through one sort.
-
-    numpy 2.3+ spells ``np.unique`` of integers as a hash table, measured
-    about 20x slower than a sort on millions of keys (and the sort releases
-    the GIL).
-    """
-    s = np.sort(key)
-    if len(s) < 2:
-        return s
-    first = np.empty(len(s), dtype=bool)
-    first[0] = True
-    np.not_equal(s[1:], s[:-1], out=first[1:])
-    out: IntArray = s[first]
-    return out
 
 
 def _value_column(log: TransactionLog, value: str) -> FloatArray:

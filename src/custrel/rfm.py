@@ -157,15 +157,7 @@ def _unique_pairs(codes: IntArray, days: IntArray) -> tuple[IntArray, IntArray]:
         new[0] = True
         new[1:] = (c_s[1:] != c_s[:-1]) | (d_s[1:] != d_s[:-1])
         return c_s[new].astype(np.int64), d_s[new].astype(np.int64)
-    key = codes.astype(np.int64) * span + (days - dmin)
-    if span * (int(codes.max()) + 1) <= 2**32:  # half the bytes to sort (0.66 -> 0.39 s at 10M)
-        key = key.astype(np.uint32)
-    key.sort()
-    # sort + neighbour compare: much faster than numpy 2's hash-based np.unique here
-    starts = np.empty(len(key), dtype=bool)
-    starts[0] = True
-    np.not_equal(key[1:], key[:-1], out=starts[1:])
-    key = key[starts].astype(np.int64, copy=False)
+    key = _numeric.sorted_unique(codes.astype(np.int64) * span + (days - dmin))
     return key // span, key % span + dmin
 
 
