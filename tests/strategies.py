@@ -16,6 +16,7 @@ __all__ = [
     "mixed_id_arrays",
     "money",
     "probabilities",
+    "random_log",
     "rate_arrays",
     "transaction_logs",
     "value_arrays",
@@ -28,6 +29,16 @@ money = st.floats(min_value=-1e4, max_value=1e5, allow_nan=False, allow_infinity
     lambda x: round(x, 2)
 )
 probabilities = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+
+
+def random_log(n: int, customers: int, *, seed: int, start: str, seconds: int) -> TransactionLog:
+    """A seeded log: uniform customers and times (``seconds`` from ``start``), returns among amounts."""
+    rng = np.random.default_rng(seed)
+    return TransactionLog.from_arrays(
+        customer_id=rng.integers(0, customers, n),
+        time=np.datetime64(start, "s") + rng.integers(0, seconds, n).astype("timedelta64[s]"),
+        amount=rng.normal(20.0, 30.0, n),
+    )
 
 
 def value_arrays(min_size: int = 1, max_size: int = 60, *, nonnegative: bool = False) -> Any:

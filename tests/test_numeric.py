@@ -10,18 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from custrel import TransactionLog, _numeric
+from custrel import _numeric
+from strategies import random_log
 
 
 def test_bincount_reads_a_logs_read_only_columns_in_place() -> None:
     """numpy's bincount copies read-only arrays; custrel's passes a writeable alias instead."""
-    rng = np.random.default_rng(3)
-    n = 200_000
-    log = TransactionLog.from_arrays(
-        customer_id=rng.integers(0, 20_000, n),
-        time=np.datetime64("2024-01-01", "s") + rng.integers(0, 10**7, n).astype("timedelta64[s]"),
-        amount=rng.normal(20.0, 30.0, n),
-    )
+    log = random_log(200_000, 20_000, seed=3, start="2024-01-01", seconds=10**7)
     codes, amount = log.customer_code, log.amount
     assert not codes.flags.writeable
     assert not amount.flags.writeable

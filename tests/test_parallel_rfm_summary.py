@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from custrel import InvalidInputError, InvalidTypeError, TransactionLog, _parallel, rfm_summary
 from custrel.btyd import BTYDSummary
-from strategies import transaction_logs
+from strategies import random_log, transaction_logs
 
 
 @contextmanager
@@ -341,13 +341,7 @@ def test_summarize_rfm_of_many_customers_is_the_same_narrowed(
 ) -> None:
     from custrel import _numeric, summarize_rfm
 
-    rng = np.random.default_rng(5)
-    n = 5000
-    log = TransactionLog.from_arrays(
-        customer_id=rng.integers(0, 700, n),
-        time=np.datetime64("2020-01-01", "s") + rng.integers(0, 10**8, n).astype("timedelta64[s]"),
-        amount=rng.normal(20, 30, n),
-    )
+    log = random_log(5000, 700, seed=5, start="2020-01-01", seconds=10**8)
     plain = summarize_rfm(log, "2024-01-01", threads=1)
     plain_table = log.summarize(period=1.0)  # a numeric period: first / last by ufunc.at
     monkeypatch.setattr(_numeric, "NARROW_MIN_GROUPS", 1)
