@@ -216,6 +216,7 @@ def group_min_max(
     last: npt.NDArray[Any],
     *,
     upper: Any = None,
+    exclude: npt.NDArray[np.bool_] | None = None,
 ) -> None:
     """``first[c] = min(first[c], values of group c)`` and ``last`` likewise with max, in place.
 
@@ -224,7 +225,10 @@ def group_min_max(
     minimum when there are :data:`NARROW_MIN_GROUPS` groups or more (half
     the memory per group), then widened back: the same result exactly.
     ``upper``, when the caller knows one, is a value no less than every
-    value (their maximum, say), which saves a pass over them.
+    value (their maximum, say), which saves a pass over them. Rows where
+    ``exclude`` is true take no part (returns, in the RFM summary): as
+    offsets they are given the "no value" of each reduction in turn, so the
+    codes are not copied (and the values only once, where not narrowed).
     """
     k = first.shape[0]
     n = values.shape[0]
@@ -236,7 +240,11 @@ def group_min_max(
             np.subtract(values, lo, out=offsets, casting="unsafe")
             low = np.full(k, _INT32_MAX, dtype=np.int32)
             high = np.full(k, -1, dtype=np.int32)
+            if exclude is not None:
+                np.putmask(offsets, exclude, _INT32_MAX)
             np.minimum.at(low, codes, offsets)
+            if exclude is not None:
+                np.putmask(offsets, exclude, -1)
             np.maximum.at(high, codes, offsets)
             del offsets
             seen = high >= 0
@@ -246,8 +254,21 @@ def group_min_max(
             np.add(high, lo, out=wide, dtype=np.int64)
             np.maximum(last, wide, out=last, where=seen)
             return
-    np.minimum.at(first, codes, values)
-    np.maximum.at(last, codes, values)
+    if exclude is None:
+        np.minimum.at(first, codes, values)
+        np.maximum.at(last, codes, values)
+        return
+    # one copy of the values, its excluded rows set to each reduction's identity in turn
+    top, bottom = (
+        (np.inf, -np.inf)
+        if values.dtype.kind == "f"
+        else (np.iinfo(values.dtype).max, np.iinfo(values.dtype).min)
+    )
+    masked = values.copy()
+    np.putmask(masked, exclude, top)
+    np.minimum.at(first, codes, masked)
+    np.putmask(masked, exclude, bottom)
+    np.maximum.at(last, codes, masked)
 
 
 def _sort_key(column: npt.NDArray[Any]) -> npt.NDArray[Any]:

@@ -748,18 +748,15 @@ def _rfm_sums(
     from), when the caller has it.
     """
     k = len(into["count"])
-    buy = None
-    if amount is not None and (_has_returns(amount) if returns is None else returns):
-        buy = ~(amount < 0)
     if amount is not None:
         with np.errstate(over="ignore"):
             into["total"][:] = _numeric.bincount(codes, weights=amount, minlength=k)
-    count = _numeric.bincount(codes if buy is None else codes[buy], minlength=k)
-    into["count"][:] = count
-    if buy is not None:
-        into["any_row"][:] = _numeric.bincount(codes, minlength=k) > 0
-    else:
-        np.greater(count, 0, out=into["any_row"])
+    rows = _numeric.bincount(codes, minlength=k)
+    np.greater(rows, 0, out=into["any_row"])
+    if amount is not None and (_has_returns(amount) if returns is None else returns):
+        # purchases: every row less the returns (only the returns' codes are copied)
+        rows -= _numeric.bincount(codes[amount < 0], minlength=k)
+    into["count"][:] = rows
 
 
 def _reduce_rfm_rows(
@@ -789,11 +786,12 @@ def _reduce_rfm_rows(
     k = len(into["count"])
     if returns is None:
         returns = _has_returns(amount)
-    # the returns rule: negative amounts are not purchases (count, first, last, days)
-    if returns and amount is not None:
-        buy = ~(amount < 0)
-        codes_b, t_b = codes[buy], t[buy]
-        del buy
+    # the returns rule: negative amounts are not purchases (count, first, last, days); the
+    # purchases' codes and times are taken apart for the days only (first / last skip the
+    # returns in place)
+    ret = amount < 0 if returns and amount is not None else None
+    if ret is not None and days:
+        codes_b, t_b = codes[~ret], t[~ret]
     else:
         codes_b, t_b = codes, t
     pairs: tuple[IntArray, IntArray] | None = None
@@ -814,7 +812,8 @@ def _reduce_rfm_rows(
     else:
         first.fill(np.inf)
         last.fill(-np.inf)
-    _numeric.group_min_max(codes_b, t_b, first, last, upper=upper)
+    _numeric.group_min_max(codes_b, t_b, first, last, upper=upper, exclude=None if days else ret)
+    del ret
     if days and not days_first:
         pairs = count_days()
     return pairs
