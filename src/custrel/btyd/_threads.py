@@ -406,7 +406,7 @@ def systematic_sample(
     ``size``); the row ending at cumulative weight ``c`` holds those from the
     previous row's end up to ``c``, so the number of points below ``c``,
     ``ceil(c / step - 1/2)``, counts them in one pass over the rows (no
-    search of the ``size`` points, 4.5 -> 1.6 ms for 440k rows). Rounding
+    search of the ``size`` points: 4.5 -> 3.1 ms for 440k rows). Rounding
     keeps it non-decreasing, and the last row takes what is left of ``size``.
     """
     cum = np.cumsum(weights)
