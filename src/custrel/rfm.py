@@ -740,12 +740,13 @@ def _rfm_sums(
     into: dict[str, npt.NDArray[Any]],
     *,
     returns: bool | None = None,
+    returned: npt.NDArray[np.bool_] | None = None,
 ) -> None:
     """Total amount, purchase count and ``any_row`` of the customers ``0..k-1`` into ``into``.
 
     The returns rule: a negative amount counts in the total, never as a purchase.
     ``returns`` is :func:`_has_returns` of ``amount`` (or of rows it was taken
-    from), when the caller has it.
+    from) and ``returned`` the mask ``amount < 0``, when the caller has them.
     """
     k = len(into["count"])
     if amount is not None:
@@ -753,9 +754,12 @@ def _rfm_sums(
             into["total"][:] = _numeric.bincount(codes, weights=amount, minlength=k)
     rows = _numeric.bincount(codes, minlength=k)
     np.greater(rows, 0, out=into["any_row"])
-    if amount is not None and (_has_returns(amount) if returns is None else returns):
+    has = _has_returns(amount) if returns is None else returns
+    if returned is None and amount is not None and has:
+        returned = amount < 0
+    if returned is not None:
         # purchases: every row less the returns (only the returns' codes are copied)
-        rows -= _numeric.bincount(codes[amount < 0], minlength=k)
+        rows -= _numeric.bincount(codes[returned], minlength=k)
     into["count"][:] = rows
 
 
@@ -804,7 +808,7 @@ def _reduce_rfm_rows(
     if days and days_first:
         pairs = count_days()
     if sums:
-        _rfm_sums(codes, amount, into, returns=returns)
+        _rfm_sums(codes, amount, into, returns=returns, returned=ret)
     first, last = into["first"], into["last"]
     if first.dtype.kind == "i":
         first.fill(_NO_FIRST)
