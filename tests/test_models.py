@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from custrel import (
@@ -881,3 +881,39 @@ def test_period_index_quarters_and_years_follow_the_calendar() -> None:
     assert log.period_index("year").tolist() == [0, 0, 0, 1]
     assert log.period_index("month").tolist() == [0, 1, 2, 11]
     assert log.period_index("quarter", origin="2023-12-31").tolist() == [1, 1, 2, 5]
+
+
+@given(
+    log=transaction_logs(max_rows=60, max_customers=6),
+    period=st.sampled_from([None, "week", "month", 2.5]),
+    ranges=st.booleans(),
+)
+def test_summarize_with_returns_equals_the_summary_of_the_purchases(
+    log: TransactionLog, period: Any, ranges: bool
+) -> None:
+    """Returns stay in place (masked): counts, first / last and periods are the purchases'.
+
+    The total is every row's, added in row order.
+    """
+    from unittest import mock
+
+    from custrel import _parallel
+
+    amount = log.amount
+    bought = amount >= 0
+    assume(bought.any())
+    if log.time_kind == "numeric" and isinstance(period, str):
+        period = 1.0
+    purchases = log.take(np.flatnonzero(bought))
+    with (
+        mock.patch.object(_parallel, "MIN_PARALLEL_ROWS", 1 if ranges else 10**12),
+        mock.patch.object(_parallel, "MIN_RANGE_ROWS", 1),
+    ):
+        got = log.summarize(period=period, threads=3 if ranges else 1)
+    want = purchases.summarize(period=period, threads=1)
+    for name in ("customer_id", "first", "last", "n_purchases", "n_periods"):
+        assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
+    codes = np.searchsorted(log.customer_labels, got.customer_id)
+    totals = np.bincount(log.customer_code, weights=amount, minlength=len(log.customer_labels))
+    assert got.total_amount is not None
+    assert got.total_amount.tobytes() == totals[codes].tobytes()

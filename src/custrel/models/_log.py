@@ -5,6 +5,7 @@ Re-exported by :mod:`custrel.models`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib
 import os
@@ -1716,12 +1717,16 @@ def _distinct_periods(
     t_min: Any,
     t_max: Any,
     first_last: tuple[npt.NDArray[Any], npt.NDArray[Any]] | None = None,
+    exclude: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[IntArray, bool]:
     """Per customer, the number of distinct periods with a row; and whether it filled ``first_last``.
 
     One in-place sort of the composite key ``code * span + period``, built
     chunk by chunk into a single uint32 (or int64) array; the number of key
     changes inside each customer's block of the sorted key is its count.
+    ``counts`` are the rows per customer, those ``exclude``-d (returns) left
+    out: their keys are set past every customer's, so they sort to the end,
+    beyond the blocks, and are cut off.
 
     With ``first_last`` (the first and last time per customer, to be
     lowered and raised in place), the sorted key also gives each customer's
@@ -1745,6 +1750,10 @@ def _distinct_periods(
     key_range = k * span
     unsorted = key = None
     if key_range >= 2**62:  # very fine periods: sort (customer, period) pairs instead
+        if exclude is not None:  # rare: the rows kept are taken apart
+            keep = ~exclude
+            codes, t, exclude = codes[keep], t[keep], None
+            n = len(codes)
         per = _absolute_periods(t, kind, period)
         order = np.lexsort((per, codes))
         sorted_codes, sorted_per = codes[order], per[order]
@@ -1754,16 +1763,24 @@ def _distinct_periods(
     else:
         key_dtype = np.uint32 if key_range < 2**32 else np.int64
         key = np.empty(n, dtype=key_dtype)
-        for i in range(0, n, _CHUNK):
-            j = min(i + _CHUNK, n)
-            part = _absolute_periods(t[i:j], kind, period)
-            part -= lo
-            part += codes[i:j] * span
-            key[i:j] = part
+        # excluded rows' keys are overwritten below: where their times lie outside the
+        # others' periods, their out-of-range arithmetic is of no account
+        with np.errstate(all="ignore") if exclude is not None else contextlib.nullcontext():
+            for i in range(0, n, _CHUNK):
+                j = min(i + _CHUNK, n)
+                part = _absolute_periods(t[i:j], kind, period)
+                part -= lo
+                part += codes[i:j] * span
+                key[i:j] = part
         del part
+        if exclude is not None:
+            np.putmask(key, exclude, key_range)  # past every customer's keys
         if first_last is not None:
             unsorted = key.copy()
         key.sort()
+        if exclude is not None:
+            key = key[: int(counts.sum())]  # the excluded rows, sorted last, cut off
+            n = len(key)
         flags = np.empty(n, dtype=bool)
         flags[0] = True
         np.not_equal(key[1:], key[:-1], out=flags[1:])
@@ -1860,15 +1877,15 @@ def _reduce_rows(
     and ``from_key`` takes first and last from the sorted period key, so
     that ``ufunc.at`` runs on a customer's first and last period only.
     """
-    all_codes = codes
+    # the returns rule: returns count toward value only. They stay in place: the count is
+    # every row's less the returns', and first / last and the periods skip them by mask
     returns = np.zeros(k, dtype=np.int64)
-    if amount is not None:
-        buy = amount >= 0
-        if not buy.all():  # the returns rule: returns count toward value only
-            returns = _numeric.bincount(codes[~buy], minlength=k)
-            codes, t = codes[buy], t[buy]
-        del buy
+    returned: npt.NDArray[np.bool_] | None = None
     count = _numeric.bincount(codes, minlength=k)
+    if amount is not None and len(amount) and bool(amount.min() < 0):
+        returned = amount < 0
+        returns = _numeric.bincount(codes[returned], minlength=k)
+        count -= returns
     n_periods = np.zeros(k, dtype=np.int64)
     if time_kind == "datetime":
         info = np.iinfo(np.int64)
@@ -1881,36 +1898,47 @@ def _reduce_rows(
 
     def key_step() -> None:
         nonlocal n_periods, filled
-        if periods and len(codes):
+        if periods and bool(count.any()):
+            if returned is None:
+                t_min, t_max = t.min(), t.max()
+            else:  # the purchases' (a return's time never widens the periods)
+                bought = ~returned
+                top, bottom = (
+                    (np.iinfo(t.dtype).max, np.iinfo(t.dtype).min)
+                    if t.dtype.kind == "i"
+                    else (np.inf, -np.inf)
+                )
+                t_min = t.min(where=bought, initial=top)
+                t_max = t.max(where=bought, initial=bottom)
+                del bought
             n_periods, filled = _distinct_periods(
                 codes,
                 t,
                 count,
                 kind=time_kind,
                 period=period,
-                t_min=t.min(),
-                t_max=t.max(),
+                t_min=t_min,
+                t_max=t_max,
                 first_last=(first, last),
+                exclude=returned,
             )
 
     if from_key and periods_first:
         key_step()
     total: FloatArray | None = None
     if amount is not None:
-        total = _numeric.bincount(all_codes, weights=amount, minlength=k).astype(
-            np.float64, copy=False
-        )
+        total = _numeric.bincount(codes, weights=amount, minlength=k).astype(np.float64, copy=False)
     total_profit: FloatArray | None = None
     if profit is not None:
-        total_profit = _numeric.bincount(all_codes, weights=profit, minlength=k).astype(
+        total_profit = _numeric.bincount(codes, weights=profit, minlength=k).astype(
             np.float64, copy=False
         )
     if from_key and not periods_first:
         key_step()
     if len(codes) and not filled:
-        _numeric.group_min_max(codes, t, first, last)
-        if periods and not from_key:
-            present = count > 0
+        _numeric.group_min_max(codes, t, first, last, exclude=returned)
+        present = count > 0
+        if periods and not from_key and present.any():
             n_periods, _ = _distinct_periods(
                 codes,
                 t,
@@ -1919,6 +1947,7 @@ def _reduce_rows(
                 period=period,
                 t_min=first[present].min(),
                 t_max=last[present].max(),
+                exclude=returned,
             )
     return _Columns(total, total_profit, returns, count, first, last, n_periods)
 
