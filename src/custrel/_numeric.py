@@ -127,6 +127,14 @@ def bincount(
     return np.bincount(read_only_input(x), w, minlength=minlength)  # noqa: TID251
 
 
+def any_negative(values: npt.NDArray[Any] | None) -> bool:
+    """Whether some value is negative (amounts: a return, in the total, never a purchase).
+
+    One ``min()``, no mask of every row: logs usually have no returns.
+    """
+    return values is not None and values.shape[0] > 0 and bool(values.min() < 0)
+
+
 def unique_inverse(x: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
     """``numpy.unique(x, return_inverse=True)`` of a 1-D array; by its runs where it is sorted.
 

@@ -729,11 +729,6 @@ def _far_day_row(t: FloatArray, amount: FloatArray | None) -> int:
     return int(np.argmax(far)) if far.any() else -1
 
 
-def _has_returns(amount: FloatArray | None) -> bool:
-    """Whether some amount is negative (a return: in the total, never a purchase)."""
-    return amount is not None and len(amount) > 0 and bool(amount.min() < 0)
-
-
 def _rfm_sums(
     codes: IntArray,
     amount: FloatArray | None,
@@ -745,8 +740,9 @@ def _rfm_sums(
     """Total amount, purchase count and ``any_row`` of the customers ``0..k-1`` into ``into``.
 
     The returns rule: a negative amount counts in the total, never as a purchase.
-    ``returns`` is :func:`_has_returns` of ``amount`` (or of rows it was taken
-    from) and ``returned`` the mask ``amount < 0``, when the caller has them.
+    ``returns`` is :func:`custrel._numeric.any_negative` of ``amount`` (or
+    of rows it was taken from) and ``returned`` the mask ``amount < 0``, when
+    the caller has them.
     """
     k = len(into["count"])
     if amount is not None:
@@ -754,7 +750,7 @@ def _rfm_sums(
             into["total"][:] = _numeric.bincount(codes, weights=amount, minlength=k)
     rows = _numeric.bincount(codes, minlength=k)
     np.greater(rows, 0, out=into["any_row"])
-    has = _has_returns(amount) if returns is None else returns
+    has = _numeric.any_negative(amount) if returns is None else returns
     if returned is None and amount is not None and has:
         returned = amount < 0
     if returned is not None:
@@ -784,12 +780,13 @@ def _reduce_rfm_rows(
     ``days``. ``days_first`` sorts before ``bincount`` and ``ufunc.at``
     (which hold the GIL) so that two threads overlap. ``sums=False`` leaves
     out :func:`_rfm_sums` (the caller ran it beside this). ``returns`` is
-    :func:`_has_returns` and ``upper`` a time no earlier than any in ``t``,
-    when the caller has them (each saves a pass over the rows).
+    :func:`custrel._numeric.any_negative` of ``amount`` and ``upper`` a time
+    no earlier than any in ``t``, when the caller has them (each saves a pass
+    over the rows).
     """
     k = len(into["count"])
     if returns is None:
-        returns = _has_returns(amount)
+        returns = _numeric.any_negative(amount)
     # the returns rule: negative amounts are not purchases (count, first, last, days); the
     # purchases' codes and times are taken apart for the days only (first / last skip the
     # returns in place)
@@ -893,7 +890,7 @@ def _summary_from_rows(
         whole: dict[str, npt.NDArray[Any]] = {
             name: out[name] for name in ("count", "any_row", "total") if name in fields
         }
-        returns = _has_returns(amount)  # once, for both threads
+        returns = _numeric.any_negative(amount)  # once, for both threads
         aside: _parallel.Aside | None = _parallel.submit(
             lambda: _rfm_sums(codes, amount, whole, returns=returns)
         )

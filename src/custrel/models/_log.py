@@ -1882,7 +1882,7 @@ def _reduce_rows(
     returns = np.zeros(k, dtype=np.int64)
     returned: npt.NDArray[np.bool_] | None = None
     count = _numeric.bincount(codes, minlength=k)
-    if amount is not None and len(amount) and bool(amount.min() < 0):
+    if amount is not None and _numeric.any_negative(amount):
         returned = amount < 0
         returns = _numeric.bincount(codes[returned], minlength=k)
         count -= returns
