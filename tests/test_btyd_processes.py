@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -63,6 +64,7 @@ def _history(n: int, seed: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _no_children_left() -> bool:
+    _parallel.wait_for_exits(timeout=30)  # the workers' exits are reaped by a thread
     try:
         return os.waitpid(-1, os.WNOHANG) == (0, 0)  # children, none ended unreaped
     except ChildProcessError:
@@ -157,6 +159,37 @@ def test_forked_returns_every_task_in_order_for_many_inputs() -> None:
             ]
     assert _no_children_left()
     ev.close()  # idempotent
+
+
+def _state(pid: int) -> str | None:
+    """A process's state letter from /proc (Z: ended, not reaped), None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def test_close_returns_before_the_exits_and_a_thread_reaps_every_child() -> None:
+    real_waitpid, waits = os.waitpid, []
+
+    def waitpid(pid: int, options: int) -> tuple[int, int]:
+        waits.append((pid, threading.get_ident()))
+        return real_waitpid(pid, options)
+
+    with mock.patch.object(os, "waitpid", waitpid):
+        with _parallel.Forked([_square], 6, 3) as ev:
+            pids = list(ev._children)
+            assert len(pids) == 2
+            assert all(_state(p) not in (None, "Z") for p in pids)
+            ev.run(0, np.arange(2.0))
+        _parallel.wait_for_exits(timeout=30)
+    # each child waited for once, by its own pid, and not on the caller's thread
+    assert sorted(pid for pid, _ in waits) == sorted(pids)
+    assert threading.get_ident() not in {thread for _, thread in waits}
+    assert [_state(p) for p in pids] == [None, None]  # exited and reaped: no zombie left
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pids[0], os.WNOHANG)
 
 
 def test_a_childs_error_is_raised_in_the_parent_and_the_parent_goes_on_alone() -> None:

@@ -75,6 +75,7 @@ def _children_before_the_test() -> None:
 
 def no_children_left() -> bool:
     """Whether the runner left no child of its own behind, running or unreaped."""
+    _parallel.wait_for_exits(timeout=30)  # Forked's workers' exits are reaped by a thread
     return _children() <= _BEFORE
 
 
