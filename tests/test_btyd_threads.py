@@ -9,6 +9,7 @@ data already span many chunks.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +69,17 @@ def test_bounds_are_fixed_chunks_independent_of_threads() -> None:
     assert _threads.bounds(0) == [(0, 0)]
     assert _threads.bounds(5, 2) == [(0, 2), (2, 4), (4, 5)]
     assert _threads.bounds(_threads.CHUNK) == [(0, _threads.CHUNK)]
-    assert _threads.bounds(_threads.CHUNK + 1)[-1] == (_threads.CHUNK, _threads.CHUNK + 1)
+    c = _threads.CHUNK
+    for n in (c + 1, 15 * c + 16_960, 40 * c - 3, 401 * c):
+        got = _threads.bounds(n)
+        sizes = [hi - lo for lo, hi in got]
+        assert got[0][0] == 0
+        assert got[-1][1] == n
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(got))  # no gap
+        assert max(sizes) <= c  # the most a chunk may have
+        assert max(sizes) - min(sizes) <= 1  # equal: 2 and 4 workers get equal rows
+        assert len(got) % _threads.CHUNKS_MULTIPLE == 0
+        assert len(got) < -(-n // c) + _threads.CHUNKS_MULTIPLE  # no more than that takes
 
 
 @pytest.mark.parametrize("threads", THREADS)
@@ -203,9 +214,9 @@ def test_a_sample_is_cut_into_equal_chunks_that_2_and_4_workers_share_evenly(n: 
     assert np.array_equal(np.concatenate([c[0] for c in chunks]), x)  # every row, in order
     assert np.array_equal(np.concatenate([c[1] for c in chunks]), 2 * x)
     assert max(sizes) <= _threads.SAMPLE_CHUNK
-    assert max(sizes) - min(sizes) <= max(sizes) // 2 + 1  # the last is at most short
+    assert max(sizes) - min(sizes) <= 1  # equal to a row
     if n > _threads.SAMPLE_CHUNK:
-        assert len(chunks) % _threads.SAMPLE_CHUNKS_MULTIPLE == 0 or len(chunks) == n
+        assert len(chunks) % _threads.CHUNKS_MULTIPLE == 0 or len(chunks) == n
     else:
         assert len(chunks) == 1
 
@@ -546,3 +557,32 @@ def test_lex_order_is_numpys_lexsort_with_whole_number_columns(
     tx = np.round(rng.uniform(0, 5, x.shape[0]), 1)
     big_t = np.floor(rng.uniform(0, 3, x.shape[0]))  # whole numbers: int16 too
     np.testing.assert_array_equal(_numeric.lex_order([x, tx, big_t]), np.lexsort((big_t, tx, x)))
+
+
+_SPECIAL = [0.0, -0.0, 5e-324, 1e-300, 0.5, 1.0, 1 / 7, 2 / 7, 32767.5, 1e6, float("inf")]
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    picks=st.lists(st.integers(0, len(_SPECIAL) - 1), min_size=1100, max_size=1300),
+    odd=st.sampled_from([None, -1.0, -1e-300, float("nan")]),
+    seed=st.integers(0, 2**16),
+)
+def test_lex_order_is_numpys_lexsort_with_fractional_columns(
+    picks: list[int], odd: float | None, seed: int
+) -> None:
+    """Non-negative floats sort as their bits (int64), -0.0 as 0.0; negatives and NaN as floats."""
+    from custrel import _numeric
+
+    rng = np.random.default_rng(seed)
+    tx = np.array([_SPECIAL[i] for i in picks])  # ties, -0.0 beside 0.0, subnormals, inf
+    if odd is not None:
+        tx[rng.integers(0, tx.shape[0])] = odd
+    x = rng.integers(0, 3, tx.shape[0]).astype(np.float64)
+    big_t = rng.choice(np.array([-0.0, 0.0, 1 / 7, 3.5]), tx.shape[0])
+    before = (tx.copy(), big_t.copy())
+    np.testing.assert_array_equal(_numeric.lex_order([x, tx, big_t]), np.lexsort((big_t, tx, x)))
+    np.testing.assert_array_equal(_numeric.lex_order([tx, big_t]), np.lexsort((big_t, tx)))
+    # the inputs are not changed (the -0.0 fix works on a copy)
+    for got, was in zip((tx, big_t), before, strict=True):
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(was))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import types
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -369,8 +369,13 @@ def _fit_rows(
 
 def _start_rate(x: FloatArray, big_t: FloatArray, w: FloatArray) -> float:
     """A scale-aware start for a rate parameter: total time over total purchases."""
-    time = _wsum(w, big_t)
-    count = _wsum(w, x)
+    return _start_rate_of_chunks([(x, big_t, w)])
+
+
+def _start_rate_of_chunks(chunks: Sequence[tuple[FloatArray, FloatArray, FloatArray]]) -> float:
+    """:func:`_start_rate` of ``(x, T, w)`` chunks, their sums added in chunk order (no join)."""
+    time = sum(_wsum(w, big_t) for _, big_t, w in chunks)
+    count = sum(_wsum(w, x) for x, _, w in chunks)
     if time <= 0.0:
         return 1.0
-    return time / max(count, 0.1 * float(w.sum()), 1e-12)
+    return time / max(count, 0.1 * sum(float(w.sum()) for _, _, w in chunks), 1e-12)

@@ -24,7 +24,7 @@ from custrel.btyd._common import (
     _initial,
     _poisson_counts,
     _psi,
-    _start_rate,
+    _start_rate_of_chunks,
     _warn_fit,
     _wsum,
     _wsums,
@@ -707,9 +707,8 @@ def _fit_nbd(
     label = "MBG/NBD" if modified else "BG/NBD"
     n_threads = _threads.resolve(threads)
     chunks, total = _threads.count_rows(frequency, recency, T, weights, threads=n_threads)
-    joined = _threads.join_chunks(chunks)
-    x, _tx, big_t, w = joined
-    x0 = _initial(initial, cls._param_names, np.asarray([1.0, _start_rate(x, big_t, w), 1.0, 1.0]))
+    rate = _start_rate_of_chunks([(c[0], c[2], c[3]) for c in chunks])
+    x0 = _initial(initial, cls._param_names, np.asarray([1.0, rate, 1.0, 1.0]))
     fit = _threads.fit_chunks(
         lambda theta, data: _nbd_total(theta, data, modified=modified),
         chunks,
@@ -720,7 +719,6 @@ def _fit_nbd(
         names=cls._param_names,
         threads=n_threads,
         warm_start=initial is None,
-        joined=joined,
     )
     _warn_fit(label, fit)
     return cls(
