@@ -311,3 +311,27 @@ def test_predictions_in_processes_equal_one_thread(monkeypatch: pytest.MonkeyPat
     assert runs
     assert all(p.processes for p in runs)
     assert _no_children_left()
+
+
+def test_each_worker_prepares_the_chunks_it_evaluates(forked: list[int]) -> None:
+    parent = os.getpid()
+    prepared: list[int] = []  # the parent's list: a child appends to its own copy
+
+    def prepare(chunk: tuple[np.ndarray, ...]) -> np.ndarray:
+        prepared.append(int(chunk[0][0]))
+        return 2.0 * chunk[0]
+
+    def total(theta: np.ndarray, data: np.ndarray) -> tuple[float, np.ndarray]:
+        in_child = float(os.getpid() != parent)
+        return float(theta[0] * data.sum()), np.array([in_child, 1.0])
+
+    chunks = [(np.arange(10.0) + 10 * i,) for i in range(6)]
+    with _threads.ChunkSums([total], chunks, 2, n_rows=60, prepare=prepare) as sums:
+        assert sums.processes == 2
+        for _ in range(3):
+            value, (by_children, evaluated) = sums(np.array([1.0]))
+            assert value == sum(2.0 * c[0].sum() for c in chunks)
+            assert (by_children, evaluated) == (3.0, 6.0)
+    assert forked == [2]
+    assert prepared == [0, 20, 40]  # the parent's tasks 0, 2, 4, once each; 1, 3, 5 in the child
+    assert _no_children_left()

@@ -10,6 +10,7 @@ data already span many chunks.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -240,6 +241,59 @@ def test_the_systematic_sample_draws_each_row_by_its_weight(
     drawn = np.zeros(len(w))
     drawn[picked.astype(np.int64)] = counts
     assert (np.abs(drawn - expected) < 2.0).all()  # floor or ceil, or one over at a rounded edge
+
+
+@settings(deadline=None, max_examples=80)
+@given(
+    weights=st.lists(st.integers(1, 30), min_size=1, max_size=300),
+    cuts=st.lists(st.integers(0, 300), max_size=6),
+    size=st.integers(1, 900),
+)
+def test_the_sample_of_chunks_is_the_sample_of_their_rows_joined(
+    weights: list[int], cuts: list[int], size: int
+) -> None:
+    """Whole-number weights: each chunk's cumulative weights plus those before it are exact."""
+    w = np.array(weights, dtype=np.float64)
+    rows = np.arange(len(w), dtype=np.float64)
+    edges = [0, *sorted(min(c, len(w)) for c in cuts), len(w)]  # empty chunks too
+    chunks = [(rows[a:b], -rows[a:b], w[a:b]) for a, b in itertools.pairwise(edges)]
+    (joined_rows, joined_neg), joined_counts = _threads.systematic_sample([rows, -rows], w, size)
+    (got_rows, got_neg), got_counts = _threads.systematic_sample_of_chunks(chunks, size)
+    np.testing.assert_array_equal(got_rows, joined_rows)
+    np.testing.assert_array_equal(got_neg, joined_neg)
+    np.testing.assert_array_equal(got_counts, joined_counts)
+    assert all(
+        np.array_equal(c[2], w[a:b])
+        for c, (a, b) in zip(chunks, itertools.pairwise(edges), strict=True)
+    )
+
+
+def test_chunks_are_prepared_once_each_where_they_are_evaluated() -> None:
+    prepared: list[tuple[int, int]] = []
+
+    def prepare(chunk: tuple[np.ndarray, ...]) -> np.ndarray:
+        prepared.append((os.getpid(), int(chunk[0][0])))
+        return 2.0 * chunk[0]
+
+    def total(theta: np.ndarray, data: np.ndarray) -> tuple[float, np.ndarray]:
+        return float(theta[0] * data.sum()), data[:2] * theta
+
+    chunks = [(np.arange(10.0) + 10 * i,) for i in range(6)]
+    expect = sum_of = None
+    for threads in (1, 2, 3):
+        prepared.clear()
+        with _threads.ChunkSums([total], chunks, threads, n_rows=60, prepare=prepare) as sums:
+            first = sums(np.array([1.0, 2.0]))
+            again = sums(np.array([0.5, 1.0]), span=(2, 5))
+        sum_of = sum(2.0 * c[0].sum() for c in chunks)
+        assert first[0] == sum_of
+        if expect is None:
+            expect = (first, again)
+        assert first[0] == expect[0][0]
+        assert again[0] == expect[1][0]
+        np.testing.assert_array_equal(first[1], expect[0][1])
+        # on threads (no processes for 60 rows): once each, in this process
+        assert sorted(p for _, p in prepared) == [0, 10, 20, 30, 40, 50]
 
 
 def test_the_sample_of_a_million_customers_splits_evenly() -> None:
