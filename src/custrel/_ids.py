@@ -92,8 +92,17 @@ def normalize_ids(
     n = len(arr)
     gone: BoolArray | None = None
     if arr.dtype.kind == "O":
-        gone = _missing_mask(arr, name, missing, voice, skippable)
-        arr = _typed_objects(arr if gone is None else arr[~gone], name, voice)
+        items = arr.tolist()  # numpy scalars become Python ones
+        kinds = set(map(type, items))
+        if kinds in ({str}, {int}, {float}):
+            # one simple type: typed first, so the missing ones (empty text, nan) are found
+            # by the typed array's test below, not by a Python test of every row
+            arr = _typed_objects(items, kinds, name, voice)
+        else:
+            gone = _missing_mask(arr, name, missing, voice, skippable)
+            kept = arr if gone is None else arr[~gone]
+            items = kept.tolist()
+            arr = _typed_objects(items, set(map(type, items)), name, voice)
     kind = arr.dtype.kind
     if kind == "b":
         raise InvalidTypeError(f"{name} must be integers or text, got booleans")
@@ -124,10 +133,10 @@ def normalize_ids(
     return full, labels, gone
 
 
-def _typed_objects(arr: npt.NDArray[Any], name: str, voice: Voice) -> npt.NDArray[Any]:
-    """An object array of ids as a typed array where every id has one simple type."""
-    items = arr.tolist()  # numpy scalars become Python ones
-    kinds = set(map(type, items))
+def _typed_objects(
+    items: list[Any], kinds: set[type], name: str, voice: Voice
+) -> npt.NDArray[Any]:
+    """Ids (Python objects, of the types ``kinds``) as a typed array where all have one simple type."""
     if kinds == {str}:
         return _text_ids(items, name, voice)
     if kinds == {int}:
@@ -269,14 +278,81 @@ def _codes(arr: npt.NDArray[Any], name: str, voice: Voice) -> tuple[IntArray, np
     if kind == "U":
         if arr.dtype.itemsize // 4 > WIDE_ID:  # a wide numpy array: factorise Python strings
             return _object_codes(_text_ids(arr.tolist(), name, voice), name, voice)
-        labels, codes = np.unique(arr, return_inverse=True)
+        packed = _packed_text_codes(arr)
+        if packed is None:
+            labels, inverse = np.unique(arr, return_inverse=True)
+            codes = inverse.astype(np.int64).reshape(-1)
+        else:
+            codes, labels = packed
         inner = _inner_nul(labels)
         if inner.any():
             bad = int(np.flatnonzero(inner)[0])
-            row = int(np.flatnonzero(codes.reshape(-1) == bad)[0])
+            row = int(np.flatnonzero(codes == bad)[0])
             raise _nul_error(name, labels[bad].item(), row, voice)
-        return codes.astype(np.int64).reshape(-1), labels
+        return codes, labels
     return _object_codes(arr, name, voice)
+
+
+def _packed_text_codes(arr: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any]] | None:
+    """Codes and sorted labels of fixed-width text, its characters packed into integers.
+
+    ``numpy.unique`` compares the texts as 32-bit code points: 5M ids of 8
+    characters took 2.0 s, 14 characters 3.8 s. Where every character is
+    below 256 (or 65,536), 8 (or 4) of them fit in a 64-bit word, most
+    significant first, so the words compare as the texts do (numpy pads
+    with NUL, the smallest character, and keeps no trailing NUL). Words that
+    together vary over at most 64 bits (ids sharing a prefix, short ids)
+    become one integer key, sorted once; others are sorted word by word.
+    Returns ``None`` for other text (``numpy.unique`` then).
+    """
+    n, width = arr.shape[0], arr.dtype.itemsize // 4
+    if n == 0 or width == 0:
+        return None
+    points = np.ascontiguousarray(arr).view(np.uint32).reshape(n, width)
+    top = int(points.max())
+    char: np.dtype[Any]
+    if top < 1 << 8:
+        char, per_word = np.dtype(np.uint8), 8
+    elif top < 1 << 16:
+        char, per_word = np.dtype(">u2"), 4
+    else:
+        return None
+    n_words = -(-width // per_word)
+    padded = np.zeros((n, n_words * per_word), dtype=char)
+    padded[:, :width] = points  # every point fits: checked above
+    words = padded.view(">u8").astype(np.uint64)  # (n, n_words), native byte order
+    del padded
+    key = _one_key(words)
+    if key is not None:
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    else:
+        order = np.lexsort(words.T[::-1])  # first word first
+        ordered_words = words[order]
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        np.any(ordered_words[1:] != ordered_words[:-1], axis=1, out=new[1:])
+    codes = np.empty(n, dtype=np.int64)
+    codes[order] = np.cumsum(new, dtype=np.int64) - 1
+    return codes, arr[order[new]]
+
+
+def _one_key(words: npt.NDArray[np.uint64]) -> npt.NDArray[Any] | None:
+    """The words as one unsigned key in the same order, where their spans fit in 64 bits."""
+    lo, hi = words.min(axis=0), words.max(axis=0)
+    bits = [int(b - a).bit_length() for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
+    total = sum(bits)
+    if total > 64:
+        return None
+    key = np.zeros(words.shape[0], dtype=np.uint64)
+    for j, b in enumerate(bits):
+        if b:
+            key <<= np.uint64(b)
+            key |= words[:, j] - lo[j]
+    return key.astype(np.uint32) if total <= 32 else key
 
 
 def _inner_nul(labels: npt.NDArray[Any]) -> BoolArray:

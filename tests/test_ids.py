@@ -1,0 +1,139 @@
+"""The id normaliser (``custrel._ids``): text ids factorised as packed integers, typed first."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from custrel import _ids
+from custrel.errors import InvalidInputError
+
+# alphabets of each packing: Latin-1 (8 bits a character), the BMP (16 bits), beyond (numpy)
+_ALPHABETS = {
+    "ascii": "AB01-_z",
+    "latin1": "aé\xffb ",
+    "bmp": "aЖ中\uffffb",
+    "astral": "a😀b",
+}
+
+
+def _texts(alphabet: str, max_size: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet=alphabet, min_size=1, max_size=max_size)
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    data=st.data(),
+    alphabet=st.sampled_from(sorted(_ALPHABETS)),
+    prefix=st.sampled_from(["", "CUST-000", "ÿÿÿÿÿÿÿÿÿ"]),
+    max_size=st.sampled_from([1, 3, 8, 9, 17, 40]),
+    form=st.sampled_from(["list", "unicode", "object"]),
+)
+def test_text_ids_get_numpys_sorted_labels_and_codes(
+    data: st.DataObject, alphabet: str, prefix: str, max_size: int, form: str
+) -> None:
+    pool = data.draw(
+        st.lists(_texts(_ALPHABETS[alphabet], max_size), min_size=1, max_size=40), label="pool"
+    )
+    picks = data.draw(st.lists(st.integers(0, len(pool) - 1), min_size=1, max_size=300))
+    items = [prefix + pool[i] for i in picks]
+    given_ids: Any = {
+        "list": items,
+        "unicode": np.array(items),
+        "object": np.array(items, dtype=object),
+    }[form]
+    before = given_ids.copy()
+    codes, labels, gone = _ids.normalize_ids(given_ids)
+    expected = np.unique(np.array(items))
+    assert gone is None
+    assert labels.tolist() == expected.tolist()  # sorted as numpy sorts text
+    assert labels.dtype.kind == "U"
+    assert codes.dtype == np.int64
+    assert labels[codes].tolist() == items  # each row's own id
+    if form != "list":
+        assert np.array_equal(given_ids, before)  # not changed
+
+
+def test_short_and_prefixed_text_is_sorted_as_integers_not_by_numpy_unique() -> None:
+    rng = np.random.default_rng(1)
+    for fmt in ("C{:07d}", "CUST-{:09d}", "Kunde-é{:05d}", "顧客{:06d}"):
+        ids = np.array([fmt.format(i) for i in rng.integers(0, 5000, 20_000)])
+        with mock.patch.object(np, "unique", side_effect=AssertionError("np.unique")):
+            codes, labels, _ = _ids.normalize_ids(ids)
+        assert labels.tolist() == sorted(set(ids.tolist()))
+        assert np.array_equal(labels[codes], ids)
+
+
+def test_long_varied_text_is_sorted_word_by_word() -> None:
+    # 24 random characters: three words varying over far more than 64 bits together
+    rng = np.random.default_rng(2)
+    chars = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
+    pool = ["".join(rng.choice(chars, 24)) for _ in range(300)]
+    ids = [pool[i] for i in rng.integers(0, 300, 3000)]
+    keys: list[Any] = []
+    real = _ids._one_key
+
+    def one_key(words: np.ndarray) -> Any:
+        keys.append(real(words))
+        return keys[-1]
+
+    with mock.patch.object(_ids, "_one_key", one_key):
+        codes, labels, _ = _ids.normalize_ids(ids)
+    assert len(keys) == 1
+    assert keys[0] is None  # the lexsort of the words
+    assert labels.tolist() == sorted(set(ids))
+    assert labels[codes].tolist() == ids
+
+
+def test_words_that_vary_little_become_one_key_in_their_order() -> None:
+    words = np.array([[7, 1, 2**63], [7, 0, 2**63 + 5], [7, 1, 2**63 + 1]], dtype=np.uint64)
+    key = _ids._one_key(words)
+    assert key is not None
+    assert key.dtype == np.uint32  # 0 + 1 + 3 bits
+    assert np.argsort(key).tolist() == np.lexsort(words.T[::-1]).tolist()
+    wide = np.array([[0, 0], [2**40, 2**30]], dtype=np.uint64)
+    assert _ids._one_key(wide) is None  # 41 + 31 bits: too many
+    narrow = _ids._one_key(np.array([[0, 0], [2**30, 2**20]], dtype=np.uint64))  # 31 + 21 bits
+    assert narrow is not None
+    assert narrow.dtype == np.uint64
+
+
+def test_text_with_a_nul_inside_is_refused_at_its_row() -> None:
+    ids = np.array(["a", "b", "a\x00b", "c"])
+    with pytest.raises(InvalidInputError, match=r"customer_id has an id with a NUL .* at row 2"):
+        _ids.normalize_ids(ids)
+
+
+@pytest.mark.parametrize("form", ["list", "object"])
+def test_empty_text_is_missing_at_its_row_and_skipped_on_request(form: str) -> None:
+    items = ["b", "a", "", "b"]
+    given_ids: Any = items if form == "list" else np.array(items, dtype=object)
+    with pytest.raises(InvalidInputError, match="row 2"):
+        _ids.normalize_ids(given_ids)
+    codes, labels, gone = _ids.normalize_ids(given_ids, missing="skip")
+    assert labels.tolist() == ["a", "b"]
+    assert codes.tolist() == [1, 0, -1, 1]
+    assert gone is not None
+    assert gone.tolist() == [False, False, True, False]
+
+
+def test_floats_and_mixed_objects_keep_their_missing_rules() -> None:
+    with pytest.raises(InvalidInputError, match="finite"):
+        _ids.normalize_ids(np.array([1.0, float("inf")], dtype=object))
+    codes, labels, gone = _ids.normalize_ids(
+        np.array([2.0, float("nan"), 1.0], dtype=object), missing="skip"
+    )
+    assert labels.tolist() == [1.0, 2.0]
+    assert codes.tolist() == [1, -1, 0]
+    assert gone is not None
+    assert gone.tolist() == [False, True, False]
+    codes, labels, gone = _ids.normalize_ids(["x", None, "y"], missing="skip")
+    assert labels.tolist() == ["x", "y"]
+    assert codes.tolist() == [0, -1, 1]
+    assert gone is not None
+    assert gone.tolist() == [False, True, False]
