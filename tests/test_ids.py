@@ -69,38 +69,43 @@ def test_short_and_prefixed_text_is_sorted_as_integers_not_by_numpy_unique() -> 
         assert np.array_equal(labels[codes], ids)
 
 
-def test_long_varied_text_is_sorted_word_by_word() -> None:
-    # 24 random characters: three words varying over far more than 64 bits together
+@pytest.mark.parametrize("shared_heads", [False, True])
+def test_long_varied_text_sorts_its_leading_word_and_word_by_word_where_that_ties(
+    shared_heads: bool,
+) -> None:
+    # 24 random characters: three words varying over far more than 64 bits together. Random
+    # heads tell the ids apart (one sort); 5 shared heads leave the rest to decide (lexsort)
     rng = np.random.default_rng(2)
     chars = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
-    pool = ["".join(rng.choice(chars, 24)) for _ in range(300)]
+    heads = ["".join(rng.choice(chars, 8)) for _ in range(5)]
+    pool = [
+        (heads[i % 5] if shared_heads else "".join(rng.choice(chars, 8)))
+        + "".join(rng.choice(chars, 16))
+        for i in range(300)
+    ]
     ids = [pool[i] for i in rng.integers(0, 300, 3000)]
-    keys: list[Any] = []
-    real = _ids._one_key
-
-    def one_key(words: np.ndarray) -> Any:
-        keys.append(real(words))
-        return keys[-1]
-
-    with mock.patch.object(_ids, "_one_key", one_key):
+    with mock.patch.object(np, "lexsort", wraps=np.lexsort) as lexsort:
         codes, labels, _ = _ids.normalize_ids(ids)
-    assert len(keys) == 1
-    assert keys[0] is None  # the lexsort of the words
+    assert lexsort.call_count == (1 if shared_heads else 0)
     assert labels.tolist() == sorted(set(ids))
     assert labels[codes].tolist() == ids
 
 
 def test_words_that_vary_little_become_one_key_in_their_order() -> None:
     words = np.array([[7, 1, 2**63], [7, 0, 2**63 + 5], [7, 1, 2**63 + 1]], dtype=np.uint64)
-    key = _ids._one_key(words)
-    assert key is not None
+    key, used = _ids._leading_key(words)
+    assert used == 3
     assert key.dtype == np.uint32  # 0 + 1 + 3 bits
     assert np.argsort(key).tolist() == np.lexsort(words.T[::-1]).tolist()
-    wide = np.array([[0, 0], [2**40, 2**30]], dtype=np.uint64)
-    assert _ids._one_key(wide) is None  # 41 + 31 bits: too many
-    narrow = _ids._one_key(np.array([[0, 0], [2**30, 2**20]], dtype=np.uint64))  # 31 + 21 bits
-    assert narrow is not None
-    assert narrow.dtype == np.uint64
+    key, used = _ids._leading_key(np.array([[0, 0], [2**40, 2**30]], dtype=np.uint64))
+    assert used == 1  # 41 + 31 bits: the second word does not fit
+    assert key.tolist() == [0, 2**40]
+    key, used = _ids._leading_key(np.array([[0, 0], [2**30, 2**20]], dtype=np.uint64))
+    assert used == 2  # 31 + 21 bits
+    assert key.dtype == np.uint64
+    key, used = _ids._leading_key(np.array([[0, 5], [2**64 - 1, 0]], dtype=np.uint64))
+    assert used == 1  # a first word of 64 bits alone
+    assert key.tolist() == [0, 2**64 - 1]
 
 
 def test_text_with_a_nul_inside_is_refused_at_its_row() -> None:

@@ -133,9 +133,7 @@ def normalize_ids(
     return full, labels, gone
 
 
-def _typed_objects(
-    items: list[Any], kinds: set[type], name: str, voice: Voice
-) -> npt.NDArray[Any]:
+def _typed_objects(items: list[Any], kinds: set[type], name: str, voice: Voice) -> npt.NDArray[Any]:
     """Ids (Python objects, of the types ``kinds``) as a typed array where all have one simple type."""
     if kinds == {str}:
         return _text_ids(items, name, voice)
@@ -302,7 +300,9 @@ def _packed_text_codes(arr: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any
     significant first, so the words compare as the texts do (numpy pads
     with NUL, the smallest character, and keeps no trailing NUL). Words that
     together vary over at most 64 bits (ids sharing a prefix, short ids)
-    become one integer key, sorted once; others are sorted word by word.
+    become one integer key, sorted once; otherwise the leading words that fit
+    are sorted, and the rest only decide where texts tie on those (else the
+    words are sorted one by one).
     Returns ``None`` for other text (``numpy.unique`` then).
     """
     n, width = arr.shape[0], arr.dtype.itemsize // 4
@@ -322,37 +322,46 @@ def _packed_text_codes(arr: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any
     padded[:, :width] = points  # every point fits: checked above
     words = padded.view(">u8").astype(np.uint64)  # (n, n_words), native byte order
     del padded
-    key = _one_key(words)
-    if key is not None:
-        order = np.argsort(key, kind="stable")
-        ordered = key[order]
-        new = np.empty(n, dtype=bool)
-        new[0] = True
-        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    else:
-        order = np.lexsort(words.T[::-1])  # first word first
-        ordered_words = words[order]
-        new = np.empty(n, dtype=bool)
-        new[0] = True
-        np.any(ordered_words[1:] != ordered_words[:-1], axis=1, out=new[1:])
+    key, used = _leading_key(words)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    if used < words.shape[1]:
+        # rows tied on the leading words must be the same text (random ids: their first 64
+        # bits tell them apart); else the rest decides, word by word
+        rest = words[order, used:]
+        ties = ~new[1:]
+        if bool((ties & np.any(rest[1:] != rest[:-1], axis=1)).any()):
+            order = np.lexsort(words.T[::-1])  # first word first
+            ordered_words = words[order]
+            np.any(ordered_words[1:] != ordered_words[:-1], axis=1, out=new[1:])
     codes = np.empty(n, dtype=np.int64)
     codes[order] = np.cumsum(new, dtype=np.int64) - 1
     return codes, arr[order[new]]
 
 
-def _one_key(words: npt.NDArray[np.uint64]) -> npt.NDArray[Any] | None:
-    """The words as one unsigned key in the same order, where their spans fit in 64 bits."""
+def _leading_key(words: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[Any], int]:
+    """The leading words as one unsigned key in their order, and how many it holds.
+
+    Each word is taken less its smallest value, in as many bits as its span
+    needs, for as long as they fit in 64 bits (the first word always does):
+    ids sharing a prefix, or short ones, need one key; a key of at most 32
+    bits is sorted as such.
+    """
     lo, hi = words.min(axis=0), words.max(axis=0)
     bits = [int(b - a).bit_length() for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
-    total = sum(bits)
-    if total > 64:
-        return None
+    used, total = 0, 0
+    while used < len(bits) and total + bits[used] <= 64:
+        total += bits[used]
+        used += 1
     key = np.zeros(words.shape[0], dtype=np.uint64)
-    for j, b in enumerate(bits):
-        if b:
-            key <<= np.uint64(b)
+    for j in range(used):
+        if bits[j]:
+            key <<= np.uint64(bits[j])
             key |= words[:, j] - lo[j]
-    return key.astype(np.uint32) if total <= 32 else key
+    return (key.astype(np.uint32) if total <= 32 else key), used
 
 
 def _inner_nul(labels: npt.NDArray[Any]) -> BoolArray:
