@@ -87,6 +87,23 @@ def test_long_varied_text_sorts_its_leading_word_and_word_by_word_where_that_tie
     with mock.patch.object(np, "lexsort", wraps=np.lexsort) as lexsort:
         codes, labels, _ = _ids.normalize_ids(ids)
     assert lexsort.call_count == (1 if shared_heads else 0)
+    if shared_heads:  # only the rows that tie on their head and differ after
+        assert len(lexsort.call_args.args[0][-1]) == len(ids)  # here: all of them
+    assert labels.tolist() == sorted(set(ids))
+    assert labels[codes].tolist() == ids
+
+
+def test_only_rows_tied_on_their_leading_words_are_sorted_again() -> None:
+    # hexadecimal ids of 16 digits: 8 characters (one word) hold 32 bits; heads collide
+    rng = np.random.default_rng(3)
+    heads = [f"{h:08x}" for h in rng.integers(0, 2**32, 2000)]
+    heads[:40] = heads[40:80]  # 40 heads shared by two different ids
+    pool = [h + f"{int(t):08x}" for h, t in zip(heads, rng.integers(0, 2**32, 2000), strict=True)]
+    ids = [pool[i] for i in rng.integers(0, 2000, 20_000)]
+    with mock.patch.object(np, "lexsort", wraps=np.lexsort) as lexsort:
+        codes, labels, _ = _ids.normalize_ids(ids)
+    sorted_rows = len(lexsort.call_args.args[0][-1])
+    assert 0 < sorted_rows < len(ids) // 10  # the rows of the 40 shared heads (about 800)
     assert labels.tolist() == sorted(set(ids))
     assert labels[codes].tolist() == ids
 
@@ -142,3 +159,28 @@ def test_floats_and_mixed_objects_keep_their_missing_rules() -> None:
     assert codes.tolist() == [0, -1, 1]
     assert gone is not None
     assert gone.tolist() == [False, True, False]
+
+
+@settings(deadline=None, max_examples=120)
+@given(
+    data=st.data(),
+    alphabet=st.sampled_from(["ab", "0123456789abcdef", "aé\xff", "aЖ中"]),
+    head_length=st.integers(0, 12),
+)
+def test_ids_sharing_heads_of_any_length_get_numpys_codes(
+    data: st.DataObject, alphabet: str, head_length: int
+) -> None:
+    """Heads tie the leading words; tails of any length decide (the re-sort of tied groups)."""
+    heads = data.draw(
+        st.lists(
+            st.text(alphabet, min_size=head_length, max_size=head_length), min_size=1, max_size=4
+        )
+    )
+    tails = data.draw(st.lists(_texts(alphabet, 24), min_size=1, max_size=30))
+    pool = [heads[i % len(heads)] + t for i, t in enumerate(tails)]
+    picks = data.draw(st.lists(st.integers(0, len(pool) - 1), min_size=1, max_size=400))
+    ids = np.array([pool[i] for i in picks])
+    codes, labels, _ = _ids.normalize_ids(ids)
+    expected_labels, expected_codes = np.unique(ids, return_inverse=True)
+    assert labels.tolist() == expected_labels.tolist()
+    assert codes.tolist() == expected_codes.reshape(-1).tolist()

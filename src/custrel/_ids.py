@@ -301,8 +301,8 @@ def _packed_text_codes(arr: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any
     with NUL, the smallest character, and keeps no trailing NUL). Words that
     together vary over at most 64 bits (ids sharing a prefix, short ids)
     become one integer key, sorted once; otherwise the leading words that fit
-    are sorted, and the rest only decide where texts tie on those (else the
-    words are sorted one by one).
+    are sorted, and only the rows that tie on them and differ after are
+    sorted again, by the rest of their words.
     Returns ``None`` for other text (``numpy.unique`` then).
     """
     n, width = arr.shape[0], arr.dtype.itemsize // 4
@@ -310,18 +310,24 @@ def _packed_text_codes(arr: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any
         return None
     points = np.ascontiguousarray(arr).view(np.uint32).reshape(n, width)
     top = int(points.max())
-    char: np.dtype[Any]
+    char: type[np.unsignedinteger[Any]]
     if top < 1 << 8:
-        char, per_word = np.dtype(np.uint8), 8
+        char, per_word = np.uint8, 8
     elif top < 1 << 16:
-        char, per_word = np.dtype(">u2"), 4
+        char, per_word = np.uint16, 4
     else:
         return None
     n_words = -(-width // per_word)
-    padded = np.zeros((n, n_words * per_word), dtype=char)
-    padded[:, :width] = points  # every point fits: checked above
-    words = padded.view(">u8").astype(np.uint64)  # (n, n_words), native byte order
-    del padded
+    # each word's characters last to first, so that the word read as a little-endian uint64
+    # has the first in its most significant bits (no byte swap of every word after)
+    words = np.zeros((n, n_words), dtype="<u8")
+    chars = words.view(np.dtype(char).newbyteorder("<")).reshape(n, n_words, per_word)
+    full, left = divmod(width, per_word)  # every point fits: checked above
+    if full:
+        chars[:, :full, ::-1] = points[:, : full * per_word].reshape(n, full, per_word)
+    if left:
+        chars[:, full, per_word - 1 : per_word - 1 - left : -1] = points[:, full * per_word :]
+    del chars
     key, used = _leading_key(words)
     order = np.argsort(key, kind="stable")
     ordered = key[order]
@@ -329,14 +335,24 @@ def _packed_text_codes(arr: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any
     new[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
     if used < words.shape[1]:
-        # rows tied on the leading words must be the same text (random ids: their first 64
-        # bits tell them apart); else the rest decides, word by word
+        # rows tied on the leading words are mostly the same text; the groups of those that
+        # are not (hexadecimal ids: 8 characters hold 32 bits of chance) are sorted by the
+        # rest of their words, in place, and the rest tells their texts apart
         rest = words[order, used:]
-        ties = ~new[1:]
-        if bool((ties & np.any(rest[1:] != rest[:-1], axis=1)).any()):
-            order = np.lexsort(words.T[::-1])  # first word first
-            ordered_words = words[order]
-            np.any(ordered_words[1:] != ordered_words[:-1], axis=1, out=new[1:])
+        differ = np.any(rest[1:] != rest[:-1], axis=1)
+        split = differ & ~new[1:]
+        if bool(split.any()):
+            group = np.cumsum(new) - 1  # each sorted row's group of equal leading words
+            mixed = np.zeros(int(group[-1]) + 1, dtype=bool)
+            mixed[group[1:][split]] = True
+            sub = np.flatnonzero(mixed[group])  # whole groups, in sorted order
+            within = np.lexsort((*rest[sub].T[::-1], group[sub]))  # group, then first word
+            order[sub] = order[sub][within]
+            again = rest[sub][within]
+            # neighbours within those groups: do their texts differ, now in order?
+            inside = (sub[1:] - sub[:-1] == 1) & (group[sub[1:]] == group[sub[:-1]])
+            differ[sub[1:][inside] - 1] = np.any(again[1:] != again[:-1], axis=1)[inside]
+        new[1:] |= differ
     codes = np.empty(n, dtype=np.int64)
     codes[order] = np.cumsum(new, dtype=np.int64) - 1
     return codes, arr[order[new]]
@@ -356,11 +372,18 @@ def _leading_key(words: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[Any], int]:
     while used < len(bits) and total + bits[used] <= 64:
         total += bits[used]
         used += 1
-    key = np.zeros(words.shape[0], dtype=np.uint64)
+    key: npt.NDArray[Any] | None = None
     for j in range(used):
-        if bits[j]:
+        if not bits[j]:
+            continue  # the same in every row
+        part = words[:, j] - lo[j]
+        if key is None:
+            key = part
+        else:
             key <<= np.uint64(bits[j])
-            key |= words[:, j] - lo[j]
+            key |= part
+    if key is None:
+        return np.zeros(words.shape[0], dtype=np.uint32), used
     return (key.astype(np.uint32) if total <= 32 else key), used
 
 
