@@ -451,51 +451,41 @@ def systematic_sample(
     search of the ``size`` points: 4.5 -> 3.1 ms for 440k rows). Rounding
     keeps it non-decreasing, and the last row takes what is left of ``size``.
     """
-    cum = np.cumsum(weights)
-    step = float(cum[-1]) / size
-    below = np.ceil(cum / step - 0.5)
-    np.minimum(below, size, out=below)
-    below[-1] = size
-    counts = np.diff(below, prepend=0.0)
-    pick = np.flatnonzero(counts > 0)
-    return tuple(c[pick] for c in columns), counts[pick]
+    return systematic_sample_of_chunks([(*columns, weights)], size)
 
 
 def systematic_sample_of_chunks(
-    chunks: Sequence[tuple[FloatArray, ...]], size: int, threads: Any = None
+    chunks: Sequence[tuple[FloatArray, ...]], size: int
 ) -> tuple[tuple[FloatArray, ...], FloatArray]:
     """:func:`systematic_sample` of the rows of ``chunks`` (``(*columns, weights)``), chunk by chunk.
 
     The cumulative weights are each chunk's, plus the chunks' totals before
     it, so the rows are not joined first (a copy of every column: 2.4 ms
-    for 440,000 rows). With whole-number weights (customers per row) every partial
-    sum is exact, and the sample is the one of the joined rows.
+    for 440,000 rows). With whole-number weights (customers per row) every
+    partial sum is exact, and the sample is the one of the joined rows. On
+    the calling thread: a few short numpy calls per chunk, which threads
+    only slow (the GIL; 4.0 ms on one thread against 6.4 ms on 2 for the
+    chunks of 1M customers).
     """
-    if not chunks:
-        raise ValueError("no chunks")  # pragma: no cover - callers have rows
-    cums: list[FloatArray] = map_chunks(lambda c: np.cumsum(c[-1]), chunks, threads)
+    cums = [np.cumsum(c[-1]) for c in chunks]
     ends = np.asarray([float(c[-1]) if c.shape[0] else 0.0 for c in cums])
     running = np.cumsum(ends)
     # each chunk's start: a chunk's last cumulative weight (its end + its start) is the
     # same addition, so the next chunk's first draw continues exactly where it ended
     before = np.concatenate([[0.0], running[:-1]])
     step = float(running[-1]) / size
-    last = len(chunks) - 1
-
-    def one(j: int) -> tuple[FloatArray, ...]:
-        cum = cums[j]
+    parts: list[tuple[FloatArray, ...]] = []
+    for j, (chunk, cum) in enumerate(zip(chunks, cums, strict=True)):
         if j:
             cum += before[j]  # the chunk's own cumsum array
         below = np.ceil(cum / step - 0.5)
         np.minimum(below, size, out=below)
-        if j == last and below.shape[0]:
-            below[-1] = size
+        if j == len(chunks) - 1 and below.shape[0]:
+            below[-1] = size  # the last row takes what is left of size
         prev = min(float(np.ceil(before[j] / step - 0.5)), float(size)) if j else 0.0
         counts = np.diff(below, prepend=prev)
         pick = np.flatnonzero(counts > 0)
-        return (*(c[pick] for c in chunks[j][:-1]), counts[pick])
-
-    parts = map_chunks(one, list(range(len(chunks))), threads)
+        parts.append((*(c[pick] for c in chunk[:-1]), counts[pick]))
     return join_chunks(parts)[:-1], np.concatenate([p[-1] for p in parts])
 
 
@@ -541,8 +531,8 @@ def fit_chunks(
 
     ``chunks`` are ``(*columns, weights)`` tuples (:func:`compressed_chunks`);
     ``prepare`` turns one into the per-chunk data that ``total(theta, data)``
-    needs (built once, where the chunk is evaluated); the log-likelihood and gradient are
-    :func:`sum_chunks` of ``total``. With more than :data:`SUBSAMPLE_ROWS`
+    needs (built once, where the chunk is evaluated); the log-likelihood and
+    gradient are :func:`sum_chunks` of ``total``. With more than :data:`SUBSAMPLE_ROWS`
     rows (and ``warm_start``), the same fit on a systematic sample of
     :data:`SUBSAMPLE_SIZE` customers first gives the starting values and the
     BFGS curvature, so the fit on all rows needs only a few iterations, and
@@ -555,9 +545,7 @@ def fit_chunks(
     sample: list[tuple[FloatArray, ...]] = []
     sample_weight = 0.0
     if warm_start and n_rows > SUBSAMPLE_ROWS and total_weight > 4 * SUBSAMPLE_SIZE:
-        # on this thread: a few short numpy calls per chunk, which threads only slow (the
-        # GIL; measured 4.0 ms here against 6.4 ms on 2 threads for 1M customers' chunks)
-        scols, sw = systematic_sample_of_chunks(chunks, SUBSAMPLE_SIZE, threads=1)
+        scols, sw = systematic_sample_of_chunks(chunks, SUBSAMPLE_SIZE)
         sample, sample_weight = split_sample(*scols, sw), float(sw.sum())
     # the sample's chunks first, then all rows': one set of worker processes serves both fits
     datas = [*sample, *chunks]  # prepared where they are evaluated (ChunkSums)
