@@ -279,21 +279,21 @@ def test_chunks_are_prepared_once_each_where_they_are_evaluated() -> None:
         return float(theta[0] * data.sum()), data[:2] * theta
 
     chunks = [(np.arange(10.0) + 10 * i,) for i in range(6)]
-    expect = sum_of = None
+    # the sums in chunk order, each chunk's data prepared by hand
+    theta, theta2 = np.array([1.0, 2.0]), np.array([0.5, 1.0])
+    whole = [total(theta, 2.0 * c[0]) for c in chunks]
+    part = [total(theta2, 2.0 * c[0]) for c in chunks[2:5]]
     for threads in (1, 2, 3):
         prepared.clear()
         with _threads.ChunkSums([total], chunks, threads, n_rows=60, prepare=prepare) as sums:
-            first = sums(np.array([1.0, 2.0]))
-            again = sums(np.array([0.5, 1.0]), span=(2, 5))
-        sum_of = sum(2.0 * c[0].sum() for c in chunks)
-        assert first[0] == sum_of
-        if expect is None:
-            expect = (first, again)
-        assert first[0] == expect[0][0]
-        assert again[0] == expect[1][0]
-        np.testing.assert_array_equal(first[1], expect[0][1])
+            first = sums(theta)
+            again = sums(theta2, span=(2, 5))
+        assert first[0] == sum(v for v, _ in whole)
+        np.testing.assert_array_equal(first[1], sum(g for _, g in whole))
+        assert again[0] == sum(v for v, _ in part)
         # on threads (no processes for 60 rows): once each, in this process
         assert sorted(p for _, p in prepared) == [0, 10, 20, 30, 40, 50]
+        assert {pid for pid, _ in prepared} == {os.getpid()}
 
 
 def test_the_sample_of_a_million_customers_splits_evenly() -> None:
