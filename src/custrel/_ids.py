@@ -100,9 +100,10 @@ def normalize_ids(
             arr = _typed_objects(items, kinds, name, voice)
         else:
             gone = _missing_mask(arr, name, missing, voice, skippable)
-            kept = arr if gone is None else arr[~gone]
-            items = kept.tolist()
-            arr = _typed_objects(items, set(map(type, items)), name, voice)
+            if gone is not None:  # the rows left once the missing ones are skipped
+                items = arr[~gone].tolist()
+                kinds = set(map(type, items))
+            arr = _typed_objects(items, kinds, name, voice)
     kind = arr.dtype.kind
     if kind == "b":
         raise InvalidTypeError(f"{name} must be integers or text, got booleans")
