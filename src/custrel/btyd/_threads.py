@@ -115,9 +115,16 @@ def split(*arrays: Any, chunk: int | None = None) -> list[tuple[npt.NDArray[Any]
     Each chunk's arrays are writable, contiguous copies (a kernel may not
     receive a broadcast view or the caller's memory).
     """
+    return _cut(arrays, lambda n: bounds(n, chunk))
+
+
+def _cut(
+    arrays: Sequence[Any], cuts: Callable[[int], list[tuple[int, int]]]
+) -> list[tuple[npt.NDArray[Any], ...]]:
+    """The arrays broadcast and flattened, as contiguous copies of the chunks ``cuts(n)``."""
     shape, flat = _columns(arrays)
     n = int(np.prod(shape, dtype=np.int64))
-    return [tuple(np.array(c[lo:hi]) for c in flat) for lo, hi in bounds(n, chunk)]
+    return [tuple(np.array(c[lo:hi]) for c in flat) for lo, hi in cuts(n)]
 
 
 def map_chunks(fn: Callable[[T], Any], chunks: Sequence[T], threads: Any = None) -> list[Any]:
@@ -510,9 +517,7 @@ def split_sample(*arrays: Any) -> list[tuple[npt.NDArray[Any], ...]]:
     Their count is the smallest multiple of :data:`CHUNKS_MULTIPLE` (or one
     chunk, for a sample that fits in one) that keeps them that small.
     """
-    shape, flat = _columns(arrays)
-    n = int(np.prod(shape, dtype=np.int64))
-    return [tuple(np.array(c[lo:hi]) for c in flat) for lo, hi in even_bounds(n, SAMPLE_CHUNK)]
+    return _cut(arrays, lambda n: even_bounds(n, SAMPLE_CHUNK))
 
 
 def fit_chunks(
